@@ -1,0 +1,148 @@
+"""Measurement records: JSON files in ``measurements/`` that carry their own provenance.
+
+Every record holds the exact command that produced it, the UTC date, the device (CPU model or GPU name and
+driver) and the software versions, next to the measured ``cases``. Numbers are written only by the program
+that measured them; nothing here edits a measured value.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CacheSimError
+
+SCHEMA_VERSION = 1
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _gpu_info() -> dict:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=30, check=True,
+        ).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if not out:
+        return {}
+    name, driver, mem = (s.strip() for s in out[0].split(",")[:3])
+    return {"gpu": name, "driver": driver, "gpu_memory": mem, "gpu_count": len(out)}
+
+
+def _versions() -> dict:
+    vers = {"python": platform.python_version()}
+    for mod in ("numpy", "torch", "triton", "numba"):
+        m = sys.modules.get(mod)
+        if m is None:
+            try:
+                m = __import__(mod)
+            except Exception:  # noqa: BLE001 - a missing optional package is recorded as absent
+                continue
+        vers[mod] = getattr(m, "__version__", "unknown")
+    torch = sys.modules.get("torch")
+    if torch is not None and getattr(torch, "version", None) is not None:
+        vers["cuda"] = getattr(torch.version, "cuda", None)
+    return vers
+
+
+def provenance(command: list[str] | str | None = None) -> dict:
+    """Describe where and how a measurement is being made (call it in the measuring process)."""
+    if command is None:
+        command = sys.argv
+    if not isinstance(command, str):
+        command = shlex.join(command)
+    return {
+        "command": command,
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "host": platform.node(),
+        "cpu": _cpu_model(),
+        "platform": platform.platform(),
+        **_gpu_info(),
+        "versions": _versions(),
+    }
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    """One measurement file: what was run, where, and the measured cases."""
+
+    kind: str
+    provenance: dict
+    cases: list = field(default_factory=list)
+    notes: str = ""
+    path: Path | None = None
+
+    @property
+    def device(self) -> str:
+        """GPU name if the record was made on a GPU, else the CPU model."""
+        return self.provenance.get("gpu") or self.provenance.get("cpu", "unknown")
+
+    def to_dict(self) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "kind": self.kind,
+            "provenance": self.provenance,
+            "notes": self.notes,
+            "cases": self.cases,
+        }
+
+
+def write_record(path: str | Path, kind: str, cases: list, *, notes: str = "",
+                 command: list[str] | str | None = None) -> MeasurementRecord:
+    """Write ``cases`` with fresh provenance to ``path`` (JSON) and return the record."""
+    rec = MeasurementRecord(kind=kind, provenance=provenance(command), cases=list(cases), notes=notes,
+                            path=Path(path))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(rec.to_dict(), indent=1, default=_json_default) + "\n")
+    return rec
+
+
+def _json_default(obj):
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if np is not None and isinstance(obj, np.generic):
+        return obj.item()
+    if np is not None and isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def load_records(directory: str | Path = "measurements", kind: str | None = None) -> list[MeasurementRecord]:
+    """Read every ``*.json`` record under ``directory`` (optionally only one ``kind``)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CacheSimError(f"directory={str(directory)!r} does not exist: pass the measurements folder")
+    out = []
+    for p in sorted(directory.glob("**/*.json")):
+        try:
+            d = json.loads(p.read_text())
+        except json.JSONDecodeError as exc:
+            raise CacheSimError(f"measurement file {p} is not valid JSON: {exc}") from None
+        if not isinstance(d, dict) or "provenance" not in d or "kind" not in d:
+            continue
+        missing = [k for k in ("command", "date") if k not in d["provenance"]]
+        if missing:
+            raise CacheSimError(f"measurement file {p} lacks provenance fields {missing}")
+        if kind is None or d["kind"] == kind:
+            out.append(
+                MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p)
+            )
+    return out
