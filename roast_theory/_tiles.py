@@ -1,0 +1,149 @@
+"""Private plan for the tiled closed forms: tile matrices and FFT lag sums.
+
+A *tile layout* assigns every element ``i`` a tile ``t(i)`` and an in-tile offset ``o(i)`` in ``[0, Z)``.
+Everything the closed forms need is a sum over pairs of elements weighted by a function of the lag
+``o(j) - o(i)``; with the values arranged as a ``(n_tiles, Z)`` matrix (zeros where a tile has no element)
+those sums are cross-correlations computed with the FFT in ``O(n log Z)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sfft
+
+from .errors import RoastTheoryError
+
+
+def chunk_matrix(v: np.ndarray, tile: int) -> np.ndarray:
+    """1-D chunking: element ``i`` is in tile ``i // tile`` at offset ``i % tile`` (last chunk padded)."""
+    n = v.size
+    n_tiles = -(-n // tile)
+    out = np.zeros(n_tiles * tile)
+    out[:n] = v
+    return out.reshape(n_tiles, tile)
+
+
+def block_matrix(v: np.ndarray, bk: int, bn: int) -> np.ndarray:
+    """2-D blocks of a ``(K, N)`` array: tile ``(k // bk, n // bn)``, offset ``(k % bk) * bn + n % bn``."""
+    k, n = v.shape
+    kb, nb = -(-k // bk), -(-n // bn)
+    pad = np.zeros((kb * bk, nb * bn))
+    pad[:k, :n] = v
+    return pad.reshape(kb, bk, nb, bn).transpose(0, 2, 1, 3).reshape(kb * nb, bk * bn)
+
+
+def id_matrix(v: np.ndarray, tile_id: np.ndarray, offset: np.ndarray, tile: int) -> np.ndarray:
+    """General layout given per-element tile ids and offsets (validated by :func:`check_layout`)."""
+    n_tiles = int(tile_id.max()) + 1 if tile_id.size else 0
+    out = np.zeros((n_tiles, tile))
+    out[tile_id, offset] = v
+    return out
+
+
+def check_layout(tile_id, offset, n: int, tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate per-element tile ids and offsets: integers, offsets in [0, tile), pairs unique."""
+    out = []
+    for name, arr in (("tile_id", tile_id), ("offset", offset)):
+        a = np.asarray(arr)
+        if a.ndim != 1 or a.size != n:
+            raise RoastTheoryError(f"{name} has shape {a.shape}: must be ({n},), one entry per element")
+        if not np.issubdtype(a.dtype, np.integer):
+            raise RoastTheoryError(f"{name} has dtype {a.dtype}: must be integers")
+        if a.size and a.min() < 0:
+            raise RoastTheoryError(f"{name} has a negative entry {int(a.min())}: must be >= 0")
+        out.append(a.astype(np.int64))
+    tid, off = out
+    if off.size and off.max() >= tile:
+        raise RoastTheoryError(f"offset has entry {int(off.max())}: must be in [0, tile_size={tile})")
+    key = tid * tile + off
+    if np.unique(key).size != key.size:
+        raise RoastTheoryError("tile_id/offset pairs must be unique: two elements share a tile slot")
+    return tid, off
+
+
+def fft_length(tile: int, memory: int) -> tuple[int, bool]:
+    """FFT length for lag sums and whether lags wrap modulo ``memory``.
+
+    Lags ``d`` range over ``(-Z, Z)``. With ``memory >= 2Z - 1`` they are distinct modulo ``memory`` and a
+    zero-padded length ``>= 2Z - 1`` gives the plain (non-wrapping) correlation; otherwise the lags wrap and
+    the circular correlation of length exactly ``memory`` folds them modulo ``memory``.
+    """
+    if memory >= 2 * tile - 1:
+        return sfft.next_fast_len(2 * tile - 1, real=True), False
+    return memory, True
+
+
+def _rfft_weights(length: int) -> np.ndarray:
+    """Weights that turn a sum over the half spectrum of a real signal into the full-spectrum sum."""
+    half = length // 2 + 1
+    wts = np.full(half, 2.0)
+    wts[0] = 1.0
+    if length % 2 == 0:
+        wts[-1] = 1.0
+    return wts
+
+
+def tile_sign_lag_sum(X: np.ndarray, W: np.ndarray, memory: int) -> float:
+    """``sum_{a != b} sum_r [C_ab(r)^2 + C_ab(r) D_ab(r)]`` with lags folded modulo ``memory``.
+
+    ``C_ab(d) = sum_{o(j) - o(i) = d} x_i w_j`` (i in tile a, j in tile b); ``D_ab`` swaps x and w. Uses
+    Parseval: with ``FX_a``, ``FW_a`` the DFTs of the rows, ``sum_{a,b} sum_d C_ab(d)^2 =
+    (1/L) sum_k (sum_a |FX_a|^2)(sum_b |FW_b|^2)`` and
+    ``sum_{a,b} sum_d C_ab D_ab = (1/L) sum_k (sum_a G_a)^2``
+    with ``G_a = FW_a conj(FX_a)``; the diagonal ``a = b`` is subtracted term by term. No loop over pairs.
+    """
+    tile = X.shape[1]
+    length, _ = fft_length(tile, memory)
+    fx = sfft.rfft(X, n=length, axis=1)
+    fw = sfft.rfft(W, n=length, axis=1)
+    wts = _rfft_weights(length)
+    px = fx.real**2 + fx.imag**2
+    pw = fw.real**2 + fw.imag**2
+    g = fw * np.conj(fx)
+    sq_all = px.sum(axis=0) * pw.sum(axis=0)
+    sq_diag = (px * pw).sum(axis=0)
+    gs = g.sum(axis=0)
+    cross_all = (gs * gs).real
+    cross_diag = (g * g).real.sum(axis=0)
+    return float(wts @ (sq_all - sq_diag + cross_all - cross_diag) / length)
+
+
+def cross_tile_weighted(F: np.ndarray, G: np.ndarray, p_of_lag) -> float:
+    """``sum_{t(i) != t(j)} F_i G_j p(o(j) - o(i))`` for a lag weight ``p`` (no wrap: lags in (-Z, Z)).
+
+    All-pairs part from the column sums, same-tile part from the summed per-row spectra, both by FFT.
+    """
+    tile = F.shape[1]
+    length = sfft.next_fast_len(2 * tile - 1, real=True)
+    ff = sfft.rfft(F, n=length, axis=1)
+    fg = sfft.rfft(G, n=length, axis=1)
+    fcol = sfft.rfft(F.sum(axis=0), n=length)
+    gcol = sfft.rfft(G.sum(axis=0), n=length)
+    spec = np.conj(fcol) * gcol - (np.conj(ff) * fg).sum(axis=0)
+    corr = sfft.irfft(spec, n=length)
+    lags = np.arange(length)
+    lags = np.where(lags < tile, lags, lags - length)  # index -> lag d
+    valid = np.abs(lags) < tile
+    return float(np.sum(corr[valid] * p_of_lag(lags[valid])))
+
+
+def kernel_lag_probability(n_starts: int):
+    """``P(s_a - s_b = d)`` for independent uniform starts in ``[0, n_starts)``: ``(S - |d|)_+ / S^2``."""
+    s = float(n_starts)
+
+    def p(d):
+        return np.clip(s - np.abs(d), 0.0, None) / s**2
+
+    return p
+
+
+def q_form(x: np.ndarray, w: np.ndarray) -> float:
+    """``Q(x, w) = |x|^2 |w|^2 + <x, w>^2 - 2 sum_i x_i^2 w_i^2``."""
+    xw = x * w
+    return float((x @ x) * (w @ w) + xw.sum() ** 2 - 2.0 * (xw @ xw))
+
+
+def q_rows(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """Row-wise ``Q(X_t, W_t)``."""
+    xw = X * W
+    return (X * X).sum(1) * (W * W).sum(1) + xw.sum(1) ** 2 - 2.0 * (xw * xw).sum(1)

@@ -1,0 +1,269 @@
+"""Closed-form moments of hashed inner products and weight errors (ROAST-NOTES s.3: A, C1-C4).
+
+Model: ``M = S w`` with ``S[b, i] = g_i [h(i) = b]``, ``w_hat_i = g_i M[h(i)]``, estimator ``<w_hat, x>``.
+Element ``i`` lies in tile ``t(i)`` at offset ``o(i)``; tile starts ``s_t`` are independent and uniform.
+
+* ``placement="circular"``: ``h(i) = (s_t(i) + o(i)) mod m``, ``s_t`` uniform on ``[0, m)`` (needs ``m >= Z``
+  so that the offsets of one tile are distinct slots).
+* ``placement="kernel"``: ``h(i) = s_t(i) + o(i)``, ``s_t`` uniform on ``[0, m - Z)`` as in the RzLinear
+  kernels (needs ``m >= Z + 1``); slot ``m - 1`` is never used.
+
+Hash positions are assumed fully independent across tiles (the "ideal" family; 4-wise would do). Signs
+``g`` are independent Rademacher variables, per element (``sign="element"``), per tile (``"tile"``) or absent
+(``"none"``).
+
+Lag wrap-around (C2/C3): the notes state C2/C3 for ``m >= 2Z - 1``. Here the *wrapped* form is implemented:
+for ``Z <= m < 2Z - 1`` the lag correlations are folded modulo ``m`` (circular correlation of length ``m``),
+which is exact for circular placement at every ``m >= Z``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _tiles
+from ._validate import check_choice, check_int, check_same_shape, check_vector
+from .errors import RoastTheoryError
+from .results import InnerProductMoments, WeightError
+
+SIGNS = ("element", "tile", "none")
+PLACEMENTS = ("circular", "kernel")
+
+
+# ----------------------------------------------------------------------------------------------- checks
+def _check_memory(memory, tile: int, placement: str) -> int:
+    low = tile if placement == "circular" else tile + 1
+    m = check_int("memory", memory, low=1)
+    if m < low:
+        what = f"tile={tile}" if placement == "circular" else f"tile+1={tile + 1}"
+        raise RoastTheoryError(
+            f"memory={m} must be an integer >= {what} for placement={placement!r} "
+            f"(a tile must fit in the memory)"
+        )
+    return m
+
+
+def _check_xw(x, w, ndim: int = 1):
+    xv = check_vector("x", x, ndim=ndim)
+    wv = check_vector("w", w, ndim=ndim)
+    check_same_shape("x", xv, "w", wv)
+    return xv, wv
+
+
+# ------------------------------------------------------------------------------------------- executors
+def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: str,
+                           formula: str) -> InnerProductMoments:
+    m = memory
+    inner = float(np.sum(X * W))
+    xs, ws = X.sum(axis=1), W.sum(axis=1)
+    mean, variance = inner, float("nan")
+    if placement == "circular":
+        if sign == "element":
+            variance = (_tiles.q_form(X.ravel(), W.ravel()) - float(_tiles.q_rows(X, W).sum())) / m
+        else:
+            var_tile = _tiles.tile_sign_lag_sum(X, W, m) / m
+            if sign == "tile":
+                variance = var_tile
+            else:
+                mean = inner + (xs.sum() * ws.sum() - xs @ ws) / m
+                variance = var_tile - _tiles.q_form(xs, ws) / m**2
+    else:
+        p = _tiles.kernel_lag_probability(m - tile)
+        if sign == "element":
+            xw = X * W
+            variance = _tiles.cross_tile_weighted(X * X, W * W, p) + _tiles.cross_tile_weighted(xw, xw, p)
+        else:
+            raise RoastTheoryError(
+                f"sign={sign!r} with placement='kernel' has no closed form here: choose sign='element' "
+                "(kernel placement) or placement='circular'"
+            )
+    variance = max(float(variance), 0.0)
+    return InnerProductMoments(
+        mean=float(mean), variance=variance, bias=float(mean - inner), exact_inner_product=inner,
+        memory=m, tile=tile, sign=sign, placement=placement, formula=formula,
+    )
+
+
+def _formula(tile: int, sign: str, placement: str) -> str:
+    if placement == "kernel":
+        return "C1-kernel"
+    if tile == 1:
+        return "A"
+    return {"element": "C1", "tile": "C2", "none": "C3"}[sign]
+
+
+# --------------------------------------------------------------------------------------------- public
+def element_hashing_moments(x, w, memory, sign: str = "element") -> InnerProductMoments:
+    """Mean and variance of ``<w_hat, x>`` under element hashing (result A).
+
+    Parameters
+    ----------
+    x, w : array_like, shape (n,)
+        Input and weight vectors.
+    memory : int
+        Number of slots ``m >= 1``.
+    sign : {"element", "none"}
+        Per-element Rademacher signs or none.
+
+    Returns
+    -------
+    InnerProductMoments
+
+    Notes
+    -----
+    With signs: ``E = <w, x>``, ``Var = Q(x, w) / m``,
+    ``Q(x, w) = |x|^2 |w|^2 + <x, w>^2 - 2 sum_i x_i^2 w_i^2``.
+
+    Without signs: ``E = <w, x> + (1/m) sum_{i != j} x_i w_j`` and, for a hash that is 4-wise independent,
+    ``Var = sum_{i<j} (x_i w_j + x_j w_i)^2 Var([h_i = h_j]) = Q(x, w) (m - 1) / m^2``: the collision
+    indicators of two distinct pairs are uncorrelated (3-wise independence for pairs sharing an element).
+    """
+    sign = check_choice("sign", sign, ("element", "none"))
+    xv, wv = _check_xw(x, w)
+    m = _check_memory(memory, 1, "circular")
+    return _moments_from_matrices(xv[:, None], wv[:, None], m, 1, sign, "circular", "A")
+
+
+def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
+                         placement: str = "circular") -> InnerProductMoments:
+    """Mean and variance of ``<w_hat, x>`` with 1-D chunks of ``tile`` consecutive elements (C1-C3).
+
+    Parameters
+    ----------
+    x, w : array_like, shape (n,)
+        Input and weight vectors; element ``i`` lies in chunk ``i // tile`` at offset ``i % tile`` (the last
+        chunk may be shorter).
+    memory : int
+        Number of slots ``m``; ``m >= tile`` (circular) or ``m >= tile + 1`` (kernel).
+    tile : int
+        Chunk size ``Z >= 1``.
+    sign : {"element", "tile", "none"}
+    placement : {"circular", "kernel"}
+        ``"kernel"`` is available with ``sign="element"``.
+
+    Returns
+    -------
+    InnerProductMoments
+
+    Notes
+    -----
+    C1 (per-element signs): ``Var = (1/m) sum_{t(i) != t(j)} (x_i^2 w_j^2 + x_i w_i x_j w_j)
+    = (Q(x, w) - sum_t Q(x_t, w_t)) / m``.
+
+    C2 (per-tile sign): ``Var = (1/m) sum_{a != b} sum_d [C_ab(d)^2 + C_ab(d) D_ab(d)]`` with
+    ``C_ab(d) = sum_{o(j) - o(i) = d} x_i w_j`` (i in a, j in b), ``D_ab`` the same with x and w swapped, lags
+    folded modulo ``m`` when ``m < 2Z - 1``. Computed by FFT/Parseval without looping over tile pairs.
+
+    C3 (no sign): ``E = <w, x> + (1/m) [(sum x)(sum w) - sum_a X_a W_a]`` (``X_a``, ``W_a`` tile sums);
+    lags of distinct tile pairs are pairwise independent, so
+    ``Var = sum_{a<b} Var(S_ab(lag)) = Var_C2 - Q(X., W.) / m^2`` with ``S_ab = C_ab + D_ab``.
+
+    Kernel placement (starts uniform on ``[0, S)``, ``S = m - Z``), per-element signs:
+    ``Var = sum_{t(i) != t(j)} (x_i^2 w_j^2 + x_i w_i x_j w_j) p(o(j) - o(i))``,
+    ``p(d) = P(s_a - s_b = d) = (S - |d|)_+ / S^2``.
+    """
+    sign = check_choice("sign", sign, SIGNS)
+    placement = check_choice("placement", placement, PLACEMENTS)
+    xv, wv = _check_xw(x, w)
+    z = check_int("tile", tile, low=1)
+    m = _check_memory(memory, z, placement)
+    X, W = _tiles.chunk_matrix(xv, z), _tiles.chunk_matrix(wv, z)
+    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
+
+
+def block_tile_moments(x, w, memory, tile_shape, sign: str = "tile",
+                       placement: str = "circular") -> InnerProductMoments:
+    """Moments for a 2-D weight ``(K, N)`` cut into ``BK x BN`` blocks (the ROAST-MM B-tiles).
+
+    Element ``(k, n)`` lies in tile ``(k // BK, n // BN)`` at offset ``(k % BK) * BN + n % BN``, i.e. the
+    1-D theory with ``Z = BK * BN``. The estimator is ``sum_{k,n} x[k,n] w_hat[k,n]``; one output of
+    ``y = a W`` is the case ``x[k, n] = a_k [n = n0]``.
+
+    Notes
+    -----
+    Same formulas as :func:`tile_hashing_moments` with the block layout.
+    """
+    sign = check_choice("sign", sign, SIGNS)
+    placement = check_choice("placement", placement, PLACEMENTS)
+    xv, wv = _check_xw(x, w, ndim=2)
+    bk, bn = _check_tile_shape(tile_shape)
+    z = bk * bn
+    m = _check_memory(memory, z, placement)
+    X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
+    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
+
+
+def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",
+                   placement: str = "circular") -> InnerProductMoments:
+    """Moments for an arbitrary layout given per-element ``tile_id`` and ``offset`` in ``[0, tile_size)``.
+
+    Notes
+    -----
+    Same formulas as :func:`tile_hashing_moments`; the 1-D chunks and 2-D blocks are special layouts.
+    """
+    sign = check_choice("sign", sign, SIGNS)
+    placement = check_choice("placement", placement, PLACEMENTS)
+    xv, wv = _check_xw(x, w)
+    z = check_int("tile_size", tile_size, low=1)
+    m = _check_memory(memory, z, placement)
+    tid, off = _tiles.check_layout(tile_id, offset, xv.size, z)
+    X, W = _tiles.id_matrix(xv, tid, off, z), _tiles.id_matrix(wv, tid, off, z)
+    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
+
+
+def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circular") -> WeightError:
+    """Expected squared reconstruction error ``E |w_hat - w|^2`` (results A and C4).
+
+    Parameters
+    ----------
+    w : array_like, shape (n,)
+    memory : int
+    tile : int
+        Chunk size ``Z`` (1: element hashing).
+    sign : {"element", "tile", "none"}
+    placement : {"circular", "kernel"}
+
+    Returns
+    -------
+    WeightError
+
+    Notes
+    -----
+    With signs (either convention), circular: ``E|w_hat - w|^2 = (n |w|^2 - sum_t n_t |w_t|^2) / m``
+    (``n_t`` elements in tile t), i.e. ``(n - Z) |w|^2 / m`` when every chunk is full and ``(n-1)|w|^2/m`` for
+    ``Z = 1``. Without signs, circular, add ``(1/m^2) sum_t n_t [(sum_{b != t} W_b)^2 - sum_{b != t} W_b^2]``
+    (``W_b`` tile sums; two elements of one other tile never both hit a slot). Kernel placement with signs:
+    ``sum_i sum_{t(j) != t(i)} w_j^2 p(o(j) - o(i))``, ``p(d) = (S - |d|)_+ / S^2``.
+    """
+    sign = check_choice("sign", sign, SIGNS)
+    placement = check_choice("placement", placement, PLACEMENTS)
+    wv = check_vector("w", w)
+    z = check_int("tile", tile, low=1)
+    m = _check_memory(memory, z, placement)
+    W = _tiles.chunk_matrix(wv, z)
+    mask = _tiles.chunk_matrix(np.ones_like(wv), z)
+    n_t = mask.sum(axis=1)
+    norm_sq = float(wv @ wv)
+    if placement == "circular":
+        w_sq_t = (W * W).sum(axis=1)
+        mse = (wv.size * norm_sq - float(n_t @ w_sq_t)) / m
+        if sign == "none":
+            ws = W.sum(axis=1)
+            s1, s2 = ws.sum(), (ws * ws).sum()
+            mse += float(n_t @ ((s1 - ws) ** 2 - (s2 - ws**2))) / m**2
+    else:
+        if sign == "none":
+            raise RoastTheoryError(
+                "sign='none' with placement='kernel' has no closed form here: choose sign='element' or 'tile'"
+            )
+        mse = _tiles.cross_tile_weighted(mask, W * W, _tiles.kernel_lag_probability(m - z))
+    return WeightError(mse=float(mse), norm_sq=norm_sq, memory=m, tile=z, sign=sign,
+                       formula="A" if z == 1 else "C4")
+
+
+def _check_tile_shape(tile_shape) -> tuple[int, int]:
+    try:
+        bk, bn = tile_shape
+    except (TypeError, ValueError):
+        raise RoastTheoryError(f"tile_shape={tile_shape!r} must be a pair (BK, BN)") from None
+    return check_int("tile_shape[0]", bk, low=1), check_int("tile_shape[1]", bn, low=1)

@@ -1,0 +1,193 @@
+"""Named frozen result objects returned by the closed forms (scipy.stats style)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+class _Result:
+    """Shared helpers: ``to_dict`` gives plain Python numbers/lists (JSON-ready)."""
+
+    def to_dict(self) -> dict:
+        out = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, np.ndarray):
+                out[key] = value.tolist()
+            elif isinstance(value, np.generic):
+                out[key] = value.item()
+            elif isinstance(value, tuple):
+                out[key] = [v.item() if isinstance(v, np.generic) else v for v in value]
+            else:
+                out[key] = value
+        return out
+
+
+@dataclass(frozen=True)
+class InnerProductMoments(_Result):
+    """Exact mean and variance of the hashed inner product ``<w_hat, x>``.
+
+    Attributes
+    ----------
+    mean : float
+        ``E <w_hat, x>``.
+    variance : float
+        ``Var <w_hat, x>`` (``nan`` where no closed form is available).
+    bias : float
+        ``mean - exact_inner_product`` (0 with random signs).
+    exact_inner_product : float
+        ``<w, x>``.
+    memory, tile : int
+        Number of slots ``m`` and tile (chunk) size ``Z``.
+    sign, placement : str
+        Sign convention and tile placement.
+    formula : str
+        Which result of ROAST-NOTES s.3 (``"A"``, ``"C1"``, ...) this is.
+    """
+
+    mean: float
+    variance: float
+    bias: float
+    exact_inner_product: float
+    memory: int
+    tile: int
+    sign: str
+    placement: str
+    formula: str
+
+    def std(self) -> float:
+        """Standard deviation ``sqrt(variance)``."""
+        return math.sqrt(self.variance)
+
+    def mse(self) -> float:
+        """Mean squared error around ``<w, x>``: ``variance + bias**2``."""
+        return self.variance + self.bias**2
+
+
+@dataclass(frozen=True)
+class WeightError(_Result):
+    """Exact expected squared reconstruction error ``E |w_hat - w|^2``."""
+
+    mse: float
+    norm_sq: float
+    memory: int
+    tile: int
+    sign: str
+    formula: str
+
+    def relative(self) -> float:
+        """``E|w_hat - w|^2 / |w|^2`` (``nan`` for ``w = 0``)."""
+        return self.mse / self.norm_sq if self.norm_sq > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class KernelVariance(_Result):
+    """B1: variance of a hashed kernel ``<phi x, phi x2>`` under global and local sharing."""
+
+    global_variance: float
+    local_variance: float
+    memory: int
+    local_memory: float
+    n_total: int
+    module_size: int
+
+    def ratio(self) -> float:
+        """``local_variance / global_variance`` (= ``n_total / module_size`` when nonzero)."""
+        return self.local_variance / self.global_variance if self.global_variance > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class ModuleOutputVariance(_Result):
+    """B2: variance of one module's output under global and local sharing (module scales ``lambda``)."""
+
+    global_variance: float
+    local_variance: float
+    module: int
+    memory: int
+    local_memory: float
+    scale: float
+
+    def ratio(self) -> float:
+        """``local_variance / global_variance``."""
+        return self.local_variance / self.global_variance if self.global_variance > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class SharingVariance(_Result):
+    """B3: variance of the total inner product ``sum_l <x_l, w_l>`` under global and local sharing.
+
+    ``covariance_term + alignment_term + diagonal_term == memory * (local_variance - global_variance)``.
+    """
+
+    global_variance: float
+    local_variance: float
+    covariance_term: float
+    alignment_term: float
+    diagonal_term: float
+    memory: int
+    module_sizes: tuple
+
+    def difference(self) -> float:
+        """``local_variance - global_variance`` (> 0: global sharing wins)."""
+        return self.local_variance - self.global_variance
+
+    def decomposition_residual(self) -> float:
+        """``m (V_L - V_G) - (covariance + alignment + diagonal)``; zero up to rounding."""
+        total = self.covariance_term + self.alignment_term + self.diagonal_term
+        return self.memory * self.difference() - total
+
+    def global_wins(self) -> bool:
+        """True when ``global_variance < local_variance``."""
+        return self.global_variance < self.local_variance
+
+
+@dataclass(frozen=True)
+class Allocation(_Result):
+    """Per-module slot budgets ``m_l`` for local sharing and the variances they achieve."""
+
+    slots: tuple
+    variance: float
+    proportional_slots: tuple
+    proportional_variance: float
+    exact_optimal_variance: float
+    memory: int
+
+    def gain(self) -> float:
+        """``proportional_variance / variance`` (> 1: the norm-based allocation helps)."""
+        return self.proportional_variance / self.variance if self.variance > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class SlotLoad(_Result):
+    """Expected slot loads under a placement of weight tiles into ``memory`` slots."""
+
+    profile: np.ndarray = field(repr=False)
+    load_at_weight_slot: float
+    ideal_load: float
+    collisions_per_weight: float
+    ideal_collisions_per_weight: float
+    n_weights: int
+    memory: int
+    tile_size: int
+    placement: str
+
+    def overload(self) -> float:
+        """``load_at_weight_slot / ideal_load``."""
+        return self.load_at_weight_slot / self.ideal_load
+
+
+@dataclass(frozen=True)
+class UnusedFraction(_Result):
+    """Exact expected fraction of the ``memory`` slots that no weight maps to."""
+
+    fraction: float
+    n: int
+    memory: int
+    tile: int
+    placement: str
+
+    def unused_slots(self) -> float:
+        """Expected number of unused slots."""
+        return self.fraction * self.memory
