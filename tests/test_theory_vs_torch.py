@@ -22,9 +22,9 @@ pytestmark = pytest.mark.torch
 from roast_theory import torch_layers as tl  # noqa: E402
 from roast_theory.moments import (  # noqa: E402
     block_tile_moments,
-    element_hashing_moments,
     layout_moments,
 )
+from roast_theory.sharing import module_output_variance  # noqa: E402
 
 N_DRAWS = 12000
 MODULES = {"A": (16, 8), "B": (8, 4)}  # (in_features, out_features)
@@ -172,7 +172,8 @@ def _theory(sharing, hashing, m_of):
 
 
 def _package_theory(sharing, hashing, m_of):
-    """The same moments from roast_theory.moments (block tiles, element hashing, arbitrary layouts)."""
+    """The same moments from roast_theory: sharing.module_output_variance (B2, element hashing),
+    moments.block_tile_moments (local tiles) and moments.layout_moments (global tiles)."""
     lam, u, x = _setup()
     names = list(MODULES)
     res = {}
@@ -182,12 +183,19 @@ def _package_theory(sharing, hashing, m_of):
         for j in range(n):
             x_col = np.zeros((k, n))
             x_col[:, j] = x[name]
+            if hashing == "element":
+                # B2 with module scales: global and local variance of module l's output
+                xs = [x_col.ravel() if o == name else np.zeros(MODULES[o][0] * MODULES[o][1]) for o in names]
+                ws = [lam[o] * u[o] for o in names]
+                m_global = sum(m_of.values()) if sharing == "local" else m_of[name]
+                scales = [lam[o] for o in names]
+                r = module_output_variance(xs, ws, names.index(name), m_global, scales=scales)
+                means.append(float(x_col.ravel() @ ws[names.index(name)]))
+                variances.append(r.global_variance if sharing == "global" else r.local_variance)
+                continue
             if sharing == "local":
                 w = lam[name] * u[name]  # local: lambda cancels, hash w itself
-                if hashing == "element":
-                    r = element_hashing_moments(x_col.ravel(), w, m_of[name], sign="element")
-                else:
-                    r = block_tile_moments(x_col, w.reshape(k, n), m_of[name], TILE, sign="element")
+                r = block_tile_moments(x_col, w.reshape(k, n), m_of[name], TILE, sign="element")
                 means.append(r.mean)
                 variances.append(r.variance)
                 continue
