@@ -1,0 +1,473 @@
+"""Sector-request traces of Triton-style tiled GEMMs on a GPU (dense, ROAST, HashedNet; forward and dW).
+
+The modelled kernel is the Triton matmul tutorial's: ``Y = X W`` (``X: M x K``, ``W: K x N``, row-major),
+one program per ``BLOCK_M x BLOCK_N`` output tile in grouped order (``GROUP_M``), looping over ``K`` in
+steps of ``BLOCK_K``; each step loads an A tile (``BM x BK`` of ``X``) and a B tile (``BK x BN``):
+
+* ``dense``     B rows from ``W``: ``W[kb*BK + r, nb*BN + c]``;
+* ``roast``     one contiguous ``BK*BN`` block of the shared array: element ``s(kb, nb) + r*BN + c``;
+* ``hashednet`` (fused) element ``h(k, n)`` of the shared array for every element.
+
+The backward-weight kernel computes ``dW = X^T dY`` with one program per ``BK x BN`` tile of ``dW``,
+looping over ``M`` in steps of ``BLOCK_M`` (loads: ``X`` rows ``BM x BK``, ``dY`` rows ``BM x BN``), then
+writes the tile: ``dense`` a plain 16-byte store of the dense tile, ``roast`` element atomics
+(``red.add``) into the contiguous block, ``hashednet`` per-element scattered atomics.
+
+What is counted (what Nsight Compute counts)
+--------------------------------------------
+A tile is loaded by warp instructions: thread ``j`` loads the ``v`` consecutive elements starting at the
+tile's row-major flat index ``j*v`` and an instruction is 32 consecutive threads. The coalescer turns an
+instruction into its *distinct* 32-byte sectors (``l1tex__t_sectors_pipe_lsu_mem_global_op_ld`` counts
+them, ``l1tex__t_requests`` the instructions). The vector width ``v`` is what the compiler can prove:
+
+* strided operands (``X``, dense ``W``, ``dY``, ``Y``): 16 bytes when the row stride in bytes is a
+  multiple of 16 (Triton's divisibility-by-16 specialisation), else one element;
+* ROAST: the start ``s`` is a runtime hash value, so only element alignment is provable:
+  ``roast_vector_bytes`` defaults to the element size. A larger value models a variant whose starts
+  are multiples of ``roast_vector_bytes / elem`` elements (the starts are rounded down to that);
+* HashedNet: one element per thread (gather).
+
+Load path (``load_path``): ``"ld"`` -- plain ``ld.global``, cached in L1 (``..._op_ld`` metrics);
+``"ldgsts"`` -- Triton on Hopper with ``num_stages > 1`` pipelines loads through ``cp.async``
+(``..._op_ldgsts`` metrics): 16-byte copies are ``.cg`` and bypass L1 (every sector goes to L2; they
+are still counted as L1 sector requests, and as misses), 4/8-byte copies are ``.ca`` (cached in L1);
+2-byte loads cannot be ``cp.async`` and stay ``ld``. ``"auto"`` (default) picks ``ldgsts`` when
+``num_stages > 1``. Stores and atomics bypass L1 (write-through, no allocate) and are counted as L2
+write sector requests; a store of whole sectors needs no DRAM read, an atomic read-modify-writes.
+
+Schedule: programs run in waves of ``num_sms``; program ``p`` runs on SM ``p mod num_sms``. Within a
+wave the SMs are assumed to advance in lock step: the request stream is ordered by (k-step, SM, A
+instructions then B instructions), the epilogue writes follow the last step. L1 capacity is the 256 KiB
+pool minus the shared-memory carve-out the kernel needs (``num_stages * (BM*BK + BK*BN) * elem``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CacheSimError
+from . import _replay_kernel as rk
+from ._common import Block, GemmShape, check_choice, check_divisible, check_int, dtype_bytes
+from ._family import DEFAULT_FAMILY, resolve_family
+
+KINDS = ("dense", "roast", "hashednet")
+LOAD_PATHS = ("auto", "ld", "ldgsts")
+OP_NAMES_FWD = ("A:X", "B:W", "C:Y-store")
+OP_NAMES_BWD = ("A:X^T", "B:dY", "C:dW-write")
+_REGION_ALIGN = 1 << 12
+_CHUNK_LANES = 1 << 23
+
+
+def _align(x: int) -> int:
+    return -(-x // _REGION_ALIGN) * _REGION_ALIGN
+
+
+def grouped_order(n_rows: int, n_cols: int, group: int) -> tuple[np.ndarray, np.ndarray]:
+    """Program id -> (row tile, column tile) in the Triton tutorial's grouped order.
+
+    Notes
+    -----
+    ``g = pid // (G*n_cols)``, ``first = g*G``, ``size = min(n_rows - first, G)``,
+    ``row = first + (pid mod G*n_cols) mod size``, ``col = (pid mod G*n_cols) // size``.
+    """
+    pid = np.arange(n_rows * n_cols, dtype=np.int64)
+    per_group = group * n_cols
+    first = (pid // per_group) * group
+    size = np.minimum(n_rows - first, group)
+    local = pid % per_group
+    return first + local % size, local // size
+
+
+@dataclass(frozen=True)
+class TileLoad:
+    """How one ``rows x cols`` tile is accessed: ``vec`` elements per thread, 32 threads per instruction.
+
+    ``thread_row`` / ``thread_col`` give each (padded) thread's first element; padding repeats the last
+    thread, which adds no sector.
+    """
+
+    rows: int
+    cols: int
+    vec: int
+    thread_row: np.ndarray
+    thread_col: np.ndarray
+
+    @property
+    def n_instr(self) -> int:
+        return self.thread_row.shape[0] // 32
+
+    @classmethod
+    def make(cls, rows: int, cols: int, vec: int) -> TileLoad:
+        n_threads = rows * cols // vec
+        flat = np.arange(n_threads, dtype=np.int64) * vec
+        pad = (-n_threads) % 32
+        flat = np.concatenate([flat, np.full(pad, flat[-1])])
+        return cls(rows, cols, vec, flat // cols, flat % cols)
+
+
+@dataclass(frozen=True)
+class OperandTraffic:
+    """Counts for one operand stream (``A``, ``B`` or the epilogue write ``C``)."""
+
+    name: str
+    instructions: int
+    l1_sector_requests: int
+    l1_sector_misses: int
+    l2_sector_requests: int
+    l2_sector_misses: int
+    dram_read_bytes: int
+
+    @property
+    def sectors_per_request(self) -> float:
+        """Mean distinct sectors per warp instruction."""
+        reqs = self.l1_sector_requests if self.l1_sector_requests else self.l2_sector_requests
+        return reqs / self.instructions if self.instructions else 0.0
+
+
+@dataclass(frozen=True)
+class GpuTraffic:
+    """Simulated traffic of one GPU kernel.
+
+    Attributes
+    ----------
+    load_instructions : int
+        Warp-level global load instructions (``l1tex__t_requests_pipe_lsu_mem_global_op_ld[gsts]``).
+    l1_sector_requests : int
+        Distinct 32-byte sectors per load instruction, summed (``..._t_sectors_..._op_ld[gsts]``).
+    l1_sector_misses : int
+        Load sectors L1 did not hold (L1-bypassing ``cp.async.cg`` sectors count as misses).
+    l2_sector_requests : int
+        Load sectors requested from L2; equals ``l1_sector_misses``.
+    l2_sector_misses : int
+        Load sectors L2 had to fetch from DRAM.
+    write_sector_requests : int
+        Store / atomic sectors sent to L2 (the epilogue).
+    dram_read_bytes, dram_write_bytes, dram_bytes : int
+        DRAM traffic: 32 bytes per missed sector (loads and atomics), plus dirty sectors written back
+        (evicted, or flushed at the end of the kernel).
+    by_operand : tuple of OperandTraffic
+    """
+
+    kind: str
+    backward: bool
+    target: str
+    load_path: str
+    load_instructions: int
+    l1_sector_requests: int
+    l1_sector_misses: int
+    l2_sector_requests: int
+    l2_sector_misses: int
+    write_instructions: int
+    write_sector_requests: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+    flops: int
+    by_operand: tuple
+
+    @property
+    def dram_bytes(self) -> int:
+        return self.dram_read_bytes + self.dram_write_bytes
+
+    @property
+    def sectors_per_request(self) -> float:
+        """Mean distinct sectors per load instruction."""
+        return self.l1_sector_requests / self.load_instructions if self.load_instructions else 0.0
+
+    def operand(self, prefix: str) -> OperandTraffic:
+        """The operand whose name starts with ``prefix`` (``"A"``, ``"B"`` or ``"C"``)."""
+        for o in self.by_operand:
+            if o.name.startswith(prefix):
+                return o
+        raise CacheSimError(f"operand={prefix!r} is not one of {[o.name for o in self.by_operand]}")
+
+    def ratio(self, other: GpuTraffic, metric: str = "l1_sector_requests") -> float:
+        """``self.metric / other.metric``."""
+        if not hasattr(self, metric):
+            raise CacheSimError(f"metric={metric!r} is not a GpuTraffic field")
+        den = getattr(other, metric)
+        return getattr(self, metric) / den if den else float("inf")
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in (
+            "kind", "backward", "target", "load_path", "load_instructions", "l1_sector_requests",
+            "l1_sector_misses", "l2_sector_requests", "l2_sector_misses", "write_instructions",
+            "write_sector_requests", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "flops")}
+        d["by_operand"] = {o.name: {k: getattr(o, k) for k in (
+            "instructions", "l1_sector_requests", "l1_sector_misses", "l2_sector_requests",
+            "l2_sector_misses", "dram_read_bytes")} for o in self.by_operand}
+        return d
+
+
+@dataclass(frozen=True)
+class GemmPlan:
+    """A validated GEMM kernel description with its derived quantities (build with :func:`plan_gemm`)."""
+
+    kind: str
+    backward: bool
+    shape: GemmShape
+    block: Block
+    group_m: int
+    num_warps: int
+    num_stages: int
+    dtype: str
+    elem_bytes: int
+    memory: int | None
+    seed: int
+    family: object
+    load_path: str
+    roast_vector_bytes: int
+    n_rows: int          # program grid rows (M/BM forward, K/BK backward)
+    n_cols: int          # N/BN
+    n_steps: int         # K/BK forward, M/BM backward
+    loads: tuple         # (TileLoad A, TileLoad B)
+    store: TileLoad
+    bases: dict
+    starts: np.ndarray | None
+    slots: np.ndarray | None
+
+    @property
+    def n_programs(self) -> int:
+        return self.n_rows * self.n_cols
+
+    @property
+    def shared_bytes(self) -> int:
+        b = self.block
+        return self.num_stages * (b.bm * b.bk + b.bk * b.bn) * self.elem_bytes
+
+    @property
+    def op_names(self) -> tuple:
+        return OP_NAMES_BWD if self.backward else OP_NAMES_FWD
+
+    def load_flags(self, op: int) -> int:
+        """Replay flags of a load of operand ``op`` under this plan's load path."""
+        vec_bytes = self.loads[op].vec * self.elem_bytes
+        return rk.BYPASS0 if (self.load_path == "ldgsts" and vec_bytes == 16) else 0
+
+    @property
+    def write_flags(self) -> int:
+        if self.kind == "dense" or not self.backward:
+            return rk.WRITE | rk.BYPASS0 | rk.FULL
+        return rk.WRITE | rk.BYPASS0
+
+    @property
+    def write_is_atomic(self) -> bool:
+        return self.backward and self.kind != "dense"
+
+
+def _stride_vec(ld_elems: int, elem_bytes: int) -> int:
+    return 16 // elem_bytes if (ld_elems * elem_bytes) % 16 == 0 else 1
+
+
+def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=False, group_m=8, num_warps=4,
+              num_stages=3, dtype="fp32", memory=None, seed=0, family=None, load_path="auto",
+              roast_vector_bytes=None) -> GemmPlan:
+    """Validate the kernel parameters and build the (cached) plan.
+
+    Parameters
+    ----------
+    kind : {"dense", "roast", "hashednet"}
+    shape : str or GemmShape
+        ``"MxKxN"``.
+    block : str or Block
+        ``"BLOCK_MxBLOCK_NxBLOCK_K"``, powers of two >= 8; each dimension must divide the shape.
+    memory : int
+        Size ``H`` of the shared array in elements (ROAST needs ``H > BK*BN``); ignored for dense.
+    family : str or object
+        Hash family (default: ``rz-stable`` for ROAST, ``hashednet-triton`` for HashedNet).
+    load_path : {"auto", "ld", "ldgsts"}
+    roast_vector_bytes : int, optional
+        Bytes per thread for ROAST B loads (default: the element size; see the module notes).
+
+    Raises
+    ------
+    CacheSimError
+        Naming the first bad argument.
+    """
+    kind = check_choice("kernel", kind, KINDS)
+    if not isinstance(backward, bool):
+        raise CacheSimError(f"backward={backward!r} must be True or False")
+    shape = GemmShape.parse(shape)
+    block = Block.parse(block)
+    elem = dtype_bytes(dtype)
+    group_m = check_int("group_m", group_m, low=1)
+    num_warps = check_int("num_warps", num_warps, low=1, high=32)
+    num_stages = check_int("num_stages", num_stages, low=1, high=8)
+    seed = check_int("seed", seed, low=0)
+    load_path = check_choice("load_path", load_path, LOAD_PATHS)
+    if load_path == "auto":
+        load_path = "ldgsts" if num_stages > 1 else "ld"
+    check_divisible(shape, block)
+    tile = block.bk * block.bn
+    if kind == "dense":
+        memory = None
+    else:
+        if memory is None:
+            raise CacheSimError(f"memory=None: kernel {kind!r} needs the shared array size H in elements")
+        memory = check_int("memory", memory, low=tile + 1 if kind == "roast" else 1)
+    if roast_vector_bytes is None:
+        roast_vector_bytes = elem
+    roast_vector_bytes = check_int("roast_vector_bytes", roast_vector_bytes, low=elem, high=16)
+    if roast_vector_bytes & (roast_vector_bytes - 1) or block.bn * elem % roast_vector_bytes:
+        raise CacheSimError(
+            f"roast_vector_bytes={roast_vector_bytes} must be a power of two in [{elem}, 16] dividing "
+            f"BLOCK_N*{elem}={block.bn * elem}"
+        )
+    if family is None:
+        family = DEFAULT_FAMILY.get(kind)
+    fam_key = family if isinstance(family, str) or family is None else id(family)
+    return _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory,
+                        seed, fam_key, load_path, roast_vector_bytes, family)
+
+
+@functools.lru_cache(maxsize=8)
+def _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
+                 fam_key, load_path, roast_vec, family):
+    m, k, n = shape.m, shape.k, shape.n
+    bm, bn, bk = block.bm, block.bn, block.bk
+    starts = slots = None
+    if kind == "roast":
+        fam = resolve_family(family, seed, need="tile_starts")
+        kb = np.arange(k // bk, dtype=np.int64)[:, None]
+        nb = np.arange(n // bn, dtype=np.int64)[None, :]
+        span = memory - bk * bn
+        starts = np.asarray(fam.tile_starts(kb, nb, span), dtype=np.int64)
+        starts = np.broadcast_to(starts, (k // bk, n // bn))
+        if starts.size and (starts.min() < 0 or starts.max() >= span):
+            raise CacheSimError(f"family {family!r} returned tile starts outside [0, {span})")
+        vec_el = roast_vec // elem
+        starts = starts - starts % vec_el
+    elif kind == "hashednet":
+        fam = resolve_family(family, seed, need="element_slots")
+        kk = np.arange(k, dtype=np.int64)[:, None]
+        nn = np.arange(n, dtype=np.int64)[None, :]
+        slots = np.broadcast_to(np.asarray(fam.element_slots(kk, nn, memory), dtype=np.int64), (k, n))
+        if slots.size and (slots.min() < 0 or slots.max() >= memory):
+            raise CacheSimError(f"family {family!r} returned element slots outside [0, {memory})")
+    # regions, in elements: X, then (W or dY), then (Y / dW or the shared array)
+    sizes = {"X": m * k}
+    if backward:
+        sizes["dY"] = m * n
+        sizes["W"] = k * n if kind == "dense" else memory
+    else:
+        sizes["W"] = k * n if kind == "dense" else memory
+        sizes["Y"] = m * n
+    bases, pos = {}, 0
+    for name, sz in sizes.items():
+        bases[name] = pos
+        pos = _align(pos + sz * elem)
+    b_vec = {"dense": _stride_vec(n, elem), "roast": roast_vec // elem, "hashednet": 1}[kind]
+    if backward:
+        loads = (TileLoad.make(bm, bk, _stride_vec(k, elem)), TileLoad.make(bm, bn, _stride_vec(n, elem)))
+        store = TileLoad.make(bk, bn, _stride_vec(n, elem) if kind == "dense" else 1)
+        n_rows, n_steps = k // bk, m // bm
+    else:
+        loads = (TileLoad.make(bm, bk, _stride_vec(k, elem)), TileLoad.make(bk, bn, b_vec))
+        store = TileLoad.make(bm, bn, _stride_vec(n, elem))
+        n_rows, n_steps = m // bm, k // bk
+    return GemmPlan(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
+                    family, load_path, roast_vec, n_rows, n // bn, n_steps, loads, store, bases, starts,
+                    slots)
+
+
+# ----------------------------------------------------------------------------------------------------
+# element addresses of each operand tile; arrays broadcast as (steps, programs, threads)
+
+
+def _addr_load(plan: GemmPlan, op: int, step, prow, pcol) -> np.ndarray:
+    t = plan.loads[op]
+    tr, tc = t.thread_row, t.thread_col
+    s, e = plan.shape, plan.elem_bytes
+    bm, bn, bk = plan.block.bm, plan.block.bn, plan.block.bk
+    if op == 0:  # X rows: forward (pid_m, kb); backward (mb, pid_k)
+        r0, c0 = (step * bm, prow * bk) if plan.backward else (prow * bm, step * bk)
+        return plan.bases["X"] + ((r0 + tr) * s.k + c0 + tc) * e
+    if plan.backward:  # dY rows (mb, pid_n)
+        return plan.bases["dY"] + ((step * bm + tr) * s.n + pcol * bn + tc) * e
+    return _addr_b_tile(plan, step, pcol, tr, tc)
+
+
+def _addr_b_tile(plan: GemmPlan, kb, nb, tr, tc) -> np.ndarray:
+    """Address of element (kb*BK + tr, nb*BN + tc) of the (virtual) weight under the plan's mapping."""
+    e, base = plan.elem_bytes, plan.bases["W"]
+    bn, bk = plan.block.bn, plan.block.bk
+    if plan.kind == "dense":
+        return base + ((kb * bk + tr) * plan.shape.n + nb * bn + tc) * e
+    if plan.kind == "roast":
+        return base + (plan.starts[kb, nb] + tr * bn + tc) * e
+    return base + plan.slots[kb * bk + tr, nb * bn + tc] * e
+
+
+def _addr_store(plan: GemmPlan, prow, pcol) -> np.ndarray:
+    t = plan.store
+    if plan.backward:
+        return _addr_b_tile(plan, prow, pcol, t.thread_row, t.thread_col)
+    return plan.bases["Y"] + ((prow * plan.block.bm + t.thread_row) * plan.shape.n
+                              + pcol * plan.block.bn + t.thread_col) * plan.elem_bytes
+
+
+def _distinct(sectors: np.ndarray, need_sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per instruction (last axis = 32 lanes): the distinct sectors (sorted) and the keep mask."""
+    if need_sort:
+        sectors = np.sort(sectors, axis=-1)
+    keep = np.ones(sectors.shape, dtype=bool)
+    keep[..., 1:] = sectors[..., 1:] != sectors[..., :-1]
+    return sectors, keep
+
+
+@dataclass(frozen=True)
+class SectorChunk:
+    """Sector requests in issue order: byte address of the sector, SM, operand id, replay flags."""
+
+    addr: np.ndarray
+    sm: np.ndarray
+    op: np.ndarray
+    flags: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.addr.shape[0])
+
+
+def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> Iterator[SectorChunk]:
+    """Yield the kernel's sector requests, wave by wave, in the order described in the module notes."""
+    num_sms = check_int("num_sms", num_sms, low=1)
+    shift = int(sector_bytes).bit_length() - 1
+    prow_all, pcol_all = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
+    n_a, n_b = plan.loads[0].n_instr, plan.loads[1].n_instr
+    sort_b = plan.kind == "hashednet" and not plan.backward
+    op_instr = np.concatenate([np.zeros(n_a, np.int64), np.ones(n_b, np.int64)])
+    fl_instr = np.concatenate([np.full(n_a, plan.load_flags(0)), np.full(n_b, plan.load_flags(1))])
+    for lo in range(0, plan.n_programs, num_sms):
+        prow = prow_all[lo:lo + num_sms]
+        pcol = pcol_all[lo:lo + num_sms]
+        n_p = prow.shape[0]
+        sm = np.arange(n_p, dtype=np.int64)
+        steps_per_chunk = max(1, _CHUNK_LANES // (n_p * (n_a + n_b) * 32))
+        for s0 in range(0, plan.n_steps, steps_per_chunk):
+            step = np.arange(s0, min(s0 + steps_per_chunk, plan.n_steps), dtype=np.int64)[:, None, None]
+            a = _addr_load(plan, 0, step, prow[None, :, None], pcol[None, :, None]) >> shift
+            b = _addr_load(plan, 1, step, prow[None, :, None], pcol[None, :, None]) >> shift
+            a = np.broadcast_to(a, (step.shape[0], n_p, a.shape[-1])).reshape(step.shape[0], n_p, n_a, 32)
+            b = np.broadcast_to(b, (step.shape[0], n_p, b.shape[-1])).reshape(step.shape[0], n_p, n_b, 32)
+            if sort_b:
+                b = np.sort(b, axis=-1)
+            secs, keep = _distinct(np.concatenate([a, b], axis=2), False)
+            shape4 = secs.shape
+            yield SectorChunk(
+                secs[keep] << shift,
+                np.broadcast_to(sm[None, :, None, None], shape4)[keep],
+                np.broadcast_to(op_instr[None, None, :, None], shape4)[keep],
+                np.broadcast_to(fl_instr[None, None, :, None], shape4)[keep],
+            )
+        c = _addr_store(plan, prow[:, None], pcol[:, None]) >> shift
+        c = np.broadcast_to(c, (n_p, c.shape[-1])).reshape(n_p, plan.store.n_instr, 32)
+        secs, keep = _distinct(c, plan.kind == "hashednet" and plan.backward)
+        yield SectorChunk(
+            secs[keep] << shift,
+            np.broadcast_to(sm[:, None, None], secs.shape)[keep],
+            np.full(int(keep.sum()), 2, np.int64),
+            np.full(int(keep.sum()), plan.write_flags, np.int64),
+        )
