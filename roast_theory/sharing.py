@@ -144,6 +144,9 @@ def sharing_variance(xs, ws, memory) -> SharingVariance:
     with ``a_l = |x_l|^2 / n_l``, ``b_l = |w_l|^2 / n_l``, ``D_l = sum_{i in l} x_i^2 w_i^2``,
     ``Cov_p(a, b) = sum p_l a_l b_l - (sum p_l a_l)(sum p_l b_l)``. The three terms are returned as
     ``covariance_term``, ``alignment_term`` and ``diagonal_term`` (the last one including its ``-2``).
+
+    The diagonal term is never positive, so with exactly homogeneous energy (``x = w = 1``) local sharing
+    wins by ``2 (k - 1) n / m``; global wins once the covariance and alignment terms exceed it.
     """
     xv, wv = _check_modules(xs, ws)
     m = check_int("memory", memory, low=1)
