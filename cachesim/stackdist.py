@@ -384,7 +384,9 @@ def miss_ratio_curve(
     return prof.result()
 
 
-def stack_distances(trace, *, line_size=64, n_sets=None, max_ways=None, chunk_size=DEFAULT_CHUNK) -> np.ndarray:
+def stack_distances(
+    trace, *, line_size=64, n_sets=None, max_ways=None, chunk_size=DEFAULT_CHUNK
+) -> np.ndarray:
     """Per-line-access LRU stack distance (``-1``: first touch, or ``>= max_ways`` per set).
 
     Fully associative (Olken) when ``n_sets`` is None, else per set with depth ``max_ways``.

@@ -152,17 +152,26 @@ def test_results_are_frozen():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: stack_distance_histogram([0], n_sets=4, line_size=48), "line_size=48 must be a power of two"),
+        (
+            lambda: stack_distance_histogram([0], n_sets=4, line_size=48),
+            "line_size=48 must be a power of two",
+        ),
         (lambda: stack_distance_histogram([0], n_sets=0), "n_sets=0 must be a positive integer"),
         (lambda: stack_distance_histogram([0], n_sets=2, max_ways=0), "max_ways=0"),
-        (lambda: stack_distance_histogram([0], n_sets=2, max_ways=4).misses(5), r"ways=5 must be in \[1, 4\]"),
+        (
+            lambda: stack_distance_histogram([0], n_sets=2, max_ways=4).misses(5),
+            r"ways=5 must be in \[1, 4\]",
+        ),
         (lambda: miss_ratio_curve([0], sampling_rate=0.0), "sampling_rate=0.0 must be in"),
         (lambda: miss_ratio_curve([0], sampling_rate=1.5), "sampling_rate=1.5 must be in"),
         (lambda: miss_ratio_curve([-64]), "index 0 is -64"),
         (lambda: miss_ratio_curve([0, 1.5]), "index 1 is"),
         (lambda: miss_ratio_curve([0]).misses(-1), "lines=-1"),
         (lambda: miss_ratio_curve([0]).miss_ratio(100), "size_bytes=100 must be a multiple"),
-        (lambda: stack_distance_histogram([0], n_sets=4).miss_ratio_curve().misses(6), "multiple of n_sets=4"),
+        (
+            lambda: stack_distance_histogram([0], n_sets=4).miss_ratio_curve().misses(6),
+            "multiple of n_sets=4",
+        ),
         (
             lambda: stack_distance_histogram([0], n_sets=4, max_ways=2).miss_ratio_curve().misses(12),
             "exact up to max_ways=2",
