@@ -1,0 +1,401 @@
+"""Private numba kernels of the cache simulator (runnable with ``NUMBA_DISABLE_JIT=1``).
+
+State of a hierarchy of ``n`` levels lives in flat numpy arrays (one slot per cache way of every
+set of every level, level ``k`` starting at ``P[k, OFF]``):
+
+- ``tags``  int64, the resident line number (``-1``: invalid way);
+- ``stamp`` int64, last-use time (LRU, MRU) or insertion time (FIFO), from a per-level clock that
+  ticks once per lookup;
+- ``valid``, ``dirty`` int64 sector bit masks (bit ``s`` = sector ``s`` of the line);
+- ``tree``  int8, ``ways - 1`` tree-PLRU bits per set (heap order);
+- ``rng``   uint64, one xorshift64 state per level (random policy).
+
+Semantics are those of :mod:`cachesim.reference` (the oracle these kernels are tested against).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# policy codes
+LRU, FIFO, RANDOM, PLRU, MRU = 0, 1, 2, 3, 4
+POLICY_CODE = {"lru": LRU, "fifo": FIFO, "random": RANDOM, "plru": PLRU, "mru": MRU}
+
+# columns of the per-level parameter table P
+SETS, WAYS, LSHIFT, SSHIFT, NSECT, POLICY, WB, HASH, SBITS, OFF, TOFF, NPAR = range(12)
+
+# columns of the per-level stats table (order of cachesim.stats.COUNTERS)
+ACC, WRITES, HITS, MISSES, SMISSES, EVICT, WBACK, BREAD, BWRITTEN, INVAL, NSTAT = range(11)
+
+# inclusion codes
+NON_INCLUSIVE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
+
+STACK = 4096
+
+
+@njit(cache=True)
+def xorshift64(state):
+    """One step of Marsaglia's xorshift64 (13, 7, 17) on a uint64 state; returns the new state."""
+    x = state
+    x ^= x << np.uint64(13)
+    x ^= x >> np.uint64(7)
+    x ^= x << np.uint64(17)
+    return x
+
+
+@njit(cache=True)
+def set_index(line, sets, sbits, hashed):
+    """Set of ``line``: ``line mod sets`` or the XOR-fold of all ``sbits``-bit chunks of ``line``."""
+    if hashed == 0 or sbits == 0:
+        return line & (sets - 1)
+    x = line
+    r = 0
+    while x != 0:
+        r ^= x & (sets - 1)
+        x >>= sbits
+    return r
+
+
+@njit(cache=True)
+def _popcount(m):
+    c = 0
+    while m != 0:
+        m &= m - 1
+        c += 1
+    return c
+
+
+@njit(cache=True)
+def _range_mask(b0, b1, lshift, sshift):
+    """Sector mask of the bytes ``[b0, b1)`` (inside one line)."""
+    lmask = (1 << lshift) - 1
+    s0 = (b0 & lmask) >> sshift
+    s1 = ((b1 - 1) & lmask) >> sshift
+    nb = s1 - s0 + 1
+    if nb >= 64:
+        return -1
+    return ((1 << nb) - 1) << s0
+
+
+@njit(cache=True)
+def _plru_touch(tree, t0, ways, way):
+    node = 0
+    depth = 0
+    w = ways
+    while w > 1:
+        w >>= 1
+        depth += 1
+    for d in range(depth - 1, -1, -1):
+        b = (way >> d) & 1
+        tree[t0 + node] = 1 - b
+        node = 2 * node + 1 + b
+
+
+@njit(cache=True)
+def _plru_victim(tree, t0, ways):
+    node = 0
+    way = 0
+    w = ways
+    while w > 1:
+        b = tree[t0 + node]
+        way = (way << 1) | b
+        node = 2 * node + 1 + b
+        w >>= 1
+    return way
+
+
+@njit(cache=True)
+def _find(tags, base, ways, line):
+    for w in range(ways):
+        if tags[base + w] == line:
+            return w
+    return -1
+
+
+@njit(cache=True)
+def _touch(P, k, s, base, way, stamp, tree, clock):
+    pol = P[k, POLICY]
+    if pol == LRU or pol == MRU:
+        stamp[base + way] = clock[k]
+    elif pol == PLRU:
+        ways = P[k, WAYS]
+        _plru_touch(tree, P[k, TOFF] + s * (ways - 1), ways, way)
+
+
+@njit(cache=True)
+def _filled(P, k, s, base, way, stamp, tree, clock):
+    pol = P[k, POLICY]
+    if pol == PLRU:
+        ways = P[k, WAYS]
+        _plru_touch(tree, P[k, TOFF] + s * (ways - 1), ways, way)
+    else:
+        stamp[base + way] = clock[k]
+
+
+@njit(cache=True)
+def _victim(P, k, s, base, tags, stamp, tree, rng):
+    ways = P[k, WAYS]
+    for w in range(ways):
+        if tags[base + w] == -1:
+            return w
+    pol = P[k, POLICY]
+    if pol == LRU or pol == FIFO:
+        best = 0
+        bs = stamp[base]
+        for w in range(1, ways):
+            if stamp[base + w] < bs:
+                bs = stamp[base + w]
+                best = w
+        return best
+    if pol == MRU:
+        best = 0
+        bs = stamp[base]
+        for w in range(1, ways):
+            if stamp[base + w] > bs:
+                bs = stamp[base + w]
+                best = w
+        return best
+    if pol == RANDOM:
+        x = xorshift64(rng[k])
+        rng[k] = x
+        return np.int64(x % np.uint64(ways))
+    return _plru_victim(tree, P[k, TOFF] + s * (ways - 1), ways)
+
+
+@njit(cache=True)
+def _back_invalidate(P, k, vline, tags, valid, dirty, stats):
+    """Invalidate ``vline`` (a level-k line) in every level above k; return the level-k sector
+    mask of the dirty data they held."""
+    lk = P[k, LSHIFT]
+    sk = P[k, SSHIFT]
+    out = 0
+    for j in range(k):
+        lj = P[j, LSHIFT]
+        sj = P[j, SSHIFT]
+        nsj = P[j, NSECT]
+        first = vline << (lk - lj)
+        for jl in range(first, first + (1 << (lk - lj))):
+            s = set_index(jl, P[j, SETS], P[j, SBITS], P[j, HASH])
+            base = P[j, OFF] + s * P[j, WAYS]
+            way = _find(tags, base, P[j, WAYS], jl)
+            if way < 0:
+                continue
+            stats[j, INVAL] += 1
+            d = dirty[base + way]
+            if d != 0:
+                for q in range(nsj):
+                    if (d >> q) & 1:
+                        b0 = (jl << lj) + (q << sj)
+                        out |= _range_mask(b0, b0 + (1 << sj), lk, sk)
+            tags[base + way] = -1
+            valid[base + way] = 0
+            dirty[base + way] = 0
+    return out
+
+
+@njit(cache=True)
+def _push(st, sp, lvl, b0, b1, w, phase, mask):
+    st[sp, 0] = lvl
+    st[sp, 1] = b0
+    st[sp, 2] = b1
+    st[sp, 3] = w
+    st[sp, 4] = phase
+    st[sp, 5] = mask
+    return sp + 1
+
+
+@njit(cache=True)
+def _push_runs(st, sp, lvl, linebase, mask, nsect, sshift, w):
+    """Push one request per run of set bits of ``mask``, so that the lowest run is popped first."""
+    q = nsect - 1
+    while q >= 0:
+        if (mask >> q) & 1:
+            hi = q
+            while q >= 0 and (mask >> q) & 1:
+                q -= 1
+            lo = q + 1
+            sp = _push(st, sp, lvl, linebase + (lo << sshift), linebase + ((hi + 1) << sshift), w, 0, 0)
+        else:
+            q -= 1
+    return sp
+
+
+@njit(cache=True)
+def run_nested(P, inclusion, tags, stamp, valid, dirty, tree, clock, rng, stats, mem,
+               b0s, b1s, ws, outcome, rec, nrec):
+    """Replay line pieces ``[b0s[i], b1s[i])`` (write flags ``ws``) through a non-inclusive or
+    inclusive hierarchy, one request at a time (fetch below first, then install, then write back
+    the victim). ``outcome[i]``: 0 hit, 1 sector miss, 2 miss at the first level. If ``rec`` has
+    rows, the requests reaching memory are recorded there (b0, b1, write); returns their count."""
+    nlev = P.shape[0]
+    st = np.empty((STACK, 6), dtype=np.int64)
+    nr = nrec
+    for i in range(b0s.shape[0]):
+        sp = _push(st, 0, 0, b0s[i], b1s[i], ws[i], 0, 0)
+        while sp > 0:
+            sp -= 1
+            k = st[sp, 0]
+            b0 = st[sp, 1]
+            b1 = st[sp, 2]
+            w = st[sp, 3]
+            phase = st[sp, 4]
+            if k == nlev:
+                if w:
+                    mem[1] += b1 - b0
+                else:
+                    mem[0] += b1 - b0
+                if nr < rec.shape[0]:
+                    rec[nr, 0] = b0
+                    rec[nr, 1] = b1
+                    rec[nr, 2] = w
+                    nr += 1
+                continue
+            lshift = P[k, LSHIFT]
+            sshift = P[k, SSHIFT]
+            ways = P[k, WAYS]
+            line = b0 >> lshift
+            s = set_index(line, P[k, SETS], P[k, SBITS], P[k, HASH])
+            base = P[k, OFF] + s * ways
+            mask = _range_mask(b0, b1, lshift, sshift)
+            wb = P[k, WB]
+            if phase == 1:
+                way = _find(tags, base, ways, line)
+                if way >= 0:
+                    valid[base + way] |= mask
+                    _touch(P, k, s, base, way, stamp, tree, clock)
+                    if w:
+                        dirty[base + way] |= mask
+                    continue
+                way = _victim(P, k, s, base, tags, stamp, tree, rng)
+                vline = tags[base + way]
+                if vline != -1:
+                    stats[k, EVICT] += 1
+                    vd = dirty[base + way]
+                    if inclusion == INCLUSIVE and k > 0:
+                        vd |= _back_invalidate(P, k, vline, tags, valid, dirty, stats)
+                    if vd != 0:
+                        stats[k, WBACK] += 1
+                        stats[k, BWRITTEN] += _popcount(vd) << sshift
+                        sp = _push_runs(st, sp, k + 1, vline << lshift, vd, P[k, NSECT], sshift, 1)
+                tags[base + way] = line
+                valid[base + way] = mask
+                dirty[base + way] = mask if w else 0
+                _filled(P, k, s, base, way, stamp, tree, clock)
+                continue
+            # phase 0: lookup
+            clock[k] += 1
+            stats[k, ACC] += 1
+            if w:
+                stats[k, WRITES] += 1
+            way = _find(tags, base, ways, line)
+            if way >= 0:
+                v = valid[base + way]
+                if (v & mask) == mask:
+                    stats[k, HITS] += 1
+                    if k == 0:
+                        outcome[i] = 0
+                    _touch(P, k, s, base, way, stamp, tree, clock)
+                    if w:
+                        if wb:
+                            dirty[base + way] |= mask
+                        else:
+                            stats[k, BWRITTEN] += b1 - b0
+                            sp = _push(st, sp, k + 1, b0, b1, 1, 0, 0)
+                    continue
+                stats[k, SMISSES] += 1
+                if k == 0:
+                    outcome[i] = 1
+                missing = mask & ~v
+            else:
+                stats[k, MISSES] += 1
+                if k == 0:
+                    outcome[i] = 2
+                missing = mask
+            if w and not wb:
+                stats[k, BWRITTEN] += b1 - b0
+                sp = _push(st, sp, k + 1, b0, b1, 1, 0, 0)
+                continue
+            stats[k, BREAD] += _popcount(missing) << sshift
+            sp = _push(st, sp, k, b0, b1, w, 1, 0)
+            sp = _push_runs(st, sp, k + 1, line << lshift, missing, P[k, NSECT], sshift, 0)
+    return nr
+
+
+@njit(cache=True)
+def run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0s, b1s, ws, outcome):
+    """Replay line pieces through an exclusive (victim) hierarchy of unsectored write-back levels
+    of one line size: a first-level miss looks the line up below (a hit there moves it up), fills
+    only the first level, and each victim moves one level down (dirty last-level victims go to
+    memory)."""
+    nlev = P.shape[0]
+    lshift = P[0, LSHIFT]
+    lbytes = np.int64(1) << lshift
+    for i in range(b0s.shape[0]):
+        w = ws[i]
+        line = b0s[i] >> lshift
+        clock[0] += 1
+        stats[0, ACC] += 1
+        if w:
+            stats[0, WRITES] += 1
+        s = set_index(line, P[0, SETS], P[0, SBITS], P[0, HASH])
+        base = P[0, OFF] + s * P[0, WAYS]
+        way = _find(tags, base, P[0, WAYS], line)
+        if way >= 0:
+            stats[0, HITS] += 1
+            outcome[i] = 0
+            _touch(P, 0, s, base, way, stamp, tree, clock)
+            if w:
+                dirty[base + way] = 1
+            continue
+        stats[0, MISSES] += 1
+        outcome[i] = 2
+        d = 0
+        found = False
+        for j in range(1, nlev):
+            clock[j] += 1
+            stats[j, ACC] += 1
+            sj = set_index(line, P[j, SETS], P[j, SBITS], P[j, HASH])
+            bj = P[j, OFF] + sj * P[j, WAYS]
+            wj = _find(tags, bj, P[j, WAYS], line)
+            if wj >= 0:
+                stats[j, HITS] += 1
+                d = dirty[bj + wj]
+                tags[bj + wj] = -1
+                valid[bj + wj] = 0
+                dirty[bj + wj] = 0
+                found = True
+                break
+            stats[j, MISSES] += 1
+        if not found:
+            mem[0] += lbytes
+        stats[0, BREAD] += lbytes
+        # install at level 0, cascading victims down
+        cl = line
+        cd = 1 if (w or d) else 0
+        for j in range(nlev):
+            if j > 0:
+                clock[j] += 1
+            sj = set_index(cl, P[j, SETS], P[j, SBITS], P[j, HASH])
+            bj = P[j, OFF] + sj * P[j, WAYS]
+            wj = _victim(P, j, sj, bj, tags, stamp, tree, rng)
+            vl = tags[bj + wj]
+            vd = dirty[bj + wj]
+            tags[bj + wj] = cl
+            valid[bj + wj] = 1
+            dirty[bj + wj] = cd
+            _filled(P, j, sj, bj, wj, stamp, tree, clock)
+            if vl == -1:
+                break
+            stats[j, EVICT] += 1
+            if vd:
+                stats[j, WBACK] += 1
+            if j == nlev - 1:
+                if vd:
+                    stats[j, BWRITTEN] += lbytes
+                    mem[1] += lbytes
+                break
+            stats[j, BWRITTEN] += lbytes
+            cl = vl
+            cd = vd
+    return 0

@@ -1,0 +1,321 @@
+"""Thin validating API over the compiled kernels: :func:`replay`, :class:`Simulator`, :class:`Cache`.
+
+Model (identical in the kernels and in :mod:`cachesim.reference`):
+
+- The trace is cut into *line pieces* at the first level's line size (an access of ``size``
+  bytes at ``addr`` touches lines ``addr >> b`` .. ``(addr + size - 1) >> b``); each piece is one
+  access of the first level. Without sizes an access touches one byte.
+- A request for bytes ``[b0, b1)`` at a level is a *hit* if the line is resident and every sector
+  it touches is valid, a *sector miss* if the line is resident but some touched sector is not,
+  a *miss* otherwise.
+- Non-inclusive / inclusive: on a (sector) miss of a read, or of a write at a write-back level,
+  the missing sectors are fetched from the level below (one read request per run of missing
+  sectors), then the line is installed (victim: an invalid way first, else the policy's choice),
+  then the victim's dirty sectors are written to the level below (one write request per run).
+  A write hit at a write-back level sets the dirty bits; a write at a write-through level is
+  forwarded unchanged to the level below and never allocates. Inclusive: a victim at level k is
+  first invalidated in every level above, its dirty data merged into the victim.
+- Exclusive: see :class:`cachesim.config.HierarchyConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _kernel as K
+from .config import HierarchyConfig, LevelConfig, load_hierarchy
+from .errors import CacheSimError
+from .stats import COUNTERS, LevelStats, ReplayResult
+from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, make_chunk
+
+HIT, SECTOR_MISS, MISS = 0, 1, 2
+
+
+def split_pieces(chunk: TraceChunk, line: int):
+    """Cut the accesses of ``chunk`` into line pieces.
+
+    Returns ``(b0, b1, write, owner)``: byte ranges ``[b0, b1)`` inside one line each, int64 write
+    flags, and the index (within the chunk) of the access each piece belongs to (``None`` when
+    no access spans lines).
+    """
+    addr = chunk.addr
+    n = addr.shape[0]
+    w = np.zeros(n, dtype=np.int64) if chunk.write is None else chunk.write.astype(np.int64)
+    if chunk.size is None:
+        return addr, addr + 1, w, None
+    lshift = line.bit_length() - 1
+    end = addr + chunk.size
+    first = addr >> lshift
+    npiece = ((end - 1) >> lshift) - first + 1
+    if n == 0 or int(npiece.max()) == 1:
+        return addr, end, w, None
+    owner = np.repeat(np.arange(n, dtype=np.int64), npiece)
+    starts = np.cumsum(npiece) - npiece
+    pline = first[owner] + (np.arange(owner.shape[0], dtype=np.int64) - starts[owner])
+    b0 = np.maximum(addr[owner], pline << lshift)
+    b1 = np.minimum(end[owner], (pline + 1) << lshift)
+    return b0, b1, w[owner], owner
+
+
+class Simulator:
+    """Stateful simulator of a whole hierarchy; state is kept across :meth:`feed` calls.
+
+    Parameters
+    ----------
+    hierarchy : HierarchyConfig, LevelConfig, str, dict or path
+        Anything :func:`cachesim.config.load_hierarchy` accepts.
+    """
+
+    def __init__(self, hierarchy, *, record_memory: bool = False):
+        self.config: HierarchyConfig = load_hierarchy(hierarchy)
+        lv = self.config.levels
+        n = len(lv)
+        P = np.zeros((n, K.NPAR), dtype=np.int64)
+        off = toff = 0
+        for k, c in enumerate(lv):
+            P[k, K.SETS] = c.sets
+            P[k, K.WAYS] = c.ways
+            P[k, K.LSHIFT] = c.line.bit_length() - 1
+            P[k, K.SSHIFT] = c.sector_size.bit_length() - 1
+            P[k, K.NSECT] = c.sectors_per_line
+            P[k, K.POLICY] = K.POLICY_CODE[c.policy]
+            P[k, K.WB] = int(c.write_back)
+            P[k, K.HASH] = int(c.index_hash == "xor")
+            P[k, K.SBITS] = c.sets.bit_length() - 1
+            P[k, K.OFF] = off
+            P[k, K.TOFF] = toff
+            off += c.sets * c.ways
+            if c.policy == "plru":
+                toff += c.sets * (c.ways - 1)
+        self._P = P
+        self._inclusion = {"non-inclusive": K.NON_INCLUSIVE, "inclusive": K.INCLUSIVE,
+                           "exclusive": K.EXCLUSIVE}[self.config.inclusion]
+        self._tags = np.full(off, -1, dtype=np.int64)
+        self._stamp = np.zeros(off, dtype=np.int64)
+        self._valid = np.zeros(off, dtype=np.int64)
+        self._dirty = np.zeros(off, dtype=np.int64)
+        self._tree = np.zeros(max(toff, 1), dtype=np.int8)
+        self._clock = np.zeros(n, dtype=np.int64)
+        self._rng = np.array([seed_state(c.seed) for c in lv], dtype=np.uint64)
+        self._stats = np.zeros((n, K.NSTAT), dtype=np.int64)
+        self._mem = np.zeros(2, dtype=np.int64)
+        self.accesses = 0
+        self._record = record_memory
+
+    def feed_pieces(self, b0, b1, w):
+        """Replay raw line pieces; returns (outcome per piece, memory requests (m, 3) or None)."""
+        npc = b0.shape[0]
+        outcome = np.zeros(npc, dtype=np.int8)
+        if self._inclusion == K.EXCLUSIVE:
+            K.run_exclusive(self._P, self._tags, self._stamp, self._valid, self._dirty, self._tree,
+                            self._clock, self._rng, self._stats, self._mem, b0, b1, w, outcome)
+            return outcome, None
+        if self._record:
+            nsect = int(self._P[:, K.NSECT].max())
+            rec = np.empty((npc * (2 * ((nsect + 1) // 2) + 1) + 1, 3), dtype=np.int64)
+        else:
+            rec = np.empty((0, 3), dtype=np.int64)
+        nr = K.run_nested(self._P, self._inclusion, self._tags, self._stamp, self._valid, self._dirty,
+                          self._tree, self._clock, self._rng, self._stats, self._mem, b0, b1, w,
+                          outcome, rec, 0)
+        return outcome, (rec[:nr] if self._record else None)
+
+    def feed(self, chunk: TraceChunk):
+        """Replay one :class:`TraceChunk`; returns the first-level outcome of each access
+        (int8: 0 hit, 1 sector miss, 2 miss; an access spanning lines gets its worst piece)."""
+        b0, b1, w, owner = split_pieces(chunk, self.config.levels[0].line)
+        outcome, rec = self.feed_pieces(b0, b1, w)
+        self.accesses += len(chunk)
+        self._last_requests = rec
+        if owner is not None and outcome.shape[0]:
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            outcome = np.maximum.reduceat(outcome, starts).astype(np.int8)
+        return outcome
+
+    def result(self) -> ReplayResult:
+        """Counters so far as a :class:`ReplayResult`."""
+        levels = tuple(
+            LevelStats(c.name, **{name: int(self._stats[k, j]) for j, name in enumerate(COUNTERS)})
+            for k, c in enumerate(self.config.levels)
+        )
+        return ReplayResult(levels, self.accesses, self.config, int(self._mem[0]), int(self._mem[1]))
+
+    def contents(self, level: int | str = 0) -> set[int]:
+        """Line numbers resident in ``level`` (index or name)."""
+        k = self._level_index(level)
+        c = self.config.levels[k]
+        off = int(self._P[k, K.OFF])
+        t = self._tags[off : off + c.sets * c.ways]
+        return set(int(x) for x in t[t >= 0])
+
+    def sector_contents(self, level: int | str = 0) -> dict[int, tuple[int, int]]:
+        """``{line: (valid_mask, dirty_mask)}`` of ``level``."""
+        k = self._level_index(level)
+        c = self.config.levels[k]
+        off = int(self._P[k, K.OFF])
+        sl = slice(off, off + c.sets * c.ways)
+        full = (1 << c.sectors_per_line) - 1
+        return {
+            int(t): (int(v) & full, int(d) & full)
+            for t, v, d in zip(self._tags[sl], self._valid[sl], self._dirty[sl])
+            if t >= 0
+        }
+
+    def _level_index(self, level) -> int:
+        names = [c.name for c in self.config.levels]
+        if isinstance(level, str):
+            if level not in names:
+                raise CacheSimError(f"level={level!r} is not one of {names}")
+            return names.index(level)
+        if isinstance(level, bool) or not isinstance(level, int | np.integer) or not 0 <= level < len(names):
+            raise CacheSimError(f"level={level!r} must be a name in {names} or an index in [0, {len(names)})")
+        return int(level)
+
+
+def seed_state(seed: int) -> int:
+    """Initial xorshift64 state of a level with ``seed`` (never zero)."""
+    x = (int(seed) * 0x9E3779B97F4A7C15 + 0x2545F4914F6CDD1D) & 0xFFFFFFFFFFFFFFFF
+    return x or 1
+
+
+def _total_len(trace):
+    if isinstance(trace, TraceChunk | np.ndarray | list | tuple | range):
+        return len(trace)
+    try:
+        return len(trace)
+    except TypeError:
+        return None
+
+
+def replay(trace, hierarchy, *, chunk_size: int = DEFAULT_CHUNK, progress: bool = False) -> ReplayResult:
+    """Replay a memory trace through a cache hierarchy.
+
+    Parameters
+    ----------
+    trace : array of int, TraceChunk or iterable of TraceChunk
+        Anything :func:`cachesim.trace.iter_chunks` accepts; chunks are replayed one by one with
+        the cache state kept, so the trace may be larger than memory.
+    hierarchy : HierarchyConfig, LevelConfig, preset name, dict or path
+    chunk_size : int
+        Largest number of accesses handed to the kernel at once.
+    progress : bool
+        Show a tqdm progress bar (with a total when the trace has a length).
+
+    Returns
+    -------
+    ReplayResult
+
+    Notes
+    -----
+    Every level obeys ``accesses = hits + misses + sector_misses``; see the module docstring for
+    the model.
+    """
+    sim = Simulator(hierarchy)
+    chunks = iter_chunks(trace, chunk_size)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=_total_len(trace), unit="acc", unit_scale=True, desc="replay")
+    try:
+        for ch in chunks:
+            sim.feed(ch)
+            if bar is not None:
+                bar.update(len(ch))
+    finally:
+        if bar is not None:
+            bar.close()
+    return sim.result()
+
+
+@dataclass(frozen=True)
+class AccessResult:
+    """Outcome of :meth:`Cache.access_detailed`.
+
+    Attributes
+    ----------
+    outcome : ndarray of int8
+        Per access: 0 hit, 1 sector miss, 2 (tag) miss.
+    down_addr, down_size : ndarray of int64
+        Requests this cache sent to the level below, in order (fills, write-backs, write-throughs).
+    down_write : ndarray of bool
+    """
+
+    outcome: np.ndarray
+    down_addr: np.ndarray
+    down_size: np.ndarray
+    down_write: np.ndarray
+
+    @property
+    def hit(self) -> np.ndarray:
+        """Boolean hit mask."""
+        return self.outcome == HIT
+
+
+class Cache:
+    """One stateful cache level (e.g. a GPU SM's L1 feeding a shared L2).
+
+    Parameters
+    ----------
+    level : LevelConfig or dict
+        The level's configuration.
+
+    Examples
+    --------
+    >>> c = Cache(LevelConfig("L1", 1024, 64, 2))
+    >>> c.access([0, 8, 64, 4096]).tolist()
+    [False, True, False, False]
+    """
+
+    def __init__(self, level):
+        if isinstance(level, dict):
+            level = LevelConfig.from_dict(level)
+        if not isinstance(level, LevelConfig):
+            raise CacheSimError(f"level must be a LevelConfig or a dict, got {type(level).__name__}")
+        self.config = level
+        self._sim = Simulator(HierarchyConfig(levels=(level,), name=level.name), record_memory=True)
+
+    def _chunk(self, addresses, write, size, unit):
+        a = np.asarray(addresses)
+        if a.ndim == 0:
+            a = a.reshape(1)
+        if unit == "line":
+            ch = make_chunk(a)
+            a = ch.addr << (self.config.line.bit_length() - 1)
+        elif unit != "byte":
+            raise CacheSimError(f"unit={unit!r} must be 'byte' or 'line'")
+        return make_chunk(a, size=size, write=write)
+
+    def access_detailed(self, addresses, write=None, *, size=None, unit: str = "byte") -> AccessResult:
+        """Access ``addresses`` (bytes, or line numbers with ``unit="line"``) in order.
+
+        ``write``: bool or bool array (default: loads); ``size``: bytes per access (default 1).
+        Returns an :class:`AccessResult` with the per-access outcome and the requests sent below.
+        """
+        ch = self._chunk(addresses, write, size, unit)
+        out = self._sim.feed(ch)
+        rec = self._sim._last_requests
+        return AccessResult(out, rec[:, 0].copy(), rec[:, 1] - rec[:, 0], rec[:, 2].astype(bool))
+
+    def access(self, addresses, write=None, *, size=None, unit: str = "byte") -> np.ndarray:
+        """Access ``addresses`` in order; returns the boolean hit mask (see :meth:`access_detailed`)."""
+        return self.access_detailed(addresses, write, size=size, unit=unit).hit
+
+    def outcome(self, addresses, write=None, *, size=None, unit: str = "byte") -> np.ndarray:
+        """Access ``addresses``; returns int8 outcomes (0 hit, 1 sector miss, 2 miss)."""
+        return self.access_detailed(addresses, write, size=size, unit=unit).outcome
+
+    @property
+    def stats(self) -> LevelStats:
+        """Counters so far."""
+        return self._sim.result().levels[0]
+
+    def contents(self) -> set[int]:
+        """Resident line numbers."""
+        return self._sim.contents(0)
+
+    def sector_contents(self) -> dict[int, tuple[int, int]]:
+        """``{line: (valid_mask, dirty_mask)}``."""
+        return self._sim.sector_contents(0)
