@@ -1,0 +1,237 @@
+"""``roast-theory`` command line: closed forms, Monte Carlo, sharing, verification.
+
+Every command accepts ``--json`` and then prints exactly one JSON object. Bad input (a
+:class:`RoastTheoryError`, an unreadable file) prints ``roast-theory <command>: error: <message>`` on stderr
+and exits with status 2, without a traceback.
+
+Subcommands are rows of :data:`SUBCOMMANDS`; adding one (e.g. ``report``) is one more row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import RoastTheoryError
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One CLI subcommand: ``configure(parser)`` adds its options, ``run(args)`` returns ``Outcome``."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], Outcome]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a subcommand produced: a JSON-ready dict, its human text, and the exit status."""
+
+    payload: dict
+    text: str
+    status: int = 0
+
+
+# ---------------------------------------------------------------------------------------- input files
+def load_array(option: str, path: str) -> np.ndarray:
+    """Load a ``.npy`` file given to ``option``; any failure becomes a :class:`RoastTheoryError`."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise RoastTheoryError(f"{option} {path!r}: cannot read a .npy array ({exc})") from None
+    if not isinstance(arr, np.ndarray):
+        raise RoastTheoryError(f"{option} {path!r}: expected a .npy array, got an archive")
+    return arr
+
+
+def load_modules(path: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Load ``x0, w0, x1, w1, ...`` from an ``.npz`` file."""
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise RoastTheoryError(f"--modules {path!r}: expected an .npz archive of x0, w0, x1, w1, ...")
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError) as exc:
+        if isinstance(exc, RoastTheoryError):
+            raise
+        raise RoastTheoryError(f"--modules {path!r}: cannot read an .npz archive ({exc})") from None
+    xs, ws = [], []
+    while f"x{len(xs)}" in arrays or f"w{len(xs)}" in arrays:
+        l = len(xs)
+        if f"x{l}" not in arrays or f"w{l}" not in arrays:
+            raise RoastTheoryError(f"--modules {path!r}: module {l} needs both x{l} and w{l}")
+        xs.append(arrays.pop(f"x{l}"))
+        ws.append(arrays.pop(f"w{l}"))
+    if not xs:
+        raise RoastTheoryError(f"--modules {path!r}: no arrays named x0, w0 (found {sorted(arrays)})")
+    if arrays:
+        raise RoastTheoryError(f"--modules {path!r}: unexpected arrays {sorted(arrays)}: use x0, w0, ...")
+    return xs, ws
+
+
+def _tile_shape(text: str | None):
+    if text is None:
+        return None
+    try:
+        bk, bn = (int(v) for v in text.split(","))
+    except ValueError:
+        raise RoastTheoryError(f"--tile-shape={text!r} must be two integers 'BK,BN'") from None
+    return bk, bn
+
+
+def _jsonable(value):
+    """Non-finite floats become ``None`` so that the output is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return value
+
+
+def _fmt(payload: dict) -> str:
+    return "\n".join(f"{k:>22s}: {v}" for k, v in payload.items())
+
+
+# --------------------------------------------------------------------------------------- subcommands
+def _add_hash_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--x", required=True, help="input vector x (.npy)")
+    p.add_argument("--w", required=True, help="weight vector w (.npy)")
+    p.add_argument("--memory", required=True, type=int, help="number of slots m")
+    p.add_argument("--tile", type=int, default=1, help="chunk size Z for 1-D vectors (default 1)")
+    p.add_argument("--tile-shape", default=None, help="BK,BN blocks for 2-D x and w")
+    p.add_argument("--sign", default="element", help="element | tile | none")
+    p.add_argument("--placement", default="circular", help="circular | kernel")
+
+
+def _closed_form(args):
+    from .moments import block_tile_moments, tile_hashing_moments
+
+    x, w = load_array("--x", args.x), load_array("--w", args.w)
+    shape = _tile_shape(args.tile_shape)
+    if shape is not None:
+        return block_tile_moments(x, w, args.memory, shape, args.sign, args.placement)
+    return tile_hashing_moments(x, w, args.memory, args.tile, args.sign, args.placement)
+
+
+def _run_variance(args) -> Outcome:
+    res = _closed_form(args)
+    payload = res.to_dict()
+    payload["std"] = res.std()
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_montecarlo(p: argparse.ArgumentParser) -> None:
+    _add_hash_options(p)
+    p.add_argument("--trials", type=int, default=100_000, help="Monte Carlo draws")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--family", default="ideal", help="ideal | rz-stable | rz-v1 | hashednet-triton")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals")
+
+
+def _run_montecarlo(args) -> Outcome:
+    from .montecarlo import mc_inner_product
+
+    if args.tile_shape is not None:
+        raise RoastTheoryError("--tile-shape is not supported by montecarlo: use 1-D x, w and --tile")
+    x, w = load_array("--x", args.x), load_array("--w", args.w)
+    est = mc_inner_product(x, w, memory=args.memory, tile=args.tile, sign=args.sign,
+                           placement=args.placement, family=args.family, trials=args.trials, seed=args.seed)
+    lo, hi = est.variance_confidence_interval(args.level)
+    mlo, mhi = est.confidence_interval(args.level)
+    payload = {"mean": float(est.mean), "variance": float(est.variance), "mean_se": float(est.mean_se),
+               "variance_se": float(est.variance_se), "mean_ci": [float(mlo), float(mhi)],
+               "variance_ci": [float(lo), float(hi)], "level": args.level, "trials": int(est.trials),
+               "seed": args.seed, "family": args.family}
+    try:  # the closed form beside the estimate, when there is one
+        res = _closed_form(args)
+        payload["closed_form_mean"] = res.mean
+        payload["closed_form_variance"] = res.variance
+        payload["z_variance"] = float(est.z_score(res.variance, of="variance"))
+    except RoastTheoryError:
+        pass
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_sharing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--modules", required=True, help=".npz with arrays x0, w0, x1, w1, ...")
+    p.add_argument("--memory", required=True, type=int, help="global number of slots m")
+
+
+def _run_sharing(args) -> Outcome:
+    from .sharing import optimal_allocation, sharing_variance
+
+    xs, ws = load_modules(args.modules)
+    res = sharing_variance(xs, ws, args.memory)
+    payload = res.to_dict()
+    payload["decomposition_residual"] = res.decomposition_residual()
+    payload["global_wins"] = res.global_wins()
+    try:
+        alloc = optimal_allocation(xs, ws, args.memory)
+        payload["allocation"] = alloc.to_dict()
+    except RoastTheoryError as exc:
+        payload["allocation"] = {"error": str(exc)}
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trials", type=int, default=100_000, help="Monte Carlo draws per check (>= 1e5)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _run_verify(args) -> Outcome:
+    from .verify import verify
+
+    report = verify(trials=args.trials, seed=args.seed)
+    return Outcome(report.to_dict(), report.to_table(), 0 if report.all_passed else 1)
+
+
+SUBCOMMANDS: list[Subcommand] = [
+    Subcommand("variance", "closed-form mean/variance/bias of <w_hat, x>", _add_hash_options, _run_variance),
+    Subcommand("montecarlo", "Monte Carlo estimate of <w_hat, x>", _configure_montecarlo, _run_montecarlo),
+    Subcommand("sharing", "global vs local sharing (B3) and allocation", _configure_sharing, _run_sharing),
+    Subcommand("verify", "closed forms vs Monte Carlo and sympy", _configure_verify, _run_verify),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with one subparser per row of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(prog="roast-theory", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in SUBCOMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+        p.set_defaults(_subcommand=cmd)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of ``roast-theory``; returns the exit status (2 on bad input)."""
+    args = build_parser().parse_args(argv)
+    cmd: Subcommand = args._subcommand
+    try:
+        outcome = cmd.run(args)
+    except RoastTheoryError as exc:
+        print(f"roast-theory {cmd.name}: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(_jsonable(outcome.payload), allow_nan=False))
+    else:
+        print(outcome.text)
+    return outcome.status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
