@@ -1,0 +1,206 @@
+"""Private numba parsers for text traces (plain Python when ``NUMBA_DISABLE_JIT=1``).
+
+Each parser scans a block of complete lines (a uint8 buffer ending in ``\\n``) and fills address /
+size / write arrays. On a bad line it stops and reports the byte offset of that line and an
+error code; the Python caller turns that into a message with the file name and line number.
+"""
+
+from __future__ import annotations
+
+import numba
+
+OK = 0
+MALFORMED = 1
+OUT_OF_RANGE = 2
+BAD_LABEL = 3
+ZERO_SIZE = 4
+
+_MAX_ADDRESS = (1 << 48) - 1
+_NL = 10
+_SP = 32
+_TAB = 9
+_CR = 13
+
+
+@numba.njit(cache=True)
+def _is_space(c):
+    return c == _SP or c == _TAB or c == _CR
+
+
+@numba.njit(cache=True)
+def _hexval(c):
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+@numba.njit(cache=True)
+def _parse_hex(buf, j, end):
+    """Hex number (optional ``0x``) at ``buf[j:end]``: returns ``(value, next, status)``."""
+    if j + 1 < end and buf[j] == 48 and (buf[j + 1] == 120 or buf[j + 1] == 88):
+        j += 2
+    v = 0
+    n = 0
+    while j < end:
+        h = _hexval(buf[j])
+        if h < 0:
+            break
+        if v > (_MAX_ADDRESS >> 4):
+            return 0, j, OUT_OF_RANGE
+        v = v * 16 + h
+        n += 1
+        j += 1
+    if n == 0:
+        return 0, j, MALFORMED
+    if v > _MAX_ADDRESS:
+        return 0, j, OUT_OF_RANGE
+    return v, j, OK
+
+
+@numba.njit(cache=True)
+def _parse_dec(buf, j, end):
+    v = 0
+    n = 0
+    while j < end and 48 <= buf[j] <= 57:
+        if v > 1 << 40:
+            return 0, j, OUT_OF_RANGE
+        v = v * 10 + (buf[j] - 48)
+        n += 1
+        j += 1
+    if n == 0:
+        return 0, j, MALFORMED
+    return v, j, OK
+
+
+@numba.njit(cache=True)
+def _line_end(buf, j):
+    while buf[j] != _NL:
+        j += 1
+    return j
+
+
+@numba.njit(cache=True)
+def parse_din(buf, include_ifetch, addr, size, write):
+    """Dinero ``din`` lines: ``<label> <hexaddr>`` (0 read, 1 write, 2 ifetch) or ``r|w <hexaddr> <hexsize>``.
+
+    Returns ``(n_records, status, bad_line_offset)``; size 0 in ``size`` means "no size given".
+    Empty lines and lines starting with ``#`` are skipped.
+    """
+    n = 0
+    i = 0
+    nb = buf.shape[0]
+    while i < nb:
+        start = i
+        end = _line_end(buf, i)
+        j = i
+        while j < end and _is_space(buf[j]):
+            j += 1
+        i = end + 1
+        if j == end or buf[j] == 35:
+            continue
+        c = buf[j]
+        j += 1
+        if j >= end or not _is_space(buf[j]):
+            return n, MALFORMED, start
+        while j < end and _is_space(buf[j]):
+            j += 1
+        a, j, st = _parse_hex(buf, j, end)
+        if st != OK:
+            return n, st, start
+        if j < end and not _is_space(buf[j]):
+            return n, MALFORMED, start
+        if c == 114 or c == 119 or c == 82 or c == 87:  # r w R W
+            while j < end and _is_space(buf[j]):
+                j += 1
+            s, j, st = _parse_hex(buf, j, end)
+            if st != OK:
+                return n, st, start
+            while j < end and _is_space(buf[j]):
+                j += 1
+            if j != end:
+                return n, MALFORMED, start
+            if s == 0:
+                return n, ZERO_SIZE, start
+            addr[n] = a
+            size[n] = s
+            write[n] = c == 119 or c == 87
+            n += 1
+        elif c == 48 or c == 49 or c == 50:  # 0 1 2 (anything after the address is ignored)
+            if c == 50 and not include_ifetch:
+                continue
+            addr[n] = a
+            size[n] = 0
+            write[n] = c == 49
+            n += 1
+        else:
+            return n, BAD_LABEL, start
+    return n, OK, -1
+
+
+@numba.njit(cache=True)
+def parse_lackey(buf, include_instr, addr, size, write):
+    """Valgrind lackey ``--trace-mem=yes`` lines: ``I  addr,size``, `` L``, `` S``, `` M`` (load + store).
+
+    ``==pid==`` lines and empty lines are skipped. Returns ``(n_records, status, bad_line_offset)``;
+    ``addr`` etc. need room for two records per line (``M``).
+    """
+    n = 0
+    i = 0
+    nb = buf.shape[0]
+    while i < nb:
+        start = i
+        end = _line_end(buf, i)
+        j = i
+        i = end + 1
+        if end - j >= 2 and buf[j] == 61 and buf[j + 1] == 61:  # '=='
+            continue
+        while j < end and _is_space(buf[j]):
+            j += 1
+        if j == end:
+            continue
+        c = buf[j]
+        j += 1
+        if j >= end or not _is_space(buf[j]):
+            return n, MALFORMED, start
+        while j < end and _is_space(buf[j]):
+            j += 1
+        a, j, st = _parse_hex(buf, j, end)
+        if st != OK:
+            return n, st, start
+        if j >= end or buf[j] != 44:  # ','
+            return n, MALFORMED, start
+        s, j, st = _parse_dec(buf, j + 1, end)
+        if st != OK:
+            return n, st, start
+        while j < end and _is_space(buf[j]):
+            j += 1
+        if j != end:
+            return n, MALFORMED, start
+        if s == 0:
+            return n, ZERO_SIZE, start
+        if c == 76 or c == 83:  # L S
+            addr[n] = a
+            size[n] = s
+            write[n] = c == 83
+            n += 1
+        elif c == 77:  # M: load then store
+            addr[n] = a
+            size[n] = s
+            write[n] = False
+            addr[n + 1] = a
+            size[n + 1] = s
+            write[n + 1] = True
+            n += 2
+        elif c == 73:  # I
+            if include_instr:
+                addr[n] = a
+                size[n] = s
+                write[n] = False
+                n += 1
+        else:
+            return n, BAD_LABEL, start
+    return n, OK, -1

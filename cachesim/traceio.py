@@ -1,0 +1,435 @@
+"""Trace files: streaming readers (bounded memory) and writers.
+
+Formats
+-------
+``npy``
+    One 1-D integer array of byte addresses (read in chunks from the file, never whole).
+``npz``
+    Arrays ``addr`` and optionally ``size`` (bytes per access) and ``write`` (bool); plain or
+    compressed, streamed member by member.
+``din``
+    Dinero IV text: ``<label> <hexaddr>`` with label 0 read, 1 write, 2 instruction fetch, or
+    ``r|w <hexaddr> <hexsize>``. Blank lines and ``#`` comments are skipped.
+``lackey``
+    ``valgrind --tool=lackey --trace-mem=yes`` output: ``I  addr,size`` (instruction), `` L``
+    load, `` S`` store, `` M`` modify (= a load then a store); ``==pid==`` lines skipped.
+``bin``
+    This package's compact binary format, described in :data:`BIN_FORMAT_DOC`.
+
+Text is parsed by a compiled scanner over blocks of whole lines (no Python loop per line).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from . import _traceio_kernel as _k
+from .errors import CacheSimError
+from .trace import DEFAULT_CHUNK, MAX_ADDRESS, TraceChunk, iter_chunks, make_chunk
+
+__all__ = ["TraceFile", "TraceWriter", "open_trace", "write_trace", "FORMATS", "BIN_MAGIC", "BIN_FORMAT_DOC"]
+
+FORMATS = ("npy", "npz", "din", "lackey", "bin")
+
+BIN_MAGIC = b"CSTRACE\x00"
+BIN_VERSION = 1
+_BIN_HEADER = struct.Struct("<8sHHIQQ")  # magic, version, flags, reserved, count, reserved
+_FLAG_SIZE = 1
+_FLAG_WRITE = 2
+_UNKNOWN_COUNT = (1 << 64) - 1
+_ADDR_MASK = (1 << 48) - 1
+_MAX_BIN_SIZE = 1 << 15
+
+BIN_FORMAT_DOC = """\
+cachesim binary trace, version 1 (little-endian throughout)
+
+header (32 bytes):
+  0  8 bytes  magic  b"CSTRACE\\0"
+  8  uint16   version = 1
+ 10  uint16   flags: bit 0 = records carry sizes, bit 1 = trace contains stores
+ 12  uint32   reserved (0)
+ 16  uint64   record count (2**64-1 while a writer has not been closed)
+ 24  uint64   reserved (0)
+records (8 bytes each, uint64):
+  bits  0..47  byte address (0 .. 2**48-1)
+  bits 48..62  access size - 1 (sizes 1 .. 32768; 0 when the trace has no sizes)
+  bit  63      1 = store, 0 = load
+"""
+
+_EXT = {
+    ".npy": "npy",
+    ".npz": "npz",
+    ".din": "din",
+    ".dinero": "din",
+    ".lackey": "lackey",
+    ".lk": "lackey",
+    ".bin": "bin",
+    ".cst": "bin",
+    ".cstrace": "bin",
+}
+
+_TEXT_BLOCK = 1 << 23  # bytes of text parsed per kernel call
+
+_ERR_TEXT = {
+    _k.MALFORMED: "malformed line",
+    _k.OUT_OF_RANGE: f"address or size out of range [0, {MAX_ADDRESS}]",
+    _k.BAD_LABEL: "unknown access label",
+    _k.ZERO_SIZE: "access size 0 (must be >= 1)",
+}
+_EXPECT = {
+    "din": "expected '<label> <hexaddr>' (label 0 read, 1 write, 2 ifetch) or 'r|w <hexaddr> <hexsize>'",
+    "lackey": "expected lackey 'I  addr,size', ' L addr,size', ' S addr,size' or ' M addr,size'",
+}
+
+
+def _check_format(fmt):
+    if fmt is not None and fmt not in FORMATS:
+        raise CacheSimError(f"format={fmt!r} is not supported: choose one of {', '.join(FORMATS)} or None")
+    return fmt
+
+
+def detect_format(path) -> str:
+    """Trace format from the file extension, else from the first bytes (magic / first lines)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext in _EXT:
+        return _EXT[ext]
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise CacheSimError(f"cannot read trace {str(p)!r}: {e.strerror or e}") from e
+    if head.startswith(BIN_MAGIC):
+        return "bin"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"PK\x03\x04"):
+        return "npz"
+    for raw in head.split(b"\n")[:-1] or head.split(b"\n"):
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        if line.startswith(b"==") or raw[:1] == b" " or raw[:3] == b"I  ":
+            return "lackey"
+        if line[:1] in b"012rwRW" and len(line) > 1 and line[1:2] in b" \t":
+            return "din"
+        break
+    raise CacheSimError(
+        f"cannot tell the format of trace {str(p)!r} from its extension or contents: pass "
+        f"format= one of {', '.join(FORMATS)}"
+    )
+
+
+class TraceFile:
+    """A trace file as a re-iterable stream of :class:`~cachesim.trace.TraceChunk`.
+
+    Parameters
+    ----------
+    path : str or Path
+    format : {"npy", "npz", "din", "lackey", "bin"} or None
+        ``None``: detected from the extension or the file's first bytes.
+    chunk_size : int
+        Accesses per chunk (memory use is O(chunk_size)).
+    include_instructions : bool
+        Keep instruction fetches (din label 2, lackey ``I``) as loads; default: data only.
+    """
+
+    def __init__(self, path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructions=False):
+        self.path = Path(path)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+            raise CacheSimError(f"chunk_size={chunk_size!r} must be a positive integer")
+        self.chunk_size = int(chunk_size)
+        self.include_instructions = bool(include_instructions)
+        if not self.path.exists():
+            raise CacheSimError(f"trace file {str(self.path)!r} does not exist")
+        self.format = _check_format(format) or detect_format(self.path)
+
+    def __repr__(self):
+        return f"TraceFile({str(self.path)!r}, format={self.format!r}, chunk_size={self.chunk_size})"
+
+    def __iter__(self) -> Iterator[TraceChunk]:
+        reader = {
+            "npy": self._iter_npy,
+            "npz": self._iter_npz,
+            "din": self._iter_text,
+            "lackey": self._iter_text,
+            "bin": self._iter_bin,
+        }[self.format]
+        try:
+            yield from reader()
+        except CacheSimError:
+            raise
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+            raise CacheSimError(f"cannot read {self.format} trace {str(self.path)!r}: {e}") from e
+
+    # -- numpy ---------------------------------------------------------------------------------
+
+    def _npy_stream(self, f, what):
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if len(shape) != 1:
+            raise CacheSimError(f"{what} in trace {str(self.path)!r} has shape {shape}: must be 1-D")
+        if dtype.hasobject or dtype.kind not in "iufb":
+            raise CacheSimError(f"{what} in trace {str(self.path)!r} has dtype {dtype}: must be numeric")
+        return shape[0], dtype
+
+    def _read_exact(self, f, dtype, count, what):
+        nbytes = count * dtype.itemsize
+        buf = f.read(nbytes)
+        if len(buf) != nbytes:
+            raise CacheSimError(f"{what} in trace {str(self.path)!r} is truncated")
+        return np.frombuffer(buf, dtype=dtype)
+
+    def _iter_npy(self):
+        with open(self.path, "rb") as f:
+            n, dtype = self._npy_stream(f, "array")
+            for lo in range(0, n, self.chunk_size):
+                m = min(self.chunk_size, n - lo)
+                yield make_chunk(self._read_exact(f, dtype, m, "array"), start=lo)
+
+    def _iter_npz(self):
+        with zipfile.ZipFile(self.path) as z:
+            names = set(z.namelist())
+            if "addr.npy" not in names:
+                raise CacheSimError(
+                    f"npz trace {str(self.path)!r} has no array 'addr' (has: "
+                    f"{', '.join(sorted(s.removesuffix('.npy') for s in names)) or 'none'})"
+                )
+            streams = {}
+            try:
+                for key in ("addr", "size", "write"):
+                    if key + ".npy" in names:
+                        f = z.open(key + ".npy")
+                        streams[key] = (f, *self._npy_stream(f, f"array {key!r}"))
+                n = streams["addr"][1]
+                for key, (_, m, _) in streams.items():
+                    if m != n:
+                        raise CacheSimError(
+                            f"array {key!r} in trace {str(self.path)!r} has {m} entries, 'addr' has {n}"
+                        )
+                for lo in range(0, n, self.chunk_size):
+                    m = min(self.chunk_size, n - lo)
+                    parts = {
+                        k: self._read_exact(f, dt, m, f"array {k!r}") for k, (f, _, dt) in streams.items()
+                    }
+                    yield make_chunk(parts["addr"], parts.get("size"), parts.get("write"), start=lo)
+            finally:
+                for f, _, _ in streams.values():
+                    f.close()
+
+    # -- text ----------------------------------------------------------------------------------
+
+    def _iter_text(self):
+        parse = _k.parse_din if self.format == "din" else _k.parse_lackey
+        cap = self.chunk_size
+        addr = np.empty(0, np.int64)
+        size = np.empty(0, np.int64)
+        write = np.empty(0, np.bool_)
+        pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        n_pending = 0
+        pos = 0  # accesses yielded so far
+        line_no = 0  # lines before the current block
+        with open(self.path, "rb") as f:
+            tail = b""
+            while True:
+                data = f.read(_TEXT_BLOCK)
+                eof = not data
+                block = tail + data
+                if eof:
+                    if block and not block.endswith(b"\n"):
+                        block += b"\n"
+                    tail = b""
+                else:
+                    cut = block.rfind(b"\n")
+                    if cut < 0:
+                        tail = block
+                        continue
+                    tail = block[cut + 1 :]
+                    block = block[: cut + 1]
+                buf = np.frombuffer(block, dtype=np.uint8)
+                n_lines = block.count(b"\n")
+                need = 2 * n_lines
+                if addr.shape[0] < need:
+                    addr = np.empty(need, np.int64)
+                    size = np.empty(need, np.int64)
+                    write = np.empty(need, np.bool_)
+                n, status, bad = parse(buf, self.include_instructions, addr, size, write)
+                if status != _k.OK:
+                    lineno = line_no + block.count(b"\n", 0, bad) + 1
+                    end = block.find(b"\n", bad)
+                    text = block[bad:end].decode("utf-8", "replace").rstrip("\r")
+                    raise CacheSimError(
+                        f"{self.path}:{lineno}: {_ERR_TEXT[status]} {text!r}; {_EXPECT[self.format]}"
+                    )
+                line_no += n_lines
+                if n:
+                    pending.append((addr[:n].copy(), size[:n].copy(), write[:n].copy()))
+                    n_pending += n
+                if n_pending >= cap or (eof and n_pending):
+                    a, s, w = (np.concatenate(x) for x in zip(*pending))
+                    full = n_pending if eof else n_pending - n_pending % cap
+                    for lo in range(0, full, cap):
+                        hi = min(lo + cap, full)
+                        yield self._text_chunk(a[lo:hi], s[lo:hi], w[lo:hi], pos)
+                        pos += hi - lo
+                    pending = [(a[full:], s[full:], w[full:])] if full < n_pending else []
+                    n_pending -= full
+                if eof:
+                    break
+
+    @staticmethod
+    def _text_chunk(a, s, w, start):
+        sizes = None if not s.any() else np.where(s == 0, 1, s)
+        writes = w if w.any() else None
+        return TraceChunk(a, sizes, writes, start)
+
+    # -- binary --------------------------------------------------------------------------------
+
+    def _iter_bin(self):
+        file_size = os.path.getsize(self.path)
+        with open(self.path, "rb") as f:
+            head = f.read(_BIN_HEADER.size)
+            if len(head) < _BIN_HEADER.size or not head.startswith(BIN_MAGIC):
+                raise CacheSimError(f"{str(self.path)!r} is not a cachesim binary trace (bad magic)")
+            _, version, flags, _, count, _ = _BIN_HEADER.unpack(head)
+            if version != BIN_VERSION:
+                raise CacheSimError(
+                    f"binary trace {str(self.path)!r} has version {version}: this reader knows {BIN_VERSION}"
+                )
+            body = file_size - _BIN_HEADER.size
+            if count == _UNKNOWN_COUNT:
+                count = body // 8
+            if body < 8 * count:
+                raise CacheSimError(
+                    f"binary trace {str(self.path)!r} is truncated: header says {count} records, "
+                    f"file holds {body // 8}"
+                )
+            dtype = np.dtype("<u8")
+            for lo in range(0, count, self.chunk_size):
+                m = min(self.chunk_size, count - lo)
+                rec = np.fromfile(f, dtype=dtype, count=m)
+                if rec.shape[0] != m:
+                    raise CacheSimError(f"binary trace {str(self.path)!r} is truncated at record {lo}")
+                addr = (rec & np.uint64(_ADDR_MASK)).astype(np.int64)
+                size = None
+                if flags & _FLAG_SIZE:
+                    size = ((rec >> np.uint64(48)) & np.uint64(0x7FFF)).astype(np.int64) + 1
+                write = (rec >> np.uint64(63)).astype(bool) if flags & _FLAG_WRITE else None
+                yield TraceChunk(addr, size, write, lo)
+
+
+def open_trace(path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructions=False) -> TraceFile:
+    """Open a trace file as a stream of chunks (see :class:`TraceFile`)."""
+    return TraceFile(path, format, chunk_size=chunk_size, include_instructions=include_instructions)
+
+
+class TraceWriter:
+    """Streaming writer of the binary format (:data:`BIN_FORMAT_DOC`); use as a context manager.
+
+    The header's record count and flags are written on :meth:`close`.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self._f.write(_BIN_HEADER.pack(BIN_MAGIC, BIN_VERSION, 0, 0, _UNKNOWN_COUNT, 0))
+        self.count = 0
+        self._flags = 0
+
+    def write(self, trace, chunk_size=DEFAULT_CHUNK) -> None:
+        """Append accesses: an address array, a TraceChunk or an iterable of chunks."""
+        for ch in iter_chunks(trace, chunk_size):
+            rec = ch.addr.astype(np.uint64)
+            if ch.size is not None:
+                big = np.flatnonzero(ch.size > _MAX_BIN_SIZE)
+                if big.size:
+                    i = int(big[0])
+                    raise CacheSimError(
+                        f"access size at index {ch.start + i} is {int(ch.size[i])}: the binary format "
+                        f"holds sizes in [1, {_MAX_BIN_SIZE}]"
+                    )
+                rec |= (ch.size - 1).astype(np.uint64) << np.uint64(48)
+                self._flags |= _FLAG_SIZE
+            if ch.write is not None and ch.write.any():
+                rec |= ch.write.astype(np.uint64) << np.uint64(63)
+                self._flags |= _FLAG_WRITE
+            rec.astype("<u8", copy=False).tofile(self._f)
+            self.count += len(ch)
+
+    def close(self) -> None:
+        if self._f.closed:
+            return
+        self._f.seek(0)
+        self._f.write(_BIN_HEADER.pack(BIN_MAGIC, BIN_VERSION, self._flags, 0, self.count, 0))
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write_trace(path, trace, format=None, *, chunk_size=DEFAULT_CHUNK) -> Path:
+    """Write a trace (array, TraceChunk or iterable of chunks) in any of :data:`FORMATS`.
+
+    ``npy`` keeps addresses only; ``din`` writes ``r|w <hexaddr> <hexsize>`` when sizes are
+    present, else ``<label> <hexaddr>``; ``lackey`` writes `` L``/`` S`` lines (size 1 if absent).
+    Text writers are for tests and interchange (about 1 M lines/s), ``bin`` for speed.
+    """
+    path = Path(path)
+    fmt = _check_format(format) or _EXT.get(path.suffix.lower())
+    if fmt is None:
+        raise CacheSimError(
+            f"cannot tell the format from {str(path)!r}: pass format= one of {', '.join(FORMATS)}"
+        )
+    if fmt == "bin":
+        with TraceWriter(path) as w:
+            w.write(trace, chunk_size)
+        return path
+    chunks = list(iter_chunks(trace, chunk_size)) if fmt in ("npy", "npz") else None
+    if fmt == "npy":
+        np.save(path, np.concatenate([c.addr for c in chunks]) if chunks else np.empty(0, np.int64))
+        return path
+    if fmt == "npz":
+        arrays = {"addr": np.concatenate([c.addr for c in chunks]) if chunks else np.empty(0, np.int64)}
+        if any(c.size is not None for c in chunks):
+            arrays["size"] = np.concatenate(
+                [np.ones(len(c), np.int64) if c.size is None else c.size for c in chunks]
+            )
+        if any(c.write is not None for c in chunks):
+            arrays["write"] = np.concatenate(
+                [np.zeros(len(c), bool) if c.write is None else c.write for c in chunks]
+            )
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+        return path
+    with open(path, "w") as f:
+        for ch in iter_chunks(trace, chunk_size):
+            w = np.zeros(len(ch), bool) if ch.write is None else ch.write
+            if fmt == "din":
+                if ch.size is None:
+                    lines = [f"{int(wr)} {a:x}" for a, wr in zip(ch.addr.tolist(), w.tolist())]
+                else:
+                    lines = [
+                        f"{'w' if wr else 'r'} {a:x} {s:x}"
+                        for a, s, wr in zip(ch.addr.tolist(), ch.size.tolist(), w.tolist())
+                    ]
+            else:
+                s = np.ones(len(ch), np.int64) if ch.size is None else ch.size
+                lines = [
+                    f" {'S' if wr else 'L'} {a:08x},{sz}"
+                    for a, sz, wr in zip(ch.addr.tolist(), s.tolist(), w.tolist())
+                ]
+            if lines:
+                f.write("\n".join(lines) + "\n")
+    return path
