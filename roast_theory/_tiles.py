@@ -147,3 +147,47 @@ def q_rows(X: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Row-wise ``Q(X_t, W_t)``."""
     xw = X * W
     return (X * X).sum(1) * (W * W).sum(1) + xw.sum(1) ** 2 - 2.0 * (xw * xw).sum(1)
+
+
+def _diagonal_correlation_sum(g1: np.ndarray, g2: np.ndarray, length: int, block: int = 256) -> np.ndarray:
+    """``A(d) = sum_{o,o'} g1[o, o'] g2[o + d, o' + d]`` for every lag, as an array indexed like an FFT.
+
+    Along each diagonal ``k = o' - o`` the sum over ``o`` is a cross-correlation of the k-th diagonals of
+    ``g1`` and ``g2``; the spectra of all diagonals are summed (in blocks of ``block`` diagonals).
+    """
+    tile = g1.shape[0]
+    o = np.arange(tile)
+    spec = np.zeros(length // 2 + 1, dtype=np.complex128)
+    ks = np.arange(-(tile - 1), tile)
+    for start in range(0, ks.size, block):
+        k = ks[start:start + block, None]
+        cols = o[None, :] + k
+        valid = (cols >= 0) & (cols < tile)
+        cols = np.clip(cols, 0, tile - 1)
+        rows = np.broadcast_to(o[None, :], cols.shape)
+        d1 = np.where(valid, g1[rows, cols], 0.0)
+        d2 = np.where(valid, g2[rows, cols], 0.0)
+        spec += (np.conj(sfft.rfft(d1, n=length, axis=1)) * sfft.rfft(d2, n=length, axis=1)).sum(axis=0)
+    return sfft.irfft(spec, n=length)
+
+
+def tile_sign_weighted_lag_sum(X: np.ndarray, W: np.ndarray, p_of_lag) -> float:
+    """``sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` without wrap (kernel placement).
+
+    With the Gram matrices ``GX = X^T X``, ``GW = W^T W`` and ``H = X^T W``:
+    ``sum_{a,b} C_ab(d)^2 = sum_{o,o'} GX[o,o'] GW[o+d,o'+d]`` and
+    ``sum_{a,b} C_ab(d) D_ab(d) = sum_{o,o'} H[o,o'] H[o'+d,o+d]``, each a sum over diagonals of
+    cross-correlations (``O(n Z + Z^2 log Z)``); the diagonal ``a = b`` comes from per-tile FFTs.
+    """
+    tile = X.shape[1]
+    length = sfft.next_fast_len(2 * tile - 1, real=True)
+    gx, gw, h = X.T @ X, W.T @ W, X.T @ W
+    total = _diagonal_correlation_sum(gx, gw, length) + _diagonal_correlation_sum(h, h.T, length)
+    spec_aa = np.conj(sfft.rfft(X, n=length, axis=1)) * sfft.rfft(W, n=length, axis=1)
+    c_aa = sfft.irfft(spec_aa, n=length, axis=1)
+    rev = np.concatenate([c_aa[:, :1], c_aa[:, :0:-1]], axis=1)  # C_aa(-d) = D_aa(d)
+    total -= (c_aa * c_aa + c_aa * rev).sum(axis=0)
+    lags = np.arange(length)
+    lags = np.where(lags < tile, lags, lags - length)
+    valid = np.abs(lags) < tile
+    return float(np.sum(total[valid] * p_of_lag(lags[valid])))

@@ -72,10 +72,12 @@ def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: s
         if sign == "element":
             xw = X * W
             variance = _tiles.cross_tile_weighted(X * X, W * W, p) + _tiles.cross_tile_weighted(xw, xw, p)
+        elif sign == "tile":
+            variance = _tiles.tile_sign_weighted_lag_sum(X, W, p)
         else:
             raise RoastTheoryError(
                 f"sign={sign!r} with placement='kernel' has no closed form here: choose sign='element' "
-                "(kernel placement) or placement='circular'"
+                "or 'tile' (kernel placement) or placement='circular'"
             )
     variance = max(float(variance), 0.0)
     return InnerProductMoments(
@@ -86,7 +88,7 @@ def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: s
 
 def _formula(tile: int, sign: str, placement: str) -> str:
     if placement == "kernel":
-        return "C1-kernel"
+        return "C2-kernel" if sign == "tile" and tile > 1 else "C1-kernel"
     if tile == 1:
         return "A"
     return {"element": "C1", "tile": "C2", "none": "C3"}[sign]
@@ -139,7 +141,7 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
         Chunk size ``Z >= 1``.
     sign : {"element", "tile", "none"}
     placement : {"circular", "kernel"}
-        ``"kernel"`` is available with ``sign="element"``.
+        ``"kernel"`` is available with ``sign="element"`` and ``sign="tile"``.
 
     Returns
     -------
@@ -160,7 +162,10 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
 
     Kernel placement (starts uniform on ``[0, S)``, ``S = m - Z``), per-element signs:
     ``Var = sum_{t(i) != t(j)} (x_i^2 w_j^2 + x_i w_i x_j w_j) p(o(j) - o(i))``,
-    ``p(d) = P(s_a - s_b = d) = (S - |d|)_+ / S^2``.
+    ``p(d) = P(s_a - s_b = d) = (S - |d|)_+ / S^2``; per-tile sign:
+    ``Var = sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (lags never wrap), summed over tile pairs
+    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` (``O(n Z + Z^2 log Z)``). No sign with kernel
+    placement is not covered (lags of pairs sharing a tile are then correlated).
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)

@@ -103,6 +103,8 @@ CASES = [  # n, tile, memory, sign, placement
     (48, 8, 11, "none", "circular"),
     (48, 8, 40, "element", "kernel"),
     (30, 5, 9, "element", "kernel"),
+    (48, 8, 40, "tile", "kernel"),
+    (30, 5, 9, "tile", "kernel"),
 ]
 
 
