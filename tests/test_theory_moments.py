@@ -268,3 +268,42 @@ def test_bad_layouts_and_shapes():
         block_tile_moments(np.ones(4), np.ones(4), 10, (2, 2))
     with pytest.raises(RoastTheoryError, match="sign='tile'"):
         element_hashing_moments(np.ones(4), np.ones(4), 10, sign="tile")
+
+
+def naive_kernel(x, w, m, tile_id, offset, tile, sign):
+    """Pair-by-pair kernel-placement variance, p(d) = (S - |d|)_+ / S^2 with S = m - tile."""
+    s_starts = m - tile
+
+    def p(d):
+        return max(s_starts - abs(d), 0) / s_starts**2
+
+    n = x.size
+    if sign == "element":
+        return sum((x[i] ** 2 * w[j] ** 2 + x[i] * w[i] * x[j] * w[j]) * p(offset[j] - offset[i])
+                   for i in range(n) for j in range(n) if tile_id[i] != tile_id[j])
+    total = 0.0
+    n_tiles = int(tile_id.max()) + 1
+    for a in range(n_tiles):
+        for b in range(n_tiles):
+            if a == b:
+                continue
+            c, d = {}, {}
+            for i in np.flatnonzero(tile_id == a):
+                for j in np.flatnonzero(tile_id == b):
+                    lag = offset[j] - offset[i]
+                    c[lag] = c.get(lag, 0.0) + x[i] * w[j]
+                    d[lag] = d.get(lag, 0.0) + w[i] * x[j]
+            total += sum(p(lag) * (c[lag] ** 2 + c[lag] * d[lag]) for lag in c)
+    return total
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 14), tile=st.integers(1, 6), extra=st.integers(1, 12),
+       sign=st.sampled_from(["element", "tile"]), seed=st.integers(0, 10_000))
+def test_kernel_placement_equals_naive_pair_loop(n, tile, extra, sign, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n), rng.standard_normal(n)
+    m = tile + extra
+    res = tile_hashing_moments(x, w, m, tile, sign, "kernel")
+    expect = naive_kernel(x, w, m, *chunks(n, tile), tile, sign)
+    assert res.variance == pytest.approx(max(expect, 0.0), rel=1e-8, abs=1e-9)
