@@ -4,7 +4,7 @@ from .gemm_gpu import (
     GemmPlan,
     GpuTraffic,
     OperandTraffic,
-    SectorChunk,
+    SectorRows,
     gemm_sector_trace,
     grouped_order,
     plan_gemm,
@@ -13,6 +13,6 @@ from .gpu_sim import replay_sectors, simulate_gemm_gpu
 from .targets import CpuTarget, GpuTarget, get_target
 
 __all__ = [
-    "CpuTarget", "GemmPlan", "GpuTarget", "GpuTraffic", "OperandTraffic", "SectorChunk", "gemm_sector_trace",
+    "CpuTarget", "GemmPlan", "GpuTarget", "GpuTraffic", "OperandTraffic", "SectorRows", "gemm_sector_trace",
     "get_target", "grouped_order", "plan_gemm", "replay_sectors", "simulate_gemm_gpu",
 ]

@@ -33,7 +33,7 @@ FULL = 4
 
 
 @numba.njit(cache=True, nogil=True)
-def _popcount8(x):
+def _popcount(x):
     c = 0
     while x:
         c += x & 1
@@ -41,59 +41,83 @@ def _popcount8(x):
     return c
 
 
-@numba.njit(cache=True, nogil=True)
-def replay_chunk(addr, inst, op, flags, n_sets, ways, line_shift, sector_shift, base, inst_stride,
-                 tags, stamps, valid, dirty, clock, req, miss, dram_read, dram_write):
-    """Replay one chunk of sector requests through the chain, updating state and counters in place."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _access(a, inst, o, f, n_sets, ways, line_shift, sector_shift, base, inst_stride, ent, req, miss,
+            dram_read, dram_write):
+    """One sector request. Each set is ``ways`` consecutive int64 entries in recency order (most recent
+    first; empty entries are -1 and sit at the end); an entry packs
+    ``line << 16 | dirty_bits << 8 | valid_bits`` (at most 8 sectors per line)."""
     n_levels = n_sets.shape[0]
     last = n_levels - 1
-    t = clock[0]
+    is_write = (f & 1) != 0
+    lv0 = 1 if (f & 2) != 0 else 0
+    for lv in range(lv0, n_levels):
+        line = a >> line_shift[lv]
+        sec = (a >> sector_shift[lv]) & ((1 << (line_shift[lv] - sector_shift[lv])) - 1)
+        bit = np.int64(1) << sec
+        nw = ways[lv]
+        off = base[lv] + inst * inst_stride[lv] + (line % n_sets[lv]) * nw
+        req[lv, o] += 1
+        mark_dirty = is_write and lv == last
+        found = -1
+        for w in range(nw):
+            e = ent[off + w]
+            if e < 0:
+                break
+            if (e >> 16) == line:
+                found = w
+                break
+        if found >= 0:
+            e = ent[off + found]
+            for j in range(found, 0, -1):
+                ent[off + j] = ent[off + j - 1]
+            hit = (e & bit) != 0
+            e |= bit
+            if mark_dirty:
+                e |= bit << 8
+            ent[off] = e
+            if hit:
+                return
+        else:
+            ev = ent[off + nw - 1]
+            if lv == last and ev >= 0:
+                dram_write[0] += _popcount((ev >> 8) & 255)
+            for j in range(nw - 1, 0, -1):
+                ent[off + j] = ent[off + j - 1]
+            e = (line << 16) | bit
+            if mark_dirty:
+                e |= bit << 8
+            ent[off] = e
+        miss[lv, o] += 1
+        if lv == last and not (is_write and (f & 4) != 0):
+            dram_read[o] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def replay_chunk(addr, inst, op, flags, n_sets, ways, line_shift, sector_shift, base, inst_stride,
+                 ent, req, miss, dram_read, dram_write):
+    """Replay a flat chunk of sector requests, updating state and counters in place."""
     for i in range(addr.shape[0]):
-        a = addr[i]
-        f = flags[i]
-        o = op[i]
-        is_write = (f & 1) != 0
-        lv0 = 1 if (f & 2) != 0 else 0
-        for lv in range(lv0, n_levels):
-            line = a >> line_shift[lv]
-            sec = (a >> sector_shift[lv]) & ((1 << (line_shift[lv] - sector_shift[lv])) - 1)
-            bit = np.uint8(1 << sec)
-            nw = ways[lv]
-            off = base[lv] + inst[i] * inst_stride[lv] + (line % n_sets[lv]) * nw
-            req[lv, o] += 1
-            t += 1
-            hit_way = -1
-            victim = off
-            oldest = stamps[off]
-            for w in range(nw):
-                j = off + w
-                if tags[j] == line:
-                    hit_way = j
-                    break
-                if stamps[j] < oldest:
-                    oldest = stamps[j]
-                    victim = j
-            mark_dirty = is_write and lv == last
-            if hit_way >= 0:
-                stamps[hit_way] = t
-                if valid[hit_way] & bit:
-                    if mark_dirty:
-                        dirty[hit_way] |= bit
-                    break
-                valid[hit_way] |= bit
-                if mark_dirty:
-                    dirty[hit_way] |= bit
-            else:
-                if lv == last:
-                    dram_write[0] += _popcount8(dirty[victim])
-                tags[victim] = line
-                valid[victim] = bit
-                dirty[victim] = bit if mark_dirty else np.uint8(0)
-                stamps[victim] = t
-            miss[lv, o] += 1
-            if lv == last and not (is_write and (f & 4) != 0):
-                dram_read[o] += 1
-    clock[0] = t
+        _access(addr[i], inst[i], op[i], flags[i], n_sets, ways, line_shift, sector_shift, base,
+                inst_stride, ent, req, miss, dram_read, dram_write)
+
+
+@numba.njit(cache=True, nogil=True)
+def replay_rows(lanes, row_inst, row_op, row_flags, issued, n_sets, ways, line_shift, sector_shift, base,
+                inst_stride, ent, req, miss, dram_read, dram_write):
+    """Replay warp instructions: row ``r`` of ``lanes`` holds the sector addresses of one instruction,
+    equal sectors adjacent; each distinct sector is one request (``issued[op]`` counts them)."""
+    for r in range(lanes.shape[0]):
+        o = row_op[r]
+        prev = np.int64(-1)
+        for j in range(lanes.shape[1]):
+            a = lanes[r, j]
+            if a == prev:
+                continue
+            prev = a
+            issued[o] += 1
+            _access(a, row_inst[r], o, row_flags[r], n_sets, ways, line_shift, sector_shift, base,
+                    inst_stride, ent, req, miss, dram_read, dram_write)
 
 
 class ChainState:
@@ -126,33 +150,38 @@ class ChainState:
             self.sector_shift[lv] = int(sector).bit_length() - 1
             self.base[lv] = total
             per = sets * ways
+            if line // sector > 8:
+                raise ValueError(f"at most 8 sectors per line (line={line}, sector={sector})")
             if lv == 0:
                 self.inst_stride[0] = per
                 total += per * n_instances
             else:
                 total += per
-        self.tags = np.full(total, -1, np.int64)
-        self.stamps = np.full(total, -1, np.int64)
-        self.valid = np.zeros(total, np.uint8)
-        self.dirty = np.zeros(total, np.uint8)
-        self.clock = np.zeros(1, np.int64)
+        self.ent = np.full(total, -1, np.int64)
         self.req = np.zeros((n, n_ops), np.int64)
         self.miss = np.zeros((n, n_ops), np.int64)
         self.dram_read = np.zeros(n_ops, np.int64)
         self.dram_write = np.zeros(1, np.int64)
+        self.issued = np.zeros(n_ops, np.int64)
         self.n_instances = n_instances
 
     def feed(self, addr, inst, op, flags) -> None:
         replay_chunk(np.ascontiguousarray(addr, np.int64), np.ascontiguousarray(inst, np.int64),
                      np.ascontiguousarray(op, np.int64), np.ascontiguousarray(flags, np.int64),
                      self.n_sets, self.ways, self.line_shift, self.sector_shift, self.base,
-                     self.inst_stride, self.tags, self.stamps, self.valid, self.dirty, self.clock,
-                     self.req, self.miss, self.dram_read, self.dram_write)
+                     self.inst_stride, self.ent, self.req, self.miss, self.dram_read, self.dram_write)
+
+    def feed_rows(self, lanes, row_inst, row_op, row_flags) -> None:
+        replay_rows(np.ascontiguousarray(lanes, np.int64), np.ascontiguousarray(row_inst, np.int64),
+                    np.ascontiguousarray(row_op, np.int64), np.ascontiguousarray(row_flags, np.int64),
+                    self.issued, self.n_sets, self.ways, self.line_shift, self.sector_shift, self.base,
+                    self.inst_stride, self.ent, self.req, self.miss, self.dram_read, self.dram_write)
 
     def flush_dirty(self) -> int:
         """Dirty sectors still held by the last level (written to DRAM at the end)."""
         lv = len(self.n_sets) - 1
-        d = self.dirty[self.base[lv]:]
+        e = self.ent[self.base[lv]:]
+        d = ((e[e >= 0] >> 8) & 255).astype(np.uint8)
         return int(np.unpackbits(d[:, None], axis=1).sum())
 
 

@@ -331,8 +331,8 @@ def _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, d
     starts = slots = None
     if kind == "roast":
         fam = resolve_family(family, seed, need="tile_starts")
-        kb = np.arange(k // bk, dtype=np.int64)[:, None]
-        nb = np.arange(n // bn, dtype=np.int64)[None, :]
+        kb, nb = np.meshgrid(np.arange(k // bk, dtype=np.int64), np.arange(n // bn, dtype=np.int64),
+                             indexing="ij")
         span = memory - bk * bn
         starts = np.asarray(fam.tile_starts(kb, nb, span), dtype=np.int64)
         starts = np.broadcast_to(starts, (k // bk, n // bn))
@@ -342,8 +342,7 @@ def _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, d
         starts = starts - starts % vec_el
     elif kind == "hashednet":
         fam = resolve_family(family, seed, need="element_slots")
-        kk = np.arange(k, dtype=np.int64)[:, None]
-        nn = np.arange(n, dtype=np.int64)[None, :]
+        kk, nn = np.meshgrid(np.arange(k, dtype=np.int64), np.arange(n, dtype=np.int64), indexing="ij")
         slots = np.broadcast_to(np.asarray(fam.element_slots(kk, nn, memory), dtype=np.int64), (k, n))
         if slots.size and (slots.min() < 0 or slots.max() >= memory):
             raise CacheSimError(f"family {family!r} returned element slots outside [0, {memory})")
@@ -409,30 +408,44 @@ def _addr_store(plan: GemmPlan, prow, pcol) -> np.ndarray:
                               + pcol * plan.block.bn + t.thread_col) * plan.elem_bytes
 
 
-def _distinct(sectors: np.ndarray, need_sort: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per instruction (last axis = 32 lanes): the distinct sectors (sorted) and the keep mask."""
-    if need_sort:
-        sectors = np.sort(sectors, axis=-1)
-    keep = np.ones(sectors.shape, dtype=bool)
-    keep[..., 1:] = sectors[..., 1:] != sectors[..., :-1]
-    return sectors, keep
-
-
 @dataclass(frozen=True)
-class SectorChunk:
-    """Sector requests in issue order: byte address of the sector, SM, operand id, replay flags."""
+class SectorRows:
+    """Warp instructions in issue order.
 
-    addr: np.ndarray
+    Row ``r`` of ``lanes`` holds the 32 lanes' sector addresses (bytes, multiples of the sector size)
+    of one instruction with equal sectors adjacent, so its distinct sectors are the runs of equal
+    values; ``sm``, ``op`` and ``flags`` are per row.
+    """
+
+    lanes: np.ndarray
     sm: np.ndarray
     op: np.ndarray
     flags: np.ndarray
 
     def __len__(self) -> int:
-        return int(self.addr.shape[0])
+        return int(self.lanes.shape[0])
+
+    def keep_mask(self) -> np.ndarray:
+        """True at the first lane of each run of equal sectors (one request per distinct sector)."""
+        keep = np.ones(self.lanes.shape, dtype=bool)
+        keep[:, 1:] = self.lanes[:, 1:] != self.lanes[:, :-1]
+        return keep
+
+    def requests_per_row(self) -> np.ndarray:
+        """Distinct sectors of each instruction."""
+        return self.keep_mask().sum(axis=1)
+
+    def expand(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Flat sector requests ``(addr, sm, op, flags)`` in issue order."""
+        keep = self.keep_mask()
+        reps = keep.sum(axis=1)
+        return (self.lanes[keep], np.repeat(self.sm, reps), np.repeat(self.op, reps),
+                np.repeat(self.flags, reps))
 
 
-def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> Iterator[SectorChunk]:
-    """Yield the kernel's sector requests, wave by wave, in the order described in the module notes."""
+def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> Iterator[SectorRows]:
+    """Yield the kernel's warp instructions as :class:`SectorRows`, wave by wave, in the order described
+    in the module notes."""
     num_sms = check_int("num_sms", num_sms, low=1)
     shift = int(sector_bytes).bit_length() - 1
     prow_all, pcol_all = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
@@ -440,6 +453,7 @@ def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> I
     sort_b = plan.kind == "hashednet" and not plan.backward
     op_instr = np.concatenate([np.zeros(n_a, np.int64), np.ones(n_b, np.int64)])
     fl_instr = np.concatenate([np.full(n_a, plan.load_flags(0)), np.full(n_b, plan.load_flags(1))])
+    n_c = plan.store.n_instr
     for lo in range(0, plan.n_programs, num_sms):
         prow = prow_all[lo:lo + num_sms]
         pcol = pcol_all[lo:lo + num_sms]
@@ -448,26 +462,23 @@ def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> I
         steps_per_chunk = max(1, _CHUNK_LANES // (n_p * (n_a + n_b) * 32))
         for s0 in range(0, plan.n_steps, steps_per_chunk):
             step = np.arange(s0, min(s0 + steps_per_chunk, plan.n_steps), dtype=np.int64)[:, None, None]
-            a = _addr_load(plan, 0, step, prow[None, :, None], pcol[None, :, None]) >> shift
-            b = _addr_load(plan, 1, step, prow[None, :, None], pcol[None, :, None]) >> shift
-            a = np.broadcast_to(a, (step.shape[0], n_p, a.shape[-1])).reshape(step.shape[0], n_p, n_a, 32)
-            b = np.broadcast_to(b, (step.shape[0], n_p, b.shape[-1])).reshape(step.shape[0], n_p, n_b, 32)
+            n_s = step.shape[0]
+            rows = np.empty((n_s, n_p, n_a + n_b, 32), dtype=np.int64)
+            a = _addr_load(plan, 0, step, prow[None, :, None], pcol[None, :, None])
+            rows[:, :, :n_a, :] = (a >> shift << shift).reshape(-1, n_p, n_a, 32)
+            b = _addr_load(plan, 1, step, prow[None, :, None], pcol[None, :, None])
+            rows[:, :, n_a:, :] = (b >> shift << shift).reshape(-1, n_p, n_b, 32)
             if sort_b:
-                b = np.sort(b, axis=-1)
-            secs, keep = _distinct(np.concatenate([a, b], axis=2), False)
-            shape4 = secs.shape
-            yield SectorChunk(
-                secs[keep] << shift,
-                np.broadcast_to(sm[None, :, None, None], shape4)[keep],
-                np.broadcast_to(op_instr[None, None, :, None], shape4)[keep],
-                np.broadcast_to(fl_instr[None, None, :, None], shape4)[keep],
+                rows[:, :, n_a:, :].sort(axis=-1)
+            yield SectorRows(
+                rows.reshape(-1, 32),
+                np.broadcast_to(sm[None, :, None], (n_s, n_p, n_a + n_b)).ravel(),
+                np.broadcast_to(op_instr, (n_s, n_p, n_a + n_b)).ravel(),
+                np.broadcast_to(fl_instr, (n_s, n_p, n_a + n_b)).ravel(),
             )
-        c = _addr_store(plan, prow[:, None], pcol[:, None]) >> shift
-        c = np.broadcast_to(c, (n_p, c.shape[-1])).reshape(n_p, plan.store.n_instr, 32)
-        secs, keep = _distinct(c, plan.kind == "hashednet" and plan.backward)
-        yield SectorChunk(
-            secs[keep] << shift,
-            np.broadcast_to(sm[:, None, None], secs.shape)[keep],
-            np.full(int(keep.sum()), 2, np.int64),
-            np.full(int(keep.sum()), plan.write_flags, np.int64),
-        )
+        c = _addr_store(plan, prow[:, None], pcol[:, None]) >> shift << shift
+        c = np.broadcast_to(c, (n_p, c.shape[-1])).reshape(n_p * n_c, 32)
+        if plan.kind == "hashednet" and plan.backward:
+            c = np.sort(c, axis=-1)
+        yield SectorRows(c, np.repeat(sm, n_c), np.full(n_p * n_c, 2, np.int64),
+                         np.full(n_p * n_c, plan.write_flags, np.int64))

@@ -42,21 +42,19 @@ class ReplayCounts:
 
 
 def replay_sectors(chunks, target, *, l1_bytes: int, n_ops: int = 3) -> ReplayCounts:
-    """Replay an iterable of :class:`SectorChunk` through ``num_sms`` L1s and the shared L2."""
+    """Replay an iterable of :class:`SectorRows` through ``num_sms`` L1s and the shared L2."""
     t = gpu_target(target)
     levels = [(int(l1_bytes), t.l1_ways, t.line_bytes, t.sector_bytes),
               (t.l2_bytes, t.l2_ways, t.line_bytes, t.sector_bytes)]
     state = rk.ChainState(levels, n_instances=t.num_sms, n_ops=n_ops)
-    bypass = np.zeros(n_ops, np.int64)
     for ch in chunks:
         if len(ch) == 0:
             continue
-        if int(ch.sm.max()) >= t.num_sms:
+        if int(ch.sm.max()) >= t.num_sms or int(ch.sm.min()) < 0:
             raise CacheSimError(f"sector trace uses SM {int(ch.sm.max())} but target has {t.num_sms} SMs")
-        byp = (ch.flags & (rk.BYPASS0 | rk.WRITE)) == rk.BYPASS0
-        if byp.any():
-            bypass += np.bincount(ch.op[byp], minlength=n_ops)[:n_ops]
-        state.feed(ch.addr, ch.sm, ch.op, ch.flags)
+        state.feed_rows(ch.lanes, ch.sm, ch.op, ch.flags)
+    # load sectors that never reached L1 (cp.async.cg): issued - looked up in L1 (op C is all writes)
+    bypass = state.issued - state.req[0]
     return ReplayCounts(state.req.copy(), state.miss.copy(), bypass, state.dram_read.copy(),
                         int(state.dram_write[0]) + state.flush_dirty())
 

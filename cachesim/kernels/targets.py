@@ -1,13 +1,14 @@
 """Hardware targets for the kernel models: cache geometry, bandwidths, latencies and peak FLOP rates.
 
-Each number carries its source. Where the engine presets of :mod:`cachesim.config` exist, the cache
-geometry is taken from there (:func:`get_target` prefers them); the built-in table below is the fallback
-and the home of the throughput numbers the cost model needs.
+Each number carries its source (``target.sources``). Cache geometry, clocks, latencies and per-level
+bandwidths come from the engine presets (:mod:`cachesim.presets`); the few cost-model numbers the presets
+do not carry are in the tables below.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import functools
+from dataclasses import dataclass, field
 
 from ..errors import CacheSimError
 
@@ -83,72 +84,82 @@ class CpuTarget:
     kind: str = "cpu"
 
 
-_H_SRC = {
-    "num_sms": "NVIDIA H100/H200 datasheets (SXM5: 132 SMs); ROAST-NOTES s.5",
-    "frequency_ghz": "NVIDIA H100/H200 SXM max boost clock 1.98 GHz (datasheet)",
-    "l1_pool_bytes": "256 KiB combined L1/shared per SM (NVIDIA Hopper tuning guide; ROAST-NOTES s.5)",
-    "l1_ways": "ASSUMED 16-way LRU (Hopper's L1 organisation is not published)",
-    "l2_ways": "ASSUMED 16-way LRU, modulo set index (real L2: 2 partitions, hashed slices)",
-    "line_bytes": "128 B lines of four 32 B sectors (Nsight Compute memory model; ROAST-NOTES s.5)",
-    "sector_bytes": "32 B sectors (Nsight Compute memory model)",
-    "l1_bytes_per_clk_per_sm": "ASSUMED 128 B (4 sectors) per clock per SM: one L1TEX wavefront per cycle",
-    "l2_bandwidth_gbs": "ASSUMED ~7 TB/s (public H100 microbenchmarks: 5.5-7 TB/s); replace by measurement",
-    "l1_latency_ns": "ASSUMED ~33 cycles (public Hopper microbenchmarks)",
-    "l2_latency_ns": "ASSUMED ~260 cycles (public Hopper microbenchmarks)",
-    "dram_latency_ns": "ASSUMED ~600 ns (public Hopper microbenchmarks, HBM3)",
-    "launch_overhead_ns": "ASSUMED 3 us kernel launch + tail",
-    "peak_tflops": "NVIDIA H100 SXM datasheet dense: fp32 67, tf32 495, bf16/fp16 989 TFLOP/s",
+_PRESET = "cachesim.presets ({name}; sources in that module's comments)"
+
+#: Numbers the engine presets do not carry (cost-model only), each with its source.
+_GPU_EXTRA = {
+    "l2_bandwidth_gbs": (7000.0, "ASSUMED ~7 TB/s (public H100 microbenchmarks: 5.5-7 TB/s); replace by "
+                                 "a measurement"),
+    "dram_latency_ns": (600.0, "ASSUMED ~600 ns (public Hopper microbenchmarks, HBM3)"),
+    "launch_overhead_ns": (3000.0, "ASSUMED 3 us kernel launch + tail"),
+    "peak_tflops": ({"fp32": 67.0, "tf32": 495.0, "bf16": 989.0, "fp16": 989.0},
+                    "NVIDIA H100/H200 SXM datasheet, dense: fp32 67, tf32 495, bf16/fp16 989 TFLOP/s "
+                    "(ROAST-NOTES s.5: ~790 bf16 measured)"),
+    "l1_pool_bytes": (256 * KiB, "256 KiB combined L1/shared per SM (H100 whitepaper; ROAST-NOTES s.5); "
+                                 "L1 = pool - shared-memory carve-out of the kernel"),
+}
+_CPU_EXTRA = {
+    "dram_bandwidth_gbs": (30.0, "ASSUMED ~30 GB/s that one core can stream (the preset's value is the "
+                                 "whole socket)"),
+    "dram_latency_ns": (90.0, "ASSUMED ~90 ns DRAM load-to-use"),
+    "peak_gflops": ({"fp32": 32 * 3.0, "fp16": 32 * 3.0, "bf16": 32 * 3.0},
+                    "2 x 256-bit FMA pipes: 32 fp32 FLOP/clk x 3 GHz (ASSUMED clock where unknown)"),
 }
 
-_BUILTIN: dict[str, GpuTarget | CpuTarget] = {
-    "h200": GpuTarget(
-        name="h200", num_sms=132, frequency_ghz=1.98, l1_pool_bytes=256 * KiB, l1_ways=16,
-        l2_bytes=60 * MiB, l2_ways=16, line_bytes=128, sector_bytes=32, l1_bytes_per_clk_per_sm=128.0,
-        l2_bandwidth_gbs=7000.0, dram_bandwidth_gbs=4300.0, l1_latency_ns=33 / 1.98, l2_latency_ns=260 / 1.98,
-        dram_latency_ns=600.0, launch_overhead_ns=3000.0,
-        peak_tflops={"fp32": 67.0, "tf32": 495.0, "bf16": 989.0, "fp16": 989.0},
-        sources={**_H_SRC, "l2_bytes": "60 MiB as reported by the H200 driver (ROAST-NOTES s.5)",
-                 "dram_bandwidth_gbs": "~4.3 TB/s measured device copy on H200 (ROAST-NOTES s.5; spec 4.8)"},
-    ),
-    "h100": GpuTarget(
-        name="h100", num_sms=132, frequency_ghz=1.98, l1_pool_bytes=256 * KiB, l1_ways=16,
-        l2_bytes=50 * MiB, l2_ways=16, line_bytes=128, sector_bytes=32, l1_bytes_per_clk_per_sm=128.0,
-        l2_bandwidth_gbs=7000.0, dram_bandwidth_gbs=3350.0, l1_latency_ns=33 / 1.98, l2_latency_ns=260 / 1.98,
-        dram_latency_ns=600.0, launch_overhead_ns=3000.0,
-        peak_tflops={"fp32": 67.0, "tf32": 495.0, "bf16": 989.0, "fp16": 989.0},
-        sources={**_H_SRC, "l2_bytes": "50 MB, H100 SXM5 datasheet",
-                 "dram_bandwidth_gbs": "3.35 TB/s HBM3, H100 SXM5 datasheet"},
-    ),
-    "zen4": CpuTarget(
-        name="zen4", line_bytes=64,
-        levels=(("L1", 32 * KiB, 8), ("L2", 1 * MiB, 8), ("L3", 32 * MiB, 16)),
-        frequency_ghz=3.0, level_bytes_per_clk=(64.0, 32.0, 32.0), dram_bandwidth_gbs=30.0,
-        latencies_ns=(1.3, 4.7, 16.0, 90.0), peak_gflops={"fp32": 96.0, "fp16": 96.0, "bf16": 96.0},
-        sources={
-            "levels": "/sys/devices/system/cpu/cpu0/cache on this machine (ROAST-NOTES s.5)",
-            "frequency_ghz": "ASSUMED 3.0 GHz (VM; no frequency exposed)",
-            "level_bytes_per_clk": "AMD Zen 4 optimisation guide: 2x32 B loads/clk L1, 32 B/clk L2 and L3",
-            "dram_bandwidth_gbs": "ASSUMED ~30 GB/s single-core stream bandwidth",
-            "latencies_ns": "AMD Zen 4: 4 / 14 / ~48 cycles at 3 GHz, DRAM ~90 ns (ASSUMED)",
-            "peak_gflops": "AVX-512 (2x256-bit FMA pipes): 32 fp32 FLOP/clk x 3 GHz",
-        },
-    ),
-}
-_BUILTIN["host"] = replace(_BUILTIN["zen4"], name="host")
-
-GPU_TARGETS = tuple(k for k, v in _BUILTIN.items() if isinstance(v, GpuTarget))
-CPU_TARGETS = tuple(k for k, v in _BUILTIN.items() if isinstance(v, CpuTarget))
+GPU_TARGETS = ("h200", "h100")
+CPU_TARGETS = ("zen4", "host", "intel-server")
 TARGETS = GPU_TARGETS + CPU_TARGETS
 
 
+@functools.lru_cache(maxsize=16)
 def get_target(name) -> GpuTarget | CpuTarget:
-    """Look up a target by preset name (``h200``, ``h100``, ``zen4``, ``host``).
+    """Build the target called ``name`` from the engine preset of the same name.
+
+    Cache geometry, clock, latencies and per-level bandwidths come from :func:`cachesim.load_hierarchy`;
+    numbers it does not carry come from the tables above (each with its source, kept in ``.sources``).
 
     Raises
     ------
     CacheSimError
         For an unknown name (the message lists the known ones).
     """
-    if not isinstance(name, str) or name not in _BUILTIN:
+    if not isinstance(name, str) or name not in TARGETS:
         raise CacheSimError(f"target={name!r} is not known: choose one of {', '.join(TARGETS)}")
-    return _BUILTIN[name]
+    from ..config import load_hierarchy
+
+    h = load_hierarchy(name)
+    src = _PRESET.format(name=name)
+    if name in GPU_TARGETS:
+        l1, l2 = h.levels[0], h.levels[1]
+        f = h.frequency_ghz
+        sources = {k: src for k in ("num_sms", "frequency_ghz", "l1_ways", "l2_bytes", "l2_ways",
+                                    "line_bytes", "sector_bytes", "l1_bytes_per_clk_per_sm",
+                                    "dram_bandwidth_gbs", "l1_latency_ns", "l2_latency_ns")}
+        sources.update({k: v[1] for k, v in _GPU_EXTRA.items()})
+        sources["index"] = "this model uses modulo set indexing at both levels (the preset's L2 uses XOR)"
+        return GpuTarget(
+            name=name, num_sms=h.num_sms, frequency_ghz=f, l1_pool_bytes=_GPU_EXTRA["l1_pool_bytes"][0],
+            l1_ways=l1.ways, l2_bytes=l2.size, l2_ways=l2.ways, line_bytes=l1.line, sector_bytes=l1.sector,
+            l1_bytes_per_clk_per_sm=l1.bandwidth_bytes_per_cycle,
+            l2_bandwidth_gbs=_GPU_EXTRA["l2_bandwidth_gbs"][0],
+            dram_bandwidth_gbs=h.dram_bandwidth_gbs, l1_latency_ns=l1.latency_cycles / f,
+            l2_latency_ns=l2.latency_cycles / f, dram_latency_ns=_GPU_EXTRA["dram_latency_ns"][0],
+            launch_overhead_ns=_GPU_EXTRA["launch_overhead_ns"][0], peak_tflops=_GPU_EXTRA["peak_tflops"][0],
+            sources=sources,
+        )
+    f = h.frequency_ghz or 3.0
+    bw = tuple(lv.bandwidth_bytes_per_cycle or 32.0 for lv in h.levels)
+    lat = tuple((lv.latency_cycles or 10.0) / f for lv in h.levels) + (_CPU_EXTRA["dram_latency_ns"][0],)
+    sources = {"levels": src, "line_bytes": src,
+               "frequency_ghz": src if h.frequency_ghz else "ASSUMED 3.0 GHz (not in the preset)",
+               "level_bytes_per_clk": src if all(lv.bandwidth_bytes_per_cycle for lv in h.levels)
+               else "ASSUMED 32 B/clk where the preset has none",
+               "latencies_ns": src if all(lv.latency_cycles for lv in h.levels)
+               else "ASSUMED 10 cycles where the preset has none"}
+    sources.update({k: v[1] for k, v in _CPU_EXTRA.items()})
+    return CpuTarget(
+        name=name, line_bytes=h.levels[0].line,
+        levels=tuple((lv.name, lv.size, lv.ways) for lv in h.levels), frequency_ghz=f,
+        level_bytes_per_clk=bw, dram_bandwidth_gbs=_CPU_EXTRA["dram_bandwidth_gbs"][0], latencies_ns=lat,
+        peak_gflops=_CPU_EXTRA["peak_gflops"][0], sources=sources,
+    )
