@@ -251,7 +251,7 @@ def _classes() -> dict:
             self.scale = check_real("scale", scale)
             param = memory.weight
             idx = _as_weight_shape("index", _check_index(index, memory.m_slots), in_features, out_features)
-            idx_t = torch.as_tensor(idx, dtype=torch.int64, device=param.device).clone()
+            idx_t = torch.tensor(np.array(idx, dtype=np.int64), device=param.device)
             self.register_buffer("index", idx_t)
             if sign is None:
                 self.sign = None
@@ -280,7 +280,7 @@ def _classes() -> dict:
             """Replace the hash (index and sign) in place, e.g. to draw a new seed without a new layer."""
             idx = _as_weight_shape("index", _check_index(index, self.memory.m_slots), self.in_features,
                                    self.out_features)
-            self.index.copy_(torch.as_tensor(idx, dtype=torch.int64))
+            self.index.copy_(torch.tensor(np.array(idx, dtype=np.int64)))
             if (sign is None) != (self.sign is None):
                 raise RoastTheoryError(f"sign is {'None' if sign is None else 'an array'} but the layer was "
                                        f"built {'without' if self.sign is None else 'with'} signs")

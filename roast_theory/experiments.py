@@ -1,0 +1,331 @@
+"""Training experiment: global (ROAST) vs local (HashedNet) weight sharing on scikit-learn's digits.
+
+A 2-layer MLP ``64 -> hidden -> 10`` whose two weight matrices are read from hashed memories
+(:mod:`roast_theory.torch_layers`), at several compression factors and seeds. Compression counts the
+weight matrices only (biases stay dense): with ``n = 64 h + 10 h`` weights,
+
+* global sharing: one memory of ``m = n // c`` slots for both layers (per-layer seeds, module scales);
+* local sharing: layer ``l`` gets its own ``m_l = n_l // c`` slots.
+
+Indexing is ``"element"`` (HashedNet-style: one slot per weight) or ``"tile"`` (ROAST-style: ``BK x BN``
+tiles placed contiguously, circular placement; default ``2 x 4`` so that a tile fits the smallest local
+memory, 12 slots for the 128 x 10 layer at 100x). Both use per-element signs and the hash family given
+(default ``"ideal"``), through :mod:`roast_theory.mappings`. torch and scikit-learn are
+imported when the experiment runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import check_choice, check_int
+from .errors import RoastTheoryError
+
+__all__ = ["AccuracySummary", "TrainRun", "TrainSharingResult", "layer_mapping", "train_sharing_experiment"]
+
+INDEXINGS = ("element", "tile")
+SHARINGS = ("global", "local")
+
+
+def layer_mapping(indexing: str, k: int, n: int, m_slots: int, *, tile: tuple[int, int] = (2, 4),
+                  seed: int = 0, family: str = "ideal"):
+    """The :mod:`roast_theory.mappings` object that hashes a ``(k, n)`` weight into ``m_slots`` values.
+
+    Parameters
+    ----------
+    indexing : {"element", "tile"}
+        ``"element"``: :class:`~roast_theory.mappings.ElementMapping` (HashedNet);
+        ``"tile"``: :class:`~roast_theory.mappings.TileMapping` with ``tile``, circular placement (ROAST).
+    k, n : int
+        Weight shape ``(in_features, out_features)``.
+    m_slots : int
+        Memory size (``>= BK * BN`` for tiles).
+    tile : (int, int)
+        ``(BK, BN)``.
+    seed : int
+        Seed of the hash family (use a different seed per layer that shares a memory).
+    family : str
+        A :func:`roast_theory.hashes.make_family` name.
+
+    Returns
+    -------
+    ElementMapping or TileMapping
+        With per-element signs.
+
+    Notes
+    -----
+    element: :math:`h(k, n) = F(k, n) \\bmod m`; tile: :math:`h(k, n) = (s(k // BK, n // BN)
+    + (k \\bmod BK) BN + n \\bmod BN) \\bmod m`; sign :math:`g(k, n) = \\pm 1`.
+    """
+    from .mappings import ElementMapping, TileMapping
+
+    check_choice("indexing", indexing, INDEXINGS)
+    if indexing == "element":
+        return ElementMapping((k, n), m_slots, family=family, seed=seed, sign="element")
+    return TileMapping((k, n), m_slots, tile=tuple(tile), placement="circular", sign="element", family=family,
+                       seed=seed)
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One training run: configuration, memory sizes and the test accuracy."""
+
+    indexing: str
+    sharing: str
+    compression: float
+    seed: int
+    hidden: int
+    m_slots: tuple
+    n_weights: int
+    test_accuracy: float
+    train_accuracy: float
+    seconds: float
+
+    def to_case(self) -> dict:
+        return {"indexing": self.indexing, "sharing": self.sharing, "compression": self.compression,
+                "seed": self.seed, "hidden": self.hidden, "m_slots": list(self.m_slots),
+                "n_weights": self.n_weights, "test_accuracy": self.test_accuracy,
+                "train_accuracy": self.train_accuracy, "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class AccuracySummary:
+    """Test accuracy of one configuration over seeds: mean and standard error of the mean.
+
+    Notes
+    -----
+    :math:`\\bar a = \\frac1S \\sum_s a_s`, :math:`SE = s_a / \\sqrt S` (sample standard deviation,
+    ``ddof=1``); the confidence interval uses Student's t with ``S - 1`` degrees of freedom.
+    """
+
+    indexing: str
+    sharing: str
+    compression: float
+    mean: float
+    standard_error: float
+    n_seeds: int
+
+    def confidence_interval(self, confidence_level: float = 0.95) -> tuple[float, float]:
+        """Student-t interval for the mean accuracy."""
+        from scipy import stats
+
+        if not 0 < confidence_level < 1:
+            raise RoastTheoryError(f"confidence_level={confidence_level!r} must be in (0, 1)")
+        if self.n_seeds < 2:
+            return (float("nan"), float("nan"))
+        t = stats.t.ppf(0.5 + confidence_level / 2, self.n_seeds - 1)
+        return (self.mean - t * self.standard_error, self.mean + t * self.standard_error)
+
+
+@dataclass(frozen=True)
+class TrainSharingResult:
+    """All runs of :func:`train_sharing_experiment`, with per-configuration summaries."""
+
+    runs: tuple
+    dense: tuple  # TrainRun of the uncompressed baseline (compression 1)
+    settings: dict
+
+    def summary(self, indexing: str, sharing: str, compression: float) -> AccuracySummary:
+        """Mean +- SE of the test accuracy of one configuration."""
+        acc = np.array([r.test_accuracy for r in self.runs if r.indexing == indexing and r.sharing == sharing
+                        and r.compression == compression])
+        if acc.size == 0:
+            raise RoastTheoryError(f"no runs for indexing={indexing!r}, sharing={sharing!r}, "
+                                   f"compression={compression!r}")
+        se = acc.std(ddof=1) / math.sqrt(acc.size) if acc.size > 1 else float("nan")
+        return AccuracySummary(indexing, sharing, compression, float(acc.mean()), float(se), int(acc.size))
+
+    def table(self) -> tuple:
+        """One :class:`AccuracySummary` per (indexing, sharing, compression), in run order."""
+        keys = list(dict.fromkeys((r.indexing, r.sharing, r.compression) for r in self.runs))
+        return tuple(self.summary(*key) for key in keys)
+
+    def dense_summary(self) -> AccuracySummary:
+        acc = np.array([r.test_accuracy for r in self.dense])
+        se = acc.std(ddof=1) / math.sqrt(acc.size) if acc.size > 1 else float("nan")
+        return AccuracySummary("dense", "none", 1.0, float(acc.mean()), float(se), int(acc.size))
+
+    def to_cases(self) -> list:
+        return [r.to_case() for r in self.dense + self.runs]
+
+    def format(self) -> str:
+        """A plain-text table (accuracy mean +- standard error over seeds)."""
+        d = self.dense_summary()
+        lines = [f"{'indexing':8s} {'sharing':7s} {'compr':>6s} {'test acc':>18s} {'seeds':>5s}",
+                 f"{'dense':8s} {'-':7s} {1:6.0f} {d.mean:9.4f} +- {d.standard_error:6.4f} {d.n_seeds:5d}"]
+        for s in self.table():
+            lines.append(f"{s.indexing:8s} {s.sharing:7s} {s.compression:6.0f} {s.mean:9.4f} +- "
+                         f"{s.standard_error:6.4f} {s.n_seeds:5d}")
+        return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(split_seed: int):
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    y = data.target.astype(np.int64)
+    perm = np.random.default_rng(split_seed).permutation(len(y))
+    n_test = len(y) // 4
+    test, train = perm[:n_test], perm[n_test:]
+    mu, sd = x[train].mean(0), x[train].std(0) + 1e-3
+    x = (x - mu) / sd
+    return x[train], y[train], x[test], y[test]
+
+
+def _build_model(torch, indexing, sharing, compression, hidden, seed, tile, family):
+    from . import torch_layers as tl
+
+    shapes = [(64, hidden), (hidden, 10)]
+    sizes = [k * n for k, n in shapes]
+    if sharing == "global":
+        m_total = max(1, int(sum(sizes) // compression))
+        mem = tl.SharedMemory(m_total, seed=seed)
+        mems, m_slots = [mem, mem], (m_total,)
+    else:
+        m_slots = tuple(max(1, int(s // compression)) for s in sizes)
+        mems = [tl.SharedMemory(m, seed=seed * 2 + i) for i, m in enumerate(m_slots)]
+    layers = []
+    for i, ((k, n), mem) in enumerate(zip(shapes, mems)):
+        mapping = layer_mapping(indexing, k, n, mem.m_slots, tile=tile, seed=seed * 16 + i, family=family)
+        cls = tl.RoastLinear if indexing == "tile" else tl.HashedNetLinear
+        layers.append(cls.from_mapping(mapping, k, n, mem, scale=tl.module_scale(k, mem.init_std)))
+    model = torch.nn.Sequential(layers[0], torch.nn.ReLU(), layers[1])
+    return model, m_slots, sum(sizes)
+
+
+def _train_one(torch, model, data, *, epochs, batch_size, lr, seed):
+    x_tr, y_tr, x_te, y_te = (torch.from_numpy(a) for a in data)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        perm = torch.randperm(len(y_tr), generator=gen)
+        for start in range(0, len(y_tr), batch_size):
+            b = perm[start:start + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x_tr[b]), y_tr[b]).backward()
+            opt.step()
+    with torch.no_grad():
+        acc_te = (model(x_te).argmax(1) == y_te).double().mean().item()
+        acc_tr = (model(x_tr).argmax(1) == y_tr).double().mean().item()
+    return acc_te, acc_tr
+
+
+def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int = 128,
+                             indexings=INDEXINGS, sharings=SHARINGS, tile=(2, 4), epochs: int = 12,
+                             batch_size: int = 64, lr: float = 1e-2, family: str = "ideal",
+                             split_seed: int = 0, threads: int | None = 1,
+                             workers: int = 1) -> TrainSharingResult:
+    """Train the compressed MLP on digits for every configuration and seed.
+
+    Parameters
+    ----------
+    compressions : sequence of float
+        Compression factors ``c > 1`` (weights / memory slots).
+    seeds : int
+        Seeds ``0 .. seeds-1`` (hash draw, memory init, batch order).
+    hidden : int
+        Hidden width.
+    indexings, sharings : sequences
+        Subsets of ``("element", "tile")`` and ``("global", "local")``.
+    tile : (int, int)
+        ROAST tile ``(BK, BN)`` for ``"tile"`` indexing.
+    epochs, batch_size, lr : training settings (Adam, cross-entropy).
+    family : str
+        Hash family name.
+    split_seed : int
+        Seed of the fixed 75/25 train/test split (the same for every run).
+    threads : int or None
+        ``torch.set_num_threads`` in the process that trains (None: leave as is).
+    workers : int
+        Worker processes (``spawn``); 1 trains in this process.
+
+    Returns
+    -------
+    TrainSharingResult
+
+    Notes
+    -----
+    Every run reports its test accuracy; summaries give :math:`\\bar a \\pm s_a/\\sqrt S`.
+    """
+    seeds = check_int("seeds", seeds, low=1)
+    hidden = check_int("hidden", hidden, low=1)
+    epochs = check_int("epochs", epochs, low=1)
+    batch_size = check_int("batch_size", batch_size, low=1)
+    workers = check_int("workers", workers, low=1)
+    if threads is not None:
+        threads = check_int("threads", threads, low=1)
+    comps = []
+    for c in compressions:
+        if isinstance(c, bool) or not isinstance(c, int | float) or not c > 1:
+            raise RoastTheoryError(f"compression={c!r} must be a number > 1")
+        comps.append(float(c))
+    for v in indexings:
+        check_choice("indexing", v, INDEXINGS)
+    for v in sharings:
+        check_choice("sharing", v, SHARINGS)
+    common = dict(hidden=hidden, tile=tuple(tile), epochs=epochs, batch_size=batch_size, lr=lr, family=family,
+                  split_seed=split_seed, threads=threads)
+    jobs = [dict(common, indexing="dense", sharing="none", compression=1.0, seed=s) for s in range(seeds)]
+    jobs += [dict(common, indexing=i, sharing=sh, compression=c, seed=s)
+             for i in indexings for sh in sharings for c in comps for s in range(seeds)]
+    if workers == 1:
+        import torch
+
+        old_threads = torch.get_num_threads()
+        try:
+            done = [_run_job(job) for job in jobs]
+        finally:
+            torch.set_num_threads(old_threads)
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            done = list(pool.map(_run_job, jobs))
+    dense = tuple(r for r in done if r.indexing == "dense")
+    runs = tuple(r for r in done if r.indexing != "dense")
+    n_test = len(load_digits_targets()) // 4
+    settings = {"hidden": hidden, "tile": list(tile), "epochs": epochs, "batch_size": batch_size, "lr": lr,
+                "family": family, "split_seed": split_seed, "optimizer": "Adam", "workers": workers,
+                "threads_per_worker": threads, "n_test": n_test}
+    return TrainSharingResult(runs, dense, settings)
+
+
+def load_digits_targets() -> np.ndarray:
+    """Labels of scikit-learn's bundled digits dataset (1797 samples, 10 classes)."""
+    from sklearn.datasets import load_digits
+
+    return load_digits().target
+
+
+def _run_job(job: dict) -> TrainRun:
+    """Train one configuration (a module-level function so that worker processes can run it)."""
+    import torch
+
+    from . import torch_layers as tl
+
+    if job["threads"] is not None:
+        torch.set_num_threads(job["threads"])
+    data = _digits(job["split_seed"])
+    seed, hidden = job["seed"], job["hidden"]
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    if job["indexing"] == "dense":
+        model = torch.nn.Sequential(tl.DenseLinear(64, hidden, seed=seed), torch.nn.ReLU(),
+                                    tl.DenseLinear(hidden, 10, seed=seed + 1000))
+        m_slots, n_weights = (), 74 * hidden
+    else:
+        model, m_slots, n_weights = _build_model(torch, job["indexing"], job["sharing"], job["compression"],
+                                                 hidden, seed, job["tile"], job["family"])
+    te, tr = _train_one(torch, model, data, epochs=job["epochs"], batch_size=job["batch_size"], lr=job["lr"],
+                        seed=seed)
+    return TrainRun(job["indexing"], job["sharing"], job["compression"], seed, hidden, m_slots, n_weights,
+                    te, tr, time.perf_counter() - t0)
