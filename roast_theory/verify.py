@@ -59,13 +59,13 @@ class VerificationReport(_Result):
 
     def to_table(self) -> str:
         """A fixed-width text table, one line per row, and a summary line."""
-        head = f"{'quantity':44s} {'formula':10s} {'method':8s} {'closed form':>14s} {'estimate':>14s} " \
+        head = f"{'quantity':52s} {'formula':10s} {'method':8s} {'closed form':>14s} {'estimate':>14s} " \
                f"{'CI (99.9%)':>31s} {'z':>7s}  ok"
         lines = [head, "-" * len(head)]
         for r in self.rows:
             ci = f"[{r.ci[0]:.6g}, {r.ci[1]:.6g}]" if r.ci else "-"
             z = f"{r.z:7.2f}" if r.z is not None else "      -"
-            lines.append(f"{r.quantity[:44]:44s} {r.formula:10s} {r.method:8s} {r.expected:14.6g} "
+            lines.append(f"{r.quantity[:52]:52s} {r.formula:10s} {r.method:8s} {r.expected:14.6g} "
                          f"{r.estimate:14.6g} {ci:>31s} {z}  {'yes' if r.passed else 'NO'}")
         n_fail = len(self.failures())
         lines.append(f"{len(self.rows) - n_fail}/{len(self.rows)} checks passed"
@@ -118,8 +118,9 @@ def _moment_rows(trials: int, seed: int) -> list[VerificationRow]:
         ("Z=8, per-element signs", x, w, 40, 8, "element", "circular"),
         ("Z=8, per-tile sign", x, w, 40, 8, "tile", "circular"),
         ("Z=8, no sign", x, w, 40, 8, "none", "circular"),
-        ("Z=8, per-tile sign, m=11 (wrapped lags)", x, w, 11, 8, "tile", "circular"),
+        ("Z=8, per-tile sign, m=11 (lags wrap)", x, w, 11, 8, "tile", "circular"),
         ("Z=8, per-element signs, kernel starts", x, w, 40, 8, "element", "kernel"),
+        ("Z=8, per-tile sign, kernel starts", x, w, 40, 8, "tile", "kernel"),
     ]
     for i, (label, xv, wv, m, z, sign, placement) in enumerate(cases):
         res = tile_hashing_moments(xv, wv, m, z, sign, placement)
@@ -146,7 +147,7 @@ def _sharing_rows(trials: int, seed: int) -> list[VerificationRow]:
     counter_ws = [np.linspace(-1.0, 1.0, 12) + 0.2, np.zeros(12)]
     rows = []
     for i, (label, cx, cw) in enumerate([("two modules", xs, ws), ("x = w", xs, xs),
-                                         ("counterexample (local wins)", counter_xs, counter_ws)]):
+                                         ("w in 1, x in 2", counter_xs, counter_ws)]):
         res = sharing_variance(cx, cw, 24)
         for j, sharing in enumerate(("global", "local")):
             est = mc_total_inner_product(cx, cw, memory=24, sharing=sharing, trials=trials,
@@ -175,8 +176,9 @@ def _placement_rows(trials: int, seed: int) -> list[VerificationRow]:
     rows = []
     load = kernel_slot_load((32, 64), (8, 16), 400)
     est = mc_placement_load((32, 64), (8, 16), 400, trials=trials, seed=seed + 500)
-    rows.append(_mc_row("kernel placement: other weights in a weight's slot", "placement",
-                        load.collisions_per_weight, est))
+    # the estimate counts the weight itself: E = 1 + expected number of other weights in its slot
+    rows.append(_mc_row("kernel placement: load at a weight's slot", "placement",
+                        1.0 + load.collisions_per_weight, est))
     for i, (n, m, z, placement) in enumerate([(300, 300, 1, "circular"), (300, 120, 10, "kernel")]):
         uf = unused_fraction(n, m, z, placement)
         est = mc_unused_fraction(n, m, z, placement=placement, trials=trials, seed=seed + 600 + i)

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from roast_theory import cli
+from roast_theory import RoastTheoryError, cli
 
 
 def run_main(capsys, argv):
@@ -118,3 +118,65 @@ def test_console_script_subprocess(files):
     usage = subprocess.run([exe, "variance", "--x", p["x"], "--w", p["w"], "--memory", "ten"],
                            capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+# ------------------------------------------------------------------------------ verification report
+@pytest.mark.slow
+def test_verify_command_passes(capsys):
+    status, out, err = run_main(capsys, ["verify", "--json"])
+    data = json.loads(out)
+    assert status == 0 and data["all_passed"] and err == ""
+    names = " ".join(r["quantity"] for r in data["rows"])
+    assert "x = w" in names and "w in 1, x in 2" in names and "sympy" in names
+    mc_rows = [r for r in data["rows"] if r["method"] == "MC"]
+    assert len(mc_rows) >= 30 and all(abs(r["z"]) < 5 for r in mc_rows)
+    assert data["trials"] >= 100_000
+
+
+def test_verify_rows_catch_a_dropped_term():
+    from roast_theory import verify as verify_mod
+    from roast_theory.montecarlo import mc_inner_product
+
+    x, w = verify_mod.builtin_vectors()
+    res = verify_mod.tile_hashing_moments(x, w, 40, 8, "tile")
+    est = mc_inner_product(x, w, memory=40, tile=8, sign="tile", trials=100_000, seed=1)
+    assert verify_mod._mc_row("v", "C2", res.variance, est, "variance").passed
+    # C2 without its C*D cross term, and with 10% of the variance missing: both rejected
+    tx, tw = x.reshape(6, 8), w.reshape(6, 8)
+    only_c = sum(np.sum(np.correlate(tw[b], tx[a], mode="full") ** 2)
+                 for a in range(6) for b in range(6) if a != b) / 40
+    for wrong in (only_c, 0.9 * res.variance):
+        row = verify_mod._mc_row("v", "C2", wrong, est, "variance")
+        assert not row.passed and abs(row.z) > 5
+    report = verify_mod.VerificationReport(rows=(row,), trials=100_000, seed=0)
+    assert not report.all_passed and "FAILED" in report.to_table()
+
+
+def test_verify_cli_exit_status_on_failure(capsys, monkeypatch):
+    from roast_theory import verify as verify_mod
+
+    row = verify_mod.VerificationRow("fake", "A", "MC", 1.0, 2.0, (1.9, 2.1), 10.0, False)
+    fake = verify_mod.VerificationReport(rows=(row,), trials=100_000, seed=0)
+    monkeypatch.setattr(verify_mod, "verify", lambda trials, seed: fake)
+    status, out, _ = run_main(capsys, ["verify"])
+    assert status == 1 and "fake" in out and "NO" in out
+
+
+def test_verify_rejects_too_few_trials():
+    from roast_theory.verify import verify
+
+    with pytest.raises(RoastTheoryError, match="trials=10"):
+        verify(trials=10)
+
+
+def test_montecarlo_command(capsys, files):
+    p, x, w = files
+    status, out, _ = run_main(capsys, ["montecarlo", "--x", p["x"], "--w", p["w"], "--memory", "10",
+                                       "--tile", "4", "--sign", "tile", "--trials", "100000", "--json"])
+    data = json.loads(out)
+    assert status == 0 and data["trials"] == 100_000
+    lo, hi = data["variance_ci"]
+    assert lo < data["variance"] < hi and abs(data["z_variance"]) < 5
+    status, _, err = run_main(capsys, ["montecarlo", "--x", p["x"], "--w", p["w"], "--memory", "10",
+                                       "--family", "nope", "--json"])
+    assert status == 2 and "family" in err and "Traceback" not in err
