@@ -399,3 +399,85 @@ def run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0
             cl = vl
             cd = vd
     return 0
+
+
+@njit(cache=True)
+def run_level_loads(P, k, tags, stamp, tree, clock, rng, stats, addrs, shift, out, outcome, want_outcome):
+    """Loads only, unsectored level ``k`` seen alone: replay lines ``addrs >> shift`` and write the
+    missed lines, in order, to ``out``; returns their number. Exact for a non-inclusive hierarchy
+    (a level's behaviour does not depend on the levels below it). An access to the same line as
+    the access just before it is a hit that changes no policy state (the line is the most
+    recently used one), so it is counted and skipped."""
+    ways = P[k, WAYS]
+    sets = P[k, SETS]
+    sbits = P[k, SBITS]
+    hashed = P[k, HASH]
+    pol = P[k, POLICY]
+    off = P[k, OFF]
+    n = addrs.shape[0]
+    nout = 0
+    hits = 0
+    evict = 0
+    c = clock[k]
+    prev = -1
+    for i in range(n):
+        line = addrs[i] >> shift
+        if line == prev:
+            hits += 1
+            if want_outcome:
+                outcome[i] = 0
+            continue
+        prev = line
+        if hashed == 0:
+            s = line & (sets - 1)
+        else:
+            s = set_index(line, sets, sbits, hashed)
+        base = off + s * ways
+        c += 1
+        if pol == LRU:
+            best = 0
+            bs = stamp[base]
+            hit = -1
+            for w in range(ways):
+                if tags[base + w] == line:
+                    hit = w
+                    break
+                st = stamp[base + w]
+                if st < bs:
+                    bs = st
+                    best = w
+            if hit >= 0:
+                stamp[base + hit] = c
+                hits += 1
+                if want_outcome:
+                    outcome[i] = 0
+                continue
+            if tags[base + best] != -1:
+                evict += 1
+            tags[base + best] = line
+            stamp[base + best] = c
+        else:
+            clock[k] = c
+            way = _find(tags, base, ways, line)
+            if way >= 0:
+                _touch(P, k, s, base, way, stamp, tree, clock)
+                hits += 1
+                if want_outcome:
+                    outcome[i] = 0
+                continue
+            way = _victim(P, k, s, base, tags, stamp, tree, rng)
+            if tags[base + way] != -1:
+                evict += 1
+            tags[base + way] = line
+            _filled(P, k, s, base, way, stamp, tree, clock)
+        if want_outcome:
+            outcome[i] = 2
+        out[nout] = line
+        nout += 1
+    clock[k] = c
+    stats[k, ACC] += n
+    stats[k, HITS] += hits
+    stats[k, MISSES] += nout
+    stats[k, EVICT] += evict
+    stats[k, BREAD] += nout << P[k, LSHIFT]
+    return nout

@@ -103,8 +103,9 @@ class Simulator:
         self._mem = np.zeros(2, dtype=np.int64)
         self.accesses = 0
         self._record = record_memory
+        self._sectored = any(c.sector is not None for c in lv)
 
-    def feed_pieces(self, b0, b1, w):
+    def feed_pieces(self, b0, b1, w, want_outcome: bool = True):
         """Replay raw line pieces; returns (outcome per piece, memory requests (m, 3) or None)."""
         npc = b0.shape[0]
         outcome = np.zeros(npc, dtype=np.int8)
@@ -112,21 +113,72 @@ class Simulator:
             K.run_exclusive(self._P, self._tags, self._stamp, self._valid, self._dirty, self._tree,
                             self._clock, self._rng, self._stats, self._mem, b0, b1, w, outcome)
             return outcome, None
-        if self._record:
-            nsect = int(self._P[:, K.NSECT].max())
-            rec = np.empty((npc * (2 * ((nsect + 1) // 2) + 1) + 1, 3), dtype=np.int64)
-        else:
-            rec = np.empty((0, 3), dtype=np.int64)
-        nr = K.run_nested(self._P, self._inclusion, self._tags, self._stamp, self._valid, self._dirty,
-                          self._tree, self._clock, self._rng, self._stats, self._mem, b0, b1, w,
-                          outcome, rec, 0)
-        return outcome, (rec[:nr] if self._record else None)
+        if self._inclusion == K.INCLUSIVE:
+            rec = self._rec_buffer(npc) if self._record else np.empty((0, 3), dtype=np.int64)
+            nr = K.run_nested(self._P, self._inclusion, self._tags, self._stamp, self._valid,
+                              self._dirty, self._tree, self._clock, self._rng, self._stats, self._mem,
+                              b0, b1, w, outcome, rec, 0)
+            return outcome, (rec[:nr] if self._record else None)
+        # Non-inclusive: a level never depends on the levels below it, so the hierarchy is the
+        # composition of single levels, each fed with the request stream of the level above.
+        if not self._sectored and (npc == 0 or not w.any()):
+            return self._feed_loads(b0, outcome, want_outcome)
+        n = len(self.config.levels)
+        rec = None
+        for k in range(n):
+            rec = self._rec_buffer(b0.shape[0], k)
+            mem = self._mem if k == n - 1 else np.zeros(2, dtype=np.int64)
+            nr = K.run_nested(self._P[k : k + 1], K.NON_INCLUSIVE, self._tags, self._stamp, self._valid,
+                              self._dirty, self._tree, self._clock[k : k + 1], self._rng[k : k + 1],
+                              self._stats[k : k + 1], mem, b0, b1, w,
+                              outcome if k == 0 else np.zeros(b0.shape[0], dtype=np.int8), rec, 0)
+            rec = rec[:nr]
+            b0 = np.ascontiguousarray(rec[:, 0])
+            b1 = np.ascontiguousarray(rec[:, 1])
+            w = np.ascontiguousarray(rec[:, 2])
+        return outcome, (rec if self._record else None)
 
-    def feed(self, chunk: TraceChunk):
+    def _rec_buffer(self, npc: int, k: int | None = None):
+        sl = self._P[:, K.NSECT] if k is None else self._P[k : k + 1, K.NSECT]
+        nsect = int(sl.max())
+        return np.empty((npc * (2 * ((nsect + 1) // 2) + 1) + 1, 3), dtype=np.int64)
+
+    def _feed_loads(self, addr, outcome, want_outcome):
+        """Unsectored loads through a non-inclusive hierarchy, level by level."""
+        P = self._P
+        nlev = P.shape[0]
+        lines = addr
+        shift = P[0, K.LSHIFT]
+        for k in range(nlev):
+            if k > 0:
+                shift = P[k, K.LSHIFT] - P[k - 1, K.LSHIFT]
+            out = np.empty(lines.shape[0], dtype=np.int64)
+            oc = outcome if k == 0 and want_outcome else np.empty(0, dtype=np.int8)
+            nout = K.run_level_loads(P, k, self._tags, self._stamp, self._tree, self._clock, self._rng,
+                                     self._stats, lines, shift, out, oc, k == 0 and want_outcome)
+            lines = out[:nout]
+        ls = P[nlev - 1, K.LSHIFT]
+        self._mem[0] += lines.shape[0] << ls
+        rec = None
+        if self._record:
+            rec = np.empty((lines.shape[0], 3), dtype=np.int64)
+            rec[:, 0] = lines << ls
+            rec[:, 1] = (lines + 1) << ls
+            rec[:, 2] = 0
+        return outcome, rec
+
+    def feed(self, chunk: TraceChunk, want_outcome: bool = True):
         """Replay one :class:`TraceChunk`; returns the first-level outcome of each access
         (int8: 0 hit, 1 sector miss, 2 miss; an access spanning lines gets its worst piece)."""
+        if (chunk.size is None and chunk.write is None and not self._sectored
+                and self._inclusion == K.NON_INCLUSIVE):
+            outcome = np.zeros(len(chunk) if want_outcome else 0, dtype=np.int8)
+            outcome, rec = self._feed_loads(chunk.addr, outcome, want_outcome)
+            self.accesses += len(chunk)
+            self._last_requests = rec
+            return outcome
         b0, b1, w, owner = split_pieces(chunk, self.config.levels[0].line)
-        outcome, rec = self.feed_pieces(b0, b1, w)
+        outcome, rec = self.feed_pieces(b0, b1, w, want_outcome)
         self.accesses += len(chunk)
         self._last_requests = rec
         if owner is not None and outcome.shape[0]:
@@ -221,7 +273,7 @@ def replay(trace, hierarchy, *, chunk_size: int = DEFAULT_CHUNK, progress: bool 
         bar = tqdm(total=_total_len(trace), unit="acc", unit_scale=True, desc="replay")
     try:
         for ch in chunks:
-            sim.feed(ch)
+            sim.feed(ch, want_outcome=False)
             if bar is not None:
                 bar.update(len(ch))
     finally:
