@@ -52,11 +52,16 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
 
 
 def _prf64(key: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Keyed pseudo-random 64-bit value of the key pair ``(a, b)``: ``mix(mix(mix(key) + a) + b)``."""
-    k = _splitmix64(np.uint64(key))
+    """Keyed pseudo-random 64-bit value of the key pair ``(a, b)``.
+
+    ``F_key(a, b) = mix(mix(K xor mix(a + c1)) + mix(b xor c2))``, ``K = mix(key)``, ``mix`` the
+    splitmix64 finaliser, ``c1, c2`` fixed odd constants (asymmetric in ``a`` and ``b``: no pair of
+    distinct keys can meet by construction).
+    """
+    k = _splitmix64(np.uint64(key & 0xFFFFFFFFFFFFFFFF))
     with np.errstate(over="ignore"):
-        h = _splitmix64(k + a.astype(np.uint64))
-        return _splitmix64(h + _splitmix64(b.astype(np.uint64) ^ k))
+        h = _splitmix64(k ^ _splitmix64(a.astype(np.uint64) + np.uint64(0x632BE59BD9B4E019)))
+        return _splitmix64(h + _splitmix64(b.astype(np.uint64) ^ np.uint64(0x8CB92BA72F3D8DD7)))
 
 
 def _keys(name: str, value) -> np.ndarray:
@@ -161,7 +166,7 @@ class IdealHash(_Family):
     Notes
     -----
     Positions are a keyed pseudo-random function: ``raw(a, b) = F_key(a, b)``, a 64-bit value from
-    splitmix64 chained over ``(key, a, b)`` with ``key = seed * 2**8``; the start / slot is
+    splitmix64 chained over ``(key, a, b)`` with ``key = seed * 2**8`` (see ``_prf64``); the start / slot is
     ``raw mod span`` (modulo bias at most ``span / 2**64``). The same key always gives the same value,
     distinct keys give (pseudo-)independent uniform values. Signs use stream 1 of the same seed.
     For bulk independent draws (Monte Carlo), :meth:`generator` gives ``numpy.random.default_rng(seed)``.

@@ -102,6 +102,21 @@ def test_ideal_uniform_chi_square():
     assert abs(_chi2_z(joint)) < 5
 
 
+def test_ideal_values_of_nearby_keys_are_uncorrelated_across_seeds():
+    """Starts of a small key grid, over 5,000 seeds: no pair of keys may be correlated (|z| < 5).
+
+    This catches weak key mixing such as ``F(0, 1) == F(1, 0)`` for some seeds.
+    """
+    a, b = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
+    seeds = 5_000
+    v = np.array([IdealHash(s).tile_starts(a.ravel(), b.ravel(), 1000) for s in range(seeds)], float)
+    g = np.array([SignHash(s).signs(a.ravel(), b.ravel()) for s in range(seeds)], float)
+    for arr in (v, g, np.hstack([v, g])):
+        c = np.corrcoef(arr.T)
+        np.fill_diagonal(c, 0)
+        assert np.abs(c).max() * np.sqrt(seeds) < 5
+
+
 @pytest.mark.parametrize("name", KERNELS)
 def test_kernel_uniform_over_parameters(name):
     """For a fixed key, the start is uniform over the family's random parameters R (drawn from seeds)."""

@@ -1,0 +1,250 @@
+"""Vectorised Monte Carlo kernels: a placement plan, batched hash draws, batched sketch estimators.
+
+A :class:`Plan` describes where every element may go: its tile, its in-tile offset, and the memory
+segment of its module (global sharing: one segment of ``m`` slots; local sharing: disjoint segments).
+``draw_slots`` / ``draw_signs`` draw ``B`` independent hashings at once as ``(B, n)`` arrays (numpy
+random streams); the estimators turn them into one value per trial with a private numba kernel that
+keeps one scratch array of ``m`` slots and clears only the touched slots (``O(n)`` per trial whatever
+``m``). ``*_reference`` are the plain ``np.bincount`` versions the tests compare against; the kernels
+also run with ``NUMBA_DISABLE_JIT=1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from .hashes import family_class
+from .mappings import tile_coordinates
+
+#: Most elements (trials x n, or trials x m bins) held at once.
+BLOCK_ELEMENTS = 20_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """Tiles of all modules laid out over their memory segments.
+
+    ``elem_tile[i]``/``elem_offset[i]``: tile and in-tile offset of element ``i``; per tile ``t``:
+    module ``tile_module[t]``, keys ``(tile_kb[t], tile_nb[t])`` inside its module, segment
+    ``[seg_base[t], seg_base[t] + seg_size[t])``. ``t_size`` is the full tile size ``BK * BN``.
+    """
+
+    elem_tile: np.ndarray
+    elem_offset: np.ndarray
+    tile_module: np.ndarray
+    tile_kb: np.ndarray
+    tile_nb: np.ndarray
+    seg_base: np.ndarray
+    seg_size: np.ndarray
+    t_size: int
+    m_total: int
+    n_modules: int
+
+    @property
+    def n(self) -> int:
+        return int(self.elem_tile.size)
+
+    @property
+    def n_tiles(self) -> int:
+        return int(self.tile_kb.size)
+
+
+def make_plan(shapes, tile: tuple[int, int], seg_sizes, *, shared: bool) -> Plan:
+    """Plan for modules of ``shapes`` (1-D or 2-D), all in one segment (``shared``) or one each."""
+    elem_tile, elem_off, t_mod, t_kb, t_nb, t_base, t_size_seg = [], [], [], [], [], [], []
+    n_tiles = 0
+    base = 0
+    for l, shape in enumerate(shapes):
+        _, _, kb, nb, off = tile_coordinates(shape, tile)
+        n_nb = int(nb.max()) + 1
+        tid = (kb * n_nb + nb).ravel()
+        n_t = int(tid.max()) + 1
+        elem_tile.append(tid + n_tiles)
+        elem_off.append(off.ravel())
+        t_mod.append(np.full(n_t, l, np.int64))
+        t_kb.append(np.arange(n_t, dtype=np.int64) // n_nb)
+        t_nb.append(np.arange(n_t, dtype=np.int64) % n_nb)
+        seg = seg_sizes[0] if shared else seg_sizes[l]
+        t_base.append(np.full(n_t, 0 if shared else base, np.int64))
+        t_size_seg.append(np.full(n_t, seg, np.int64))
+        base += 0 if shared else seg
+        n_tiles += n_t
+    m_total = seg_sizes[0] if shared else base
+    return Plan(np.concatenate(elem_tile), np.concatenate(elem_off), np.concatenate(t_mod),
+                np.concatenate(t_kb), np.concatenate(t_nb), np.concatenate(t_base),
+                np.concatenate(t_size_seg), tile[0] * tile[1], int(m_total), len(shapes))
+
+
+def block_sizes(trials: int, per_trial: int):
+    """Split ``trials`` into blocks of at most ``BLOCK_ELEMENTS // per_trial`` trials."""
+    b = max(1, BLOCK_ELEMENTS // max(per_trial, 1))
+    done = 0
+    while done < trials:
+        size = min(b, trials - done)
+        yield size
+        done += size
+
+
+def draw_starts(rng: np.random.Generator, plan: Plan, b: int, family: str, placement: str) -> np.ndarray:
+    """``(b, n_tiles)`` tile starts, relative to each tile's segment.
+
+    Ideal: independent uniform in ``[0, span_t)``. Kernel family: per trial and module, fresh parameters
+    ``R`` drawn uniform in ``[0, P)`` (the law of ``make_family(name, fresh_seed)``), then the exact
+    formula at the tile's keys, reduced mod ``span_t``. ``span_t = seg_size`` (circular) or
+    ``seg_size - T`` (kernel).
+    """
+    span = plan.seg_size if placement == "circular" else plan.seg_size - plan.t_size
+    if family == "ideal":
+        if np.all(span == span[0]):
+            return rng.integers(0, int(span[0]), size=(b, plan.n_tiles), dtype=np.int64)
+        return rng.integers(0, span[None, :], size=(b, plan.n_tiles), dtype=np.int64)
+    cls = family_class(family)
+    r = cls.draw_params(rng, b * plan.n_modules).reshape(b, plan.n_modules, cls.n_params)
+    params = [r[:, plan.tile_module, j] for j in range(cls.n_params)]
+    raw = cls.formula(params, plan.tile_kb[None, :], plan.tile_nb[None, :])
+    return raw % span[None, :]
+
+
+def draw_slots(rng: np.random.Generator, plan: Plan, b: int, family: str, placement: str) -> np.ndarray:
+    """``(b, n)`` absolute slots ``seg_base + (s_t + offset) [mod seg_size]``."""
+    s = draw_starts(rng, plan, b, family, placement)
+    if plan.n_tiles == plan.n and plan.t_size == 1:  # element hashing: offsets are 0, no wrap
+        h = s
+    else:
+        h = s[:, plan.elem_tile] + plan.elem_offset[None, :]
+        if placement == "circular":  # s + o < 2 * seg_size: one subtraction wraps
+            seg = plan.seg_size[plan.elem_tile][None, :]
+            h -= seg * (h >= seg)
+    if np.any(plan.seg_base):
+        h = h + plan.seg_base[plan.elem_tile][None, :]
+    return h
+
+
+def draw_signs(rng: np.random.Generator, plan: Plan, b: int, sign: str) -> np.ndarray | None:
+    """``(b, n)`` int8 signs (per element or per tile), or ``None`` for no sign."""
+    if sign == "none":
+        return None
+    size = (b, plan.n) if sign == "element" else (b, plan.n_tiles)
+    g = rng.integers(0, 2, size=size, dtype=np.int8)
+    g *= 2
+    g -= 1
+    return g if sign == "element" else g[:, plan.elem_tile]
+
+
+def _bins(h: np.ndarray, m: int):
+    """Flat bin keys ``trial * m + slot`` (compacted with ``np.unique`` when ``b * m`` is large)."""
+    b = h.shape[0]
+    keys = h + (np.arange(b, dtype=np.int64) * m)[:, None]
+    if b * m <= 2 * BLOCK_ELEMENTS:
+        bin_trial = None
+        return keys.ravel(), b * m, bin_trial
+    uniq, inv = np.unique(keys.ravel(), return_inverse=True)
+    return inv.ravel(), uniq.size, uniq // m
+
+
+def _per_trial(values: np.ndarray, b: int, m: int, bin_trial) -> np.ndarray:
+    if bin_trial is None:
+        return values.reshape(b, m).sum(axis=1)
+    return np.bincount(bin_trial, weights=values, minlength=b)
+
+
+_NO_SIGN = np.ones((1, 1), np.int8)
+
+
+@njit(cache=True)
+def _inner_kernel(h, g, has_sign, x, w, m, out):  # pragma: no cover - compiled
+    b, n = h.shape
+    mw = np.zeros(m)
+    for t in range(b):
+        for i in range(n):
+            gi = g[t, i] if has_sign else 1.0
+            mw[h[t, i]] += gi * w[i]
+        acc = 0.0
+        for i in range(n):
+            gi = g[t, i] if has_sign else 1.0
+            acc += gi * x[i] * mw[h[t, i]]
+        for i in range(n):
+            mw[h[t, i]] = 0.0
+        out[t] = acc
+
+
+@njit(cache=True)
+def _sq_error_kernel(h, g, has_sign, w, m, out):  # pragma: no cover - compiled
+    b, n = h.shape
+    mw = np.zeros(m)
+    for t in range(b):
+        for i in range(n):
+            gi = g[t, i] if has_sign else 1.0
+            mw[h[t, i]] += gi * w[i]
+        acc = 0.0
+        for i in range(n):
+            gi = g[t, i] if has_sign else 1.0
+            d = gi * mw[h[t, i]] - w[i]
+            acc += d * d
+        for i in range(n):
+            mw[h[t, i]] = 0.0
+        out[t] = acc
+
+
+def inner_products(h, g, x, w, m: int) -> np.ndarray:
+    """Per trial ``<w_hat, x> = sum_i g_i x_i (S w)[h(i)]`` (numba kernel)."""
+    out = np.empty(h.shape[0])
+    g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
+    x_, w_ = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
+    _inner_kernel(np.ascontiguousarray(h, dtype=np.int64), g_, g is not None, x_, w_, int(m), out)
+    return out
+
+
+def weight_sq_errors(h, g, w, m: int) -> np.ndarray:
+    """Per trial ``|w_hat - w|^2``, ``w_hat_i = g_i (S w)[h(i)]`` (numba kernel)."""
+    out = np.empty(h.shape[0])
+    g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
+    _sq_error_kernel(np.ascontiguousarray(h, dtype=np.int64), g_, g is not None,
+                     np.ascontiguousarray(w, dtype=np.float64), int(m), out)
+    return out
+
+
+def inner_products_reference(h: np.ndarray, g: np.ndarray | None, x: np.ndarray, w: np.ndarray,
+                             m: int) -> np.ndarray:
+    """Per trial ``<w_hat, x> = <S w, S x>`` for slots ``h`` and signs ``g`` (``np.bincount``)."""
+    b = h.shape[0]
+    keys, n_bins, bin_trial = _bins(h, m)
+    gw = np.broadcast_to(w, h.shape) if g is None else g * w
+    gx = np.broadcast_to(x, h.shape) if g is None else g * x
+    mw = np.bincount(keys, weights=gw.ravel(), minlength=n_bins)
+    mx = np.bincount(keys, weights=gx.ravel(), minlength=n_bins)
+    return _per_trial(mw * mx, b, m, bin_trial)
+
+
+def weight_sq_errors_reference(h: np.ndarray, g: np.ndarray | None, w: np.ndarray, m: int) -> np.ndarray:
+    """Per trial ``|w_hat - w|^2`` with ``w_hat_i = g_i (S w)[h(i)]`` (``np.bincount``)."""
+    keys, n_bins, _ = _bins(h, m)
+    gw = np.broadcast_to(w, h.shape) if g is None else g * w
+    mw = np.bincount(keys, weights=gw.ravel(), minlength=n_bins)
+    w_hat = mw[keys].reshape(h.shape)
+    if g is not None:
+        w_hat *= g
+    return ((w_hat - w) ** 2).sum(axis=1)
+
+
+def slot_counts_window(starts: np.ndarray, t_size: int, m: int, placement: str) -> np.ndarray:
+    """``(b, m)`` number of elements per slot when every tile is full: a length-``T`` window sum.
+
+    ``count[b] = #{t : (b - s_t) mod m < T}`` (circular) or ``#{t : 0 <= b - s_t < T}`` (kernel).
+    """
+    b = starts.shape[0]
+    keys = starts + (np.arange(b, dtype=np.int64) * m)[:, None]
+    hist = np.bincount(keys.ravel(), minlength=b * m).reshape(b, m)
+    pad = hist[:, m - (t_size - 1):] if placement == "circular" and t_size > 1 else np.zeros((b, t_size - 1))
+    c = np.cumsum(np.concatenate([np.zeros((b, 1)), pad, hist], axis=1), axis=1)
+    return c[:, t_size:] - c[:, :-t_size]
+
+
+def slot_counts(h: np.ndarray, m: int) -> np.ndarray:
+    """``(b, m)`` number of elements per slot from ``(b, n)`` slots."""
+    b = h.shape[0]
+    keys = h + (np.arange(b, dtype=np.int64) * m)[:, None]
+    return np.bincount(keys.ravel(), minlength=b * m).reshape(b, m)

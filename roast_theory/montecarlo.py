@@ -1,0 +1,298 @@
+"""Monte Carlo estimates of hashed inner products, weight error, sharing and placement load.
+
+Every function draws ``trials`` independent hashings (blocks of at most ``2e7`` elements at a time)
+from ``numpy.random.default_rng(seed)`` and returns a frozen :class:`MonteCarloEstimate`.
+
+* ``family="ideal"``: tile starts independent uniform, signs independent fair.
+* a kernel family (``"rz-stable"``, ``"rz-v1"``, ``"hashednet-triton"``, ``"robez"``): in every trial (and
+  for every module) fresh parameters ``R`` are drawn uniform in ``[0, P)`` -- the law of
+  ``make_family(name, fresh_seed)`` -- and the starts follow the exact kernel formula at the tile keys
+  (a 1-D vector is the row ``(1, n)``: tile ``t`` has keys ``(0, t)``). The kernels have no sign; a
+  requested sign is an independent ideal Rademacher sign.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _mc_kernels as K
+from ._mc_results import ConfidenceInterval, KernelIdealGap, MonteCarloEstimate
+from ._validate import check_choice, check_int, check_same_shape, check_seed, check_vector
+from .errors import RoastTheoryError
+from .hashes import FAMILY_NAMES
+from .layout import auto_scales, local_slots
+from .mappings import PLACEMENTS, SIGNS, check_memory, check_shape, check_tile
+
+__all__ = [
+    "ConfidenceInterval",
+    "KernelIdealGap",
+    "MonteCarloEstimate",
+    "kernel_vs_ideal_gap",
+    "mc_inner_product",
+    "mc_kernel",
+    "mc_module_output",
+    "mc_placement_load",
+    "mc_total_inner_product",
+    "mc_unused_fraction",
+    "mc_weight_mse",
+]
+
+
+def _common(memory, tile, sign, placement, family, trials, seed):
+    z = check_int("tile", tile, low=1)
+    check_choice("sign", sign, SIGNS)
+    check_choice("placement", placement, PLACEMENTS)
+    check_choice("family", family, FAMILY_NAMES)
+    trials = check_int("trials", trials, low=2)
+    seed = check_seed(seed)
+    m = check_memory(memory, z, placement)
+    return m, z, trials, seed
+
+
+def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner"):
+    rng = np.random.default_rng(seed)
+    out = np.empty(trials)
+    done = 0
+    per_trial = plan.n
+    for b in K.block_sizes(trials, per_trial):
+        h = K.draw_slots(rng, plan, b, family, placement)
+        g = K.draw_signs(rng, plan, b, sign)
+        if what == "inner":
+            out[done:done + b] = K.inner_products(h, g, x, w, plan.m_total)
+        else:
+            out[done:done + b] = K.weight_sq_errors(h, g, w, plan.m_total)
+        done += b
+    return MonteCarloEstimate.from_samples(out, seed)
+
+
+def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circular", family="ideal",
+                     trials=100_000, seed=0) -> MonteCarloEstimate:
+    """Monte Carlo estimate of ``<w_hat, x>``, ``w_hat = recover(sketch(w))`` for a 1-D tile mapping.
+
+    Parameters
+    ----------
+    x, w : 1-D arrays of equal length ``n``
+    memory : int
+        Slots ``m`` (``>= tile`` circular, ``> tile`` kernel placement).
+    tile : int
+        Chunk size ``Z`` (``1`` is element hashing).
+    sign : {"element", "tile", "none"}
+    placement : {"circular", "kernel"}
+    family : {"ideal", "rz-stable", "rz-v1", "hashednet-triton", "robez"}
+    trials : int
+        Independent hash draws (``>= 2``).
+    seed : int or None
+
+    Returns
+    -------
+    MonteCarloEstimate
+
+    Notes
+    -----
+    .. math:: Y = \\langle \\hat w, x\\rangle = \\langle S w, S x\\rangle,\\quad
+              S_{b i} = g_i [h(i) = b],\\quad h(i) = s_{t(i)} + o(i)\\ (\\bmod m)
+    """
+    x = check_vector("x", x)
+    w = check_vector("w", w)
+    check_same_shape("x", x, "w", w)
+    m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
+    plan = K.make_plan([x.shape], (1, z), [m], shared=True)
+    return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
+
+
+def mc_weight_mse(w, *, memory, tile=1, sign="element", placement="circular", family="ideal",
+                  trials=100_000, seed=0) -> MonteCarloEstimate:
+    """Monte Carlo estimate of the weight error ``|w_hat - w|^2`` (same mapping as :func:`mc_inner_product`).
+
+    Notes
+    -----
+    .. math:: Y = \\sum_i (g_i (S w)_{h(i)} - w_i)^2
+    """
+    w = check_vector("w", w)
+    m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
+    plan = K.make_plan([w.shape], (1, z), [m], shared=True)
+    return _run(plan, None, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed,
+                what="mse")
+
+
+def mc_kernel(x, x2, *, memory, trials=100_000, seed=0, family="ideal") -> MonteCarloEstimate:
+    """Monte Carlo estimate of the hashed kernel ``<S x, S x2>`` (element hashing, per-element signs; B1).
+
+    Notes
+    -----
+    The same estimator as :func:`mc_inner_product` with ``tile=1``: ``<S x, S x2> = <S^T S x2, x>``.
+    """
+    return mc_inner_product(x, x2, memory=memory, tile=1, sign="element", placement="circular",
+                            family=family, trials=trials, seed=seed)
+
+
+def _modules(xs, ws):
+    if isinstance(xs, np.ndarray) or isinstance(ws, np.ndarray):
+        raise RoastTheoryError("xs and ws must be sequences of arrays (one per module), not one array")
+    xs, ws = list(xs), list(ws)
+    if len(xs) != len(ws) or not xs:
+        raise RoastTheoryError(f"xs has {len(xs)} modules and ws has {len(ws)}: need the same number >= 1")
+    xs_, ws_ = [], []
+    for l, (x, w) in enumerate(zip(xs, ws)):
+        x_ = check_vector(f"xs[{l}]", np.ravel(np.asarray(x, dtype=np.float64)))
+        w_arr = np.asarray(w, dtype=np.float64)
+        w_ = check_vector(f"ws[{l}]", np.ravel(w_arr))
+        check_same_shape(f"xs[{l}]", x_, f"ws[{l}]", w_)
+        xs_.append(x_)
+        ws_.append((w_, w_arr.shape))
+    return xs_, ws_
+
+
+def _scales(scales, shapes) -> np.ndarray:
+    if scales is None:
+        return np.ones(len(shapes))
+    if isinstance(scales, str):
+        check_choice("scales", scales, ("auto",))
+        return auto_scales(shapes)
+    lam = check_vector("scales", scales)
+    if lam.size != len(shapes) or np.any(lam <= 0):
+        raise RoastTheoryError(f"scales={scales!r} must be {len(shapes)} positive numbers, None or 'auto'")
+    return lam
+
+
+def mc_total_inner_product(xs, ws, *, memory, sharing="global", tile=1, sign="element", scales=None,
+                           placement="circular", family="ideal", trials=100_000,
+                           seed=0) -> MonteCarloEstimate:
+    """Monte Carlo estimate of the total ``sum_l <x_l, w_hat_l>`` over modules (B3).
+
+    Parameters
+    ----------
+    xs, ws : sequences of arrays
+        Module inputs and weights (flattened; each module cut into chunks of ``tile``).
+    memory : int
+        Total slots ``m``.
+    sharing : {"global", "local"}
+        ``global``: all modules in one array of ``m`` slots, each with its own hash; stored values
+        ``u_l = w_l / lambda_l`` recovered times ``lambda_l``. ``local``: module ``l`` alone in
+        ``m_l = round(p_l m)`` slots (:func:`roast_theory.layout.local_slots`; ``sum m_l = m``).
+    scales : None, "auto" or sequence of float
+        ``lambda_l`` (global only; local sharing is scale-free). ``"auto"``: see
+        :func:`roast_theory.layout.auto_scales`.
+
+    Notes
+    -----
+    .. math:: Y_G = \\sum_l \\lambda_l \\langle x_l, \\hat u_l\\rangle
+              = \\langle S (\\lambda x), S u\\rangle
+    """
+    xs_, ws_ = _modules(xs, ws)
+    check_choice("sharing", sharing, ("global", "local"))
+    z = check_int("tile", tile, low=1)
+    shapes = [w.shape for w, _ in ws_]
+    m, _, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
+    if sharing == "global":
+        lam = _scales(scales, [shape for _, shape in ws_])
+        plan = K.make_plan(shapes, (1, z), [m], shared=True)
+        x = np.concatenate([l_ * x for l_, x in zip(lam, xs_)])
+        w = np.concatenate([w / l_ for l_, (w, _) in zip(lam, ws_)])
+    else:
+        m_l = local_slots([s[0] for s in shapes], m)
+        low = z if placement == "circular" else z + 1
+        for l, ml in enumerate(m_l):
+            if ml < low:
+                raise RoastTheoryError(
+                    f"memory={m}: module {l} gets m_l={int(ml)} slots under local sharing, "
+                    f"fewer than {low} ({placement} placement, tile={z})")
+        plan = K.make_plan(shapes, (1, z), [int(v) for v in m_l], shared=False)
+        x = np.concatenate(xs_)
+        w = np.concatenate([w for w, _ in ws_])
+    return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
+
+
+def mc_module_output(xs, ws, module, *, memory, sharing="global", scales=None, tile=1, sign="element",
+                     placement="circular", family="ideal", trials=100_000, seed=0) -> MonteCarloEstimate:
+    """Monte Carlo estimate of one module's output ``<x_l, w_hat_l>`` (B2).
+
+    All modules' weights are stored (and collide with module ``l`` under global sharing); only module
+    ``l``'s input is non-zero: the estimator is :func:`mc_total_inner_product` with ``x_j = 0, j != l``.
+    """
+    xs_ = list(xs)
+    module = check_int("module", module, low=0, high=len(xs_) - 1)
+    xs0 = [np.asarray(x, dtype=np.float64) * (1.0 if j == module else 0.0) for j, x in enumerate(xs_)]
+    return mc_total_inner_product(xs0, ws, memory=memory, sharing=sharing, tile=tile, sign=sign,
+                                  scales=scales, placement=placement, family=family, trials=trials, seed=seed)
+
+
+def mc_placement_load(shape, tile_shape, memory, *, trials=1000, seed=0, family="ideal",
+                      placement="kernel") -> MonteCarloEstimate:
+    """Monte Carlo estimate of the mean load at a weight's slot (weights sharing it, itself included).
+
+    Parameters
+    ----------
+    shape : int or (K, N)
+    tile_shape : int or (BK, BN)
+    memory : int
+        Slots ``H``; kernel placement draws starts in ``[0, H - T)``.
+
+    Notes
+    -----
+    Per trial :math:`Y = \\frac{1}{n}\\sum_i c_{h(i)} = \\frac{1}{n}\\sum_b c_b^2`, ``c_b`` the number of
+    weights in slot ``b``. When every tile is full, ``c`` is a length-``T`` window sum of the histogram
+    of tile starts (no element-level arrays).
+    """
+    counts_iter, n, seed = _counts(shape, tile_shape, memory, trials, seed, family, placement)
+    y = np.concatenate([(c.astype(np.float64) ** 2).sum(axis=1) / n for c in counts_iter])
+    return MonteCarloEstimate.from_samples(y, seed)
+
+
+def mc_unused_fraction(n, memory, tile=1, *, trials=1000, seed=0, family="ideal",
+                       placement="circular") -> MonteCarloEstimate:
+    """Monte Carlo estimate of the fraction of the ``m`` slots that no weight uses (1-D, chunks of ``tile``).
+
+    Notes
+    -----
+    Per trial :math:`Y = \\#\\{b : c_b = 0\\} / m`; ideal element hashing gives
+    :math:`E Y = (1 - 1/m)^n`.
+    """
+    n = check_int("n", n, low=1)
+    counts_iter, _, seed = _counts((n,), tile, memory, trials, seed, family, placement)
+    m = memory
+    y = np.concatenate([(c == 0).sum(axis=1) / m for c in counts_iter])
+    return MonteCarloEstimate.from_samples(y, seed)
+
+
+def _counts(shape, tile_shape, memory, trials, seed, family, placement):
+    shape = check_shape("shape", shape)
+    tile = check_tile(tile_shape)
+    if len(shape) == 1 and tile[0] != 1:
+        raise RoastTheoryError(f"tile_shape={tile_shape!r}: a 1-D weight needs an integer tile Z or (1, Z)")
+    check_choice("placement", placement, PLACEMENTS)
+    check_choice("family", family, FAMILY_NAMES)
+    trials = check_int("trials", trials, low=2)
+    seed = check_seed(seed)
+    m = check_memory(memory, tile[0] * tile[1], placement)
+    plan = K.make_plan([shape], tile, [m], shared=True)
+    full = all(d % t == 0 for d, t in zip(shape if len(shape) == 2 else (1, shape[0]), tile))
+    n = plan.n
+    rng = np.random.default_rng(seed)
+
+    def gen():
+        per_trial = max(m, plan.n_tiles if full else n)
+        for b in K.block_sizes(trials, per_trial):
+            if full:
+                s = K.draw_starts(rng, plan, b, family, placement)
+                yield K.slot_counts_window(s, plan.t_size, m, placement)
+            else:
+                yield K.slot_counts(K.draw_slots(rng, plan, b, family, placement), m)
+
+    return gen(), n, seed
+
+
+def kernel_vs_ideal_gap(x, w, *, memory, tile=1, family="rz-stable", sign="element", placement="kernel",
+                        trials=100_000, seed=0) -> KernelIdealGap:
+    """Variance of ``<w_hat, x>`` under the exact kernel hash family against ideal hashing.
+
+    The two estimates use independent streams (seeds ``seed`` and ``seed + 1``) and otherwise the same
+    mapping (:func:`mc_inner_product`).
+    """
+    check_choice("family", family, FAMILY_NAMES)
+    seed = check_seed(seed)
+    s2 = None if seed is None else seed + 1
+    kw = dict(memory=memory, tile=tile, sign=sign, placement=placement, trials=trials)
+    kern = mc_inner_product(x, w, family=family, seed=seed, **kw)
+    ideal = mc_inner_product(x, w, family="ideal", seed=s2, **kw)
+    return KernelIdealGap(kernel=kern, ideal=ideal, family=family)
