@@ -290,3 +290,32 @@ def test_sampling_rate_one_is_exact():
     b = miss_ratio_curve(addr)
     assert isinstance(a, MissRatioCurve) and a.exact
     assert np.array_equal(a.hist, b.hist)
+
+
+# ----------------------------------------------------------------------------- engine replay
+
+
+@pytest.mark.parametrize("n_sets", [1, 16, 128])
+def test_histogram_equals_engine_replay_every_associativity(n_sets):
+    from cachesim import LevelConfig, replay
+
+    rng = np.random.default_rng(n_sets)
+    addr = mixed_trace(rng, 40_000, 6000)
+    size = rng.integers(1, 100, addr.size)  # accesses spanning lines: both count line pieces
+    chunk = make_chunk(addr, size=size)
+    h = stack_distance_histogram(chunk, n_sets=n_sets, max_ways=16)
+    for ways in (1, 2, 3, 4, 8, 12, 16):
+        res = replay(chunk, LevelConfig("L1", n_sets * ways * 64, 64, ways)).levels[0]
+        assert h.n_accesses == res.accesses
+        assert h.misses(ways) == res.misses, ways
+
+
+def test_fully_associative_curve_equals_engine_replay():
+    from cachesim import LevelConfig, replay
+
+    rng = np.random.default_rng(8)
+    addr = mixed_trace(rng, 30_000, 4000, line=128)
+    curve = miss_ratio_curve(addr, line_size=128)
+    for lines in (1, 7, 64, 300, 1024, 4096):
+        res = replay(addr, LevelConfig("FA", lines * 128, 128, "full")).levels[0]
+        assert curve.misses(lines) == res.misses, lines
