@@ -1,12 +1,36 @@
 """Theory of ROAST hashing: hash mappings, closed-form moments, symbolic derivations, Monte Carlo."""
 
 from .errors import RoastTheoryError
+from .hashes import (
+    HashedNetTritonHash,
+    IdealHash,
+    RobeZHash,
+    RzStableHash,
+    RzV1Hash,
+    SignHash,
+    make_family,
+)
+from .layout import ModelLayout, auto_scales, local_slots
+from .mappings import ChunkMapping, ElementMapping, TileMapping
 from .moments import (
     block_tile_moments,
     element_hashing_moments,
     layout_moments,
     tile_hashing_moments,
     weight_mse,
+)
+from .montecarlo import (
+    ConfidenceInterval,
+    KernelIdealGap,
+    MonteCarloEstimate,
+    kernel_vs_ideal_gap,
+    mc_inner_product,
+    mc_kernel,
+    mc_module_output,
+    mc_placement_load,
+    mc_total_inner_product,
+    mc_unused_fraction,
+    mc_weight_mse,
 )
 from .placement import kernel_slot_load, unused_fraction
 from .results import (
@@ -31,4 +55,10 @@ __all__ = [
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
     "Allocation", "SlotLoad", "UnusedFraction",
     "verify", "VerificationReport", "VerificationRow",
+    # hash families, mappings, layouts, Monte Carlo (H1)
+    "make_family", "IdealHash", "RzStableHash", "RzV1Hash", "HashedNetTritonHash", "RobeZHash", "SignHash",
+    "ElementMapping", "TileMapping", "ChunkMapping", "ModelLayout", "auto_scales", "local_slots",
+    "MonteCarloEstimate", "KernelIdealGap", "ConfidenceInterval",
+    "mc_inner_product", "mc_weight_mse", "mc_kernel", "mc_total_inner_product", "mc_module_output",
+    "mc_placement_load", "mc_unused_fraction", "kernel_vs_ideal_gap",
 ]
