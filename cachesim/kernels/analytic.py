@@ -1,0 +1,246 @@
+"""Expected GPU traffic of the tiled GEMMs in closed form (no trace, no cache replay).
+
+The model follows the same kernel description as :mod:`cachesim.kernels.gemm_gpu` and predicts, per
+operand, the warp load instructions, the L1 sector requests (exact for strided tiles, exact expectations
+for ROAST and for ideal element hashing), and approximate L1 / L2 misses and DRAM bytes.
+
+Approximations (stated, and tested against the simulation within stated bounds):
+
+* strided operands (``X``, dense ``W``, ``dY``) are never re-used in L1 by a later program on the same SM
+  (exact when the grid is a single wave);
+* references to the shared array follow the *independent reference model*: a request to an array
+  of ``F`` sectors hits a cache holding ``C`` of them with probability ``min(1, C/F)``, except for first
+  touches, which always miss. ``C`` counts sectors: ``L1_bytes / 32`` for ROAST (tiles fill whole lines),
+  ``L1_bytes / 128`` for HashedNet (a sectored line holds about one useful sector of a random gather);
+* tile starts are uniform in the element offset within a sector (ROAST) and element slots are uniform
+  (ideal hashing; the kernels' linear hashes give the same distinct counts unless ``H`` is tiny).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CacheSimError
+from .gemm_gpu import GemmPlan, TileLoad, grouped_order, plan_gemm
+from .gpu_sim import gpu_target
+
+
+def expected_window_sectors(width_bytes: int, align_bytes: int, sector_bytes: int = 32) -> float:
+    """Expected number of sectors touched by ``width_bytes`` contiguous bytes at a random aligned start.
+
+    Parameters
+    ----------
+    width_bytes : int
+        Bytes read by one request (e.g. 32 lanes x 4 B = 128).
+    align_bytes : int
+        The start is a uniformly random multiple of ``align_bytes`` (the element or vector size).
+    sector_bytes : int
+
+    Notes
+    -----
+    With ``o`` uniform on ``{0, a, 2a, ..., S - a}`` (its position inside a sector),
+
+    .. math:: E[\\#\\text{sectors}] = \\frac{a}{S} \\sum_{j=0}^{S/a - 1} \\lceil (j a + W) / S \\rceil,
+
+    which for ``W`` a multiple of ``S`` is ``W/S + 1 - a/S`` (one extra sector unless aligned).
+    """
+    if align_bytes < 1 or sector_bytes % align_bytes:
+        raise CacheSimError(f"align_bytes={align_bytes} must divide sector_bytes={sector_bytes}")
+    if width_bytes < 1:
+        raise CacheSimError(f"width_bytes={width_bytes} must be >= 1")
+    offsets = np.arange(0, sector_bytes, align_bytes)
+    return float(np.mean(-(-(offsets + width_bytes) // sector_bytes)))
+
+
+def expected_distinct(n_draws: float, n_bins: float) -> float:
+    """Expected number of distinct bins hit by ``n_draws`` uniform draws over ``n_bins`` bins.
+
+    Notes
+    -----
+    :math:`E = F\\,(1 - (1 - 1/F)^{n})` with ``F = n_bins``, ``n = n_draws``.
+    """
+    if n_bins <= 0:
+        raise CacheSimError(f"n_bins={n_bins} must be > 0")
+    if n_bins == 1:
+        return 1.0 if n_draws > 0 else 0.0
+    return float(n_bins * -math.expm1(n_draws * math.log1p(-1.0 / n_bins)))
+
+
+def strided_instruction_sectors(tile: TileLoad, elem_bytes: int, sector_bytes: int = 32) -> int:
+    """Sectors of one warp instruction of a strided tile whose rows start on sector boundaries.
+
+    Notes
+    -----
+    An instruction covers ``32 v`` elements = ``max(1, 32 v / cols)`` row pieces of
+    ``min(cols, 32 v)`` elements; each piece starts on a sector boundary, so it touches
+    ``ceil(piece_bytes / S)`` sectors.
+    """
+    piece = min(tile.cols, 32 * tile.vec)
+    pieces = max(1, 32 * tile.vec // tile.cols)
+    pieces = min(pieces, tile.rows)
+    return pieces * -(-piece * elem_bytes // sector_bytes)
+
+
+@dataclass(frozen=True)
+class OperandExpectation:
+    """Expected counts for one operand."""
+
+    name: str
+    instructions: int
+    l1_sector_requests: float
+    l1_sector_misses: float
+    l2_sector_misses: float
+    exact_requests: bool
+
+
+@dataclass(frozen=True)
+class AnalyticTraffic:
+    """Expected traffic of one kernel (fields as in :class:`GpuTraffic`; floats are expectations)."""
+
+    kind: str
+    backward: bool
+    target: str
+    load_instructions: int
+    l1_sector_requests: float
+    l1_sector_misses: float
+    l2_sector_requests: float
+    l2_sector_misses: float
+    write_sector_requests: float
+    dram_bytes: float
+    flops: int
+    by_operand: tuple
+
+    def operand(self, prefix: str) -> OperandExpectation:
+        for o in self.by_operand:
+            if o.name.startswith(prefix):
+                return o
+        raise CacheSimError(f"operand={prefix!r} is not one of {[o.name for o in self.by_operand]}")
+
+    def ratio(self, other, metric: str = "l1_sector_requests") -> float:
+        """``self.metric / other.metric`` (``other``: an :class:`AnalyticTraffic` or a ``GpuTraffic``)."""
+        if not hasattr(self, metric) or not hasattr(other, metric):
+            raise CacheSimError(f"metric={metric!r} is not a traffic field")
+        den = getattr(other, metric)
+        return getattr(self, metric) / den if den else float("inf")
+
+
+def _per_sm_tiles(plan: GemmPlan, num_sms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per SM: program-steps run and distinct shared-array tiles (kb, nb) loaded (forward B operand)."""
+    prow, pcol = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
+    sm = np.arange(plan.n_programs) % num_sms
+    progs = np.bincount(sm, minlength=num_sms)
+    # distinct pid_n per SM (each contributes n_steps distinct tiles)
+    key = np.unique(sm * plan.n_cols + pcol)
+    dist_cols = np.bincount(key // plan.n_cols, minlength=num_sms)
+    return progs * plan.n_steps, dist_cols * plan.n_steps
+
+
+def _irm_misses(requests, distinct, capacity: float, footprint: float):
+    """Independent reference model: first touches miss, the rest hit with probability min(1, C/F)."""
+    p_hit = min(1.0, capacity / footprint) if footprint > 0 else 1.0
+    return distinct + (requests - distinct) * (1.0 - p_hit)
+
+
+def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int | None = None,
+                  l1_bytes: int | None = None, **kwargs) -> AnalyticTraffic:
+    """Expected traffic of a GEMM kernel (same parameters as :func:`simulate_gemm_gpu`).
+
+    Notes
+    -----
+    Per operand, ``requests = instructions x E[sectors per instruction]`` with
+
+    * strided tiles: :func:`strided_instruction_sectors` (exact);
+    * ROAST (forward B, backward atomics): the tile is contiguous, so each instruction reads
+      ``W = 32 v e`` contiguous bytes at a start uniform over multiples of ``v e`` within a sector:
+      :func:`expected_window_sectors` (exact expectation);
+    * HashedNet: 32 uniform elements over ``F = ceil(H e / 32)`` sectors:
+      :func:`expected_distinct` ``(32, F)``.
+
+    L1 misses: strided operands miss on every request; the shared array follows :func:`_irm_misses`
+    per SM with its first touches ``F (1 - (1 - q)^{tiles})`` (``q`` = fraction of the array one tile
+    covers). L2 misses: the compulsory footprint of every operand plus the independent-reference term
+    when the footprint exceeds L2. DRAM bytes: 32 x (L2 misses + written sectors).
+    """
+    if plan is None:
+        plan = plan_gemm(**kwargs)
+    t = gpu_target(target)
+    n_sms = t.num_sms if num_sms is None else int(num_sms)
+    l1 = t.l1_bytes_for(plan.shared_bytes) if l1_bytes is None else int(l1_bytes)
+    S, e = t.sector_bytes, plan.elem_bytes
+    bn, bk = plan.block.bn, plan.block.bk
+    m, k, n = plan.shape.m, plan.shape.k, plan.shape.n
+    steps_programs = plan.n_steps * plan.n_programs
+    for ld, what in ((k, "K"), (n, "N")):
+        if (ld * e) % S:
+            raise CacheSimError(f"analytic model needs rows of {what}*{e} bytes to be a multiple of {S}")
+    tile = bk * bn
+    arr_sectors = None if plan.memory is None else -(-plan.memory * e // S)
+
+    ops = []
+    # ---- operand A (and backward B = dY): strided, never re-used in L1
+    strided_ops = [0, 1] if (plan.backward or plan.kind == "dense") else [0]
+    footprint_sectors = {0: m * k * e // S, 1: (m * n if plan.backward else k * n) * e // S}
+    for op in strided_ops:
+        tl = plan.loads[op]
+        req = tl.n_instr * steps_programs * strided_instruction_sectors(tl, e, S)
+        ops.append([op, tl.n_instr * steps_programs, float(req), float(req), True, footprint_sectors[op]])
+    if not plan.backward and plan.kind != "dense":
+        tl = plan.loads[1]
+        n_instr = tl.n_instr * steps_programs
+        steps_sm, tiles_sm = _per_sm_tiles(plan, n_sms)
+        if plan.kind == "roast":
+            per_instr = expected_window_sectors(32 * tl.vec * e, tl.vec * e, S)
+            per_tile_distinct = expected_window_sectors(tile * e, tl.vec * e, S)
+            req_sm = steps_sm * per_tile_distinct  # boundary sectors shared by instructions hit in L1
+            q = per_tile_distinct / arr_sectors
+            cap = l1 / S
+            n_tiles = plan.n_steps * plan.n_cols
+            touched_total = arr_sectors * -math.expm1(n_tiles * math.log1p(-min(q, 1 - 1e-12)))
+        else:
+            per_instr = expected_distinct(32, arr_sectors)
+            req_sm = steps_sm * tl.n_instr * per_instr
+            q = 1.0 / arr_sectors
+            tiles_sm = tiles_sm * tile  # distinct virtual elements
+            cap = l1 / t.line_bytes
+            touched_total = expected_distinct(k * n, arr_sectors)
+        distinct_sm = arr_sectors * -np.expm1(tiles_sm * math.log1p(-min(q, 1 - 1e-12)))
+        distinct_sm = np.minimum(distinct_sm, req_sm)
+        miss = float(np.sum(_irm_misses(req_sm, distinct_sm, cap, arr_sectors)))
+        ops.append([1, n_instr, n_instr * per_instr, miss, plan.kind == "roast" or False, touched_total])
+    ops.sort(key=lambda o: o[0])
+    # ---- L2: compulsory footprint, plus IRM term beyond capacity
+    footprint = sum(o[5] for o in ops)
+    l2_cap = t.l2_bytes / S
+    results = []
+    for op, n_instr, req, miss, exact, fp in ops:
+        l2_miss = float(_irm_misses(miss, min(fp, miss), l2_cap, footprint))
+        results.append(OperandExpectation(plan.op_names[op], int(n_instr), req, miss, l2_miss, exact))
+    # ---- epilogue writes
+    st = plan.store
+    w_instr = st.n_instr * plan.n_programs
+    if plan.kind == "dense" or not plan.backward:
+        w_req = w_instr * strided_instruction_sectors(st, e, S)
+        written = w_req
+        w_read = 0.0
+    elif plan.kind == "roast":
+        w_req = w_instr * expected_window_sectors(32 * e, e, S)
+        written = w_read = arr_sectors * -math.expm1(plan.n_programs * math.log1p(
+            -min(expected_window_sectors(tile * e, e, S) / arr_sectors, 1 - 1e-12)))
+    else:
+        w_req = w_instr * expected_distinct(32, arr_sectors)
+        written = w_read = expected_distinct(k * n, arr_sectors)
+    results.append(OperandExpectation(plan.op_names[2], int(w_instr), 0.0, 0.0, float(w_read), True))
+    loads = results[:2]
+    l1_req = sum(o.l1_sector_requests for o in loads)
+    l1_miss = sum(o.l1_sector_misses for o in loads)
+    l2_miss = sum(o.l2_sector_misses for o in loads)
+    return AnalyticTraffic(
+        kind=plan.kind, backward=plan.backward, target=t.name,
+        load_instructions=sum(o.instructions for o in loads), l1_sector_requests=l1_req,
+        l1_sector_misses=l1_miss, l2_sector_requests=l1_miss, l2_sector_misses=l2_miss,
+        write_sector_requests=float(w_req), dram_bytes=S * (l2_miss + w_read + written),
+        flops=plan.shape.flops, by_operand=tuple(results),
+    )

@@ -1,0 +1,147 @@
+"""Roofline cost model: turn per-level traffic into a predicted kernel time and name its bottleneck.
+
+Terms (GPU)
+-----------
+* ``compute``  ``2 M K N / peak(dtype)`` (fp32 runs on TF32 tensor cores, as Triton's default);
+* ``L1``       ``32 B x (load sector requests + write sector requests) / (num_sms x B_L1 x f)``:
+  every sector a warp instruction touches occupies one L1TEX data-stage slot;
+* ``L2``       ``32 B x (L2 load requests + write sector requests) / B_L2``;
+* ``DRAM``     ``dram_bytes / B_DRAM``;
+* ``latency``  ``launch overhead + waves x DRAM latency`` (the pipeline fill each wave pays once).
+
+``predicted_time_s = latency + max(compute, L1, L2, DRAM)`` (a roofline: the units overlap, the slowest
+one sets the pace); ``dominant`` is the term that attains the max. The values and their sources are
+those of the target (:func:`cachesim.kernels.targets.get_target`).
+
+CPU targets use the same form with per-level line traffic: ``64 B x accesses_at_level / (B_level x f)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import CacheSimError
+from .targets import CpuTarget, GpuTarget, get_target
+
+
+@dataclass(frozen=True)
+class CostTerm:
+    """One term of the cost model: its time and where its rate comes from."""
+
+    name: str
+    seconds: float
+    source: str
+
+
+@dataclass(frozen=True)
+class CostPrediction:
+    """Predicted time of one kernel.
+
+    Attributes
+    ----------
+    kind : str
+    predicted_time_s : float
+        ``latency + max(throughput terms)``.
+    dominant : str
+        Name of the largest throughput term.
+    terms : tuple of CostTerm
+        The throughput terms, then ``latency``.
+    """
+
+    kind: str
+    target: str
+    predicted_time_s: float
+    dominant: str
+    terms: tuple
+
+    def term(self, name: str) -> CostTerm:
+        for t in self.terms:
+            if t.name == name:
+                return t
+        raise CacheSimError(f"term={name!r} is not one of {[t.name for t in self.terms]}")
+
+    def ratio(self, other: CostPrediction) -> float:
+        """Predicted slowdown of ``self`` relative to ``other``: ``self.time / other.time``."""
+        if not isinstance(other, CostPrediction):
+            raise CacheSimError(f"other must be a CostPrediction, got {type(other).__name__}")
+        return self.predicted_time_s / other.predicted_time_s
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "target": self.target, "predicted_time_s": self.predicted_time_s,
+                "dominant": self.dominant, "terms": {t.name: t.seconds for t in self.terms}}
+
+
+def _finish(kind: str, target: str, throughput: list[CostTerm], latency: CostTerm) -> CostPrediction:
+    best = max(throughput, key=lambda t: t.seconds)
+    total = latency.seconds + best.seconds
+    return CostPrediction(kind, target, total, best.name, tuple(throughput) + (latency,))
+
+
+def predict_gpu(traffic, target="h200", *, dtype: str = "fp32", tf32: bool = True,
+                n_waves: int | None = None) -> CostPrediction:
+    """Cost of a GPU kernel from its traffic (:class:`GpuTraffic` or :class:`AnalyticTraffic`).
+
+    Parameters
+    ----------
+    traffic : GpuTraffic or AnalyticTraffic
+    target : str or GpuTarget
+    dtype : {"fp32", "fp16", "bf16"}
+    tf32 : bool
+        fp32 matmuls on TF32 tensor cores (Triton's default ``allow_tf32``).
+    n_waves : int, optional
+        Waves of programs (for the latency term); default 1.
+    """
+    t = target if isinstance(target, GpuTarget) else get_target(target)
+    if not isinstance(t, GpuTarget):
+        raise CacheSimError(f"target={t.name!r} is a CPU target; use predict_cpu")
+    S = t.sector_bytes
+    src = t.sources
+    writes = getattr(traffic, "write_sector_requests", 0)
+    l1_rate = t.num_sms * t.l1_bytes_per_clk_per_sm * t.frequency_ghz * 1e9
+    terms = [
+        CostTerm("compute", traffic.flops / t.peak_flops(dtype, tf32), src.get("peak_tflops", "")),
+        CostTerm("L1", S * (traffic.l1_sector_requests + writes) / l1_rate,
+                 src.get("l1_bytes_per_clk_per_sm", "")),
+        CostTerm("L2", S * (traffic.l2_sector_requests + writes) / (t.l2_bandwidth_gbs * 1e9),
+                 src.get("l2_bandwidth_gbs", "")),
+        CostTerm("DRAM", traffic.dram_bytes / (t.dram_bandwidth_gbs * 1e9),
+                 src.get("dram_bandwidth_gbs", "")),
+    ]
+    waves = 1 if n_waves is None else max(1, int(n_waves))
+    lat = CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,
+                   src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
+    return _finish(traffic.kind, t.name, terms, lat)
+
+
+def predict_cpu(level_accesses, dram_bytes: float, flops: float, target="zen4", *, dtype: str = "fp32",
+                kind: str = "cpu") -> CostPrediction:
+    """Cost of a CPU loop nest from the line accesses served at each level.
+
+    Parameters
+    ----------
+    level_accesses : sequence of int
+        Line accesses that reached each level (L1 first).
+    dram_bytes : float
+    flops : float
+    """
+    t = target if isinstance(target, CpuTarget) else get_target(target)
+    if not isinstance(t, CpuTarget):
+        raise CacheSimError(f"target={t.name!r} is a GPU target; use predict_gpu")
+    if len(level_accesses) != len(t.levels):
+        raise CacheSimError(
+            f"level_accesses has {len(level_accesses)} entries, target has {len(t.levels)} levels"
+        )
+    f = t.frequency_ghz * 1e9
+    terms = [CostTerm("compute", flops / (t.peak_gflops[dtype] * 1e9), t.sources.get("peak_gflops", ""))]
+    for (name, _, _), acc, bpc in zip(t.levels, level_accesses, t.level_bytes_per_clk):
+        terms.append(CostTerm(name, t.line_bytes * acc / (bpc * f), t.sources.get("level_bytes_per_clk", "")))
+    terms.append(CostTerm("DRAM", dram_bytes / (t.dram_bandwidth_gbs * 1e9),
+                          t.sources.get("dram_bandwidth_gbs", "")))
+    lat = CostTerm("latency", t.latencies_ns[-1] * 1e-9, t.sources.get("dram_latency_ns", ""))
+    return _finish(kind, t.name, terms, lat)
+
+
+def n_waves(n_programs: int, num_sms: int) -> int:
+    """Waves of programs: ``ceil(programs / SMs)``."""
+    return max(1, math.ceil(n_programs / num_sms))
