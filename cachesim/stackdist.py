@@ -251,7 +251,9 @@ class PerSetStackProfiler:
         """Account for one chunk (``out``: optional per-line-access depths, ``-1`` when far)."""
         lines = chunk_lines(chunk, self.line_bits)
         o = np.empty(0, dtype=np.int64) if out is None else out
-        self._far += int(_k.per_set_chunk(lines, self.n_sets, self._stacks, self._fill, self._counts, o))
+        # Large stack tables miss the cache on every access: visit the chunk set by set instead.
+        kernel = _k.per_set_chunk_grouped if self._stacks.nbytes > (64 << 10) else _k.per_set_chunk
+        self._far += int(kernel(lines, self.n_sets, self._stacks, self._fill, self._counts, o))
         self._n += lines.shape[0]
 
     def result(self) -> StackDistanceHistogram:
