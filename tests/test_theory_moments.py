@@ -307,3 +307,22 @@ def test_kernel_placement_equals_naive_pair_loop(n, tile, extra, sign, seed):
     res = tile_hashing_moments(x, w, m, tile, sign, "kernel")
     expect = naive_kernel(x, w, m, *chunks(n, tile), tile, sign)
     assert res.variance == pytest.approx(max(expect, 0.0), rel=1e-8, abs=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 30), tile=st.integers(1, 5), extra=st.integers(1, 10),
+       sign=st.sampled_from(["element", "tile", "none"]), placement=st.sampled_from(["circular", "kernel"]),
+       seed=st.integers(0, 10_000))
+def test_general_layout_is_invariant_to_relabelling(n, tile, extra, sign, placement, seed):
+    if sign == "none" and placement == "kernel":
+        return
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n), rng.standard_normal(n)
+    m = tile + extra
+    tid, off = chunks(n, tile)
+    relabel = rng.permutation(int(tid.max()) + 1)[tid]  # shuffle tile ids
+    order = rng.permutation(n)  # shuffle element order
+    res = layout_moments(x[order], w[order], relabel[order], off[order], m, tile, sign, placement)
+    ref = tile_hashing_moments(x, w, m, tile, sign, placement)
+    assert res.mean == pytest.approx(ref.mean, rel=1e-9, abs=1e-9)
+    assert res.variance == pytest.approx(ref.variance, rel=1e-8, abs=1e-9)
