@@ -21,6 +21,8 @@ from .errors import CacheSimError
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("replay", "cachesim._cli_replay"),
     ("misscurve", "cachesim._cli_misscurve"),
+    ("kernel", "cachesim.kernels._cli"),
+    ("explain", "cachesim.kernels._cli_explain"),
 ]
 
 

@@ -307,7 +307,12 @@ def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=Fal
     else:
         if memory is None:
             raise CacheSimError(f"memory=None: kernel {kind!r} needs the shared array size H in elements")
-        memory = check_int("memory", memory, low=tile + 1 if kind == "roast" else 1)
+        if kind == "roast" and isinstance(memory, int) and not isinstance(memory, bool) and memory <= tile:
+            raise CacheSimError(
+                f"memory={memory} must be > BLOCK_K*BLOCK_N = {tile}: a ROAST tile must fit in the "
+                "shared array"
+            )
+        memory = check_int("memory", memory, low=1)
     if roast_vector_bytes is None:
         roast_vector_bytes = elem
     roast_vector_bytes = check_int("roast_vector_bytes", roast_vector_bytes, low=elem, high=16)
