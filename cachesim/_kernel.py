@@ -402,7 +402,8 @@ def run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0
 
 
 @njit(cache=True)
-def run_level_loads(P, k, tags, stamp, tree, clock, rng, stats, addrs, shift, out, outcome, want_outcome):
+def run_level_loads(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, addrs, shift, out, outcome,
+                    want_outcome):
     """Loads only, unsectored level ``k`` seen alone: replay lines ``addrs >> shift`` and write the
     missed lines, in order, to ``out``; returns their number. Exact for a non-inclusive hierarchy
     (a level's behaviour does not depend on the levels below it). An access to the same line as
@@ -456,6 +457,8 @@ def run_level_loads(P, k, tags, stamp, tree, clock, rng, stats, addrs, shift, ou
                 evict += 1
             tags[base + best] = line
             stamp[base + best] = c
+            valid[base + best] = 1
+            dirty[base + best] = 0
         else:
             clock[k] = c
             way = _find(tags, base, ways, line)
@@ -469,6 +472,8 @@ def run_level_loads(P, k, tags, stamp, tree, clock, rng, stats, addrs, shift, ou
             if tags[base + way] != -1:
                 evict += 1
             tags[base + way] = line
+            valid[base + way] = 1
+            dirty[base + way] = 0
             _filled(P, k, s, base, way, stamp, tree, clock)
         if want_outcome:
             outcome[i] = 2

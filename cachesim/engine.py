@@ -104,6 +104,8 @@ class Simulator:
         self.accesses = 0
         self._record = record_memory
         self._sectored = any(c.sector is not None for c in lv)
+        # the loads-only fast path ignores dirty victims: used only while no store was seen
+        self._may_be_dirty = False
 
     def feed_pieces(self, b0, b1, w, want_outcome: bool = True):
         """Replay raw line pieces; returns (outcome per piece, memory requests (m, 3) or None)."""
@@ -121,7 +123,7 @@ class Simulator:
             return outcome, (rec[:nr] if self._record else None)
         # Non-inclusive: a level never depends on the levels below it, so the hierarchy is the
         # composition of single levels, each fed with the request stream of the level above.
-        if not self._sectored and (npc == 0 or not w.any()):
+        if not self._sectored and not self._may_be_dirty and (npc == 0 or not w.any()):
             return self._feed_loads(b0, outcome, want_outcome)
         n = len(self.config.levels)
         rec = None
@@ -154,8 +156,9 @@ class Simulator:
                 shift = P[k, K.LSHIFT] - P[k - 1, K.LSHIFT]
             out = np.empty(lines.shape[0], dtype=np.int64)
             oc = outcome if k == 0 and want_outcome else np.empty(0, dtype=np.int8)
-            nout = K.run_level_loads(P, k, self._tags, self._stamp, self._tree, self._clock, self._rng,
-                                     self._stats, lines, shift, out, oc, k == 0 and want_outcome)
+            nout = K.run_level_loads(P, k, self._tags, self._stamp, self._valid, self._dirty, self._tree,
+                                     self._clock, self._rng, self._stats, lines, shift, out, oc,
+                                     k == 0 and want_outcome)
             lines = out[:nout]
         ls = P[nlev - 1, K.LSHIFT]
         self._mem[0] += lines.shape[0] << ls
@@ -170,8 +173,10 @@ class Simulator:
     def feed(self, chunk: TraceChunk, want_outcome: bool = True):
         """Replay one :class:`TraceChunk`; returns the first-level outcome of each access
         (int8: 0 hit, 1 sector miss, 2 miss; an access spanning lines gets its worst piece)."""
+        if chunk.write is not None and chunk.write.any():
+            self._may_be_dirty = True
         if (chunk.size is None and chunk.write is None and not self._sectored
-                and self._inclusion == K.NON_INCLUSIVE):
+                and not self._may_be_dirty and self._inclusion == K.NON_INCLUSIVE):
             outcome = np.zeros(len(chunk) if want_outcome else 0, dtype=np.int8)
             outcome, rec = self._feed_loads(chunk.addr, outcome, want_outcome)
             self.accesses += len(chunk)
