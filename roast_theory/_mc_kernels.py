@@ -189,8 +189,21 @@ def _sq_error_kernel(h, g, has_sign, w, m, out):  # pragma: no cover - compiled
         out[t] = acc
 
 
+#: Above this many slots the kernels relabel the block's used slots ``0..u-1`` (``u <= b n``) first.
+SCRATCH_SLOTS = 1 << 22
+
+
+def _compact(h: np.ndarray, m: int):
+    """Relabel used slots 0..u-1 so the scratch array stays small (collisions are unchanged)."""
+    if m <= max(SCRATCH_SLOTS, h.size):
+        return h, m
+    uniq, inv = np.unique(h, return_inverse=True)
+    return inv.reshape(h.shape).astype(np.int64), int(uniq.size)
+
+
 def inner_products(h, g, x, w, m: int) -> np.ndarray:
     """Per trial ``<w_hat, x> = sum_i g_i x_i (S w)[h(i)]`` (numba kernel)."""
+    h, m = _compact(h, m)
     out = np.empty(h.shape[0])
     g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
     x_, w_ = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
@@ -200,6 +213,7 @@ def inner_products(h, g, x, w, m: int) -> np.ndarray:
 
 def weight_sq_errors(h, g, w, m: int) -> np.ndarray:
     """Per trial ``|w_hat - w|^2``, ``w_hat_i = g_i (S w)[h(i)]`` (numba kernel)."""
+    h, m = _compact(h, m)
     out = np.empty(h.shape[0])
     g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
     _sq_error_kernel(np.ascontiguousarray(h, dtype=np.int64), g_, g is not None,

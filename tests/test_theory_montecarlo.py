@@ -152,7 +152,7 @@ def test_numba_kernels_match_bincount_reference():
     rng = np.random.default_rng(1)
     x, w = rng.normal(size=37), rng.normal(size=37)
     cases = [(40, 4, "kernel", "tile", "rz-stable"), (7, 1, "circular", "none", "ideal"),
-             (10**7, 5, "circular", "element", "rz-v1")]
+             (10**7, 5, "circular", "element", "rz-v1"), (10**12, 3, "kernel", "tile", "ideal")]
     for m, tile, placement, sign, fam in cases:
         plan = K.make_plan([(37,)], (1, tile), [m], shared=True)
         h = K.draw_slots(rng, plan, 300, fam, placement)
