@@ -4,7 +4,17 @@ from .config import HierarchyConfig, LevelConfig, load_hierarchy
 from .engine import AccessResult, Cache, Simulator, replay
 from .errors import CacheSimError
 from .presets import get_preset, preset_names
+from .stackdist import (
+    MissRatioCurve,
+    OlkenProfiler,
+    PerSetStackProfiler,
+    StackDistanceHistogram,
+    miss_ratio_curve,
+    stack_distance_histogram,
+    stack_distances,
+)
 from .stats import LevelStats, ReplayResult
+from .traceio import TraceFile, TraceWriter, open_trace, write_trace
 
 __all__ = [
     "AccessResult",
@@ -13,10 +23,21 @@ __all__ = [
     "HierarchyConfig",
     "LevelConfig",
     "LevelStats",
+    "MissRatioCurve",
+    "OlkenProfiler",
+    "PerSetStackProfiler",
     "ReplayResult",
     "Simulator",
+    "StackDistanceHistogram",
+    "TraceFile",
+    "TraceWriter",
     "get_preset",
     "load_hierarchy",
+    "miss_ratio_curve",
+    "open_trace",
     "preset_names",
     "replay",
+    "stack_distance_histogram",
+    "stack_distances",
+    "write_trace",
 ]
