@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from ._validate import check_choice, check_real
 from .errors import RoastTheoryError
@@ -23,7 +23,7 @@ def _z(level) -> float:
     level = check_real("level", level, low=0.0, high=1.0, low_open=True)
     if level >= 1.0:
         raise RoastTheoryError(f"level={level!r} must be in (0, 1)")
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return float(NormalDist().inv_cdf(0.5 + level / 2))
 
 
 @dataclass(frozen=True)

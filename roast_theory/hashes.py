@@ -17,6 +17,10 @@ no sign at all. ``signs`` of a kernel family comes from a *separate* seeded Rade
 (:class:`SignHash`, seeded from ``seed``), which is not part of any kernel; it lets a kernel placement be
 combined with any sign convention. ``family.has_kernel_sign`` is ``False`` for every kernel family.
 
+Kernel parameters: unless given explicitly (``r=(R1, ..., Rk)``), ``R1..Rk`` are
+``numpy.random.default_rng(seed).integers(0, P, size=k)`` read in order (the authors draw theirs from
+torch's generator; only the law, uniform on ``[0, P)``, is reproduced, not their values).
+
 Keys are non-negative integer arrays (numpy broadcasting applies). All kernel arithmetic is exact for
 every non-negative int64 key: keys are reduced modulo ``P`` before each multiplication, so each product
 is below ``P**2 < 2**63`` (``P = 2038074743``: ``P**2 ~ 4.15e18``; ``P = 45007``: ``P**2 ~ 2.03e9``).
