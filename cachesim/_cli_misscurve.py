@@ -20,6 +20,13 @@ def add_parser(sub):
     p.add_argument("--sets", type=int, default=None, help="number of sets: per-set histogram mode")
     p.add_argument("--max-ways", type=int, default=32, help="largest associativity (with --sets)")
     p.add_argument(
+        "--level",
+        nargs=2,
+        metavar=("HIERARCHY", "LEVEL"),
+        default=None,
+        help="take --sets and --line-size from a level of a preset/file, e.g. --level zen4 L2",
+    )
+    p.add_argument(
         "--sizes",
         default=None,
         help="comma-separated cache sizes, e.g. 32KiB,1MiB,32MiB (default: powers of two)",
@@ -46,6 +53,14 @@ def _sizes(text, line_size, n_sets):
 def run(args) -> int:
     from .stackdist import OlkenProfiler, PerSetStackProfiler
 
+    if args.level is not None:
+        from .config import load_hierarchy
+
+        lv = load_hierarchy(args.level[0]).level(args.level[1])
+        if lv.index_hash != "modulo":
+            raise CacheSimError(f"level {lv.name!r} uses index_hash={lv.index_hash!r}: only 'modulo' sets")
+        args.sets, args.line_size = lv.sets, lv.line
+        args.max_ways = max(args.max_ways, lv.ways)
     trace = open_trace_from_args(args)
     if args.sets is not None:
         prof = PerSetStackProfiler(args.sets, args.line_size, args.max_ways)

@@ -149,6 +149,19 @@ def test_misscurve_per_set_equals_replay_at_each_associativity(capsys, small_tra
         assert p["misses"] == replay(addr, lv).levels[0].misses
 
 
+def test_misscurve_level_geometry_from_preset(capsys, small_trace):
+    addr, _, tmp = small_trace
+    path = write_trace(tmp / "t.bin", addr)
+    status, out, _ = run_cli(capsys, "misscurve", str(path), "--level", "zen4", "L1", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["sets"] == 64 and len(data["points"]) == 32
+    eight = next(p for p in data["points"] if p["ways"] == 8)
+    assert eight["misses"] == replay(addr, "zen4").levels[0].misses  # zen4 L1 = 64 sets x 8 ways
+    status, _, err = run_cli(capsys, "misscurve", str(path), "--level", "zen4", "L9")
+    assert status == 2 and "no level named 'L9'" in err
+
+
 def test_misscurve_fully_associative_sizes_equal_replay(capsys, small_trace):
     addr, _, tmp = small_trace
     path = write_trace(tmp / "t.npy", addr)
