@@ -2,11 +2,12 @@
 
 A :class:`Plan` describes where every element may go: its tile, its in-tile offset, and the memory
 segment of its module (global sharing: one segment of ``m`` slots; local sharing: disjoint segments).
-``draw_slots`` / ``draw_signs`` draw ``B`` independent hashings at once as ``(B, n)`` arrays (numpy
-random streams); the estimators turn them into one value per trial with a private numba kernel that
-keeps one scratch array of ``m`` slots and clears only the touched slots (``O(n)`` per trial whatever
-``m``). ``*_reference`` are the plain ``np.bincount`` versions the tests compare against; the kernels
-also run with ``NUMBA_DISABLE_JIT=1``.
+``draw_starts`` / ``draw_sign_draws`` draw ``B`` independent hashings at once (numpy random streams);
+``fused_estimates`` turns them into one value per trial in a private numba kernel that computes each
+slot on the fly, keeps one scratch array of ``m`` slots and clears only the touched slots (``O(n)`` per
+trial). For huge ``m`` the slots are materialised (``slots_from_starts``), relabelled, and summed by
+``inner_products`` / ``weight_sq_errors``. ``*_reference`` are plain ``np.bincount`` versions the
+tests compare against; every kernel also runs with ``NUMBA_DISABLE_JIT=1``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from .mappings import tile_coordinates
 
 #: Most elements (trials x n, or trials x m bins) held at once.
 BLOCK_ELEMENTS = 20_000_000
+#: Above this many slots the kernels relabel the block's used slots ``0..u-1`` (``u <= b n``) first.
+SCRATCH_SLOTS = 1 << 22
+_NO_SIGN = np.ones((1, 1), np.int8)
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,9 +112,8 @@ def draw_starts(rng: np.random.Generator, plan: Plan, b: int, family: str, place
     return raw % span[None, :]
 
 
-def draw_slots(rng: np.random.Generator, plan: Plan, b: int, family: str, placement: str) -> np.ndarray:
-    """``(b, n)`` absolute slots ``seg_base + (s_t + offset) [mod seg_size]``."""
-    s = draw_starts(rng, plan, b, family, placement)
+def slots_from_starts(plan: Plan, s: np.ndarray, placement: str) -> np.ndarray:
+    """``(b, n)`` absolute slots ``seg_base + (s_t + offset) [mod seg_size]`` (numpy reference)."""
     if plan.n_tiles == plan.n and plan.t_size == 1:  # element hashing: offsets are 0, no wrap
         h = s
     else:
@@ -123,15 +126,82 @@ def draw_slots(rng: np.random.Generator, plan: Plan, b: int, family: str, placem
     return h
 
 
-def draw_signs(rng: np.random.Generator, plan: Plan, b: int, sign: str) -> np.ndarray | None:
-    """``(b, n)`` int8 signs (per element or per tile), or ``None`` for no sign."""
+def draw_slots(rng: np.random.Generator, plan: Plan, b: int, family: str, placement: str) -> np.ndarray:
+    """``(b, n)`` absolute slots of ``b`` independent hashings."""
+    return slots_from_starts(plan, draw_starts(rng, plan, b, family, placement), placement)
+
+
+def draw_sign_draws(rng: np.random.Generator, plan: Plan, b: int, sign: str) -> np.ndarray | None:
+    """int8 signs: ``(b, n)`` per element, ``(b, n_tiles)`` per tile, ``None`` for no sign."""
     if sign == "none":
         return None
     size = (b, plan.n) if sign == "element" else (b, plan.n_tiles)
     g = rng.integers(0, 2, size=size, dtype=np.int8)
     g *= 2
     g -= 1
-    return g if sign == "element" else g[:, plan.elem_tile]
+    return g
+
+
+def expand_signs(plan: Plan, g: np.ndarray | None, sign: str) -> np.ndarray | None:
+    """Per-element ``(b, n)`` signs from :func:`draw_sign_draws`."""
+    return g[:, plan.elem_tile] if sign == "tile" else g
+
+
+def draw_signs(rng: np.random.Generator, plan: Plan, b: int, sign: str) -> np.ndarray | None:
+    """``(b, n)`` int8 signs (per element or per tile), or ``None`` for no sign."""
+    return expand_signs(plan, draw_sign_draws(rng, plan, b, sign), sign)
+
+
+@njit(cache=True)
+def _fused_kernel(starts, elem_tile, elem_off, seg_size, seg_base, circular, g, sign_mode, x, w, m,
+                  want_inner, out):  # pragma: no cover - compiled
+    b = starts.shape[0]
+    n = elem_tile.size
+    mw = np.zeros(m)
+    hbuf = np.empty(n, np.int64)
+    gbuf = np.empty(n)
+    for t in range(b):
+        for i in range(n):
+            tile = elem_tile[i]
+            p = starts[t, tile] + elem_off[i]
+            if circular and p >= seg_size[tile]:
+                p -= seg_size[tile]
+            p += seg_base[tile]
+            if sign_mode == 0:
+                gi = 1.0
+            elif sign_mode == 1:
+                gi = float(g[t, i])
+            else:
+                gi = float(g[t, tile])
+            hbuf[i] = p
+            gbuf[i] = gi
+            mw[p] += gi * w[i]
+        acc = 0.0
+        if want_inner:
+            for i in range(n):
+                acc += gbuf[i] * x[i] * mw[hbuf[i]]
+        else:
+            for i in range(n):
+                d = gbuf[i] * mw[hbuf[i]] - w[i]
+                acc += d * d
+        for i in range(n):
+            mw[hbuf[i]] = 0.0
+        out[t] = acc
+
+
+def fused_estimates(plan: Plan, starts: np.ndarray, g: np.ndarray | None, sign: str, placement: str,
+                    x: np.ndarray | None, w: np.ndarray, what: str) -> np.ndarray:
+    """Per trial ``<w_hat, x>`` (``what="inner"``) or ``|w_hat - w|^2`` straight from tile starts and
+    sign draws (one numba pass; slots are never materialised). Needs ``m_total <= SCRATCH_SLOTS``."""
+    out = np.empty(starts.shape[0])
+    mode = {"none": 0, "element": 1, "tile": 2}[sign]
+    w_ = np.ascontiguousarray(w, dtype=np.float64)
+    x_ = w_ if x is None else np.ascontiguousarray(x, dtype=np.float64)
+    g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
+    _fused_kernel(np.ascontiguousarray(starts, dtype=np.int64), plan.elem_tile, plan.elem_offset,
+                  plan.seg_size, plan.seg_base, placement == "circular", g_, mode, x_, w_, plan.m_total,
+                  what == "inner", out)
+    return out
 
 
 def _bins(h: np.ndarray, m: int):
@@ -149,9 +219,6 @@ def _per_trial(values: np.ndarray, b: int, m: int, bin_trial) -> np.ndarray:
     if bin_trial is None:
         return values.reshape(b, m).sum(axis=1)
     return np.bincount(bin_trial, weights=values, minlength=b)
-
-
-_NO_SIGN = np.ones((1, 1), np.int8)
 
 
 @njit(cache=True)
@@ -187,10 +254,6 @@ def _sq_error_kernel(h, g, has_sign, w, m, out):  # pragma: no cover - compiled
         for i in range(n):
             mw[h[t, i]] = 0.0
         out[t] = acc
-
-
-#: Above this many slots the kernels relabel the block's used slots ``0..u-1`` (``u <= b n``) first.
-SCRATCH_SLOTS = 1 << 22
 
 
 def _compact(h: np.ndarray, m: int):

@@ -53,14 +53,18 @@ def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner"):
     rng = np.random.default_rng(seed)
     out = np.empty(trials)
     done = 0
-    per_trial = plan.n
-    for b in K.block_sizes(trials, per_trial):
-        h = K.draw_slots(rng, plan, b, family, placement)
-        g = K.draw_signs(rng, plan, b, sign)
-        if what == "inner":
-            out[done:done + b] = K.inner_products(h, g, x, w, plan.m_total)
-        else:
-            out[done:done + b] = K.weight_sq_errors(h, g, w, plan.m_total)
+    for b in K.block_sizes(trials, plan.n):
+        s = K.draw_starts(rng, plan, b, family, placement)
+        g = K.draw_sign_draws(rng, plan, b, sign)
+        if plan.m_total <= K.SCRATCH_SLOTS:
+            out[done:done + b] = K.fused_estimates(plan, s, g, sign, placement, x, w, what)
+        else:  # huge memory: materialise slots, relabel the used ones, then the same sums
+            h = K.slots_from_starts(plan, s, placement)
+            ge = K.expand_signs(plan, g, sign)
+            if what == "inner":
+                out[done:done + b] = K.inner_products(h, ge, x, w, plan.m_total)
+            else:
+                out[done:done + b] = K.weight_sq_errors(h, ge, w, plan.m_total)
         done += b
     return MonteCarloEstimate.from_samples(out, seed)
 

@@ -163,6 +163,27 @@ def test_numba_kernels_match_bincount_reference():
                                    rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("sign", ["none", "element", "tile"])
+@pytest.mark.parametrize("placement", ["kernel", "circular"])
+def test_fused_kernel_matches_materialised_slots(sign, placement):
+    """The fused numba pass equals slots_from_starts + the bincount reference on the same draws."""
+    rng = np.random.default_rng(3)
+    shapes, tile = [(13,), (22,)], (1, 4)
+    xs, ws = rng.normal(size=35), rng.normal(size=35)
+    plans = (K.make_plan(shapes, tile, [30], shared=True), K.make_plan(shapes, tile, [9, 17], shared=False))
+    for plan in plans:
+        s = K.draw_starts(rng, plan, 200, "rz-v1", placement)
+        g = K.draw_sign_draws(rng, plan, 200, sign)
+        h = K.slots_from_starts(plan, s, placement)
+        ge = K.expand_signs(plan, g, sign)
+        np.testing.assert_allclose(K.fused_estimates(plan, s, g, sign, placement, xs, ws, "inner"),
+                                   K.inner_products_reference(h, ge, xs, ws, plan.m_total), rtol=1e-12,
+                                   atol=1e-12)
+        np.testing.assert_allclose(K.fused_estimates(plan, s, g, sign, placement, None, ws, "mse"),
+                                   K.weight_sq_errors_reference(h, ge, ws, plan.m_total), rtol=1e-12,
+                                   atol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["rz-stable", "rz-v1", "hashednet-triton", "robez"])
 @pytest.mark.parametrize("placement", ["kernel", "circular"])
 def test_kernel_family_draws_equal_tile_mapping_per_trial(name, placement):
