@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import CacheSimError
 from ..trace import TraceChunk
-from ._common import GemmShape, check_choice, check_int, dtype_bytes, parse_triple
+from ._common import Block, GemmShape, check_choice, check_int, dtype_bytes, parse_triple
 from ._family import DEFAULT_FAMILY, resolve_family
 from .targets import CpuTarget, get_target
 
@@ -124,7 +124,8 @@ def gemm_cpu_trace(kind="dense", shape="64x64x64", *, tiles="32x32x32", block="3
     kind = check_choice("kernel", kind, KINDS)
     sh = GemmShape.parse(shape)
     tm, tn, tk = parse_triple("tiles", tiles)
-    _, bn, bk = parse_triple("block", block)
+    blk = Block.parse(block)
+    bn, bk = blk.bn, blk.bk
     e = dtype_bytes(dtype)
     line = check_int("line_bytes", line_bytes, low=8)
     for nm, dim, t in (("M", sh.m, tm), ("N", sh.n, tn), ("K", sh.k, tk)):
