@@ -1,5 +1,16 @@
 """Kernel memory traces, their cache traffic, an analytic traffic model and a roofline cost model."""
 
+from .analytic import (
+    AnalyticTraffic,
+    OperandExpectation,
+    analytic_gemm,
+    expected_distinct,
+    expected_window_sectors,
+)
+from .cost import CostPrediction, CostTerm, predict_cpu, predict_gpu
+from .embedding import embedding_trace, simulate_embedding
+from .gather import GatherTraffic, gather_cpu, gather_cpu_trace, gather_gpu, gather_indices
+from .gemm_cpu import CpuTraffic, gemm_cpu_trace, simulate_gemm_cpu
 from .gemm_gpu import (
     GemmPlan,
     GpuTraffic,
@@ -13,6 +24,10 @@ from .gpu_sim import replay_sectors, simulate_gemm_gpu
 from .targets import CpuTarget, GpuTarget, get_target
 
 __all__ = [
-    "CpuTarget", "GemmPlan", "GpuTarget", "GpuTraffic", "OperandTraffic", "SectorRows", "gemm_sector_trace",
-    "get_target", "grouped_order", "plan_gemm", "replay_sectors", "simulate_gemm_gpu",
+    "AnalyticTraffic", "CostPrediction", "CostTerm", "CpuTarget", "CpuTraffic", "GatherTraffic", "GemmPlan",
+    "GpuTarget", "GpuTraffic", "OperandExpectation", "OperandTraffic", "SectorRows", "analytic_gemm",
+    "embedding_trace", "expected_distinct", "expected_window_sectors", "gather_cpu", "gather_cpu_trace",
+    "gather_gpu", "gather_indices", "gemm_cpu_trace", "gemm_sector_trace", "get_target", "grouped_order",
+    "plan_gemm", "predict_cpu", "predict_gpu", "replay_sectors", "simulate_embedding", "simulate_gemm_cpu",
+    "simulate_gemm_gpu",
 ]
