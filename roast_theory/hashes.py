@@ -7,8 +7,8 @@ family can drive any mapping (:mod:`roast_theory.mappings`):
     int64 start in ``[0, span)`` of the tile with block coordinates ``(kb, nb)``.
 ``family.element_slots(k, n, m)``
     int64 slot in ``[0, m)`` of the element ``(k, n)`` (element hashing, HashedNet).
-``family.signs(a, b=0)``
-    int8 sign ``+-1`` for the keys ``(a, b)``.
+``family.signs(a, b=0)`` / ``family.sign_grid(shape)``
+    int8 sign ``+-1`` for the keys ``(a, b)`` / for every element of a weight shape.
 ``family.raw(a, b)``
     the value before the final reduction: ``tile_starts(kb, nb, span) == raw(kb, nb) % span``.
 
@@ -155,6 +155,16 @@ class _Family:
     def signs(self, a, b=0) -> np.ndarray:
         """int8 Rademacher signs of keys ``(a, b)`` from :attr:`sign_hash` (not part of any kernel)."""
         return self.sign_hash.signs(a, b)
+
+    def sign_grid(self, shape) -> np.ndarray:
+        """Signs of every element of a weight of ``shape``: keys ``(k, n)``, or ``(0, i)`` when 1-D."""
+        dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+        if len(dims) not in (1, 2):
+            raise RoastTheoryError(f"shape={shape!r} must have 1 or 2 dimensions")
+        dims = tuple(check_int(f"shape[{i}]", d, low=1) for i, d in enumerate(dims))
+        if len(dims) == 1:
+            return self.signs(0, np.arange(dims[0]))
+        return self.signs(np.arange(dims[0])[:, None], np.arange(dims[1])[None, :])
 
 
 # ----------------------------------------------------------------------------------------------- ideal

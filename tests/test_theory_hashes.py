@@ -140,6 +140,15 @@ def test_signs_balanced_and_pairwise_independent():
     assert abs(np.mean(g * h)) < 5 * se  # separate streams are independent
 
 
+def test_sign_grid_matches_signs_and_mappings():
+    fam = make_family("rz-v1", 3)
+    k, n = np.meshgrid(np.arange(4), np.arange(5), indexing="ij")
+    assert np.array_equal(fam.sign_grid((4, 5)), fam.signs(k, n))
+    assert np.array_equal(fam.sign_grid(7), fam.signs(np.zeros(7, np.int64), np.arange(7)))
+    with pytest.raises(RoastTheoryError, match=r"shape\[1\]=0"):
+        fam.sign_grid((3, 0))
+
+
 def test_kernel_families_have_no_kernel_sign():
     for name in KERNELS:
         assert make_family(name, 0).has_kernel_sign is False
