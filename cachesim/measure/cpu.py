@@ -606,8 +606,8 @@ def measured_steps(sweep: GatherSweep, pattern: str = "hashednet", backend: str 
 
 
 def compare_knees(sweep: GatherSweep, simulated: SimulatedGatherSweep, *, backend: str = "torch",
-                  max_shift: int = 3, visible: float = 0.05, threshold: float = 1.15,
-                  clock: str = "wall") -> KneeComparison:
+                  max_shift: int = 3, max_shift_up: int = 1, visible: float = 0.10,
+                  threshold: float = 1.15, clock: str = "wall") -> KneeComparison:
     r"""Fit the measured HashedNet times with the simulated per-level miss curves, each shifted in H.
 
     Parameters
@@ -619,8 +619,10 @@ def compare_knees(sweep: GatherSweep, simulated: SimulatedGatherSweep, *, backen
         curves be read without clamping at the ends).
     backend : str
         Which measured backend to use.
-    max_shift : int
-        Largest shift tried per level, in x2 steps.
+    max_shift, max_shift_up : int
+        Shifts tried per level, in x2 steps: ``-max_shift .. +max_shift_up``. A level cannot hold more than
+        its size, so a knee far above the simulated one is not physical; one step up allows for a victim
+        (exclusive) level that adds the capacity of the level above.
     visible : float
         A level is visible when its fitted contribution at the largest size is at least this fraction of
         the base time.
@@ -639,7 +641,7 @@ def compare_knees(sweep: GatherSweep, simulated: SimulatedGatherSweep, *, backen
     misses per element of level :math:`L`, :math:`p_L \ge 0` (ns per miss) and :math:`b` fitted by
     non-negative least squares in relative error, keeping fits with :math:`p_1 \le p_2 \le \dots` (a miss
     further from the core costs at least as much), for every shift vector :math:`s \in
-    [-S, S]^{K}`; the best fit wins (ties: the smaller :math:`\sum |s_L|`). The measured knee of a
+    [-S, S_+]^{K}`; the best fit wins (ties: the smaller :math:`\sum |s_L|`). The measured knee of a
     visible level is :math:`H^*_L 2^{s_L}` with :math:`H^*_L` the simulated half-rise knee; it agrees
     when :math:`|s_L| \le 1`.
     """
@@ -648,6 +650,7 @@ def compare_knees(sweep: GatherSweep, simulated: SimulatedGatherSweep, *, backen
     from scipy.optimize import nnls
 
     max_shift = _check_int("max_shift", max_shift, 0)
+    max_shift_up = _check_int("max_shift_up", max_shift_up, 0)
     h_meas = sweep.h_bytes()
     h_sim = simulated.h_bytes()
     if h_sim.size < 2 or np.any(h_sim[1:] != 2 * h_sim[:-1]):
@@ -671,19 +674,31 @@ def compare_knees(sweep: GatherSweep, simulated: SimulatedGatherSweep, *, backen
         """d(H / 2^s) at the measured sizes (clamped to the simulated range)."""
         return d[np.clip(pos - s, 0, d.size - 1)]
 
-    best = best_any = None
-    shifts_all = sorted(itertools.product(range(-max_shift, max_shift + 1), repeat=len(names)),
-                        key=lambda sv: sum(abs(x) for x in sv))
-    for sv in shifts_all:
-        x = np.column_stack([np.ones(n)] + [shifted(d, s) for d, s in zip(rises, sv)])
-        coef, rnorm = nnls(x * w[:, None], t * w)
-        if best_any is None or rnorm < best_any[2] * (1 - 1e-9):
-            best_any = (sv, coef, rnorm)
-        # physical order: a miss further from the core costs at least as much
-        ordered = np.all(np.diff(coef[1:]) >= -1e-9 * max(1.0, float(np.max(coef[1:]))))
-        if ordered and (best is None or rnorm < best[2] * (1 - 1e-9)):
-            best = (sv, coef, rnorm)
-    sv, coef, rnorm = best if best is not None else best_any
+    def best_fit(active):
+        """Best (shifts, coef, rnorm) using only the levels in ``active`` (others: penalty 0, shift 0)."""
+        best = best_any = None
+        grid = sorted(itertools.product(range(-max_shift, max_shift_up + 1), repeat=len(active)),
+                      key=lambda sv: sum(abs(x) for x in sv))
+        for sub in grid:
+            x = np.column_stack([np.ones(n)] + [shifted(rises[k], s) for k, s in zip(active, sub)])
+            coef_sub, rnorm = nnls(x * w[:, None], t * w)
+            pens = coef_sub[1:]
+            full_sv = [0] * len(names)
+            coef = np.zeros(len(names) + 1)
+            coef[0] = coef_sub[0]
+            for k, s, p in zip(active, sub, pens):
+                full_sv[k] = s
+                coef[k + 1] = p
+            cand = (tuple(full_sv), coef, rnorm)
+            if best_any is None or rnorm < best_any[2] * (1 - 1e-9):
+                best_any = cand
+            # physical order: a miss further from the core costs at least as much
+            ordered = np.all(np.diff(pens) >= -1e-9 * max(1.0, float(np.max(pens, initial=0.0))))
+            if ordered and (best is None or rnorm < best[2] * (1 - 1e-9)):
+                best = cand
+        return best if best is not None else best_any
+
+    sv, coef, rnorm = best_fit(list(range(len(names))))
     base = float(coef[0])
     levels = []
     for k, name in enumerate(names):
@@ -696,8 +711,8 @@ def compare_knees(sweep: GatherSweep, simulated: SimulatedGatherSweep, *, backen
             continue
         if contribution < visible:
             cause = (f"not visible in the time: its misses add {contribution:.0%} < {visible:.0%} of the "
-                     f"base (served by the next level with the latency overlapped by out-of-order "
-                     f"execution, or the idx/W stream dominates)")
+                     f"base (served by the next level with the latency overlapped by out-of-order execution; "
+                     f"the idx/W stream dominates)")
             levels.append(LevelKnee(name, h_s, int(sv[k]), None, penalty, contribution, False, cause))
             continue
         h_m = int(h_s * 2.0 ** sv[k])
