@@ -55,6 +55,7 @@ def test_rows_entry_equals_flat_entry():
     assert a.issued.sum() == a.req[0].sum() + (a.issued - a.req[0]).sum()
 
 
+@pytest.mark.slow
 def test_kernel_runs_without_jit():
     code = (
         "import numpy as np\n"
@@ -114,3 +115,29 @@ def test_invariants_and_ordering():
         assert r.operand("A").l1_sector_requests == res["dense"].operand("A").l1_sector_requests
     assert res["dense"].l1_sector_requests < res["roast"].l1_sector_requests
     assert res["roast"].l1_sector_requests < res["hashednet"].l1_sector_requests
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    kind=st.sampled_from(["dense", "roast", "hashednet"]),
+    dtype=st.sampled_from(["fp32", "fp16", "bf16"]),
+    bm=st.sampled_from([16, 32, 64]), bn=st.sampled_from([16, 32, 64]), bk=st.sampled_from([16, 32]),
+    grid=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
+    backward=st.booleans(), load_path=st.sampled_from(["ld", "ldgsts"]), seed=st.integers(0, 100),
+)
+def test_property_invariants(kind, dtype, bm, bn, bk, grid, backward, load_path, seed):
+    """Conservation and bounds hold for every configuration; B-operand sectors per ROAST instruction
+    lie between ceil(W/32) and ceil(W/32) + 1 for a window of W bytes."""
+    shape = f"{bm * grid[0]}x{bk * grid[1]}x{bn * grid[2]}"
+    plan = plan_gemm(kind, shape, block=f"{bm}x{bn}x{bk}", dtype=dtype, memory=bk * bn * 3 + 7,
+                     family="ideal", seed=seed, backward=backward, load_path=load_path)
+    r = simulate_gemm_gpu(plan, num_sms=4)
+    assert r.l2_sector_requests == r.l1_sector_misses <= r.l1_sector_requests
+    assert r.l2_sector_misses <= r.l2_sector_requests
+    assert r.load_instructions <= r.l1_sector_requests
+    assert r.dram_read_bytes <= 32 * (r.l2_sector_misses + r.write_sector_requests)
+    if kind == "roast" and not backward:
+        b = r.operand("B")
+        width = 32 * plan.loads[1].vec * plan.elem_bytes
+        lo = -(-width // 32)
+        assert lo * b.instructions <= b.l1_sector_requests <= (lo + 1) * b.instructions

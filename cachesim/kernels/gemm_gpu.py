@@ -35,6 +35,10 @@ are still counted as L1 sector requests, and as misses), 4/8-byte copies are ``.
 ``num_stages > 1``. Stores and atomics bypass L1 (write-through, no allocate) and are counted as L2
 write sector requests; a store of whole sectors needs no DRAM read, an atomic read-modify-writes.
 
+``num_warps`` only decides how the instructions of a tile are spread over the warps of a program; it
+does not change their number or their sectors (tiles are assumed to hold at least ``32 v`` elements
+per warp, so no thread loads a replicated element).
+
 Schedule: programs run in waves of ``num_sms``; program ``p`` runs on SM ``p mod num_sms``. Within a
 wave the SMs are assumed to advance in lock step: the request stream is ordered by (k-step, SM, A
 instructions then B instructions), the epilogue writes follow the last step. L1 capacity is the 256 KiB
@@ -307,12 +311,12 @@ def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=Fal
     else:
         if memory is None:
             raise CacheSimError(f"memory=None: kernel {kind!r} needs the shared array size H in elements")
-        if kind == "roast" and isinstance(memory, int) and not isinstance(memory, bool) and memory <= tile:
+        memory = check_int("memory", memory, low=1)
+        if kind == "roast" and memory <= tile:
             raise CacheSimError(
                 f"memory={memory} must be > BLOCK_K*BLOCK_N = {tile}: a ROAST tile must fit in the "
                 "shared array"
             )
-        memory = check_int("memory", memory, low=1)
     if roast_vector_bytes is None:
         roast_vector_bytes = elem
     roast_vector_bytes = check_int("roast_vector_bytes", roast_vector_bytes, low=elem, high=16)
@@ -324,6 +328,11 @@ def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=Fal
     if family is None:
         family = DEFAULT_FAMILY.get(kind)
     fam_key = family if isinstance(family, str) or family is None else id(family)
+    try:
+        hash(family)
+    except TypeError:  # an unhashable family object: build the plan without caching it
+        return _plan_cached.__wrapped__(kind, backward, shape, block, group_m, num_warps, num_stages, dtype,
+                                        elem, memory, seed, fam_key, load_path, roast_vector_bytes, family)
     return _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory,
                         seed, fam_key, load_path, roast_vector_bytes, family)
 
