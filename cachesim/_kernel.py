@@ -33,6 +33,9 @@ NON_INCLUSIVE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
 
 STACK = 4096
 
+#: LRU levels with at least this many sets are replayed set by set (see _lru_loads_bucketed).
+BUCKET_MIN_SETS = 4096
+
 
 @njit(cache=True)
 def xorshift64(state):
@@ -402,13 +405,126 @@ def run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0
 
 
 @njit(cache=True)
-def run_level_loads(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, addrs, shift, out, outcome,
-                    want_outcome):
+def _lru_loads(ts, off, ways, sets, c, addrs, shift, out, outcome, want_outcome, emit):
+    """LRU, modulo indexing, loads only, on ``ts[:, 0]`` = tags, ``ts[:, 1]`` = stamps (C order, so a
+    way's tag and stamp share a memory line): returns (misses, hits, evictions, clock)."""
+    n = addrs.shape[0]
+    nout = 0
+    hits = 0
+    evict = 0
+    prev = -1
+    for i in range(n):
+        line = addrs[i] >> shift
+        if line == prev:
+            hits += 1
+            continue
+        prev = line
+        base = off + (line & (sets - 1)) * ways
+        c += 1
+        best = 0
+        bs = ts[base, 1]
+        hit = -1
+        for w in range(ways):
+            if ts[base + w, 0] == line:
+                hit = w
+                break
+            st = ts[base + w, 1]
+            if st < bs:
+                bs = st
+                best = w
+        if hit >= 0:
+            ts[base + hit, 1] = c
+            hits += 1
+            continue
+        if ts[base + best, 0] != -1:
+            evict += 1
+        ts[base + best, 0] = line
+        ts[base + best, 1] = c
+        if want_outcome:
+            outcome[i] = 2
+        if emit:
+            out[nout] = line
+        nout += 1
+    return nout, hits, evict, c
+
+
+@njit(cache=True)
+def _lru_loads_bucketed(ts, off, ways, sets, c, addrs, shift, out, flag, emit):
+    """:func:`_lru_loads` for a level whose state does not fit in the host caches.
+
+    Sets are independent under LRU (no state shared between sets), so the accesses are first
+    grouped by set with a stable counting sort, each set's accesses replayed back to back (its
+    ways stay in the host cache), and the misses, flagged ``flag[i] = 2``, collected again in
+    trace order."""
+    n = addrs.shape[0]
+    start = np.zeros(sets + 1, dtype=np.int64)
+    for i in range(n):
+        start[((addrs[i] >> shift) & (sets - 1)) + 1] += 1
+    for s in range(sets):
+        start[s + 1] += start[s]
+    pos = start[:-1].copy()
+    bline = np.empty(n, dtype=np.int64)
+    bidx = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        line = addrs[i] >> shift
+        s = line & (sets - 1)
+        p = pos[s]
+        bline[p] = line
+        bidx[p] = i
+        pos[s] = p + 1
+    hits = 0
+    evict = 0
+    nmiss = 0
+    for s in range(sets):
+        base = off + s * ways
+        prev = -1
+        for j in range(start[s], start[s + 1]):
+            line = bline[j]
+            if line == prev:
+                hits += 1
+                continue
+            prev = line
+            c += 1
+            best = 0
+            bs = ts[base, 1]
+            hit = -1
+            for w in range(ways):
+                if ts[base + w, 0] == line:
+                    hit = w
+                    break
+                st = ts[base + w, 1]
+                if st < bs:
+                    bs = st
+                    best = w
+            if hit >= 0:
+                ts[base + hit, 1] = c
+                hits += 1
+                continue
+            if ts[base + best, 0] != -1:
+                evict += 1
+            ts[base + best, 0] = line
+            ts[base + best, 1] = c
+            flag[bidx[j]] = 2
+            nmiss += 1
+    if emit:
+        nout = 0
+        for i in range(n):
+            if flag[i] == 2:
+                out[nout] = addrs[i] >> shift
+                nout += 1
+    return nmiss, hits, evict, c
+
+
+@njit(cache=True)
+def run_level_loads(P, k, ts, tags, stamp, tree, clock, rng, stats, addrs, shift, out, outcome,
+                    want_outcome, emit):
     """Loads only, unsectored level ``k`` seen alone: replay lines ``addrs >> shift`` and write the
-    missed lines, in order, to ``out``; returns their number. Exact for a non-inclusive hierarchy
-    (a level's behaviour does not depend on the levels below it). An access to the same line as
-    the access just before it is a hit that changes no policy state (the line is the most
-    recently used one), so it is counted and skipped."""
+    missed lines, in order, to ``out`` (if ``emit``); returns their number. Exact for a
+    non-inclusive hierarchy (a level's behaviour does not depend on the levels below it). An
+    access to the same line as the access just before it is a hit that changes no policy state
+    (the line is the most recently used one), so it is counted and skipped. ``outcome`` must come
+    zeroed; misses are marked 2. Valid/dirty bits are not written (the caller marks resident
+    lines valid before any other kernel runs; no line is dirty on this path)."""
     ways = P[k, WAYS]
     sets = P[k, SETS]
     sbits = P[k, SBITS]
@@ -416,70 +532,44 @@ def run_level_loads(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, ad
     pol = P[k, POLICY]
     off = P[k, OFF]
     n = addrs.shape[0]
-    nout = 0
-    hits = 0
-    evict = 0
-    c = clock[k]
-    prev = -1
-    for i in range(n):
-        line = addrs[i] >> shift
-        if line == prev:
-            hits += 1
-            if want_outcome:
-                outcome[i] = 0
-            continue
-        prev = line
-        if hashed == 0:
-            s = line & (sets - 1)
-        else:
-            s = set_index(line, sets, sbits, hashed)
-        base = off + s * ways
-        c += 1
-        if pol == LRU:
-            best = 0
-            bs = stamp[base]
-            hit = -1
-            for w in range(ways):
-                if tags[base + w] == line:
-                    hit = w
-                    break
-                st = stamp[base + w]
-                if st < bs:
-                    bs = st
-                    best = w
-            if hit >= 0:
-                stamp[base + hit] = c
+    if pol == LRU and hashed == 0 and sets >= BUCKET_MIN_SETS and n >= 4 * sets:
+        flag = outcome if want_outcome else np.zeros(n, dtype=np.int8)
+        nout, hits, evict, c = _lru_loads_bucketed(ts, off, ways, sets, clock[k], addrs, shift, out, flag,
+                                                   emit)
+        clock[k] = c
+    elif pol == LRU and hashed == 0:
+        nout, hits, evict, c = _lru_loads(ts, off, ways, sets, clock[k], addrs, shift, out, outcome,
+                                          want_outcome, emit)
+        clock[k] = c
+    else:
+        nout = 0
+        hits = 0
+        evict = 0
+        prev = -1
+        for i in range(n):
+            line = addrs[i] >> shift
+            if line == prev:
                 hits += 1
-                if want_outcome:
-                    outcome[i] = 0
                 continue
-            if tags[base + best] != -1:
-                evict += 1
-            tags[base + best] = line
-            stamp[base + best] = c
-            valid[base + best] = 1
-            dirty[base + best] = 0
-        else:
-            clock[k] = c
+            prev = line
+            s = set_index(line, sets, sbits, hashed)
+            base = off + s * ways
+            clock[k] += 1
             way = _find(tags, base, ways, line)
             if way >= 0:
                 _touch(P, k, s, base, way, stamp, tree, clock)
                 hits += 1
-                if want_outcome:
-                    outcome[i] = 0
                 continue
             way = _victim(P, k, s, base, tags, stamp, tree, rng)
             if tags[base + way] != -1:
                 evict += 1
             tags[base + way] = line
-            valid[base + way] = 1
-            dirty[base + way] = 0
             _filled(P, k, s, base, way, stamp, tree, clock)
-        if want_outcome:
-            outcome[i] = 2
-        out[nout] = line
-        nout += 1
-    clock[k] = c
+            if want_outcome:
+                outcome[i] = 2
+            if emit:
+                out[nout] = line
+            nout += 1
     stats[k, ACC] += n
     stats[k, HITS] += hits
     stats[k, MISSES] += nout

@@ -92,8 +92,11 @@ class Simulator:
         self._P = P
         self._inclusion = {"non-inclusive": K.NON_INCLUSIVE, "inclusive": K.INCLUSIVE,
                            "exclusive": K.EXCLUSIVE}[self.config.inclusion]
-        self._tags = np.full(off, -1, dtype=np.int64)
-        self._stamp = np.zeros(off, dtype=np.int64)
+        # tag and stamp of a way side by side: one memory line holds both (the scan reads both)
+        self._ts = np.zeros((off, 2), dtype=np.int64)
+        self._ts[:, 0] = -1
+        self._tags = self._ts[:, 0]
+        self._stamp = self._ts[:, 1]
         self._valid = np.zeros(off, dtype=np.int64)
         self._dirty = np.zeros(off, dtype=np.int64)
         self._tree = np.zeros(max(toff, 1), dtype=np.int8)
@@ -106,11 +109,17 @@ class Simulator:
         self._sectored = any(c.sector is not None for c in lv)
         # the loads-only fast path ignores dirty victims: used only while no store was seen
         self._may_be_dirty = False
+        self._valid_stale = False
 
     def feed_pieces(self, b0, b1, w, want_outcome: bool = True):
         """Replay raw line pieces; returns (outcome per piece, memory requests (m, 3) or None)."""
         npc = b0.shape[0]
         outcome = np.zeros(npc, dtype=np.int8)
+        if not self._sectored and not self._may_be_dirty and (npc == 0 or not w.any()) and (
+            self._inclusion == K.NON_INCLUSIVE
+        ):
+            return self._feed_loads(b0, outcome, want_outcome)
+        self._sync_valid()
         if self._inclusion == K.EXCLUSIVE:
             K.run_exclusive(self._P, self._tags, self._stamp, self._valid, self._dirty, self._tree,
                             self._clock, self._rng, self._stats, self._mem, b0, b1, w, outcome)
@@ -123,8 +132,6 @@ class Simulator:
             return outcome, (rec[:nr] if self._record else None)
         # Non-inclusive: a level never depends on the levels below it, so the hierarchy is the
         # composition of single levels, each fed with the request stream of the level above.
-        if not self._sectored and not self._may_be_dirty and (npc == 0 or not w.any()):
-            return self._feed_loads(b0, outcome, want_outcome)
         n = len(self.config.levels)
         rec = None
         for k in range(n):
@@ -151,17 +158,21 @@ class Simulator:
         nlev = P.shape[0]
         lines = addr
         shift = P[0, K.LSHIFT]
+        self._valid_stale = True
+        empty8 = np.empty(0, dtype=np.int8)
         for k in range(nlev):
             if k > 0:
                 shift = P[k, K.LSHIFT] - P[k - 1, K.LSHIFT]
-            out = np.empty(lines.shape[0], dtype=np.int64)
-            oc = outcome if k == 0 and want_outcome else np.empty(0, dtype=np.int8)
-            nout = K.run_level_loads(P, k, self._tags, self._stamp, self._valid, self._dirty, self._tree,
-                                     self._clock, self._rng, self._stats, lines, shift, out, oc,
-                                     k == 0 and want_outcome)
-            lines = out[:nout]
-        ls = P[nlev - 1, K.LSHIFT]
-        self._mem[0] += lines.shape[0] << ls
+            emit = k < nlev - 1 or self._record
+            out = np.empty(lines.shape[0] if emit else 0, dtype=np.int64)
+            oc = outcome if k == 0 and want_outcome else empty8
+            nout = K.run_level_loads(P, k, self._ts, self._tags, self._stamp, self._tree, self._clock,
+                                     self._rng, self._stats, lines, shift, out, oc, k == 0 and want_outcome,
+                                     emit)
+            lines = out[:nout] if emit else nout
+        ls = int(P[nlev - 1, K.LSHIFT])
+        nmem = lines.shape[0] if self._record else lines
+        self._mem[0] += nmem << ls
         rec = None
         if self._record:
             rec = np.empty((lines.shape[0], 3), dtype=np.int64)
@@ -169,6 +180,12 @@ class Simulator:
             rec[:, 1] = (lines + 1) << ls
             rec[:, 2] = 0
         return outcome, rec
+
+    def _sync_valid(self):
+        """After the loads fast path (which skips valid bits) mark resident unsectored lines valid."""
+        if self._valid_stale:
+            self._valid[self._tags >= 0] = 1
+            self._valid_stale = False
 
     def feed(self, chunk: TraceChunk, want_outcome: bool = True):
         """Replay one :class:`TraceChunk`; returns the first-level outcome of each access
@@ -210,6 +227,7 @@ class Simulator:
     def sector_contents(self, level: int | str = 0) -> dict[int, tuple[int, int]]:
         """``{line: (valid_mask, dirty_mask)}`` of ``level``."""
         k = self._level_index(level)
+        self._sync_valid()
         c = self.config.levels[k]
         off = int(self._P[k, K.OFF])
         sl = slice(off, off + c.sets * c.ways)
