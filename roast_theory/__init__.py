@@ -1,6 +1,16 @@
 """Theory of ROAST hashing: hash mappings, closed-form moments, symbolic derivations, Monte Carlo."""
 
+from . import torch_layers  # noqa: F401 - layers are created lazily (torch is imported on first use)
 from .errors import RoastTheoryError
+from .experiments import (
+    AccuracySummary,
+    FamilyGap,
+    TrainRun,
+    TrainSharingResult,
+    hash_family_gap,
+    layer_mapping,
+    train_sharing_experiment,
+)
 from .hashes import (
     HashedNetTritonHash,
     IdealHash,
@@ -61,4 +71,7 @@ __all__ = [
     "MonteCarloEstimate", "KernelIdealGap", "ConfidenceInterval",
     "mc_inner_product", "mc_weight_mse", "mc_kernel", "mc_total_inner_product", "mc_module_output",
     "mc_placement_load", "mc_unused_fraction", "kernel_vs_ideal_gap",
+    # torch layers and the training experiment (H6b; torch is imported on first use)
+    "torch_layers", "train_sharing_experiment", "TrainSharingResult", "TrainRun", "AccuracySummary",
+    "layer_mapping", "hash_family_gap", "FamilyGap",
 ]
