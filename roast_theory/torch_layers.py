@@ -212,6 +212,24 @@ def _classes() -> dict:
             values = torch.randn(self.m_slots, generator=gen, dtype=torch.float64) * self.init_std
             self.weight = nn.Parameter(values.to(dtype=tdtype, device=device))
 
+        @classmethod
+        def from_tensor(cls, values, *, init_std: float = MEMORY_INIT_STD):
+            """Wrap an existing 1-D floating tensor (on any device) as the memory, without copying it.
+
+            ``init_std`` is only recorded (it is what :func:`module_scale` divides by).
+            """
+            if not isinstance(values, torch.Tensor):
+                raise RoastTheoryError(f"values has type {type(values).__name__}: must be a torch.Tensor")
+            if values.ndim != 1 or values.numel() < 1:
+                raise RoastTheoryError(f"values has shape {tuple(values.shape)}: must be 1-dimensional, "
+                                       f"non-empty")
+            if values.dtype not in tuple(getattr(torch, d) for d in _DTYPES):
+                raise RoastTheoryError(f"values has dtype {values.dtype}: choose one of {', '.join(_DTYPES)}")
+            mem = cls(1, init_std=init_std, dtype=values.dtype)
+            mem.m_slots = int(values.numel())
+            mem.weight = values if isinstance(values, nn.Parameter) else nn.Parameter(values)
+            return mem
+
         def extra_repr(self) -> str:
             return f"m_slots={self.m_slots}, init_std={self.init_std}"
 

@@ -220,3 +220,16 @@ def test_package_imports_without_torch_loaded():
     code = ("import sys, roast_theory, roast_theory.torch_layers as t; "
             "assert 'torch' not in sys.modules, 'torch imported eagerly'; t.module_scale(4)")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_shared_memory_from_tensor_shares_storage():
+    values = torch.linspace(-1, 1, 10, dtype=torch.float64)
+    mem = tl.SharedMemory.from_tensor(values)
+    assert mem.m_slots == 10 and mem.weight.data_ptr() == values.data_ptr()
+    layer = tl.HashedLinear(2, 3, mem, np.arange(6).reshape(2, 3) % 10, scale=2.0)
+    expect = 2.0 * values.numpy()[:6].reshape(2, 3)
+    np.testing.assert_allclose(layer.gathered_weight().detach().numpy(), expect)
+    with pytest.raises(RoastTheoryError, match=r"values has shape \(2, 5\)"):
+        tl.SharedMemory.from_tensor(values.view(2, 5))
+    with pytest.raises(RoastTheoryError, match="values has dtype torch.int64"):
+        tl.SharedMemory.from_tensor(torch.arange(4))
