@@ -25,13 +25,14 @@ def mix64(x):
 
 
 @numba.njit(cache=True)
-def per_set_chunk(lines, n_sets, stacks, fill, hist, out):
+def per_set_chunk(lines, n_sets, stacks, head, fill, hist, out):
     """Push ``lines`` through per-set LRU stacks.
 
-    ``stacks[s, :fill[s]]`` holds set ``s``'s lines, most recent first. ``hist[d]`` counts reuses
-    at distance ``d < max_depth``; the return value is the number of accesses whose distance is
-    ``>= max_depth`` or infinite (first touch). ``out`` (same length as ``lines`` or empty)
-    receives each access's distance, ``-1`` for ``>= max_depth``.
+    Set ``s``'s stack is a ring: depth ``k`` lives at ``stacks[s, (head[s] + k) % max_depth]``
+    for ``k < fill[s]``, most recent first (empty slots hold -1), so a miss pushes in O(1)
+    (no shifting). ``hist[d]`` counts reuses at depth ``d < max_depth``; the return value is the
+    number of accesses at depth ``>= max_depth`` or first touches. ``out`` (same length as
+    ``lines`` or empty) receives each access's depth, ``-1`` for ``>= max_depth``.
     """
     max_depth = stacks.shape[1]
     record = out.shape[0] > 0
@@ -40,32 +41,40 @@ def per_set_chunk(lines, n_sets, stacks, fill, hist, out):
         x = lines[i]
         s = x % n_sets
         f = fill[s]
+        h = head[s]
         row = stacks[s]
-        j = 0
-        while j < f and row[j] != x:
-            j += 1
+        # branch-free scan of the whole row (vectorisable); empty slots hold -1
+        p = -1
+        for k in range(max_depth):
+            if row[k] == x:
+                p = k
+        j = f
+        if p >= 0:
+            j = p - h if p >= h else p - h + max_depth
         if j < f:
             hist[j] += 1
             if record:
                 out[i] = j
+            # move depths 0..j-1 one step deeper (physical p walks back to the head)
+            while p != h:
+                q = p - 1 if p > 0 else max_depth - 1
+                row[p] = row[q]
+                p = q
+            row[h] = x
         else:
             n_far += 1
             if record:
                 out[i] = -1
+            h = h - 1 if h > 0 else max_depth - 1
+            head[s] = h
+            row[h] = x
             if f < max_depth:
                 fill[s] = f + 1
-                j = f
-            else:
-                j = max_depth - 1
-        while j > 0:
-            row[j] = row[j - 1]
-            j -= 1
-        row[0] = x
     return n_far
 
 
 @numba.njit(cache=True)
-def per_set_chunk_grouped(lines, n_sets, stacks, fill, hist, out):
+def per_set_chunk_grouped(lines, n_sets, stacks, head, fill, hist, out):
     """Same result as :func:`per_set_chunk`, visiting the chunk set by set.
 
     Sets are independent, so a stable counting sort by set keeps every set's access order; each
@@ -88,7 +97,7 @@ def per_set_chunk_grouped(lines, n_sets, stacks, fill, hist, out):
             where[pos[s]] = i
         pos[s] += 1
     tmp = np.empty(n if record else 0, dtype=np.int64)
-    n_far = per_set_chunk(grouped, n_sets, stacks, fill, hist, tmp)
+    n_far = per_set_chunk(grouped, n_sets, stacks, head, fill, hist, tmp)
     if record:
         for k in range(n):
             out[where[k]] = tmp[k]

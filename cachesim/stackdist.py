@@ -241,8 +241,9 @@ class PerSetStackProfiler:
         self.line_bits = _line_bits(line_size)
         self.line_size = int(line_size)
         self.max_ways = _check_pos_int("max_ways", max_ways, 4096)
-        self._stacks = np.zeros((self.n_sets, self.max_ways), dtype=np.int64)
+        self._stacks = np.full((self.n_sets, self.max_ways), -1, dtype=np.int64)
         self._fill = np.zeros(self.n_sets, dtype=np.int64)
+        self._head = np.zeros(self.n_sets, dtype=np.int64)
         self._counts = np.zeros(self.max_ways, dtype=np.int64)
         self._far = 0
         self._n = 0
@@ -253,7 +254,7 @@ class PerSetStackProfiler:
         o = np.empty(0, dtype=np.int64) if out is None else out
         # Large stack tables miss the cache on every access: visit the chunk set by set instead.
         kernel = _k.per_set_chunk_grouped if self._stacks.nbytes > (64 << 10) else _k.per_set_chunk
-        self._far += int(kernel(lines, self.n_sets, self._stacks, self._fill, self._counts, o))
+        self._far += int(kernel(lines, self.n_sets, self._stacks, self._head, self._fill, self._counts, o))
         self._n += lines.shape[0]
 
     def result(self) -> StackDistanceHistogram:

@@ -75,11 +75,11 @@ def test_grouped_per_set_kernel_equals_direct_kernel():
     lines = rng.integers(0, 5000, 30_000)
     res = []
     for kern in (k.per_set_chunk, k.per_set_chunk_grouped):
-        stacks, fill, hist = np.zeros((64, 6), np.int64), np.zeros(64, np.int64), np.zeros(6, np.int64)
+        stacks, hist = np.full((64, 6), -1, np.int64), np.zeros(6, np.int64)
+        head, fill = np.zeros(64, np.int64), np.zeros(64, np.int64)
         out = np.empty(lines.size, np.int64)
-        far = sum(
-            kern(part, 64, stacks, fill, hist, o) for part, o in zip(np.split(lines, 3), np.split(out, 3))
-        )
+        parts = zip(np.split(lines, 3), np.split(out, 3))
+        far = sum(kern(part, 64, stacks, head, fill, hist, o) for part, o in parts)
         res.append((far, hist.tolist(), out.tolist()))
     assert res[0] == res[1]
     assert res[0][2] == naive_stack_distances(lines, 64, 6)
