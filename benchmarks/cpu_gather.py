@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--hierarchy", default="host", help="cachesim preset for the simulation")
     ap.add_argument("--dir", default="measurements/cpu")
     ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--effective-l3", type=int, default=0, metavar="BYTES",
+                    help="also fit against a simulation whose last level has this size (nothing written)")
     args = ap.parse_args(argv)
     top = 8 << 20 if args.quick else 512 << 20
     sizes = [4 << 10 << k for k in range(64) if (4 << 10 << k) <= top]
@@ -92,6 +94,21 @@ def main(argv=None) -> int:
     for backend in ("torch", "numpy"):
         for clock in clocks:
             print(compare_knees(sweep, sim, backend=backend, clock=clock).format())
+    if args.effective_l3:
+        from dataclasses import replace
+
+        from cachesim import load_hierarchy
+
+        base = load_hierarchy(args.hierarchy)
+        levels = base.levels[:-1] + (replace(base.levels[-1], size=args.effective_l3),)
+        alt = replace(base, levels=levels, name=f"{base.name}-L3={args.effective_l3}")
+        small = [h for h in sizes if h <= 2 << 20]
+        big = [h for h in sizes if 2 << 20 < h <= 64 * args.effective_l3]
+        sim_alt = SimulatedGatherSweep(
+            simulate_gather_sweep(small, shape=(256, 256), hierarchy=alt, patterns=("hashednet",)).results
+            + simulate_gather_sweep(big, shape=(512, 512), hierarchy=alt, patterns=("hashednet",)).results)
+        for backend in ("torch", "numpy"):
+            print(compare_knees(sweep, sim_alt, backend=backend, clock=clocks[-1]).format())
     return 0
 
 
