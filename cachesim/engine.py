@@ -16,6 +16,18 @@ Model (identical in the kernels and in :mod:`cachesim.reference`):
   forwarded unchanged to the level below and never allocates. Inclusive: a victim at level k is
   first invalidated in every level above, its dirty data merged into the victim.
 - Exclusive: see :class:`cachesim.config.HierarchyConfig`.
+
+Fast paths (all checked against :mod:`cachesim.reference` in the tests):
+
+- Non-inclusive hierarchies are simulated level by level: a level never depends on the levels
+  below it, so level k+1 replays the ordered request stream (fills, write-backs,
+  write-throughs) that level k emitted -- the same order as the recursive model.
+- Unsectored loads (while no store has been seen): addresses go straight to line numbers, an
+  access to the same line as the previous access is counted as a hit and skipped (it hits the
+  most recently used line, which changes no policy's state), and LRU levels of >= 4096 sets are
+  replayed set by set (sets are independent under LRU), which keeps the simulated set in the
+  host cache.
+- Inclusive and exclusive hierarchies run one request at a time through all levels.
 """
 
 from __future__ import annotations
