@@ -41,7 +41,22 @@ def _popcount(x):
     return c
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True)
+def _set_of(line, n_sets):
+    """``line mod n_sets`` without a hardware division (slow on this machine): a mask for powers of two,
+    else a float reciprocal with one correction step (exact: ``line < 2**52``)."""
+    if (n_sets & (n_sets - 1)) == 0:
+        return line & (n_sets - 1)
+    q = np.int64(np.float64(line) * (1.0 / np.float64(n_sets)))
+    r = line - q * n_sets
+    if r < 0:
+        r += n_sets
+    elif r >= n_sets:
+        r -= n_sets
+    return r
+
+
+@numba.njit(cache=True, nogil=True)
 def _access(a, inst, o, f, n_sets, ways, line_shift, sector_shift, base, inst_stride, ent, req, miss,
             dram_read, dram_write):
     """One sector request. Each set is ``ways`` consecutive int64 entries in recency order (most recent
@@ -56,7 +71,7 @@ def _access(a, inst, o, f, n_sets, ways, line_shift, sector_shift, base, inst_st
         sec = (a >> sector_shift[lv]) & ((1 << (line_shift[lv] - sector_shift[lv])) - 1)
         bit = np.int64(1) << sec
         nw = ways[lv]
-        off = base[lv] + inst * inst_stride[lv] + (line % n_sets[lv]) * nw
+        off = base[lv] + inst * inst_stride[lv] + _set_of(line, n_sets[lv]) * nw
         req[lv, o] += 1
         mark_dirty = is_write and lv == last
         found = -1
