@@ -141,3 +141,11 @@ def test_property_invariants(kind, dtype, bm, bn, bk, grid, backward, load_path,
         width = 32 * plan.loads[1].vec * plan.elem_bytes
         lo = -(-width // 32)
         assert lo * b.instructions <= b.l1_sector_requests <= (lo + 1) * b.instructions
+
+
+@settings(max_examples=200, deadline=None)
+@given(line=st.integers(0, (1 << 48) - 1), n_sets=st.integers(1, 1 << 20))
+def test_set_index_equals_modulo(line, n_sets):
+    from cachesim.kernels._replay_kernel import _set_of
+
+    assert _set_of(line, n_sets) == line % n_sets
