@@ -576,3 +576,99 @@ def run_level_loads(P, k, ts, tags, stamp, tree, clock, rng, stats, addrs, shift
     stats[k, EVICT] += evict
     stats[k, BREAD] += nout << P[k, LSHIFT]
     return nout
+
+
+@njit(cache=True)
+def _emit_runs(rec, nr, linebase, mask, nsect, sshift, w):
+    """Append one request per run of set bits of ``mask`` (lowest run first)."""
+    q = 0
+    while q < nsect:
+        if (mask >> q) & 1:
+            lo = q
+            while q < nsect and (mask >> q) & 1:
+                q += 1
+            rec[nr, 0] = linebase + (lo << sshift)
+            rec[nr, 1] = linebase + (q << sshift)
+            rec[nr, 2] = w
+            nr += 1
+        else:
+            q += 1
+    return nr
+
+
+@njit(cache=True)
+def run_level(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, b0s, b1s, ws, outcome, rec):
+    """Level ``k`` seen alone (non-inclusive hierarchies are a composition of these): replay the
+    pieces ``[b0s[i], b1s[i])`` and append the requests sent to the level below to ``rec`` in the
+    order of the recursive model (fetch runs, then the victim's write-back runs; or the
+    write-through); returns their number. Same rules as :func:`run_nested`."""
+    lshift = P[k, LSHIFT]
+    sshift = P[k, SSHIFT]
+    ways = P[k, WAYS]
+    nsect = P[k, NSECT]
+    wb = P[k, WB]
+    nr = 0
+    for i in range(b0s.shape[0]):
+        b0 = b0s[i]
+        b1 = b1s[i]
+        w = ws[i]
+        line = b0 >> lshift
+        s = set_index(line, P[k, SETS], P[k, SBITS], P[k, HASH])
+        base = P[k, OFF] + s * ways
+        mask = _range_mask(b0, b1, lshift, sshift)
+        clock[k] += 1
+        stats[k, ACC] += 1
+        if w:
+            stats[k, WRITES] += 1
+        way = _find(tags, base, ways, line)
+        if way >= 0:
+            v = valid[base + way]
+            if (v & mask) == mask:
+                stats[k, HITS] += 1
+                _touch(P, k, s, base, way, stamp, tree, clock)
+                if w:
+                    if wb:
+                        dirty[base + way] |= mask
+                    else:
+                        stats[k, BWRITTEN] += b1 - b0
+                        rec[nr, 0] = b0
+                        rec[nr, 1] = b1
+                        rec[nr, 2] = 1
+                        nr += 1
+                continue
+            stats[k, SMISSES] += 1
+            outcome[i] = 1
+            missing = mask & ~v
+        else:
+            stats[k, MISSES] += 1
+            outcome[i] = 2
+            missing = mask
+        if w and not wb:
+            stats[k, BWRITTEN] += b1 - b0
+            rec[nr, 0] = b0
+            rec[nr, 1] = b1
+            rec[nr, 2] = 1
+            nr += 1
+            continue
+        stats[k, BREAD] += _popcount(missing) << sshift
+        nr = _emit_runs(rec, nr, line << lshift, missing, nsect, sshift, 0)
+        if way >= 0:
+            valid[base + way] |= mask
+            _touch(P, k, s, base, way, stamp, tree, clock)
+            if w:
+                dirty[base + way] |= mask
+            continue
+        way = _victim(P, k, s, base, tags, stamp, tree, rng)
+        vline = tags[base + way]
+        if vline != -1:
+            stats[k, EVICT] += 1
+            vd = dirty[base + way]
+            if vd != 0:
+                stats[k, WBACK] += 1
+                stats[k, BWRITTEN] += _popcount(vd) << sshift
+                nr = _emit_runs(rec, nr, vline << lshift, vd, nsect, sshift, 1)
+        tags[base + way] = line
+        valid[base + way] = mask
+        dirty[base + way] = mask if w else 0
+        _filled(P, k, s, base, way, stamp, tree, clock)
+    return nr

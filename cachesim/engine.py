@@ -148,15 +148,17 @@ class Simulator:
         rec = None
         for k in range(n):
             rec = self._rec_buffer(b0.shape[0], k)
-            mem = self._mem if k == n - 1 else np.zeros(2, dtype=np.int64)
-            nr = K.run_nested(self._P[k : k + 1], K.NON_INCLUSIVE, self._tags, self._stamp, self._valid,
-                              self._dirty, self._tree, self._clock[k : k + 1], self._rng[k : k + 1],
-                              self._stats[k : k + 1], mem, b0, b1, w,
-                              outcome if k == 0 else np.zeros(b0.shape[0], dtype=np.int8), rec, 0)
+            oc = outcome if k == 0 else np.zeros(b0.shape[0], dtype=np.int8)
+            nr = K.run_level(self._P, k, self._tags, self._stamp, self._valid, self._dirty, self._tree,
+                             self._clock, self._rng, self._stats, b0, b1, w, oc, rec)
             rec = rec[:nr]
             b0 = np.ascontiguousarray(rec[:, 0])
             b1 = np.ascontiguousarray(rec[:, 1])
             w = np.ascontiguousarray(rec[:, 2])
+        nbytes = b1 - b0
+        wmask = w != 0
+        self._mem[0] += int(nbytes[~wmask].sum())
+        self._mem[1] += int(nbytes[wmask].sum())
         return outcome, (rec if self._record else None)
 
     def _rec_buffer(self, npc: int, k: int | None = None):
