@@ -10,6 +10,8 @@ from ._cli import add_common_arguments, gpu_kernel, parsed_common
 from .targets import GpuTarget, get_target
 
 KINDS = ("dense", "roast", "hashednet")
+#: Shared-array size used when --memory is not given (elements).
+DEFAULT_MEMORY = 1 << 20
 
 
 def add_parser(sub):
@@ -33,7 +35,7 @@ def explain(args) -> dict:
     if not isinstance(t, GpuTarget):
         raise CacheSimError(f"target={t.name!r}: explain compares GPU kernels (use h200 or h100)")
     if c["memory"] is None:
-        c["memory"] = 1 << 20
+        c["memory"] = DEFAULT_MEMORY
     res = {}
     for kind in KINDS:
         tr, cost = gpu_kernel(kind, args.backward, c, analytic=not args.simulate)

@@ -69,7 +69,7 @@ class CpuTraffic:
         return self.accesses[i], self.misses[i]
 
     def ratio(self, other: CpuTraffic, level: int = 0) -> float:
-        """Ratio of accesses (``level=0``) or misses of level ``level - 1`` ... : accesses of ``level``."""
+        """``self.accesses[level] / other.accesses[level]`` (accesses that reached level ``level``)."""
         return self.accesses[level] / other.accesses[level] if other.accesses[level] else float("inf")
 
     def to_dict(self) -> dict:
