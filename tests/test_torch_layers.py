@@ -233,3 +233,25 @@ def test_shared_memory_from_tensor_shares_storage():
         tl.SharedMemory.from_tensor(values.view(2, 5))
     with pytest.raises(RoastTheoryError, match="values has dtype torch.int64"):
         tl.SharedMemory.from_tensor(torch.arange(4))
+
+
+@pytest.mark.parametrize("kind", ["element", "tile"])
+def test_layer_from_mapping_matches_mapping_recover(kind):
+    """The layer's gathered weight equals roast_theory.mappings' recover(M) (an independent gather)."""
+    from roast_theory.mappings import ElementMapping, TileMapping
+
+    if kind == "element":
+        mp = ElementMapping((16, 8), 40, seed=3)
+    else:
+        mp = TileMapping((16, 8), 40, tile=(4, 4), placement="kernel", sign="element", seed=3)
+    mem = tl.SharedMemory(40, seed=1, dtype="float64")
+    layer = tl.RoastLinear.from_mapping(mp, 16, 8, mem, scale=0.7)
+    w_hat = 0.7 * mp.recover(mem.weight.detach().numpy())
+    np.testing.assert_allclose(layer.gathered_weight().detach().numpy(), w_hat, rtol=1e-14)
+    x = np.random.default_rng(0).standard_normal((3, 16))
+    np.testing.assert_allclose(layer(torch.from_numpy(x)).detach().numpy(), x @ w_hat, rtol=1e-12, atol=1e-14)
+    # sketch -> layer: a memory holding S u reads back lambda * S^T S u
+    u = np.random.default_rng(1).standard_normal((16, 8))
+    with torch.no_grad():
+        mem.weight.copy_(torch.from_numpy(mp.sketch(u)))
+    np.testing.assert_allclose(layer.gathered_weight().detach().numpy(), 0.7 * mp.recover(mp.sketch(u)))
