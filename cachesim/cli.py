@@ -23,6 +23,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("misscurve", "cachesim._cli_misscurve"),
     ("kernel", "cachesim.kernels._cli"),
     ("explain", "cachesim.kernels._cli_explain"),
+    ("measure", "cachesim.measure._cli"),
 ]
 
 

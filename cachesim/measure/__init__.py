@@ -1,5 +1,13 @@
 """Measurements of real torch / Triton kernels, recorded with provenance, compared with the model."""
 
+from .compare import (
+    KNOWN_MISSES,
+    ComparisonRow,
+    KnownMiss,
+    comparison_markdown,
+    comparison_rows,
+    headline_rows,
+)
 from .cpu import (
     GatherSweep,
     GatherTiming,
@@ -12,11 +20,17 @@ from .cpu import (
     gather_trace,
     simulate_gather_sweep,
 )
+from .gpu import GemmCase, ceilings, check_case, time_case
 from .records import MeasurementRecord, load_records, provenance, write_record
+from .triton_kernels import KernelHash, TileConfig, kernel_index, matmul, matmul_db, matmul_dx
 
 __all__ = [
     "MeasurementRecord", "load_records", "provenance", "write_record",
     # CPU gather sweep vs the simulator (H6b)
     "GatherSweep", "GatherTiming", "KneeComparison", "LevelKnee", "SimulatedGather", "SimulatedGatherSweep",
     "compare_knees", "gather_sweep", "gather_trace", "simulate_gather_sweep",
+    # GPU kernels, harness and model comparison (H6a)
+    "KNOWN_MISSES", "ComparisonRow", "GemmCase", "KernelHash", "KnownMiss", "TileConfig", "ceilings",
+    "check_case", "comparison_markdown", "comparison_rows", "headline_rows", "kernel_index", "matmul",
+    "matmul_db", "matmul_dx", "time_case",
 ]
