@@ -267,3 +267,24 @@ def test_npz_members_are_streamed(tmp_path):
         assert z.getinfo("addr.npy").compress_type == zipfile.ZIP_DEFLATED
     n, a, _, _, chunks = collect(p, chunk_size=10_000)
     assert n == 50_000 and len(chunks) == 5 and a[-1] == 49_999 * 8
+
+
+def test_text_parsers_run_without_jit(tmp_path):
+    import os
+    import sys
+
+    p = tmp_path / "t.lackey"
+    p.write_text("==1== x\nI  0400,3\n L 10,4\n M 20,8\n S 30,2\n")
+    d = tmp_path / "t.din"
+    d.write_text("0 10\n1 20\nr 30 4\n")
+    code = (
+        "from cachesim.traceio import open_trace\n"
+        f"c = list(open_trace({str(p)!r}))[0]\n"
+        "assert c.addr.tolist() == [0x10, 0x20, 0x20, 0x30] and c.write.tolist() == [0, 0, 1, 1]\n"
+        f"c = list(open_trace({str(d)!r}))[0]\n"
+        "assert c.addr.tolist() == [0x10, 0x20, 0x30] and c.size.tolist() == [1, 1, 4]\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
