@@ -68,9 +68,9 @@ def do_check(rec, case, method, device="cuda"):
               f"dx={r['err_dx']:.1e} db={r['err_db']:.1e} pass={r['passed']}", flush=True)
 
 
-def do_time(rec, case, impl, train=True, rep_ms=100):
+def do_time(rec, case, impl, train=True, rep_ms=100, timer="do_bench"):
     r = _try(rec, f"time {impl} {case.describe()}", lambda: gpu.time_case(case, impl, train=train,
-                                                                          rep_ms=rep_ms))
+                                                                          rep_ms=rep_ms, timer=timer))
     if r is not None:
         rec.add({"type": "time", **case.describe(), **r})
         tr = "-" if r["train_ms"] is None else f"{r['train_ms']:.4f}"
@@ -188,6 +188,30 @@ def vec(out, args):
     return rec
 
 
+def authors(out, args):
+    """Call 5: the authors' harness -- 512 x 10240 x 10240, memory 1M-128M, TF32 on/off and bf16,
+    median of 10 CUDA-event timings after 2 warm-ups, L2 not flushed -- run twice (repeatability)."""
+    rec = Recorder(os.path.join(out, "gpu_timing_authors.json"), "gpu-timing-authors",
+                   "Authors' timing method: 2 warm-ups then median of 10 CUDA-event timings, L2 NOT flushed; "
+                   "each case timed in two passes (pass 0, pass 1) to show the run-to-run spread.")
+    for rep in (0, 1):
+        for prec in ("bf16", "tf32", "fp32"):
+            base = gpu.GemmCase(*AUTHORS, m_slots=1 << 20, precision=prec, tile=TILE_RZ)
+            do_time(rec, base, "cublas_dense", timer="events")
+            rec.cases[-1]["pass"] = rep
+            for m_slots in AUTHORS_MEM:
+                c = gpu.GemmCase(*AUTHORS, m_slots=m_slots, precision=prec, tile=TILE_RZ)
+                impls = ["triton_roast", "triton_roast_vec", "triton_hashednet", "gather_roast",
+                         "gather_hashednet"]
+                if prec == "fp32":
+                    impls = ["gather_roast", "gather_hashednet", "triton_hashednet"]
+                for impl in impls:
+                    do_time(rec, c, impl, timer="events")
+                    rec.cases[-1]["pass"] = rep
+            rec.flush()
+    return rec
+
+
 def summary(rec):
     print("\n== summary ==")
     n_check = [c for c in rec.cases if c.get("type") == "check"]
@@ -203,12 +227,12 @@ def summary(rec):
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=("smoke", "sweep", "vec"), required=True)
+    ap.add_argument("--mode", choices=("smoke", "sweep", "vec", "authors"), required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--budget-s", type=float, default=450.0)
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    rec = {"smoke": smoke, "sweep": sweep, "vec": vec}[args.mode](args.out, args)
+    rec = {"smoke": smoke, "sweep": sweep, "vec": vec, "authors": authors}[args.mode](args.out, args)
     summary(rec)
 
 

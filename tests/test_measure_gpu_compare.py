@@ -63,6 +63,15 @@ def test_headline_rows_cover_the_authors_shape():
     assert h and all(r.hashednet_over_roast_fwd > 1 for r in h)
 
 
+def test_authors_harness_passes_repeat_and_roast_wins():
+    rows = compare.authors_rows(GPU)
+    assert len(rows) == 12
+    for a in rows:
+        for pair in (a.gather_fwd, a.gather_train, a.best_fwd, a.best_train):
+            assert abs(pair[0] / pair[1] - 1) < 0.1  # run-to-run spread of the two passes
+            assert min(pair) > 1.0                    # HashedNet slower than ROAST, every case
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "cachesim.cli", "measure", *args], capture_output=True,
                           text=True, cwd=GPU.parents[1])

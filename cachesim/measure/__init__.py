@@ -4,6 +4,7 @@ from .compare import (
     KNOWN_MISSES,
     ComparisonRow,
     KnownMiss,
+    authors_rows,
     comparison_markdown,
     comparison_rows,
     headline_rows,
@@ -30,7 +31,8 @@ __all__ = [
     "GatherSweep", "GatherTiming", "KneeComparison", "LevelKnee", "SimulatedGather", "SimulatedGatherSweep",
     "compare_knees", "gather_sweep", "gather_trace", "simulate_gather_sweep",
     # GPU kernels, harness and model comparison (H6a)
-    "KNOWN_MISSES", "ComparisonRow", "GemmCase", "KernelHash", "KnownMiss", "TileConfig", "ceilings",
+    "KNOWN_MISSES", "ComparisonRow", "GemmCase", "KernelHash", "KnownMiss", "TileConfig", "authors_rows",
+    "ceilings",
     "check_case", "comparison_markdown", "comparison_rows", "headline_rows", "kernel_index", "matmul",
     "matmul_db", "matmul_dx", "time_case",
 ]

@@ -31,6 +31,7 @@ __all__ = [
     "KnownMiss",
     "comparison_markdown",
     "comparison_rows",
+    "authors_rows",
     "headline_rows",
     "model_prediction",
     "write_predictions",
@@ -311,7 +312,77 @@ def comparison_markdown(directory: str | Path = "measurements/gpu") -> str:
                      f"{h.hashednet_over_roast_train:.2f} | {h.roast_over_cublas_fwd:.2f} | "
                      f"{h.roast_over_triton_dense_fwd:.2f} | {h.aligned_over_cublas_fwd:.2f} | "
                      f"{h.gather_roast_over_cublas_fwd:.2f} |")
+    lines += ["", "## Authors' harness (512 x 10240 x 10240, 2 warm-ups, median of 10 events, no L2 flush)",
+              "", "Two passes per case; each cell shows pass 0 / pass 1. `best` = fastest of the fused and "
+              "gather implementations of a method.", "",
+              "| prec | m | HashedNet/ROAST fused fwd | fused train | gather fwd | gather train | "
+              "best-HN/best-ROAST fwd | best train | fused ROAST/cuBLAS fwd |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for a in authors_rows(directory):
+        def cell(pair):
+            return " / ".join("-" if v != v else f"{v:.2f}" for v in pair)
+        lines.append(f"| {a.precision} | {a.m_slots} | {cell(a.fused_fwd)} | {cell(a.fused_train)} | "
+                     f"{cell(a.gather_fwd)} | {cell(a.gather_train)} | {cell(a.best_fwd)} | "
+                     f"{cell(a.best_train)} | {cell(a.roast_over_cublas_fwd)} |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class AuthorsRow:
+    """Time ratios (pass 0, pass 1) at the authors' shape; HashedNet over ROAST unless named otherwise.
+
+    Fused ROAST is the faster of ``triton_roast`` and ``triton_roast_vec`` (same hash); NaN where the
+    implementation was not timed (fp32 fused ROAST, whose exact-fp32 Triton dot is 10x slow).
+    """
+
+    precision: str
+    m_slots: int
+    fused_fwd: tuple
+    fused_train: tuple
+    gather_fwd: tuple
+    gather_train: tuple
+    best_fwd: tuple
+    best_train: tuple
+    roast_over_cublas_fwd: tuple
+
+
+def authors_rows(directory: str | Path = "measurements/gpu") -> list[AuthorsRow]:
+    """Ratios from the ``gpu-timing-authors`` record (the authors' timing method)."""
+    nan = float("nan")
+    t = {}
+    for rec in load_records(directory, "gpu-timing-authors"):
+        for c in rec.cases:
+            if c.get("type") == "time":
+                t[(c["precision"], c["m_slots"] if c["impl"] != "cublas_dense" else 0, c["impl"],
+                   c.get("pass", 0))] = c
+
+    def get(prec, m, impl, ps, field):
+        c = t.get((prec, 0 if impl == "cublas_dense" else m, impl, ps))
+        return nan if c is None else c[field]
+
+    rows = []
+    for prec, m in sorted({(k[0], k[1]) for k in t if k[1]}):
+        out = {k: [] for k in ("ff", "ft", "gf", "gt", "bf", "bt", "rc")}
+        for ps in (0, 1):
+            impls = ("triton_roast", "triton_roast_vec", "triton_hashednet", "gather_roast",
+                     "gather_hashednet", "cublas_dense")
+            g = {f: {i: get(prec, m, i, ps, f) for i in impls} for f in ("fwd_ms", "train_ms")}
+
+            def fused(f, g=g):
+                return min(g[f]["triton_roast"], g[f]["triton_roast_vec"])
+
+            def best(f, name, g=g):
+                return min(v for k, v in g[f].items() if name in k and v == v)
+
+            out["ff"].append(g["fwd_ms"]["triton_hashednet"] / fused("fwd_ms"))
+            out["ft"].append(g["train_ms"]["triton_hashednet"] / fused("train_ms"))
+            out["gf"].append(g["fwd_ms"]["gather_hashednet"] / g["fwd_ms"]["gather_roast"])
+            out["gt"].append(g["train_ms"]["gather_hashednet"] / g["train_ms"]["gather_roast"])
+            out["bf"].append(best("fwd_ms", "hashednet") / best("fwd_ms", "roast"))
+            out["bt"].append(best("train_ms", "hashednet") / best("train_ms", "roast"))
+            out["rc"].append(fused("fwd_ms") / g["fwd_ms"]["cublas_dense"])
+        rows.append(AuthorsRow(prec, m, *(tuple(out[k]) for k in ("ff", "ft", "gf", "gt", "bf", "bt", "rc"))))
+    return rows
 
 
 @dataclass(frozen=True)
