@@ -7,7 +7,7 @@ from .analytic import (
     expected_distinct,
     expected_window_sectors,
 )
-from .cost import CostPrediction, CostTerm, predict_cpu, predict_gpu
+from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
 from .embedding import embedding_trace, simulate_embedding
 from .gather import GatherTraffic, gather_cpu, gather_cpu_trace, gather_gpu, gather_indices
 from .gemm_cpu import CpuTraffic, gemm_cpu_trace, simulate_gemm_cpu
@@ -28,6 +28,7 @@ __all__ = [
     "GpuTarget", "GpuTraffic", "OperandExpectation", "OperandTraffic", "SectorRows", "analytic_gemm",
     "embedding_trace", "expected_distinct", "expected_window_sectors", "gather_cpu", "gather_cpu_trace",
     "gather_gpu", "gather_indices", "gemm_cpu_trace", "gemm_sector_trace", "get_target", "grouped_order",
+    "n_waves",
     "plan_gemm", "predict_cpu", "predict_gpu", "replay_sectors", "simulate_embedding", "simulate_gemm_cpu",
     "simulate_gemm_gpu",
 ]
