@@ -87,9 +87,9 @@ def _span(name: str, value) -> int:
 def _lin3(P: int, c: np.ndarray, ra: np.ndarray, rb: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(a*ra + b*rb + c) mod P`` exactly in int64 (``ra, rb, c`` in ``[0, P)``, ``a, b >= 0``)."""
     P64 = np.int64(P)
-    t = ((a % P64) * ra) % P64
-    t += ((b % P64) * rb) % P64
-    t += c
+    # No in-place ops: the operands may only broadcast together (keys (n, 1) and (1, m), or per-trial
+    # parameters against per-tile keys), and the sum must take the full broadcast shape.
+    t = ((a % P64) * ra) % P64 + ((b % P64) * rb) % P64 + c
     return t % P64
 
 

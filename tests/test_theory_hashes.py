@@ -180,3 +180,31 @@ def test_property_no_overflow_any_int64_key(a, b, span, seed):
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(RoastTheoryError, match=match):
         call()
+
+
+@pytest.mark.parametrize("name", FAMILY_NAMES)
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint64])
+def test_broadcast_keys_equal_meshgrid(name, dtype):
+    """Keys of shapes (n, 1) and (1, m) broadcast: every method gives the meshgrid values, shape (n, m)."""
+    fam = make_family(name, 11)
+    a = np.array([0, 1, 5, 17, 2**20 + 3], dtype=dtype)
+    b = np.array([0, 2, 3, 10**6, 7, 123457], dtype=dtype)
+    ka, kb = np.meshgrid(a, b, indexing="ij")
+    col, row = a[:, None], b[None, :]
+    shape = (a.size, b.size)
+    for span in (1, 97, 2**20 - 2048):
+        for method in ("tile_starts", "element_slots"):
+            f = getattr(fam, method)
+            want = f(ka, kb, span)
+            for x, y in ((col, row), (ka, row), (col, kb), (col, b)):
+                got = f(x, y, span)
+                assert got.shape == shape and got.dtype == np.int64, (method, x.shape, y.shape)
+                assert np.array_equal(got, want), (method, x.shape, y.shape)
+            # a scalar key against a vector (and the other way round)
+            assert np.array_equal(f(a[2], b, span), want[2])
+            assert np.array_equal(f(a, b[3], span), want[:, 3])
+    assert np.array_equal(fam.raw(col, row), fam.raw(ka, kb))
+    assert fam.raw(col, row).shape == shape
+    assert np.array_equal(fam.signs(col, row), fam.signs(ka, kb))
+    grid = np.meshgrid(np.arange(5), np.arange(6), indexing="ij")
+    assert np.array_equal(fam.sign_grid(shape), fam.signs(*grid))
