@@ -40,7 +40,7 @@ from . import _kernel as K
 from .config import HierarchyConfig, LevelConfig, load_hierarchy
 from .errors import CacheSimError
 from .stats import COUNTERS, LevelStats, ReplayResult
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, make_chunk
+from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, make_chunk, plain
 
 HIT, SECTOR_MISS, MISS = 0, 1, 2
 
@@ -256,10 +256,12 @@ class Simulator:
         names = [c.name for c in self.config.levels]
         if isinstance(level, str):
             if level not in names:
-                raise CacheSimError(f"level={level!r} is not one of {names}")
+                raise CacheSimError(f"level={plain(level)!r} is not one of {names}")
             return names.index(level)
         if isinstance(level, bool) or not isinstance(level, int | np.integer) or not 0 <= level < len(names):
-            raise CacheSimError(f"level={level!r} must be a name in {names} or an index in [0, {len(names)})")
+            raise CacheSimError(
+                f"level={plain(level)!r} must be a name in {names} or an index in [0, {len(names)})"
+            )
         return int(level)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _stack_kernel as _k
 from .errors import CacheSimError
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks
+from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, plain
 
 __all__ = [
     "MissRatioCurve",
@@ -39,16 +39,16 @@ _HASH_BITS = 24
 
 def _check_pos_int(name: str, value, upper: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise CacheSimError(f"{name}={value!r} must be a positive integer")
+        raise CacheSimError(f"{name}={plain(value)!r} must be a positive integer")
     if upper is not None and value > upper:
-        raise CacheSimError(f"{name}={value!r} must be in [1, {upper}]")
+        raise CacheSimError(f"{name}={plain(value)!r} must be in [1, {upper}]")
     return int(value)
 
 
 def _line_bits(line_size) -> int:
     ls = _check_pos_int("line_size", line_size)
     if ls & (ls - 1):
-        raise CacheSimError(f"line_size={line_size!r} must be a power of two")
+        raise CacheSimError(f"line_size={plain(line_size)!r} must be a power of two")
     return ls.bit_length() - 1
 
 
@@ -134,7 +134,7 @@ class MissRatioCurve:
     def misses(self, lines) -> int | float:
         """LRU misses of a cache of ``lines`` lines (exact: int; sampled: float estimate)."""
         if isinstance(lines, bool) or not isinstance(lines, int | np.integer) or lines < 0:
-            raise CacheSimError(f"lines={lines!r} must be a non-negative integer")
+            raise CacheSimError(f"lines={plain(lines)!r} must be a non-negative integer")
         if lines % self.n_sets:
             raise CacheSimError(
                 f"lines={lines} must be a multiple of n_sets={self.n_sets} (a whole number of ways)"
@@ -157,7 +157,7 @@ class MissRatioCurve:
     def miss_ratio(self, size_bytes) -> float:
         """Miss ratio of a cache of ``size_bytes`` bytes (a multiple of ``line_size * n_sets``)."""
         if isinstance(size_bytes, bool) or not isinstance(size_bytes, int | np.integer) or size_bytes < 0:
-            raise CacheSimError(f"size_bytes={size_bytes!r} must be a non-negative integer")
+            raise CacheSimError(f"size_bytes={plain(size_bytes)!r} must be a non-negative integer")
         if size_bytes % (self.line_size * self.n_sets):
             raise CacheSimError(
                 f"size_bytes={size_bytes} must be a multiple of line_size*n_sets="
@@ -275,12 +275,12 @@ class OlkenProfiler:
         if sampling_rate is None:
             sampling_rate = 1.0
         if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, float | int | np.floating):
-            raise CacheSimError(f"sampling_rate={sampling_rate!r} must be a number in (0, 1]")
+            raise CacheSimError(f"sampling_rate={plain(sampling_rate)!r} must be a number in (0, 1]")
         if not (0.0 < float(sampling_rate) <= 1.0):
-            raise CacheSimError(f"sampling_rate={sampling_rate!r} must be in (0, 1]")
+            raise CacheSimError(f"sampling_rate={plain(sampling_rate)!r} must be in (0, 1]")
         self._threshold = int(round(float(sampling_rate) * (1 << _HASH_BITS)))
         if self._threshold < 1:
-            raise CacheSimError(f"sampling_rate={sampling_rate!r} must be >= 2**-{_HASH_BITS}")
+            raise CacheSimError(f"sampling_rate={plain(sampling_rate)!r} must be >= 2**-{_HASH_BITS}")
         self.sampling_rate = self._threshold / (1 << _HASH_BITS)
         self._salt = np.uint64(_k.mix64(np.uint64(int(seed) & ((1 << 64) - 1))))
         self._table = np.full((1 << 12, 2), -1, dtype=np.int64)
@@ -397,7 +397,7 @@ def stack_distances(
     """
     if n_sets is None:
         if max_ways is not None:
-            raise CacheSimError(f"max_ways={max_ways!r} needs n_sets (per-set distances)")
+            raise CacheSimError(f"max_ways={plain(max_ways)!r} needs n_sets (per-set distances)")
         prof = OlkenProfiler(line_size)
     else:
         prof = PerSetStackProfiler(n_sets, line_size, 32 if max_ways is None else max_ways)

@@ -20,6 +20,18 @@ DEFAULT_CHUNK = 1 << 22
 MAX_ADDRESS = (1 << 48) - 1
 
 
+def plain(value):
+    """``value`` for an error message: numpy scalars (also inside tuples and lists) as Python values.
+
+    numpy 2 writes ``repr(np.float64(1.5))`` as ``np.float64(1.5)``; messages show ``1.5``.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | list):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 @dataclass(frozen=True)
 class TraceChunk:
     """A run of accesses.
@@ -55,7 +67,7 @@ def _check_addresses(addr: np.ndarray, start: int) -> np.ndarray:
         if bad.size:
             i = int(bad[0])
             raise CacheSimError(
-                f"trace address at index {start + i} is {a[i]!r}: addresses must be integers "
+                f"trace address at index {start + i} is {a[i].item()!r}: addresses must be integers "
                 f"in [0, {MAX_ADDRESS}]"
             )
         a = a.astype(np.int64)
@@ -119,7 +131,7 @@ def iter_chunks(trace, chunk_size: int = DEFAULT_CHUNK) -> Iterator[TraceChunk]:
     iterable of :class:`TraceChunk` (e.g. a streaming file reader).
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
-        raise CacheSimError(f"chunk_size={chunk_size!r} must be a positive integer")
+        raise CacheSimError(f"chunk_size={plain(chunk_size)!r} must be a positive integer")
     if isinstance(trace, TraceChunk):
         yield from _split(trace, chunk_size)
         return

@@ -10,12 +10,24 @@ import numpy as np
 from .errors import RoastTheoryError
 
 
+def plain(value):
+    """``value`` for an error message: numpy scalars (also inside tuples and lists) as Python values.
+
+    numpy 2 writes ``repr(np.float64(1.5))`` as ``np.float64(1.5)``; messages show ``1.5``.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple | list):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as int; it must be an integer (not bool) in ``[low, high]``."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     rng = _range_text(low, high)
     if not ok:
-        raise RoastTheoryError(f"{name}={value!r} must be an integer{rng}")
+        raise RoastTheoryError(f"{name}={plain(value)!r} must be an integer{rng}")
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
         raise RoastTheoryError(f"{name}={v} must be an integer{rng}")
@@ -26,7 +38,7 @@ def check_real(name: str, value, *, low: float | None = None, high: float | None
                low_open: bool = False) -> float:
     """Return ``value`` as a finite float in the given range."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise RoastTheoryError(f"{name}={value!r} must be a real number")
+        raise RoastTheoryError(f"{name}={plain(value)!r} must be a real number")
     v = float(value)
     if not np.isfinite(v):
         raise RoastTheoryError(f"{name}={v!r} must be finite")
@@ -51,7 +63,8 @@ def check_vector(name: str, value, *, ndim: int = 1, min_size: int = 1) -> np.nd
     if bad.size:
         i = int(bad[0])
         raise RoastTheoryError(
-            f"{name} has a non-finite value {arr.ravel()[i]!r} at flat index {i}: all values must be finite"
+            f"{name} has a non-finite value {arr.ravel()[i].item()!r} at flat index {i}: "
+            "all values must be finite"
         )
     return arr
 
@@ -66,7 +79,7 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
-        raise RoastTheoryError(f"{name}={value!r} is not allowed: choose one of {', '.join(choices)}")
+        raise RoastTheoryError(f"{name}={plain(value)!r} is not allowed: choose one of {', '.join(choices)}")
     return value
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, plain
 from .errors import RoastTheoryError
 
 __all__ = ["AccuracySummary", "FamilyGap", "TrainRun", "TrainSharingResult", "hash_family_gap",
@@ -116,7 +116,7 @@ class AccuracySummary:
         from scipy import stats
 
         if not 0 < confidence_level < 1:
-            raise RoastTheoryError(f"confidence_level={confidence_level!r} must be in (0, 1)")
+            raise RoastTheoryError(f"confidence_level={plain(confidence_level)!r} must be in (0, 1)")
         if self.n_seeds < 2:
             return (float("nan"), float("nan"))
         t = stats.t.ppf(0.5 + confidence_level / 2, self.n_seeds - 1)
@@ -266,7 +266,7 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
     comps = []
     for c in compressions:
         if isinstance(c, bool) or not isinstance(c, int | float) or not c > 1:
-            raise RoastTheoryError(f"compression={c!r} must be a number > 1")
+            raise RoastTheoryError(f"compression={plain(c)!r} must be a number > 1")
         comps.append(float(c))
     for v in indexings:
         check_choice("indexing", v, INDEXINGS)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, plain
 from .errors import RoastTheoryError
 
 #: Prime of RzLinear's ``stable`` tile hash.
@@ -160,7 +160,7 @@ class _Family:
         """Signs of every element of a weight of ``shape``: keys ``(k, n)``, or ``(0, i)`` when 1-D."""
         dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
         if len(dims) not in (1, 2):
-            raise RoastTheoryError(f"shape={shape!r} must have 1 or 2 dimensions")
+            raise RoastTheoryError(f"shape={plain(shape)!r} must have 1 or 2 dimensions")
         dims = tuple(check_int(f"shape[{i}]", d, low=1) for i, d in enumerate(dims))
         if len(dims) == 1:
             return self.signs(0, np.arange(dims[0]))
@@ -224,7 +224,9 @@ class _KernelFamily(_Family):
         else:
             r = tuple(self.r)
             if len(r) != self.n_params:
-                raise RoastTheoryError(f"r={self.r!r} must have {self.n_params} values R1..R{self.n_params}")
+                raise RoastTheoryError(
+                    f"r={plain(self.r)!r} must have {self.n_params} values R1..R{self.n_params}"
+                )
             for i, v in enumerate(r):
                 check_int(f"r[{i}] (R{i + 1})", v, low=0, high=self.P - 1)
             object.__setattr__(self, "r", tuple(int(v) for v in r))

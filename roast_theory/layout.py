@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_int, check_real, check_vector
+from ._validate import check_choice, check_int, check_real, check_vector, plain
 from .errors import RoastTheoryError
 from .mappings import TileMapping, check_shape
 
@@ -101,7 +101,7 @@ class ModelLayout:
                 lam = check_vector("scales", scales)
                 if lam.size != len(shapes) or np.any(lam <= 0):
                     raise RoastTheoryError(
-                        f"scales={scales!r} must be {len(shapes)} positive numbers, None or 'auto'")
+                        f"scales={plain(scales)!r} must be {len(shapes)} positive numbers, None or 'auto'")
         else:
             m_slots = tuple(int(v) for v in local_slots(sizes, m))
             lam = np.ones(len(shapes))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, plain
 from .errors import RoastTheoryError
 from .hashes import make_family
 
@@ -31,9 +31,11 @@ def check_shape(name: str, shape) -> tuple[int, ...]:
     try:
         dims = tuple(shape)
     except TypeError:
-        raise RoastTheoryError(f"{name}={shape!r} must be a tuple of 1 or 2 positive integers") from None
+        raise RoastTheoryError(
+            f"{name}={plain(shape)!r} must be a tuple of 1 or 2 positive integers"
+        ) from None
     if len(dims) not in (1, 2):
-        raise RoastTheoryError(f"{name}={shape!r} must have 1 or 2 dimensions")
+        raise RoastTheoryError(f"{name}={plain(shape)!r} must have 1 or 2 dimensions")
     return tuple(check_int(f"{name}[{i}]", d, low=1) for i, d in enumerate(dims))
 
 
@@ -44,9 +46,9 @@ def check_tile(tile) -> tuple[int, int]:
     try:
         dims = tuple(tile)
     except TypeError:
-        raise RoastTheoryError(f"tile={tile!r} must be an integer Z or a pair (BK, BN)") from None
+        raise RoastTheoryError(f"tile={plain(tile)!r} must be an integer Z or a pair (BK, BN)") from None
     if len(dims) != 2:
-        raise RoastTheoryError(f"tile={tile!r} must be an integer Z or a pair (BK, BN)")
+        raise RoastTheoryError(f"tile={plain(tile)!r} must be an integer Z or a pair (BK, BN)")
     return (check_int("tile[0] (BK)", dims[0], low=1), check_int("tile[1] (BN)", dims[1], low=1))
 
 
@@ -230,7 +232,7 @@ class TileMapping(_Mapping):
         shape = check_shape("shape", shape)
         tile_ = check_tile(tile)
         if len(shape) == 1 and tile_[0] != 1:
-            raise RoastTheoryError(f"tile={tile!r}: a 1-D weight needs an integer tile Z or (1, Z)")
+            raise RoastTheoryError(f"tile={plain(tile)!r}: a 1-D weight needs an integer tile Z or (1, Z)")
         check_choice("placement", placement, PLACEMENTS)
         check_choice("sign", sign, SIGNS)
         check_int("seed", seed, low=0)
@@ -262,7 +264,9 @@ def check_memory(memory, t_size: int, placement: str, *, tile_name: str = "tile"
     ok = isinstance(memory, int | np.integer) and not isinstance(memory, bool)
     if not ok or memory < low:
         what = f"{tile_name} size {t_size}" if placement == "circular" else f"{tile_name} size {t_size} + 1"
-        raise RoastTheoryError(f"memory={memory!r} must be an integer >= {what} ({placement} placement)")
+        raise RoastTheoryError(
+            f"memory={plain(memory)!r} must be an integer >= {what} ({placement} placement)"
+        )
     return int(memory)
 
 
@@ -298,14 +302,14 @@ class ChunkMapping(_Mapping):
     def __init__(self, shape, memory, *, chunk=1, placement="kernel", sign="none", family="robez", seed=0):
         shape = check_shape("shape", shape)
         if len(shape) != 2:
-            raise RoastTheoryError(f"shape={shape!r} must be (rows, dim)")
+            raise RoastTheoryError(f"shape={plain(shape)!r} must be (rows, dim)")
         z = check_int("chunk", chunk, low=1)
         check_choice("placement", placement, PLACEMENTS)
         check_choice("sign", sign, SIGNS)
         check_int("seed", seed, low=0)
         ok = isinstance(memory, int | np.integer) and not isinstance(memory, bool)
         if not ok or memory < z:
-            raise RoastTheoryError(f"memory={memory!r} must be an integer >= chunk={z}")
+            raise RoastTheoryError(f"memory={plain(memory)!r} must be an integer >= chunk={z}")
         m = int(memory)
         fam = _resolve_family(family, seed)
         r, j, _, c, off = tile_coordinates(shape, (1, z))

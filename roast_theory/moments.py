@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tiles
-from ._validate import check_choice, check_int, check_same_shape, check_vector
+from ._validate import check_choice, check_int, check_same_shape, check_vector, plain
 from .errors import RoastTheoryError
 from .results import InnerProductMoments, WeightError
 
@@ -270,5 +270,5 @@ def _check_tile_shape(tile_shape) -> tuple[int, int]:
     try:
         bk, bn = tile_shape
     except (TypeError, ValueError):
-        raise RoastTheoryError(f"tile_shape={tile_shape!r} must be a pair (BK, BN)") from None
+        raise RoastTheoryError(f"tile_shape={plain(tile_shape)!r} must be a pair (BK, BN)") from None
     return check_int("tile_shape[0]", bk, low=1), check_int("tile_shape[1]", bn, low=1)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _mc_kernels as K
 from ._mc_results import ConfidenceInterval, KernelIdealGap, MonteCarloEstimate
-from ._validate import check_choice, check_int, check_same_shape, check_seed, check_vector
+from ._validate import check_choice, check_int, check_same_shape, check_seed, check_vector, plain
 from .errors import RoastTheoryError
 from .hashes import FAMILY_NAMES
 from .layout import auto_scales, local_slots
@@ -155,7 +155,9 @@ def _scales(scales, shapes) -> np.ndarray:
         return auto_scales(shapes)
     lam = check_vector("scales", scales)
     if lam.size != len(shapes) or np.any(lam <= 0):
-        raise RoastTheoryError(f"scales={scales!r} must be {len(shapes)} positive numbers, None or 'auto'")
+        raise RoastTheoryError(
+            f"scales={plain(scales)!r} must be {len(shapes)} positive numbers, None or 'auto'"
+        )
     return lam
 
 
@@ -263,7 +265,9 @@ def _counts(shape, tile_shape, memory, trials, seed, family, placement):
     shape = check_shape("shape", shape)
     tile = check_tile(tile_shape)
     if len(shape) == 1 and tile[0] != 1:
-        raise RoastTheoryError(f"tile_shape={tile_shape!r}: a 1-D weight needs an integer tile Z or (1, Z)")
+        raise RoastTheoryError(
+            f"tile_shape={plain(tile_shape)!r}: a 1-D weight needs an integer tile Z or (1, Z)"
+        )
     check_choice("placement", placement, PLACEMENTS)
     check_choice("family", family, FAMILY_NAMES)
     trials = check_int("trials", trials, low=2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, plain
 from .errors import RoastTheoryError
 from .results import SlotLoad, UnusedFraction
 
@@ -32,7 +32,9 @@ def _tile_groups(shape, tile_shape) -> tuple[int, int, list[tuple[int, np.ndarra
         k, n = shape
         bk, bn = tile_shape
     except (TypeError, ValueError):
-        raise RoastTheoryError(f"shape={shape!r} and tile_shape={tile_shape!r} must be pairs") from None
+        raise RoastTheoryError(
+            f"shape={plain(shape)!r} and tile_shape={plain(tile_shape)!r} must be pairs"
+        ) from None
     k, n = check_int("shape[0]", k, low=1), check_int("shape[1]", n, low=1)
     bk, bn = check_int("tile_shape[0]", bk, low=1), check_int("tile_shape[1]", bn, low=1)
     rows = {bk: k // bk}

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import CacheSimError
+from ..trace import plain
 
 #: Bytes per element of each supported dtype.
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
@@ -30,7 +31,7 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     elif high is not None:
         rng = f" <= {high}"
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise CacheSimError(f"{name}={value!r} must be an integer{rng}")
+        raise CacheSimError(f"{name}={plain(value)!r} must be an integer{rng}")
     v = int(value)
     if (low is not None and v < low) or (high is not None and v > high):
         raise CacheSimError(f"{name}={v} must be an integer{rng}")
@@ -49,7 +50,7 @@ def check_choice(name: str, value, choices) -> str:
     """Return ``value`` if it is one of ``choices``."""
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
-        raise CacheSimError(f"{name}={value!r} is not allowed: choose one of {', '.join(choices)}")
+        raise CacheSimError(f"{name}={plain(value)!r} is not allowed: choose one of {', '.join(choices)}")
     return value
 
 

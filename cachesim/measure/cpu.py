@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CacheSimError
+from ..trace import plain
 
 __all__ = ["GatherSweep", "GatherTiming", "gather_indices", "gather_sweep", "PATTERNS", "BACKENDS"]
 
@@ -33,7 +34,7 @@ VALUE_BYTES = 4  # float32 shared array
 
 def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < low:
-        raise CacheSimError(f"{name}={value!r} must be an integer >= {low}")
+        raise CacheSimError(f"{name}={plain(value)!r} must be an integer >= {low}")
     return int(value)
 
 

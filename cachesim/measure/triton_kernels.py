@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CacheSimError
+from ..trace import plain
 
 __all__ = [
     "HASHEDNET_PRIME",
@@ -65,7 +66,7 @@ def _jit():
 
 def _check_pos_int(name: str, value, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise CacheSimError(f"{name}={value!r} must be an integer >= {low}")
+        raise CacheSimError(f"{name}={plain(value)!r} must be an integer >= {low}")
     if value < low:
         raise CacheSimError(f"{name}={value} must be an integer >= {low}")
     return int(value)
@@ -73,7 +74,7 @@ def _check_pos_int(name: str, value, low: int = 1) -> int:
 
 def _check_pow2(name: str, value, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise CacheSimError(f"{name}={value!r} must be an integer power of two >= {low}")
+        raise CacheSimError(f"{name}={plain(value)!r} must be an integer power of two >= {low}")
     v = int(value)
     if v < low or v & (v - 1):
         raise CacheSimError(f"{name}={v} must be a power of two >= {low}")
