@@ -290,14 +290,17 @@ def _counts(shape, tile_shape, memory, trials, seed, family, placement):
     return gen(), n, seed
 
 
-def kernel_vs_ideal_gap(x, w, *, memory, tile=1, family="rz-stable", sign="element", placement="kernel",
+def kernel_vs_ideal_gap(x, w, *, memory, tile=1, family="rz-stable", sign="element", placement=None,
                         trials=100_000, seed=0) -> KernelIdealGap:
     """Variance of ``<w_hat, x>`` under the exact kernel hash family against ideal hashing.
 
     The two estimates use independent streams (seeds ``seed`` and ``seed + 1``) and otherwise the same
-    mapping (:func:`mc_inner_product`).
+    mapping (:func:`mc_inner_product`). ``placement`` defaults to what the kernel does: ``"circular"``
+    (``raw mod H``, HashedNet) for ``tile=1`` and ``"kernel"`` (``mod (H - T)``, RzLinear) for tiles.
     """
     check_choice("family", family, FAMILY_NAMES)
+    if placement is None:
+        placement = "circular" if tile == 1 else "kernel"
     seed = check_seed(seed)
     s2 = None if seed is None else seed + 1
     kw = dict(memory=memory, tile=tile, sign=sign, placement=placement, trials=trials)

@@ -93,9 +93,11 @@ def kernel_slot_load(shape, tile_shape, memory, placement: str = "kernel") -> Sl
     -------
     SlotLoad
         ``profile[b] = E L(b)`` (expected number of weights in slot b); ``load_at_weight_slot =
-        sum_b E L(b)^2 / n`` (the expected-load profile seen from a random weight, the notes' quantity; ideal
-        hashing: ``n / H``); ``collisions_per_weight``, the exact expected number of *other* weights sharing a
-        weight's slot (ideal: ``(n - 1) / H``).
+        sum_b (E L(b))^2 / n`` (the square of the *expected* load, weighted by where the weights land: the
+        notes' quantity; ideal hashing: ``n / H``). It is not ``E[sum_b L(b)^2] / n``, the expected load
+        seen from a random weight, which is ``1 + collisions_per_weight`` and what
+        :func:`roast_theory.mc_placement_load` estimates; ``collisions_per_weight``, the exact expected
+        number of *other* weights sharing a weight's slot (ideal: ``(n - 1) / H``).
 
     Notes
     -----

@@ -161,7 +161,12 @@ class Allocation(_Result):
 
 @dataclass(frozen=True)
 class SlotLoad(_Result):
-    """Expected slot loads under a placement of weight tiles into ``memory`` slots."""
+    """Expected slot loads under a placement of weight tiles into ``memory`` slots.
+
+    ``load_at_weight_slot = sum_b (E L(b))^2 / n`` (the notes' quantity) differs from the expected load
+    seen from a random weight, ``E[sum_b L(b)^2] / n = 1 + collisions_per_weight`` (what Monte Carlo
+    estimates): see :func:`roast_theory.kernel_slot_load`.
+    """
 
     profile: np.ndarray = field(repr=False)
     load_at_weight_slot: float
@@ -176,6 +181,10 @@ class SlotLoad(_Result):
     def overload(self) -> float:
         """``load_at_weight_slot / ideal_load``."""
         return self.load_at_weight_slot / self.ideal_load
+
+    def expected_load_seen_by_weight(self) -> float:
+        """``E[sum_b L(b)^2] / n = 1 + collisions_per_weight``: the Monte Carlo-estimable load."""
+        return 1.0 + self.collisions_per_weight
 
 
 @dataclass(frozen=True)

@@ -312,3 +312,15 @@ def test_kernel_vs_ideal_gap_fields():
 def test_bad_input_names_the_argument(call, match):
     with pytest.raises(RoastTheoryError, match=match):
         call()
+
+
+def test_kernel_vs_ideal_gap_default_placement_follows_the_kernel():
+    # HashedNet (tile 1) hashes raw mod H: the default must be circular, not the tile kernel's mod (H - T).
+    x = w = np.ones(64)
+    default = kernel_vs_ideal_gap(x, w, memory=16, family="hashednet-triton", trials=2_000, seed=3)
+    circular = kernel_vs_ideal_gap(x, w, memory=16, family="hashednet-triton", placement="circular",
+                                   trials=2_000, seed=3)
+    kernel = kernel_vs_ideal_gap(x, w, memory=16, family="hashednet-triton", placement="kernel",
+                                 trials=2_000, seed=3)
+    assert default.ideal.variance == circular.ideal.variance
+    assert default.ideal.variance != kernel.ideal.variance
