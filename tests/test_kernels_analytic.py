@@ -80,16 +80,18 @@ def test_hashednet_requests_vs_expected_distinct():
     assert a.operand("B").l1_sector_requests == pytest.approx(counts.size * e)
 
 
-CASES = [("512x768x3072", 4096), ("512x768x3072", 1 << 16), ("512x768x3072", 1 << 20),
-         ("256x1024x1024", 1 << 24)]
+CASES = [("512x768x3072", 4096, "fp32"), ("512x768x3072", 1 << 16, "fp32"), ("512x768x3072", 1 << 20, "fp32"),
+         ("256x1024x1024", 1 << 24, "fp32"),
+         # bf16 arrays that fit in L1 but have more sectors than L1 has lines (the sectored-capacity regime)
+         ("512x768x3072", 1 << 15, "bf16"), ("512x768x768", 73728, "bf16"), ("512x768x3072", 1 << 17, "bf16")]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("shape,mem", CASES)
+@pytest.mark.parametrize("shape,mem,dtype", CASES)
 @pytest.mark.parametrize("kind", ["roast", "hashednet"])
-def test_approximate_terms_within_bound(shape, mem, kind):
+def test_approximate_terms_within_bound(shape, mem, dtype, kind):
     """Stated bound: L1 misses, L2 misses and DRAM bytes within 20% of the simulation; requests within 1%."""
-    kw = dict(kind=kind, shape=shape, block="128x64x32", memory=mem, family="ideal")
+    kw = dict(kind=kind, shape=shape, block="128x64x32", memory=mem, family="ideal", dtype=dtype)
     a, s = analytic_gemm(**kw), simulate_gemm_gpu(**kw)
     assert a.l1_sector_requests == pytest.approx(s.l1_sector_requests, rel=0.01)
     assert a.l1_sector_misses == pytest.approx(s.l1_sector_misses, rel=0.20)

@@ -45,4 +45,4 @@ def test_notebook_executes(path, monkeypatch):
         if cell.cell_type != "code":
             continue
         for out in cell.get("outputs", []):
-            assert out.get("output_type") != "error", f"{path.name}: error output in cell {cell.source[:80]!r}"
+            assert out.get("output_type") != "error", f"{path.name}: error in cell {cell.source[:80]!r}"

@@ -144,6 +144,26 @@ def _irm_misses(requests, distinct, capacity: float, footprint: float):
     return distinct + (requests - distinct) * (1.0 - p_hit)
 
 
+def _sectored_capacity(l1_bytes: float, line_bytes: int, sector_bytes: int,
+                       footprint_sectors: float) -> float:
+    """Sectors a sectored LRU cache holds under uniform random sector references to ``footprint_sectors``.
+
+    A miss allocates a whole line but fills one sector. With ``C`` lines for ``F`` lines of footprint
+    (``rho = C / F < 1``), a line stays resident while about ``lambda = -ln(1 - rho)`` further references
+    reach it, so it holds ``s (1 - (1 - 1/s)^(1 + lambda))`` of its ``s`` sectors: about one sector per line
+    when ``rho`` is small (capacity ``C`` sectors) and all of them as ``rho -> 1``. An array that fits
+    (``rho >= 1``) is fully held.
+    """
+    spl = max(1, line_bytes // sector_bytes)
+    c_lines = l1_bytes / line_bytes
+    f_lines = footprint_sectors / spl
+    rho = c_lines / f_lines if f_lines > 0 else math.inf
+    if rho >= 1.0:
+        return float(footprint_sectors)
+    lam = -math.log1p(-rho)
+    return c_lines * spl * (1.0 - (1.0 - 1.0 / spl) ** (1.0 + lam))
+
+
 def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int | None = None,
                   l1_bytes: int | None = None, **kwargs) -> AnalyticTraffic:
     """Expected traffic of a GEMM kernel (same parameters as :func:`simulate_gemm_gpu`).
@@ -161,7 +181,9 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
 
     L1 misses: strided operands miss on every request; the shared array follows :func:`_irm_misses`
     per SM with its first touches ``F (1 - (1 - q)^{tiles})`` (``q`` = fraction of the array one tile
-    covers). L2 misses: the compulsory footprint of every operand plus the independent-reference term
+    covers); for HashedNet's scattered sectors the capacity is :func:`_sectored_capacity` (one sector per
+    resident line when the array is much larger than L1, all of them when it fits). L2 misses: the
+    compulsory footprint of every operand plus the independent-reference term
     when the footprint exceeds L2. DRAM bytes: 32 x (L2 misses + written sectors).
     """
     if plan is None:
@@ -204,7 +226,7 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
             req_sm = steps_sm * tl.n_instr * per_instr
             q = 1.0 / arr_sectors
             tiles_sm = tiles_sm * tile  # distinct virtual elements
-            cap = l1 / t.line_bytes
+            cap = _sectored_capacity(l1, t.line_bytes, S, arr_sectors)
             touched_total = expected_distinct(k * n, arr_sectors)
         distinct_sm = arr_sectors * -np.expm1(tiles_sm * math.log1p(-min(q, 1 - 1e-12)))
         distinct_sm = np.minimum(distinct_sm, req_sm)
