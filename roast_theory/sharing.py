@@ -123,7 +123,7 @@ def _check_scales(scales, k: int) -> list[float]:
     return [check_real(f"scales[{i}]", s, low=0.0, low_open=True) for i, s in enumerate(sc)]
 
 
-def sharing_variance(xs, ws, memory) -> SharingVariance:
+def sharing_variance(xs, ws, memory, scales=None) -> SharingVariance:
     """B3: variance of the total inner product ``sum_l <x_l, w_l>``, global vs local, with the decomposition.
 
     Parameters
@@ -132,6 +132,11 @@ def sharing_variance(xs, ws, memory) -> SharingVariance:
         Inputs and weights of every module.
     memory : int
         Global slots ``m``.
+    scales : sequence of float, optional
+        Module scales ``lambda_l > 0`` of the global array (default 1): it stores ``u_l = w_l / lambda_l``
+        and module ``l`` reads ``lambda_l u_hat_l``, so global sharing sees
+        ``(lambda_l x_l, w_l / lambda_l)``. Local sharing is unchanged by scales. (For RzLinear's
+        automatic scales use :func:`roast_theory.auto_scales` on the module shapes.)
 
     Returns
     -------
@@ -142,7 +147,8 @@ def sharing_variance(xs, ws, memory) -> SharingVariance:
     ``V_G = Q(x, w) / m``, ``V_L = sum_l Q(x_l, w_l) / (p_l m)`` and exactly
     ``m (V_L - V_G) = n^2 Cov_p(a, b) + [sum_l <x_l, w_l>^2 / p_l - <x, w>^2] - 2 [sum_l D_l / p_l - D]``
     with ``a_l = |x_l|^2 / n_l``, ``b_l = |w_l|^2 / n_l``, ``D_l = sum_{i in l} x_i^2 w_i^2``,
-    ``Cov_p(a, b) = sum p_l a_l b_l - (sum p_l a_l)(sum p_l b_l)``. The three terms are returned as
+    ``Cov_p(a, b) = sum p_l a_l b_l - (sum p_l a_l)(sum p_l b_l)`` (with scales, all of this for
+    ``(lambda_l x_l, w_l / lambda_l)``, which leaves ``V_L`` unchanged). The three terms are returned as
     ``covariance_term``, ``alignment_term`` and ``diagonal_term`` (the last one including its ``-2``).
 
     The diagonal term is never positive, so with exactly homogeneous energy (``x = w = 1``) local sharing
@@ -150,6 +156,9 @@ def sharing_variance(xs, ws, memory) -> SharingVariance:
     """
     xv, wv = _check_modules(xs, ws)
     m = check_int("memory", memory, low=1)
+    lam = _check_scales(scales, len(xv))
+    xv = [x * s for x, s in zip(xv, lam)]
+    wv = [w / s for w, s in zip(wv, lam)]
     sizes = np.array([x.size for x in xv], dtype=np.float64)
     n = sizes.sum()
     p = sizes / n

@@ -165,3 +165,18 @@ def test_bad_input(call, needle):
     with pytest.raises(RoastTheoryError) as info:
         call()
     assert needle in str(info.value)
+
+
+def test_b3_with_scales_matches_monte_carlo_and_local_is_scale_free():
+    from roast_theory import mc_total_inner_product
+
+    xs, ws = modules()
+    m, lam = 24, [0.5, 3.0]
+    plain, scaled = sharing_variance(xs, ws, m), sharing_variance(xs, ws, m, scales=lam)
+    assert scaled.local_variance == pytest.approx(plain.local_variance, rel=1e-12)
+    assert scaled.global_variance != pytest.approx(plain.global_variance, rel=1e-3)
+    est = mc_total_inner_product(xs, ws, memory=m, sharing="global", scales=lam, trials=100_000, seed=7)
+    assert abs(est.z_score(scaled.global_variance, of="variance")) < 5
+    assert abs(scaled.decomposition_residual()) < 1e-9 * max(1.0, m * abs(scaled.difference()))
+    with pytest.raises(RoastTheoryError, match="scales"):
+        sharing_variance(xs, ws, m, scales=[1.0, -1.0])
