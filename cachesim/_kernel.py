@@ -10,11 +10,16 @@ set of every level, level ``k`` starting at ``P[k, OFF]``):
 - ``tree``  int8, ``ways - 1`` tree-PLRU bits per set (heap order);
 - ``rng``   uint64, one xorshift64 state per level (random policy).
 
+Modulo-indexed, unsectored LRU levels of at most 16 ways also have a compact form (uint32 or int64
+tags, one 64-bit recency word per set) used by the loads fast path; see :func:`lru_loads_compact`.
+The engine converts between the two forms when it switches paths.
+
 Semantics are those of :mod:`cachesim.reference` (the oracle these kernels are tested against).
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -35,6 +40,46 @@ STACK = 4096
 
 #: LRU levels with at least this many sets are replayed set by set (see _lru_loads_bucketed).
 BUCKET_MIN_SETS = 4096
+
+#: Most ways of a level kept in the compact LRU form of the loads fast path (4-bit way numbers).
+COMPACT_MAX_WAYS = 16
+#: The compact loads path prefetches the set of the access this far ahead when the level's state
+#: is larger than PREFETCH_MIN_BYTES (larger than a host's first-level data cache).
+PREFETCH_AHEAD = 8
+PREFETCH_MIN_BYTES = 32 * 1024
+#: Compact tags are uint32 (``NARROW_EMPTY`` marks an invalid way) until a tag >= NARROW_EMPTY shows
+#: up; the level then switches to int64 tags (``-1`` invalid) for good.
+NARROW_EMPTY = 0xFFFFFFFF
+WIDE_LIMIT = 1 << 62
+
+
+if numba.config.DISABLE_JIT:
+
+    def prefetch(arr, i):
+        """No-op without the JIT (a prefetch only changes speed)."""
+
+else:
+    import llvmlite.ir as _ir
+    from numba.core import cgutils as _cgutils
+    from numba.extending import intrinsic as _intrinsic
+
+    @_intrinsic
+    def prefetch(typingctx, arr, i):
+        """Hint the host to fetch ``arr[i]`` into its caches (``llvm.prefetch``, read, high locality)."""
+        sig = numba.types.void(arr, i)
+
+        def codegen(context, builder, signature, args):
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, args[0])
+            ptr = _cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+            i8p = _ir.IntType(8).as_pointer()
+            i32 = _ir.IntType(32)
+            fnty = _ir.FunctionType(_ir.VoidType(), [i8p, i32, i32, i32])
+            fn = _cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+            builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return sig, codegen
 
 
 @njit(cache=True)
@@ -672,3 +717,195 @@ def run_level(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, b0s, b1s
         dirty[base + way] = mask if w else 0
         _filled(P, k, s, base, way, stamp, tree, clock)
     return nr
+
+
+# ------------------------------------------------------------------ compact LRU form (loads fast path)
+#
+# An LRU level that is modulo-indexed, unsectored and has at most 16 ways has a second, compact form
+# used while only loads are replayed: ``ctags[s * ways + w]`` holds the tag ``line >> sbits`` of way
+# ``w`` of set ``s`` (uint32 while every tag fits, else int64; ``empty`` marks an invalid way) and
+# ``perm[s]`` the recency order of the set's ways, 4 bits per position, position 0 (bits 0..3) the
+# most recently used way, position ``ways - 1`` the least recently used one. Invalid ways always sit
+# at the least recently used end (they are never touched, and a fill takes the LRU position), so the
+# LRU victim is an invalid way whenever there is one, as in :func:`_victim`. A way keeps its slot in
+# both forms; :func:`compact_to_canonical` and :func:`canonical_to_compact` convert between them.
+
+
+def perm_identity(ways: int) -> int:
+    """Initial recency word of a set: way ``ways - 1`` most recent, way 0 least (filled first)."""
+    p = 0
+    for j in range(ways):
+        p |= (ways - 1 - j) << (4 * j)
+    return p
+
+
+@njit(cache=True)
+def _perm_to_front(p, way):
+    """Move ``way`` (present in the recency word ``p``) to the most recent position."""
+    ones = np.uint64(0x1111111111111111)
+    x = p ^ (np.uint64(way) * ones)  # nibble 0 where ``way`` sits
+    # high bit of every nibble set iff the nibble is non-zero (no carry leaves a nibble)
+    sevens = np.uint64(0x7777777777777777)
+    nz = ((x & sevens) + sevens) | x
+    z = ~(nz | sevens)  # high bit of each zero nibble
+    low = z & (~z + np.uint64(1))  # lowest one: the position of ``way`` (z != 0)
+    below = (low - np.uint64(1)) >> np.uint64(3)  # nibbles more recent than ``way``
+    upto = (below << np.uint64(4)) | np.uint64(15)
+    return (p & ~upto) | ((p & below) << np.uint64(4)) | np.uint64(way)
+
+
+@njit(cache=True, inline="always")
+def _compact_body(ctags, perm, empty, limit, ways, sets, sbits, addrs, shift, out, outcome,
+                            want_outcome, emit, ahead):
+    # Indices into the state are unsigned: numba then emits no negative-index wraparound code,
+    # which halves the time of this loop.
+    n = addrs.shape[0]
+    nout = 0
+    hits = 0
+    evict = 0
+    prev = -1
+    smask = sets - 1
+    uways = np.uint64(ways)
+    top = np.uint64(4 * (ways - 1))
+    if ways == 16:
+        full = np.uint64(0xFFFFFFFFFFFFFFFF)
+    else:
+        full = (np.uint64(1) << np.uint64(4 * ways)) - np.uint64(1)
+    for i in range(n):
+        if ahead > 0 and i + ahead < n:
+            s2 = np.uint64((addrs[i + ahead] >> shift) & smask)
+            prefetch(ctags, s2 * uways)
+            prefetch(perm, s2)
+        line = addrs[i] >> shift
+        if line == prev:
+            hits += 1
+            continue
+        s = np.uint64(line & smask)
+        base = s * uways
+        tag = line >> sbits
+        if tag >= limit:  # does not fit the tag type: stop here, the caller widens the tags
+            return nout, hits, evict, i
+        prev = line
+        hw = -1
+        for w in range(ways):  # no early exit: the compares vectorise
+            if ctags[base + np.uint64(w)] == tag:
+                hw = w
+        p = perm[s]
+        if hw >= 0:
+            hits += 1
+            perm[s] = _perm_to_front(p, hw)
+            continue
+        v = (p >> top) & np.uint64(15)
+        perm[s] = ((p << np.uint64(4)) & full) | v
+        slot = base + v
+        if ctags[slot] != empty:
+            evict += 1
+        ctags[slot] = tag
+        if want_outcome:
+            outcome[i] = 2
+        if emit:
+            out[np.uint64(nout)] = line
+        nout += 1
+    return nout, hits, evict, n
+
+
+@njit(cache=True)
+def lru_loads_compact(ctags, perm, empty, limit, ways, sets, sbits, addrs, shift, out, outcome, want_outcome,
+                      emit, ahead):
+    """LRU loads on the compact form of a level: replay lines ``addrs >> shift``, mark misses
+    ``outcome[i] = 2`` (if ``want_outcome``) and write the missed lines, in order, to ``out`` (if
+    ``emit``). An access to the line of the access just before it is a hit that changes nothing and
+    is skipped. With ``ahead > 0`` the set of access ``i + ahead`` is prefetched. Stops before the
+    first access whose tag is ``>= limit`` (it does not fit ``ctags``).
+    Returns (misses, hits, evictions, accesses replayed)."""
+    # Common associativities get a copy of the loop with the way count known to the compiler, and
+    # levels that are not prefetched one without the prefetch test.
+    if ahead == 0:
+        if ways == 16:
+            return _compact_body(ctags, perm, empty, limit, 16, sets, sbits, addrs, shift, out, outcome,
+                                 want_outcome, emit, 0)
+        if ways == 8:
+            return _compact_body(ctags, perm, empty, limit, 8, sets, sbits, addrs, shift, out, outcome,
+                                 want_outcome, emit, 0)
+        return _compact_body(ctags, perm, empty, limit, ways, sets, sbits, addrs, shift, out, outcome,
+                             want_outcome, emit, 0)
+    if ways == 16:
+        return _compact_body(ctags, perm, empty, limit, 16, sets, sbits, addrs, shift, out, outcome,
+                             want_outcome, emit, ahead)
+    return _compact_body(ctags, perm, empty, limit, ways, sets, sbits, addrs, shift, out, outcome,
+                         want_outcome, emit, ahead)
+
+
+@njit(cache=True)
+def run_level_loads_compact(P, k, ctags, perm, empty, limit, stats, addrs, shift, out, outcome, want_outcome,
+                            emit, ahead):
+    """:func:`run_level_loads` on the compact form of level ``k`` (see :func:`lru_loads_compact`);
+    returns (misses, accesses replayed)."""
+    nout, hits, evict, done = lru_loads_compact(ctags, perm, empty, limit, P[k, WAYS], P[k, SETS],
+                                                P[k, SBITS], addrs, shift, out, outcome, want_outcome, emit,
+                                                ahead)
+    stats[k, ACC] += done
+    stats[k, HITS] += hits
+    stats[k, MISSES] += nout
+    stats[k, EVICT] += evict
+    stats[k, BREAD] += nout << P[k, LSHIFT]
+    return nout, done
+
+
+@njit(cache=True)
+def compact_to_canonical(P, k, ctags, perm, empty, tags, stamp, valid, dirty, clock):
+    """Write the compact form of level ``k`` into the canonical arrays: tags, valid bits (clean,
+    unsectored lines), and LRU stamps ``clock - position`` (older than any later lookup)."""
+    ways = P[k, WAYS]
+    sbits = P[k, SBITS]
+    off = P[k, OFF]
+    c = clock[k]
+    for s in range(P[k, SETS]):
+        p = perm[s]
+        base = s * ways
+        for j in range(ways):
+            w = np.int64((p >> np.uint64(4 * j)) & np.uint64(15))
+            g = off + base + w
+            t = ctags[base + w]
+            if t == empty:
+                tags[g] = -1
+                valid[g] = 0
+            else:
+                tags[g] = (np.int64(t) << sbits) | s
+                valid[g] = 1
+                stamp[g] = c - j
+            dirty[g] = 0
+
+
+@njit(cache=True)
+def canonical_to_compact(P, k, tags, stamp, ctags, perm, empty):
+    """Build the compact form of LRU level ``k`` from the canonical tags and stamps (ways ordered by
+    stamp, most recent first, invalid ways last)."""
+    ways = P[k, WAYS]
+    sbits = P[k, SBITS]
+    off = P[k, OFF]
+    order = np.empty(ways, dtype=np.int64)
+    for s in range(P[k, SETS]):
+        base = s * ways
+        m = 0
+        for w in range(ways):
+            g = off + base + w
+            if tags[g] == -1:
+                ctags[base + w] = empty
+            else:
+                ctags[base + w] = tags[g] >> sbits
+                # insertion sort by stamp, most recent first
+                j = m
+                while j > 0 and stamp[off + base + order[j - 1]] < stamp[g]:
+                    order[j] = order[j - 1]
+                    j -= 1
+                order[j] = w
+                m += 1
+        for w in range(ways):
+            if tags[off + base + w] == -1:
+                order[m] = w
+                m += 1
+        p = np.uint64(0)
+        for j in range(ways):
+            p |= np.uint64(order[j]) << np.uint64(4 * j)
+        perm[s] = p

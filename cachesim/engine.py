@@ -24,8 +24,11 @@ Fast paths (all checked against :mod:`cachesim.reference` in the tests):
   write-throughs) that level k emitted -- the same order as the recursive model.
 - Unsectored loads (while no store has been seen): addresses go straight to line numbers, an
   access to the same line as the previous access is counted as a hit and skipped (it hits the
-  most recently used line, which changes no policy's state), and LRU levels of >= 4096 sets are
-  replayed set by set (sets are independent under LRU), which keeps the simulated set in the
+  most recently used line, which changes no policy's state). Modulo-indexed LRU levels of at most
+  16 ways then run on a compact form of their state (32-bit tags where they fit, the recency
+  order of a set in one 64-bit word; see :mod:`cachesim._kernel`), prefetching the set of a later
+  access when the level is larger than the host's private caches; other LRU levels of >= 4096 sets
+  are replayed set by set (sets are independent under LRU), which keeps the simulated set in the
   host cache.
 - Inclusive and exclusive hierarchies run one request at a time through all levels.
 """
@@ -122,16 +125,30 @@ class Simulator:
         # the loads-only fast path ignores dirty victims: used only while no store was seen
         self._may_be_dirty = False
         self._valid_stale = False
+        # Compact form of the modulo-indexed, unsectored LRU levels of <= 16 ways (loads fast path).
+        # _compact_live[k]: the compact form is up to date; _canon_live[k]: the canonical arrays are.
+        self._compact: list = [None] * n
+        for k, c in enumerate(lv):
+            if (c.policy == "lru" and c.index_hash == "modulo" and c.sectors_per_line == 1
+                    and c.ways <= K.COMPACT_MAX_WAYS):
+                # 32-bit tags until a tag does not fit (see _widen)
+                ctags = np.full(c.sets * c.ways, K.NARROW_EMPTY, dtype=np.uint32)
+                perm = np.full(c.sets, K.perm_identity(c.ways), dtype=np.uint64)
+                self._set_compact(k, ctags, perm)
+        self._compact_live = [True] * n
+        self._canon_live = [True] * n
+        self._bufs = [np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)]
 
     def feed_pieces(self, b0, b1, w, want_outcome: bool = True):
         """Replay raw line pieces; returns (outcome per piece, memory requests (m, 3) or None)."""
         npc = b0.shape[0]
         outcome = np.zeros(npc, dtype=np.int8)
-        if not self._sectored and not self._may_be_dirty and (npc == 0 or not w.any()) and (
-            self._inclusion == K.NON_INCLUSIVE
-        ):
+        if npc and w.any():
+            self._may_be_dirty = True
+        if not self._sectored and not self._may_be_dirty and self._inclusion == K.NON_INCLUSIVE:
             return self._feed_loads(b0, outcome, want_outcome)
-        self._sync_valid()
+        self._sync_canonical()
+        self._compact_live = [False] * len(self._compact)
         if self._inclusion == K.EXCLUSIVE:
             K.run_exclusive(self._P, self._tags, self._stamp, self._valid, self._dirty, self._tree,
                             self._clock, self._rng, self._stats, self._mem, b0, b1, w, outcome)
@@ -166,23 +183,61 @@ class Simulator:
         nsect = int(sl.max())
         return np.empty((npc * (2 * ((nsect + 1) // 2) + 1) + 1, 3), dtype=np.int64)
 
+    def _set_compact(self, k: int, ctags: np.ndarray, perm: np.ndarray):
+        narrow = ctags.dtype == np.uint32
+        empty = np.uint32(K.NARROW_EMPTY) if narrow else np.int64(-1)
+        limit = K.NARROW_EMPTY if narrow else K.WIDE_LIMIT
+        ahead = K.PREFETCH_AHEAD if ctags.nbytes + perm.nbytes > K.PREFETCH_MIN_BYTES else 0
+        self._compact[k] = (ctags, perm, empty, limit, ahead)
+
+    def _widen(self, k: int):
+        """Switch the compact tags of level ``k`` from uint32 to int64 (a tag did not fit)."""
+        ctags, perm = self._compact[k][:2]
+        if ctags.dtype == np.uint32:
+            wide = ctags.astype(np.int64)
+            wide[ctags == K.NARROW_EMPTY] = -1
+            self._set_compact(k, wide, perm)
+
+    def _buffer(self, j: int, n: int) -> np.ndarray:
+        """Reusable int64 buffer ``j`` (0 or 1) of at least ``n`` entries (level miss streams)."""
+        if self._bufs[j].shape[0] < n:
+            self._bufs[j] = np.empty(max(n, 1024), dtype=np.int64)
+        return self._bufs[j]
+
     def _feed_loads(self, addr, outcome, want_outcome):
         """Unsectored loads through a non-inclusive hierarchy, level by level."""
         P = self._P
         nlev = P.shape[0]
         lines = addr
         shift = P[0, K.LSHIFT]
-        self._valid_stale = True
         empty8 = np.empty(0, dtype=np.int8)
         for k in range(nlev):
             if k > 0:
                 shift = P[k, K.LSHIFT] - P[k - 1, K.LSHIFT]
             emit = k < nlev - 1 or self._record
-            out = np.empty(lines.shape[0] if emit else 0, dtype=np.int64)
+            # level k reads the miss stream of level k - 1 from one buffer and writes to the other
+            out = self._buffer(k % 2, lines.shape[0]) if emit else np.empty(0, dtype=np.int64)
             oc = outcome if k == 0 and want_outcome else empty8
-            nout = K.run_level_loads(P, k, self._ts, self._tags, self._stamp, self._tree, self._clock,
-                                     self._rng, self._stats, lines, shift, out, oc, k == 0 and want_outcome,
-                                     emit)
+            if self._compact[k] is not None:
+                if not self._compact_live[k]:
+                    self._canonical_to_compact(k)
+                nout = pos = 0
+                while True:  # more than once only when a tag does not fit the uint32 tags
+                    ctags, perm, empty, limit, ahead = self._compact[k]
+                    m, done = K.run_level_loads_compact(P, k, ctags, perm, empty, limit, self._stats,
+                                                        lines[pos:], shift, out[nout:], oc[pos:],
+                                                        k == 0 and want_outcome, emit, ahead)
+                    nout += m
+                    pos += done
+                    if pos == lines.shape[0]:
+                        break
+                    self._widen(k)
+                self._canon_live[k] = False
+            else:
+                self._valid_stale = True
+                nout = K.run_level_loads(P, k, self._ts, self._tags, self._stamp, self._tree, self._clock,
+                                         self._rng, self._stats, lines, shift, out, oc,
+                                         k == 0 and want_outcome, emit)
             lines = out[:nout] if emit else nout
         ls = int(P[nlev - 1, K.LSHIFT])
         nmem = lines.shape[0] if self._record else lines
@@ -195,11 +250,29 @@ class Simulator:
             rec[:, 2] = 0
         return outcome, rec
 
-    def _sync_valid(self):
-        """After the loads fast path (which skips valid bits) mark resident unsectored lines valid."""
+    def _canonical_to_compact(self, k: int):
+        c = self.config.levels[k]
+        off = int(self._P[k, K.OFF])
+        t = self._tags[off : off + c.sets * c.ways]
+        if t.size and int(t.max()) >> int(self._P[k, K.SBITS]) >= K.NARROW_EMPTY:
+            self._widen(k)
+        ctags, perm, empty = self._compact[k][:3]
+        K.canonical_to_compact(self._P, k, self._tags, self._stamp, ctags, perm, empty)
+        self._compact_live[k] = True
+
+    def _sync_canonical(self):
+        """Bring the canonical state arrays up to date: write back the compact form of the levels
+        that ran on it, and (after the canonical loads path, which skips valid bits) mark resident
+        unsectored lines valid."""
         if self._valid_stale:
             self._valid[self._tags >= 0] = 1
             self._valid_stale = False
+        for k, compact in enumerate(self._compact):
+            if compact is not None and not self._canon_live[k]:
+                ctags, perm, empty = compact[:3]
+                K.compact_to_canonical(self._P, k, ctags, perm, empty, self._tags, self._stamp, self._valid,
+                                       self._dirty, self._clock)
+                self._canon_live[k] = True
 
     def feed(self, chunk: TraceChunk, want_outcome: bool = True):
         """Replay one :class:`TraceChunk`; returns the first-level outcome of each access
@@ -233,6 +306,7 @@ class Simulator:
     def contents(self, level: int | str = 0) -> set[int]:
         """Line numbers resident in ``level`` (index or name)."""
         k = self._level_index(level)
+        self._sync_canonical()
         c = self.config.levels[k]
         off = int(self._P[k, K.OFF])
         t = self._tags[off : off + c.sets * c.ways]
@@ -241,7 +315,7 @@ class Simulator:
     def sector_contents(self, level: int | str = 0) -> dict[int, tuple[int, int]]:
         """``{line: (valid_mask, dirty_mask)}`` of ``level``."""
         k = self._level_index(level)
-        self._sync_valid()
+        self._sync_canonical()
         c = self.config.levels[k]
         off = int(self._P[k, K.OFF])
         sl = slice(off, off + c.sets * c.ways)

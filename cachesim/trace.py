@@ -85,14 +85,14 @@ def _check_addresses(addr: np.ndarray, start: int) -> np.ndarray:
         a = a.astype(np.int64)
     else:
         raise CacheSimError(f"trace addresses must be integers, got dtype {a.dtype}")
-    if a.size:
-        bad = np.flatnonzero((a < 0) | (a > MAX_ADDRESS))
-        if bad.size:
-            i = int(bad[0])
-            raise CacheSimError(
-                f"trace address at index {start + i} is {int(a[i])}: addresses must be in "
-                f"[0, {MAX_ADDRESS}]"
-            )
+    # One pass, no temporaries: every address is in [0, MAX_ADDRESS] = [0, 2**48) iff the bitwise
+    # OR of all of them is (a negative int64 sets the sign bit). Only a failing chunk is searched.
+    if a.size and not 0 <= int(np.bitwise_or.reduce(a)) <= MAX_ADDRESS:
+        i = int(np.flatnonzero((a < 0) | (a > MAX_ADDRESS))[0])
+        raise CacheSimError(
+            f"trace address at index {start + i} is {int(a[i])}: addresses must be in "
+            f"[0, {MAX_ADDRESS}]"
+        )
     return a
 
 
@@ -109,9 +109,8 @@ def make_chunk(addr, size=None, write=None, start: int = 0) -> TraceChunk:
         if s.dtype.kind not in "iu":
             raise CacheSimError(f"size must be integers, got dtype {s.dtype}")
         s = s.astype(np.int64, copy=False)
-        bad = np.flatnonzero(s <= 0)
-        if bad.size:
-            i = int(bad[0])
+        if s.size and int(s.min()) <= 0:
+            i = int(np.flatnonzero(s <= 0)[0])
             raise CacheSimError(f"access size at index {start + i} is {int(s[i])}: must be >= 1")
     w = None
     if write is not None:
