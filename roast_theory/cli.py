@@ -197,11 +197,25 @@ def _run_verify(args) -> Outcome:
     return Outcome(report.to_dict(), report.to_table(), 0 if report.all_passed else 1)
 
 
+def _configure_report(p: argparse.ArgumentParser) -> None:
+    from .report._cli import configure
+
+    configure(p)
+
+
+def _run_report(args) -> Outcome:
+    from .report._cli import run
+
+    return run(args)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand("variance", "closed-form mean/variance/bias of <w_hat, x>", _add_hash_options, _run_variance),
     Subcommand("montecarlo", "Monte Carlo estimate of <w_hat, x>", _configure_montecarlo, _run_montecarlo),
     Subcommand("sharing", "global vs local sharing (B3) and allocation", _configure_sharing, _run_sharing),
     Subcommand("verify", "closed forms vs Monte Carlo and sympy", _configure_verify, _run_verify),
+    Subcommand("report", "end-to-end report folder (markdown, HTML, PNGs, JSON)", _configure_report,
+               _run_report),
 ]
 
 
