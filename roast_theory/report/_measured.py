@@ -115,14 +115,16 @@ def _gpu(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
     for ax, sel, title in ((ax1, lambda d: d["quantity"] != "time ratio", "sector / request counts (ncu)"),
                            (ax2, lambda d: d["quantity"] == "time ratio", "time ratios (do_bench)")):
         pts = [d for d in out_rows if sel(d)]
+        groups = sorted({d["method"] for d in pts}) if title.startswith("time") else [None]
         for label, cond, color in (("target met", lambda d: d["target_met"], "#2a7ab9"),
                                    ("known miss", lambda d: not d["target_met"] and d["explained"],
                                     "#e67e22"),
                                    ("unexplained", lambda d: not d["explained"], "#c0392b")):
-            p = [d for d in pts if cond(d)]
-            if p:
-                ax.scatter([d["predicted"] for d in p], [d["measured"] for d in p], s=14, label=label,
-                           color=color)
+            for g, marker in zip(groups, "o^sv"):
+                p = [d for d in pts if cond(d) and (g is None or d["method"] == g)]
+                if p:
+                    ax.scatter([d["predicted"] for d in p], [d["measured"] for d in p], s=16, color=color,
+                               marker=marker, label=label if g is None else f"{g}: {label}")
         if pts:
             lo = min(min(d["predicted"], d["measured"]) for d in pts) * 0.8
             hi = max(max(d["predicted"], d["measured"]) for d in pts) * 1.25
