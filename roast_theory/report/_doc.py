@@ -143,7 +143,19 @@ class Context:
 
 
 def fmt(value, spec: str = ".4g") -> str:
-    """Format a number for a table cell: ``-`` for None / NaN, ``inf`` kept, ints as ints."""
+    """Format a value for a table cell (markdown and HTML show the same string).
+
+    Parameters
+    ----------
+    value : float, int, bool, None or str
+    spec : str
+        Format spec for floats.
+
+    Returns
+    -------
+    str
+        ``-`` for None / NaN, ``inf`` / ``-inf``, ints as ints, ``yes`` / ``NO`` for booleans.
+    """
     if value is None:
         return "-"
     if isinstance(value, bool):

@@ -164,10 +164,11 @@ def _blocks(ctx: Context, sec: SectionResult, res: dict) -> None:
         vals = [max(float(k[n].get(lv) or 0), 1.0) for lv in levels]
         ax1.bar([j + i * width for j in range(len(levels))], vals, width, label=n)
     ax1.set_yscale("log")
+    ax1.set_ylim(top=ax1.get_ylim()[1] * 30)  # room for the legend above the bars
     ax1.set_xticks([j + 0.4 - width / 2 for j in range(len(levels))], levels, rotation=30, ha="right",
                    fontsize=8)
     ax1.set_title(f"{res['target']} {res['shape']}: traffic per level")
-    ax1.legend(fontsize=7)
+    ax1.legend(fontsize=7, ncols=3, loc="upper center")
     times = [k[n]["predicted_time_s"] * 1e6 for n in KERNELS]
     bars = ax2.bar(KERNELS, times, color="#2a7ab9")
     for b, n in zip(bars, KERNELS):
