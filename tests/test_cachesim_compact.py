@@ -5,9 +5,6 @@ the switch to the canonical state (stores, ``contents``) and back, and for tags 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -138,7 +135,7 @@ def test_perm_to_front_moves_each_way():
             assert got >> (4 * ways) == 0
 
 
-def test_compact_kernels_run_without_jit():
+def test_compact_kernels_run_without_jit(run_python):
     code = (
         "import json, numpy as np\n"
         "from cachesim import HierarchyConfig, LevelConfig, Simulator\n"
@@ -156,13 +153,10 @@ def test_compact_kernels_run_without_jit():
         "out.append([[s.hits, s.misses, s.writebacks] for s in sim.result().levels])\n"
         "print(json.dumps(out))\n"
     )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    slow = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert slow.returncode == 0, slow.stderr
-    fast = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert fast.returncode == 0, fast.stderr
-    assert slow.stdout == fast.stdout
-    assert json.loads(fast.stdout)[2][0][1] > 0
+    slow = run_python(code, jit=False, timeout=300)
+    fast = run_python(code, timeout=300)
+    assert slow == fast
+    assert json.loads(fast)[2][0][1] > 0
 
 
 def test_wide_lru_levels_keep_the_canonical_paths():

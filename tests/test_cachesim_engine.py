@@ -1,8 +1,5 @@
 """The engine's API: replay, Simulator, Cache; hand counts, streaming, errors, pure-Python kernels."""
 
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -181,7 +178,7 @@ def test_inclusive_back_invalidation_hand_count():
     assert nonincl.contents(0) == {1, 2}
 
 
-def test_kernels_run_without_jit():
+def test_kernels_run_without_jit(run_python):
     # The same small mixed case in a subprocess with NUMBA_DISABLE_JIT=1 must give the jitted counts.
     code = (
         "import numpy as np, json; from cachesim import replay; from cachesim.trace import make_chunk\n"
@@ -195,12 +192,7 @@ def test_kernels_run_without_jit():
         "        out.append([s.misses for s in replay(a, h).levels])\n"
         "print(json.dumps(out))\n"
     )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    plain = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert plain.returncode == 0, plain.stderr
-    assert res.stdout == plain.stdout
+    assert run_python(code, jit=False) == run_python(code)
 
 
 def test_reference_replay_agrees_on_a_mixed_trace():

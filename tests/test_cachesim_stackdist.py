@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections import OrderedDict
 
 import numpy as np
@@ -208,7 +205,7 @@ def test_bad_input_raises_named_error(call, match):
 # ----------------------------------------------------------------------------- kernels without JIT
 
 
-def test_kernels_run_without_jit():
+def test_kernels_run_without_jit(run_python):
     code = (
         "import numpy as np\n"
         "from cachesim.stackdist import stack_distances, naive_stack_distances\n"
@@ -218,12 +215,7 @@ def test_kernels_run_without_jit():
         "naive_stack_distances(lines, 4, 6)\n"
         "print('ok')\n"
     )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    r = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "ok"
+    assert run_python(code, jit=False).strip() == "ok"
 
 
 # ----------------------------------------------------------------------------- libcachesim oracle

@@ -269,9 +269,7 @@ def test_npz_members_are_streamed(tmp_path):
     assert n == 50_000 and len(chunks) == 5 and a[-1] == 49_999 * 8
 
 
-def test_text_parsers_run_without_jit(tmp_path):
-    import os
-    import sys
+def test_text_parsers_run_without_jit(tmp_path, run_python):
 
     p = tmp_path / "t.lackey"
     p.write_text("==1== x\nI  0400,3\n L 10,4\n M 20,8\n S 30,2\n")
@@ -285,6 +283,4 @@ def test_text_parsers_run_without_jit(tmp_path):
         "assert c.addr.tolist() == [0x10, 0x20, 0x30] and c.size.tolist() == [1, 1, 4]\n"
         "print('ok')\n"
     )
-    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
-    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert run_python(code, jit=False).strip() == "ok"
