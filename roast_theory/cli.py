@@ -198,13 +198,13 @@ def _run_verify(args) -> Outcome:
 
 
 def _configure_report(p: argparse.ArgumentParser) -> None:
-    from .report._cli import configure
+    from roast_toolkit.report._cli import configure
 
     configure(p)
 
 
 def _run_report(args) -> Outcome:
-    from .report._cli import run
+    from roast_toolkit.report._cli import run
 
     return run(args)
 

@@ -25,7 +25,7 @@ def verification_section(ctx: Context) -> SectionResult:
     SectionResult
         ``failed`` when any row does not pass.
     """
-    from ..verify import CI_LEVEL, Z_LIMIT, verify
+    from roast_theory.verify import CI_LEVEL, Z_LIMIT, verify
 
     sec = SectionResult(KEY, TITLE)
     trials = 100_000

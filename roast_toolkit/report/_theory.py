@@ -25,7 +25,7 @@ def builtin_modules(seed: int = 3):
 
 
 def _sharing(ctx: Context, sec: SectionResult) -> None:
-    from ..sharing import optimal_allocation, sharing_variance
+    from roast_theory.sharing import optimal_allocation, sharing_variance
 
     xs, ws = builtin_modules()
     n = sum(x.size for x in xs)
@@ -83,8 +83,8 @@ def _sharing(ctx: Context, sec: SectionResult) -> None:
 
 
 def _tiles(ctx: Context, sec: SectionResult) -> None:
-    from ..moments import block_tile_moments, tile_hashing_moments
-    from ..verify import builtin_vectors
+    from roast_theory.moments import block_tile_moments, tile_hashing_moments
+    from roast_theory.verify import builtin_vectors
 
     x, w = builtin_vectors(n=1024)
     memory = 256

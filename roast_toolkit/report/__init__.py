@@ -23,7 +23,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import RoastTheoryError
+from roast_theory.errors import RoastTheoryError
+
 from ._doc import Context, Para, Progress, SectionResult, Table
 from ._measured import find_measurements, measured_section
 from ._render import render_html, render_markdown
@@ -120,7 +121,7 @@ def _run_section(key: str, title: str, fn, ctx: Context) -> SectionResult:
 
 
 def _jsonable(value):
-    from ..cli import _jsonable as strict
+    from roast_theory.cli import _jsonable as strict
 
     return strict(value)
 

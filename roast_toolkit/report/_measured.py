@@ -207,8 +207,7 @@ def _cpu_knees(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
 
 def _training(ctx: Context, sec: SectionResult, folder: Path) -> None:
     from cachesim.measure.records import load_records
-
-    from ..experiments import TrainRun, TrainSharingResult
+    from roast_theory.experiments import TrainRun, TrainSharingResult
 
     recs = load_records(folder, "train_sharing")
     if not recs:
