@@ -138,3 +138,29 @@ def test_bad_arguments_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["report", "--seed", "not-a-number"])
     assert exc.value.code == 2
+
+
+def _interrupting_section(ctx):
+    raise KeyboardInterrupt
+
+
+def test_interrupted_report_leaves_the_earlier_one_intact(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(report, "SECTIONS", [("ok", "Fine section", _ok_section)])
+    out = tmp_path / "rep"
+    assert run_main(capsys, ["report", "--no-progress", "--out", str(out)])[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(report, "SECTIONS", [("ok", "Fine section", _ok_section),
+                                             ("stop", "Interrupted", _interrupting_section)])
+    with pytest.raises(KeyboardInterrupt):
+        report.build_report(out, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no staging folder left behind
+
+
+def test_a_folder_of_other_files_is_not_replaced(tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    status, _, stderr = run_main(capsys, ["report", "--no-progress", "--out", str(out)])
+    assert status == 2 and "no report.json" in stderr
+    assert (out / "notes.txt").read_text() == "keep me"

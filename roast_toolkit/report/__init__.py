@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -88,24 +90,43 @@ def _environment() -> dict:
 
 
 def prepare_out(out) -> Path:
-    """Create the report folder ``out`` (parents too) and return it.
+    """Check that the report folder ``out`` can be written, and return it (nothing is created yet).
+
+    The report is written into a staging folder beside ``out`` and moved into place only when complete,
+    so ``out`` must be absent, empty, or an earlier report folder (one with a ``report.json``): anything
+    else would be replaced.
 
     Raises
     ------
     RoastTheoryError
-        When ``out`` exists and is not a folder, or cannot be created or written.
+        When ``out`` exists and is not a folder, is a folder of other files, or its parent cannot be
+        created or written.
     """
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise RoastTheoryError(f"--out {str(out)!r} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / "report.json").is_file():
+        raise RoastTheoryError(f"--out {str(out)!r} is a folder of other files (no report.json); "
+                               "give a new or empty folder, or an earlier report folder")
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=f".{path.name}.probe-", dir=path.parent))
+        probe.rmdir()
     except OSError as exc:
         raise RoastTheoryError(f"--out {str(out)!r}: cannot create or write the folder ({exc})") from None
     return path
+
+
+def _swap_in(staging: Path, path: Path) -> None:
+    """Replace the folder ``path`` by ``staging`` (two renames on one file system; the old one is removed)."""
+    old = None
+    if path.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        old.rmdir()
+        path.rename(old)
+    staging.rename(path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _run_section(key: str, title: str, fn, ctx: Context) -> SectionResult:
@@ -137,7 +158,8 @@ def build_report(out, *, quick: bool = False, progress: bool = True, measurement
     Parameters
     ----------
     out : str or pathlib.Path
-        The report folder (created; existing report files in it are overwritten).
+        The report folder. It is written into a staging folder beside it and moved into place when
+        complete, so a failed or interrupted run leaves an earlier report there intact.
     quick : bool
         Smaller simulated cases (a smoke run; the verification is the same).
     progress : bool
@@ -163,21 +185,32 @@ def build_report(out, *, quick: bool = False, progress: bool = True, measurement
             raise RoastTheoryError(f"--measurements {str(measurements)!r} is not a directory")
     else:
         meas = find_measurements()
-    ctx = Context(out=path, quick=quick, progress=Progress(progress), measurements=meas, seed=seed)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        rep = _write_sections(staging, path, quick=quick, progress=progress, measurements=meas, seed=seed)
+        _swap_in(staging, path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return rep
+
+
+def _write_sections(staging: Path, path: Path, *, quick, progress, measurements, seed) -> Report:
+    ctx = Context(out=staging, quick=quick, progress=Progress(progress), measurements=measurements, seed=seed)
     t0 = time.perf_counter()
     sections = []
     for key, title, fn in SECTIONS:
         sec = _run_section(key, title, fn, ctx)
         sections.append(sec)
-        _write_json(path / f"{key}.json", sec.to_dict())
+        _write_json(staging / f"{key}.json", sec.to_dict())
         if progress:
             print(f"[report] {key}: {sec.status} ({sec.seconds:.1f} s)", file=sys.stderr)
     rep = Report(path, tuple(sections), time.perf_counter() - t0, quick)
     data = rep.to_dict()
-    _write_json(path / "report.json", data)
+    _write_json(staging / "report.json", data)
     intro = _intro(rep, data)
-    (path / "index.md").write_text(render_markdown(TITLE, intro, sections))
-    (path / "index.html").write_text(render_html(TITLE, intro, sections, path))
+    (staging / "index.md").write_text(render_markdown(TITLE, intro, sections))
+    (staging / "index.html").write_text(render_html(TITLE, intro, sections, staging))
     return rep
 
 
