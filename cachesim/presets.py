@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import HierarchyConfig, LevelConfig, parse_size
 from .errors import CacheSimError
+from .levels import HierarchyConfig, LevelConfig, parse_size
 
 KiB = 1 << 10
 MiB = 1 << 20

@@ -12,24 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import plain
 from .errors import CacheSimError
 
 DEFAULT_CHUNK = 1 << 22
 
 #: Largest byte address accepted (48-bit virtual address space, and safe in int64 arithmetic).
 MAX_ADDRESS = (1 << 48) - 1
-
-
-def plain(value):
-    """``value`` for an error message: numpy scalars (also inside tuples and lists) as Python values.
-
-    numpy 2 writes ``repr(np.float64(1.5))`` as ``np.float64(1.5)``; messages show ``1.5``.
-    """
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return type(value)(plain(v) for v in value)
-    return value
 
 
 @dataclass(frozen=True)
