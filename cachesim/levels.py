@@ -34,6 +34,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 
+import numpy as np
+
+from ._validate import (
+    check_nonnegative_int,
+    check_positive_int,
+    check_positive_number,
+    check_pow2,
+    is_int,
+    is_pow2,
+    plain,
+)
 from .errors import CacheSimError
 
 POLICIES = ("lru", "fifo", "random", "plru", "mru")
@@ -61,11 +72,11 @@ def parse_size(value, field_name: str = "size") -> int:
 
     Unit suffixes are binary (``K = KiB = 1024``). The result must be a positive whole number of bytes.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         raise CacheSimError(f"{field_name}={value!r} must be a positive number of bytes")
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, float) and value.is_integer():
+    if is_int(value):
+        n = int(value)
+    elif isinstance(value, float | np.floating) and float(value).is_integer():
         n = int(value)
     elif isinstance(value, str):
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", value)
@@ -78,22 +89,14 @@ def parse_size(value, field_name: str = "size") -> int:
             raise CacheSimError(f"{field_name}={value!r} is not a whole number of bytes")
         n = int(x)
     else:
-        raise CacheSimError(f"{field_name}={value!r} must be a positive number of bytes")
+        raise CacheSimError(f"{field_name}={plain(value)!r} must be a positive number of bytes")
     if n <= 0:
-        raise CacheSimError(f"{field_name}={value!r} must be a positive number of bytes")
+        raise CacheSimError(f"{field_name}={plain(value)!r} must be a positive number of bytes")
     return n
 
 
-def _is_pow2(n: int) -> bool:
-    return n > 0 and (n & (n - 1)) == 0
-
-
 def _opt_float(name: str, value, level: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise CacheSimError(f"level {level!r}: {name}={value!r} must be a positive number")
-    return float(value)
+    return None if value is None else check_positive_number(f"level {level!r}: {name}", value)
 
 
 @dataclass(frozen=True)
@@ -148,16 +151,16 @@ class LevelConfig:
         nm = self.name
         size = parse_size(self.size, f"level {nm!r}: size")
         object.__setattr__(self, "size", size)
-        line = self.line
-        if isinstance(line, bool) or not isinstance(line, int) or not _is_pow2(line):
-            raise CacheSimError(f"level {nm!r}: line={line!r} must be a power of two (bytes)")
+        line = check_pow2(f"level {nm!r}: line", self.line, unit=" (bytes)")
+        object.__setattr__(self, "line", line)
         ways = self.ways
         if isinstance(ways, str):
             if ways.lower() not in ("full", "fully-associative", "fa"):
                 raise CacheSimError(f"level {nm!r}: ways={ways!r} must be a positive integer or 'full'")
             ways = 0
-        if isinstance(ways, bool) or not isinstance(ways, int) or ways < 0:
-            raise CacheSimError(f"level {nm!r}: ways={ways!r} must be a positive integer or 'full'")
+        if not is_int(ways) or ways < 0:
+            raise CacheSimError(f"level {nm!r}: ways={plain(ways)!r} must be a positive integer or 'full'")
+        ways = int(ways)
         if size % line:
             raise CacheSimError(f"level {nm!r}: size={size} is not a multiple of line={line}")
         n_lines = size // line
@@ -169,7 +172,7 @@ class LevelConfig:
             )
         object.__setattr__(self, "ways", ways)
         sets = n_lines // ways
-        if not _is_pow2(sets):
+        if not is_pow2(sets):
             raise CacheSimError(
                 f"level {nm!r}: number of sets size/(line*ways)={sets} must be a power of two"
             )
@@ -177,10 +180,9 @@ class LevelConfig:
         if pol not in POLICIES:
             raise CacheSimError(f"level {nm!r}: policy={self.policy!r} must be one of {POLICIES}")
         object.__setattr__(self, "policy", pol)
-        if pol == "plru" and not _is_pow2(ways):
+        if pol == "plru" and not is_pow2(ways):
             raise CacheSimError(f"level {nm!r}: policy='plru' needs power-of-two ways, got ways={ways}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise CacheSimError(f"level {nm!r}: seed={self.seed!r} must be a non-negative integer")
+        object.__setattr__(self, "seed", check_nonnegative_int(f"level {nm!r}: seed", self.seed))
         wp = str(self.write_policy).lower().replace("_", "-")
         if wp in ("wb", "writeback"):
             wp = "write-back"
@@ -192,9 +194,8 @@ class LevelConfig:
             )
         object.__setattr__(self, "write_policy", wp)
         if self.sector is not None:
-            s = self.sector
-            if isinstance(s, bool) or not isinstance(s, int) or not _is_pow2(s):
-                raise CacheSimError(f"level {nm!r}: sector={s!r} must be a power of two (bytes)")
+            s = check_pow2(f"level {nm!r}: sector", self.sector, unit=" (bytes)")
+            object.__setattr__(self, "sector", s)
             if s > line:
                 raise CacheSimError(f"level {nm!r}: sector={s} must be <= line={line}")
             if line // s > 64:
@@ -336,10 +337,8 @@ class HierarchyConfig:
         object.__setattr__(
             self, "dram_bandwidth_gbs", _opt_float("dram_bandwidth_gbs", self.dram_bandwidth_gbs, "*")
         )
-        if self.num_sms is not None and (
-            isinstance(self.num_sms, bool) or not isinstance(self.num_sms, int) or self.num_sms < 1
-        ):
-            raise CacheSimError(f"num_sms={self.num_sms!r} must be a positive integer")
+        if self.num_sms is not None:
+            object.__setattr__(self, "num_sms", check_positive_int("num_sms", self.num_sms))
 
     def level(self, name: str) -> LevelConfig:
         """The level called ``name``."""

@@ -31,7 +31,7 @@ from ..errors import CacheSimError
 from ..trace import TraceChunk
 from ._common import Block, GemmShape, check_choice, check_int, dtype_bytes, parse_triple
 from ._family import DEFAULT_FAMILY, resolve_family
-from .targets import CpuTarget, get_target
+from .targets import cpu_target
 
 KINDS = ("dense", "roast", "hashednet")
 
@@ -79,15 +79,6 @@ class CpuTraffic:
             d[f"{n.lower()}_accesses"] = a
             d[f"{n.lower()}_misses"] = m
         return d
-
-
-def cpu_target(target) -> CpuTarget:
-    t = target if isinstance(target, CpuTarget) else get_target(target)
-    if not isinstance(t, CpuTarget):
-        raise CacheSimError(
-            f"target={t.name!r} is a GPU; CPU traces need a CPU target (zen4, host, intel-server)"
-        )
-    return t
 
 
 def replay_cpu(chunks, target, kind: str, flops: int) -> CpuTraffic:

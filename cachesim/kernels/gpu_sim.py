@@ -17,17 +17,7 @@ from ..errors import CacheSimError
 from . import _replay_kernel as rk
 from ._common import check_int
 from .gemm_gpu import GemmPlan, GpuTraffic, OperandTraffic, gemm_sector_trace, plan_gemm
-from .targets import GpuTarget, get_target
-
-
-def gpu_target(target) -> GpuTarget:
-    """Resolve ``target`` (a name or a :class:`GpuTarget`) and check that it is a GPU."""
-    t = target if isinstance(target, GpuTarget) else get_target(target)
-    if not isinstance(t, GpuTarget):
-        raise CacheSimError(
-            f"target={getattr(t, 'name', t)!r} is a CPU; GPU kernels need a GPU target (h200, h100)"
-        )
-    return t
+from .targets import GpuTarget, gpu_target
 
 
 @dataclass(frozen=True)

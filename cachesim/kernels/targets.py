@@ -163,3 +163,23 @@ def get_target(name) -> GpuTarget | CpuTarget:
         level_bytes_per_clk=bw, dram_bandwidth_gbs=_CPU_EXTRA["dram_bandwidth_gbs"][0], latencies_ns=lat,
         peak_gflops=_CPU_EXTRA["peak_gflops"][0], sources=sources,
     )
+
+
+def _resolve(target, cls, what: str, names: tuple):
+    t = target if isinstance(target, GpuTarget | CpuTarget) else get_target(target)
+    if not isinstance(t, cls):
+        want = cls.__name__[:3].upper()
+        raise CacheSimError(f"target={t.name!r} is a {t.kind.upper()}; {what} need a {want} target "
+                            f"({', '.join(names)})")
+    return t
+
+
+def gpu_target(target) -> GpuTarget:
+    """Resolve ``target`` (a name or a :class:`GpuTarget`) and check that it is a GPU."""
+    return _resolve(target, GpuTarget, "GPU kernels", GPU_TARGETS)
+
+
+def cpu_target(target) -> CpuTarget:
+    """Resolve ``target`` (a name or a :class:`CpuTarget`) and check that it is a CPU."""
+    return _resolve(target, CpuTarget, "CPU traces", CPU_TARGETS)
+
