@@ -13,12 +13,23 @@ from ..errors import CacheSimError
 #: Bytes per element of each supported dtype.
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
-GEMM_KINDS = ("dense", "roast", "hashednet")
-GATHER_KINDS = ("gather-roast", "gather-hashednet")
-ALL_KINDS = GEMM_KINDS + GATHER_KINDS
+#: Kernel implementations: the tiled GEMMs, the gather-then-matmul kernels, and all of them.
+GEMM_KERNELS = ("dense", "roast", "hashednet")
+GATHER_KERNELS = ("gather-roast", "gather-hashednet")
+ALL_KERNELS = GEMM_KERNELS + GATHER_KERNELS
+#: Deprecated names of the three tuples above.
+GEMM_KINDS, GATHER_KINDS, ALL_KINDS = GEMM_KERNELS, GATHER_KERNELS, ALL_KERNELS
 
-__all__ = ["ALL_KINDS", "DTYPE_BYTES", "GATHER_KINDS", "GEMM_KINDS", "Block", "GemmShape", "check_choice",
-           "check_divisible", "check_int", "check_pow2", "dtype_bytes", "parse_triple"]
+__all__ = ["ALL_KERNELS", "ALL_KINDS", "DTYPE_BYTES", "GATHER_KERNELS", "GATHER_KINDS", "GEMM_KERNELS",
+           "GEMM_KINDS", "Block", "GemmShape", "check_choice",
+           "check_divisible", "check_int", "check_memory", "check_pow2", "dtype_bytes", "parse_triple"]
+
+
+def check_memory(kernel: str, memory, *, low: int = 1) -> int:
+    """The shared-array size ``memory`` (elements) a hashed ``kernel`` needs, as an int >= ``low``."""
+    if memory is None:
+        raise CacheSimError(f"memory=None: kernel {kernel!r} needs memory, the shared-array size in elements")
+    return check_int("memory", memory, low=low)
 
 
 def dtype_bytes(dtype) -> int:

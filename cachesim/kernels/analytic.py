@@ -13,7 +13,7 @@ Approximations (stated, and tested against the simulation within stated bounds):
   touches, which always miss. ``C`` counts sectors: ``L1_bytes / 32`` for ROAST (tiles fill whole lines),
   ``L1_bytes / 128`` for HashedNet (a sectored line holds about one useful sector of a random gather);
 * tile starts are uniform in the element offset within a sector (ROAST) and element slots are uniform
-  (ideal hashing; the kernels' linear hashes give the same distinct counts unless ``H`` is tiny).
+  (ideal hashing; the kernels' linear hashes give the same distinct counts unless ``memory`` is tiny).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._deprecate import deprecated_alias
 from ..errors import CacheSimError
 from .gemm_gpu import GemmPlan, TileLoad, grouped_order, plan_gemm
 from .gpu_sim import gpu_target
@@ -100,7 +101,7 @@ class OperandExpectation:
 class AnalyticTraffic:
     """Expected traffic of one kernel (fields as in :class:`GpuTraffic`; floats are expectations)."""
 
-    kind: str
+    kernel: str
     backward: bool
     target: str
     load_instructions: int
@@ -112,6 +113,8 @@ class AnalyticTraffic:
     dram_bytes: float
     flops: int
     by_operand: tuple
+
+    kind = deprecated_alias("kernel", "kind")
 
     def operand(self, prefix: str) -> OperandExpectation:
         for o in self.by_operand:
@@ -176,7 +179,7 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     * ROAST (forward B, backward atomics): the tile is contiguous, so each instruction reads
       ``W = 32 v e`` contiguous bytes at a start uniform over multiples of ``v e`` within a sector:
       :func:`expected_window_sectors` (exact expectation);
-    * HashedNet: 32 uniform elements over ``F = ceil(H e / 32)`` sectors:
+    * HashedNet: 32 uniform elements over ``F = ceil(m e / 32)`` (``m`` = memory) sectors:
       :func:`expected_distinct` ``(32, F)``.
 
     L1 misses: strided operands miss on every request; the shared array follows :func:`_irm_misses`
@@ -203,17 +206,17 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
 
     ops = []
     # ---- operand A (and backward B = dY): strided, never re-used in L1
-    strided_ops = [0, 1] if (plan.backward or plan.kind == "dense") else [0]
+    strided_ops = [0, 1] if (plan.backward or plan.kernel == "dense") else [0]
     footprint_sectors = {0: m * k * e // S, 1: (m * n if plan.backward else k * n) * e // S}
     for op in strided_ops:
         tl = plan.loads[op]
         req = tl.n_instr * steps_programs * strided_instruction_sectors(tl, e, S)
         ops.append([op, tl.n_instr * steps_programs, float(req), float(req), True, footprint_sectors[op]])
-    if not plan.backward and plan.kind != "dense":
+    if not plan.backward and plan.kernel != "dense":
         tl = plan.loads[1]
         n_instr = tl.n_instr * steps_programs
         steps_sm, tiles_sm = _per_sm_tiles(plan, n_sms)
-        if plan.kind == "roast":
+        if plan.kernel == "roast":
             per_instr = expected_window_sectors(32 * tl.vec * e, tl.vec * e, S)
             per_tile_distinct = expected_window_sectors(tile * e, tl.vec * e, S)
             req_sm = steps_sm * per_tile_distinct  # boundary sectors shared by instructions hit in L1
@@ -231,7 +234,7 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
         distinct_sm = arr_sectors * -np.expm1(tiles_sm * math.log1p(-min(q, 1 - 1e-12)))
         distinct_sm = np.minimum(distinct_sm, req_sm)
         miss = float(np.sum(_irm_misses(req_sm, distinct_sm, cap, arr_sectors)))
-        ops.append([1, n_instr, n_instr * per_instr, miss, plan.kind == "roast" or False, touched_total])
+        ops.append([1, n_instr, n_instr * per_instr, miss, plan.kernel == "roast" or False, touched_total])
     ops.sort(key=lambda o: o[0])
     # ---- L2: compulsory footprint, plus IRM term beyond capacity
     footprint = sum(o[5] for o in ops)
@@ -243,11 +246,11 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     # ---- epilogue writes
     st = plan.store
     w_instr = st.n_instr * plan.n_programs
-    if plan.kind == "dense" or not plan.backward:
+    if plan.kernel == "dense" or not plan.backward:
         w_req = w_instr * strided_instruction_sectors(st, e, S)
         written = w_req
         w_read = 0.0
-    elif plan.kind == "roast":
+    elif plan.kernel == "roast":
         w_req = w_instr * expected_window_sectors(32 * e, e, S)
         written = w_read = arr_sectors * -math.expm1(plan.n_programs * math.log1p(
             -min(expected_window_sectors(tile * e, e, S) / arr_sectors, 1 - 1e-12)))
@@ -260,7 +263,7 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     l1_miss = sum(o.l1_sector_misses for o in loads)
     l2_miss = sum(o.l2_sector_misses for o in loads)
     return AnalyticTraffic(
-        kind=plan.kind, backward=plan.backward, target=t.name,
+        kernel=plan.kernel, backward=plan.backward, target=t.name,
         load_instructions=sum(o.instructions for o in loads), l1_sector_requests=l1_req,
         l1_sector_misses=l1_miss, l2_sector_requests=l1_miss, l2_sector_misses=l2_miss,
         write_sector_requests=float(w_req), dram_bytes=S * (l2_miss + w_read + written),

@@ -103,7 +103,7 @@ def _to_traffic(plan: GemmPlan, t: GpuTarget, c: ReplayCounts) -> GpuTraffic:
                               int(c.requests[1, 2]), int(c.misses[1, 2]), int(c.dram_read_sectors[2]) * sb))
     a, b, w = ops
     return GpuTraffic(
-        kind=plan.kind, backward=plan.backward, target=t.name, load_path=plan.load_path,
+        kernel=plan.kernel, backward=plan.backward, target=t.name, load_path=plan.load_path,
         load_instructions=a.instructions + b.instructions,
         l1_sector_requests=a.l1_sector_requests + b.l1_sector_requests,
         l1_sector_misses=a.l1_sector_misses + b.l1_sector_misses,
