@@ -15,7 +15,8 @@ import numpy as np
 from .errors import CacheSimError
 
 __all__ = ["check_choice", "check_int", "check_nonnegative_int", "check_positive_int",
-           "check_positive_number", "check_pow2", "is_int", "is_pow2", "parse_int", "parse_triple", "plain"]
+           "check_positive_number", "check_pow2", "is_int", "is_pow2", "parse_int", "parse_triple",
+           "pick_named", "plain"]
 
 
 def plain(value):
@@ -102,6 +103,17 @@ def check_choice(name: str, value, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise CacheSimError(f"{name}={plain(value)!r} is not allowed: choose one of {', '.join(choices)}")
     return value
+
+
+def pick_named(items, name: str, arg: str, *, prefix: bool = False):
+    """The first of ``items`` whose ``.name`` equals ``name`` (starts with it when ``prefix``).
+
+    Raises ``CacheSimError`` ``"{arg}={name!r} is not one of [...]"`` listing the names.
+    """
+    for it in items:
+        if it.name == name or (prefix and it.name.startswith(name)):
+            return it
+    raise CacheSimError(f"{arg}={plain(name)!r} is not one of {[it.name for it in items]}")
 
 
 def parse_int(name: str, text) -> int | None:

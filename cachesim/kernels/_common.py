@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._validate import check_choice, check_int, check_pow2, parse_triple
+from .._validate import check_choice, check_int, check_pow2, is_pow2, parse_triple
 from ..errors import CacheSimError
 
 #: Bytes per element of each supported dtype.
@@ -47,10 +47,11 @@ class GemmShape:
 
     @classmethod
     def parse(cls, shape) -> GemmShape:
-        if isinstance(shape, GemmShape):
-            return shape
-        m, k, n = parse_triple("shape", shape)
-        return cls(m, k, n)
+        """From ``"MxKxN"``, ``(M, K, N)`` or a :class:`GemmShape`."""
+        return shape if isinstance(shape, GemmShape) else cls(*parse_triple("shape", shape))
+
+    def __str__(self) -> str:
+        return f"{self.m}x{self.k}x{self.n}"
 
     @property
     def flops(self) -> int:
@@ -68,13 +69,17 @@ class Block:
 
     @classmethod
     def parse(cls, block) -> Block:
+        """From ``"BMxBNxBK"``, ``(BM, BN, BK)`` or a :class:`Block`; each a power of two >= 8."""
         if isinstance(block, Block):
             return block
-        bm, bn, bk = parse_triple("block", block)
-        for nm, v in (("BLOCK_M", bm), ("BLOCK_N", bn), ("BLOCK_K", bk)):
-            if v & (v - 1) or v < 8:
+        b = cls(*parse_triple("block", block))
+        for nm, v in zip(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (b.bm, b.bn, b.bk)):
+            if not is_pow2(v) or v < 8:
                 raise CacheSimError(f"block {nm}={v} must be a power of two >= 8 (got block={block!r})")
-        return cls(bm, bn, bk)
+        return b
+
+    def __str__(self) -> str:
+        return f"{self.bm}x{self.bn}x{self.bk}"
 
 
 def check_divisible(shape: GemmShape, block: Block) -> None:

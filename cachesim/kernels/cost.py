@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 from .._deprecate import deprecated_alias, renamed_kwargs
+from .._validate import pick_named
 from ..errors import CacheSimError
 from .targets import CpuTarget, GpuTarget, get_target
 
@@ -60,10 +61,8 @@ class CostPrediction:
     kind = deprecated_alias("kernel", "kind")
 
     def term(self, name: str) -> CostTerm:
-        for t in self.terms:
-            if t.name == name:
-                return t
-        raise CacheSimError(f"term={name!r} is not one of {[t.name for t in self.terms]}")
+        """The term called ``name``."""
+        return pick_named(self.terms, name, "term")
 
     def ratio(self, other: CostPrediction) -> float:
         """Predicted slowdown of ``self`` relative to ``other``: ``self.time / other.time``."""

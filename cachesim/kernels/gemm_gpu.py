@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._deprecate import deprecated_alias, renamed_kwargs
+from .._validate import pick_named
 from ..errors import CacheSimError
 from . import _replay_kernel as rk
 from ._common import (
@@ -196,10 +197,7 @@ class GpuTraffic:
 
     def operand(self, prefix: str) -> OperandTraffic:
         """The operand whose name starts with ``prefix`` (``"A"``, ``"B"`` or ``"C"``)."""
-        for o in self.by_operand:
-            if o.name.startswith(prefix):
-                return o
-        raise CacheSimError(f"operand={prefix!r} is not one of {[o.name for o in self.by_operand]}")
+        return pick_named(self.by_operand, prefix, "operand", prefix=True)
 
     def ratio(self, other: GpuTraffic, metric: str = "l1_sector_requests") -> float:
         """``self.metric / other.metric``."""

@@ -97,8 +97,8 @@ class KernelPrediction:
 
     def to_dict(self) -> dict:
         """The JSON object of ``cachesim kernel --json`` (same keys, same order, same numbers)."""
-        out = {"kernel": self.kernel, "backward": self.backward, "shape": _triple(self.shape),
-               "target": self.target, "dtype": self.dtype, "block": _block_text(self.block),
+        out = {"kernel": self.kernel, "backward": self.backward, "shape": str(self.shape),
+               "target": self.target, "dtype": self.dtype, "block": str(self.block),
                "memory": self.memory}
         if self.target not in GPU_TARGETS:
             return out | _cpu_counts(self.traffic) | _tail(self, with_terms=False)
@@ -109,14 +109,6 @@ class KernelPrediction:
         out |= {k: (float(v) if isinstance(v, float) else v) for k, v in d.items()
                 if k not in ("kernel", "backward", "target")}
         return out | _tail(self, with_terms=True)
-
-
-def _triple(s: GemmShape) -> str:
-    return f"{s.m}x{s.k}x{s.n}"
-
-
-def _block_text(b: Block) -> str:
-    return f"{b.bm}x{b.bn}x{b.bk}"
 
 
 def _tail(p: KernelPrediction, *, with_terms: bool) -> dict:
