@@ -8,6 +8,7 @@ error code; the Python caller turns that into a message with the file name and l
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 OK = 0
 MALFORMED = 1
@@ -29,6 +30,7 @@ def _is_space(c):
 
 @numba.njit(cache=True)
 def _hexval(c):
+    c = np.int64(c)  # a uint8 byte: without the JIT, uint8 arithmetic would wrap around
     if 48 <= c <= 57:
         return c - 48
     if 97 <= c <= 102:
@@ -68,7 +70,7 @@ def _parse_dec(buf, j, end):
     while j < end and 48 <= buf[j] <= 57:
         if v > 1 << 40:
             return 0, j, OUT_OF_RANGE
-        v = v * 10 + (buf[j] - 48)
+        v = v * 10 + (np.int64(buf[j]) - 48)
         n += 1
         j += 1
     if n == 0:
