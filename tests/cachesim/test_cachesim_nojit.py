@@ -136,10 +136,10 @@ def test_olken_table_growth_compaction_and_sampling():
 
 def test_din_and_lackey_parsers(tmp_path):
     din = tmp_path / "t.din"
-    din.write_text("# comment\n0 10\n1 0x20\n\n2 30\nr 40 4\nW 50 8\n  0 60 trailing\n")
+    din.write_text("# comment\n0 10\n1 0x20\n\n2 30\nr 4a0f 4\nW 50 8\n  0 fedcba98 trailing\n")
     ch = list(open_trace(din, include_instructions=True))
     addr = np.concatenate([c.addr for c in ch]).tolist()
-    assert addr == [0x10, 0x20, 0x30, 0x40, 0x50, 0x60]
+    assert addr == [0x10, 0x20, 0x30, 0x4A0F, 0x50, 0xFEDCBA98]
     assert np.concatenate([c.write for c in ch]).tolist() == [False, True, False, False, True, False]
     lk = tmp_path / "t.lackey"
     lk.write_text("==1== start\nI  0400,4\n L 1000,8\n S 2000,4\n M 3000,2\n")
