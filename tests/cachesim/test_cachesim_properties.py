@@ -2,6 +2,7 @@
 every policy x inclusion x write policy x sectoring, plus cache invariants."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +63,7 @@ def _both(h, ch):
     return a, a.feed(ch), b, b.feed(ch)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(hierarchies(), traces())
 def test_kernel_equals_reference(h, ch):
@@ -72,6 +74,7 @@ def test_kernel_equals_reference(h, ch):
         assert a.sector_contents(k) == b.sector_contents(k)
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(hierarchies(), traces(), st.integers(1, 50))
 def test_counts_balance_and_chunking_does_not_matter(h, ch, chunk):

@@ -178,6 +178,7 @@ def test_inclusive_back_invalidation_hand_count():
     assert nonincl.contents(0) == {1, 2}
 
 
+@pytest.mark.slow
 def test_kernels_run_without_jit(run_python):
     # The same small mixed case in a subprocess with NUMBA_DISABLE_JIT=1 must give the jitted counts.
     code = (

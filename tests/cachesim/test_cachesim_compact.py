@@ -135,6 +135,7 @@ def test_perm_to_front_moves_each_way():
             assert got >> (4 * ways) == 0
 
 
+@pytest.mark.slow
 def test_compact_kernels_run_without_jit(run_python):
     code = (
         "import json, numpy as np\n"

@@ -269,6 +269,7 @@ def test_npz_members_are_streamed(tmp_path):
     assert n == 50_000 and len(chunks) == 5 and a[-1] == 49_999 * 8
 
 
+@pytest.mark.slow
 def test_text_parsers_run_without_jit(tmp_path, run_python):
 
     p = tmp_path / "t.lackey"

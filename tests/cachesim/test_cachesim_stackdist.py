@@ -205,6 +205,7 @@ def test_bad_input_raises_named_error(call, match):
 # ----------------------------------------------------------------------------- kernels without JIT
 
 
+@pytest.mark.slow
 def test_kernels_run_without_jit(run_python):
     code = (
         "import numpy as np\n"

@@ -57,6 +57,7 @@ def test_replay_progress_bar_goes_to_stderr(capsys, small_trace):
     assert "replay" in err  # tqdm's bar, on stderr only
 
 
+@pytest.mark.slow
 def test_replay_hierarchy_from_json_and_toml(capsys, small_trace):
     addr, _, tmp = small_trace
     path = write_trace(tmp / "t.npy", addr)
