@@ -21,12 +21,13 @@ from .cpu import (
     gather_trace,
     simulate_gather_sweep,
 )
+from .geometry import record_hierarchy
 from .gpu import GemmCase, ceilings, check_case, time_case
 from .records import MeasurementRecord, load_records, provenance, write_record
 from .triton_kernels import KernelHash, TileConfig, kernel_index, matmul, matmul_db, matmul_dx
 
 __all__ = [
-    "MeasurementRecord", "load_records", "provenance", "write_record",
+    "MeasurementRecord", "load_records", "provenance", "record_hierarchy", "write_record",
     # CPU gather sweep vs the simulator (H6b)
     "GatherSweep", "GatherTiming", "KneeComparison", "LevelKnee", "SimulatedGather", "SimulatedGatherSweep",
     "compare_knees", "gather_sweep", "gather_trace", "simulate_gather_sweep",

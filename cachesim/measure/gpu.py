@@ -1,6 +1,6 @@
 """GPU measurement harness: correctness checks, timings and ceilings for the dense / ROAST / HashedNet GEMMs.
 
-Runs where torch sees a CUDA device (the benchmark scripts ``benchmarks/gpu_*.py`` call it); the checks
+Runs where torch sees a CUDA device (the drivers ``drivers/gpu_*.py`` call it); the checks
 also run on the CPU under ``TRITON_INTERPRET=1`` at tiny shapes. Every function returns plain dicts that
 the scripts store with :func:`cachesim.measure.records.write_record` -- the measuring process writes the
 numbers, nothing edits them afterwards.

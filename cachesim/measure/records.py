@@ -80,13 +80,29 @@ def provenance(command: list[str] | str | None = None) -> dict:
 
 @dataclass(frozen=True)
 class MeasurementRecord:
-    """One measurement file: what was run, where, and the measured cases."""
+    """One measurement file: what was run, where, and the measured cases.
+
+    Attributes
+    ----------
+    kind : str
+    provenance : dict
+        Command, UTC date, host, CPU / GPU, software versions (:func:`provenance`).
+    cases : list
+    notes : str
+    path : pathlib.Path or None
+        The file it was read from or written to.
+    hierarchy : dict or None
+        The cache geometry the cases were measured on or simulated with
+        (:meth:`cachesim.HierarchyConfig.to_dict`); None in records written before it was stored, whose
+        geometry :func:`cachesim.measure.geometry.record_hierarchy` knows from their provenance.
+    """
 
     kind: str
     provenance: dict
     cases: list = field(default_factory=list)
     notes: str = ""
     path: Path | None = None
+    hierarchy: dict | None = None
 
     @property
     def device(self) -> str:
@@ -94,20 +110,32 @@ class MeasurementRecord:
         return self.provenance.get("gpu") or self.provenance.get("cpu", "unknown")
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "schema": SCHEMA_VERSION,
             "kind": self.kind,
             "provenance": self.provenance,
             "notes": self.notes,
-            "cases": self.cases,
         }
+        if self.hierarchy is not None:
+            d["hierarchy"] = self.hierarchy
+        d["cases"] = self.cases
+        return d
 
 
 def write_record(path: str | Path, kind: str, cases: list, *, notes: str = "",
-                 command: list[str] | str | None = None) -> MeasurementRecord:
-    """Write ``cases`` with fresh provenance to ``path`` (JSON) and return the record."""
+                 command: list[str] | str | None = None, hierarchy=None) -> MeasurementRecord:
+    """Write ``cases`` with fresh provenance to ``path`` (JSON) and return the record.
+
+    ``hierarchy`` (anything :func:`cachesim.load_hierarchy` accepts) is the cache geometry the cases were
+    measured on or simulated with; it is stored resolved (sizes and ways, not a preset name), so a later
+    check re-simulates with the same caches on any machine.
+    """
+    if hierarchy is not None:
+        from ..config import load_hierarchy
+
+        hierarchy = load_hierarchy(hierarchy).to_dict()
     rec = MeasurementRecord(kind=kind, provenance=provenance(command), cases=list(cases), notes=notes,
-                            path=Path(path))
+                            path=Path(path), hierarchy=hierarchy)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(rec.to_dict(), indent=1, default=_json_default) + "\n")
     return rec
@@ -143,6 +171,7 @@ def load_records(directory: str | Path = "measurements", kind: str | None = None
             raise CacheSimError(f"measurement file {p} lacks provenance fields {missing}")
         if kind is None or d["kind"] == kind:
             out.append(
-                MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p)
+                MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p,
+                                  d.get("hierarchy"))
             )
     return out

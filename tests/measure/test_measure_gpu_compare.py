@@ -11,7 +11,7 @@ import pytest
 
 from cachesim.measure import compare
 
-GPU = Path(__file__).resolve().parents[1] / "measurements" / "gpu"
+GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
 """CPU gather sweep: time W = M[idx] for HashedNet and ROAST index patterns as M grows past L1/L2/L3,
 then set the measured knees beside the simulated per-level misses of the same gather.
 
-Writes measurements/cpu/gather_sweep.json (measured, provenance-stamped) and
-measurements/cpu/gather_sim.json (the simulated misses, stamped with the command that simulated them),
+Writes measurements/cpu/gather_sweep.json (measured, provenance-stamped, with the caches this machine's
+/sys reports) and measurements/cpu/gather_sim.json (the simulated misses, stamped with the command that
+simulated them and the resolved cache geometry they were simulated with),
 and prints per H the median ns per element, the HashedNet/ROAST time ratio (torch index_select and numpy
 take), the simulated misses per element per level, and the knee comparison.
 
-    python benchmarks/cpu_gather.py [--quick] [--skip-measure] [--skip-sim] [--hierarchy host]
+    python drivers/cpu_gather.py [--quick] [--skip-measure] [--skip-sim] [--hierarchy host]
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def main(argv=None) -> int:
                      f"thread; median of {args.repeats} after 2 warm-ups; loadavg(1,5,15) before "
                      f"{load_before}, after {load_after} (other jobs share this 2-core VM and its L3)")
             rec = write_record(f"{args.dir}/gather_sweep.json", "cpu_gather_sweep", sweep.to_cases(),
-                               notes=notes)
+                               notes=notes, hierarchy="host")
             _log(f"wrote {rec.path}")
     if args.skip_sim:
         sim = SimulatedGatherSweep.from_cases(load_records(args.dir, "cpu_gather_simulated")[0].cases)
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
                      f"element idx read 8 B + M[idx] read 4 B + W write 4 B, 1 warm-up pass, fresh "
                      f"idx/W lines per pass; W 512x512 for H <= 2 MiB, 1024x1024 above")
             rec = write_record(f"{args.dir}/gather_sim.json", "cpu_gather_simulated", sim.to_cases(),
-                               notes=notes)
+                               notes=notes, hierarchy=args.hierarchy)
             _log(f"wrote {rec.path}")
     h = sweep.h_bytes()
     hn_t, ro_t = sweep.curve("hashednet", "torch"), sweep.curve("roast", "torch")
