@@ -28,10 +28,10 @@ from .triton_kernels import KernelHash, TileConfig, kernel_index, matmul, matmul
 
 __all__ = [
     "MeasurementRecord", "load_records", "provenance", "record_hierarchy", "write_record",
-    # CPU gather sweep vs the simulator (H6b)
+    # CPU gather sweep vs the simulator
     "GatherSweep", "GatherTiming", "KneeComparison", "LevelKnee", "SimulatedGather", "SimulatedGatherSweep",
     "compare_knees", "gather_sweep", "gather_trace", "simulate_gather_sweep",
-    # GPU kernels, harness and model comparison (H6a)
+    # GPU kernels, harness and model comparison
     "KNOWN_MISSES", "ComparisonRow", "GemmCase", "KernelHash", "KnownMiss", "TileConfig", "authors_rows",
     "ceilings",
     "check_case", "comparison_markdown", "comparison_rows", "headline_rows", "kernel_index", "matmul",
