@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import CacheSimError
-from ._cli import add_common_arguments, gpu_kernel, parsed_common
-from .targets import GpuTarget, get_target
+from ._cli import add_common_arguments, parsed_common
+from .explanation import DEFAULT_MEMORY, EXPLAIN_KERNELS
+from .explanation import explain as explain_kernels
 
-KINDS = ("dense", "roast", "hashednet")
-#: Shared-array size used when --memory is not given (elements).
-DEFAULT_MEMORY = 1 << 20
+KINDS = EXPLAIN_KERNELS
+
+__all__ = ["DEFAULT_MEMORY", "add_parser", "explain", "run"]
 
 
 def add_parser(sub):
@@ -29,52 +29,11 @@ def add_parser(sub):
 
 
 def explain(args) -> dict:
-    """Run the three kernels and build the comparison (a JSON-able dict)."""
+    """The JSON object of ``cachesim explain`` for parsed arguments (see :func:`cachesim.kernels.explain`)."""
     c = parsed_common(args)
-    t = get_target(c["target"])
-    if not isinstance(t, GpuTarget):
-        raise CacheSimError(f"target={t.name!r}: explain compares GPU kernels (use h200 or h100)")
-    if c["memory"] is None:
-        c["memory"] = DEFAULT_MEMORY
-    res = {}
-    for kind in KINDS:
-        tr, cost = gpu_kernel(kind, args.backward, c, analytic=not args.simulate)
-        res[kind] = (tr, cost)
-    hn, ro, de = res["hashednet"], res["roast"], res["dense"]
-    term_ratios = {tm.name: (hn[1].term(tm.name).seconds / tm.seconds if tm.seconds else float("inf"))
-                   for tm in ro[1].terms}
-    b_name = "C" if args.backward else "B"
-    return {
-        "shape": args.shape, "target": t.name, "memory": c["memory"], "block": args.block,
-        "model": "simulation" if args.simulate else "analytic", "backward": bool(args.backward),
-        "kernels": {k: {"load_instructions": int(tr.load_instructions),
-                        "l1_sector_requests": float(tr.l1_sector_requests),
-                        "sectors_per_request": float(tr.l1_sector_requests / tr.load_instructions),
-                        "l1_sector_misses": float(tr.l1_sector_misses),
-                        "l2_sector_misses": float(tr.l2_sector_misses),
-                        "write_sector_requests": float(tr.write_sector_requests),
-                        "dram_bytes": float(tr.dram_bytes),
-                        "operand_sectors_per_instruction": _per_instr(tr, b_name),
-                        "terms_s": {tm.name: tm.seconds for tm in cost.terms},
-                        "predicted_time_s": cost.predicted_time_s, "dominant": cost.dominant}
-                    for k, (tr, cost) in res.items()},
-        "ratio_hashednet_over_roast": {
-            "predicted_time": hn[1].ratio(ro[1]),
-            "l1_sector_requests": float(hn[0].l1_sector_requests / ro[0].l1_sector_requests),
-            "dominant_hashednet": hn[1].dominant, "dominant_roast": ro[1].dominant,
-            "term_ratios": term_ratios,
-        },
-        "ratio_roast_over_dense": {"predicted_time": ro[1].ratio(de[1]),
-                                   "l1_sector_requests": float(ro[0].l1_sector_requests
-                                                               / de[0].l1_sector_requests)},
-    }
-
-
-def _per_instr(tr, name: str) -> float:
-    """Sectors per instruction of the operand that differs between kernels (B, or the dW write)."""
-    op = tr.operand(name)
-    req = op.l1_sector_requests if name == "B" else tr.write_sector_requests
-    return float(req / op.instructions) if op.instructions else 0.0
+    c.pop("loop_tiles")
+    res = explain_kernels(backward=bool(args.backward), analytic=not args.simulate, **c)
+    return res.to_dict() | {"shape": args.shape, "block": args.block}
 
 
 def _fmt(v) -> str:

@@ -1,17 +1,14 @@
-"""Input checks and small shared definitions for the kernel traffic models.
+"""Small shared definitions of the kernel traffic models: dtypes, kernel names, GEMM shapes and blocks.
 
-Every check raises :class:`cachesim.CacheSimError` whose message names the argument, shows its value
-and says what is allowed.
+The input checks themselves live in :mod:`cachesim._validate` (re-exported here for the kernel modules).
 """
 
 from __future__ import annotations
 
-import numbers
-import re
 from dataclasses import dataclass
 
+from .._validate import check_choice, check_int, check_pow2, parse_triple
 from ..errors import CacheSimError
-from ..trace import plain
 
 #: Bytes per element of each supported dtype.
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
@@ -20,65 +17,13 @@ GEMM_KINDS = ("dense", "roast", "hashednet")
 GATHER_KINDS = ("gather-roast", "gather-hashednet")
 ALL_KINDS = GEMM_KINDS + GATHER_KINDS
 
-
-def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
-    """Return ``value`` as an int in ``[low, high]`` (bools are rejected)."""
-    rng = ""
-    if low is not None and high is not None:
-        rng = f" in [{low}, {high}]"
-    elif low is not None:
-        rng = f" >= {low}"
-    elif high is not None:
-        rng = f" <= {high}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer{rng}")
-    v = int(value)
-    if (low is not None and v < low) or (high is not None and v > high):
-        raise CacheSimError(f"{name}={v} must be an integer{rng}")
-    return v
-
-
-def check_pow2(name: str, value, *, low: int = 1) -> int:
-    """Return ``value`` if it is a power of two >= ``low``."""
-    v = check_int(name, value, low=low)
-    if v & (v - 1):
-        raise CacheSimError(f"{name}={v} must be a power of two >= {low}")
-    return v
-
-
-def check_choice(name: str, value, choices) -> str:
-    """Return ``value`` if it is one of ``choices``."""
-    choices = tuple(choices)
-    if not isinstance(value, str) or value not in choices:
-        raise CacheSimError(f"{name}={plain(value)!r} is not allowed: choose one of {', '.join(choices)}")
-    return value
+__all__ = ["ALL_KINDS", "DTYPE_BYTES", "GATHER_KINDS", "GEMM_KINDS", "Block", "GemmShape", "check_choice",
+           "check_divisible", "check_int", "check_pow2", "dtype_bytes", "parse_triple"]
 
 
 def dtype_bytes(dtype) -> int:
     """Bytes per element of ``dtype`` (``fp32``, ``fp16`` or ``bf16``)."""
     return DTYPE_BYTES[check_choice("dtype", dtype, DTYPE_BYTES)]
-
-
-_TRIPLE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-
-
-def parse_triple(name: str, text) -> tuple[int, int, int]:
-    """Parse ``"AxBxC"`` into three positive ints (``name`` is used in error messages)."""
-    if isinstance(text, tuple | list):
-        if len(text) != 3:
-            raise CacheSimError(f"{name}={text!r} must have three entries AxBxC")
-        return tuple(check_int(f"{name}[{i}]", v, low=1) for i, v in enumerate(text))  # type: ignore[return-value]
-    if not isinstance(text, str):
-        raise CacheSimError(f"{name}={text!r} must be a string like 64x64x64")
-    m = _TRIPLE.match(text)
-    if m is None:
-        raise CacheSimError(
-            f"{name}={text!r} must look like AxBxC with positive integers, e.g. 4096x768x3072"
-        )
-    vals = tuple(int(g) for g in m.groups())
-    if min(vals) < 1:
-        raise CacheSimError(f"{name}={text!r}: every entry must be >= 1")
-    return vals  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
