@@ -11,21 +11,9 @@ from __future__ import annotations
 
 import os
 
+from .._validate import parse_int as _int
+from .._validate import parse_triple as _triple
 from ..errors import CacheSimError
-
-
-def _int(name, text) -> int:
-    try:
-        return int(str(text).replace("_", ""), 0)
-    except ValueError:
-        raise CacheSimError(f"{name}={text!r} must be an integer") from None
-
-
-def _triple(name, text) -> tuple[int, int, int]:
-    parts = str(text).lower().split("x")
-    if len(parts) != 3:
-        raise CacheSimError(f"{name}={text!r} must look like AxBxC, e.g. 128x64x32")
-    return tuple(_int(name, p) for p in parts)
 
 
 def add_parser(sub):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._validate import check_int
 from ...errors import CacheSimError
-from .._checks import check_int
 from .simulate import SimulatedGatherSweep
 from .timing import GatherSweep
 

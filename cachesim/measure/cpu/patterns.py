@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._validate import check_choice, check_int
 from ...errors import CacheSimError
-from .._checks import check_choice, check_int
 
 __all__ = ["PATTERNS", "VALUE_BYTES", "gather_indices"]
 

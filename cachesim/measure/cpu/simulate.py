@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._validate import check_int
 from ...errors import CacheSimError
-from .._checks import check_int
 from .patterns import PATTERNS, VALUE_BYTES, gather_indices
 
 __all__ = ["IDX_BASE", "M_BASE", "PASS_STRIDE", "W_BASE", "SimulatedGather", "SimulatedGatherSweep",

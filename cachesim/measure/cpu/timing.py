@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._validate import check_choice, check_int
 from ...errors import CacheSimError
-from .._checks import check_choice, check_int
 from .patterns import PATTERNS, VALUE_BYTES, gather_indices
 
 __all__ = ["BACKENDS", "GatherSweep", "GatherTiming", "gather_sweep"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..._validate import check_int
 from ...errors import CacheSimError
 from .. import triton_kernels as tk
-from .._checks import check_int
 
 __all__ = ["IMPLS", "SEED_OFFSET", "TOLERANCE", "GemmCase"]
 
