@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +111,11 @@ class MeasurementRecord:
         """GPU name if the record was made on a GPU, else the CPU model."""
         return self.provenance.get("gpu") or self.provenance.get("cpu", "unknown")
 
+    def summary(self) -> dict:
+        """One line of a listing: path, kind, date, device and number of cases."""
+        return {"path": str(self.path), "kind": self.kind, "date": self.provenance.get("date"),
+                "device": self.device, "cases": len(self.cases)}
+
     def to_dict(self) -> dict:
         d = {
             "schema": SCHEMA_VERSION,
@@ -137,8 +144,28 @@ def write_record(path: str | Path, kind: str, cases: list, *, notes: str = "",
     rec = MeasurementRecord(kind=kind, provenance=provenance(command), cases=list(cases), notes=notes,
                             path=Path(path), hierarchy=hierarchy)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(rec.to_dict(), indent=1, default=_json_default) + "\n")
+    write_text_atomic(path, json.dumps(rec.to_dict(), indent=1, default=_json_default) + "\n")
     return rec
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and :func:`os.replace`.
+
+    A reader (or a process killed mid-write) sees either the old file or the new one, never a partial one;
+    if anything fails, ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _json_default(obj):

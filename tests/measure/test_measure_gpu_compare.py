@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cachesim.errors import CacheSimError
 from cachesim.measure import compare
 
 GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
@@ -48,7 +49,7 @@ def test_comparison_markdown_is_the_generated_table():
 
 def test_stored_prediction_is_reproducible():
     """One stored model prediction re-computed now (smallest simulated case) gives the same numbers."""
-    preds = compare._predictions(GPU)
+    preds = compare.stored_predictions(GPU)
     key = min((k for k in preds if k[0] == "dense" and preds[k]["model"] == "simulation"),
               key=lambda k: k[2] * k[3] * k[4])
     case = dict(zip(("method", "kpass", "M", "K", "N", "m_slots", "precision", "block_m", "block_n",
@@ -95,3 +96,21 @@ def test_cli_compare_and_records_json():
 def test_cli_bad_input_exits_2(args, msg):
     p = _cli(*args)
     assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr
+
+
+def test_compare_markdown_written_whole_or_not_at_all(tmp_path):
+    """A failing comparison leaves an existing --markdown file as it was; a good one replaces it whole."""
+    out = tmp_path / "COMPARISON.md"
+    out.write_text("keep me\n")
+    empty = tmp_path / "no_records"
+    empty.mkdir()
+    with pytest.raises(CacheSimError, match="no model-prediction record"):
+        compare.compare_measurements(empty, markdown=out)
+    assert out.read_text() == "keep me\n"
+    p = _cli("compare", "--dir", str(empty), "--markdown", str(out))
+    assert p.returncode == 2 and "no model-prediction record" in p.stderr
+    assert out.read_text() == "keep me\n"
+    s = compare.compare_measurements(GPU, markdown=out)
+    assert out.read_text() == (GPU / "COMPARISON.md").read_text()
+    assert s["unexplained"] == 0
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["COMPARISON.md", "no_records"]  # no temp file left
