@@ -87,10 +87,13 @@ class MeasurementRecord:
     Attributes
     ----------
     kind : str
+        What was measured (``cpu_gather_sweep``, ``gpu-ncu``, ``model-prediction``, ...).
     provenance : dict
         Command, UTC date, host, CPU / GPU, software versions (:func:`provenance`).
     cases : list
+        The measured cases (dicts), as the measuring program wrote them.
     notes : str
+        Free text: settings, machine load, caveats.
     path : pathlib.Path or None
         The file it was read from or written to.
     hierarchy : dict or None
@@ -181,24 +184,27 @@ def _json_default(obj):
 
 
 def load_records(directory: str | Path = "measurements", kind: str | None = None) -> list[MeasurementRecord]:
-    """Read every ``*.json`` record under ``directory`` (optionally only one ``kind``)."""
+    """Read every ``*.json`` record under ``directory`` (optionally only one ``kind``).
+
+    JSON files that are not records (no ``kind`` or ``provenance``) are skipped; a record without the
+    ``command`` and ``date`` of its provenance, or a file that is not valid JSON, raises CacheSimError.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise CacheSimError(f"directory={str(directory)!r} does not exist: pass the measurements folder")
-    out = []
-    for p in sorted(directory.glob("**/*.json")):
-        try:
-            d = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise CacheSimError(f"measurement file {p} is not valid JSON: {exc}") from None
-        if not isinstance(d, dict) or "provenance" not in d or "kind" not in d:
-            continue
-        missing = [k for k in ("command", "date") if k not in d["provenance"]]
-        if missing:
-            raise CacheSimError(f"measurement file {p} lacks provenance fields {missing}")
-        if kind is None or d["kind"] == kind:
-            out.append(
-                MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p,
-                                  d.get("hierarchy"))
-            )
-    return out
+    records = (_read_record(p) for p in sorted(directory.glob("**/*.json")))
+    return [r for r in records if r is not None and (kind is None or r.kind == kind)]
+
+
+def _read_record(p: Path) -> MeasurementRecord | None:
+    try:
+        d = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise CacheSimError(f"measurement file {p} is not valid JSON: {exc}") from None
+    if not isinstance(d, dict) or "provenance" not in d or "kind" not in d:
+        return None
+    missing = [k for k in ("command", "date") if k not in d["provenance"]]
+    if missing:
+        raise CacheSimError(f"measurement file {p} lacks provenance fields {missing}")
+    return MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p,
+                             d.get("hierarchy"))

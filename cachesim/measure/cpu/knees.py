@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -74,6 +74,9 @@ class LevelKnee:
     agree: bool
     cause: str
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class KneeComparison:
@@ -82,6 +85,7 @@ class KneeComparison:
     Attributes
     ----------
     levels : tuple of LevelKnee
+        One verdict per simulated level, nearest the core first.
     base_ns : float
         Fitted time per element with no value-read misses (the idx/W stream and the loop).
     residual : float
@@ -99,10 +103,15 @@ class KneeComparison:
     hierarchy: str
 
     def level(self, name: str) -> LevelKnee:
-        for lk in self.levels:
-            if lk.level == name:
-                return lk
-        raise CacheSimError(f"level={name!r} is not in the comparison: {[lk.level for lk in self.levels]}")
+        """The verdict for the level called ``name``."""
+        by_name = {lk.level: lk for lk in self.levels}
+        if name not in by_name:
+            raise CacheSimError(f"level={name!r} is not in the comparison: {list(by_name)}")
+        return by_name[name]
+
+    def to_dict(self) -> dict:
+        """Plain data (levels and steps as dicts), for JSON."""
+        return asdict(self)
 
     def all_agree(self) -> bool:
         return all(lk.agree for lk in self.levels)
