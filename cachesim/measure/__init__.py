@@ -1,10 +1,17 @@
-"""Measurements of real torch / Triton kernels, recorded with provenance, compared with the model."""
+"""Measurements of real torch / Triton kernels, recorded with provenance, compared with the model.
+
+Subpackages and modules: :mod:`.records` (JSON records with provenance), :mod:`.geometry` (the cache
+geometry a record was made with), :mod:`.cpu` (CPU gather sweep, its simulation and knee comparison),
+:mod:`.gpu` (GPU harness: cases, checks, timings), :mod:`.compare` (model vs GPU measurement),
+:mod:`.triton_kernels` (the fused Triton kernels).
+"""
 
 from .compare import (
     KNOWN_MISSES,
     ComparisonRow,
     KnownMiss,
     authors_rows,
+    compare_measurements,
     comparison_markdown,
     comparison_rows,
     headline_rows,
@@ -33,7 +40,6 @@ __all__ = [
     "compare_knees", "gather_sweep", "gather_trace", "simulate_gather_sweep",
     # GPU kernels, harness and model comparison
     "KNOWN_MISSES", "ComparisonRow", "GemmCase", "KernelHash", "KnownMiss", "TileConfig", "authors_rows",
-    "ceilings",
-    "check_case", "comparison_markdown", "comparison_rows", "headline_rows", "kernel_index", "matmul",
-    "matmul_db", "matmul_dx", "time_case",
+    "ceilings", "check_case", "compare_measurements", "comparison_markdown", "comparison_rows",
+    "headline_rows", "kernel_index", "matmul", "matmul_db", "matmul_dx", "time_case",
 ]
