@@ -1,7 +1,7 @@
 """CPU gather sweep: index patterns, trace hand counts, simulated knees vs capacities, measured vs sim.
 
-No verdict here reads this machine's caches: simulations use the ``zen4`` preset or the geometry a record
-carries (:func:`cachesim.measure.geometry.record_hierarchy`).
+No verdict here reads this machine's caches (``conftest.py`` makes the ``host`` preset fail): simulations use
+the ``zen4`` preset or the geometry a record carries (:func:`cachesim.measure.geometry.record_hierarchy`).
 """
 
 from pathlib import Path
@@ -174,22 +174,11 @@ def test_compare_knees_recovers_planted_capacities():
         compare_knees(_synthetic_sweep(h[:3], t[:3]), _synthetic_sim(h_sim, true_caps))
 
 
-def _no_host_caches(monkeypatch):
-    """Make any read of this machine's caches (the ``host`` preset) fail the test."""
-    from cachesim import presets
-
-    def host(*_a, **_k):
-        raise AssertionError("a test verdict must not depend on this machine's /sys caches")
-
-    monkeypatch.setitem(presets._PRESETS, "host", host)
-
-
-def test_measured_knees_vs_simulated(record_property, monkeypatch):
+def test_measured_knees_vs_simulated(record_property):
     """The committed measurement against the committed simulation: each level's knee agrees within one x2
     step, or the comparison names the cause of the miss. The simulated record is first checked against a
     fresh, smaller simulation of the L1/L2 range with the geometry the record was simulated with (so it
-    cannot be stale), never with this machine's caches."""
-    _no_host_caches(monkeypatch)
+    cannot be stale), never with this machine's caches (tests/measure/conftest.py forbids them)."""
     measured = load_records(RECORDS, "cpu_gather_sweep")
     simulated = load_records(RECORDS, "cpu_gather_simulated")
     assert measured and simulated, "measurements/cpu/gather_sweep.json or gather_sim.json is missing"
@@ -220,6 +209,13 @@ def test_stored_simulation_disagrees_with_another_l2():
     fresh = simulate_gather_sweep([512 * KiB], shape=(256, 256), patterns=("hashednet",), hierarchy="zen4")
     l2 = fresh.results[0].misses_per_element()[1]
     assert abs(l2 - stored[512 * KiB].misses_per_element()[1]) > 0.2
+
+
+def test_host_preset_is_forbidden_here():
+    from cachesim import get_preset
+
+    with pytest.raises(AssertionError, match="/sys"):
+        get_preset("host")
 
 
 def test_legacy_record_geometry_from_provenance():
