@@ -14,8 +14,9 @@ import numpy as np
 
 from .errors import CacheSimError
 
-__all__ = ["check_choice", "check_int", "check_pow2", "is_int", "is_pow2", "parse_int", "parse_triple",
-           "plain"]
+__all__ = ["check_choice", "check_int", "check_nonnegative_int", "check_positive_int",
+           "check_positive_number", "check_pow2", "is_int", "is_pow2", "parse_int", "parse_triple",
+           "pick_named", "plain"]
 
 
 def plain(value):
@@ -61,11 +62,39 @@ def check_int(name: str, value, *, low: int | None = None, high: int | None = No
     return v
 
 
-def check_pow2(name: str, value, *, low: int = 1) -> int:
-    """Return ``value`` as an int if it is a power of two >= ``low``."""
-    if not is_int(value) or int(value) < low or not is_pow2(int(value)):
-        raise CacheSimError(f"{name}={plain(value)!r} must be a power of two >= {low}")
+def check_positive_int(name: str, value, *, high: int | None = None) -> int:
+    """Return ``value`` as an int in ``[1, high]`` (``"chunk_size=0 must be a positive integer"``)."""
+    if not is_int(value) or value < 1:
+        raise CacheSimError(f"{name}={plain(value)!r} must be a positive integer")
+    if high is not None and value > high:
+        raise CacheSimError(f"{name}={plain(value)!r} must be in [1, {high}]")
     return int(value)
+
+
+def check_nonnegative_int(name: str, value) -> int:
+    """Return ``value`` as an int >= 0."""
+    if not is_int(value) or value < 0:
+        raise CacheSimError(f"{name}={plain(value)!r} must be a non-negative integer")
+    return int(value)
+
+
+def check_pow2(name: str, value, *, low: int | None = None, unit: str = "") -> int:
+    """Return ``value`` as an int if it is a power of two (>= ``low`` when given).
+
+    ``unit`` is appended to the message, e.g. ``" (bytes)"``: ``line=48 must be a power of two (bytes)``.
+    """
+    if not is_int(value) or not is_pow2(int(value)) or (low is not None and value < low):
+        rng = "" if low is None else f" >= {low}"
+        raise CacheSimError(f"{name}={plain(value)!r} must be a power of two{rng}{unit}")
+    return int(value)
+
+
+def check_positive_number(name: str, value) -> float:
+    """Return ``value`` as a float > 0 (ints, floats and numpy scalars; not bool, not NaN)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and value > 0
+    if not ok:
+        raise CacheSimError(f"{name}={plain(value)!r} must be a positive number")
+    return float(value)
 
 
 def check_choice(name: str, value, choices) -> str:
@@ -74,6 +103,17 @@ def check_choice(name: str, value, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise CacheSimError(f"{name}={plain(value)!r} is not allowed: choose one of {', '.join(choices)}")
     return value
+
+
+def pick_named(items, name: str, arg: str, *, prefix: bool = False):
+    """The first of ``items`` whose ``.name`` equals ``name`` (starts with it when ``prefix``).
+
+    Raises ``CacheSimError`` ``"{arg}={name!r} is not one of [...]"`` listing the names.
+    """
+    for it in items:
+        if it.name == name or (prefix and it.name.startswith(name)):
+            return it
+    raise CacheSimError(f"{arg}={plain(name)!r} is not one of {[it.name for it in items]}")
 
 
 def parse_int(name: str, text) -> int | None:

@@ -10,7 +10,7 @@ import sys
 
 from .._validate import parse_int
 from ..errors import CacheSimError
-from ._common import ALL_KINDS
+from ._common import ALL_KERNELS
 from .prediction import predict
 from .targets import CPU_TARGETS, GPU_TARGETS, TARGETS
 
@@ -38,7 +38,7 @@ def add_parser(sub):
         description="Simulate one kernel's memory traffic (GPU: warp sector requests through per-SM L1 "
         "and a shared L2; CPU: line accesses through the preset hierarchy) and predict its time.",
     )
-    p.add_argument("--kernel", required=True, help=" | ".join(ALL_KINDS))
+    p.add_argument("--kernel", required=True, help=" | ".join(ALL_KERNELS))
     p.add_argument("--backward", action="store_true", help="backward-weight kernel (dW = X^T dY)")
     add_common_arguments(p)
     p.add_argument("--analytic", action="store_true", help="use the analytic model instead of simulating")

@@ -7,18 +7,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._validate import check_choice, check_int, check_pow2, parse_triple
+from .._validate import check_choice, check_int, check_pow2, is_pow2, parse_triple
 from ..errors import CacheSimError
 
 #: Bytes per element of each supported dtype.
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
-GEMM_KINDS = ("dense", "roast", "hashednet")
-GATHER_KINDS = ("gather-roast", "gather-hashednet")
-ALL_KINDS = GEMM_KINDS + GATHER_KINDS
+#: Kernel implementations: the tiled GEMMs, the gather-then-matmul kernels, and all of them.
+GEMM_KERNELS = ("dense", "roast", "hashednet")
+GATHER_KERNELS = ("gather-roast", "gather-hashednet")
+ALL_KERNELS = GEMM_KERNELS + GATHER_KERNELS
+#: Deprecated names of the three tuples above.
+GEMM_KINDS, GATHER_KINDS, ALL_KINDS = GEMM_KERNELS, GATHER_KERNELS, ALL_KERNELS
 
-__all__ = ["ALL_KINDS", "DTYPE_BYTES", "GATHER_KINDS", "GEMM_KINDS", "Block", "GemmShape", "check_choice",
-           "check_divisible", "check_int", "check_pow2", "dtype_bytes", "parse_triple"]
+__all__ = ["ALL_KERNELS", "ALL_KINDS", "DTYPE_BYTES", "GATHER_KERNELS", "GATHER_KINDS", "GEMM_KERNELS",
+           "GEMM_KINDS", "Block", "GemmShape", "check_choice",
+           "check_divisible", "check_int", "check_memory", "check_pow2", "dtype_bytes", "parse_triple"]
+
+
+def check_memory(kernel: str, memory, *, low: int = 1) -> int:
+    """The shared-array size ``memory`` (elements) a hashed ``kernel`` needs, as an int >= ``low``."""
+    if memory is None:
+        raise CacheSimError(f"memory=None: kernel {kernel!r} needs memory, the shared-array size in elements")
+    return check_int("memory", memory, low=low)
 
 
 def dtype_bytes(dtype) -> int:
@@ -36,10 +47,11 @@ class GemmShape:
 
     @classmethod
     def parse(cls, shape) -> GemmShape:
-        if isinstance(shape, GemmShape):
-            return shape
-        m, k, n = parse_triple("shape", shape)
-        return cls(m, k, n)
+        """From ``"MxKxN"``, ``(M, K, N)`` or a :class:`GemmShape`."""
+        return shape if isinstance(shape, GemmShape) else cls(*parse_triple("shape", shape))
+
+    def __str__(self) -> str:
+        return f"{self.m}x{self.k}x{self.n}"
 
     @property
     def flops(self) -> int:
@@ -57,13 +69,17 @@ class Block:
 
     @classmethod
     def parse(cls, block) -> Block:
+        """From ``"BMxBNxBK"``, ``(BM, BN, BK)`` or a :class:`Block`; each a power of two >= 8."""
         if isinstance(block, Block):
             return block
-        bm, bn, bk = parse_triple("block", block)
-        for nm, v in (("BLOCK_M", bm), ("BLOCK_N", bn), ("BLOCK_K", bk)):
-            if v & (v - 1) or v < 8:
+        b = cls(*parse_triple("block", block))
+        for nm, v in zip(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (b.bm, b.bn, b.bk)):
+            if not is_pow2(v) or v < 8:
                 raise CacheSimError(f"block {nm}={v} must be a power of two >= 8 (got block={block!r})")
-        return cls(bm, bn, bk)
+        return b
+
+    def __str__(self) -> str:
+        return f"{self.bm}x{self.bn}x{self.bk}"
 
 
 def check_divisible(shape: GemmShape, block: Block) -> None:

@@ -56,10 +56,9 @@ class KernelExplanation:
     def to_dict(self) -> dict:
         """The JSON object of ``cachesim explain --json``."""
         de, ro, hn = self["dense"], self["roast"], self["hashednet"]
-        b = de.block
         return {
-            "shape": f"{de.shape.m}x{de.shape.k}x{de.shape.n}", "target": de.target, "memory": de.memory,
-            "block": f"{b.bm}x{b.bn}x{b.bk}", "model": de.model, "backward": de.backward,
+            "shape": str(de.shape), "target": de.target, "memory": de.memory, "block": str(de.block),
+            "model": de.model, "backward": de.backward,
             "kernels": {k: _kernel_row(p) for k, p in self.predictions.items()},
             "ratio_hashednet_over_roast": {
                 "predicted_time": self.hashednet_over_roast,

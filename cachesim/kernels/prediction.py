@@ -15,18 +15,18 @@ Kernels (``kernel``):
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
+from .._deprecate import renamed_kwargs
 from ..errors import CacheSimError
-from ._common import ALL_KINDS, Block, GemmShape, check_choice, check_int, dtype_bytes
+from ._common import ALL_KERNELS, Block, GemmShape, check_choice, check_int, dtype_bytes
 from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
 from .targets import GPU_TARGETS, TARGETS, GpuTarget, get_target
 
 __all__ = ["KERNELS", "KernelPrediction", "predict"]
 
 #: Kernel implementations :func:`predict` knows.
-KERNELS = ALL_KINDS
+KERNELS = ALL_KERNELS
 #: Traffic fields every GPU traffic object has (the gather kernel sums its two parts over these).
 GPU_TRAFFIC_FIELDS = ("load_instructions", "l1_sector_requests", "l1_sector_misses", "l2_sector_requests",
                       "l2_sector_misses", "write_sector_requests", "dram_bytes")
@@ -97,8 +97,8 @@ class KernelPrediction:
 
     def to_dict(self) -> dict:
         """The JSON object of ``cachesim kernel --json`` (same keys, same order, same numbers)."""
-        out = {"kernel": self.kernel, "backward": self.backward, "shape": _triple(self.shape),
-               "target": self.target, "dtype": self.dtype, "block": _block_text(self.block),
+        out = {"kernel": self.kernel, "backward": self.backward, "shape": str(self.shape),
+               "target": self.target, "dtype": self.dtype, "block": str(self.block),
                "memory": self.memory}
         if self.target not in GPU_TARGETS:
             return out | _cpu_counts(self.traffic) | _tail(self, with_terms=False)
@@ -107,16 +107,8 @@ class KernelPrediction:
         d = _traffic_dict(self.traffic)
         d.pop("by_operand", None)
         out |= {k: (float(v) if isinstance(v, float) else v) for k, v in d.items()
-                if k not in ("kind", "backward", "target")}
+                if k not in ("kernel", "backward", "target")}
         return out | _tail(self, with_terms=True)
-
-
-def _triple(s: GemmShape) -> str:
-    return f"{s.m}x{s.k}x{s.n}"
-
-
-def _block_text(b: Block) -> str:
-    return f"{b.bm}x{b.bn}x{b.bk}"
 
 
 def _tail(p: KernelPrediction, *, with_terms: bool) -> dict:
@@ -174,9 +166,10 @@ def _memory_arg(memory):
     return check_int("memory", memory, low=1)
 
 
+@renamed_kwargs(tiles="loop_tiles", kind="kernel")
 def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", memory=None, backward=False,
             group_m=8, num_warps=4, num_stages=3, seed=0, family=None, load_path="auto",
-            loop_tiles="32x32x32", analytic=False, tf32=True, **deprecated) -> KernelPrediction:
+            loop_tiles="32x32x32", analytic=False, tf32=True) -> KernelPrediction:
     """Traffic and predicted time of one kernel on one target.
 
     Parameters
@@ -227,12 +220,6 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     A gather kernel is priced as its two parts run one after the other: ``t = t_gather + t_matmul``.
     ``tiles=`` is a deprecated alias of ``loop_tiles=``.
     """
-    if "tiles" in deprecated:
-        warnings.warn("predict(tiles=...) is deprecated: use loop_tiles=...", DeprecationWarning,
-                      stacklevel=2)
-        loop_tiles = deprecated.pop("tiles")
-    if deprecated:
-        raise TypeError(f"predict() got unexpected keyword arguments {sorted(deprecated)}")
     kernel = check_choice("kernel", kernel, KERNELS)
     c = dict(shape=GemmShape.parse(shape), block=Block.parse(block), dtype=dtype, memory=_memory_arg(memory),
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
@@ -303,13 +290,14 @@ def _cpu(kernel, c, t) -> KernelPrediction:
     if kernel.startswith("gather"):
         _need_memory(kernel, c)
         traffic = gather_cpu(kernel, c["shape"], c["memory"], target=t, block=c["block"], dtype=c["dtype"],
-                             seed=c["seed"], family=c["family"], tiles=c["loop_tiles"])
+                             seed=c["seed"], family=c["family"], loop_tiles=c["loop_tiles"])
         pieces = [("gather", traffic.gather), ("matmul", traffic.matmul)]
     else:
-        traffic = simulate_gemm_cpu(kernel, c["shape"], target=t, tiles=c["loop_tiles"], block=c["block"],
-                                    dtype=c["dtype"], memory=c["memory"], seed=c["seed"], family=c["family"])
+        traffic = simulate_gemm_cpu(kernel, c["shape"], target=t, loop_tiles=c["loop_tiles"],
+                                    block=c["block"], dtype=c["dtype"], memory=c["memory"], seed=c["seed"],
+                                    family=c["family"])
         pieces = [(kernel, traffic)]
-    parts = [(name, predict_cpu(p.accesses, p.dram_bytes, p.flops, t, dtype=c["dtype"], kind=p.kind))
+    parts = [(name, predict_cpu(p.accesses, p.dram_bytes, p.flops, t, dtype=c["dtype"], kernel=p.kernel))
              for name, p in pieces]
     cost = parts[0][1] if len(parts) == 1 else _combine(kernel, t.name, parts)
     return _make(kernel, c, t, backward=False, model="simulation", traffic=traffic, cost=cost,

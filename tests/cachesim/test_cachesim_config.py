@@ -195,3 +195,17 @@ def test_host_preset_reads_sysfs(tmp_path):
     ]
     with pytest.raises(CacheSimError, match="does not exist"):
         host_hierarchy(tmp_path / "nothing")
+
+
+def test_numpy_integers_are_accepted_and_stored_as_int():
+    import numpy as np
+
+    lv = LevelConfig("L1", np.int64(32768), line=np.int64(64), ways=np.int32(8), sector=np.int64(32),
+                     seed=np.uint8(1), latency_cycles=np.float32(4))
+    assert (lv.size, lv.line, lv.ways, lv.sector, lv.seed) == (32768, 64, 8, 32, 1)
+    assert all(type(v) is int for v in (lv.size, lv.line, lv.ways, lv.sector, lv.seed))
+    assert HierarchyConfig(levels=[lv], num_sms=np.int64(4)).num_sms == 4
+    with pytest.raises(CacheSimError, match=r"level 'L1': line=48 must be a power of two \(bytes\)"):
+        LevelConfig("L1", 32768, line=np.int64(48))
+    with pytest.raises(CacheSimError, match="line=True must be a power of two"):
+        LevelConfig("L1", 32768, line=True)

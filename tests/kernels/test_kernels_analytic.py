@@ -39,7 +39,7 @@ def test_expected_distinct_monte_carlo():
                                          ("128x1024x256", "bf16")])
 @pytest.mark.parametrize("backward", [False, True])
 def test_dense_exact_in_one_wave(shape, dtype, backward):
-    kw = dict(kind="dense", shape=shape, block="64x64x32", dtype=dtype, backward=backward)
+    kw = dict(kernel="dense", shape=shape, block="64x64x32", dtype=dtype, backward=backward)
     a, s = analytic_gemm(**kw), simulate_gemm_gpu(**kw)
     assert a.load_instructions == s.load_instructions
     assert a.l1_sector_requests == s.l1_sector_requests
@@ -52,7 +52,8 @@ def test_dense_exact_in_one_wave(shape, dtype, backward):
 def test_roast_requests_hand_count_and_expectation():
     """ROAST B sectors: a hand count from the kernel's own starts, and the expectation 4 + 7/8 (fp32)."""
     shape, block, mem, seed = "512x1024x1024", "64x64x32", 1 << 18, 3
-    sim = simulate_gemm_gpu(kind="roast", shape=shape, block=block, memory=mem, family="rz-stable", seed=seed)
+    sim = simulate_gemm_gpu(kernel="roast", shape=shape, block=block, memory=mem, family="rz-stable",
+                            seed=seed)
     kb, nb = np.meshgrid(np.arange(1024 // 32), np.arange(1024 // 64), indexing="ij")
     starts = make_family("rz-stable", seed).tile_starts(kb, nb, mem - 32 * 64)
     # per tile: 32*64 floats / 32 lanes = 64 instructions of 128 contiguous bytes: 4 sectors when the start
@@ -61,7 +62,7 @@ def test_roast_requests_hand_count_and_expectation():
     assert sim.operand("B").l1_sector_requests == 8 * int(per_tile.sum())
     # expectation with starts uniform mod 8: 64 * (4 + 7/8) per tile; z from the Bernoulli(7/8) variance
     n_tiles = starts.size
-    ana = analytic_gemm(kind="roast", shape=shape, block=block, memory=mem)
+    ana = analytic_gemm(kernel="roast", shape=shape, block=block, memory=mem)
     expected = ana.operand("B").l1_sector_requests
     assert expected == pytest.approx(8 * n_tiles * 64 * (4 + 7 / 8))
     sd = 8 * 64 * math.sqrt(n_tiles * (7 / 8) * (1 / 8))
@@ -88,10 +89,10 @@ CASES = [("512x768x3072", 4096, "fp32"), ("512x768x3072", 1 << 16, "fp32"), ("51
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shape,mem,dtype", CASES)
-@pytest.mark.parametrize("kind", ["roast", "hashednet"])
-def test_approximate_terms_within_bound(shape, mem, dtype, kind):
+@pytest.mark.parametrize("kernel", ["roast", "hashednet"])
+def test_approximate_terms_within_bound(shape, mem, dtype, kernel):
     """Stated bound: L1 misses, L2 misses and DRAM bytes within 20% of the simulation; requests within 1%."""
-    kw = dict(kind=kind, shape=shape, block="128x64x32", memory=mem, family="ideal", dtype=dtype)
+    kw = dict(kernel=kernel, shape=shape, block="128x64x32", memory=mem, family="ideal", dtype=dtype)
     a, s = analytic_gemm(**kw), simulate_gemm_gpu(**kw)
     assert a.l1_sector_requests == pytest.approx(s.l1_sector_requests, rel=0.01)
     assert a.l1_sector_misses == pytest.approx(s.l1_sector_misses, rel=0.20)
@@ -103,7 +104,7 @@ def test_authors_tiling_ratio_hashednet_over_roast():
     """BLOCK 128x64x32 fp32, large H: per program-step A = 128*32*4/32 = 512 sectors; ROAST B = 64
     instructions x 4.875 = 312; HashedNet B ~ 64 x 32 = 2048 -> ratio ~ 2560 / 824 = 3.107."""
     kw = dict(shape="128x768x3072", block="128x64x32", memory=1 << 22, family="ideal")
-    hn, ro = simulate_gemm_gpu(kind="hashednet", **kw), simulate_gemm_gpu(kind="roast", **kw)
+    hn, ro = simulate_gemm_gpu(kernel="hashednet", **kw), simulate_gemm_gpu(kernel="roast", **kw)
     assert hn.ratio(ro) == pytest.approx(2560 / 824, rel=0.01)
-    ahn, aro = analytic_gemm(kind="hashednet", **kw), analytic_gemm(kind="roast", **kw)
+    ahn, aro = analytic_gemm(kernel="hashednet", **kw), analytic_gemm(kernel="roast", **kw)
     assert ahn.ratio(aro) == pytest.approx(hn.ratio(ro), rel=0.01)

@@ -15,7 +15,7 @@ from cachesim.kernels.cost import CostPrediction, predict_cpu, predict_gpu
 
 
 def _traffic(**kw):
-    base = dict(kind="x", flops=2 * 10**9, l1_sector_requests=10**8, l2_sector_requests=10**8,
+    base = dict(kernel="x", flops=2 * 10**9, l1_sector_requests=10**8, l2_sector_requests=10**8,
                 write_sector_requests=0, dram_bytes=10**9)
     base.update(kw)
     return SimpleNamespace(**base)
@@ -66,10 +66,10 @@ def test_cpu_terms_by_hand():
 @pytest.mark.parametrize("kwargs,name", [
     (dict(shape="64x64"), "shape"),
     (dict(shape="64x0x64"), "shape"),
-    (dict(shape="64x64x64", kind="sparse"), "kernel"),
+    (dict(shape="64x64x64", kernel="sparse"), "kernel"),
     (dict(shape="64x64x64", dtype="fp64"), "dtype"),
-    (dict(shape="64x64x64", kind="roast", memory=100, block="32x32x32"), "memory"),
-    (dict(shape="64x64x64", kind="hashednet", block="32x32x32"), "memory"),
+    (dict(shape="64x64x64", kernel="roast", memory=100, block="32x32x32"), "memory"),
+    (dict(shape="64x64x64", kernel="hashednet", block="32x32x32"), "memory"),
     (dict(shape="64x64x64", block="32x32"), "block"),
     (dict(shape="64x64x64", block="24x32x32"), "BLOCK_M"),
     (dict(shape="100x64x64", block="32x32x32"), "M=100"),
@@ -83,9 +83,9 @@ def test_bad_inputs_name_the_argument(kwargs, name):
 
 def test_bad_target():
     with pytest.raises(CacheSimError, match="target='tpu'"):
-        simulate_gemm_gpu(kind="dense", shape="64x64x64", block="32x32x32", target="tpu")
+        simulate_gemm_gpu(kernel="dense", shape="64x64x64", block="32x32x32", target="tpu")
     with pytest.raises(CacheSimError, match="CPU"):
-        simulate_gemm_gpu(kind="dense", shape="64x64x64", block="32x32x32", target="zen4")
+        simulate_gemm_gpu(kernel="dense", shape="64x64x64", block="32x32x32", target="zen4")
 
 
 def test_cli_kernel_json(capsys):
@@ -93,7 +93,7 @@ def test_cli_kernel_json(capsys):
                "--memory", "5000", "--target", "h200", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    sim = simulate_gemm_gpu(kind="roast", shape="128x128x128", block="32x32x32", memory=5000)
+    sim = simulate_gemm_gpu(kernel="roast", shape="128x128x128", block="32x32x32", memory=5000)
     for key in ("l1_sector_requests", "l2_sector_requests", "dram_bytes"):
         assert out[key] == getattr(sim, key)
     assert out["predicted_time_s"] > 0 and out["dominant"] in out["terms_s"]

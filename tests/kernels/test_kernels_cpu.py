@@ -14,7 +14,7 @@ from roast_theory.hashes import make_family
 def test_dense_cpu_hand_count():
     # 16x16x16 fp32, one 16x16x16 tile: 256 (i, k) segments, each X[i,k] (1 line), W[k, 0:16] (64 B =
     # 1 line), Y[i, 0:16] (1 line, write) -> 768 accesses; distinct lines 16 + 16 + 16 = 48 all fit in L1
-    r = simulate_gemm_cpu("dense", "16x16x16", tiles="16x16x16")
+    r = simulate_gemm_cpu("dense", "16x16x16", loop_tiles="16x16x16")
     assert r.trace_accesses == 768
     assert r.level("L1") == (768, 48)
     assert r.dram_bytes >= 48 * 64
@@ -27,7 +27,7 @@ def test_roast_cpu_segments_split_at_tiles():
         def tile_starts(self, kb, nb, span):
             return np.asarray(nb) * 21 + np.asarray(kb) * 0
 
-    chunks = list(gemm_cpu_trace("roast", "16x16x32", tiles="16x32x16", block="16x16x16", memory=1000,
+    chunks = list(gemm_cpu_trace("roast", "16x16x32", loop_tiles="16x32x16", block="16x16x16", memory=1000,
                                  family=Starts()))
     n = sum(len(c) for c in chunks)
     # per (i, k): X 1 + W (tile nb=0 at 0: 1 line; nb=1 at 21: floats 21..36 -> 2 lines) + Y 2 lines (128 B)
@@ -37,10 +37,10 @@ def test_roast_cpu_segments_split_at_tiles():
 
 
 def test_hashednet_cpu_more_l1_accesses_than_roast():
-    kw = dict(shape="64x64x128", tiles="32x32x32", block="32x32x32", memory=1 << 14, family="ideal")
+    kw = dict(shape="64x64x128", loop_tiles="32x32x32", block="32x32x32", memory=1 << 14, family="ideal")
     hn = simulate_gemm_cpu("hashednet", **kw)
     ro = simulate_gemm_cpu("roast", **kw)
-    de = simulate_gemm_cpu("dense", shape="64x64x128", tiles="32x32x32")
+    de = simulate_gemm_cpu("dense", shape="64x64x128", loop_tiles="32x32x32")
     assert hn.accesses[0] > 3 * ro.accesses[0]
     assert ro.accesses[0] <= 1.2 * de.accesses[0]
 
@@ -66,9 +66,9 @@ def test_gather_cpu_hand_count():
 
     ch = gather_cpu_trace("gather-roast", "8x16x16", 5000, block="8x16x16", family=Starts())
     assert len(ch) == 16 * (2 + 1 + 1)
-    g = gather_cpu("gather-hashednet", "8x16x16", 5000, block="8x16x16", family="ideal", tiles="8x16x16")
+    g = gather_cpu("gather-hashednet", "8x16x16", 5000, block="8x16x16", family="ideal", loop_tiles="8x16x16")
     assert g.gather.accesses[0] > len(ch)
-    assert g.matmul.kind == "dense"
+    assert g.matmul.kernel == "dense"
 
 
 def test_gather_gpu_counts():
@@ -111,6 +111,6 @@ def test_embedding_bad_inputs(kw, name):
 
 def test_cpu_bad_inputs():
     with pytest.raises(CacheSimError, match="tiles"):
-        simulate_gemm_cpu("dense", "48x48x48", tiles="32x32x32")
+        simulate_gemm_cpu("dense", "48x48x48", loop_tiles="32x32x32")
     with pytest.raises(CacheSimError, match="GPU"):
         simulate_gemm_cpu("dense", "32x32x32", target="h200")

@@ -40,7 +40,7 @@ class StrideEightSlots:
 
 
 def test_dense_forward_ld():
-    r = simulate_gemm_gpu(kind="dense", load_path="ld", **COMMON)
+    r = simulate_gemm_gpu(kernel="dense", load_path="ld", **COMMON)
     # 16 tiles x 8 instructions; 16 tiles x 128 sectors
     assert r.load_instructions == 128
     assert r.l1_sector_requests == 2048
@@ -56,7 +56,7 @@ def test_dense_forward_ld():
 
 
 def test_dense_forward_ldgsts_bypasses_l1():
-    r = simulate_gemm_gpu(kind="dense", load_path="ldgsts", **COMMON)
+    r = simulate_gemm_gpu(kernel="dense", load_path="ldgsts", **COMMON)
     # 16-byte cp.async.cg: every requested sector goes to L2; L2 misses only the 1024 distinct ones
     assert r.l1_sector_requests == 2048
     assert r.l1_sector_misses == 2048
@@ -65,7 +65,7 @@ def test_dense_forward_ldgsts_bypasses_l1():
 
 
 def test_roast_forward_ld():
-    r = simulate_gemm_gpu(kind="roast", memory=1024 + 8, family=TableStarts(), load_path="ld", **COMMON)
+    r = simulate_gemm_gpu(kernel="roast", memory=1024 + 8, family=TableStarts(), load_path="ld", **COMMON)
     # A: 8 tiles x 8 instructions; B: 8 tiles x 32 instructions
     assert r.load_instructions == 8 * 8 + 8 * 32
     # B sectors per tile: s=0 -> 32*4 = 128; s=3,5,7 -> 32*5 = 160; each tile is read by pid_m = 0 and 1
@@ -80,14 +80,14 @@ def test_roast_forward_ld():
 
 
 def test_roast_forward_ldgsts():
-    r = simulate_gemm_gpu(kind="roast", memory=1032, family=TableStarts(), load_path="ldgsts", **COMMON)
+    r = simulate_gemm_gpu(kernel="roast", memory=1032, family=TableStarts(), load_path="ldgsts", **COMMON)
     # A is 16-byte cp.async.cg (bypass: 1024 misses); ROAST B is 4-byte cp.async.ca (cached: 129 misses)
     assert r.l1_sector_misses == 1024 + 129
     assert r.l2_sector_misses == 512 + 129
 
 
 def test_hashednet_forward_one_sector_per_element():
-    r = simulate_gemm_gpu(kind="hashednet", memory=256, family=StrideEightSlots(), load_path="ld", **COMMON)
+    r = simulate_gemm_gpu(kernel="hashednet", memory=256, family=StrideEightSlots(), load_path="ld", **COMMON)
     # 8 B tiles x 32 instructions x 32 distinct sectors
     assert r.operand("B").l1_sector_requests == 8 * 32 * 32 == 8192
     assert r.load_instructions == 8 * 8 + 8 * 32
@@ -97,19 +97,20 @@ def test_hashednet_forward_one_sector_per_element():
 
 
 def test_hashednet_over_roast_ratio_by_hand():
-    hn = simulate_gemm_gpu(kind="hashednet", memory=256, family=StrideEightSlots(), load_path="ld", **COMMON)
-    ro = simulate_gemm_gpu(kind="roast", memory=1032, family=TableStarts(), load_path="ld", **COMMON)
+    hn = simulate_gemm_gpu(kernel="hashednet", memory=256, family=StrideEightSlots(), load_path="ld",
+                           **COMMON)
+    ro = simulate_gemm_gpu(kernel="roast", memory=1032, family=TableStarts(), load_path="ld", **COMMON)
     assert hn.ratio(ro) == pytest.approx((1024 + 8192) / (1024 + 1216))
 
 
 def test_backward_weight_counts():
     # dW = X^T dY: programs over (pid_k, pid_n), 2 m-steps each; loads X (32x32) and dY (32x32)
-    d = simulate_gemm_gpu(kind="dense", backward=True, load_path="ld", **COMMON)
+    d = simulate_gemm_gpu(kernel="dense", backward=True, load_path="ld", **COMMON)
     assert d.l1_sector_requests == 4 * 2 * (128 + 128)
     assert d.l1_sector_misses == 512 + 512
     assert d.write_sector_requests == 512          # dense dW tile stores, whole sectors
     assert d.dram_write_bytes == 512 * 32
-    r = simulate_gemm_gpu(kind="roast", backward=True, memory=1032, family=TableStarts(), load_path="ld",
+    r = simulate_gemm_gpu(kernel="roast", backward=True, memory=1032, family=TableStarts(), load_path="ld",
                           **COMMON)
     # element atomics into the 4 contiguous blocks: 128 + 160 + 160 + 160 sector requests
     assert r.write_sector_requests == 608
@@ -117,6 +118,6 @@ def test_backward_weight_counts():
     # atomics read-modify-write: 129 sectors fetched, 129 dirty sectors written back at the end
     assert r.dram_read_bytes == (512 + 512 + 129) * 32
     assert r.dram_write_bytes == 129 * 32
-    h = simulate_gemm_gpu(kind="hashednet", backward=True, memory=256, family=StrideEightSlots(),
+    h = simulate_gemm_gpu(kernel="hashednet", backward=True, memory=256, family=StrideEightSlots(),
                           load_path="ld", **COMMON)
     assert h.write_sector_requests == 4 * 32 * 32

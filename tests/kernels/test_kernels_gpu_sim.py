@@ -74,13 +74,13 @@ def test_kernel_runs_without_jit():
     assert outs[0] == outs[1]
 
 
-@pytest.mark.parametrize("kind", ["dense", "roast", "hashednet"])
-def test_replay_agrees_with_engine(kind):
+@pytest.mark.parametrize("kernel", ["dense", "roast", "hashednet"])
+def test_replay_agrees_with_engine(kernel):
     """Per-SM engine Caches + one shared engine L2 on the same sector stream give the same load counts."""
     n_sms, l1_bytes = 3, 12 * 128 * 8  # 8 sets x 12 ways (power-of-two sets, as the engine requires)
     target = replace(get_target("h200"), num_sms=n_sms, l2_bytes=64 * 128 * 16, l2_ways=16)
-    plan = plan_gemm(kind, "128x128x256", block="32x64x32", memory=20000, family="ideal", load_path="ldgsts",
-                     num_stages=1)
+    plan = plan_gemm(kernel, "128x128x256", block="32x64x32", memory=20000, family="ideal",
+                     load_path="ldgsts", num_stages=1)
     sim = simulate_gemm_gpu(plan, target=target, l1_bytes=l1_bytes)
     l1s = [Cache(LevelConfig("L1", l1_bytes, 128, 12, sector=32, write_policy="write-through"))
            for _ in range(n_sms)]
@@ -108,7 +108,7 @@ def test_replay_agrees_with_engine(kind):
 
 def test_invariants_and_ordering():
     common = dict(shape="256x256x512", block="64x64x32", memory=1 << 16, family="ideal")
-    res = {k: simulate_gemm_gpu(kind=k, **common) for k in ("dense", "roast", "hashednet")}
+    res = {k: simulate_gemm_gpu(kernel=k, **common) for k in ("dense", "roast", "hashednet")}
     for r in res.values():
         assert r.l2_sector_requests == r.l1_sector_misses <= r.l1_sector_requests
         assert r.l2_sector_misses <= r.l2_sector_requests
@@ -119,24 +119,24 @@ def test_invariants_and_ordering():
 
 @settings(max_examples=20, deadline=None)
 @given(
-    kind=st.sampled_from(["dense", "roast", "hashednet"]),
+    kernel=st.sampled_from(["dense", "roast", "hashednet"]),
     dtype=st.sampled_from(["fp32", "fp16", "bf16"]),
     bm=st.sampled_from([16, 32, 64]), bn=st.sampled_from([16, 32, 64]), bk=st.sampled_from([16, 32]),
     grid=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)),
     backward=st.booleans(), load_path=st.sampled_from(["ld", "ldgsts"]), seed=st.integers(0, 100),
 )
-def test_property_invariants(kind, dtype, bm, bn, bk, grid, backward, load_path, seed):
+def test_property_invariants(kernel, dtype, bm, bn, bk, grid, backward, load_path, seed):
     """Conservation and bounds hold for every configuration; B-operand sectors per ROAST instruction
     lie between ceil(W/32) and ceil(W/32) + 1 for a window of W bytes."""
     shape = f"{bm * grid[0]}x{bk * grid[1]}x{bn * grid[2]}"
-    plan = plan_gemm(kind, shape, block=f"{bm}x{bn}x{bk}", dtype=dtype, memory=bk * bn * 3 + 7,
+    plan = plan_gemm(kernel, shape, block=f"{bm}x{bn}x{bk}", dtype=dtype, memory=bk * bn * 3 + 7,
                      family="ideal", seed=seed, backward=backward, load_path=load_path)
     r = simulate_gemm_gpu(plan, num_sms=4)
     assert r.l2_sector_requests == r.l1_sector_misses <= r.l1_sector_requests
     assert r.l2_sector_misses <= r.l2_sector_requests
     assert r.load_instructions <= r.l1_sector_requests
     assert r.dram_read_bytes <= 32 * (r.l2_sector_misses + r.write_sector_requests)
-    if kind == "roast" and not backward:
+    if kernel == "roast" and not backward:
         b = r.operand("B")
         width = 32 * plan.loads[1].vec * plan.elem_bytes
         lo = -(-width // 32)

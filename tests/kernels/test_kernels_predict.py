@@ -61,9 +61,9 @@ def test_tf32_false_prices_true_fp32():
 
 def test_cpu_prediction_by_hand():
     p = predict("hashednet", "64x64x64", "zen4", block="32x32x32", memory=5000, loop_tiles="16x16x16")
-    tr = simulate_gemm_cpu("hashednet", "64x64x64", target="zen4", tiles="16x16x16", block="32x32x32",
+    tr = simulate_gemm_cpu("hashednet", "64x64x64", target="zen4", loop_tiles="16x16x16", block="32x32x32",
                            memory=5000)
-    c = predict_cpu(tr.accesses, tr.dram_bytes, tr.flops, "zen4", kind="hashednet")
+    c = predict_cpu(tr.accesses, tr.dram_bytes, tr.flops, "zen4", kernel="hashednet")
     assert p.traffic == tr and p.predicted_time_s == c.predicted_time_s and p.parts == ()
     assert p.options["loop_tiles"] == "16x16x16"
 
@@ -156,3 +156,25 @@ def test_explain_default_memory():
         warnings.simplefilter("error")
         e = explain("256x256x256", block="64x64x32")
     assert e["roast"].memory == 1 << 20
+
+
+def test_old_keyword_and_attribute_names_warn():
+    from cachesim.kernels import gather_cpu
+
+    with pytest.warns(DeprecationWarning, match=r"plan_gemm\(kind=...\) is deprecated: use kernel="):
+        plan = plan_gemm(kind="roast", shape="64x64x64", block="32x32x32", memory=5000)
+    assert plan.kernel == "roast"
+    with pytest.warns(DeprecationWarning, match=r"GemmPlan.kind is deprecated"):
+        assert plan.kind == "roast"
+    with pytest.warns(DeprecationWarning, match="loop_tiles"):
+        old = simulate_gemm_cpu(kernel="dense", shape="32x32x32", tiles="16x16x16")
+    assert old == simulate_gemm_cpu(kernel="dense", shape="32x32x32", loop_tiles="16x16x16")
+    with pytest.warns(DeprecationWarning, match="loop_tiles"):
+        gather_cpu("gather-roast", "32x32x32", 5000, block="32x32x32", tiles="16x16x16")
+    with pytest.raises(TypeError, match="both"):
+        plan_gemm(kind="roast", kernel="roast")
+    c = predict_cpu([1, 1, 1], 0, 1, "zen4", kernel="k")
+    with pytest.warns(DeprecationWarning):
+        assert predict_cpu([1, 1, 1], 0, 1, "zen4", kind="k") == c
+    with pytest.warns(DeprecationWarning, match="CostPrediction.kind"):
+        assert c.kind == "k"
