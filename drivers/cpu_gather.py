@@ -98,8 +98,8 @@ def _effective_l3(args, sizes, sweep: GatherSweep, clock: str) -> None:
     small = [h for h in sizes if h <= 2 << 20]
     big = [h for h in sizes if 2 << 20 < h <= 64 * args.effective_l3]
     sim_alt = SimulatedGatherSweep(
-        simulate_gather_sweep(small, shape=(256, 256), hierarchy=alt, patterns=("hashednet",)).results
-        + simulate_gather_sweep(big, shape=(512, 512), hierarchy=alt, patterns=("hashednet",)).results)
+        simulate_gather_sweep(small, shape=(256, 256), hierarchy=alt, schemes=("hashednet",)).results
+        + simulate_gather_sweep(big, shape=(512, 512), hierarchy=alt, schemes=("hashednet",)).results)
     for backend in ("torch", "numpy"):
         print(compare_knees(sweep, sim_alt, backend=backend, clock=clock).format())
 

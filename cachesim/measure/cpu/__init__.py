@@ -16,7 +16,7 @@ level), :mod:`.knees` (:func:`compare_knees`: the measured knees beside the simu
 """
 
 from .knees import KneeComparison, LevelKnee, MeasuredStep, compare_knees, half_rise_knee, measured_steps
-from .patterns import PATTERNS, VALUE_BYTES, gather_indices
+from .patterns import PATTERNS, SCHEMES, VALUE_BYTES, gather_indices
 from .simulate import (
     IDX_BASE,
     M_BASE,
@@ -30,8 +30,8 @@ from .simulate import (
 from .timing import BACKENDS, GatherSweep, GatherTiming, gather_sweep
 
 __all__ = [
-    "BACKENDS", "IDX_BASE", "M_BASE", "PASS_STRIDE", "PATTERNS", "VALUE_BYTES", "W_BASE", "GatherSweep",
-    "GatherTiming", "KneeComparison", "LevelKnee", "MeasuredStep", "SimulatedGather", "SimulatedGatherSweep",
-    "compare_knees", "gather_indices", "gather_sweep", "gather_trace", "half_rise_knee", "measured_steps",
-    "simulate_gather_sweep",
+    "BACKENDS", "IDX_BASE", "M_BASE", "PASS_STRIDE", "PATTERNS", "SCHEMES", "VALUE_BYTES", "W_BASE",
+    "GatherSweep", "GatherTiming", "KneeComparison", "LevelKnee", "MeasuredStep", "SimulatedGather",
+    "SimulatedGatherSweep", "compare_knees", "gather_indices", "gather_sweep", "gather_trace",
+    "half_rise_knee", "measured_steps", "simulate_gather_sweep",
 ]

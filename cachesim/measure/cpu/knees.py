@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..._deprecate import renamed_kwargs
 from ..._validate import check_int
 from ...errors import CacheSimError
 from .simulate import SimulatedGatherSweep
@@ -15,7 +16,8 @@ __all__ = ["KneeComparison", "LevelKnee", "MeasuredStep", "compare_knees", "half
            "measured_steps"]
 
 
-def half_rise_knee(h_bytes, curve) -> int | None:
+@renamed_kwargs(h_bytes="memory_bytes")
+def half_rise_knee(memory_bytes, curve) -> int | None:
     """Smallest ``H`` at which ``curve`` has risen half-way from its first value to its largest value.
 
     Notes
@@ -24,10 +26,11 @@ def half_rise_knee(h_bytes, curve) -> int | None:
     capacity :math:`C` the miss ratio is about :math:`1 - C/H`, so :math:`H^* \\approx 2C`. Returns None
     when the curve does not rise (max - first below 1e-9 or below 5 % of the first value).
     """
-    h = np.asarray(h_bytes, dtype=np.int64)
+    h = np.asarray(memory_bytes, dtype=np.int64)
     f = np.asarray(curve, dtype=float)
     if h.shape != f.shape or h.ndim != 1 or h.size < 2:
-        raise CacheSimError(f"h_bytes and curve must be 1-D of equal length >= 2 (got {h.shape}, {f.shape})")
+        raise CacheSimError(f"memory_bytes and curve must be 1-D of equal length >= 2 (got {h.shape}, "
+                            f"{f.shape})")
     lo, hi = f[0], np.nanmax(f)
     if hi - lo <= max(1e-9, 0.05 * abs(lo)):
         return None
@@ -138,7 +141,8 @@ def _fmt_bytes(b: int) -> str:
     return f"{b} B"
 
 
-def measured_steps(sweep: GatherSweep, pattern: str = "hashednet", backend: str = "torch",
+@renamed_kwargs(pattern="scheme")
+def measured_steps(sweep: GatherSweep, scheme: str = "hashednet", backend: str = "torch",
                    threshold: float = 1.15, clock: str = "wall") -> tuple:
     """Significant rises of the measured time per element between consecutive sizes.
 
@@ -148,7 +152,7 @@ def measured_steps(sweep: GatherSweep, pattern: str = "hashednet", backend: str 
     and :math:`\\min t(H) > \\max t(H/2)` over the repeats.
     """
     h = sweep.h_bytes()
-    by_h = {t.h_bytes: t for t in sweep.timings if t.pattern == pattern and t.backend == backend}
+    by_h = {t.h_bytes: t for t in sweep.timings if t.pattern == scheme and t.backend == backend}
     out = []
     for a, b in zip(h[:-1], h[1:]):
         ta, tb = by_h.get(int(a)), by_h.get(int(b))

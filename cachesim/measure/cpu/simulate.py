@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._deprecate import renamed_kwargs
 from ..._validate import check_int
 from ...errors import CacheSimError
-from .patterns import PATTERNS, VALUE_BYTES, gather_indices
+from .patterns import SCHEMES, VALUE_BYTES, gather_indices
 
 __all__ = ["IDX_BASE", "M_BASE", "PASS_STRIDE", "W_BASE", "SimulatedGather", "SimulatedGatherSweep",
            "gather_trace", "simulate_gather_sweep"]
@@ -107,17 +108,19 @@ class SimulatedGatherSweep:
     def level_names(self) -> tuple:
         return self.results[0].level_names
 
-    def curve(self, pattern: str, level: str) -> np.ndarray:
+    @renamed_kwargs(pattern="scheme")
+    def curve(self, scheme: str, level: str) -> np.ndarray:
         """Misses per gathered element at ``level`` at each of :meth:`h_bytes`."""
         if level not in self.level_names:
             raise CacheSimError(f"level={level!r} is not simulated: levels are {', '.join(self.level_names)}")
         k = self.level_names.index(level)
-        by_h = {r.h_bytes: r.misses_per_element()[k] for r in self.results if r.pattern == pattern}
+        by_h = {r.h_bytes: r.misses_per_element()[k] for r in self.results if r.pattern == scheme}
         if not by_h:
-            raise CacheSimError(f"no simulated gathers for pattern={pattern!r}")
+            raise CacheSimError(f"no simulated gathers for scheme={scheme!r}")
         return np.array([by_h.get(int(h), np.nan) for h in self.h_bytes()])
 
-    def predicted_ns(self, pattern: str, latencies_ns) -> np.ndarray:
+    @renamed_kwargs(pattern="scheme")
+    def predicted_ns(self, scheme: str, latencies_ns) -> np.ndarray:
         """Serial-latency time per element: each miss at level k pays the latency of level k+1.
 
         Notes
@@ -132,7 +135,7 @@ class SimulatedGatherSweep:
                                 f"({len(self.level_names) + 1})")
         total = np.zeros(self.h_bytes().size)
         for k, name in enumerate(self.level_names):
-            total += self.curve(pattern, name) * lat[k + 1]
+            total += self.curve(scheme, name) * lat[k + 1]
         return total
 
     def to_cases(self) -> list:
@@ -143,14 +146,16 @@ class SimulatedGatherSweep:
         return cls(tuple(SimulatedGather.from_case(c) for c in cases))
 
 
-def simulate_gather_sweep(h_bytes, *, shape: tuple[int, int] = (1024, 1024), tile: tuple[int, int] = (32, 64),
-                          hierarchy="host", patterns=PATTERNS, warmup_passes: int = 1, seed: int = 0,
+@renamed_kwargs(h_bytes="memory_bytes", patterns="schemes")
+def simulate_gather_sweep(memory_bytes, *, shape: tuple[int, int] = (1024, 1024),
+                          tile: tuple[int, int] = (32, 64), hierarchy="host", schemes=SCHEMES,
+                          warmup_passes: int = 1, seed: int = 0,
                           progress=None) -> SimulatedGatherSweep:
-    """Replay the gather trace of each pattern and size through a cache hierarchy.
+    """Replay the gather trace of each scheme and size through a cache hierarchy.
 
     Parameters
     ----------
-    h_bytes : sequence of int
+    memory_bytes : sequence of int
         Shared-array sizes in bytes.
     shape, tile : (int, int)
         ``W``'s shape and the ROAST tile (as in :func:`gather_sweep`).
@@ -171,13 +176,13 @@ def simulate_gather_sweep(h_bytes, *, shape: tuple[int, int] = (1024, 1024), til
     """
     from ...engine import Simulator
 
-    sizes = [check_int("h_bytes", h, low=VALUE_BYTES) for h in h_bytes]
+    sizes = [check_int("memory_bytes", h, low=VALUE_BYTES) for h in memory_bytes]
     warmup_passes = check_int("warmup_passes", warmup_passes, low=0)
     n_rows, n_cols = (check_int("shape[0]", shape[0], low=1), check_int("shape[1]", shape[1], low=1))
     out = []
     for h in sizes:
-        for pattern in patterns:
-            index = gather_indices(pattern, h // VALUE_BYTES, n_rows, n_cols, tile=tile, seed=seed)
+        for scheme in schemes:
+            index = gather_indices(scheme, h // VALUE_BYTES, n_rows, n_cols, tile=tile, seed=seed)
             sim = Simulator(hierarchy)
             for p in range(warmup_passes):
                 sim.feed(gather_trace(index, pass_number=p), want_outcome=False)
@@ -189,9 +194,9 @@ def simulate_gather_sweep(h_bytes, *, shape: tuple[int, int] = (1024, 1024), til
                          for a, b in zip(before.levels, after.levels))
             name = getattr(sim.config, "name", str(hierarchy))
             names = tuple(s.name for s in after.levels)
-            res = SimulatedGather(pattern, h, index.size, name, names, acc, miss)
+            res = SimulatedGather(scheme, h, index.size, name, names, acc, miss)
             out.append(res)
             if progress is not None:
                 per = " ".join(f"{n}={v:.3f}" for n, v in zip(names, res.misses_per_element()))
-                progress(f"sim H={h:>11d} B {pattern:9s} misses/elem {per}")
+                progress(f"sim H={h:>11d} B {scheme:9s} misses/elem {per}")
     return SimulatedGatherSweep(tuple(out))

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..._deprecate import renamed_kwargs
 from ..._validate import check_choice, check_int
 from ...errors import CacheSimError
-from .patterns import PATTERNS, VALUE_BYTES, gather_indices
+from .patterns import SCHEMES, VALUE_BYTES, gather_indices
 
 __all__ = ["BACKENDS", "GatherSweep", "GatherTiming", "gather_sweep"]
 
@@ -19,7 +20,8 @@ BACKENDS = ("torch", "numpy")
 
 @dataclass(frozen=True)
 class GatherTiming:
-    """One timed gather: pattern, backend, shared-array size and the repeat times (seconds).
+    """One timed gather: scheme (``pattern``), backend, shared-array size in bytes (``h_bytes``) and the
+    repeat times (seconds). The attribute names are the JSON keys of the recorded cases.
 
     ``times_s`` are wall-clock times (``time.perf_counter``); ``cpu_times_s`` the CPU time of the timing
     thread over the same calls (``time.thread_time``), which excludes time the thread was descheduled on a
@@ -85,12 +87,13 @@ class GatherSweep:
         """Sorted distinct shared-array sizes (bytes)."""
         return np.array(sorted({t.h_bytes for t in self.timings}), dtype=np.int64)
 
-    def curve(self, pattern: str, backend: str, clock: str = "wall") -> np.ndarray:
-        """Median ns per element at each of :meth:`h_bytes` for one pattern and backend."""
+    @renamed_kwargs(pattern="scheme")
+    def curve(self, scheme: str, backend: str, clock: str = "wall") -> np.ndarray:
+        """Median ns per element at each of :meth:`h_bytes` for one scheme and backend."""
         by_h = {t.h_bytes: t.median(clock) / t.n_elements * 1e9 for t in self.timings
-                if t.pattern == pattern and t.backend == backend}
+                if t.pattern == scheme and t.backend == backend}
         if not by_h:
-            raise CacheSimError(f"no timings for pattern={pattern!r}, backend={backend!r}")
+            raise CacheSimError(f"no timings for scheme={scheme!r}, backend={backend!r}")
         return np.array([by_h.get(int(h), np.nan) for h in self.h_bytes()])
 
     def ratio(self, backend: str = "torch", clock: str = "wall") -> np.ndarray:
@@ -124,14 +127,15 @@ def _timer(backend: str, memory: np.ndarray, index: np.ndarray, out: np.ndarray)
     return run
 
 
-def gather_sweep(h_bytes, *, shape: tuple[int, int] = (2048, 2048), tile: tuple[int, int] = (32, 64),
-                 backends=("torch", "numpy"), patterns=PATTERNS, repeats: int = 7, warmup: int = 2,
+@renamed_kwargs(h_bytes="memory_bytes", patterns="schemes")
+def gather_sweep(memory_bytes, *, shape: tuple[int, int] = (2048, 2048), tile: tuple[int, int] = (32, 64),
+                 backends=("torch", "numpy"), schemes=SCHEMES, repeats: int = 7, warmup: int = 2,
                  seed: int = 0, progress=None) -> GatherSweep:
-    """Time ``W = M[idx]`` (single thread) for each shared-array size in ``h_bytes``.
+    """Time ``W = M[idx]`` (single thread) for each shared-array size in ``memory_bytes``.
 
     Parameters
     ----------
-    h_bytes : sequence of int
+    memory_bytes : sequence of int
         Sizes of the float32 shared array ``M`` in bytes (multiples of 4).
     shape : (int, int)
         Shape of ``W`` (fixed over the sweep; default 4M elements).
@@ -155,12 +159,12 @@ def gather_sweep(h_bytes, *, shape: tuple[int, int] = (2048, 2048), tile: tuple[
     Notes
     -----
     Per element the gather streams one int64 index (8 B) and one float32 output (4 B), and reads one
-    float32 from ``M`` at a slot given by the pattern; only the last depends on ``H``.
+    float32 from ``M`` at a slot given by the scheme; only the last depends on ``H``.
     """
-    sizes = [check_int("h_bytes", h, low=VALUE_BYTES) for h in h_bytes]
+    sizes = [check_int("memory_bytes", h, low=VALUE_BYTES) for h in memory_bytes]
     for h in sizes:
         if h % VALUE_BYTES:
-            raise CacheSimError(f"h_bytes={h} must be a multiple of {VALUE_BYTES} (float32 values)")
+            raise CacheSimError(f"memory_bytes={h} must be a multiple of {VALUE_BYTES} (float32 values)")
     for b in backends:
         check_choice("backend", b, BACKENDS)
     repeats = check_int("repeats", repeats, low=1)
@@ -172,14 +176,14 @@ def gather_sweep(h_bytes, *, shape: tuple[int, int] = (2048, 2048), tile: tuple[
         old_threads = torch.get_num_threads()
         torch.set_num_threads(1)
     try:
-        timings = _sweep(sizes, shape, tile, backends, patterns, repeats, warmup, seed, progress)
+        timings = _sweep(sizes, shape, tile, backends, schemes, repeats, warmup, seed, progress)
     finally:
         if old_threads is not None:
             torch.set_num_threads(old_threads)
     return GatherSweep(tuple(timings))
 
 
-def _sweep(sizes, shape, tile, backends, patterns, repeats, warmup, seed, progress) -> list:
+def _sweep(sizes, shape, tile, backends, schemes, repeats, warmup, seed, progress) -> list:
     """Interleaved rounds: every round times each case once (after ``warmup`` untimed calls of that case),
     so a slow period of the machine spreads over all cases instead of shifting one."""
     n_rows, n_cols = (check_int("shape[0]", shape[0], low=1), check_int("shape[1]", shape[1], low=1))
@@ -187,12 +191,11 @@ def _sweep(sizes, shape, tile, backends, patterns, repeats, warmup, seed, progre
     rng = np.random.default_rng(seed)
     cases = []
     for h in sizes:
-        m_slots = h // VALUE_BYTES
-        memory = rng.standard_normal(m_slots, dtype=np.float32)
-        for pattern in patterns:
-            index = gather_indices(pattern, m_slots, n_rows, n_cols, tile=tile, seed=seed)
+        values = rng.standard_normal(h // VALUE_BYTES, dtype=np.float32)
+        for scheme in schemes:
+            index = gather_indices(scheme, h // VALUE_BYTES, n_rows, n_cols, tile=tile, seed=seed)
             for backend in backends:
-                cases.append((h, pattern, backend, _timer(backend, memory, index, out)))
+                cases.append((h, scheme, backend, _timer(backend, values, index, out)))
     times = [[] for _ in cases]
     cpu_times = [[] for _ in cases]
     for r in range(repeats):
@@ -208,8 +211,8 @@ def _sweep(sizes, shape, tile, backends, patterns, repeats, warmup, seed, progre
             cpu_times[j].append(c1 - c0)
         if progress is not None:
             progress(f"round {r + 1}/{repeats} done, load={os.getloadavg()[0]:.2f}")
-    timings = [GatherTiming(pattern, backend, h, out.size, tuple(ts), tuple(cs))
-               for (h, pattern, backend, _), ts, cs in zip(cases, times, cpu_times)]
+    timings = [GatherTiming(scheme, backend, h, out.size, tuple(ts), tuple(cs))
+               for (h, scheme, backend, _), ts, cs in zip(cases, times, cpu_times)]
     if progress is not None:
         for t in timings:
             progress(f"H={t.h_bytes:>11d} B {t.pattern:9s} {t.backend:5s} {t.ns_per_element:7.3f} ns/elem")
