@@ -124,3 +124,16 @@ def test_compare_markdown_written_whole_or_not_at_all(tmp_path, capsys):
     assert out.read_text() == (GPU / "COMPARISON.md").read_text()
     assert s["unexplained"] == 0
     assert sorted(x.name for x in tmp_path.iterdir()) == ["COMPARISON.md", "no_records"]  # no temp file left
+
+
+def test_stored_analytic_predictions_are_reproducible():
+    """Every stored analytic prediction of the dense and ROAST kernels re-computed now through
+    cachesim.kernels.predict gives the same numbers (HashedNet's analytic rows take ~30 s each: not here)."""
+    preds = compare.stored_predictions(GPU)
+    keys = [k for k in preds if k[0] in ("dense", "roast") and preds[k]["model"] == "analytic"]
+    assert len(keys) >= 4
+    names = ("method", "kpass", "M", "K", "N", "m_slots", "precision", "block_m", "block_n", "block_k",
+             "group_m", "num_warps", "num_stages")
+    for key in keys:
+        fresh = compare.model_prediction(dict(zip(names, key)))
+        assert fresh == {k: v for k, v in preds[key].items() if k != "key"}, key
