@@ -11,21 +11,9 @@ from __future__ import annotations
 
 import os
 
+from .._validate import parse_int as _int
+from .._validate import parse_triple as _triple
 from ..errors import CacheSimError
-
-
-def _int(name, text) -> int:
-    try:
-        return int(str(text).replace("_", ""), 0)
-    except ValueError:
-        raise CacheSimError(f"{name}={text!r} must be an integer") from None
-
-
-def _triple(name, text) -> tuple[int, int, int]:
-    parts = str(text).lower().split("x")
-    if len(parts) != 3:
-        raise CacheSimError(f"{name}={text!r} must look like AxBxC, e.g. 128x64x32")
-    return tuple(_int(name, p) for p in parts)
 
 
 def add_parser(sub):
@@ -87,9 +75,7 @@ def _records(args) -> int:
     from ..cli import emit_json
     from .records import load_records
 
-    recs = load_records(args.dir, args.kind)
-    rows = [{"path": str(r.path), "kind": r.kind, "date": r.provenance.get("date"), "device": r.device,
-             "cases": len(r.cases)} for r in recs]
+    rows = [r.summary() for r in load_records(args.dir, args.kind)]
     if args.json:
         emit_json({"records": rows})
     else:
@@ -100,14 +86,9 @@ def _records(args) -> int:
 
 def _compare(args) -> int:
     from ..cli import emit_json
-    from . import compare
+    from .compare import compare_measurements
 
-    if args.write_predictions:
-        compare.write_predictions(args.dir)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(compare.comparison_markdown(args.dir))
-    s = compare.summary(args.dir)
+    s = compare_measurements(args.dir, markdown=args.markdown, rerun_model=args.write_predictions)
     if args.json:
         emit_json(s)
     else:

@@ -3,7 +3,7 @@
 Trains every (indexing, sharing, compression, seed) configuration, prints test accuracy mean +- standard
 error over seeds next to the dense baseline, and writes measurements/cpu/train_sharing.json.
 
-    python benchmarks/train_sharing.py [--seeds 5] [--workers 2] [--out measurements/cpu/train_sharing.json]
+    python drivers/train_sharing.py [--seeds 5] [--workers 2] [--out measurements/cpu/train_sharing.json]
 """
 
 from __future__ import annotations

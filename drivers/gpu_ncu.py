@@ -2,10 +2,10 @@
 
 Orchestrator (run from the repository root on the GPU machine)::
 
-    PYTHONPATH=. python3 benchmarks/gpu_ncu.py --set smoke|full --out $OUT
+    PYTHONPATH=. python3 drivers/gpu_ncu.py --set smoke|full --out $OUT
 
 For every case it runs ``ncu --clock-control none --csv --metrics ... --kernel-name regex:...
---launch-skip 1 --launch-count 1 python3 benchmarks/gpu_ncu.py --drive ...``: the driver launches the
+--launch-skip 1 --launch-count 1 python3 drivers/gpu_ncu.py --drive ...``: the driver launches the
 kernel twice (the first launch compiles and warms up, the second is profiled). The parsed metrics and the
 raw CSV rows go into ``gpu_ncu.json`` (kind ``gpu-ncu``). The clocks are never touched.
 """

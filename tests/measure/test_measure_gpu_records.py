@@ -13,7 +13,7 @@ import pytest
 
 from cachesim.measure.records import load_records
 
-GPU = Path(__file__).resolve().parents[1] / "measurements" / "gpu"
+GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
 LD = "l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum"
 REQ = "l1tex__t_requests_pipe_lsu_mem_global_op_ld.sum"
 
@@ -27,7 +27,8 @@ def test_every_record_was_made_on_the_h200_with_provenance():
     assert len(recs) >= 5
     for r in recs:
         assert r.provenance["gpu"] == "NVIDIA H200"
-        assert r.provenance["command"].startswith("benchmarks/gpu_")
+        # records made before the drivers moved keep their old path
+        assert r.provenance["command"].startswith(("benchmarks/gpu_", "drivers/gpu_"))
         assert "triton" in r.provenance["versions"]
 
 

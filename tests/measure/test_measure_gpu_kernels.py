@@ -202,3 +202,28 @@ def test_wrong_hash_is_caught():
     h_wrong = tk.KernelHash.random("roast", 1500, 2)
     assert not np.array_equal(tk.kernel_index(h_wrong, 48, 96, TINY),
                               tk.roast_index_reference(48, 96, 16, 32, h_right.params, 1500))
+
+
+@pytest.mark.parametrize("impl", ["cublas_dense", "triton_dense", "triton_roast", "triton_hashednet",
+                                  "gather_roast", "gather_hashednet"])
+def test_time_case_runs_every_implementation(impl, monkeypatch):
+    """time_case's forward and training step of each implementation run (interpreter, CPU); the timer is
+    replaced by two calls of the timed function."""
+    _need_triton()
+    from cachesim.measure.gpu import timing
+
+    calls = []
+
+    def bench(fn, warmup=None, reps=None, **_):
+        calls.append(fn)
+        fn()
+        fn()
+        return 1.0
+
+    monkeypatch.setattr(timing, "_bench", bench)
+    case = timing.GemmCase(16, 32, 32, 700, "fp32", TINY, seed=1)
+    res = timing.time_case(case, impl, device="cpu", lr=0.5)
+    assert res["fwd_ms"] == res["train_ms"] == 1.0 and len(calls) == 2
+    assert res["timer"] == "do_bench" and res["source"]
+    with pytest.raises(CacheSimError, match="impl='nope'"):
+        timing.time_case(case, "nope", device="cpu")

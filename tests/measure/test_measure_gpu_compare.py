@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cachesim.errors import CacheSimError
 from cachesim.measure import compare
 
-GPU = Path(__file__).resolve().parents[1] / "measurements" / "gpu"
+GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_comparison_markdown_is_the_generated_table():
 
 def test_stored_prediction_is_reproducible():
     """One stored model prediction re-computed now (smallest simulated case) gives the same numbers."""
-    preds = compare._predictions(GPU)
+    preds = compare.stored_predictions(GPU)
     key = min((k for k in preds if k[0] == "dense" and preds[k]["model"] == "simulation"),
               key=lambda k: k[2] * k[3] * k[4])
     case = dict(zip(("method", "kpass", "M", "K", "N", "m_slots", "precision", "block_m", "block_n",
@@ -77,13 +78,22 @@ def _cli(*args):
                           text=True, cwd=GPU.parents[1])
 
 
-def test_cli_compare_and_records_json():
-    p = _cli("compare", "--dir", str(GPU), "--json")
+def _main(capsys, *args):
+    """``cachesim measure ARGS`` in this process: (exit status, stdout, stderr)."""
+    from cachesim.cli import main
+
+    status = main(["measure", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_compare_and_records_json(capsys):
+    p = _cli("compare", "--dir", str(GPU), "--json")  # the real entry point, once
     assert p.returncode == 0, p.stderr
     s = json.loads(p.stdout)
     assert s["unexplained"] == 0 and s["rows"] == s["within_target"] + s["known_misses"]
-    p = _cli("records", "--dir", str(GPU), "--kind", "gpu-ncu", "--json")
-    assert p.returncode == 0 and len(json.loads(p.stdout)["records"]) >= 2
+    status, out, _ = _main(capsys, "records", "--dir", str(GPU), "--kind", "gpu-ncu", "--json")
+    assert status == 0 and len(json.loads(out)["records"]) >= 2
 
 
 @pytest.mark.parametrize("args, msg", [
@@ -92,6 +102,38 @@ def test_cli_compare_and_records_json():
     (("check", "--block", "48x32x16"), "block_m=48 must be a power of two >= 16"),
     (("records", "--dir", "no/such/dir"), "does not exist"),
 ])
-def test_cli_bad_input_exits_2(args, msg):
-    p = _cli(*args)
-    assert p.returncode == 2 and msg in p.stderr and "Traceback" not in p.stderr
+def test_cli_bad_input_exits_2(args, msg, capsys, monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # `check --device cpu` sets it; keep it scoped to this test
+    status, _, err = _main(capsys, *args)
+    assert status == 2 and msg in err and "Traceback" not in err
+
+
+def test_compare_markdown_written_whole_or_not_at_all(tmp_path, capsys):
+    """A failing comparison leaves an existing --markdown file as it was; a good one replaces it whole."""
+    out = tmp_path / "COMPARISON.md"
+    out.write_text("keep me\n")
+    empty = tmp_path / "no_records"
+    empty.mkdir()
+    with pytest.raises(CacheSimError, match="no model-prediction record"):
+        compare.compare_measurements(empty, markdown=out)
+    assert out.read_text() == "keep me\n"
+    status, _, err = _main(capsys, "compare", "--dir", str(empty), "--markdown", str(out))
+    assert status == 2 and "no model-prediction record" in err
+    assert out.read_text() == "keep me\n"
+    s = compare.compare_measurements(GPU, markdown=out)
+    assert out.read_text() == (GPU / "COMPARISON.md").read_text()
+    assert s["unexplained"] == 0
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["COMPARISON.md", "no_records"]  # no temp file left
+
+
+def test_stored_analytic_predictions_are_reproducible():
+    """Every stored analytic prediction of the dense and ROAST kernels re-computed now through
+    cachesim.kernels.predict gives the same numbers (HashedNet's analytic rows take ~30 s each: not here)."""
+    preds = compare.stored_predictions(GPU)
+    keys = [k for k in preds if k[0] in ("dense", "roast") and preds[k]["model"] == "analytic"]
+    assert len(keys) >= 4
+    names = ("method", "kpass", "M", "K", "N", "m_slots", "precision", "block_m", "block_n", "block_k",
+             "group_m", "num_warps", "num_stages")
+    for key in keys:
+        fresh = compare.model_prediction(dict(zip(names, key)))
+        assert fresh == {k: v for k, v in preds[key].items() if k != "key"}, key

@@ -2,8 +2,8 @@
 
 Run from the repository root on the GPU machine::
 
-    PYTHONPATH=. python3 benchmarks/gpu_run.py --mode smoke --out $OUT
-    PYTHONPATH=. python3 benchmarks/gpu_run.py --mode sweep --out $OUT --budget-s 450
+    PYTHONPATH=. python3 drivers/gpu_run.py --mode smoke --out $OUT
+    PYTHONPATH=. python3 drivers/gpu_run.py --mode sweep --out $OUT --budget-s 450
 
 Each mode writes one record (``gpu_<mode>.json``) with :func:`cachesim.measure.records.write_record`,
 re-written after every group of cases so that a run stopped at its time limit still returns what it
