@@ -105,9 +105,15 @@ def open_scheduler(sched: Scheduler, *, connect_timeout: float = 10.0):
     distributed = _import_distributed()
     with contextlib.ExitStack() as stack:
         if sched.kind == "local":
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=sched.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR))
+            try:
+                cluster = distributed.LocalCluster(n_workers=sched.workers, threads_per_worker=1,
+                                                   processes=True, dashboard_address=None,
+                                                   silence_logs=logging.ERROR)
+            except Exception as exc:  # noqa: BLE001 - e.g. a worker process that could not start
+                raise SweepError(
+                    f"scheduler='local:{sched.workers}': the LocalCluster did not start ({exc}); a script "
+                    "that starts one must run its code under if __name__ == '__main__':") from exc
+            stack.enter_context(cluster)
             client = stack.enter_context(distributed.Client(cluster))
         else:
             try:
