@@ -7,8 +7,10 @@ Contract for the host command lines:
   (``cachesim``: ``"kernel"``). It does not add ``--json``: the host adds it (``roast-theory`` does for
   every subcommand); ``run`` reads ``args.json`` when it exists.
 * ``run(args) -> int`` runs the sweep and prints a summary (or one JSON object with ``--json``); exit
-  status 0, or 1 when a point failed. Bad input raises :class:`SweepError`, which is both a
-  ``CacheSimError`` and a ``RoastTheoryError``, so either host prints ``error: ...`` and exits with 2.
+  status 0, or 1 when a point failed. ``execute(args) -> (payload, text, status)`` is the same without
+  printing: ``roast-theory``'s table wants ``Outcome(*execute(args))``. Bad input raises
+  :class:`SweepError`, which is both a ``CacheSimError`` and a ``RoastTheoryError``, so either host prints
+  ``error: ...`` and exits with 2.
 * ``add_parser(subparsers)`` is the ``cachesim`` table form (``configure`` + ``--json``).
 * ``main(argv, prog=...)`` runs it standalone (``python -m roast_toolkit.sweep``), exit 2 on bad input.
 """
@@ -50,8 +52,12 @@ def add_parser(sub):
     return p
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the sweep of ``args``; 0 when every point succeeded, 1 when some failed."""
+def execute(args: argparse.Namespace) -> tuple[dict, str, int]:
+    """Run the sweep of ``args``: ``(summary payload, summary text, exit status)``; prints nothing on stdout.
+
+    The status is 0 when every point of the table succeeded, 1 otherwise (the first failures go to
+    stderr). ``roast-theory`` wraps this as ``Outcome(*execute(args))``.
+    """
     from ._run import run_sweep
 
     progress = args.progress if args.progress is not None else sys.stderr.isatty()
@@ -61,14 +67,21 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in res.rows if r["status"] != "ok"]
     for r in failed[:5]:
         print(f"sweep: point failed: {r['error']}", file=sys.stderr)
-    summary = {k: v for k, v in res.to_dict().items() if k not in ("rows", "columns")}
-    summary |= {"points": len(res.rows), "failed_in_table": len(failed)}
+    payload = {k: v for k, v in res.to_dict().items() if k not in ("rows", "columns")}
+    payload |= {"points": len(res.rows), "failed_in_table": len(failed)}
+    text = (f"sweep {res.command} on {res.scheduler}: {res.ran} run, {res.skipped} skipped, "
+            f"{res.failed} failed in {res.seconds:.1f} s; {len(res.rows)} rows in {res.out}")
+    return payload, text, 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep of ``args`` and print its summary (one JSON object with ``--json``); the status."""
+    payload, text, status = execute(args)
     if getattr(args, "json", False):
-        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.write(json.dumps(payload) + "\n")
     else:
-        print(f"sweep {res.command} on {res.scheduler}: {res.ran} run, {res.skipped} skipped, "
-              f"{res.failed} failed in {res.seconds:.1f} s; {len(res.rows)} rows in {res.out}")
-    return 1 if failed else 0
+        print(text)
+    return status
 
 
 def main(argv=None, prog: str = "cachesim sweep", command: str | None = "kernel") -> int:
@@ -84,4 +97,4 @@ def main(argv=None, prog: str = "cachesim sweep", command: str | None = "kernel"
         return 2
 
 
-__all__ = ["add_parser", "configure", "main", "run"]
+__all__ = ["add_parser", "configure", "execute", "main", "run"]

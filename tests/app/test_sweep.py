@@ -153,7 +153,10 @@ def test_parquet_without_pyarrow_is_a_clear_error(tmp_path):
         assert files_in(tmp_path) == ["spec.toml"]
     else:
         res = run_sweep(write(tmp_path, THEORY_SPEC), out=tmp_path / "out.parquet")
-        assert without_time(read_table(tmp_path / "out.parquet")) == without_time(res.rows)
+        assert read_table(tmp_path / "out.parquet") == list(res.rows)
+        assert run_sweep(write(tmp_path, THEORY_SPEC), out=tmp_path / "out.parquet").skipped == 16
+        kernel = run_sweep(write(tmp_path, KERNEL_SPEC, "k.toml"), out=tmp_path / "k.parquet")
+        assert read_table(tmp_path / "k.parquet") == list(kernel.rows)  # None in numeric columns, booleans
 
 
 # ------------------------------------------------------------------------------------- serial runs
@@ -312,3 +315,27 @@ def test_a_running_scheduler_by_address_gives_the_serial_table(tmp_path):
         remote = run_sweep(spec, scheduler=cluster.scheduler_address, out=tmp_path / "out.csv")
     assert remote.failed == 0 and without_time(remote.rows) == without_time(serial.rows)
     assert serial.out is None
+
+
+def test_the_subcommand_plugs_into_both_command_lines(tmp_path, monkeypatch, capsys):
+    """The wiring the lead adds after merging: cachesim's (name, module) row, roast-theory's Subcommand."""
+    import cachesim.cli
+    import roast_theory.cli as rt_cli
+    from roast_toolkit.sweep import _cli
+
+    monkeypatch.setattr(cachesim.cli, "SUBCOMMANDS", [("sweep", "roast_toolkit.sweep._cli")])
+    good, out = write(tmp_path, THEORY_SPEC), tmp_path / "out.csv"
+    bad = write(tmp_path, THEORY_SPEC.replace("tile = [1, 4]", "tile = [0]"), "bad.toml")
+    assert cachesim.cli.main(["sweep", str(bad), "--out", str(out), "--scheduler", "synchronous"]) == 2
+    assert "cachesim sweep: error: grid.tile=0 must be an integer >= 1" in capsys.readouterr().err
+    assert not out.exists()
+    argv = ["sweep", str(good), "--out", str(out), "--scheduler", "synchronous", "--json"]
+    assert cachesim.cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["ran"] == 16
+
+    row = rt_cli.Subcommand("sweep", "sweeps", _cli.configure, lambda a: rt_cli.Outcome(*_cli.execute(a)))
+    monkeypatch.setattr(rt_cli, "SUBCOMMANDS", [row])
+    assert rt_cli.main(["sweep", str(bad), "--out", str(out), "--scheduler", "synchronous"]) == 2
+    assert "grid.tile=0" in capsys.readouterr().err
+    assert rt_cli.main(["sweep", str(good), "--out", str(out), "--scheduler", "synchronous", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 16
