@@ -313,7 +313,11 @@ def test_a_running_scheduler_by_address_gives_the_serial_table(tmp_path):
     serial = run_sweep(spec, scheduler="synchronous")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
         remote = run_sweep(spec, scheduler=cluster.scheduler_address, out=tmp_path / "out.csv")
+        with distributed.Client(cluster) as client:
+            by_client = run_sweep(spec, scheduler=client)
     assert remote.failed == 0 and without_time(remote.rows) == without_time(serial.rows)
+    assert remote.scheduler == cluster.scheduler_address == by_client.scheduler
+    assert without_time(by_client.rows) == without_time(serial.rows)
     assert serial.out is None
 
 

@@ -81,8 +81,11 @@ def test_random_policy_with_one_group_and_a_missing_trace(trace_file, tmp_path):
 
 @pytest.mark.slow
 def test_on_a_local_cluster(trace_file):
-    pytest.importorskip("distributed")
-    for h in (ONE_LEVEL, "zen4"):
-        want = cachesim.replay(cachesim.open_trace(trace_file), h)
-        got = replay_sharded(trace_file, h, scheduler="local:2", groups=4)
-        assert got.scheduler == "local:2" and got.result.to_dict() == want.to_dict()
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        for h in (ONE_LEVEL, "zen4"):
+            want = cachesim.replay(cachesim.open_trace(trace_file), h)
+            got = replay_sharded(trace_file, h, scheduler=client, groups=4)
+            assert got.result.to_dict() == want.to_dict()
+            assert len(client.who_has()) == 0  # nothing left on the cluster
