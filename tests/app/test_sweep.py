@@ -343,3 +343,26 @@ def test_the_subcommand_plugs_into_both_command_lines(tmp_path, monkeypatch, cap
     assert "grid.tile=0" in capsys.readouterr().err
     assert rt_cli.main(["sweep", str(good), "--out", str(out), "--scheduler", "synchronous", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["skipped"] == 16
+
+
+def test_theory_inputs_from_files_and_the_synthetic_distributions(tmp_path):
+    from roast_theory import tile_hashing_moments
+
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(48), rng.standard_normal(48)
+    (tmp_path / "data").mkdir()
+    np.save(tmp_path / "data" / "x.npy", x)
+    np.save(tmp_path / "data" / "w.npy", w)
+    spec = write(tmp_path, 'command = "variance"\n[grid]\nx = "data/x.npy"\nw = "data/w.npy"\n'
+                           'memory = [8, 16]\n')
+    rows = run_sweep(spec).rows  # paths are read relative to the spec's folder
+    assert [r["variance"] for r in rows] == [tile_hashing_moments(x, w, m, 1).variance for m in (8, 16)]
+    rows = run_sweep({"command": "variance", "grid": {"n": 40, "memory": 8, "data_seed": 3,
+                                                      "data": ["rademacher", "uniform"]}}).rows
+    g = np.random.default_rng(3)
+    xr, wr = g.choice([-1.0, 1.0], 40), g.choice([-1.0, 1.0], 40)
+    g = np.random.default_rng(3)
+    xu, wu = g.uniform(-1, 1, 40), g.uniform(-1, 1, 40)
+    assert rows[0]["exact_inner_product"] == pytest.approx(float(xr @ wr), abs=1e-12)
+    assert rows[1]["exact_inner_product"] == pytest.approx(float(xu @ wu), abs=1e-12)
+    assert set(np.abs(xr)) == {1.0} and rows[0]["variance"] != rows[1]["variance"]
