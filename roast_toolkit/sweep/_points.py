@@ -63,23 +63,10 @@ def _check_theory(p: dict, base: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ evaluation
 def predict_kernel(point: dict) -> dict:
-    """The ``cachesim kernel --json`` object of a kernel point.
+    """The ``cachesim kernel --json`` object of a kernel point (:func:`cachesim.kernels.predict`)."""
+    from cachesim.kernels import predict
 
-    Calls :func:`cachesim.kernels.predict` where it exists; otherwise the same pipeline through the
-    ``cachesim kernel`` command's function (the fallback goes once ``predict`` is on main).
-    """
-    import cachesim.kernels as ck
-
-    if hasattr(ck, "predict"):
-        return ck.predict(**point).to_dict()
-    from types import SimpleNamespace
-
-    from cachesim.kernels._cli import run_kernel
-
-    opts = {k: (None if v is None else str(v)) for k, v in point.items()
-            if k not in ("kernel", "backward", "analytic", "loop_tiles")}
-    return run_kernel(SimpleNamespace(kernel=point["kernel"], backward=point["backward"],
-                                      analytic=point["analytic"], tiles=point["loop_tiles"], **opts))
+    return predict(**point).to_dict()
 
 
 def _data(p: dict, base: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -175,7 +175,7 @@ def test_variance_rows_are_the_closed_forms(tmp_path):
 
 
 def test_kernel_rows_are_the_kernel_command_and_a_failed_point_is_recorded(tmp_path):
-    from cachesim.cli import main as cachesim_main
+    from roast_toolkit.cli.cachesim_cmd import main as cachesim_main
 
     res = run_sweep(write(tmp_path, KERNEL_SPEC), out=tmp_path / "out.csv")
     assert len(res.rows) == 8 and res.failed == 2  # a ROAST tile of 32x32 does not fit in memory=1024
@@ -323,18 +323,18 @@ def test_a_running_scheduler_by_address_gives_the_serial_table(tmp_path):
 
 def test_the_subcommand_plugs_into_both_command_lines(tmp_path, monkeypatch, capsys):
     """The wiring the lead adds after merging: cachesim's (name, module) row, roast-theory's Subcommand."""
-    import cachesim.cli
     import roast_theory.cli as rt_cli
+    import roast_toolkit.cli.cachesim_cmd as cs_cli
     from roast_toolkit.sweep import _cli
 
-    monkeypatch.setattr(cachesim.cli, "SUBCOMMANDS", [("sweep", "roast_toolkit.sweep._cli")])
+    monkeypatch.setattr(cs_cli, "SUBCOMMANDS", [("sweep", "roast_toolkit.sweep._cli")])
     good, out = write(tmp_path, THEORY_SPEC), tmp_path / "out.csv"
     bad = write(tmp_path, THEORY_SPEC.replace("tile = [1, 4]", "tile = [0]"), "bad.toml")
-    assert cachesim.cli.main(["sweep", str(bad), "--out", str(out), "--scheduler", "synchronous"]) == 2
+    assert cs_cli.main(["sweep", str(bad), "--out", str(out), "--scheduler", "synchronous"]) == 2
     assert "cachesim sweep: error: grid.tile=0 must be an integer >= 1" in capsys.readouterr().err
     assert not out.exists()
     argv = ["sweep", str(good), "--out", str(out), "--scheduler", "synchronous", "--json"]
-    assert cachesim.cli.main(argv) == 0
+    assert cs_cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out)["ran"] == 16
 
     row = rt_cli.Subcommand("sweep", "sweeps", _cli.configure, lambda a: rt_cli.Outcome(*_cli.execute(a)))

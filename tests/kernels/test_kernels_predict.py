@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from cachesim import CacheSimError
-from cachesim.cli import main
 from cachesim.kernels import (
     Block,
     GemmShape,
@@ -24,6 +23,7 @@ from cachesim.kernels import (
     simulate_gemm_cpu,
     simulate_gemm_gpu,
 )
+from roast_toolkit.cli.cachesim_cmd import main
 
 
 def test_gpu_prediction_equals_the_pipeline_by_hand():

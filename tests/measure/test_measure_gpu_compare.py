@@ -74,13 +74,14 @@ def test_authors_harness_passes_repeat_and_roast_wins():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "cachesim.cli", "measure", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "roast_toolkit.cli.cachesim_cmd", "measure", *args],
+                          capture_output=True,
                           text=True, cwd=GPU.parents[1])
 
 
 def _main(capsys, *args):
     """``cachesim measure ARGS`` in this process: (exit status, stdout, stderr)."""
-    from cachesim.cli import main
+    from roast_toolkit.cli.cachesim_cmd import main
 
     status = main(["measure", *args])
     out, err = capsys.readouterr()

@@ -19,8 +19,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace):
     """Write the report; status 0 when every section passed, 1 otherwise (the problems go to stderr)."""
     from roast_theory.cli import Outcome
-
-    from . import build_report
+    from roast_toolkit.report import build_report
 
     rep = build_report(args.out, quick=args.quick, progress=not args.no_progress,
                        measurements=args.measurements, seed=args.seed)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from cachesim import HierarchyConfig, LevelConfig, replay
-from cachesim.cli import SUBCOMMANDS, build_parser, main
 from cachesim.trace import make_chunk
 from cachesim.traceio import write_trace
+from roast_toolkit.cli.cachesim_cmd import SUBCOMMANDS, build_parser, main
 
 
 def run_cli(capsys, *argv):
@@ -130,7 +130,8 @@ def test_errors_exit_2_with_message_and_no_traceback(capsys, tmp_path, setup, ar
 
 def test_console_script_error_has_no_traceback(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "cachesim.cli", "replay", str(tmp_path / "x.bin"), "--hierarchy", "zen4"],
+        [sys.executable, "-m", "roast_toolkit.cli.cachesim_cmd", "replay", str(tmp_path / "x.bin"),
+         "--hierarchy", "zen4"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -192,14 +193,14 @@ def test_subcommand_table_is_one_row_per_command(monkeypatch):
     fake.add_parser = lambda sub: sub.add_parser("hello", help="test")
     fake.run = lambda args: 7
     monkeypatch.setitem(sys.modules, "fake_cmd", fake)
-    monkeypatch.setattr("cachesim.cli.SUBCOMMANDS", SUBCOMMANDS + [("hello", "fake_cmd")])
+    monkeypatch.setattr("roast_toolkit.cli.cachesim_cmd.SUBCOMMANDS", SUBCOMMANDS + [("hello", "fake_cmd")])
     assert main(["hello"]) == 7
     assert "hello" in build_parser().format_help()
 
 
 RSS_CHILD = r"""
 import json, resource, sys
-from cachesim.cli import main
+from roast_toolkit.cli.cachesim_cmd import main
 status = main(sys.argv[1:])
 print(json.dumps({"status": status, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),
       file=sys.stderr)

@@ -4,8 +4,9 @@ Subcommands are rows of :data:`SUBCOMMANDS`: ``(name, module)``, where the modul
 ``add_parser(subparsers) -> argparse.ArgumentParser`` and ``run(args) -> int``. Adding a command is
 one more row (modules are imported only when the parser is built).
 
-Errors: a :class:`~cachesim.errors.CacheSimError` or ``OSError`` prints
-``cachesim <command>: error: <message>`` on stderr and exits with status 2, without a traceback.
+Errors: a :class:`~cachesim.errors.CacheSimError` (or ``RoastTheoryError``, ``OSError``) prints
+``cachesim <command>: error: <message>`` on stderr and exits with status 2, without a traceback; Ctrl-C
+prints ``cachesim <command>: interrupted`` and exits with status 130.
 With ``--json`` a command prints exactly one JSON object on stdout (progress bars go to stderr).
 """
 
@@ -16,20 +17,24 @@ import importlib
 import json
 import sys
 
-from .errors import CacheSimError
+from cachesim.errors import CacheSimError
+from roast_theory.errors import RoastTheoryError
+
+from ._common import add_version_argument, error_text, interrupt_exits
 
 SUBCOMMANDS: list[tuple[str, str]] = [
-    ("replay", "cachesim._cli_replay"),
-    ("misscurve", "cachesim._cli_misscurve"),
-    ("kernel", "cachesim.kernels._cli"),
-    ("explain", "cachesim.kernels._cli_explain"),
-    ("measure", "cachesim.measure._cli"),
+    ("replay", "roast_toolkit.cli.replay"),
+    ("misscurve", "roast_toolkit.cli.misscurve"),
+    ("kernel", "roast_toolkit.cli.kernel"),
+    ("explain", "roast_toolkit.cli.explain"),
+    ("measure", "roast_toolkit.cli.measure"),
+    ("sweep", "roast_toolkit.sweep._cli"),
 ]
 
 
 def add_trace_arguments(p: argparse.ArgumentParser) -> None:
     """Options every trace-reading command shares: TRACE, --format, --chunk-size, --include-instructions."""
-    from .traceio import FORMATS
+    from cachesim.traceio import FORMATS
 
     p.add_argument("trace", metavar="TRACE", help="trace file (.npy, .npz, .din, .lackey, .bin)")
     p.add_argument("--format", choices=FORMATS, default=None, help="trace format (default: detect)")
@@ -43,7 +48,7 @@ def add_trace_arguments(p: argparse.ArgumentParser) -> None:
 
 def open_trace_from_args(args):
     """A :class:`~cachesim.traceio.TraceFile` from the shared trace options."""
-    from .traceio import open_trace
+    from cachesim.traceio import open_trace
 
     return open_trace(
         args.trace, args.format, chunk_size=args.chunk_size, include_instructions=args.include_instructions
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cachesim", description="Exact trace-driven cache simulation and miss curves."
     )
+    add_version_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in SUBCOMMANDS:
         module = importlib.import_module(module_name)
@@ -83,17 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Entry point of ``cachesim``; returns the exit status (2 on bad input, 130 when interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        status = args._run(args)
-    except (CacheSimError, OSError) as e:
-        msg = (
-            str(e) if isinstance(e, CacheSimError) else f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")
-        )
-        print(f"cachesim {args._name}: error: {msg}", file=sys.stderr)
-        return 2
-    return int(status or 0)
+    with interrupt_exits(f"cachesim {args._name}"):
+        try:
+            status = args._run(args)
+        except (CacheSimError, RoastTheoryError, OSError) as e:
+            print(f"cachesim {args._name}: error: {error_text(e)}", file=sys.stderr)
+            return 2
+        return int(status or 0)
+    return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

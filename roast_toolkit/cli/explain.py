@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 
-from ._cli import add_common_arguments, parsed_common
-from .explanation import DEFAULT_MEMORY, EXPLAIN_KERNELS
-from .explanation import explain as explain_kernels
+from cachesim.kernels.explanation import DEFAULT_MEMORY, EXPLAIN_KERNELS
+from cachesim.kernels.explanation import explain as explain_kernels
+
+from .kernel import add_common_arguments, parsed_common
 
 KINDS = EXPLAIN_KERNELS
 
@@ -43,7 +44,7 @@ def _fmt(v) -> str:
 
 
 def run(args) -> int:
-    from ..cli import emit_json
+    from .cachesim_cmd import emit_json
 
     out = explain(args)
     if args.json:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import time
 
-from .cli import add_progress_arguments, add_trace_arguments, emit_json, open_trace_from_args, want_progress
+from .cachesim_cmd import (
+    add_progress_arguments,
+    add_trace_arguments,
+    emit_json,
+    open_trace_from_args,
+    want_progress,
+)
 
 
 def add_parser(sub):
@@ -26,8 +32,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from .config import load_hierarchy
-    from .engine import replay
+    from cachesim.config import load_hierarchy
+    from cachesim.engine import replay
 
     hierarchy = load_hierarchy(args.hierarchy)
     trace = open_trace_from_args(args)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 
-from .._validate import parse_int as _int
-from .._validate import parse_triple as _triple
-from ..errors import CacheSimError
+from cachesim._validate import parse_int as _int
+from cachesim._validate import parse_triple as _triple
+from cachesim.errors import CacheSimError
 
 
 def add_parser(sub):
@@ -45,15 +45,15 @@ def add_parser(sub):
 
 
 def _check(args) -> int:
-    from ..cli import emit_json
+    from .cachesim_cmd import emit_json
 
     if args.device == "cpu":
         if args.precision == "bf16":
             raise CacheSimError("precision='bf16' cannot be checked on the CPU: Triton's interpreter "
                                 "computes bf16 dot products wrongly; use --device cuda")
         os.environ.setdefault("TRITON_INTERPRET", "1")
-    from . import gpu
-    from . import triton_kernels as tk
+    from cachesim.measure import gpu
+    from cachesim.measure import triton_kernels as tk
 
     bm, bn, bk = _triple("block", args.block)
     m, k, n = _triple("shape", args.shape)
@@ -72,8 +72,9 @@ def _check(args) -> int:
 
 
 def _records(args) -> int:
-    from ..cli import emit_json
-    from .records import load_records
+    from cachesim.measure.records import load_records
+
+    from .cachesim_cmd import emit_json
 
     rows = [r.summary() for r in load_records(args.dir, args.kind)]
     if args.json:
@@ -85,8 +86,9 @@ def _records(args) -> int:
 
 
 def _compare(args) -> int:
-    from ..cli import emit_json
-    from .compare import compare_measurements
+    from cachesim.measure.compare import compare_measurements
+
+    from .cachesim_cmd import emit_json
 
     s = compare_measurements(args.dir, markdown=args.markdown, rerun_model=args.write_predictions)
     if args.json:

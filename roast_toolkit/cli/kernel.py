@@ -1,18 +1,18 @@
 """``cachesim kernel``: per-level traffic and predicted time of one kernel on one target.
 
 A thin command: parse the options, call :func:`cachesim.kernels.predict`, print its ``to_dict()``.
-The option set shared with ``cachesim explain`` (:mod:`cachesim.kernels._cli_explain`) lives here too.
+The option set shared with ``cachesim explain`` (:mod:`roast_toolkit.cli.explain`) lives here too.
 """
 
 from __future__ import annotations
 
 import sys
 
-from .._validate import parse_int
-from ..errors import CacheSimError
-from ._common import ALL_KERNELS
-from .prediction import predict
-from .targets import CPU_TARGETS, GPU_TARGETS, TARGETS
+from cachesim._validate import parse_int
+from cachesim.errors import CacheSimError
+from cachesim.kernels._common import ALL_KERNELS
+from cachesim.kernels.prediction import predict
+from cachesim.kernels.targets import CPU_TARGETS, GPU_TARGETS, TARGETS
 
 
 def add_common_arguments(p, *, shape_default=None) -> None:
@@ -84,7 +84,7 @@ def print_record(out: dict) -> None:
 
 
 def run(args) -> int:
-    from ..cli import emit_json
+    from .cachesim_cmd import emit_json
 
     out = run_kernel(args)
     if args.json:

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import pytest
 
 from cachesim import CacheSimError
-from cachesim.cli import main
 from cachesim.kernels import get_target, plan_gemm, simulate_gemm_gpu
 from cachesim.kernels.cost import CostPrediction, predict_cpu, predict_gpu
+from roast_toolkit.cli.cachesim_cmd import main
 
 
 def _traffic(**kw):
@@ -126,7 +126,8 @@ def test_cli_errors_exit_2(capsys, argv, name):
 
 
 def test_console_script_error_without_traceback():
-    cmd = [sys.executable, "-m", "cachesim.cli", "kernel", "--kernel", "dense", "--shape", "1x2"]
+    cmd = [sys.executable, "-m", "roast_toolkit.cli.cachesim_cmd", "kernel", "--kernel", "dense",
+           "--shape", "1x2"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 2
     assert "shape" in res.stderr and "Traceback" not in res.stderr

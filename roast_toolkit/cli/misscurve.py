@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .cli import add_trace_arguments, emit_json, open_trace_from_args
-from .errors import CacheSimError
+from cachesim.errors import CacheSimError
+
+from .cachesim_cmd import add_trace_arguments, emit_json, open_trace_from_args
 
 
 def add_parser(sub):
@@ -38,7 +39,7 @@ def add_parser(sub):
 
 
 def _sizes(text, line_size, n_sets):
-    from .config import parse_size
+    from cachesim.config import parse_size
 
     unit = line_size * n_sets
     out = []
@@ -51,7 +52,7 @@ def _sizes(text, line_size, n_sets):
 
 
 def run(args) -> int:
-    from .stackdist import OlkenProfiler, PerSetStackProfiler
+    from cachesim.stackdist import OlkenProfiler, PerSetStackProfiler
 
     if args.level is not None:
         from .config import load_hierarchy
