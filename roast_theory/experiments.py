@@ -7,7 +7,7 @@ weight matrices only (biases stay dense): with ``n = 64 h + 10 h`` weights,
 * global sharing: one memory of ``m = n // c`` slots for both layers (per-layer seeds, module scales);
 * local sharing: layer ``l`` gets its own ``m_l = n_l // c`` slots.
 
-Indexing is ``"element"`` (HashedNet-style: one slot per weight) or ``"tile"`` (ROAST-style: ``BK x BN``
+The scheme is ``"element"`` (HashedNet-style: one slot per weight) or ``"tile"`` (ROAST-style: ``BK x BN``
 tiles placed contiguously, circular placement; default ``2 x 4`` so that a tile fits the smallest local
 memory, 12 slots for the 128 x 10 layer at 100x). Both use per-element signs and the hash family given
 (default ``"ideal"``), through :mod:`roast_theory.mappings`. torch and scikit-learn are
@@ -23,28 +23,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._deprecation import renamed_fields, renamed_kwargs
 from ._validate import check_choice, check_int, plain
 from .errors import RoastTheoryError
 
 __all__ = ["AccuracySummary", "FamilyGap", "TrainRun", "TrainSharingResult", "hash_family_gap",
            "layer_mapping", "train_sharing_experiment"]
 
-INDEXINGS = ("element", "tile")
+#: Hashing schemes of the experiment: ``"element"`` (HashedNet, one slot per weight) and ``"tile"``
+#: (ROAST tiles). These are the labels of the recorded runs (``measurements/cpu/train_sharing.json``).
+SCHEMES = ("element", "tile")
+INDEXINGS = SCHEMES  # deprecated name of SCHEMES
 SHARINGS = ("global", "local")
 
 
-def layer_mapping(indexing: str, k: int, n: int, m_slots: int, *, tile: tuple[int, int] = (2, 4),
+@renamed_kwargs(indexing="scheme", m_slots="memory")
+def layer_mapping(scheme: str, k: int, n: int, memory: int, *, tile: tuple[int, int] = (2, 4),
                   seed: int = 0, family: str = "ideal"):
-    """The :mod:`roast_theory.mappings` object that hashes a ``(k, n)`` weight into ``m_slots`` values.
+    """The :mod:`roast_theory.mappings` object that hashes a ``(k, n)`` weight into ``memory`` values.
 
     Parameters
     ----------
-    indexing : {"element", "tile"}
+    scheme : {"element", "tile"}
         ``"element"``: :class:`~roast_theory.mappings.ElementMapping` (HashedNet);
         ``"tile"``: :class:`~roast_theory.mappings.TileMapping` with ``tile``, circular placement (ROAST).
     k, n : int
         Weight shape ``(in_features, out_features)``.
-    m_slots : int
+    memory : int
         Memory size (``>= BK * BN`` for tiles).
     tile : (int, int)
         ``(BK, BN)``.
@@ -65,35 +70,41 @@ def layer_mapping(indexing: str, k: int, n: int, m_slots: int, *, tile: tuple[in
     """
     from .mappings import ElementMapping, TileMapping
 
-    check_choice("indexing", indexing, INDEXINGS)
-    if indexing == "element":
-        return ElementMapping((k, n), m_slots, family=family, seed=seed, sign="element")
-    return TileMapping((k, n), m_slots, tile=tuple(tile), placement="circular", sign="element", family=family,
+    check_choice("scheme", scheme, SCHEMES)
+    if scheme == "element":
+        return ElementMapping((k, n), memory, family=family, seed=seed, sign="element")
+    return TileMapping((k, n), memory, tile=tuple(tile), placement="circular", sign="element", family=family,
                        seed=seed)
 
 
+@renamed_fields(indexing="scheme", m_slots="memory")
 @dataclass(frozen=True)
 class TrainRun:
-    """One training run: configuration, memory sizes and the test accuracy."""
+    """One training run: configuration, memory sizes and the test accuracy.
 
-    indexing: str
+    :meth:`to_case` writes the keys of the recorded runs (``"indexing"`` for ``scheme``, ``"m_slots"`` for
+    ``memory``); ``TrainRun(**case)`` reads them back (the old keyword names are deprecated aliases).
+    """
+
+    scheme: str
     sharing: str
     compression: float
     seed: int
     hidden: int
-    m_slots: tuple
+    memory: tuple
     n_weights: int
     test_accuracy: float
     train_accuracy: float
     seconds: float
 
     def to_case(self) -> dict:
-        return {"indexing": self.indexing, "sharing": self.sharing, "compression": self.compression,
-                "seed": self.seed, "hidden": self.hidden, "m_slots": list(self.m_slots),
+        return {"indexing": self.scheme, "sharing": self.sharing, "compression": self.compression,
+                "seed": self.seed, "hidden": self.hidden, "m_slots": list(self.memory),
                 "n_weights": self.n_weights, "test_accuracy": self.test_accuracy,
                 "train_accuracy": self.train_accuracy, "seconds": self.seconds}
 
 
+@renamed_fields(indexing="scheme")
 @dataclass(frozen=True)
 class AccuracySummary:
     """Test accuracy of one configuration over seeds: mean and standard error of the mean.
@@ -104,7 +115,7 @@ class AccuracySummary:
     ``ddof=1``); the confidence interval uses Student's t with ``S - 1`` degrees of freedom.
     """
 
-    indexing: str
+    scheme: str
     sharing: str
     compression: float
     mean: float
@@ -131,19 +142,20 @@ class TrainSharingResult:
     dense: tuple  # TrainRun of the uncompressed baseline (compression 1)
     settings: dict
 
-    def summary(self, indexing: str, sharing: str, compression: float) -> AccuracySummary:
+    @renamed_kwargs(indexing="scheme")
+    def summary(self, scheme: str, sharing: str, compression: float) -> AccuracySummary:
         """Mean +- SE of the test accuracy of one configuration."""
-        acc = np.array([r.test_accuracy for r in self.runs if r.indexing == indexing and r.sharing == sharing
+        acc = np.array([r.test_accuracy for r in self.runs if r.scheme == scheme and r.sharing == sharing
                         and r.compression == compression])
         if acc.size == 0:
-            raise RoastTheoryError(f"no runs for indexing={indexing!r}, sharing={sharing!r}, "
+            raise RoastTheoryError(f"no runs for scheme={scheme!r}, sharing={sharing!r}, "
                                    f"compression={compression!r}")
         se = acc.std(ddof=1) / math.sqrt(acc.size) if acc.size > 1 else float("nan")
-        return AccuracySummary(indexing, sharing, compression, float(acc.mean()), float(se), int(acc.size))
+        return AccuracySummary(scheme, sharing, compression, float(acc.mean()), float(se), int(acc.size))
 
     def table(self) -> tuple:
-        """One :class:`AccuracySummary` per (indexing, sharing, compression), in run order."""
-        keys = list(dict.fromkeys((r.indexing, r.sharing, r.compression) for r in self.runs))
+        """One :class:`AccuracySummary` per (scheme, sharing, compression), in run order."""
+        keys = list(dict.fromkeys((r.scheme, r.sharing, r.compression) for r in self.runs))
         return tuple(self.summary(*key) for key in keys)
 
     def dense_summary(self) -> AccuracySummary:
@@ -157,10 +169,10 @@ class TrainSharingResult:
     def format(self) -> str:
         """A plain-text table (accuracy mean +- standard error over seeds)."""
         d = self.dense_summary()
-        lines = [f"{'indexing':8s} {'sharing':7s} {'compr':>6s} {'test acc':>18s} {'seeds':>5s}",
+        lines = [f"{'scheme':8s} {'sharing':7s} {'compr':>6s} {'test acc':>18s} {'seeds':>5s}",
                  f"{'dense':8s} {'-':7s} {1:6.0f} {d.mean:9.4f} +- {d.standard_error:6.4f} {d.n_seeds:5d}"]
         for s in self.table():
-            lines.append(f"{s.indexing:8s} {s.sharing:7s} {s.compression:6.0f} {s.mean:9.4f} +- "
+            lines.append(f"{s.scheme:8s} {s.sharing:7s} {s.compression:6.0f} {s.mean:9.4f} +- "
                          f"{s.standard_error:6.4f} {s.n_seeds:5d}")
         return "\n".join(lines)
 
@@ -180,7 +192,7 @@ def _digits(split_seed: int):
     return x[train], y[train], x[test], y[test]
 
 
-def _build_model(torch, indexing, sharing, compression, hidden, seed, tile, family):
+def _build_model(torch, scheme, sharing, compression, hidden, seed, tile, family):
     from . import torch_layers as tl
 
     shapes = [(64, hidden), (hidden, 10)]
@@ -188,17 +200,17 @@ def _build_model(torch, indexing, sharing, compression, hidden, seed, tile, fami
     if sharing == "global":
         m_total = max(1, int(sum(sizes) // compression))
         mem = tl.SharedMemory(m_total, seed=seed)
-        mems, m_slots = [mem, mem], (m_total,)
+        mems, memory = [mem, mem], (m_total,)
     else:
-        m_slots = tuple(max(1, int(s // compression)) for s in sizes)
-        mems = [tl.SharedMemory(m, seed=seed * 2 + i) for i, m in enumerate(m_slots)]
+        memory = tuple(max(1, int(s // compression)) for s in sizes)
+        mems = [tl.SharedMemory(m, seed=seed * 2 + i) for i, m in enumerate(memory)]
     layers = []
     for i, ((k, n), mem) in enumerate(zip(shapes, mems)):
-        mapping = layer_mapping(indexing, k, n, mem.m_slots, tile=tile, seed=seed * 16 + i, family=family)
-        cls = tl.RoastLinear if indexing == "tile" else tl.HashedNetLinear
+        mapping = layer_mapping(scheme, k, n, mem.memory, tile=tile, seed=seed * 16 + i, family=family)
+        cls = tl.RoastLinear if scheme == "tile" else tl.HashedNetLinear
         layers.append(cls.from_mapping(mapping, k, n, mem, scale=tl.module_scale(k, mem.init_std)))
     model = torch.nn.Sequential(layers[0], torch.nn.ReLU(), layers[1])
-    return model, m_slots, sum(sizes)
+    return model, memory, sum(sizes)
 
 
 def _train_one(torch, model, data, *, epochs, batch_size, lr, seed):
@@ -219,8 +231,9 @@ def _train_one(torch, model, data, *, epochs, batch_size, lr, seed):
     return acc_te, acc_tr
 
 
+@renamed_kwargs(indexings="schemes")
 def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int = 128,
-                             indexings=INDEXINGS, sharings=SHARINGS, tile=(2, 4), epochs: int = 12,
+                             schemes=SCHEMES, sharings=SHARINGS, tile=(2, 4), epochs: int = 12,
                              batch_size: int = 64, lr: float = 1e-2, family: str = "ideal",
                              split_seed: int = 0, threads: int | None = 1,
                              workers: int = 1) -> TrainSharingResult:
@@ -234,10 +247,10 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
         Seeds ``0 .. seeds-1`` (hash draw, memory init, batch order).
     hidden : int
         Hidden width.
-    indexings, sharings : sequences
+    schemes, sharings : sequences
         Subsets of ``("element", "tile")`` and ``("global", "local")``.
     tile : (int, int)
-        ROAST tile ``(BK, BN)`` for ``"tile"`` indexing.
+        ROAST tile ``(BK, BN)`` for the ``"tile"`` scheme.
     epochs, batch_size, lr : training settings (Adam, cross-entropy).
     family : str
         Hash family name.
@@ -268,15 +281,15 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
         if isinstance(c, bool) or not isinstance(c, int | float) or not c > 1:
             raise RoastTheoryError(f"compression={plain(c)!r} must be a number > 1")
         comps.append(float(c))
-    for v in indexings:
-        check_choice("indexing", v, INDEXINGS)
+    for v in schemes:
+        check_choice("scheme", v, SCHEMES)
     for v in sharings:
         check_choice("sharing", v, SHARINGS)
     common = dict(hidden=hidden, tile=tuple(tile), epochs=epochs, batch_size=batch_size, lr=lr, family=family,
                   split_seed=split_seed, threads=threads)
-    jobs = [dict(common, indexing="dense", sharing="none", compression=1.0, seed=s) for s in range(seeds)]
-    jobs += [dict(common, indexing=i, sharing=sh, compression=c, seed=s)
-             for i in indexings for sh in sharings for c in comps for s in range(seeds)]
+    jobs = [dict(common, scheme="dense", sharing="none", compression=1.0, seed=s) for s in range(seeds)]
+    jobs += [dict(common, scheme=i, sharing=sh, compression=c, seed=s)
+             for i in schemes for sh in sharings for c in comps for s in range(seeds)]
     if workers == 1:
         import torch
 
@@ -291,8 +304,8 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
 
         with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
             done = list(pool.map(_run_job, jobs))
-    dense = tuple(r for r in done if r.indexing == "dense")
-    runs = tuple(r for r in done if r.indexing != "dense")
+    dense = tuple(r for r in done if r.scheme == "dense")
+    runs = tuple(r for r in done if r.scheme != "dense")
     n_test = len(load_digits_targets()) // 4
     settings = {"hidden": hidden, "tile": list(tile), "epochs": epochs, "batch_size": batch_size, "lr": lr,
                 "family": family, "split_seed": split_seed, "optimizer": "Adam", "workers": workers,
@@ -319,16 +332,16 @@ def _run_job(job: dict) -> TrainRun:
     seed, hidden = job["seed"], job["hidden"]
     torch.manual_seed(seed)
     t0 = time.perf_counter()
-    if job["indexing"] == "dense":
+    if job["scheme"] == "dense":
         model = torch.nn.Sequential(tl.DenseLinear(64, hidden, seed=seed), torch.nn.ReLU(),
                                     tl.DenseLinear(hidden, 10, seed=seed + 1000))
-        m_slots, n_weights = (), 74 * hidden
+        memory, n_weights = (), 74 * hidden
     else:
-        model, m_slots, n_weights = _build_model(torch, job["indexing"], job["sharing"], job["compression"],
+        model, memory, n_weights = _build_model(torch, job["scheme"], job["sharing"], job["compression"],
                                                  hidden, seed, job["tile"], job["family"])
     te, tr = _train_one(torch, model, data, epochs=job["epochs"], batch_size=job["batch_size"], lr=job["lr"],
                         seed=seed)
-    return TrainRun(job["indexing"], job["sharing"], job["compression"], seed, hidden, m_slots, n_weights,
+    return TrainRun(job["scheme"], job["sharing"], job["compression"], seed, hidden, memory, n_weights,
                     te, tr, time.perf_counter() - t0)
 
 

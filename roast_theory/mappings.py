@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._deprecation import renamed_attribute
 from ._validate import check_choice, check_int, plain
 from .errors import RoastTheoryError
 from .hashes import make_family
@@ -90,12 +91,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ base
 class _Mapping:
-    """Sketch / recover shared by every mapping (subclasses set ``shape``, ``m_slots``, ``index``, ``sign``).
+    """Sketch / recover shared by every mapping (subclasses set ``shape``, ``memory``, ``index``, ``sign``).
 
     Instances are frozen: attributes are set once in ``__init__`` and arrays are read-only.
     """
 
     _fields: tuple[str, ...] = ()
+    m_slots = renamed_attribute("m_slots", "memory")
 
     def _set(self, **values):
         for k, v in values.items():
@@ -113,22 +115,22 @@ class _Mapping:
         return int(np.prod(self.shape))
 
     def sketch(self, weight) -> np.ndarray:
-        """Memory ``M = S w``: ``M[b] = sum_{i: h(i)=b} g_i w_i`` (float64, length ``m_slots``)."""
+        """Memory ``M = S w``: ``M[b] = sum_{i: h(i)=b} g_i w_i`` (float64, length ``memory``)."""
         w = _finite_array("weight", weight)
         if w.shape != self.shape:
             raise RoastTheoryError(f"weight has shape {w.shape} but the mapping's shape is {self.shape}")
-        return np.bincount(self.index.ravel(), weights=(self.sign * w).ravel(), minlength=self.m_slots)
+        return np.bincount(self.index.ravel(), weights=(self.sign * w).ravel(), minlength=self.memory)
 
     def recover(self, memory) -> np.ndarray:
         """Weight ``w_hat = S^T M``: ``w_hat_i = g_i M[h(i)]`` (the mapping's shape)."""
         mem = _finite_array("memory", memory)
-        if mem.shape != (self.m_slots,):
-            raise RoastTheoryError(f"memory has shape {mem.shape}: must be ({self.m_slots},)")
+        if mem.shape != (self.memory,):
+            raise RoastTheoryError(f"memory has shape {mem.shape}: must be ({self.memory},)")
         return self.sign * mem[self.index]
 
     def matrix(self) -> np.ndarray:
-        """The dense sketch matrix ``S`` (``m_slots x n_weights``; for small cases and tests)."""
-        s = np.zeros((self.m_slots, self.n_weights))
+        """The dense sketch matrix ``S`` (``memory x n_weights``; for small cases and tests)."""
+        s = np.zeros((self.memory, self.n_weights))
         s[self.index.ravel(), np.arange(self.n_weights)] = self.sign.ravel()
         return s
 
@@ -190,10 +192,6 @@ class ElementMapping(_Mapping):
         self._set(shape=shape, memory=m, sign_mode=sign, family=family, seed=seed, hash_family=fam,
                   index=_readonly(idx), sign=_readonly(np.asarray(g, np.int8).reshape(shape)))
 
-    @property
-    def m_slots(self) -> int:
-        return self.memory
-
 
 # ------------------------------------------------------------------------------------------ tiles
 class TileMapping(_Mapping):
@@ -248,10 +246,6 @@ class TileMapping(_Mapping):
         g = _signs(fam, sign, shape, (k, n), (kb, nb))
         self._set(shape=shape, memory=m, tile=tile_, placement=placement, sign_mode=sign, family=family,
                   seed=seed, hash_family=fam, starts=_readonly(s), index=_readonly(idx), sign=_readonly(g))
-
-    @property
-    def m_slots(self) -> int:
-        return self.memory
 
     @property
     def tile_size(self) -> int:
@@ -321,6 +315,3 @@ class ChunkMapping(_Mapping):
         self._set(shape=shape, memory=m, chunk=z, placement=placement, sign_mode=sign, family=family,
                   seed=seed, hash_family=fam, index=_readonly(idx), sign=_readonly(g))
 
-    @property
-    def m_slots(self) -> int:
-        return self.memory

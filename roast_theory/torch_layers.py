@@ -2,7 +2,7 @@
 
 A hashed layer stores no weight matrix of its own. It holds an integer ``index`` buffer and an optional
 ``sign`` buffer (both of the weight's shape ``(in_features, out_features)``) and reads its weights from a
-:class:`SharedMemory` -- one ``nn.Parameter`` vector ``M`` of ``m_slots`` values -- on every call:
+:class:`SharedMemory` -- one ``nn.Parameter`` vector ``M`` of ``memory`` values -- on every call:
 
     W = lambda * sign * M[index]            (gather, ``torch.index_select``)
     y = x @ W + bias                        (dense matmul)
@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ._deprecation import renamed_attribute, renamed_kwargs
 from ._validate import check_int, check_real, check_seed
 from .errors import RoastTheoryError
 
@@ -73,8 +74,8 @@ def gather_weight_numpy(memory, index, sign=None, scale: float = 1.0) -> np.ndar
 
     Parameters
     ----------
-    memory : array_like, shape (m_slots,)
-    index : array_like of int, any shape, values in ``[0, m_slots)``
+    memory : array_like, shape (m,)
+    index : array_like of int, any shape, values in ``[0, m)``
     sign : array_like of +-1, same shape as ``index``, or None (all +1)
     scale : float
         Module scale lambda.
@@ -99,16 +100,16 @@ def gather_weight_numpy(memory, index, sign=None, scale: float = 1.0) -> np.ndar
 
 
 # ----------------------------------------------------------------------------------------- validation
-def _check_index(index, m_slots: int) -> np.ndarray:
+def _check_index(index, memory: int) -> np.ndarray:
     arr = np.asarray(index)
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise RoastTheoryError(f"index has dtype {arr.dtype}: must be an integer array")
-    if arr.size and m_slots >= 0:
+    if arr.size and memory >= 0:
         lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= m_slots:
+        if lo < 0 or hi >= memory:
             bad = lo if lo < 0 else hi
-            raise RoastTheoryError(f"index contains {bad}: all values must be in [0, {m_slots - 1}] "
-                                   f"(m_slots={m_slots})")
+            raise RoastTheoryError(f"index contains {bad}: all values must be in [0, {memory - 1}] "
+                                   f"(memory={memory})")
     return arr.astype(np.int64, copy=False)
 
 
@@ -178,11 +179,11 @@ def _classes() -> dict:
     nn = torch.nn
 
     class SharedMemory(nn.Module):
-        """The shared array ``M``: one ``nn.Parameter`` vector of ``m_slots`` values.
+        """The shared array ``M``: one ``nn.Parameter`` vector of ``memory`` values.
 
         Parameters
         ----------
-        m_slots : int
+        memory : int
             Number of stored values ``m``.
         init_std : float
             Values start as independent :math:`N(0, \\text{init\\_std}^2)`.
@@ -199,17 +200,20 @@ def _classes() -> dict:
         summed over every layer that reads this memory.
         """
 
-        def __init__(self, m_slots: int, *, init_std: float = MEMORY_INIT_STD, seed: int | None = None,
+        m_slots = renamed_attribute("m_slots", "memory")
+
+        @renamed_kwargs(m_slots="memory")
+        def __init__(self, memory: int, *, init_std: float = MEMORY_INIT_STD, seed: int | None = None,
                      dtype="float32", device=None):
             super().__init__()
-            self.m_slots = check_int("m_slots", m_slots, low=1)
+            self.memory = check_int("memory", memory, low=1)
             self.init_std = check_real("init_std", init_std, low=0.0)
             seed = check_seed(seed)
             tdtype = _dtype(torch, dtype)
             gen = None
             if seed is not None:
                 gen = torch.Generator().manual_seed(seed)
-            values = torch.randn(self.m_slots, generator=gen, dtype=torch.float64) * self.init_std
+            values = torch.randn(self.memory, generator=gen, dtype=torch.float64) * self.init_std
             self.weight = nn.Parameter(values.to(dtype=tdtype, device=device))
 
         @classmethod
@@ -226,12 +230,12 @@ def _classes() -> dict:
             if values.dtype not in tuple(getattr(torch, d) for d in _DTYPES):
                 raise RoastTheoryError(f"values has dtype {values.dtype}: choose one of {', '.join(_DTYPES)}")
             mem = cls(1, init_std=init_std, dtype=values.dtype)
-            mem.m_slots = int(values.numel())
+            mem.memory = int(values.numel())
             mem.weight = values if isinstance(values, nn.Parameter) else nn.Parameter(values)
             return mem
 
         def extra_repr(self) -> str:
-            return f"m_slots={self.m_slots}, init_std={self.init_std}"
+            return f"memory={self.memory}, init_std={self.init_std}"
 
     class HashedLinear(nn.Module):
         """Linear layer whose weights are gathered from a :class:`SharedMemory`.
@@ -268,7 +272,7 @@ def _classes() -> dict:
             self.memory = memory
             self.scale = check_real("scale", scale)
             param = memory.weight
-            idx = _as_weight_shape("index", _check_index(index, memory.m_slots), in_features, out_features)
+            idx = _as_weight_shape("index", _check_index(index, memory.memory), in_features, out_features)
             idx_t = torch.tensor(np.array(idx, dtype=np.int64), device=param.device)
             self.register_buffer("index", idx_t)
             if sign is None:
@@ -296,7 +300,7 @@ def _classes() -> dict:
 
         def set_index(self, index, sign=None) -> None:
             """Replace the hash (index and sign) in place, e.g. to draw a new seed without a new layer."""
-            idx = _as_weight_shape("index", _check_index(index, self.memory.m_slots), self.in_features,
+            idx = _as_weight_shape("index", _check_index(index, self.memory.memory), self.in_features,
                                    self.out_features)
             self.index.copy_(torch.tensor(np.array(idx, dtype=np.int64)))
             if (sign is None) != (self.sign is None):
@@ -327,7 +331,7 @@ def _classes() -> dict:
 
         def extra_repr(self) -> str:
             return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                    f"m_slots={self.memory.m_slots}, scale={self.scale:.4g}, sign={self.sign is not None}, "
+                    f"memory={self.memory.memory}, scale={self.scale:.4g}, sign={self.sign is not None}, "
                     f"bias={self.bias is not None}")
 
     class HashedNetLinear(HashedLinear):
