@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._deprecation import renamed_fields, renamed_kwargs
-from ._validate import check_choice, check_int, plain
+from ._validate import SHARINGS, check_choice, check_int, check_probability, check_real
 from .errors import RoastTheoryError
 
 __all__ = ["AccuracySummary", "FamilyGap", "TrainRun", "TrainSharingResult", "hash_family_gap",
@@ -34,7 +34,6 @@ __all__ = ["AccuracySummary", "FamilyGap", "TrainRun", "TrainSharingResult", "ha
 #: (ROAST tiles). These are the labels of the recorded runs (``measurements/cpu/train_sharing.json``).
 SCHEMES = ("element", "tile")
 INDEXINGS = SCHEMES  # deprecated name of SCHEMES
-SHARINGS = ("global", "local")
 
 
 @renamed_kwargs(indexing="scheme", m_slots="memory")
@@ -126,8 +125,7 @@ class AccuracySummary:
         """Student-t interval for the mean accuracy."""
         from scipy import stats
 
-        if not 0 < confidence_level < 1:
-            raise RoastTheoryError(f"confidence_level={plain(confidence_level)!r} must be in (0, 1)")
+        confidence_level = check_probability("confidence_level", confidence_level)
         if self.n_seeds < 2:
             return (float("nan"), float("nan"))
         t = stats.t.ppf(0.5 + confidence_level / 2, self.n_seeds - 1)
@@ -276,11 +274,7 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
     workers = check_int("workers", workers, low=1)
     if threads is not None:
         threads = check_int("threads", threads, low=1)
-    comps = []
-    for c in compressions:
-        if isinstance(c, bool) or not isinstance(c, int | float) or not c > 1:
-            raise RoastTheoryError(f"compression={plain(c)!r} must be a number > 1")
-        comps.append(float(c))
+    comps = [check_real("compression", c, low=1.0, low_open=True) for c in compressions]
     for v in schemes:
         check_choice("scheme", v, SCHEMES)
     for v in sharings:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_choice, check_int, plain
+from ._validate import check_choice, check_int, check_keys, check_shape, plain
 from .errors import RoastTheoryError
 
 #: Prime of RzLinear's ``stable`` tile hash.
@@ -66,22 +66,6 @@ def _prf64(key: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         h = _splitmix64(k ^ _splitmix64(a.astype(np.uint64) + np.uint64(0x632BE59BD9B4E019)))
         return _splitmix64(h + _splitmix64(b.astype(np.uint64) ^ np.uint64(0x8CB92BA72F3D8DD7)))
-
-
-def _keys(name: str, value) -> np.ndarray:
-    """Return ``value`` as a non-negative int64 array."""
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise RoastTheoryError(f"{name} must be an array of integers, got dtype {arr.dtype}")
-    if arr.size and arr.min() < 0:
-        raise RoastTheoryError(f"{name} has a negative key {int(arr.min())}: keys must be >= 0")
-    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise RoastTheoryError(f"{name} has a key {int(arr.max())} above 2**63 - 1")
-    return arr.astype(np.int64, copy=False)
-
-
-def _span(name: str, value) -> int:
-    return check_int(name, value, low=1)
 
 
 def _lin3(P: int, c: np.ndarray, ra: np.ndarray, rb: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,7 +109,7 @@ class SignHash:
 
     def signs(self, a, b=0) -> np.ndarray:
         """int8 signs ``+-1`` of the keys ``(a, b)`` (broadcast)."""
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         bit = (_prf64(self.key, a_, b_) >> np.uint64(63)).astype(np.int8)
         return (1 - 2 * bit).astype(np.int8)
 
@@ -142,14 +126,14 @@ class _Family:
 
     def tile_starts(self, kb, nb, span) -> np.ndarray:
         """Start in ``[0, span)`` of tile ``(kb, nb)``: ``raw(kb, nb) mod span``."""
-        span = _span("span", span)
-        r = self.raw(_keys("kb", kb), _keys("nb", nb))
+        span = check_int("span", span, low=1)
+        r = self.raw(check_keys("kb", kb), check_keys("nb", nb))
         return (r % r.dtype.type(span)).astype(np.int64)
 
     def element_slots(self, k, n, m) -> np.ndarray:
         """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m``."""
-        m = _span("m", m)
-        r = self.raw(_keys("k", k), _keys("n", n))
+        m = check_int("m", m, low=1)
+        r = self.raw(check_keys("k", k), check_keys("n", n))
         return (r % r.dtype.type(m)).astype(np.int64)
 
     def signs(self, a, b=0) -> np.ndarray:
@@ -158,10 +142,7 @@ class _Family:
 
     def sign_grid(self, shape) -> np.ndarray:
         """Signs of every element of a weight of ``shape``: keys ``(k, n)``, or ``(0, i)`` when 1-D."""
-        dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
-        if len(dims) not in (1, 2):
-            raise RoastTheoryError(f"shape={plain(shape)!r} must have 1 or 2 dimensions")
-        dims = tuple(check_int(f"shape[{i}]", d, low=1) for i, d in enumerate(dims))
+        dims = check_shape("shape", shape)
         if len(dims) == 1:
             return self.signs(0, np.arange(dims[0]))
         return self.signs(np.arange(dims[0])[:, None], np.arange(dims[1])[None, :])
@@ -202,7 +183,7 @@ class IdealHash(_Family):
         return np.random.default_rng(self.seed)
 
     def raw(self, a, b) -> np.ndarray:
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         return _prf64((self.seed * 256) & 0xFFFFFFFFFFFFFFFF, a_, b_)
 
 
@@ -247,7 +228,7 @@ class _KernelFamily(_Family):
 
     def raw(self, a, b) -> np.ndarray:
         r = [np.int64(v) for v in self.r]
-        return self.formula(r, _keys("a", a), _keys("b", b))
+        return self.formula(r, check_keys("a", a), check_keys("b", b))
 
 
 @dataclass(frozen=True)

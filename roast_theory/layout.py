@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._deprecation import renamed_attribute
-from ._validate import check_choice, check_int, check_real, check_vector, plain
+from ._validate import SHARINGS, check_choice, check_int, check_real, check_scales, check_shape
 from .errors import RoastTheoryError
-from .mappings import TileMapping, check_shape
+from .mappings import TileMapping
 
 #: Init scale of the shared array in RzLinear (``init_factor = (1/sqrt(fan_in)) / INIT_STD``).
 INIT_STD = 0.04
@@ -58,6 +58,15 @@ def local_slots(sizes, memory: int) -> np.ndarray:
     return base
 
 
+def resolve_scales(scales, shapes) -> np.ndarray:
+    """Module scales for modules of ``shapes``: ``None`` (all 1), ``"auto"`` (:func:`auto_scales`) or one
+    positive number per module."""
+    if isinstance(scales, str):
+        check_choice("scales", scales, ("auto",))
+        return auto_scales(shapes)
+    return check_scales(scales, len(shapes))
+
+
 def _module_seed(seed: int, l: int) -> int:
     """Seed of module ``l``: the first 63 bits of ``SeedSequence([seed, l])``."""
     state = np.random.SeedSequence([seed, l]).generate_state(2, np.uint32)
@@ -84,7 +93,7 @@ class ModelLayout:
     """
 
     def __init__(self, sharing, module_shapes, memory, *, tile, sign, placement, scales, family, seed):
-        check_choice("sharing", sharing, ("global", "local"))
+        check_choice("sharing", sharing, SHARINGS)
         shapes = tuple(check_shape(f"module_shapes[{l}]", s) for l, s in enumerate(module_shapes))
         if not shapes:
             raise RoastTheoryError("module_shapes is empty: need at least one module")
@@ -93,16 +102,7 @@ class ModelLayout:
         sizes = [int(np.prod(s)) for s in shapes]
         if sharing == "global":
             module_memory = (m,) * len(shapes)
-            if scales is None:
-                lam = np.ones(len(shapes))
-            elif isinstance(scales, str):
-                check_choice("scales", scales, ("auto",))
-                lam = auto_scales(shapes)
-            else:
-                lam = check_vector("scales", scales)
-                if lam.size != len(shapes) or np.any(lam <= 0):
-                    raise RoastTheoryError(
-                        f"scales={plain(scales)!r} must be {len(shapes)} positive numbers, None or 'auto'")
+            lam = resolve_scales(scales, shapes)
         else:
             module_memory = tuple(int(v) for v in local_slots(sizes, m))
             lam = np.ones(len(shapes))

@@ -22,32 +22,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tiles
-from ._validate import check_choice, check_int, check_same_shape, check_vector, plain
+from ._deprecation import renamed_kwargs
+from ._validate import (
+    PLACEMENTS,
+    SIGNS,
+    check_choice,
+    check_int,
+    check_layout,
+    check_memory,
+    check_pair,
+    check_tile_pair,
+    check_vector,
+)
 from .errors import RoastTheoryError
 from .results import InnerProductMoments, WeightError
-
-SIGNS = ("element", "tile", "none")
-PLACEMENTS = ("circular", "kernel")
-
-
-# ----------------------------------------------------------------------------------------------- checks
-def _check_memory(memory, tile: int, placement: str) -> int:
-    low = tile if placement == "circular" else tile + 1
-    m = check_int("memory", memory, low=1)
-    if m < low:
-        what = f"tile={tile}" if placement == "circular" else f"tile+1={tile + 1}"
-        raise RoastTheoryError(
-            f"memory={m} must be an integer >= {what} for placement={placement!r} "
-            f"(a tile must fit in the memory)"
-        )
-    return m
-
-
-def _check_xw(x, w, ndim: int = 1):
-    xv = check_vector("x", x, ndim=ndim)
-    wv = check_vector("w", w, ndim=ndim)
-    check_same_shape("x", xv, "w", wv)
-    return xv, wv
 
 
 # ------------------------------------------------------------------------------------------- executors
@@ -121,8 +109,8 @@ def element_hashing_moments(x, w, memory, sign: str = "element") -> InnerProduct
     indicators of two distinct pairs are uncorrelated (3-wise independence for pairs sharing an element).
     """
     sign = check_choice("sign", sign, ("element", "none"))
-    xv, wv = _check_xw(x, w)
-    m = _check_memory(memory, 1, "circular")
+    xv, wv = check_pair(x, w)
+    m = check_memory(memory, 1, "circular")
     return _moments_from_matrices(xv[:, None], wv[:, None], m, 1, sign, "circular", "A")
 
 
@@ -169,14 +157,15 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    xv, wv = _check_xw(x, w)
+    xv, wv = check_pair(x, w)
     z = check_int("tile", tile, low=1)
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     X, W = _tiles.chunk_matrix(xv, z), _tiles.chunk_matrix(wv, z)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
 
 
-def block_tile_moments(x, w, memory, tile_shape, sign: str = "tile",
+@renamed_kwargs(tile_shape="tile")
+def block_tile_moments(x, w, memory, tile, sign: str = "tile",
                        placement: str = "circular") -> InnerProductMoments:
     """Moments for a 2-D weight ``(K, N)`` cut into ``BK x BN`` blocks (the ROAST-MM B-tiles).
 
@@ -190,10 +179,10 @@ def block_tile_moments(x, w, memory, tile_shape, sign: str = "tile",
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    xv, wv = _check_xw(x, w, ndim=2)
-    bk, bn = _check_tile_shape(tile_shape)
+    xv, wv = check_pair(x, w, ndim=2)
+    bk, bn = check_tile_pair(tile)
     z = bk * bn
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
 
@@ -208,10 +197,10 @@ def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    xv, wv = _check_xw(x, w)
+    xv, wv = check_pair(x, w)
     z = check_int("tile_size", tile_size, low=1)
-    m = _check_memory(memory, z, placement)
-    tid, off = _tiles.check_layout(tile_id, offset, xv.size, z)
+    m = check_memory(memory, z, placement)
+    tid, off = check_layout(tile_id, offset, xv.size, z)
     X, W = _tiles.id_matrix(xv, tid, off, z), _tiles.id_matrix(wv, tid, off, z)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
 
@@ -244,7 +233,7 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
     placement = check_choice("placement", placement, PLACEMENTS)
     wv = check_vector("w", w)
     z = check_int("tile", tile, low=1)
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     W = _tiles.chunk_matrix(wv, z)
     mask = _tiles.chunk_matrix(np.ones_like(wv), z)
     n_t = mask.sum(axis=1)
@@ -264,11 +253,3 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
         mse = _tiles.cross_tile_weighted(mask, W * W, _tiles.kernel_lag_probability(m - z))
     return WeightError(mse=float(mse), norm_sq=norm_sq, memory=m, tile=z, sign=sign,
                        formula="A" if z == 1 else "C4")
-
-
-def _check_tile_shape(tile_shape) -> tuple[int, int]:
-    try:
-        bk, bn = tile_shape
-    except (TypeError, ValueError):
-        raise RoastTheoryError(f"tile_shape={plain(tile_shape)!r} must be a pair (BK, BN)") from None
-    return check_int("tile_shape[0]", bk, low=1), check_int("tile_shape[1]", bn, low=1)

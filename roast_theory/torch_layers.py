@@ -24,7 +24,17 @@ import math
 import numpy as np
 
 from ._deprecation import renamed_attribute, renamed_kwargs
-from ._validate import check_int, check_real, check_seed
+from ._validate import (
+    DTYPES,
+    check_dtype,
+    check_index,
+    check_int,
+    check_real,
+    check_seed,
+    check_sign,
+    check_tensor_input,
+    check_weight_shape,
+)
 from .errors import RoastTheoryError
 
 __all__ = [
@@ -90,51 +100,13 @@ def gather_weight_numpy(memory, index, sign=None, scale: float = 1.0) -> np.ndar
     :math:`W_i = \\lambda\\, g_i\\, M_{h(i)}`.
     """
     mem = np.asarray(memory, dtype=np.float64)
-    idx = _check_index(index, mem.shape[0] if mem.ndim == 1 else -1)
+    idx = check_index(index, mem.shape[0] if mem.ndim == 1 else -1)
     if mem.ndim != 1:
         raise RoastTheoryError(f"memory has shape {mem.shape}: must be 1-dimensional")
     out = mem[idx] * float(scale)
     if sign is not None:
-        out = out * _check_sign(sign, idx.shape)
+        out = out * check_sign(sign, idx.shape)
     return out
-
-
-# ----------------------------------------------------------------------------------------- validation
-def _check_index(index, memory: int) -> np.ndarray:
-    arr = np.asarray(index)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise RoastTheoryError(f"index has dtype {arr.dtype}: must be an integer array")
-    if arr.size and memory >= 0:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= memory:
-            bad = lo if lo < 0 else hi
-            raise RoastTheoryError(f"index contains {bad}: all values must be in [0, {memory - 1}] "
-                                   f"(memory={memory})")
-    return arr.astype(np.int64, copy=False)
-
-
-def _check_sign(sign, shape) -> np.ndarray:
-    arr = np.asarray(sign)
-    numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    if arr.dtype == bool or not numeric:
-        raise RoastTheoryError(f"sign has dtype {arr.dtype}: must be an array of +1/-1")
-    if arr.shape != tuple(shape):
-        raise RoastTheoryError(f"sign has shape {arr.shape} but index has shape {tuple(shape)}: must match")
-    ok = (arr == 1) | (arr == -1)
-    if not np.all(ok):
-        bad = arr.ravel()[int(np.flatnonzero(~ok.ravel())[0])].item()
-        raise RoastTheoryError(f"sign contains {bad!r}: all values must be +1 or -1")
-    return arr.astype(np.float64)
-
-
-def _as_weight_shape(name: str, arr: np.ndarray, in_features: int, out_features: int) -> np.ndarray:
-    shape = (in_features, out_features)
-    if arr.shape == shape:
-        return arr
-    if arr.ndim == 1 and arr.size == in_features * out_features:
-        return arr.reshape(shape)
-    raise RoastTheoryError(f"{name} has shape {arr.shape}: must be (in_features, out_features) = {shape} "
-                           f"or flat with {in_features * out_features} elements")
 
 
 def _torch():
@@ -145,31 +117,6 @@ def _torch():
             "roast_theory.torch_layers needs torch: pip install 'roast-toolkit[torch]'"
         ) from exc
     return torch
-
-
-def _check_input(torch, x, in_features: int, dtype, device) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise RoastTheoryError(f"x has type {type(x).__name__}: must be a torch.Tensor")
-    if x.ndim < 1 or x.shape[-1] != in_features:
-        raise RoastTheoryError(f"x has shape {tuple(x.shape)}: its last dimension must be in_features="
-                               f"{in_features}")
-    if x.dtype != dtype:
-        raise RoastTheoryError(f"x has dtype {x.dtype}: must be {dtype} (the layer's dtype)")
-    if x.device != device:
-        raise RoastTheoryError(f"x is on device {x.device}: must be on {device} (the layer's device)")
-
-
-_DTYPES = ("float32", "float64", "bfloat16", "float16")
-
-
-def _dtype(torch, dtype):
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise RoastTheoryError(f"dtype={dtype!r} is not allowed: choose one of {', '.join(_DTYPES)}")
-        return getattr(torch, dtype)
-    if dtype not in tuple(getattr(torch, d) for d in _DTYPES):
-        raise RoastTheoryError(f"dtype={dtype!r} is not allowed: choose one of {', '.join(_DTYPES)}")
-    return dtype
 
 
 # ------------------------------------------------------------------------------------ class factory
@@ -209,7 +156,7 @@ def _classes() -> dict:
             self.memory = check_int("memory", memory, low=1)
             self.init_std = check_real("init_std", init_std, low=0.0)
             seed = check_seed(seed)
-            tdtype = _dtype(torch, dtype)
+            tdtype = check_dtype(torch, dtype)
             gen = None
             if seed is not None:
                 gen = torch.Generator().manual_seed(seed)
@@ -227,8 +174,8 @@ def _classes() -> dict:
             if values.ndim != 1 or values.numel() < 1:
                 raise RoastTheoryError(f"values has shape {tuple(values.shape)}: must be 1-dimensional, "
                                        f"non-empty")
-            if values.dtype not in tuple(getattr(torch, d) for d in _DTYPES):
-                raise RoastTheoryError(f"values has dtype {values.dtype}: choose one of {', '.join(_DTYPES)}")
+            if values.dtype not in tuple(getattr(torch, d) for d in DTYPES):
+                raise RoastTheoryError(f"values has dtype {values.dtype}: choose one of {', '.join(DTYPES)}")
             mem = cls(1, init_std=init_std, dtype=values.dtype)
             mem.memory = int(values.numel())
             mem.weight = values if isinstance(values, nn.Parameter) else nn.Parameter(values)
@@ -272,13 +219,13 @@ def _classes() -> dict:
             self.memory = memory
             self.scale = check_real("scale", scale)
             param = memory.weight
-            idx = _as_weight_shape("index", _check_index(index, memory.memory), in_features, out_features)
+            idx = check_weight_shape("index", check_index(index, memory.memory), in_features, out_features)
             idx_t = torch.tensor(np.array(idx, dtype=np.int64), device=param.device)
             self.register_buffer("index", idx_t)
             if sign is None:
                 self.sign = None
             else:
-                sgn = _as_weight_shape("sign", _check_sign(sign, np.shape(sign)), in_features, out_features)
+                sgn = check_weight_shape("sign", check_sign(sign, np.shape(sign)), in_features, out_features)
                 self.register_buffer("sign", torch.as_tensor(sgn, dtype=param.dtype, device=param.device))
             if bias:
                 self.bias = nn.Parameter(torch.zeros(out_features, dtype=param.dtype, device=param.device))
@@ -300,14 +247,14 @@ def _classes() -> dict:
 
         def set_index(self, index, sign=None) -> None:
             """Replace the hash (index and sign) in place, e.g. to draw a new seed without a new layer."""
-            idx = _as_weight_shape("index", _check_index(index, self.memory.memory), self.in_features,
+            idx = check_weight_shape("index", check_index(index, self.memory.memory), self.in_features,
                                    self.out_features)
             self.index.copy_(torch.tensor(np.array(idx, dtype=np.int64)))
             if (sign is None) != (self.sign is None):
                 raise RoastTheoryError(f"sign is {'None' if sign is None else 'an array'} but the layer was "
                                        f"built {'without' if self.sign is None else 'with'} signs")
             if sign is not None:
-                sgn = _as_weight_shape("sign", _check_sign(sign, np.shape(sign)), self.in_features,
+                sgn = check_weight_shape("sign", check_sign(sign, np.shape(sign)), self.in_features,
                                        self.out_features)
                 self.sign.copy_(torch.as_tensor(sgn, dtype=self.sign.dtype))
 
@@ -323,7 +270,7 @@ def _classes() -> dict:
 
         def forward(self, x):
             param = self.memory.weight
-            _check_input(torch, x, self.in_features, param.dtype, param.device)
+            check_tensor_input(torch, x, self.in_features, param.dtype, param.device)
             y = torch.matmul(x, self.gathered_weight())
             if self.bias is not None:
                 y = y + self.bias
@@ -362,7 +309,7 @@ def _classes() -> dict:
             self.in_features = check_int("in_features", in_features, low=1)
             self.out_features = check_int("out_features", out_features, low=1)
             seed = check_seed(seed)
-            tdtype = _dtype(torch, dtype)
+            tdtype = check_dtype(torch, dtype)
             gen = torch.Generator().manual_seed(seed) if seed is not None else None
             w = torch.randn(in_features, out_features, generator=gen, dtype=torch.float64)
             w = w / math.sqrt(in_features)
@@ -374,7 +321,7 @@ def _classes() -> dict:
             return self.weight
 
         def forward(self, x):
-            _check_input(torch, x, self.in_features, self.weight.dtype, self.weight.device)
+            check_tensor_input(torch, x, self.in_features, self.weight.dtype, self.weight.device)
             y = torch.matmul(x, self.weight)
             if self.bias is not None:
                 y = y + self.bias

@@ -56,3 +56,16 @@ def test_shared_memory_old_keyword_and_attribute():
     with pytest.warns(DeprecationWarning):
         mem.m_slots = 9  # a harness resizes a wrapped memory this way
     assert mem.memory == 9
+
+
+def test_tile_shape_keyword_is_tile():
+    x, w = np.linspace(-1, 1, 16).reshape(4, 4), np.cos(np.arange(16.0)).reshape(4, 4)
+    new = rt.block_tile_moments(x, w, 10, tile=(2, 2))
+    with pytest.warns(DeprecationWarning, match="use tile="):
+        assert rt.block_tile_moments(x, w, 10, tile_shape=(2, 2)) == new
+    with pytest.warns(DeprecationWarning):
+        assert rt.kernel_slot_load((8, 8), tile_shape=(2, 4), memory=40).overload() == \
+            rt.kernel_slot_load((8, 8), (2, 4), 40).overload()
+    with pytest.warns(DeprecationWarning):
+        old = rt.mc_placement_load((8, 8), tile_shape=(2, 4), memory=40, trials=20, seed=1)
+    assert old == rt.mc_placement_load((8, 8), (2, 4), 40, trials=20, seed=1)
