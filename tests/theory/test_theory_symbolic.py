@@ -89,3 +89,9 @@ def test_bad_input():
         symbolic_moments(np.ones(4), np.ones(4), 5, tile=2)
     with pytest.raises(RoastTheoryError, match="sign='x'"):
         symbolic_moments(np.ones(4), np.ones(4), 40, sign="x")
+
+
+def test_symbolic_is_an_attribute_of_the_package(run_python):
+    code = ("import sys, roast_theory as rt; assert 'sympy' not in sys.modules; "
+            "print(rt.symbolic.derive_element_variance(3).matches)")
+    assert run_python(code).strip() == "True"
