@@ -188,14 +188,20 @@ class IdealHash(_Family):
 
 
 # ----------------------------------------------------------------------------------------------- kernels
+@dataclass(frozen=True)
 class _KernelFamily(_Family):
     """A linear hash mod ``P`` with parameters ``r = (R1, ..., Rk)`` in ``[0, P)``.
 
     ``r`` defaults to ``numpy.random.default_rng(seed).integers(0, P, size=k)`` read as ``R1..Rk``.
     """
 
-    P: int = 0
-    n_params: int = 0
+    seed: int = 0
+    r: tuple | None = None
+    P = 0
+    n_params = 0
+
+    def __post_init__(self):
+        self._init_params()
 
     def _init_params(self):
         check_int("seed", self.seed, low=0)
@@ -250,14 +256,9 @@ class RzStableHash(_KernelFamily):
     ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, H - BK*BN)`` is ``s``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-stable", init=False)
     P = P_STABLE
     n_params = 7
-
-    def __post_init__(self):
-        self._init_params()
 
     @classmethod
     def formula(cls, r, a, b):
@@ -267,8 +268,20 @@ class RzStableHash(_KernelFamily):
         return hi * np.int64(cls.P) + lo
 
 
+class _Linear3Family(_KernelFamily):
+    """``raw(a, b) = (a R_a + b R_b + R_c) mod P`` with ``(R_c, R_a, R_b)`` picked from ``r`` by ``lin3``."""
+
+    n_params = 3
+    lin3 = (0, 2, 1)  # indices of (R_c, R_a, R_b) in r: (R1, R3, R2)
+
+    @classmethod
+    def formula(cls, r, a, b):
+        c, ra, rb = (r[i] for i in cls.lin3)
+        return _lin3(cls.P, c, ra, rb, a, b)
+
+
 @dataclass(frozen=True)
-class RzV1Hash(_KernelFamily):
+class RzV1Hash(_Linear3Family):
     """RzLinear ``v1_combined`` tile hash (P = 2038074743).
 
     Notes
@@ -278,23 +291,12 @@ class RzV1Hash(_KernelFamily):
     ``r = (R1, R2, R3)``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-v1", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R1, R3, R2, a, b)
 
 
 @dataclass(frozen=True)
-class HashedNetTritonHash(_KernelFamily):
+class HashedNetTritonHash(_Linear3Family):
     """HashedNet Triton baseline element hash (P = 2038074743, no sign).
 
     Notes
@@ -304,23 +306,13 @@ class HashedNetTritonHash(_KernelFamily):
     ``r = (R1, R2, R3)``; ``element_slots(k, n, H)`` is ``h``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="hashednet-triton", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R3, R1, R2, a, b)
+    lin3 = (2, 0, 1)  # (R3, R1, R2)
 
 
 @dataclass(frozen=True)
-class RobeZHash(_KernelFamily):
+class RobeZHash(_Linear3Family):
     """ROBE-Z chunk hash (P = 2038074743).
 
     Notes
@@ -332,19 +324,8 @@ class RobeZHash(_KernelFamily):
     i.e. ``tile_starts(row, chunk, m - Z + 1)``; ``r = (R1, R2, R3)``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="robez", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R1, R3, R2, a, b)
 
 
 FAMILIES = {
