@@ -1,4 +1,4 @@
-"""Closed-form moments of hashed inner products and weight errors (ROAST-NOTES s.3: A, C1-C4).
+"""Closed-form moments of hashed inner products and weight errors (results A and C1-C4 below).
 
 Model: ``M = S w`` with ``S[b, i] = g_i [h(i) = b]``, ``w_hat_i = g_i M[h(i)]``, estimator ``<w_hat, x>``.
 Element ``i`` lies in tile ``t(i)`` at offset ``o(i)``; tile starts ``s_t`` are independent and uniform.
@@ -12,9 +12,23 @@ Hash positions are assumed fully independent across tiles (the "ideal" family; 4
 ``g`` are independent Rademacher variables, per element (``sign="element"``), per tile (``"tile"``) or absent
 (``"none"``).
 
-Lag wrap-around (C2/C3): the notes state C2/C3 for ``m >= 2Z - 1``. Here the *wrapped* form is implemented:
-for ``Z <= m < 2Z - 1`` the lag correlations are folded modulo ``m`` (circular correlation of length ``m``),
-which is exact for circular placement at every ``m >= Z``.
+Result labels (the ``formula`` field of every result object; the sharing results B1-B3 are in
+:mod:`roast_theory.sharing`):
+
+* ``A``: element hashing (``Z = 1``). With signs the estimator is unbiased, ``Var = Q(x, w) / m``; the
+  weight error is ``(n - 1) |w|^2 / m``.
+* ``C1``: tiles with a sign per element. Two elements of one tile never share a slot and elements of
+  different tiles share one with probability ``1/m``, so tiling can only lower the variance of ``A``.
+* ``C2``: one sign per tile. Two tiles that meet at lag ``d`` collide in every aligned pair at once; the
+  variance is a sum over tile pairs of squared lag correlations (it grows with ``Z`` for smooth vectors).
+* ``C3``: no sign. Biased by the collisions; the variance is ``C2``'s minus the squared bias terms.
+* ``C4``: the weight error ``E |w_hat - w|^2``, ``(n - Z) |w|^2 / m`` for full circular tiles with signs.
+* ``-kernel`` suffix: kernel placement, where the start difference of two tiles has the triangular law
+  ``P(s_a - s_b = d) = (S - |d|)_+ / S^2``, ``S = m - Z``.
+
+Lag wrap-around (C2/C3): when ``m >= 2Z - 1`` the lags ``(-Z, Z)`` are distinct modulo ``m``. For
+``Z <= m < 2Z - 1`` they are not, and the lag correlations are folded modulo ``m`` (circular correlation of
+length ``m``), which keeps the formulas exact for circular placement at every ``m >= Z``.
 """
 
 from __future__ import annotations

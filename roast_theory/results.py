@@ -49,7 +49,7 @@ class InnerProductMoments(_Result):
     sign, placement : str
         Sign convention and tile placement.
     formula : str
-        Which result of ROAST-NOTES s.3 (``"A"``, ``"C1"``, ...) this is.
+        Which closed form this is (``"A"``, ``"C1"``, ..., labels explained in :mod:`roast_theory.moments`).
     """
 
     mean: float
@@ -171,7 +171,7 @@ class Allocation(_Result):
 class SlotLoad(_Result):
     """Expected slot loads under a placement of weight tiles into ``memory`` slots.
 
-    ``load_at_weight_slot = sum_b (E L(b))^2 / n`` (the notes' quantity) differs from the expected load
+    ``load_at_weight_slot = sum_b (E L(b))^2 / n`` (the profile's own load) differs from the expected load
     seen from a random weight, ``E[sum_b L(b)^2] / n = 1 + collisions_per_weight`` (what Monte Carlo
     estimates): see :func:`roast_theory.kernel_slot_load`.
     """

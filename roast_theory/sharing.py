@@ -1,8 +1,14 @@
 """Global (ROAST) versus local (HashedNet) weight sharing: results B1-B3 and slot allocation.
 
 Modules ``l = 1..k`` with ``n_l`` elements, ``p_l = n_l / n``. Local: module l is hashed alone into
-``m_l = p_l m`` slots (a real number here, as in the notes). Global: all ``n`` elements share ``m`` slots.
-Element hashing with per-element signs throughout (result A per module).
+``m_l = p_l m`` slots (a real number here: the closed forms need no rounding). Global: all ``n`` elements
+share ``m`` slots. Element hashing with per-element signs throughout (result A per module).
+
+Result labels: ``B1``, the hashed kernel ``<S x, S x2>`` of two inputs of one module (global sharing is
+better by ``n / n_l``, always); ``B2``, the output of one module (global helps a module whose stored values
+are at least as large as the average); ``B3``, the total inner product over all modules, whose
+global-minus-local difference splits exactly into a covariance, an alignment and a diagonal term (either
+sharing can win).
 """
 
 from __future__ import annotations
