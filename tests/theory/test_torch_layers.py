@@ -218,7 +218,8 @@ def test_property_forward_and_grad_match_numpy(k, n, memory, batch, seed, scale)
 
 def test_package_imports_without_torch_loaded():
     code = ("import sys, roast_theory, roast_theory.torch_layers as t; "
-            "assert 'torch' not in sys.modules, 'torch imported eagerly'; t.module_scale(4)")
+            "assert 'torch' not in sys.modules, 'torch imported eagerly'; t.module_scale(4); "
+            "assert 'sympy' not in sys.modules, 'sympy imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
