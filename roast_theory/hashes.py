@@ -5,8 +5,8 @@ family can drive any mapping (:mod:`roast_theory.mappings`):
 
 ``family.tile_starts(kb, nb, span)``
     int64 start in ``[0, span)`` of the tile with block coordinates ``(kb, nb)``.
-``family.element_slots(k, n, m)``
-    int64 slot in ``[0, m)`` of the element ``(k, n)`` (element hashing, HashedNet).
+``family.element_slots(k, n, memory)``
+    int64 slot in ``[0, memory)`` of the element ``(k, n)`` (element hashing, HashedNet).
 ``family.signs(a, b=0)`` / ``family.sign_grid(shape)``
     int8 sign ``+-1`` for the keys ``(a, b)`` / for every element of a weight shape.
 ``family.raw(a, b)``
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._deprecation import renamed_kwargs
 from ._validate import check_choice, check_int, check_keys, check_shape, plain
 from .errors import RoastTheoryError
 
@@ -130,11 +131,12 @@ class _Family:
         r = self.raw(check_keys("kb", kb), check_keys("nb", nb))
         return (r % r.dtype.type(span)).astype(np.int64)
 
-    def element_slots(self, k, n, m) -> np.ndarray:
-        """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m``."""
-        m = check_int("m", m, low=1)
+    @renamed_kwargs(m="memory")
+    def element_slots(self, k, n, memory) -> np.ndarray:
+        """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m`` (``m = memory``)."""
+        memory = check_int("memory", memory, low=1)
         r = self.raw(check_keys("k", k), check_keys("n", n))
-        return (r % r.dtype.type(m)).astype(np.int64)
+        return (r % r.dtype.type(memory)).astype(np.int64)
 
     def signs(self, a, b=0) -> np.ndarray:
         """int8 Rademacher signs of keys ``(a, b)`` from :attr:`sign_hash` (not part of any kernel)."""
@@ -251,9 +253,9 @@ class RzStableHash(_KernelFamily):
     Notes
     -----
     .. math:: s(kb, nb) = [((kb R_3 + nb R_2 + R_1) \\bmod P) P + ((kb R_7 + nb R_5 + R_4) \\bmod P)]
-              \\bmod (H - BK\\,BN)
+              \\bmod (m - BK\\,BN)
 
-    ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, H - BK*BN)`` is ``s``.
+    ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, m - BK*BN)`` is ``s``.
     """
 
     name: str = field(default="rz-stable", init=False)
@@ -286,7 +288,7 @@ class RzV1Hash(_Linear3Family):
 
     Notes
     -----
-    .. math:: s(kb, nb) = ((kb R_3 + nb R_2 + R_1) \\bmod P) \\bmod (H - BK\\,BN)
+    .. math:: s(kb, nb) = ((kb R_3 + nb R_2 + R_1) \\bmod P) \\bmod (m - BK\\,BN)
 
     ``r = (R1, R2, R3)``.
     """
@@ -301,9 +303,9 @@ class HashedNetTritonHash(_Linear3Family):
 
     Notes
     -----
-    .. math:: h(k, n) = ((k R_1 + n R_2 + R_3) \\bmod P) \\bmod H
+    .. math:: h(k, n) = ((k R_1 + n R_2 + R_3) \\bmod P) \\bmod m
 
-    ``r = (R1, R2, R3)``; ``element_slots(k, n, H)`` is ``h``.
+    ``r = (R1, R2, R3)``; ``element_slots(k, n, m)`` is ``h``.
     """
 
     name: str = field(default="hashednet-triton", init=False)

@@ -199,7 +199,7 @@ def mc_placement_load(shape, tile, memory, *, trials=1000, seed=0, family="ideal
     shape : int or (K, N)
     tile : int or (BK, BN)
     memory : int
-        Slots ``H``; kernel placement draws starts in ``[0, H - T)``.
+        Slots ``m``; kernel placement draws starts in ``[0, m - T)``.
 
     Notes
     -----
@@ -259,7 +259,7 @@ def kernel_vs_ideal_gap(x, w, *, memory, tile=1, family="rz-stable", sign="eleme
 
     The two estimates use independent streams (seeds ``seed`` and ``seed + 1``) and otherwise the same
     mapping (:func:`mc_inner_product`). ``placement`` defaults to what the kernel does: ``"circular"``
-    (``raw mod H``, HashedNet) for ``tile=1`` and ``"kernel"`` (``mod (H - T)``, RzLinear) for tiles.
+    (``raw mod m``, HashedNet) for ``tile=1`` and ``"kernel"`` (``mod (m - T)``, RzLinear) for tiles.
     """
     check_choice("family", family, FAMILY_NAMES)
     if placement is None:

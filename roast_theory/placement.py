@@ -1,14 +1,14 @@
 """Slot-load profile and unused memory of tile placements.
 
-Kernel placement draws starts in ``[0, H - T)``: slots near the two ends of the memory are covered by
-fewer tiles than slots in the middle, so the middle is over-loaded compared with ideal hashing (``n / H``
+Kernel placement draws starts in ``[0, m - T)``: slots near the two ends of the memory are covered by
+fewer tiles than slots in the middle, so the middle is over-loaded compared with ideal hashing (``n / m``
 weights per slot). Independent random placement also leaves slots unused: with ``m = n`` element hashing
 about ``e^-1`` (37 %) of the slots hold no weight.
 
 Tiles are placed independently. ``placement="kernel"``: a tile of size ``T`` starts uniformly in
-``[0, H - T)`` and is written without wrap-around (RzLinear); ``placement="circular"``: starts uniform on
-``[0, H)`` and positions wrap modulo ``H``. A tile whose occupied offsets are ``occ`` covers slot ``b`` with
-probability ``c(b) / S`` where ``c(b) = #{o in occ : 0 <= b - o < S}`` (``S = H - T``) for the kernel.
+``[0, m - T)`` and is written without wrap-around (RzLinear); ``placement="circular"``: starts uniform on
+``[0, m)`` and positions wrap modulo ``m``. A tile whose occupied offsets are ``occ`` covers slot ``b`` with
+probability ``c(b) / S`` where ``c(b) = #{o in occ : 0 <= b - o < S}`` (``S = m - T``) for the kernel.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def kernel_slot_load(shape, tile, memory, placement: str = "kernel") -> SlotLoad
     tile : (int, int)
         Tile shape ``(BK, BN)``, ``T = BK * BN``; edge tiles may be partial.
     memory : int
-        Slots ``H``; ``H >= T + 1`` for the kernel placement.
+        Slots ``m``; ``m >= T + 1`` for the kernel placement.
     placement : {"kernel", "circular"}
 
     Returns
@@ -81,10 +81,10 @@ def kernel_slot_load(shape, tile, memory, placement: str = "kernel") -> SlotLoad
     SlotLoad
         ``profile[b] = E L(b)`` (expected number of weights in slot b); ``load_at_weight_slot =
         sum_b (E L(b))^2 / n`` (the square of the *expected* load, weighted by where the weights land: the
-        profile's quantity; ideal hashing: ``n / H``). It is not ``E[sum_b L(b)^2] / n``, the expected load
+        profile's quantity; ideal hashing: ``n / m``). It is not ``E[sum_b L(b)^2] / n``, the expected load
         seen from a random weight, which is ``1 + collisions_per_weight`` and what
         :func:`roast_theory.mc_placement_load` estimates; ``collisions_per_weight``, the exact expected
-        number of *other* weights sharing a weight's slot (ideal: ``(n - 1) / H``).
+        number of *other* weights sharing a weight's slot (ideal: ``(n - 1) / m``).
 
     Notes
     -----

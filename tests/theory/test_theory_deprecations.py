@@ -69,3 +69,10 @@ def test_tile_shape_keyword_is_tile():
     with pytest.warns(DeprecationWarning):
         old = rt.mc_placement_load((8, 8), tile_shape=(2, 4), memory=40, trials=20, seed=1)
     assert old == rt.mc_placement_load((8, 8), (2, 4), 40, trials=20, seed=1)
+
+
+def test_element_slots_m_keyword_is_memory():
+    fam = rt.make_family("rz-v1", 3)
+    with pytest.warns(DeprecationWarning, match="use memory="):
+        old = fam.element_slots(np.arange(5), 2, m=17)
+    np.testing.assert_array_equal(old, fam.element_slots(np.arange(5), 2, memory=17))
