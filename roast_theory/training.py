@@ -138,20 +138,7 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
     jobs = [dict(common, scheme="dense", sharing="none", compression=1.0, seed=s) for s in range(seeds)]
     jobs += [dict(common, scheme=i, sharing=sh, compression=c, seed=s)
              for i in schemes for sh in sharings for c in comps for s in range(seeds)]
-    if workers == 1:
-        import torch
-
-        old_threads = torch.get_num_threads()
-        try:
-            done = [_run_job(job) for job in jobs]
-        finally:
-            torch.set_num_threads(old_threads)
-    else:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
-        with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            done = list(pool.map(_run_job, jobs))
+    done = _run_jobs(jobs, workers)
     dense = tuple(r for r in done if r.scheme == "dense")
     runs = tuple(r for r in done if r.scheme != "dense")
     n_test = len(load_digits_targets()) // 4
@@ -159,6 +146,24 @@ def train_sharing_experiment(compressions=(10, 30, 100), seeds=5, *, hidden: int
                 "family": family, "split_seed": split_seed, "optimizer": "Adam", "workers": workers,
                 "threads_per_worker": threads, "n_test": n_test}
     return TrainSharingResult(runs, dense, settings)
+
+
+def _run_jobs(jobs: list[dict], workers: int) -> list[TrainRun]:
+    """Train every job, in this process (``workers == 1``; torch's thread count is restored) or in
+    ``workers`` spawned processes."""
+    if workers == 1:
+        import torch
+
+        old_threads = torch.get_num_threads()
+        try:
+            return [_run_job(job) for job in jobs]
+        finally:
+            torch.set_num_threads(old_threads)
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        return list(pool.map(_run_job, jobs))
 
 
 def load_digits_targets() -> np.ndarray:
