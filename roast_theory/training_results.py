@@ -20,7 +20,8 @@ class TrainRun:
     """One training run: configuration, memory sizes and the test accuracy.
 
     :meth:`to_case` writes the keys of the recorded runs (``"indexing"`` for ``scheme``, ``"m_slots"`` for
-    ``memory``); ``TrainRun(**case)`` reads them back (the old keyword names are deprecated aliases).
+    ``memory``, so that ``measurements/cpu/train_sharing.json`` keeps one format); :meth:`from_case` reads
+    them back. ``TrainRun(indexing=..., m_slots=...)`` still works but warns (deprecated keywords).
     """
 
     scheme: str
@@ -34,7 +35,16 @@ class TrainRun:
     train_accuracy: float
     seconds: float
 
+    _CASE_KEYS = {"indexing": "scheme", "m_slots": "memory"}
+
+    @classmethod
+    def from_case(cls, case: dict) -> TrainRun:
+        """The run of one recorded case (a dict from :meth:`to_case`; the new key names work as well)."""
+        fields = {cls._CASE_KEYS.get(k, k): v for k, v in case.items()}
+        return cls(**{**fields, "memory": tuple(fields["memory"])})
+
     def to_case(self) -> dict:
+        """The run as a JSON-ready dict with the recorded file's keys (see the class docstring)."""
         return {"indexing": self.scheme, "sharing": self.sharing, "compression": self.compression,
                 "seed": self.seed, "hidden": self.hidden, "m_slots": list(self.memory),
                 "n_weights": self.n_weights, "test_accuracy": self.test_accuracy,

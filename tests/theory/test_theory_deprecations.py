@@ -38,7 +38,8 @@ def test_recorded_train_case_round_trips_with_its_old_keys():
     assert case["indexing"] == "tile" and case["m_slots"] == [50]  # the recorded file's keys
     with pytest.warns(DeprecationWarning):
         back = TrainRun(**{**case, "m_slots": tuple(case["m_slots"])})
-    assert back == run
+    assert back == run == TrainRun.from_case(case)
+    assert TrainRun.from_case({**run.__dict__, "memory": [50]}) == run  # the new key names
     with pytest.warns(DeprecationWarning, match=r"\.scheme"):
         assert back.indexing == "tile"
     res = TrainSharingResult((run,), (), {})
