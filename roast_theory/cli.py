@@ -77,14 +77,26 @@ def load_modules(path: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return xs, ws
 
 
-def _tile_shape(text: str | None):
-    if text is None:
-        return None
+def parse_tile(text: str, option: str = "--tile") -> int | tuple[int, int]:
+    """``"Z"`` -> ``Z`` (1-D chunks), ``"BK,BN"`` -> ``(BK, BN)`` (2-D blocks)."""
     try:
-        bk, bn = (int(v) for v in text.split(","))
+        parts = tuple(int(v) for v in str(text).split(","))
     except ValueError:
-        raise RoastTheoryError(f"--tile-shape={text!r} must be two integers 'BK,BN'") from None
-    return bk, bn
+        parts = ()
+    if len(parts) not in (1, 2):
+        raise RoastTheoryError(f"{option}={text!r} must be an integer Z or two integers 'BK,BN'")
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _tile(args) -> int | tuple[int, int]:
+    """The tile of ``--tile`` (or of the deprecated ``--tile-shape``, which wins as it always did)."""
+    if args.tile_shape is not None:
+        print("roast-theory: --tile-shape is deprecated: use --tile BK,BN", file=sys.stderr)
+        tile = parse_tile(args.tile_shape, "--tile-shape")
+        if isinstance(tile, int):
+            raise RoastTheoryError(f"--tile-shape={args.tile_shape!r} must be two integers 'BK,BN'")
+        return tile
+    return parse_tile(args.tile)
 
 
 def _jsonable(value):
@@ -109,8 +121,9 @@ def _add_hash_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--x", required=True, help="input vector x (.npy)")
     p.add_argument("--w", required=True, help="weight vector w (.npy)")
     p.add_argument("--memory", required=True, type=int, help="number of slots m")
-    p.add_argument("--tile", type=int, default=1, help="chunk size Z for 1-D vectors (default 1)")
-    p.add_argument("--tile-shape", default=None, help="BK,BN blocks for 2-D x and w")
+    p.add_argument("--tile", default="1", help="Z: chunks of Z for 1-D x and w (default 1); "
+                   "BK,BN: blocks for 2-D x and w")
+    p.add_argument("--tile-shape", default=None, help=argparse.SUPPRESS)  # deprecated: --tile BK,BN
     p.add_argument("--sign", default="element", help="element | tile | none")
     p.add_argument("--placement", default="circular", help="circular | kernel")
 
@@ -119,10 +132,10 @@ def _closed_form(args):
     from .moments import block_tile_moments, tile_hashing_moments
 
     x, w = load_array("--x", args.x), load_array("--w", args.w)
-    shape = _tile_shape(args.tile_shape)
-    if shape is not None:
-        return block_tile_moments(x, w, args.memory, shape, args.sign, args.placement)
-    return tile_hashing_moments(x, w, args.memory, args.tile, args.sign, args.placement)
+    tile = _tile(args)
+    if isinstance(tile, tuple):
+        return block_tile_moments(x, w, args.memory, tile, args.sign, args.placement)
+    return tile_hashing_moments(x, w, args.memory, tile, args.sign, args.placement)
 
 
 def _run_variance(args) -> Outcome:
@@ -143,10 +156,11 @@ def _configure_montecarlo(p: argparse.ArgumentParser) -> None:
 def _run_montecarlo(args) -> Outcome:
     from .montecarlo import mc_inner_product
 
-    if args.tile_shape is not None:
-        raise RoastTheoryError("--tile-shape is not supported by montecarlo: use 1-D x, w and --tile")
+    tile = _tile(args)
+    if isinstance(tile, tuple):
+        raise RoastTheoryError("--tile BK,BN is not supported by montecarlo: use 1-D x, w and --tile Z")
     x, w = load_array("--x", args.x), load_array("--w", args.w)
-    est = mc_inner_product(x, w, memory=args.memory, tile=args.tile, sign=args.sign,
+    est = mc_inner_product(x, w, memory=args.memory, tile=tile, sign=args.sign,
                            placement=args.placement, family=args.family, trials=args.trials, seed=args.seed)
     lo, hi = est.variance_confidence_interval(args.level)
     mlo, mhi = est.confidence_interval(args.level)

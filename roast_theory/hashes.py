@@ -5,8 +5,8 @@ family can drive any mapping (:mod:`roast_theory.mappings`):
 
 ``family.tile_starts(kb, nb, span)``
     int64 start in ``[0, span)`` of the tile with block coordinates ``(kb, nb)``.
-``family.element_slots(k, n, m)``
-    int64 slot in ``[0, m)`` of the element ``(k, n)`` (element hashing, HashedNet).
+``family.element_slots(k, n, memory)``
+    int64 slot in ``[0, memory)`` of the element ``(k, n)`` (element hashing, HashedNet).
 ``family.signs(a, b=0)`` / ``family.sign_grid(shape)``
     int8 sign ``+-1`` for the keys ``(a, b)`` / for every element of a weight shape.
 ``family.raw(a, b)``
@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_choice, check_int, plain
+from ._deprecation import renamed_kwargs
+from ._validate import check_choice, check_int, check_keys, check_shape, plain
 from .errors import RoastTheoryError
 
 #: Prime of RzLinear's ``stable`` tile hash.
@@ -66,22 +67,6 @@ def _prf64(key: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         h = _splitmix64(k ^ _splitmix64(a.astype(np.uint64) + np.uint64(0x632BE59BD9B4E019)))
         return _splitmix64(h + _splitmix64(b.astype(np.uint64) ^ np.uint64(0x8CB92BA72F3D8DD7)))
-
-
-def _keys(name: str, value) -> np.ndarray:
-    """Return ``value`` as a non-negative int64 array."""
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise RoastTheoryError(f"{name} must be an array of integers, got dtype {arr.dtype}")
-    if arr.size and arr.min() < 0:
-        raise RoastTheoryError(f"{name} has a negative key {int(arr.min())}: keys must be >= 0")
-    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise RoastTheoryError(f"{name} has a key {int(arr.max())} above 2**63 - 1")
-    return arr.astype(np.int64, copy=False)
-
-
-def _span(name: str, value) -> int:
-    return check_int(name, value, low=1)
 
 
 def _lin3(P: int, c: np.ndarray, ra: np.ndarray, rb: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,7 +110,7 @@ class SignHash:
 
     def signs(self, a, b=0) -> np.ndarray:
         """int8 signs ``+-1`` of the keys ``(a, b)`` (broadcast)."""
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         bit = (_prf64(self.key, a_, b_) >> np.uint64(63)).astype(np.int8)
         return (1 - 2 * bit).astype(np.int8)
 
@@ -142,15 +127,16 @@ class _Family:
 
     def tile_starts(self, kb, nb, span) -> np.ndarray:
         """Start in ``[0, span)`` of tile ``(kb, nb)``: ``raw(kb, nb) mod span``."""
-        span = _span("span", span)
-        r = self.raw(_keys("kb", kb), _keys("nb", nb))
+        span = check_int("span", span, low=1)
+        r = self.raw(check_keys("kb", kb), check_keys("nb", nb))
         return (r % r.dtype.type(span)).astype(np.int64)
 
-    def element_slots(self, k, n, m) -> np.ndarray:
-        """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m``."""
-        m = _span("m", m)
-        r = self.raw(_keys("k", k), _keys("n", n))
-        return (r % r.dtype.type(m)).astype(np.int64)
+    @renamed_kwargs(m="memory")
+    def element_slots(self, k, n, memory) -> np.ndarray:
+        """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m`` (``m = memory``)."""
+        memory = check_int("memory", memory, low=1)
+        r = self.raw(check_keys("k", k), check_keys("n", n))
+        return (r % r.dtype.type(memory)).astype(np.int64)
 
     def signs(self, a, b=0) -> np.ndarray:
         """int8 Rademacher signs of keys ``(a, b)`` from :attr:`sign_hash` (not part of any kernel)."""
@@ -158,10 +144,7 @@ class _Family:
 
     def sign_grid(self, shape) -> np.ndarray:
         """Signs of every element of a weight of ``shape``: keys ``(k, n)``, or ``(0, i)`` when 1-D."""
-        dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
-        if len(dims) not in (1, 2):
-            raise RoastTheoryError(f"shape={plain(shape)!r} must have 1 or 2 dimensions")
-        dims = tuple(check_int(f"shape[{i}]", d, low=1) for i, d in enumerate(dims))
+        dims = check_shape("shape", shape)
         if len(dims) == 1:
             return self.signs(0, np.arange(dims[0]))
         return self.signs(np.arange(dims[0])[:, None], np.arange(dims[1])[None, :])
@@ -202,19 +185,25 @@ class IdealHash(_Family):
         return np.random.default_rng(self.seed)
 
     def raw(self, a, b) -> np.ndarray:
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         return _prf64((self.seed * 256) & 0xFFFFFFFFFFFFFFFF, a_, b_)
 
 
 # ----------------------------------------------------------------------------------------------- kernels
+@dataclass(frozen=True)
 class _KernelFamily(_Family):
     """A linear hash mod ``P`` with parameters ``r = (R1, ..., Rk)`` in ``[0, P)``.
 
     ``r`` defaults to ``numpy.random.default_rng(seed).integers(0, P, size=k)`` read as ``R1..Rk``.
     """
 
-    P: int = 0
-    n_params: int = 0
+    seed: int = 0
+    r: tuple | None = None
+    P = 0
+    n_params = 0
+
+    def __post_init__(self):
+        self._init_params()
 
     def _init_params(self):
         check_int("seed", self.seed, low=0)
@@ -247,7 +236,7 @@ class _KernelFamily(_Family):
 
     def raw(self, a, b) -> np.ndarray:
         r = [np.int64(v) for v in self.r]
-        return self.formula(r, _keys("a", a), _keys("b", b))
+        return self.formula(r, check_keys("a", a), check_keys("b", b))
 
 
 @dataclass(frozen=True)
@@ -264,19 +253,14 @@ class RzStableHash(_KernelFamily):
     Notes
     -----
     .. math:: s(kb, nb) = [((kb R_3 + nb R_2 + R_1) \\bmod P) P + ((kb R_7 + nb R_5 + R_4) \\bmod P)]
-              \\bmod (H - BK\\,BN)
+              \\bmod (m - BK\\,BN)
 
-    ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, H - BK*BN)`` is ``s``.
+    ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, m - BK*BN)`` is ``s``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-stable", init=False)
     P = P_STABLE
     n_params = 7
-
-    def __post_init__(self):
-        self._init_params()
 
     @classmethod
     def formula(cls, r, a, b):
@@ -286,60 +270,51 @@ class RzStableHash(_KernelFamily):
         return hi * np.int64(cls.P) + lo
 
 
+class _Linear3Family(_KernelFamily):
+    """``raw(a, b) = (a R_a + b R_b + R_c) mod P`` with ``(R_c, R_a, R_b)`` picked from ``r`` by ``lin3``."""
+
+    n_params = 3
+    lin3 = (0, 2, 1)  # indices of (R_c, R_a, R_b) in r: (R1, R3, R2)
+
+    @classmethod
+    def formula(cls, r, a, b):
+        c, ra, rb = (r[i] for i in cls.lin3)
+        return _lin3(cls.P, c, ra, rb, a, b)
+
+
 @dataclass(frozen=True)
-class RzV1Hash(_KernelFamily):
+class RzV1Hash(_Linear3Family):
     """RzLinear ``v1_combined`` tile hash (P = 2038074743).
 
     Notes
     -----
-    .. math:: s(kb, nb) = ((kb R_3 + nb R_2 + R_1) \\bmod P) \\bmod (H - BK\\,BN)
+    .. math:: s(kb, nb) = ((kb R_3 + nb R_2 + R_1) \\bmod P) \\bmod (m - BK\\,BN)
 
     ``r = (R1, R2, R3)``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-v1", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R1, R3, R2, a, b)
 
 
 @dataclass(frozen=True)
-class HashedNetTritonHash(_KernelFamily):
+class HashedNetTritonHash(_Linear3Family):
     """HashedNet Triton baseline element hash (P = 2038074743, no sign).
 
     Notes
     -----
-    .. math:: h(k, n) = ((k R_1 + n R_2 + R_3) \\bmod P) \\bmod H
+    .. math:: h(k, n) = ((k R_1 + n R_2 + R_3) \\bmod P) \\bmod m
 
-    ``r = (R1, R2, R3)``; ``element_slots(k, n, H)`` is ``h``.
+    ``r = (R1, R2, R3)``; ``element_slots(k, n, m)`` is ``h``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="hashednet-triton", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R3, R1, R2, a, b)
+    lin3 = (2, 0, 1)  # (R3, R1, R2)
 
 
 @dataclass(frozen=True)
-class RobeZHash(_KernelFamily):
+class RobeZHash(_Linear3Family):
     """ROBE-Z chunk hash (P = 2038074743).
 
     Notes
@@ -351,19 +326,8 @@ class RobeZHash(_KernelFamily):
     i.e. ``tile_starts(row, chunk, m - Z + 1)``; ``r = (R1, R2, R3)``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="robez", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R1, R3, R2, a, b)
 
 
 FAMILIES = {

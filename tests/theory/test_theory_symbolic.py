@@ -89,3 +89,14 @@ def test_bad_input():
         symbolic_moments(np.ones(4), np.ones(4), 5, tile=2)
     with pytest.raises(RoastTheoryError, match="sign='x'"):
         symbolic_moments(np.ones(4), np.ones(4), 40, sign="x")
+
+
+def test_symbolic_is_an_attribute_of_the_package():
+    import importlib
+
+    import roast_theory as rt
+
+    assert rt.symbolic is importlib.import_module("roast_theory.symbolic")
+    assert rt.symbolic.derive_element_variance(3).matches  # loaded on first use: see test_torch_layers
+    with pytest.raises(AttributeError, match="no attribute 'symbolc'"):
+        rt.symbolc  # noqa: B018

@@ -40,25 +40,25 @@ def _tiles(k, n, tile):
     return t.ravel(), o.ravel()
 
 
-def _draw_index(rng, hashing, k, n, m_slots, draws):
+def _draw_index(rng, hashing, k, n, memory, draws):
     """(draws, k*n) slots and signs, vectorised over draws (ideal hashing, circular tile placement)."""
     sign = rng.choice(np.array([-1.0, 1.0]), size=(draws, k * n))
     if hashing == "element":
-        return rng.integers(0, m_slots, size=(draws, k * n)), sign
+        return rng.integers(0, memory, size=(draws, k * n)), sign
     t, o = _tiles(k, n, TILE)
-    starts = rng.integers(0, m_slots, size=(draws, t.max() + 1))
-    return (starts[:, t] + o[None, :]) % m_slots, sign
+    starts = rng.integers(0, memory, size=(draws, t.max() + 1))
+    return (starts[:, t] + o[None, :]) % memory, sign
 
 
-def _p_matrix(hashing, k, n, m_slots):
-    """P(h(a) = h(b)) for two elements of one module hashed into m_slots (a != b)."""
+def _p_matrix(hashing, k, n, memory):
+    """P(h(a) = h(b)) for two elements of one module hashed into memory (a != b)."""
     size = k * n
     if hashing == "element":
-        p = np.full((size, size), 1.0 / m_slots)
+        p = np.full((size, size), 1.0 / memory)
     else:
         t, o = _tiles(k, n, TILE)
         same = t[:, None] == t[None, :]
-        p = np.where(same, ((o[:, None] - o[None, :]) % m_slots == 0).astype(float), 1.0 / m_slots)
+        p = np.where(same, ((o[:, None] - o[None, :]) % memory == 0).astype(float), 1.0 / memory)
     np.fill_diagonal(p, 0.0)
     return p
 
@@ -125,11 +125,11 @@ def _monte_carlo(sharing, hashing, m_total, seed):
     sketch = {}
     for name in MODULES:
         key = id(mems[name])
-        m_slots = mems[name].m_slots
+        memory = mems[name].memory
         if key not in sketch:
-            sketch[key] = np.zeros(N_DRAWS * m_slots)
+            sketch[key] = np.zeros(N_DRAWS * memory)
         idx, sgn = draws[name]
-        flat = (np.arange(N_DRAWS)[:, None] * m_slots + idx).ravel()
+        flat = (np.arange(N_DRAWS)[:, None] * memory + idx).ravel()
         np.add.at(sketch[key], flat, (sgn * u[name][None, :]).ravel())
     sketch = {key: torch.from_numpy(v.reshape(N_DRAWS, -1)) for key, v in sketch.items()}
     idx_t = {name: torch.from_numpy(draws[name][0]) for name in MODULES}

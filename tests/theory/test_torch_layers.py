@@ -17,7 +17,7 @@ from roast_theory import torch_layers as tl  # noqa: E402
 
 
 def _hashed(cls, k, n, memory, rng, *, scale=1.0, signed=True):
-    idx = rng.integers(0, memory.m_slots, size=(k, n))
+    idx = rng.integers(0, memory.memory, size=(k, n))
     sgn = rng.choice([-1, 1], size=(k, n)) if signed else None
     return cls(k, n, memory, idx, sgn, scale=scale), idx, sgn
 
@@ -32,8 +32,8 @@ def _np_weight(mem, idx, sgn, scale):
     return w
 
 
-def _np_scatter(m_slots, idx, sgn, scale, grad_w):
-    out = np.zeros(m_slots)
+def _np_scatter(memory, idx, sgn, scale, grad_w):
+    out = np.zeros(memory)
     g = grad_w * scale * (1.0 if sgn is None else sgn)
     np.add.at(out, idx.ravel(), g.ravel())
     return out
@@ -55,12 +55,12 @@ def test_forward_equals_numpy_gather_matmul(cls_name, signed):
 def test_roast_tile_index_reads_contiguous_rows():
     """A hand-built ROAST index (tile start + row-major offset) gathers contiguous slices of M."""
     rng = np.random.default_rng(2)
-    bk, bn, m_slots = 4, 8, 100
+    bk, bn, memory = 4, 8, 100
     k, n = 8, 16
-    starts = rng.integers(0, m_slots - bk * bn, size=(k // bk, n // bn))
+    starts = rng.integers(0, memory - bk * bn, size=(k // bk, n // bn))
     kk, nn_ = np.meshgrid(np.arange(k), np.arange(n), indexing="ij")
     idx = starts[kk // bk, nn_ // bn] + (kk % bk) * bn + (nn_ % bn)
-    mem = tl.SharedMemory(m_slots, seed=0, dtype="float64")
+    mem = tl.SharedMemory(memory, seed=0, dtype="float64")
     layer = tl.RoastLinear(k, n, mem, idx)
     w = layer.gathered_weight().detach().numpy()
     m = mem.weight.detach().numpy()
@@ -192,25 +192,25 @@ def test_forward_errors_name_the_argument():
         layer(torch.zeros(2, 4, dtype=torch.float64))
     with pytest.raises(RoastTheoryError, match="x has type ndarray"):
         layer(np.zeros((2, 4), dtype=np.float32))
-    with pytest.raises(RoastTheoryError, match="m_slots=0"):
+    with pytest.raises(RoastTheoryError, match="memory=0"):
         tl.SharedMemory(0)
     with pytest.raises(RoastTheoryError, match="dtype='int8'"):
         tl.SharedMemory(4, dtype="int8")
 
 
 @settings(max_examples=40, deadline=None)
-@given(k=st.integers(1, 9), n=st.integers(1, 9), m_slots=st.integers(1, 40), batch=st.integers(1, 4),
+@given(k=st.integers(1, 9), n=st.integers(1, 9), memory=st.integers(1, 40), batch=st.integers(1, 4),
        seed=st.integers(0, 2**31 - 1), scale=st.floats(-4, 4, allow_nan=False))
-def test_property_forward_and_grad_match_numpy(k, n, m_slots, batch, seed, scale):
+def test_property_forward_and_grad_match_numpy(k, n, memory, batch, seed, scale):
     rng = np.random.default_rng(seed)
-    mem = tl.SharedMemory(m_slots, seed=seed % 1000, dtype="float64")
+    mem = tl.SharedMemory(memory, seed=seed % 1000, dtype="float64")
     layer, idx, sgn = _hashed(tl.HashedNetLinear, k, n, mem, rng, scale=scale)
     x = rng.standard_normal((batch, k))
     y = layer(torch.from_numpy(x))
     w = _np_weight(mem.weight.detach().numpy(), idx, sgn, scale)
     np.testing.assert_allclose(y.detach().numpy(), x @ w, rtol=1e-10, atol=1e-12)
     y.sum().backward()
-    expect = _np_scatter(m_slots, idx, sgn, scale, x.T @ np.ones((batch, n)))
+    expect = _np_scatter(memory, idx, sgn, scale, x.T @ np.ones((batch, n)))
     np.testing.assert_allclose(mem.weight.grad.numpy(), expect, rtol=1e-10, atol=1e-12)
     # total gradient mass: sum_b grad[b] = scale * sum_i g_i (x^T 1)_i
     assert np.isclose(mem.weight.grad.sum().item(), (scale * sgn * (x.T @ np.ones((batch, n)))).sum())
@@ -218,14 +218,15 @@ def test_property_forward_and_grad_match_numpy(k, n, m_slots, batch, seed, scale
 
 def test_package_imports_without_torch_loaded():
     code = ("import sys, roast_theory, roast_theory.torch_layers as t; "
-            "assert 'torch' not in sys.modules, 'torch imported eagerly'; t.module_scale(4)")
+            "assert 'torch' not in sys.modules, 'torch imported eagerly'; t.module_scale(4); "
+            "assert 'sympy' not in sys.modules, 'sympy imported eagerly'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_shared_memory_from_tensor_shares_storage():
     values = torch.linspace(-1, 1, 10, dtype=torch.float64)
     mem = tl.SharedMemory.from_tensor(values)
-    assert mem.m_slots == 10 and mem.weight.data_ptr() == values.data_ptr()
+    assert mem.memory == 10 and mem.weight.data_ptr() == values.data_ptr()
     layer = tl.HashedLinear(2, 3, mem, np.arange(6).reshape(2, 3) % 10, scale=2.0)
     expect = 2.0 * values.numpy()[:6].reshape(2, 3)
     np.testing.assert_allclose(layer.gathered_weight().detach().numpy(), expect)

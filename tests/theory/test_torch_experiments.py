@@ -31,15 +31,15 @@ def test_memory_sizes_follow_the_compression(tiny):
     for run in tiny.runs:
         assert run.n_weights == n_weights
         if run.sharing == "global":
-            assert run.m_slots == (n_weights // 4,)
+            assert run.memory == (n_weights // 4,)
         else:
-            assert run.m_slots == (64 * 16 // 4, 16 * 10 // 4)
+            assert run.memory == (64 * 16 // 4, 16 * 10 // 4)
 
 
 def test_summary_is_mean_and_standard_error_of_runs(tiny):
     for s in tiny.table():
         acc = [r.test_accuracy for r in tiny.runs
-               if (r.indexing, r.sharing, r.compression) == (s.indexing, s.sharing, s.compression)]
+               if (r.scheme, r.sharing, r.compression) == (s.scheme, s.sharing, s.compression)]
         assert s.n_seeds == len(acc) == 2
         assert s.mean == pytest.approx(sum(acc) / 2)
         assert s.standard_error == pytest.approx(abs(acc[0] - acc[1]) / 2)  # sd/sqrt(2) for two values
@@ -75,7 +75,7 @@ def test_layer_mappings_give_the_layer_its_index():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(compressions=(1,)), "compression=1"),
     (dict(seeds=0), "seeds=0"),
-    (dict(indexings=("row",)), "indexing='row'"),
+    (dict(schemes=("row",)), "scheme='row'"),
     (dict(sharings=("both",)), "sharing='both'"),
 ])
 def test_bad_arguments(kwargs, match):

@@ -129,7 +129,7 @@ def test_property_adjoint_and_matrix(kind, n, m, tile, sign, placement, family, 
     mp = _any_mapping(kind, (n,) if kind != "chunk" else (3, n), m, tile, sign, placement, family, seed)
     rng = np.random.default_rng(data_seed)
     w = rng.normal(size=mp.shape)
-    mem = rng.normal(size=mp.m_slots)
+    mem = rng.normal(size=mp.memory)
     sw = mp.sketch(w)
     # <S w, M> == <w, S^T M>
     assert np.isclose(sw @ mem, np.sum(w * mp.recover(mem)), rtol=1e-10, atol=1e-10)
@@ -137,7 +137,7 @@ def test_property_adjoint_and_matrix(kind, n, m, tile, sign, placement, family, 
     S = mp.matrix()
     np.testing.assert_allclose(sw, S @ w.ravel(), atol=1e-12)
     np.testing.assert_allclose(mp.recover(mem).ravel(), S.T @ mem, atol=1e-12)
-    assert mp.index.min() >= 0 and mp.index.max() < mp.m_slots
+    assert mp.index.min() >= 0 and mp.index.max() < mp.memory
     assert set(np.unique(mp.sign).tolist()) <= {-1, 1}
 
 

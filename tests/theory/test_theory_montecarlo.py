@@ -299,7 +299,7 @@ def test_kernel_vs_ideal_gap_fields():
         (lambda: mc_inner_product([1.0], [1.0], memory=3, trials=1), "trials=1"),
         (lambda: mc_inner_product([1.0], [1.0], memory=3, seed=-2), "seed=-2"),
         (lambda: mc_inner_product([1.0], [1.0], memory=3, sign="x"), "sign='x'"),
-        (lambda: mc_total_inner_product([[1.0]], [[1.0], [2.0]], memory=3), "same number"),
+        (lambda: mc_total_inner_product([[1.0]], [[1.0], [2.0]], memory=3), "xs has 1 modules but ws has 2"),
         (lambda: mc_total_inner_product([[1.0]], [[1.0]], memory=3, sharing="hybrid"), "sharing='hybrid'"),
         (lambda: mc_total_inner_product([[1.0] * 9, [1.0]], [[1.0] * 9, [1.0]], memory=4, sharing="local"),
          "module 1 gets m_l=0"),

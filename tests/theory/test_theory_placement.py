@@ -97,7 +97,7 @@ def test_unused_fraction_matches_monte_carlo(n, m, tile, placement):
 @pytest.mark.parametrize("call,needle", [
     (lambda: kernel_slot_load((64, 64), (8, 16), 128), "memory=128"),
     (lambda: kernel_slot_load((64, 0), (8, 16), 1000), "shape[1]=0"),
-    (lambda: kernel_slot_load((64, 64), 8, 1000), "tile_shape=8"),
+    (lambda: kernel_slot_load((64, 64), 8, 1000), "tile=8 must be a pair (BK, BN)"),
     (lambda: kernel_slot_load((64, 64), (8, 16), 1000, "random"), "placement='random'"),
     (lambda: unused_fraction(10, 5, 6), "memory=5"),
     (lambda: unused_fraction(-1, 5), "n=-1"),

@@ -51,7 +51,7 @@ def test_global_sketch_is_sum_of_scaled_module_sketches():
     rec = lay.recover(mem)
     for mp, r, l_ in zip(lay.mappings, rec, lam):
         np.testing.assert_allclose(r.ravel(), l_ * (mp.matrix().T @ mem), atol=1e-12)
-    assert lay.m_slots == (30, 30, 30)
+    assert lay.module_memory == (30, 30, 30)
 
 
 def test_global_adjoint_with_scales():
@@ -66,9 +66,9 @@ def test_global_adjoint_with_scales():
 def test_local_layout_sizes_and_roundtrip_shapes():
     lay = ModelLayout.local(SHAPES, 50, seed=2)
     sizes = [48, 40, 12]
-    assert lay.m_slots == tuple(local_slots(sizes, 50).tolist()) and sum(lay.m_slots) == 50
+    assert lay.module_memory == tuple(local_slots(sizes, 50).tolist()) and sum(lay.module_memory) == 50
     mems = lay.sketch(_weights())
-    assert [m.shape for m in mems] == [(k,) for k in lay.m_slots]
+    assert [m.shape for m in mems] == [(k,) for k in lay.module_memory]
     rec = lay.recover(mems)
     assert [r.shape for r in rec] == SHAPES
     np.testing.assert_array_equal(lay.scales, 1.0)

@@ -172,7 +172,7 @@ def test_property_no_overflow_any_int64_key(a, b, span, seed):
         (lambda: IdealHash(0).tile_starts(np.array([-1]), 0, 5), "negative"),
         (lambda: IdealHash(0).tile_starts(np.array([1.5]), 0, 5), "integers"),
         (lambda: RzV1Hash(0).tile_starts(1, 1, 0), "span=0"),
-        (lambda: RzV1Hash(0).element_slots(1, 1, 2.5), "m=2.5"),
+        (lambda: RzV1Hash(0).element_slots(1, 1, 2.5), "memory=2.5"),
         (lambda: RzStableHash(r=(1, 2, 3)), "must have 7"),
         (lambda: RzV1Hash(r=(1, 2, P_L)), "R3"),
     ],
