@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ._deprecation import renamed_attribute, renamed_kwargs
+from ._layer_defaults import MEMORY_INIT_STD
 from ._validate import (
     DTYPES,
     check_dtype,
@@ -24,7 +25,6 @@ from ._validate import (
     check_weight_shape,
 )
 from .errors import RoastTheoryError
-from .torch_layers import MEMORY_INIT_STD
 
 __all__ = ["DenseLinear", "HashedLinear", "HashedNetLinear", "RoastLinear", "SharedMemory"]
 

@@ -40,8 +40,7 @@ __all__ = [
     "module_scale",
 ]
 
-#: Default standard deviation of the shared array's initial values (RzLinear's ``init`` = 0.04).
-MEMORY_INIT_STD = 0.04
+from ._layer_defaults import MEMORY_INIT_STD  # noqa: E402 - re-exported here
 
 
 def module_scale(in_features: int, memory_init_std: float = MEMORY_INIT_STD) -> float:

@@ -44,7 +44,7 @@ def _fmt(v) -> str:
 
 
 def run(args) -> int:
-    from .cachesim_cmd import emit_json
+    from ._common import emit_json
 
     out = explain(args)
     if args.json:

@@ -84,7 +84,7 @@ def print_record(out: dict) -> None:
 
 
 def run(args) -> int:
-    from .cachesim_cmd import emit_json
+    from ._common import emit_json
 
     out = run_kernel(args)
     if args.json:

@@ -45,7 +45,7 @@ def add_parser(sub):
 
 
 def _check(args) -> int:
-    from .cachesim_cmd import emit_json
+    from ._common import emit_json
 
     if args.device == "cpu":
         if args.precision == "bf16":
@@ -74,7 +74,7 @@ def _check(args) -> int:
 def _records(args) -> int:
     from cachesim.measure.records import load_records
 
-    from .cachesim_cmd import emit_json
+    from ._common import emit_json
 
     rows = [r.summary() for r in load_records(args.dir, args.kind)]
     if args.json:
@@ -88,7 +88,7 @@ def _records(args) -> int:
 def _compare(args) -> int:
     from cachesim.measure.compare import compare_measurements
 
-    from .cachesim_cmd import emit_json
+    from ._common import emit_json
 
     s = compare_measurements(args.dir, markdown=args.markdown, rerun_model=args.write_predictions)
     if args.json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cachesim.errors import CacheSimError
 
-from .cachesim_cmd import add_trace_arguments, emit_json, open_trace_from_args
+from ._common import add_trace_arguments, emit_json, open_trace_from_args
 
 
 def add_parser(sub):
@@ -55,7 +55,7 @@ def run(args) -> int:
     from cachesim.stackdist import OlkenProfiler, PerSetStackProfiler
 
     if args.level is not None:
-        from .config import load_hierarchy
+        from cachesim.config import load_hierarchy
 
         lv = load_hierarchy(args.level[0]).level(args.level[1])
         if lv.index_hash != "modulo":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .cachesim_cmd import (
+from ._common import (
     add_progress_arguments,
     add_trace_arguments,
     emit_json,

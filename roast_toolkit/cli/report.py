@@ -1,4 +1,4 @@
-"""The ``report`` row of :data:`roast_theory.cli.SUBCOMMANDS`: options and the run function."""
+"""The ``report`` row of :data:`roast_toolkit.cli.theory_cmd.SUBCOMMANDS`: options and the run function."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace):
     """Write the report; status 0 when every section passed, 1 otherwise (the problems go to stderr)."""
-    from roast_theory.cli import Outcome
     from roast_toolkit.report import build_report
+
+    from ._common import Outcome
 
     rep = build_report(args.out, quick=args.quick, progress=not args.no_progress,
                        measurements=args.measurements, seed=args.seed)

@@ -71,7 +71,7 @@ def predict_kernel(point: dict) -> dict:
 
 def _data(p: dict, base: Path) -> tuple[np.ndarray, np.ndarray]:
     if p["x"] is not None:
-        from roast_theory.cli import load_array
+        from roast_toolkit._io import load_array
 
         return load_array("x", str(base / p["x"])), load_array("w", str(base / p["w"]))
     rng = np.random.default_rng(p["data_seed"])

@@ -322,12 +322,10 @@ def test_a_running_scheduler_by_address_gives_the_serial_table(tmp_path):
 
 
 def test_the_subcommand_plugs_into_both_command_lines(tmp_path, monkeypatch, capsys):
-    """The wiring the lead adds after merging: cachesim's (name, module) row, roast-theory's Subcommand."""
-    import roast_theory.cli as rt_cli
+    """``cachesim sweep`` and ``roast-theory sweep`` are rows of the two real subcommand tables."""
     import roast_toolkit.cli.cachesim_cmd as cs_cli
-    from roast_toolkit.sweep import _cli
+    import roast_toolkit.cli.theory_cmd as rt_cli
 
-    monkeypatch.setattr(cs_cli, "SUBCOMMANDS", [("sweep", "roast_toolkit.sweep._cli")])
     good, out = write(tmp_path, THEORY_SPEC), tmp_path / "out.csv"
     bad = write(tmp_path, THEORY_SPEC.replace("tile = [1, 4]", "tile = [0]"), "bad.toml")
     assert cs_cli.main(["sweep", str(bad), "--out", str(out), "--scheduler", "synchronous"]) == 2
@@ -337,8 +335,6 @@ def test_the_subcommand_plugs_into_both_command_lines(tmp_path, monkeypatch, cap
     assert cs_cli.main(argv) == 0
     assert json.loads(capsys.readouterr().out)["ran"] == 16
 
-    row = rt_cli.Subcommand("sweep", "sweeps", _cli.configure, lambda a: rt_cli.Outcome(*_cli.execute(a)))
-    monkeypatch.setattr(rt_cli, "SUBCOMMANDS", [row])
     assert rt_cli.main(["sweep", str(bad), "--out", str(out), "--scheduler", "synchronous"]) == 2
     assert "grid.tile=0" in capsys.readouterr().err
     assert rt_cli.main(["sweep", str(good), "--out", str(out), "--scheduler", "synchronous", "--json"]) == 0

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from roast_theory import cli
 from roast_toolkit import report
+from roast_toolkit.cli import theory_cmd as cli
 from roast_toolkit.report._doc import Para, SectionResult, fmt
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from roast_theory import RoastTheoryError, cli
+from roast_theory import RoastTheoryError
+from roast_toolkit.cli import theory_cmd as cli
 
 
 def run_main(capsys, argv):

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from roast_theory import cli
 from roast_theory.moments import tile_hashing_moments
+from roast_toolkit.cli import theory_cmd as cli
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Every command accepts ``--json`` and then prints exactly one JSON object. Bad input (a
 :class:`RoastTheoryError`, an unreadable file) prints ``roast-theory <command>: error: <message>`` on stderr
-and exits with status 2, without a traceback.
+and exits with status 2, without a traceback; Ctrl-C prints ``roast-theory <command>: interrupted`` and
+exits with status 130.
 
 Subcommands are rows of :data:`SUBCOMMANDS`; adding one (e.g. ``report``) is one more row.
 """
@@ -12,69 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 
-import numpy as np
+from cachesim.errors import CacheSimError
+from roast_theory.errors import RoastTheoryError
 
-from .errors import RoastTheoryError
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    """One CLI subcommand: ``configure(parser)`` adds its options, ``run(args)`` returns ``Outcome``."""
-
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], Outcome]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a subcommand produced: a JSON-ready dict, its human text, and the exit status."""
-
-    payload: dict
-    text: str
-    status: int = 0
-
-
-# ---------------------------------------------------------------------------------------- input files
-def load_array(option: str, path: str) -> np.ndarray:
-    """Load a ``.npy`` file given to ``option``; any failure becomes a :class:`RoastTheoryError`."""
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise RoastTheoryError(f"{option} {path!r}: cannot read a .npy array ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise RoastTheoryError(f"{option} {path!r}: expected a .npy array, got an archive")
-    return arr
-
-
-def load_modules(path: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Load ``x0, w0, x1, w1, ...`` from an ``.npz`` file."""
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise RoastTheoryError(f"--modules {path!r}: expected an .npz archive of x0, w0, x1, w1, ...")
-        with data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, EOFError) as exc:
-        if isinstance(exc, RoastTheoryError):
-            raise
-        raise RoastTheoryError(f"--modules {path!r}: cannot read an .npz archive ({exc})") from None
-    xs, ws = [], []
-    while f"x{len(xs)}" in arrays or f"w{len(xs)}" in arrays:
-        l = len(xs)
-        if f"x{l}" not in arrays or f"w{l}" not in arrays:
-            raise RoastTheoryError(f"--modules {path!r}: module {l} needs both x{l} and w{l}")
-        xs.append(arrays.pop(f"x{l}"))
-        ws.append(arrays.pop(f"w{l}"))
-    if not xs:
-        raise RoastTheoryError(f"--modules {path!r}: no arrays named x0, w0 (found {sorted(arrays)})")
-    if arrays:
-        raise RoastTheoryError(f"--modules {path!r}: unexpected arrays {sorted(arrays)}: use x0, w0, ...")
-    return xs, ws
+from .._io import jsonable as _jsonable
+from .._io import load_array, load_modules
+from ._common import Outcome, Subcommand, add_version_argument, error_text, interrupt_exits
 
 
 def parse_tile(text: str, option: str = "--tile") -> int | tuple[int, int]:
@@ -99,19 +44,6 @@ def _tile(args) -> int | tuple[int, int]:
     return parse_tile(args.tile)
 
 
-def _jsonable(value):
-    """Non-finite floats become ``None`` so that the output is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return value
-
-
 def _fmt(payload: dict) -> str:
     return "\n".join(f"{k:>22s}: {v}" for k, v in payload.items())
 
@@ -129,7 +61,7 @@ def _add_hash_options(p: argparse.ArgumentParser) -> None:
 
 
 def _closed_form(args):
-    from .moments import block_tile_moments, tile_hashing_moments
+    from roast_theory.moments import block_tile_moments, tile_hashing_moments
 
     x, w = load_array("--x", args.x), load_array("--w", args.w)
     tile = _tile(args)
@@ -154,7 +86,7 @@ def _configure_montecarlo(p: argparse.ArgumentParser) -> None:
 
 
 def _run_montecarlo(args) -> Outcome:
-    from .montecarlo import mc_inner_product
+    from roast_theory.montecarlo import mc_inner_product
 
     tile = _tile(args)
     if isinstance(tile, tuple):
@@ -184,7 +116,7 @@ def _configure_sharing(p: argparse.ArgumentParser) -> None:
 
 
 def _run_sharing(args) -> Outcome:
-    from .sharing import optimal_allocation, sharing_variance
+    from roast_theory.sharing import optimal_allocation, sharing_variance
 
     xs, ws = load_modules(args.modules)
     res = sharing_variance(xs, ws, args.memory)
@@ -205,22 +137,34 @@ def _configure_verify(p: argparse.ArgumentParser) -> None:
 
 
 def _run_verify(args) -> Outcome:
-    from .verify import verify
+    from roast_theory.verify import verify
 
     report = verify(trials=args.trials, seed=args.seed)
     return Outcome(report.to_dict(), report.to_table(), 0 if report.all_passed else 1)
 
 
 def _configure_report(p: argparse.ArgumentParser) -> None:
-    from roast_toolkit.report._cli import configure
+    from .report import configure
 
     configure(p)
 
 
 def _run_report(args) -> Outcome:
-    from roast_toolkit.report._cli import run
+    from .report import run
 
     return run(args)
+
+
+def _configure_sweep(p: argparse.ArgumentParser) -> None:
+    from roast_toolkit.sweep._cli import configure
+
+    configure(p)
+
+
+def _run_sweep(args) -> Outcome:
+    from roast_toolkit.sweep._cli import execute
+
+    return Outcome(*execute(args))
 
 
 SUBCOMMANDS: list[Subcommand] = [
@@ -230,12 +174,18 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("verify", "closed forms vs Monte Carlo and sympy", _configure_verify, _run_verify),
     Subcommand("report", "end-to-end report folder (markdown, HTML, PNGs, JSON)", _configure_report,
                _run_report),
+    Subcommand("sweep", "a TOML grid of theory points, serial or on Dask, into a CSV/Parquet table",
+               _configure_sweep, _run_sweep),
 ]
+
+DESCRIPTION = ("roast-theory: closed forms, Monte Carlo, global vs local sharing, verification and the "
+               "end-to-end report of ROAST hashing.")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser with one subparser per row of :data:`SUBCOMMANDS`."""
-    parser = argparse.ArgumentParser(prog="roast-theory", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="roast-theory", description=DESCRIPTION)
+    add_version_argument(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in SUBCOMMANDS:
         p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
@@ -246,19 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of ``roast-theory``; returns the exit status (2 on bad input)."""
+    """Entry point of ``roast-theory``; returns the exit status (2 on bad input, 130 when interrupted)."""
     args = build_parser().parse_args(argv)
     cmd: Subcommand = args._subcommand
-    try:
-        outcome = cmd.run(args)
-    except RoastTheoryError as exc:
-        print(f"roast-theory {cmd.name}: error: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(_jsonable(outcome.payload), allow_nan=False))
-    else:
-        print(outcome.text)
-    return outcome.status
+    with interrupt_exits(f"roast-theory {cmd.name}"):
+        try:
+            outcome = cmd.run(args)
+        except (RoastTheoryError, CacheSimError, OSError) as exc:
+            print(f"roast-theory {cmd.name}: error: {error_text(exc)}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps(_jsonable(outcome.payload), allow_nan=False))
+        else:
+            print(outcome.text)
+        return outcome.status
+    return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
