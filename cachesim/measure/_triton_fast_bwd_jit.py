@@ -9,18 +9,23 @@ weight ``W[k, n]`` (``K x N``) is addressed, and nothing else differs between ki
   need no mask (elements outside ``K x N`` meet zero operands or are not stored);
 * ``KIND == 1`` HashedNet, the authors' hash: ``((k R1 + n R2 + R3) mod P) mod H`` in int64;
 * ``KIND == 2`` HashedNet, a precomputed int32 index matrix ``index[k, n]`` (``K x N`` row-major);
-* ``KIND == 3`` dense ``W[k, n]`` at ``k N + n``.
+* ``KIND == 3`` dense ``W[k, n]`` at ``k N + n``;
+* ``KIND == 4`` HashedNet, multiply-shift: the top bits of ``(k A1 + n A2 + B) mod 2**32`` (32-bit
+  wrapping arithmetic, ``shift = 32 - log2 H``).
 
-The program's B block is always one ROAST tile: ``BLOCK_K = BK``, ``BLOCK_N = BN``.
-The shared-array gradient adds each ``BK x BN`` tile of ``X^T dY`` into its block: for ROAST with one
-vector atomic over the contiguous run ``s + [0, BK BN)``; for HashedNet one atomic per element at its
-hashed slot; dense stores the tile.
+The program's weight block is ``BLOCK_K x BN``: ``BLOCK_N`` is always the tile width ``BN`` and
+``BLOCK_K`` a multiple of ``BK`` (``BLOCK_K / BK`` tiles stacked along K, one scalar start each). The
+shared-array gradient adds the block of ``X^T dY`` into memory: for ROAST each row of each tile is a
+contiguous run ``s + (k mod BK) BN + [0, BN)`` (vector atomics, no per-element index); for HashedNet one
+atomic per element at its hashed slot; dense stores the block.
 """
 
 from __future__ import annotations
 
 import triton
 import triton.language as tl
+
+_NO_SPEC = ["scale", "r1", "r2", "r3", "prime", "span", "shift"]
 
 
 @triton.jit
@@ -45,26 +50,53 @@ def _dot(a, b, acc, IEEE: tl.constexpr):
 
 
 @triton.jit
-def _tile_start(start_ptr, kb, nb, NB, ALIGN: tl.constexpr):
-    s = tl.load(start_ptr + kb * NB + nb)
+def _roast_rows(start_ptr, kblk, nb, KB, NB, BK: tl.constexpr, BN: tl.constexpr, BLOCK_K: tl.constexpr,
+                ALIGN: tl.constexpr):
+    """Offset of the first element of every row of block ``kblk`` (``(BLOCK_K,)`` int32, multiples of
+    ``ALIGN``): ``s(kb, nb) + (k mod BK) BN``. One scalar table load per tile; tiles past the table read
+    start 0 (their rows meet zero operands or are not stored, and ``BK*BN <= memory``)."""
+    G: tl.constexpr = BLOCK_K // BK
+    ko = tl.arange(0, BLOCK_K)
+    if G == 1:
+        sel = tl.load(start_ptr + kblk * NB + nb)
+    else:
+        sel = tl.zeros([BLOCK_K], dtype=tl.int32)
+        for g in tl.static_range(G):
+            kt = kblk * G + g
+            s_g = tl.load(start_ptr + kt * NB + nb, mask=kt < KB, other=0)
+            sel = tl.where(ko // BK == g, s_g, sel)
+    rows = sel + (ko % BK) * BN
     if ALIGN > 1:
-        s = tl.multiple_of(s, ALIGN)
-    return s
+        rows = tl.multiple_of(rows, ALIGN)
+    return rows
 
 
 @triton.jit
-def _w_tile(w_ptr, start_ptr, idx_ptr, rk, rn, kb, nb, N, K, NB, r1, r2, r3, prime, span,
-            KIND: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr, ALIGN: tl.constexpr,
-            EVEN: tl.constexpr):
-    """The ``BK x BN`` block ``W[rk, rn]`` of tile ``(kb, nb)`` (zeros outside ``K x N``, except ROAST)."""
-    mask = (rk[:, None] < K) & (rn[None, :] < N)
-    if KIND == 0:
-        s = _tile_start(start_ptr, kb, nb, NB, ALIGN)
-        off = s + (tl.arange(0, BK)[:, None] * BN + tl.arange(0, BN)[None, :])
-        w = tl.load(w_ptr + off)
-    elif KIND == 1:
+def _hashed_off(rk, rn, r1, r2, r3, prime, span, shift, KIND: tl.constexpr):
+    """Slots ``(BLOCK_K, BN)`` of the HashedNet kinds 1 (authors' int64 hash) and 4 (multiply-shift)."""
+    if KIND == 1:
         h = (rk[:, None].to(tl.int64) * r1 + rn[None, :].to(tl.int64) * r2 + r3) % prime
         off = h % span
+    else:
+        a1 = tl.cast(r1, tl.uint32, bitcast=True)
+        a2 = tl.cast(r2, tl.uint32, bitcast=True)
+        c = tl.cast(r3, tl.uint32, bitcast=True)
+        h = rk[:, None].to(tl.uint32) * a1 + rn[None, :].to(tl.uint32) * a2 + c
+        off = (h >> tl.cast(shift, tl.uint32)).to(tl.int32)
+    return off
+
+
+@triton.jit
+def _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, r3, prime, span, shift,
+             KIND: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr, BLOCK_K: tl.constexpr,
+             ALIGN: tl.constexpr, EVEN: tl.constexpr):
+    """The ``BLOCK_K x BN`` weight block ``W[rk, rn]`` (zeros outside ``K x N``, except ROAST)."""
+    mask = (rk[:, None] < K) & (rn[None, :] < N)
+    if KIND == 0:
+        rows = _roast_rows(start_ptr, kblk, nb, KB, NB, BK, BN, BLOCK_K, ALIGN)
+        w = tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
+    elif KIND == 1 or KIND == 4:
+        off = _hashed_off(rk, rn, r1, r2, r3, prime, span, shift, KIND)
         if EVEN:
             w = tl.load(w_ptr + off)
         else:
@@ -84,25 +116,26 @@ def _w_tile(w_ptr, start_ptr, idx_ptr, rk, rn, kb, nb, N, K, NB, r1, r2, r3, pri
     return w
 
 
-@triton.jit
-def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, NB, scale, r1, r2, r3, prime, span,
-               KIND: tl.constexpr, BLOCK_M: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
-               GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr, EVEN: tl.constexpr):
-    """Y[M, N] = scale * X[M, K] @ W[K, N] (reference forward with the same addressing; the timed forward
-    is the lead kernel of :mod:`cachesim.measure.triton_fast` where it exists)."""
+@triton.jit(do_not_specialize=_NO_SPEC)
+def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, KB, NB, scale, r1, r2, r3, prime, span,
+               shift, KIND: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BK: tl.constexpr,
+               BN: tl.constexpr, GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
+               EVEN: tl.constexpr):
+    """Y[M, N] = scale * X[M, K] @ W[K, N] (reference forward; the timed fast forward is
+    :mod:`cachesim.measure.triton_fast`)."""
     pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BN, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BN + tl.arange(0, BN)
     acc = tl.zeros((BLOCK_M, BN), dtype=tl.float32)
-    for kb in range(0, tl.cdiv(K, BK)):
-        rk = kb * BK + tl.arange(0, BK)
+    for kblk in range(0, tl.cdiv(K, BLOCK_K)):
+        rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
         a_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
         if EVEN:
             a = tl.load(a_ptrs)
         else:
             a = tl.load(a_ptrs, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
-        w = _w_tile(w_ptr, start_ptr, idx_ptr, rk, rn, kb, pid_n, N, K, NB, r1, r2, r3, prime, span,
-                    KIND, BK, BN, ALIGN, EVEN)
+        w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, pid_n, N, K, KB, NB, r1, r2, r3, prime, span,
+                     shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
         acc = _dot(a, w, acc, IEEE)
     acc = acc * scale
     y_ptrs = y_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
@@ -112,15 +145,16 @@ def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, NB, scale, r1, 
         tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
 
 
-@triton.jit
-def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, NB, scale, r1, r2, r3, prime, span,
-              KIND: tl.constexpr, BLOCK_M: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
-              GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr, EVEN: tl.constexpr):
-    """dX[M, K] = scale * dY[M, N] @ W[K, N]^T; program (pid_m, kb), loop over the tile columns nb."""
-    pid_m, kb = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BK, GROUP_M)
+@triton.jit(do_not_specialize=_NO_SPEC)
+def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, KB, NB, scale, r1, r2, r3, prime, span,
+              shift, KIND: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BK: tl.constexpr,
+              BN: tl.constexpr, GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
+              EVEN: tl.constexpr):
+    """dX[M, K] = scale * dY[M, N] @ W[K, N]^T; program (pid_m, kblk), loop over the tile columns nb."""
+    pid_m, kblk = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rk = kb * BK + tl.arange(0, BK)
-    acc = tl.zeros((BLOCK_M, BK), dtype=tl.float32)
+    rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
+    acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
     for nb in range(0, tl.cdiv(N, BN)):
         rn = nb * BN + tl.arange(0, BN)
         g_ptrs = dy_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
@@ -128,8 +162,8 @@ def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, NB, scale, r1,
             g = tl.load(g_ptrs)
         else:
             g = tl.load(g_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
-        w = _w_tile(w_ptr, start_ptr, idx_ptr, rk, rn, kb, nb, N, K, NB, r1, r2, r3, prime, span,
-                    KIND, BK, BN, ALIGN, EVEN)
+        w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, r3, prime, span,
+                     shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
         acc = _dot(g, tl.trans(w), acc, IEEE)
     acc = acc * scale
     dx_ptrs = dx_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
@@ -139,21 +173,21 @@ def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, NB, scale, r1,
         tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rk[None, :] < K))
 
 
-@triton.jit
-def dw_kernel(x_ptr, dy_ptr, start_ptr, idx_ptr, g_ptr, M, N, K, NB, scale, r1, r2, r3, prime, span,
-              KIND: tl.constexpr, BLOCK_M: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
-              GROUP_K: tl.constexpr, SPLIT_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
-              EVEN: tl.constexpr):
-    """Tile ``(kb, nb)`` of ``scale * X^T dY`` (fp32) added into the gradient ``g`` (stored for dense).
+@triton.jit(do_not_specialize=_NO_SPEC)
+def dw_kernel(x_ptr, dy_ptr, start_ptr, idx_ptr, g_ptr, M, N, K, KB, NB, scale, r1, r2, r3, prime, span,
+              shift, KIND: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BK: tl.constexpr,
+              BN: tl.constexpr, GROUP_K: tl.constexpr, SPLIT_M: tl.constexpr, ALIGN: tl.constexpr,
+              IEEE: tl.constexpr, EVEN: tl.constexpr):
+    """Block ``(kblk, nb)`` of ``scale * X^T dY`` (fp32) added into the gradient ``g`` (stored for dense).
 
-    Program ``(tile, split)`` sums the row blocks ``split, split + SPLIT_M, ...`` of ``M``; with
-    ``SPLIT_M > 1`` the partial tiles meet in the atomics (dense needs ``SPLIT_M == 1``).
+    Program ``(block, split)`` sums the row blocks ``split, split + SPLIT_M, ...`` of ``M``; with
+    ``SPLIT_M > 1`` the partial blocks meet in the atomics (dense needs ``SPLIT_M == 1``).
     """
-    kb, nb = _grouped_pid(tl.program_id(0), K, N, BK, BN, GROUP_K)
+    kblk, nb = _grouped_pid(tl.program_id(0), K, N, BLOCK_K, BN, GROUP_K)
     split = tl.program_id(1)
-    rk = kb * BK + tl.arange(0, BK)
+    rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
     rn = nb * BN + tl.arange(0, BN)
-    acc = tl.zeros((BK, BN), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_K, BN), dtype=tl.float32)
     for mb in range(split, tl.cdiv(M, BLOCK_M), SPLIT_M):
         rm = mb * BLOCK_M + tl.arange(0, BLOCK_M)
         x_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
@@ -166,29 +200,26 @@ def dw_kernel(x_ptr, dy_ptr, start_ptr, idx_ptr, g_ptr, M, N, K, NB, scale, r1, 
             d = tl.load(d_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
         acc = _dot(tl.trans(x), d, acc, IEEE)
     acc = acc * scale
+    mask = (rk[:, None] < K) & (rn[None, :] < N)
     if KIND == 0:
-        # one dense block add: the tile's BK*BN values go to the contiguous run s + [0, BK*BN)
-        s = _tile_start(start_ptr, kb, nb, NB, ALIGN)
-        j = tl.arange(0, BK * BN)
-        vals = tl.reshape(acc, (BK * BN,))
+        # dense block adds: row r of a tile is the contiguous run s + r*BN + [0, BN)
+        rows = _roast_rows(start_ptr, kblk, nb, KB, NB, BK, BN, BLOCK_K, ALIGN)
+        ptrs = g_ptr + (rows[:, None] + tl.arange(0, BN)[None, :])
         if EVEN:
-            tl.atomic_add(g_ptr + s + j, vals, sem="relaxed")
+            tl.atomic_add(ptrs, acc, sem="relaxed")
         else:
-            inside = (kb * BK + j // BN < K) & (nb * BN + j % BN < N)
-            tl.atomic_add(g_ptr + s + j, vals, mask=inside, sem="relaxed")
+            tl.atomic_add(ptrs, acc, mask=mask, sem="relaxed")
+    elif KIND == 1 or KIND == 4:
+        off = _hashed_off(rk, rn, r1, r2, r3, prime, span, shift, KIND)
+        tl.atomic_add(g_ptr + off, acc, mask=mask, sem="relaxed")
+    elif KIND == 2:
+        off = tl.load(idx_ptr + rk[:, None].to(tl.int64) * N + rn[None, :], mask=mask, other=0)
+        tl.atomic_add(g_ptr + off, acc, mask=mask, sem="relaxed")
     else:
-        mask = (rk[:, None] < K) & (rn[None, :] < N)
-        if KIND == 1:
-            off = ((rk[:, None].to(tl.int64) * r1 + rn[None, :].to(tl.int64) * r2 + r3) % prime) % span
-            tl.atomic_add(g_ptr + off, acc, mask=mask, sem="relaxed")
-        elif KIND == 2:
-            off = tl.load(idx_ptr + rk[:, None].to(tl.int64) * N + rn[None, :], mask=mask, other=0)
-            tl.atomic_add(g_ptr + off, acc, mask=mask, sem="relaxed")
-        else:
-            tl.store(g_ptr + rk[:, None].to(tl.int64) * N + rn[None, :], acc, mask=mask)
+        tl.store(g_ptr + rk[:, None].to(tl.int64) * N + rn[None, :], acc, mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["lr"])
 def sgd_kernel(w_ptr, g_ptr, n, lr, BLOCK: tl.constexpr):
     """``w <- w - lr * g`` elementwise (``g`` fp32, the update computed in fp32, stored in ``w``'s dtype)."""
     off = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)

@@ -64,7 +64,7 @@ __all__ = [
 ALIGNS = (1, 8, 64)
 #: Prime of the authors' HashedNet element hash (RzLinear ``v1_combined``).
 HASHEDNET_PRIME = 2038074743
-_KIND = {"roast": 0, "hashednet-hash": 1, "hashednet-index": 2, "dense": 3}
+_KIND = {"roast": 0, "hashednet-hash": 1, "hashednet-index": 2, "dense": 3, "hashednet-mulshift": 4}
 _INT32_MAX = 2**31 - 1
 
 
@@ -225,6 +225,9 @@ class BwdConfig:
     ----------
     block_m : int
         Rows of ``X`` / ``dY`` per program step (power of two >= 16).
+    block_k : int or None
+        Rows of ``W`` per program block: a multiple of the tile's ``BK`` (``block_k / BK`` tiles stacked
+        along K, each with its own start); None means ``BK``. The block's width is always ``BN``.
     group_m : int
         Grouped program order: ``group_m`` row blocks (forward, dX) or tile rows (gradient) share a band.
     split_m : int
@@ -235,6 +238,7 @@ class BwdConfig:
     """
 
     block_m: int = 128
+    block_k: int | None = None
     group_m: int = 8
     split_m: int = 1
     num_warps: int = 4
@@ -242,14 +246,25 @@ class BwdConfig:
 
     def __post_init__(self):
         _pow2("block_m", self.block_m, 16)
+        if self.block_k is not None:
+            _pow2("block_k", self.block_k, 16)
         _pos_int("group_m", self.group_m)
         _pos_int("split_m", self.split_m)
         _pow2("num_warps", self.num_warps, 1)
         _pos_int("num_stages", self.num_stages)
 
+    def bk(self, tile) -> int:
+        """The program's ``block_k`` for ``tile`` (checked: a multiple of ``BK``)."""
+        if self.block_k is None:
+            return tile[0]
+        if self.block_k % tile[0]:
+            raise CacheSimError(f"config.block_k={self.block_k} must be a multiple of the tile's "
+                                f"BK={tile[0]}")
+        return self.block_k
+
     def to_dict(self) -> dict:
-        return {"block_m": self.block_m, "group_m": self.group_m, "split_m": self.split_m,
-                "num_warps": self.num_warps, "num_stages": self.num_stages}
+        return {"block_m": self.block_m, "block_k": self.block_k, "group_m": self.group_m,
+                "split_m": self.split_m, "num_warps": self.num_warps, "num_stages": self.num_stages}
 
 
 def _check_config(config) -> BwdConfig:
@@ -261,7 +276,7 @@ def _check_config(config) -> BwdConfig:
 # ------------------------------------------------------------------------------------------ addressing
 @dataclass(frozen=True)
 class _Addr:
-    """How the weight is addressed: kernel kind, pointer-like operands and scalar hash parameters."""
+    """How the weight is addressed: kernel kind, table operands and scalar hash parameters."""
 
     kind: str
     start_table: object = None
@@ -269,15 +284,13 @@ class _Addr:
     params: tuple = (0, 0, 0)
     prime: int = 1
     span: int = 1
+    shift: int = 0
     align: int = 1
 
     def tensors(self, dummy):
         st = self.start_table if self.start_table is not None else dummy
         ix = self.index if self.index is not None else dummy
         return st, ix
-
-    def nb(self, n, bn) -> int:
-        return _n_tiles(n, bn)
 
 
 def _roast_addr(torch, start_table, memory_size, k, n, tile, align, device) -> _Addr:
@@ -286,10 +299,12 @@ def _roast_addr(torch, start_table, memory_size, k, n, tile, align, device) -> _
     return _Addr("roast", start_table=start_table, align=align, span=memory_size)
 
 
-def _hashednet_addr(torch, params, index, prime, memory_size, k, n, device) -> _Addr:
-    if (params is None) == (index is None):
-        raise CacheSimError("give exactly one of params=(R1, R2, R3) (the authors' hash) or index= "
-                            "(an int32 (K, N) index matrix)")
+def _hashednet_addr(torch, params, mulshift, index, prime, memory_size, k, n, device) -> _Addr:
+    given = [name for name, v in (("params", params), ("mulshift", mulshift), ("index", index))
+             if v is not None]
+    if len(given) != 1:
+        raise CacheSimError(f"got {given or 'none'}: give exactly one of params=(R1, R2, R3) (the authors' "
+                            "hash), mulshift=(A1, A2, B) or index= (an int32 (K, N) index matrix)")
     if index is not None:
         _check_tensor(torch, "index", index, 2, None, (torch.int32,))
         if tuple(index.shape) != (k, n):
@@ -297,10 +312,19 @@ def _hashednet_addr(torch, params, index, prime, memory_size, k, n, device) -> _
         if index.device != device:
             raise CacheSimError(f"index is on {index.device}: must be on {device}")
         return _Addr("hashednet-index", index=index, span=memory_size)
+    name = "params" if params is not None else "mulshift"
+    vals = params if params is not None else mulshift
+    if not isinstance(vals, tuple | list) or len(vals) != 3:
+        raise CacheSimError(f"{name}={plain(vals)!r} must be a tuple of 3 integers")
+    if mulshift is not None:
+        if memory_size < 2 or memory_size & (memory_size - 1):
+            raise CacheSimError(f"memory has {memory_size} elements: mulshift needs a power of two >= 2")
+        a1, a2, c = (_pos_int(f"mulshift[{i}]", v, 0, 2**32 - 1) for i, v in enumerate(vals))
+        signed = tuple(v - 2**32 if v >= 2**31 else v for v in (a1, a2, c))
+        return _Addr("hashednet-mulshift", params=signed, span=memory_size,
+                     shift=32 - (memory_size.bit_length() - 1))
     prime = _pos_int("prime", prime, 2, _INT32_MAX)
-    if not isinstance(params, tuple | list) or len(params) != 3:
-        raise CacheSimError(f"params={plain(params)!r} must be (R1, R2, R3)")
-    p = tuple(_pos_int(f"params[{i}] (R{i + 1})", r, 0, prime - 1) for i, r in enumerate(params))
+    p = tuple(_pos_int(f"params[{i}] (R{i + 1})", r, 0, prime - 1) for i, r in enumerate(vals))
     return _Addr("hashednet-hash", params=p, prime=prime, span=memory_size)
 
 
@@ -309,19 +333,19 @@ def _dims(torch, a, name_a, b, name_b):
         raise CacheSimError(f"{name_b} has shape {tuple(b.shape)}: must have {a.shape[0]} rows like {name_a}")
 
 
-def _even(m, n, k, tile, config) -> bool:
-    return m % config.block_m == 0 and n % tile[1] == 0 and k % tile[0] == 0
-
-
 def _common(addr: _Addr, tile, config, m, n, k, ieee):
-    return dict(KIND=_KIND[addr.kind], BLOCK_M=config.block_m, BK=tile[0], BN=tile[1], ALIGN=addr.align,
-                IEEE=bool(ieee), EVEN=_even(m, n, k, tile, config), num_warps=config.num_warps,
+    bk = config.bk(tile)
+    even = m % config.block_m == 0 and n % tile[1] == 0 and k % bk == 0
+    return dict(KIND=_KIND[addr.kind], BLOCK_M=config.block_m, BLOCK_K=bk, BK=tile[0], BN=tile[1],
+                ALIGN=addr.align, IEEE=bool(ieee), EVEN=even, num_warps=config.num_warps,
                 num_stages=config.num_stages)
 
 
-def _scalars(addr: _Addr):
+def _scalars(addr: _Addr, k, n, tile, scale):
+    """``KB, NB, scale, r1, r2, r3, prime, span, shift`` as the kernels take them."""
     r1, r2, r3 = addr.params
-    return (r1, r2, r3, addr.prime, addr.span)
+    return (_n_tiles(k, tile[0]), _n_tiles(n, tile[1]), float(scale), r1, r2, r3, addr.prime, addr.span,
+            addr.shift)
 
 
 # ------------------------------------------------------------------------------------------ launchers
@@ -334,7 +358,7 @@ def _run_forward(torch, x, w, addr: _Addr, n, tile, scale, config, ieee, out):
         raise CacheSimError(f"out has shape {tuple(out.shape)}: must be (M, N) = {(m, n)}")
     st, ix = addr.tensors(w)
     grid = (_n_tiles(m, config.block_m) * _n_tiles(n, tile[1]),)
-    _jit().fwd_kernel[grid](x, w, st, ix, out, m, n, k, addr.nb(n, tile[1]), scale, *_scalars(addr),
+    _jit().fwd_kernel[grid](x, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale),
                             GROUP_M=config.group_m, **_common(addr, tile, config, m, n, k, ieee))
     return out
 
@@ -347,8 +371,8 @@ def _run_dx(torch, dy, w, addr: _Addr, k, tile, scale, config, ieee, out):
     if tuple(out.shape) != (m, k):
         raise CacheSimError(f"out has shape {tuple(out.shape)}: must be (M, K) = {(m, k)}")
     st, ix = addr.tensors(w)
-    grid = (_n_tiles(m, config.block_m) * _n_tiles(k, tile[0]),)
-    _jit().dx_kernel[grid](dy, w, st, ix, out, m, n, k, addr.nb(n, tile[1]), scale, *_scalars(addr),
+    grid = (_n_tiles(m, config.block_m) * _n_tiles(k, config.bk(tile)),)
+    _jit().dx_kernel[grid](dy, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale),
                            GROUP_M=config.group_m, **_common(addr, tile, config, m, n, k, ieee))
     return out
 
@@ -359,8 +383,8 @@ def _run_grad(torch, x, dy, grad, addr: _Addr, tile, scale, config, ieee):
     if addr.kind == "dense" and config.split_m != 1:
         raise CacheSimError(f"config.split_m={config.split_m}: the dense gradient is stored, it needs 1")
     st, ix = addr.tensors(x)
-    grid = (_n_tiles(k, tile[0]) * _n_tiles(n, tile[1]), config.split_m)
-    _jit().dw_kernel[grid](x, dy, st, ix, grad, m, n, k, addr.nb(n, tile[1]), scale, *_scalars(addr),
+    grid = (_n_tiles(k, config.bk(tile)) * _n_tiles(n, tile[1]), config.split_m)
+    _jit().dw_kernel[grid](x, dy, st, ix, grad, m, n, k, *_scalars(addr, k, n, tile, scale),
                            GROUP_K=config.group_m, SPLIT_M=config.split_m,
                            **_common(addr, tile, config, m, n, k, ieee))
     return grad
@@ -474,7 +498,7 @@ def roast_grad_memory(x, dy, start_table, grad_memory, tile, *, align: int = 1, 
 
 
 # ------------------------------------------------------------------------------------------ HashedNet
-def hashednet_forward(x, memory, out_features: int, tile, *, params=None, index=None,
+def hashednet_forward(x, memory, out_features: int, tile, *, params=None, mulshift=None, index=None,
                       prime: int = HASHEDNET_PRIME, scale: float = 1.0, config: BwdConfig = BwdConfig(),
                       ieee: bool = False, out=None):
     """``Y = scale * X @ W`` with every ``W[k, n]`` read from its own hashed slot (same tiling as ROAST).
@@ -484,9 +508,13 @@ def hashednet_forward(x, memory, out_features: int, tile, *, params=None, index=
     x, memory, out_features, tile, scale, config, ieee, out
         As in :func:`roast_forward`.
     params : (R1, R2, R3), optional
-        The authors' hash ``((k R1 + n R2 + R3) mod prime) mod memory``, computed per element in int64.
+        The authors' hash ``((k R1 + n R2 + R3) mod prime) mod memory``, computed per element in int64
+        (``roast_theory.hashes`` family ``"hashednet-triton"``).
+    mulshift : (A1, A2, B), optional
+        Multiply-shift: the top ``log2(memory)`` bits of ``(k A1 + n A2 + B) mod 2**32`` (family
+        ``"hashednet-mulshift"``; ``memory`` a power of two).
     index : torch.Tensor, int32, (K, N), optional
-        A precomputed index matrix instead (exactly one of ``params`` / ``index``).
+        A precomputed index matrix. Exactly one of ``params`` / ``mulshift`` / ``index``.
     prime : int
         ``P`` of the hash (default 2038074743).
     """
@@ -495,12 +523,12 @@ def hashednet_forward(x, memory, out_features: int, tile, *, params=None, index=
     _check_tensor(torch, "x", x, 2)
     size = _check_memory(torch, memory, 1, ("x", x))
     n = _pos_int("out_features", out_features)
-    addr = _hashednet_addr(torch, params, index, prime, size, x.shape[1], n, x.device)
+    addr = _hashednet_addr(torch, params, mulshift, index, prime, size, x.shape[1], n, x.device)
     return _run_forward(torch, x, memory, addr, n, tile, _check_real("scale", scale), _check_config(config),
                         ieee, out)
 
 
-def hashednet_dx(dy, memory, in_features: int, tile, *, params=None, index=None,
+def hashednet_dx(dy, memory, in_features: int, tile, *, params=None, mulshift=None, index=None,
                  prime: int = HASHEDNET_PRIME, scale: float = 1.0, config: BwdConfig = BwdConfig(),
                  ieee: bool = False, out=None):
     """HashedNet input gradient ``dX = scale * dY @ W^T`` (per-element hashed reads, ROAST's tiling)."""
@@ -509,12 +537,12 @@ def hashednet_dx(dy, memory, in_features: int, tile, *, params=None, index=None,
     _check_tensor(torch, "dy", dy, 2)
     size = _check_memory(torch, memory, 1, ("dy", dy))
     k = _pos_int("in_features", in_features)
-    addr = _hashednet_addr(torch, params, index, prime, size, k, dy.shape[1], dy.device)
+    addr = _hashednet_addr(torch, params, mulshift, index, prime, size, k, dy.shape[1], dy.device)
     return _run_dx(torch, dy, memory, addr, k, tile, _check_real("scale", scale), _check_config(config),
                    ieee, out)
 
 
-def hashednet_grad_memory(x, dy, grad_memory, tile, *, params=None, index=None,
+def hashednet_grad_memory(x, dy, grad_memory, tile, *, params=None, mulshift=None, index=None,
                           prime: int = HASHEDNET_PRIME, scale: float = 1.0,
                           config: BwdConfig = BwdConfig(), ieee: bool = False):
     """ADD the HashedNet gradient into ``grad_memory`` (float32): one atomic per weight element.
@@ -533,7 +561,7 @@ def hashednet_grad_memory(x, dy, grad_memory, tile, *, params=None, index=None,
     _check_grad(torch, grad_memory, size, x)
     if size < 1 or size > _INT32_MAX:
         raise CacheSimError(f"grad_memory has {size} elements: must be in [1, {_INT32_MAX}]")
-    addr = _hashednet_addr(torch, params, index, prime, size, x.shape[1], dy.shape[1], x.device)
+    addr = _hashednet_addr(torch, params, mulshift, index, prime, size, x.shape[1], dy.shape[1], x.device)
     return _run_grad(torch, x, dy, grad_memory, addr, tile, _check_real("scale", scale),
                      _check_config(config), ieee)
 
@@ -609,7 +637,7 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     return y, dx, grad
 
 
-def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, index=None,
+def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshift=None, index=None,
                          prime: int = HASHEDNET_PRIME, scale: float = 1.0, grad_memory=None,
                          config: BwdConfig = BwdConfig(), ieee: bool = False):
     """One HashedNet SGD step, the same five launches as :func:`roast_train_step` with hashed addresses.
@@ -617,7 +645,8 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, index=N
     1. zero the fp32 gradient buffer; 2. forward (:func:`hashednet_forward`); 3. ``dX``
     (:func:`hashednet_dx`); 4. per-element scatter-add of ``scale * X^T dY`` into the buffer
     (:func:`hashednet_grad_memory`); 5. SGD on ``memory`` (:func:`sgd_update`). Same program tiling as
-    ROAST: only the address of each weight differs (the authors' hash ``params`` or an int32 ``index``).
+    ROAST: only the address of each weight differs (the authors' hash ``params``, ``mulshift`` or an int32
+    ``index``, as in :func:`hashednet_forward`).
 
     Returns
     -------
@@ -626,7 +655,8 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, index=N
     torch = _torch()
     grad = _grad_buffer(torch, grad_memory, memory)
     n = dy.shape[1] if isinstance(dy, torch.Tensor) and dy.ndim == 2 else -1
-    kw = dict(params=params, index=index, prime=prime, scale=scale, config=config, ieee=ieee)
+    kw = dict(params=params, mulshift=mulshift, index=index, prime=prime, scale=scale, config=config,
+              ieee=ieee)
     y = hashednet_forward(x, memory, n, tile, **kw)
     dx = hashednet_dx(dy, memory, x.shape[1], tile, **kw)
     hashednet_grad_memory(x, dy, grad, tile, **kw)
@@ -690,9 +720,10 @@ def cublas_train_step(x, weight, dy, lr: float):
     """
     torch = _torch()
     lr = _check_real("lr", lr)
-    _check_tensor(torch, "x", x, 2)
-    _check_tensor(torch, "weight", weight, 2, ("x", x))
-    _check_tensor(torch, "dy", dy, 2, ("x", x))
+    floats = (torch.float64, torch.float32, torch.bfloat16, torch.float16)
+    _check_tensor(torch, "x", x, 2, None, floats)
+    _check_tensor(torch, "weight", weight, 2, ("x", x), floats)
+    _check_tensor(torch, "dy", dy, 2, ("x", x), floats)
     if not weight.requires_grad or not weight.is_leaf:
         raise CacheSimError("weight must be a leaf tensor that requires grad (an nn.Parameter)")
     if weight.shape[1] != x.shape[1] or tuple(dy.shape) != (x.shape[0], weight.shape[0]):
