@@ -52,9 +52,12 @@ def _dot(a, b, acc, IEEE: tl.constexpr):
 @triton.jit
 def _roast_rows(start_ptr, kblk, nb, KB, NB, BK: tl.constexpr, BN: tl.constexpr, BLOCK_K: tl.constexpr,
                 ALIGN: tl.constexpr):
-    """Offset of the first element of every row of block ``kblk`` (``(BLOCK_K,)`` int32, multiples of
-    ``ALIGN``): ``s(kb, nb) + (k mod BK) BN``. One scalar table load per tile; tiles past the table read
-    start 0 (their rows meet zero operands or are not stored, and ``BK*BN <= memory``)."""
+    """Offset of the first element of every row of block ``kblk``: ``s(kb, nb) + (k mod BK) BN``.
+
+    ``(BLOCK_K,)`` int32, multiples of ``ALIGN`` (the launcher passes ``min(align, BN)``). One scalar
+    table load per tile; tiles past the table read start 0 (their rows meet zero operands or are not
+    stored, and ``BK*BN <= memory``).
+    """
     G: tl.constexpr = BLOCK_K // BK
     ko = tl.arange(0, BLOCK_K)
     if G == 1:

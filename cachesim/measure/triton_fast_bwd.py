@@ -336,8 +336,9 @@ def _dims(torch, a, name_a, b, name_b):
 def _common(addr: _Addr, tile, config, m, n, k, ieee):
     bk = config.bk(tile)
     even = m % config.block_m == 0 and n % tile[1] == 0 and k % bk == 0
+    # every tile ROW starts at s + (k mod BK) BN: a multiple of min(align, BN) (both powers of two)
     return dict(KIND=_KIND[addr.kind], BLOCK_M=config.block_m, BLOCK_K=bk, BK=tile[0], BN=tile[1],
-                ALIGN=addr.align, IEEE=bool(ieee), EVEN=even, num_warps=config.num_warps,
+                ALIGN=min(addr.align, tile[1]), IEEE=bool(ieee), EVEN=even, num_warps=config.num_warps,
                 num_stages=config.num_stages)
 
 

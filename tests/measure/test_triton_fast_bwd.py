@@ -319,3 +319,118 @@ def test_check_start_table_reads_values():
         fb.check_start_table(torch.tensor([[0, 72], [128, 192]], dtype=torch.int32), 704, 32, 64, TILE, 64)
     with pytest.raises(CacheSimError, match=r"memory=300 must be an integer in \[512, "):
         fb.check_start_table(good, 300, 32, 64, TILE, 1)
+
+
+# ------------------------------------------------------------------------------------------ RoastLinear
+def _roast_linear():
+    from cachesim.measure import roast_linear
+
+    return roast_linear
+
+
+def _fast_configs():
+    tf = pytest.importorskip("cachesim.measure.triton_fast")
+    return (tf.FastConfig(block_m=16, block_n=32, block_k=16, group_m=2, num_warps=1, num_stages=1),)
+
+
+def _dense_reference(layer, x, c):
+    """float64 gathered-dense twin of ``layer``: values and gradients of ``sum(c * (x W + b))``."""
+    mem = layer.memory_param.detach().to(torch.float64).requires_grad_(True)
+    x64 = x.detach().to(torch.float64).requires_grad_(True)
+    idx = torch.as_tensor(_roast_slots(layer.start_table.numpy(), layer.in_features, layer.out_features,
+                                       layer.tile))
+    y = x64 @ (layer.scale * mem[idx])
+    b = None
+    if layer.bias is not None:
+        b = layer.bias.detach().to(torch.float64).requires_grad_(True)
+        y = y + b
+    (y * c.to(torch.float64)).sum().backward()
+    return y.detach().numpy(), x64.grad.numpy(), mem.grad.numpy(), None if b is None else b.grad.numpy()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+@pytest.mark.parametrize("forward_kernel", ["auto", "reference"])
+def test_roast_linear_autograd_matches_gathered_dense(interp, monkeypatch, dtype, forward_kernel):
+    rl = _roast_linear()
+    k, n, memory = 32, 64, 512 + 8 * 24
+    layer = rl.RoastLinear(k, n, memory, tile=TILE, align=8, seed=3, bias=True, dtype=DTYPES[dtype],
+                           config=CFG, fwd_configs=_fast_configs(), forward_kernel=forward_kernel, ieee=True)
+    with torch.no_grad():
+        layer.bias.copy_(torch.linspace(-1, 1, n))
+    tf = pytest.importorskip("cachesim.measure.triton_fast")
+    calls = []
+    fast = tf.fast_matmul
+    monkeypatch.setattr(tf, "fast_matmul", lambda *a, **kw: calls.append(1) or fast(*a, **kw))
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(2, 16, k, generator=g).to(DTYPES[dtype]).requires_grad_(True)
+    c = torch.randn(2, 16, n, generator=g)
+    y = layer(x)
+    (y.float() * c).sum().backward()
+    y_ref, dx_ref, dm_ref, db_ref = _dense_reference(layer, x, c)
+    assert len(calls) == (1 if forward_kernel == "auto" else 0)
+    assert y.shape == (2, 16, n) and x.grad.shape == x.shape
+    assert _rel(y, y_ref) < TOL[dtype]
+    assert _rel(x.grad, dx_ref) < TOL[dtype]
+    assert layer.memory_param.grad.dtype == DTYPES[dtype]
+    assert _rel(layer.memory_param.grad, dm_ref) < TOL[dtype]
+    assert _rel(layer.bias.grad, db_ref) < TOL[dtype]
+
+
+@pytest.mark.gpu
+def test_roast_linear_shared_memory_gradients_add(interp):
+    rl = _roast_linear()
+    from roast_theory.torch_layers import SharedMemory
+
+    shared = SharedMemory(512 + 64 * 2, seed=1)
+    a = rl.RoastLinear(40, 70, shared, tile=TILE, align=64, seed=1, config=CFG, ieee=True)
+    b = rl.RoastLinear(70, 48, shared, tile=TILE, align=64, seed=2, config=CFG, ieee=True)
+    x = torch.randn(12, 40, generator=torch.Generator().manual_seed(0))
+    out = b(a(x))
+    out.square().sum().backward()
+    mem = shared.weight.detach().to(torch.float64).requires_grad_(True)
+    ia = torch.as_tensor(a.slot_index())
+    ib = torch.as_tensor(b.slot_index())
+    ref = (x.double() @ (a.scale * mem[ia])) @ (b.scale * mem[ib])
+    ref.square().sum().backward()
+    assert _rel(out.detach(), ref.detach().numpy()) < 1e-4
+    assert _rel(shared.weight.grad, mem.grad.numpy()) < 1e-4
+
+
+def test_roast_linear_slots_are_the_families():
+    rl = _roast_linear()
+    layer = rl.RoastLinear(40, 70, 512 + 8 * 30, tile=TILE, align=8, seed=4)
+    starts = hashes.tile_start_table(hashes.make_family("rz-aligned", 4, align=8), 40, 70, TILE, 752)
+    np.testing.assert_array_equal(layer.start_table.numpy(), starts)
+    np.testing.assert_array_equal(layer.slot_index(), _roast_slots(starts, 40, 70, TILE))
+    assert layer.start_table.dtype == torch.int32 and np.all(starts % 8 == 0)
+    # init scale of a dense layer: lambda * 0.04 = 1 / sqrt(fan_in)
+    assert layer.scale * 0.04 == pytest.approx(40 ** -0.5)
+    w = layer.gathered_weight()
+    assert w.shape == (40, 70) and w.requires_grad
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(memory=700, align=3), r"align=3 must be one of \(1, 8, 64\)"),
+    (dict(memory=512), r"memory=512 must be an integer in \[513, "),
+    (dict(memory=700, align=64), r"memory=700: align=64 must divide memory - BK\*BN = 188"),
+    (dict(memory=704, dtype=torch.float64), r"dtype=torch.float64 must be float32, bfloat16 or float16"),
+    (dict(memory=704, tile=(16, 20)), r"tile\[1\] \(BN\)=20 must be a power of two"),
+    (dict(memory="704"), r"memory has type str: must be an int"),
+    (dict(memory=704, forward_kernel="fast"), r"forward_kernel='fast' must be 'auto' or 'reference'"),
+])
+def test_roast_linear_bad_input(kwargs, match):
+    rl = _roast_linear()
+    kwargs = dict(dict(tile=TILE), **kwargs)
+    with pytest.raises(CacheSimError, match=match):
+        rl.RoastLinear(32, 64, kwargs.pop("memory"), **kwargs)
+
+
+def test_roast_linear_bad_x():
+    rl = _roast_linear()
+    layer = rl.RoastLinear(32, 64, 704, tile=TILE, align=64)
+    with pytest.raises(CacheSimError, match=r"x has shape \(4, 31\): its last dimension must be "
+                                            r"in_features=32"):
+        layer(torch.zeros(4, 31))
+    with pytest.raises(CacheSimError, match=r"x is torch.bfloat16 on cpu: must be torch.float32"):
+        layer(torch.zeros(4, 32, dtype=torch.bfloat16))
