@@ -27,7 +27,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-_NO_SPEC = ["scale", "zscale", "r1", "r2", "r3", "r4", "r5", "r7", "prime", "modulus", "shift"]
+_NO_SPEC = ["NT", "scale", "zscale", "r1", "r2", "r3", "r4", "r5", "r7", "prime", "modulus", "shift"]
 
 
 @triton.jit
@@ -133,7 +133,7 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
     tl.store(y_ptr + rm[:, None] * N + rn[None, :], acc.to(y_ptr.dtype.element_ty))
 
 
-@triton.jit(do_not_specialize=_NO_SPEC)
+@triton.jit(do_not_specialize=["NT", "r1", "r2", "r3", "r4", "r5", "r7", "prime", "modulus", "shift"])
 def index_kernel(out_ptr, aux_ptr, N, K, NT, r1, r2, r3, r4, r5, r7, prime, modulus, shift,
                  B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, ALIGN: tl.constexpr,
                  BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):

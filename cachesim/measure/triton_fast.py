@@ -47,6 +47,7 @@ __all__ = [
     "gather_matmul",
     "kernel_index",
     "triton_available",
+    "warmup",
 ]
 
 #: ``(scheme, index)`` -> the kernel's constexpr ``B_MODE``.
@@ -127,11 +128,14 @@ class FastConfig:
                                                "num_stages")}
 
 
-#: Autotuning candidates. A ROAST variant uses those with ``block_n == BN`` and ``BK | block_k``.
+#: Autotuning candidates. A ROAST variant uses those with ``block_n == BN`` and ``BK | block_k``
+#: (tile (32, 64): the first four; (64, 128): the next four); dense may use all of them.
 CONFIGS = (
-    FastConfig(128, 64, 32, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 4), FastConfig(256, 64, 64, 8, 8, 3),
-    FastConfig(128, 128, 64, 8, 4, 4), FastConfig(128, 128, 64, 8, 8, 3), FastConfig(256, 128, 64, 8, 8, 3),
-    FastConfig(128, 256, 64, 8, 8, 3),
+    FastConfig(128, 64, 32, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 5),
+    FastConfig(256, 64, 64, 8, 8, 4),
+    FastConfig(128, 128, 64, 8, 4, 4), FastConfig(128, 128, 64, 8, 8, 4), FastConfig(128, 128, 64, 8, 4, 5),
+    FastConfig(256, 128, 64, 8, 8, 3),
+    FastConfig(128, 256, 64, 8, 8, 3), FastConfig(128, 256, 64, 8, 8, 4),
 )
 
 
@@ -366,6 +370,27 @@ def fast_matmul(x, b, prep: PreparedWeight, config: FastConfig, *, scale: float 
         BLOCK_N=config.block_n, BLOCK_K=config.block_k, GROUP_M=config.group_m, IEEE=bool(ieee),
         num_warps=config.num_warps, num_stages=config.num_stages)
     return (out, kern) if return_kernel else out
+
+
+def warmup(weight: FastWeight, config: FastConfig, dtype: str = "bfloat16", *, ieee: bool = False):
+    """Compile ``fast_matmul``'s kernel for ``weight`` and ``config`` without launching it (Triton cache).
+
+    Specialisation matches launches whose ``M, N, K`` are multiples of 16 and whose tensors are 16-byte
+    aligned (every measured shape); needs the target device (``triton.runtime.driver``).
+    """
+    import torch
+
+    if not isinstance(weight, FastWeight) or not isinstance(config, FastConfig):
+        raise CacheSimError("warmup needs a FastWeight and a FastConfig")
+    dt = getattr(torch, dtype, None)
+    if not isinstance(dt, torch.dtype):
+        raise CacheSimError(f"dtype={dtype!r} is not a torch dtype name")
+    aux = torch.int32 if weight.index == "table" else dt
+    return _jit().fwd_kernel.warmup(
+        dt, dt, dt, aux, 4096, 4096, 4096, 3, 1.0, 0.0, 3, 5, 7, 9, 11, 13, 45007, 1001, 7,
+        B_MODE=weight.mode, TBK=weight.tile[0], TBN=weight.tile[1], ALIGN=weight.align,
+        BLOCK_M=config.block_m, BLOCK_N=config.block_n, BLOCK_K=config.block_k, GROUP_M=config.group_m,
+        IEEE=bool(ieee), num_warps=config.num_warps, num_stages=config.num_stages, grid=(1,))
 
 
 def kernel_index(prep: PreparedWeight, config: FastConfig, device="cpu") -> np.ndarray:

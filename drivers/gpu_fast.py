@@ -1,0 +1,483 @@
+"""Device script: the fast forward kernels of ``cachesim.measure.triton_fast`` on a GPU (one call per mode).
+
+Run from the repository root on the GPU machine::
+
+    PYTHONPATH=. python3 drivers/gpu_fast.py --mode check --out $OUT --budget-s 420
+    PYTHONPATH=. python3 drivers/gpu_fast.py --mode time --out $OUT --budget-s 450
+    PYTHONPATH=. python3 drivers/gpu_fast.py --mode ncu --out $OUT --budget-s 400
+
+Every mode: environment and clocks, the two ceilings (device copy GB/s, cuBLAS bf16 TFLOP/s), a parallel
+precompile of every kernel it will launch, then groups of cases. A case is one GEMM shape (M x K x N,
+bf16) and one shared-array size; in it every variant is first CHECKED (output poisoned with NaN, fresh
+random data, float64 reference on the GPU built from the ``roast_theory.hashes`` index) and then TIMED
+with ``triton.testing.do_bench(..., return_mode="median")`` (CUDA events, L2 flushed before every
+repetition) for every candidate configuration; the smallest median is the autotuned choice. The record
+(``cachesim.measure.records.write_record``) is rewritten after every group, so a run cut off at its limit
+still returns data. ``--budget-s`` stops starting new groups in time. A short table is printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from cachesim.measure import triton_fast as tf  # noqa: E402
+from cachesim.measure.records import write_record  # noqa: E402
+
+SHAPES = {"bert-ffn1": (4096, 768, 3072), "bert-ffn2": (4096, 3072, 768), "sq4096": (4096, 4096, 4096),
+          "sq8192": (8192, 4096, 4096), "authors": (512, 10240, 10240)}
+COMPRESSIONS = (8, 64)
+TILES = ((32, 64), (64, 128))
+ALIGNS = (1, 8, 64)
+#: HashedNet variants are timed with the configurations of the tuned tile plus RzLinear's block.
+HN_CONFIGS = (tf.CONFIGS[0], tf.CONFIGS[4], tf.CONFIGS[5], tf.CONFIGS[7])
+TOL_BF16 = 1.5e-2
+DEVICE = "cuda"
+DTYPE = "bfloat16"
+
+
+def memories(k: int, n: int) -> list[int]:
+    """Largest powers of two <= K*N / compression (power of two: multiply-shift needs it)."""
+    return [1 << ((k * n // c).bit_length() - 1) for c in COMPRESSIONS]
+
+
+def variants(memory: int, which: str = "all") -> list[tf.FastWeight]:
+    out = [tf.FastWeight("dense", "dense")]
+    for tile in TILES:
+        for index in ("table", "hash"):
+            for align in ALIGNS:
+                out.append(tf.FastWeight("roast", index, memory, tile, align, seed=1))
+    for index in ("hash", "mulshift", "table", "arith-only"):
+        out.append(tf.FastWeight("hashednet", index, memory, seed=2))
+    if which == "core":  # the subset for ncu / SASS
+        keep = {"dense", "roast-table-a8-t32x64", "roast-table-a1-t32x64", "roast-hash-a8-t32x64",
+                "roast-table-a8-t64x128", "roast-table-a64-t64x128", "hashednet-hash", "hashednet-mulshift",
+                "hashednet-table", "hashednet-arith-only"}
+        out = [w for w in out if w.name in keep]
+    return out
+
+
+def candidates(w: tf.FastWeight) -> tuple:
+    if w.scheme == "hashednet":
+        return HN_CONFIGS
+    return w.configs(tf.CONFIGS)
+
+
+# ------------------------------------------------------------------------------------------ record
+class Recorder:
+    def __init__(self, out, mode, notes):
+        self.path = os.path.join(out, f"gpu_fast_{mode}.json")
+        self.kind = f"gpu-fast-{mode}"
+        self.notes = notes
+        self.cases = []
+        self.t0 = time.time()
+
+    def add(self, case):
+        case["elapsed_s"] = round(time.time() - self.t0, 2)
+        self.cases.append(case)
+        return case
+
+    def flush(self):
+        write_record(self.path, self.kind, self.cases, notes=self.notes)
+
+
+def attempt(rec, label, fn):
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+        rec.add({"type": "error", "label": label, "error": repr(exc)[:1500],
+                 "traceback": traceback.format_exc()[-2500:]})
+        print(f"ERROR {label}: {exc!r}"[:300], flush=True)
+        return None
+
+
+# ------------------------------------------------------------------------------------------ device
+def sh(cmd) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unavailable: {exc!r}"
+
+
+def clocks() -> str:
+    return sh(["nvidia-smi", "--query-gpu=clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw,"
+                             "power.limit,clocks_throttle_reasons.active", "--format=csv,noheader"])
+
+
+def env(torch, triton) -> dict:
+    p = torch.cuda.get_device_properties(0)
+    return {"type": "env", "torch": torch.__version__, "torch_cuda": torch.version.cuda,
+            "triton": triton.__version__, "device_name": p.name, "sm_count": p.multi_processor_count,
+            "l2_bytes": getattr(p, "L2_cache_size", None), "capability": f"{p.major}.{p.minor}",
+            "nvidia_smi": sh(["nvidia-smi"]), "clocks_start": clocks(), "ncu": sh(["ncu", "--version"])}
+
+
+def bench(fn, rep=60, warmup=15):
+    import triton
+
+    if DEVICE == "cpu":  # --selftest: wall clock of one call
+        t0 = time.perf_counter()
+        fn()
+        return (time.perf_counter() - t0) * 1e3
+    return float(triton.testing.do_bench(fn, warmup=warmup, rep=rep, return_mode="median"))
+
+
+def ceilings(torch) -> dict:
+    n_bytes = 4 << 30
+    src = torch.randn(n_bytes // 4, device="cuda")
+    dst = torch.empty_like(src)
+    ms = bench(lambda src=src, dst=dst: dst.copy_(src), rep=100)
+    out = {"type": "ceilings", "copy_gbps": 2 * n_bytes / (ms * 1e-3) / 1e9, "copy_bytes_each_way": n_bytes}
+    del src, dst
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    ms = bench(lambda a=a, b=b: a @ b, rep=100)
+    out["cublas_bf16_8192_tflops"] = 2 * 8192**3 / (ms * 1e-3) / 1e12
+    out["clocks_after"] = clocks()
+    return out
+
+
+def _warm_worker(jobs):
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    from cachesim.measure import triton_fast as tfw
+
+    done, errors = 0, []
+    for w, c in jobs:
+        try:
+            tfw.warmup(w, c)
+            done += 1
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{w.name} {c.label()}: {exc!r}"[:300])
+    return done, errors
+
+
+def precompile(rec, pairs, procs=12):
+    """Compile every (variant, config) in parallel processes into Triton's on-disk cache."""
+    import multiprocessing as mp
+
+    t0 = time.time()
+    pairs = list({(w.mode, w.tile, w.align, c): (w, c) for w, c in pairs}.values())
+    chunks = [pairs[i::procs] for i in range(procs)]
+    try:
+        with mp.get_context("spawn").Pool(procs) as pool:
+            res = pool.map_async(_warm_worker, [c for c in chunks if c]).get(timeout=240)
+    except Exception as exc:  # noqa: BLE001 - timing then compiles on first launch
+        rec.add({"type": "precompile", "error": repr(exc)[:500]})
+        return
+    errors = [e for _, errs in res for e in errs]
+    rec.add({"type": "precompile", "kernels": len(pairs), "compiled": sum(d for d, _ in res),
+             "errors": errors[:40], "wall_s": round(time.time() - t0, 1)})
+    print(f"precompiled {sum(d for d, _ in res)}/{len(pairs)} kernels in {time.time() - t0:.0f} s; "
+          f"{len(errors)} errors", flush=True)
+    for e in errors[:10]:
+        print("  ", e, flush=True)
+
+
+# ------------------------------------------------------------------------------------------ one case
+class Case:
+    """Data of one (shape, memory) case on the GPU: fresh random inputs, references per index."""
+
+    def __init__(self, torch, shape, memory, seed):
+        self.torch = torch
+        self.m, self.k, self.n = shape
+        self.memory = memory
+        g = torch.Generator(device=DEVICE).manual_seed(seed)
+        dt = getattr(torch, DTYPE)
+        self.x = torch.randn(self.m, self.k, device=DEVICE, generator=g).to(dt)
+        self.wd = torch.randn(self.k, self.n, device=DEVICE, generator=g).to(dt)
+        self.mem = torch.randn(memory, device=DEVICE, generator=g).to(dt)
+        self.out = torch.empty(self.m, self.n, device=DEVICE, dtype=dt)
+        self.x64 = self.x.double()
+        self._refs = {}
+        self._idx = {}
+
+    def index_key(self, w):
+        if w.scheme == "dense" or w.index == "arith-only":
+            return "dense"
+        if w.scheme == "roast":
+            return f"roast-{w.tile}-{w.align}"
+        return "mulshift" if w.index == "mulshift" else "hashednet"
+
+    def index(self, w):
+        key = self.index_key(w)
+        if key not in self._idx:
+            self._idx[key] = tf.gather_index(w, self.k, self.n, DEVICE)
+        return self._idx[key]
+
+    def b(self, w):
+        return self.wd if self.index_key(w) == "dense" else self.mem
+
+    def ref(self, w):
+        key = self.index_key(w)
+        if key not in self._refs:
+            wmat = self.wd.double() if key == "dense" else self.mem.double()[self.index(w)]
+            self._refs[key] = self.x64 @ wmat
+            del wmat
+        return self._refs[key]
+
+    def describe(self) -> dict:
+        return {"M": self.m, "K": self.k, "N": self.n, "memory": self.memory, "dtype": "bf16",
+                "compression": round(self.k * self.n / self.memory, 3)}
+
+
+def sync(torch):
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def rel_err(torch, y, ref) -> float:
+    return float(torch.linalg.vector_norm(y.double() - ref) / torch.linalg.vector_norm(ref))
+
+
+def check(rec, case, w, prep, cfg):
+    torch = case.torch
+    case.out.fill_(float("nan"))
+    tf.fast_matmul(case.x, case.b(w), prep, cfg, out=case.out)
+    sync(torch)
+    finite = bool(torch.isfinite(case.out).all())
+    err = rel_err(torch, case.out, case.ref(w)) if finite else float("nan")
+    ok = finite and err < TOL_BF16
+    rec.add({"type": "check", **prep.to_dict(), **case.describe(), "config": cfg.label(), "finite": finite,
+             "rel_err": err, "tol": TOL_BF16, "passed": ok})
+    if not ok:
+        print(f"CHECK FAILED {w.name} {cfg.label()} err={err}", flush=True)
+    return ok
+
+
+def flops(case) -> float:
+    return 2.0 * case.m * case.k * case.n
+
+
+def time_variant(rec, case, w, rep):
+    """Check then time every candidate config; record each and the autotuned best."""
+    prep = w.prepare(case.k, case.n, DEVICE)
+    best = None
+    for cfg in candidates(w):
+        if case.m % cfg.block_m or case.n % cfg.block_n or case.k % cfg.block_k:
+            continue
+        if not attempt(rec, f"check {w.name} {cfg.label()}", lambda cfg=cfg: check(rec, case, w, prep, cfg)):
+            continue
+        bw = case.b(w)
+        ms = attempt(rec, f"time {w.name} {cfg.label()}", lambda cfg=cfg, bw=bw: bench(
+            lambda: tf.fast_matmul(case.x, bw, prep, cfg, out=case.out), rep))
+        if ms is None:
+            continue
+        rec.add({"type": "time", "impl": "triton", **prep.to_dict(), **case.describe(), "config": cfg.label(),
+                 "config_dict": cfg.to_dict(), "ms": ms, "tflops": flops(case) / (ms * 1e-3) / 1e12})
+        if best is None or ms < best[0]:
+            best = (ms, cfg)
+    if best is not None:
+        rec.add({"type": "best", "impl": "triton", **prep.to_dict(), **case.describe(),
+                 "config": best[1].label(), "config_dict": best[1].to_dict(), "ms": best[0],
+                 "tflops": flops(case) / (best[0] * 1e-3) / 1e12})
+        print(f"  {w.name:28s} {best[0]:8.4f} ms  {best[1].label()}", flush=True)
+    return best
+
+
+def time_torch(rec, case, impl, w, rep):
+    torch = case.torch
+    if impl == "cublas":
+        fn = lambda: torch.matmul(case.x, case.wd)  # noqa: E731
+        y = fn()
+        ref = case.ref(tf.FastWeight("dense", "dense"))
+    else:
+        idx = case.index(w)
+        fn = lambda: tf.gather_matmul(case.x, case.mem, idx)  # noqa: E731
+        y = fn()
+        ref = case.ref(w)
+    sync(torch)
+    err = rel_err(torch, y, ref)
+    ms = bench(fn, rep)
+    name = impl if w is None else f"{impl}-{w.name}"
+    rec.add({"type": "best", "impl": impl, "variant": name, **case.describe(), "ms": ms,
+             "tflops": flops(case) / (ms * 1e-3) / 1e12, "rel_err": err, "passed": err < TOL_BF16})
+    print(f"  {name:28s} {ms:8.4f} ms  err={err:.1e}", flush=True)
+
+
+def run_case(rec, torch, shape_name, memory, seed, which="all", rep=60):
+    shape = SHAPES[shape_name]
+    case = Case(torch, shape, memory, seed)
+    print(f"== {shape_name} {shape} memory={memory} ({shape[1] * shape[2] / memory:.1f}x)", flush=True)
+    attempt(rec, "cublas", lambda case=case: time_torch(rec, case, "cublas", None, rep))
+    for w in variants(memory, which):
+        attempt(rec, f"variant {w.name}", lambda w=w, case=case: time_variant(rec, case, w, rep))
+    for w in (tf.FastWeight("roast", "table", memory, TILES[0], 1, seed=1),
+              tf.FastWeight("hashednet", "hash", memory, seed=2)):
+        attempt(rec, f"gather {w.name}", lambda w=w, case=case: time_torch(rec, case, "gather", w, rep))
+    del case
+    if DEVICE == "cuda":
+        torch.cuda.empty_cache()
+
+
+# ------------------------------------------------------------------------------------------ index / sass
+def index_checks(rec, torch, shapes=((768, 3072), (4096, 4096))):
+    """Every kernel's index (computed by a kernel on the GPU) equals its roast_theory.hashes family."""
+    for shape in shapes:
+        k, n = shape
+        for memory in memories(k, n):
+            for w in variants(memory):
+                cfg = candidates(w)[0]
+                prep = w.prepare(k, n, DEVICE)
+                got = tf.kernel_index(prep, cfg, DEVICE)
+                want = (w.slot_index(k, n) if w.index != "arith-only" and w.scheme != "dense"
+                        else np.arange(k * n).reshape(k, n))
+                ok = bool((got == want).all())
+                rec.add({"type": "index", "K": k, "N": n, **prep.to_dict(), "config": cfg.label(),
+                         "equal": ok})
+                if not ok:
+                    print(f"INDEX MISMATCH {w.name} K{k} N{n} m{memory}", flush=True)
+    n_ok = sum(c["equal"] for c in rec.cases if c.get("type") == "index")
+    print(f"index checks: {n_ok}/{sum(c.get('type') == 'index' for c in rec.cases)} equal", flush=True)
+
+
+def sass_dump(rec, torch, out_dir, shape_name="bert-ffn1"):
+    """SASS of every core variant (first candidate config) and its loop-body instruction mix."""
+    m, k, n = SHAPES[shape_name]
+    case = Case(torch, (m, k, n), memories(k, n)[0], 99)
+    texts = []
+    for w in variants(case.memory, "core"):
+        for cfg in (candidates(w)[0], candidates(w)[-1]) if w.scheme == "roast" else (candidates(w)[1],):
+            prep = w.prepare(k, n, DEVICE)
+            _, kern = tf.fast_matmul(case.x, case.b(w), prep, cfg, out=case.out, return_kernel=True)
+            sass = kern.asm.get("sass", "") if hasattr(kern, "asm") else ""
+            mix = loop_mix(sass)
+            rec.add({"type": "sass", **prep.to_dict(), "config": cfg.label(), "loop_mix": mix,
+                     "n_regs": getattr(kern, "n_regs", None), "shared": kern.metadata.shared})
+            texts.append(f"##### {w.name} {cfg.label()} regs={getattr(kern, 'n_regs', None)} "
+                         f"shared={kern.metadata.shared}\n{sass}\n")
+    with open(os.path.join(out_dir, "sass_fast.txt"), "w") as f:
+        f.write("\n".join(texts))
+
+
+def loop_mix(sass: str) -> dict:
+    """Opcode counts in the longest backward-branch loop of a SASS listing (the k-loop body)."""
+    lines = [ln for ln in sass.splitlines() if re.search(r"/\*[0-9a-f]{4,}\*/", ln)]
+    addr = []
+    for ln in lines:
+        a = re.search(r"/\*([0-9a-f]{4,})\*/", ln)
+        body = ln[a.end():].strip().rstrip(";").strip()
+        addr.append((int(a.group(1), 16), body))
+    best = None
+    for pc, body in addr:
+        mt = re.search(r"\bBRA\b.*?0x([0-9a-f]+)", body)
+        if mt and int(mt.group(1), 16) < pc:
+            start = int(mt.group(1), 16)
+            size = pc - start
+            if best is None or size > best[1] - best[0]:
+                best = (start, pc)
+    if best is None:
+        return {}
+    mix = {}
+    for pc, body in addr:
+        if best[0] <= pc <= best[1]:
+            op = re.sub(r"^@!?U?P\w+\s+", "", body).split(" ")[0]
+            if op:
+                mix[op] = mix.get(op, 0) + 1
+    return dict(sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+# ------------------------------------------------------------------------------------------ modes
+def plan(mode):
+    order = {"check": ("bert-ffn1", "bert-ffn2", "authors", "sq4096", "sq8192"),
+             "time": ("sq4096", "authors", "sq8192", "bert-ffn1", "bert-ffn2")}.get(mode, ())
+    return [(s, mem) for s in order for mem in memories(*SHAPES[s][1:])]
+
+
+def selftest_setup():
+    """CPU dry run under TRITON_INTERPRET=1: tiny shapes, fp32, wall-clock 'timings' (not measurements)."""
+    global DEVICE, DTYPE, TOL_BF16, TILES, HN_CONFIGS, COMPRESSIONS
+    DEVICE, DTYPE, TOL_BF16, COMPRESSIONS = "cpu", "float32", 1e-2, (4, 8)
+    SHAPES.clear()
+    SHAPES.update({"tiny": (32, 64, 256)})
+    TILES = ((16, 64),)
+    small = (tf.FastConfig(16, 64, 16, 2, 1, 1), tf.FastConfig(16, 64, 32, 2, 1, 1),
+             tf.FastConfig(32, 64, 32, 2, 1, 1))
+    tf.CONFIGS = small
+    HN_CONFIGS = small[:1]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=("check", "time", "ncu", "train"), required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--budget-s", type=float, default=420.0)
+    ap.add_argument("--rep-ms", type=float, default=60.0)
+    ap.add_argument("--shapes", default="", help="comma-separated shape names (default: the mode's)")
+    ap.add_argument("--selftest", action="store_true", help="CPU dry run of the driver (interpreter)")
+    args = ap.parse_args(argv)
+    if args.selftest:
+        selftest_setup()
+    os.makedirs(args.out, exist_ok=True)
+    deadline = time.time() + args.budget_s
+    import torch
+    import triton
+
+    rec = Recorder(args.out, args.mode,
+                   "Fast forward kernels (cachesim.measure.triton_fast), bf16. Times: "
+                   "triton.testing.do_bench median (CUDA events, L2 flushed before each repetition), ms per "
+                   "forward. Every timed "
+                   "(variant, config) was checked first (NaN-poisoned output, float64 reference on the GPU "
+                   "from the roast_theory.hashes index). 'best' = smallest median over the candidate "
+                   "configs.")
+    todo = [] if args.selftest else plan(args.mode)
+    if args.shapes or args.selftest:
+        names = args.shapes.split(",") if args.shapes else list(SHAPES)
+        todo = [(s, mem) for s in names for mem in memories(*SHAPES[s][1:])]
+    if not args.selftest:
+        rec.add(env(torch, triton))
+        rec.add(attempt(rec, "ceilings", lambda: ceilings(torch)) or {"type": "ceilings", "error": True})
+        print("ceilings", {k: v for k, v in rec.cases[-1].items() if k != "clocks_after"}, flush=True)
+        rec.flush()
+        pairs = [(w, c) for _, mem in todo for w in variants(mem) for c in candidates(w)]
+        precompile(rec, pairs)
+        rec.flush()
+    if args.mode == "check":
+        if args.selftest:
+            attempt(rec, "index checks", lambda: index_checks(rec, torch, ((64, 256),)))
+        else:
+            attempt(rec, "index checks", lambda: index_checks(rec, torch))
+            attempt(rec, "sass", lambda: sass_dump(rec, torch, args.out))
+        rec.flush()
+    for i, (shape_name, mem) in enumerate(todo):
+        if time.time() > deadline:
+            rec.add({"type": "skipped", "shape": shape_name, "memory": mem, "reason": "budget"})
+            continue
+        run_case(rec, torch, shape_name, mem, seed=1000 + i, rep=args.rep_ms)
+        rec.flush()
+    rec.add({"type": "clocks_end", "clocks": clocks()})
+    rec.flush()
+    summary(rec)
+
+
+def summary(rec):
+    print("\n== summary (best ms; ratio to cuBLAS and to Triton dense of the same config) ==")
+    best = [c for c in rec.cases if c.get("type") == "best"]
+    checks = [c for c in rec.cases if c.get("type") == "check"]
+    print(f"checks {sum(c['passed'] for c in checks)}/{len(checks)} passed; errors "
+          f"{sum(c.get('type') == 'error' for c in rec.cases)}")
+    times = {(c["M"], c["K"], c["N"], c["memory"], c["variant"], c["config"]): c["ms"]
+             for c in rec.cases if c.get("type") == "time"}
+    for c in best:
+        key = (c["M"], c["K"], c["N"], c["memory"])
+        cub = next((b["ms"] for b in best if b["impl"] == "cublas" and (b["M"], b["K"], b["N"]) == key[:3]),
+                   None)
+        dense_same = times.get((*key, "dense", c.get("config")))
+        r1 = f"{c['ms'] / cub:5.2f}" if cub else "  -  "
+        r2 = f"{c['ms'] / dense_same:5.2f}" if dense_same else "  -  "
+        print(f"{key[0]}x{key[1]}x{key[2]} m={key[3]:>9d} {c['variant']:30s} {c['ms']:8.4f} /cublas {r1} "
+              f"/dense-same {r2} {c.get('config', '')}")
+    print(json.dumps({"n_cases": len(rec.cases)}))
+
+
+if __name__ == "__main__":
+    main()
