@@ -49,6 +49,7 @@ __all__ = [
     "check_start_table",
     "cublas_train_step",
     "dense_train_step",
+    "fast_forward",
     "hashednet_dx",
     "hashednet_forward",
     "hashednet_grad_memory",
@@ -595,8 +596,8 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     Contains exactly, in this order (five device launches, no host sync):
 
     1. zero the fp32 gradient buffer (``grad_memory.zero_()``, or ``torch.zeros`` when it is None);
-    2. forward ``Y = scale * X @ W`` (:func:`roast_forward`, or ``forward(x, memory, start_table, N,
-       tile, align=, scale=)`` when given, e.g. the fast forward of :mod:`cachesim.measure.triton_fast`);
+    2. forward ``Y = scale * X @ W`` (:func:`roast_forward`, or ``forward(x, memory, scale=scale)`` when
+       given, e.g. :func:`fast_forward`: the fast kernel of :mod:`cachesim.measure.triton_fast`);
     3. input gradient ``dX = scale * dY @ W^T`` (:func:`roast_dx`, reads ``memory`` before the update);
     4. shared-array gradient added tile-wise into the buffer (:func:`roast_grad_memory`);
     5. SGD ``memory <- memory - lr * grad`` (:func:`sgd_update`).
@@ -617,7 +618,8 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     grad_memory : torch.Tensor, float32, (memory,), optional
         Reused buffer; holds this step's gradient afterwards.
     forward : callable, optional
-        Replacement forward pass (same signature as :func:`roast_forward`'s positional part).
+        Replacement forward pass ``forward(x, memory, *, scale) -> Y`` reading the same table
+        (:func:`fast_forward` with ``start_table=prep.aux``).
 
     Returns
     -------
@@ -630,7 +632,7 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
         y = roast_forward(x, memory, start_table, n, tile, align=align, scale=scale, config=config,
                           ieee=ieee)
     else:
-        y = forward(x, memory, start_table, n, tile, align=align, scale=scale)
+        y = forward(x, memory, scale=scale)
     dx = roast_dx(dy, memory, start_table, x.shape[1], tile, align=align, scale=scale, config=config,
                   ieee=ieee)
     roast_grad_memory(x, dy, start_table, grad, tile, align=align, scale=scale, config=config, ieee=ieee)
@@ -640,10 +642,11 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
 
 def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshift=None, index=None,
                          prime: int = HASHEDNET_PRIME, scale: float = 1.0, grad_memory=None,
-                         config: BwdConfig = BwdConfig(), ieee: bool = False):
+                         config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None):
     """One HashedNet SGD step, the same five launches as :func:`roast_train_step` with hashed addresses.
 
-    1. zero the fp32 gradient buffer; 2. forward (:func:`hashednet_forward`); 3. ``dX``
+    1. zero the fp32 gradient buffer; 2. forward (:func:`hashednet_forward`, or
+    ``forward(x, memory, scale=scale)``, e.g. :func:`fast_forward` of the same index); 3. ``dX``
     (:func:`hashednet_dx`); 4. per-element scatter-add of ``scale * X^T dY`` into the buffer
     (:func:`hashednet_grad_memory`); 5. SGD on ``memory`` (:func:`sgd_update`). Same program tiling as
     ROAST: only the address of each weight differs (the authors' hash ``params``, ``mulshift`` or an int32
@@ -658,7 +661,7 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshif
     n = dy.shape[1] if isinstance(dy, torch.Tensor) and dy.ndim == 2 else -1
     kw = dict(params=params, mulshift=mulshift, index=index, prime=prime, scale=scale, config=config,
               ieee=ieee)
-    y = hashednet_forward(x, memory, n, tile, **kw)
+    y = hashednet_forward(x, memory, n, tile, **kw) if forward is None else forward(x, memory, scale=scale)
     dx = hashednet_dx(dy, memory, x.shape[1], tile, **kw)
     hashednet_grad_memory(x, dy, grad, tile, **kw)
     sgd_update(memory, grad, lr)
@@ -666,10 +669,11 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshif
 
 
 def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad_weight=None,
-                     config: BwdConfig = BwdConfig(), ieee: bool = False):
+                     config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None):
     """The same five launches with a dense ``(K, N)`` weight and the same Triton tiling (no cuBLAS).
 
-    1. zero the fp32 ``(K, N)`` gradient buffer; 2. forward; 3. ``dX``; 4. per tile ``scale * X^T dY``
+    1. zero the fp32 ``(K, N)`` gradient buffer; 2. forward (or ``forward(x, weight, scale=scale)``);
+    3. ``dX``; 4. per tile ``scale * X^T dY``
     STORED (no atomics; ``config.split_m`` must be 1); 5. SGD on ``weight``. Separates "Triton vs cuBLAS"
     from "ROAST vs dense" in the step timings.
 
@@ -691,7 +695,10 @@ def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad
     flat = weight.view(-1)
     grad = _grad_buffer(torch, None if grad_weight is None else grad_weight.view(-1), flat)
     addr = _Addr("dense")
-    y = _run_forward(torch, x, weight, addr, n, tile, scale, config, ieee, None)
+    if forward is None:
+        y = _run_forward(torch, x, weight, addr, n, tile, scale, config, ieee, None)
+    else:
+        y = forward(x, weight, scale=scale)
     dx = _run_dx(torch, dy, weight, addr, k, tile, scale, config, ieee, None)
     _run_grad(torch, x, dy, grad, addr, tile, scale, config, ieee)
     sgd_update(flat, grad, lr)
@@ -737,3 +744,30 @@ def cublas_train_step(x, weight, dy, lr: float):
     with torch.no_grad():
         weight.add_(weight.grad, alpha=-lr)
     return y.detach(), xl.grad, weight.grad
+
+
+def fast_forward(prep, config, *, ieee: bool = False):
+    """``forward=`` hook of the train steps: the fast fused forward :func:`triton_fast.fast_matmul`.
+
+    Parameters
+    ----------
+    prep : triton_fast.PreparedWeight
+        From ``triton_fast.FastWeight(scheme, index, memory, tile, align, seed).prepare(K, N, device)``.
+        Give the ROAST step ``start_table=prep.aux`` (and the HashedNet step ``index=prep.aux`` or the
+        family's parameters) so that forward and backward read the same slots.
+    config : triton_fast.FastConfig
+        Must cover the shape (``M, K, N`` multiples of its blocks).
+    ieee : bool
+        fp32: exact fp32 products instead of TF32.
+
+    Returns
+    -------
+    callable
+        ``forward(x, memory, *, scale) -> Y``.
+    """
+    from . import triton_fast as tf
+
+    def forward(x, memory, *, scale):
+        return tf.fast_matmul(x, memory, prep, config, scale=scale, ieee=ieee)
+
+    return forward

@@ -1,0 +1,239 @@
+"""Ready-made training-step cases for timing and checking on a device (ROAST, HashedNet, dense, cuBLAS).
+
+:func:`train_step_cases` builds, for one shape ``(M, K, N)`` and one shared-array size, a zero-argument
+callable per implementation, each running one complete SGD step (see the step functions of
+:mod:`cachesim.measure.triton_fast_bwd` for exactly what a step contains) on its own operands, so a timer
+(``triton.testing.do_bench``) can call them directly. :func:`check_train_steps` runs each once and compares
+``Y``, ``dX``, the gradient of the stored array and the updated array with float64 references computed
+from the gathered dense weight ``W = memory[idx]``.
+
+Case names: ``cublas`` (torch autograd, ``nn.Linear`` layout), ``triton-dense`` (the same Triton tiling
+as the hashed kernels, dense weight), ``roast`` (tile starts ``"rz-aligned"`` with ``align``),
+``hashednet-hash`` (the authors' element hash), ``hashednet-mulshift`` (power-of-two ``memory`` only) and
+``hashednet-table`` (a precomputed int32 index of the authors' hash). When ``fwd_config`` is given the
+hashed steps use the fast forward of :mod:`cachesim.measure.triton_fast` (its ``FastWeight`` prepares the
+same table / index the backward reads); otherwise the reference forward of ``triton_fast_bwd``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import CacheSimError
+from . import triton_fast_bwd as fb
+
+__all__ = ["StepCase", "check_train_steps", "train_step_cases"]
+
+#: Relative-error thresholds of :func:`check_train_steps` by dtype (fp32 runs TF32 unless ``ieee``).
+TOLERANCE = {"float32": 2e-3, "bfloat16": 1.5e-2, "float16": 5e-3}
+_HASHEDNET = ("hash", "mulshift", "table")
+
+
+@dataclass(frozen=True)
+class StepCase:
+    """One implementation's training step on its own operands.
+
+    Attributes
+    ----------
+    name : str
+    run : callable
+        ``run() -> (Y, dX, grad)``; every call is one SGD step (updates ``stored`` in place).
+    stored : torch.Tensor
+        The updated parameter: the shared array, or the dense weight (``(K, N)``; ``(N, K)`` for cuBLAS).
+    index : numpy.ndarray or None
+        ``(K, N)`` int64 slot of every weight in ``stored`` (None for the dense cases).
+    x, dy : torch.Tensor
+        The step's input ``(M, K)`` and output gradient ``(M, N)``.
+    lr, scale : float
+        Learning rate and module scale ``lambda`` (1 for cuBLAS: its weight holds ``lambda W``).
+    """
+
+    name: str
+    run: object
+    stored: object
+    index: object
+    x: object
+    dy: object
+    lr: float
+    scale: float
+
+
+def _operands(torch, m, k, n, dtype, device, seed):
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    x = torch.randn(m, k, generator=g).to(dtype=dtype, device=device)
+    dy = torch.randn(m, n, generator=g).to(dtype=dtype, device=device) / np.sqrt(n)
+    return x, dy
+
+
+def _memory(torch, size, dtype, device, seed):
+    g = torch.Generator(device="cpu").manual_seed(seed + 1)
+    return (0.04 * torch.randn(size, generator=g)).to(dtype=dtype, device=device)
+
+
+def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config):
+    from roast_theory import hashes
+
+    from .roast_linear import start_table
+
+    k, n = x.shape[1], dy.shape[1]
+    mem = _memory(torch, memory, x.dtype, x.device, seed)
+    forward = None
+    if fwd_config is not None:
+        from . import triton_fast as tf
+
+        prep = tf.FastWeight("roast", "table", memory=memory, tile=tile, align=align, seed=seed).prepare(
+            k, n, x.device)
+        table = prep.aux
+        forward = fb.fast_forward(prep, fwd_config)
+    else:
+        table = torch.as_tensor(start_table(k, n, tile, memory, align=align, seed=seed)).to(x.device)
+    grad = torch.zeros(memory, dtype=torch.float32, device=x.device)
+    idx = hashes.tile_slot_index(table.cpu().numpy(), k, n, tile)
+
+    def run():
+        return fb.roast_train_step(x, mem, table, dy, lr, tile, align=align, scale=scale, grad_memory=grad,
+                                   config=bwd_config, forward=forward)
+
+    return StepCase(f"roast-a{align}", run, mem, idx, x, dy, lr, scale)
+
+
+def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config, bwd_config):
+    from roast_theory import hashes
+
+    k, n = x.shape[1], dy.shape[1]
+    fam = hashes.make_family("hashednet-mulshift" if kind == "mulshift" else "hashednet-triton", seed)
+    idx = fam.element_slots(np.arange(k)[:, None], np.arange(n)[None, :], memory)
+    kw = {"mulshift": {"mulshift": fam.r}, "hash": {"params": fam.r}}.get(kind)
+    if kind == "table":
+        kw = {"index": torch.as_tensor(idx.astype(np.int32)).to(x.device)}
+    forward = None
+    if fwd_config is not None:
+        from . import triton_fast as tf
+
+        prep = tf.FastWeight("hashednet", kind, memory=memory, seed=seed).prepare(k, n, x.device)
+        if kind == "table":
+            kw = {"index": prep.aux}
+        forward = fb.fast_forward(prep, fwd_config)
+    mem = _memory(torch, memory, x.dtype, x.device, seed)
+    grad = torch.zeros(memory, dtype=torch.float32, device=x.device)
+
+    def run():
+        return fb.hashednet_train_step(x, mem, dy, lr, tile, scale=scale, grad_memory=grad, config=bwd_config,
+                                       forward=forward, **kw)
+
+    return StepCase(f"hashednet-{kind}", run, mem, idx, x, dy, lr, scale)
+
+
+def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config):
+    k, n = x.shape[1], dy.shape[1]
+    g = torch.Generator(device="cpu").manual_seed(seed + 2)
+    w_kn = (torch.randn(k, n, generator=g) / np.sqrt(k)).to(dtype=x.dtype, device=x.device)
+    grad = torch.zeros(k, n, dtype=torch.float32, device=x.device)
+    w_nk = torch.nn.Parameter(w_kn.t().contiguous() * scale)
+
+    def run_triton():
+        return fb.dense_train_step(x, w_kn, dy, lr, tile, scale=scale, grad_weight=grad, config=bwd_config)
+
+    def run_cublas():
+        return fb.cublas_train_step(x, w_nk, dy, lr)
+
+    return [StepCase("cublas", run_cublas, w_nk, None, x, dy, lr, 1.0),
+            StepCase("triton-dense", run_triton, w_kn, None, x, dy, lr, scale)]
+
+
+def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), align: int = 8,
+                     dtype="bfloat16", device="cuda", seed: int = 0, lr: float = 1e-3,
+                     scale: float | None = None, hashednet=_HASHEDNET, fwd_config=None,
+                     bwd_config=None) -> dict:
+    """One :class:`StepCase` per implementation for the shape ``X (M, K) @ W (K, N)``.
+
+    Parameters
+    ----------
+    m, k, n : int
+        Batch rows, ``in_features``, ``out_features``.
+    memory : int
+        Shared-array size (ROAST needs ``align | memory - BK*BN``; ``hashednet-mulshift`` is built only
+        when ``memory`` is a power of two).
+    tile, align : ROAST tile ``(BK, BN)`` and start alignment.
+    dtype : str
+        ``"bfloat16"``, ``"float32"`` or ``"float16"``.
+    device : str
+    seed : int
+        Seed of the hashes and the operands.
+    lr : float
+    scale : float or None
+        Module scale ``lambda`` (None: ``(1 / sqrt(K)) / 0.04``; the cuBLAS weight is pre-multiplied).
+    hashednet : sequence of {"hash", "mulshift", "table"}
+    fwd_config : triton_fast.FastConfig or None
+        Fast forward configuration for the hashed steps (None: the reference forward).
+    bwd_config : triton_fast_bwd.BwdConfig or None
+        Backward (and reference forward) configuration; None: the default ``BwdConfig()``.
+
+    Returns
+    -------
+    dict of str -> StepCase
+    """
+    torch = fb._torch()
+    dt = getattr(torch, dtype, None) if isinstance(dtype, str) else None
+    if dt not in (torch.float32, torch.bfloat16, torch.float16):
+        raise CacheSimError(f"dtype={dtype!r} must be 'bfloat16', 'float32' or 'float16'")
+    bad = [h for h in hashednet if h not in _HASHEDNET]
+    if bad:
+        raise CacheSimError(f"hashednet={tuple(hashednet)!r} holds {bad[0]!r}: choose from {_HASHEDNET}")
+    scale = (1.0 / np.sqrt(k)) / 0.04 if scale is None else fb._check_real("scale", scale)
+    bwd_config = fb.BwdConfig() if bwd_config is None else fb._check_config(bwd_config)
+    x, dy = _operands(torch, m, k, n, dt, device, seed)
+    cases = _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config)
+    cases.append(_roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config))
+    for kind in hashednet:
+        if kind == "mulshift" and memory & (memory - 1):
+            continue
+        cases.append(_hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config,
+                                     bwd_config))
+    return {c.name: c for c in cases}
+
+
+def _rel(torch, got, ref) -> float:
+    ref = ref.to(torch.float64)
+    return float((got.to(torch.float64) - ref).norm() / ref.norm().clamp_min(1e-300))
+
+
+def _references(torch, case: StepCase):
+    """float64 ``(Y, dX, grad, updated)`` of one step of ``case`` from its current stored parameter."""
+    before = case.stored.detach().to(torch.float64).clone()
+    x64, d64 = case.x.to(torch.float64), case.dy.to(torch.float64)
+    if case.name == "cublas":
+        w = before.t()
+    elif case.index is None:
+        w = before
+    else:
+        idx = torch.as_tensor(case.index, device=before.device)
+        w = before[idx]
+    g_kn = case.scale * x64.t() @ d64
+    if case.name == "cublas":
+        grad = g_kn.t()
+    elif case.index is None:
+        grad = g_kn
+    else:
+        grad = torch.zeros_like(before).index_add_(0, idx.reshape(-1), g_kn.reshape(-1))
+    return case.scale * x64 @ w, case.scale * d64 @ w.t(), grad, before - case.lr * grad
+
+
+def check_train_steps(cases: dict) -> dict:
+    """Run every case once; ``{name: {quantity: relative error}}`` against float64 references.
+
+    Quantities ``y``, ``dx``, ``grad`` (of the stored parameter) and ``updated`` (the stored parameter
+    after the step), each ``||got - ref|| / ||ref||`` with the references computed from the gathered
+    dense weight ``W = stored[index]`` before the step; compare with :data:`TOLERANCE` of the dtype.
+    """
+    torch = fb._torch()
+    out = {}
+    for name, case in cases.items():
+        y_ref, dx_ref, g_ref, upd_ref = _references(torch, case)
+        y, dx, grad = case.run()
+        out[name] = {"y": _rel(torch, y, y_ref), "dx": _rel(torch, dx, dx_ref),
+                     "grad": _rel(torch, grad.reshape(g_ref.shape), g_ref),
+                     "updated": _rel(torch, case.stored.detach(), upd_ref)}
+    return out
