@@ -44,6 +44,7 @@ from ..trace import plain
 
 __all__ = [
     "ALIGNS",
+    "BWD_CONFIGS",
     "HASHEDNET_PRIME",
     "BwdConfig",
     "check_start_table",
@@ -266,6 +267,15 @@ class BwdConfig:
     def to_dict(self) -> dict:
         return {"block_m": self.block_m, "block_k": self.block_k, "group_m": self.group_m,
                 "split_m": self.split_m, "num_warps": self.num_warps, "num_stages": self.num_stages}
+
+
+#: Candidates for the device sweep (``block_k`` a multiple of the tile's BK=32; 64 needs BK <= 64).
+#: dX favours wide output blocks (``block_k`` 64-128); the gradient pass favours ``block_m`` 64-128 as
+#: its reduction step and ``split_m > 1`` where the weight has few tiles (M large, K*N small).
+BWD_CONFIGS = (
+    BwdConfig(128, 32, 8, 1, 4, 3), BwdConfig(128, 64, 8, 1, 4, 3), BwdConfig(128, 128, 8, 1, 8, 3),
+    BwdConfig(64, 64, 8, 1, 4, 4), BwdConfig(128, 64, 8, 2, 4, 3), BwdConfig(64, 128, 8, 4, 4, 4),
+)
 
 
 def _check_config(config) -> BwdConfig:
@@ -590,7 +600,8 @@ def _grad_buffer(torch, grad_memory, memory):
 
 
 def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int = 1, scale: float = 1.0,
-                     grad_memory=None, config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None):
+                     grad_memory=None, config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None,
+                     dw_config: BwdConfig | None = None):
     """One ROAST-MM SGD step with given output gradient ``dy``; updates ``memory`` in place.
 
     Contains exactly, in this order (five device launches, no host sync):
@@ -620,6 +631,8 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     forward : callable, optional
         Replacement forward pass ``forward(x, memory, *, scale) -> Y`` reading the same table
         (:func:`fast_forward` with ``start_table=prep.aux``).
+    dw_config : BwdConfig, optional
+        Configuration of the gradient pass (default ``config``, which also runs ``dX``).
 
     Returns
     -------
@@ -635,14 +648,16 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
         y = forward(x, memory, scale=scale)
     dx = roast_dx(dy, memory, start_table, x.shape[1], tile, align=align, scale=scale, config=config,
                   ieee=ieee)
-    roast_grad_memory(x, dy, start_table, grad, tile, align=align, scale=scale, config=config, ieee=ieee)
+    roast_grad_memory(x, dy, start_table, grad, tile, align=align, scale=scale,
+                      config=config if dw_config is None else dw_config, ieee=ieee)
     sgd_update(memory, grad, lr)
     return y, dx, grad
 
 
 def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshift=None, index=None,
                          prime: int = HASHEDNET_PRIME, scale: float = 1.0, grad_memory=None,
-                         config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None):
+                         config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None,
+                         dw_config: BwdConfig | None = None):
     """One HashedNet SGD step, the same five launches as :func:`roast_train_step` with hashed addresses.
 
     1. zero the fp32 gradient buffer; 2. forward (:func:`hashednet_forward`, or
@@ -663,13 +678,14 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshif
               ieee=ieee)
     y = hashednet_forward(x, memory, n, tile, **kw) if forward is None else forward(x, memory, scale=scale)
     dx = hashednet_dx(dy, memory, x.shape[1], tile, **kw)
-    hashednet_grad_memory(x, dy, grad, tile, **kw)
+    hashednet_grad_memory(x, dy, grad, tile, **dict(kw, config=config if dw_config is None else dw_config))
     sgd_update(memory, grad, lr)
     return y, dx, grad
 
 
 def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad_weight=None,
-                     config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None):
+                     config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None,
+                     dw_config: BwdConfig | None = None):
     """The same five launches with a dense ``(K, N)`` weight and the same Triton tiling (no cuBLAS).
 
     1. zero the fp32 ``(K, N)`` gradient buffer; 2. forward (or ``forward(x, weight, scale=scale)``);
@@ -700,7 +716,8 @@ def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad
     else:
         y = forward(x, weight, scale=scale)
     dx = _run_dx(torch, dy, weight, addr, k, tile, scale, config, ieee, None)
-    _run_grad(torch, x, dy, grad, addr, tile, scale, config, ieee)
+    dw_config = config if dw_config is None else _check_config(dw_config)
+    _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
     sgd_update(flat, grad, lr)
     return y, dx, grad.view(k, n)
 

@@ -72,7 +72,7 @@ def _memory(torch, size, dtype, device, seed):
     return (0.04 * torch.randn(size, generator=g)).to(dtype=dtype, device=device)
 
 
-def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config):
+def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config, dw_config):
     from roast_theory import hashes
 
     from .roast_linear import start_table
@@ -94,12 +94,12 @@ def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, 
 
     def run():
         return fb.roast_train_step(x, mem, table, dy, lr, tile, align=align, scale=scale, grad_memory=grad,
-                                   config=bwd_config, forward=forward)
+                                   config=bwd_config, forward=forward, dw_config=dw_config)
 
     return StepCase(f"roast-a{align}", run, mem, idx, x, dy, lr, scale)
 
 
-def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config, bwd_config):
+def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config, bwd_config, dw_config):
     from roast_theory import hashes
 
     k, n = x.shape[1], dy.shape[1]
@@ -121,12 +121,12 @@ def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_confi
 
     def run():
         return fb.hashednet_train_step(x, mem, dy, lr, tile, scale=scale, grad_memory=grad, config=bwd_config,
-                                       forward=forward, **kw)
+                                       forward=forward, dw_config=dw_config, **kw)
 
     return StepCase(f"hashednet-{kind}", run, mem, idx, x, dy, lr, scale)
 
 
-def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config):
+def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config, dw_config):
     k, n = x.shape[1], dy.shape[1]
     g = torch.Generator(device="cpu").manual_seed(seed + 2)
     w_kn = (torch.randn(k, n, generator=g) / np.sqrt(k)).to(dtype=x.dtype, device=x.device)
@@ -134,7 +134,8 @@ def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config):
     w_nk = torch.nn.Parameter(w_kn.t().contiguous() * scale)
 
     def run_triton():
-        return fb.dense_train_step(x, w_kn, dy, lr, tile, scale=scale, grad_weight=grad, config=bwd_config)
+        return fb.dense_train_step(x, w_kn, dy, lr, tile, scale=scale, grad_weight=grad, config=bwd_config,
+                                   dw_config=dw_config)
 
     def run_cublas():
         return fb.cublas_train_step(x, w_nk, dy, lr)
@@ -146,7 +147,7 @@ def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config):
 def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), align: int = 8,
                      dtype="bfloat16", device="cuda", seed: int = 0, lr: float = 1e-3,
                      scale: float | None = None, hashednet=_HASHEDNET, fwd_config=None,
-                     bwd_config=None) -> dict:
+                     bwd_config=None, dw_config=None) -> dict:
     """One :class:`StepCase` per implementation for the shape ``X (M, K) @ W (K, N)``.
 
     Parameters
@@ -169,7 +170,9 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
     fwd_config : triton_fast.FastConfig or None
         Fast forward configuration for the hashed steps (None: the reference forward).
     bwd_config : triton_fast_bwd.BwdConfig or None
-        Backward (and reference forward) configuration; None: the default ``BwdConfig()``.
+        ``dX`` (and reference forward) configuration; None: the default ``BwdConfig()``.
+    dw_config : triton_fast_bwd.BwdConfig or None
+        Gradient-pass configuration (None: ``bwd_config``; the dense step needs ``split_m == 1``).
 
     Returns
     -------
@@ -185,13 +188,15 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
     scale = (1.0 / np.sqrt(k)) / 0.04 if scale is None else fb._check_real("scale", scale)
     bwd_config = fb.BwdConfig() if bwd_config is None else fb._check_config(bwd_config)
     x, dy = _operands(torch, m, k, n, dt, device, seed)
-    cases = _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config)
-    cases.append(_roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config))
+    cases = _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config,
+                         None if dw_config is None or dw_config.split_m > 1 else dw_config)
+    cases.append(_roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config,
+                             dw_config))
     for kind in hashednet:
         if kind == "mulshift" and memory & (memory - 1):
             continue
         cases.append(_hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config,
-                                     bwd_config))
+                                     bwd_config, dw_config))
     return {c.name: c for c in cases}
 
 
