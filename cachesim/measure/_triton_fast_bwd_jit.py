@@ -25,7 +25,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-_NO_SPEC = ["scale", "r1", "r2", "r3", "prime", "span", "shift"]
+# scalars whose value should not pick a kernel variant (hash parameters, tile counts, module scale)
+_NO_SPEC = ["KB", "NB", "scale", "r1", "r2", "r3", "prime", "span", "shift"]
 
 
 @triton.jit

@@ -60,6 +60,7 @@ __all__ = [
     "roast_grad_memory",
     "roast_train_step",
     "sgd_update",
+    "warmup",
 ]
 
 #: Tile-start alignments (elements) the kernels are built for: scalar, 16 B of bf16, 128 B of bf16.
@@ -788,3 +789,53 @@ def fast_forward(prep, config, *, ieee: bool = False):
         return tf.fast_matmul(x, memory, prep, config, scale=scale, ieee=ieee)
 
     return forward
+
+
+def warmup(kind: str, tile, config: BwdConfig, *, align: int = 8, dtype: str = "bfloat16",
+           ieee: bool = False, passes=("fwd", "dx", "dw", "sgd")):
+    """Compile the passes of ``kind`` for ``tile`` and ``config`` without launching them (Triton cache).
+
+    Parameters
+    ----------
+    kind : {"roast", "hashednet-hash", "hashednet-mulshift", "hashednet-index", "dense"}
+    tile, config, align, ieee
+        As for the passes (``config`` as ``config`` or ``dw_config`` of a step).
+    dtype : str
+        Operand dtype name (the gradient buffer is float32).
+    passes : sequence of {"fwd", "dx", "dw", "sgd"}
+
+    Notes
+    -----
+    Matches launches whose ``M, N, K`` are multiples of 16 and of the blocks (``EVEN``), with 16-byte
+    aligned tensors (every measured shape). Needs the target device (``triton.runtime.driver``).
+    """
+    jit = _jit()
+    torch = _torch()
+    if kind not in _KIND:
+        raise CacheSimError(f"kind={kind!r} must be one of {tuple(_KIND)}")
+    tile = _check_tile(tile)
+    config = _check_config(config)
+    dt = getattr(torch, dtype, None)
+    if dt not in (torch.float32, torch.bfloat16, torch.float16):
+        raise CacheSimError(f"dtype={dtype!r} must be 'bfloat16', 'float32' or 'float16'")
+    align = _check_align(align) if kind == "roast" else 1
+    addr = _Addr(kind, align=align)
+    common = _common(addr, tile, config, 4096, 4096, 4096, ieee)
+    common["EVEN"] = True
+    scal = (4096, 4096, 4096, 129, 67, 1.5, 12345, 23456, 34567, 2038074743, 999983, 12)
+    # the launchers pass the operand itself for the table pointers a kind does not read
+    st = torch.int32 if kind == "roast" else dt
+    ix = torch.int32 if kind == "hashednet-index" else dt
+    out = []
+    if "fwd" in passes:
+        out.append(jit.fwd_kernel.warmup(dt, dt, st, ix, dt, *scal, GROUP_M=config.group_m, grid=(1,),
+                                         **common))
+    if "dx" in passes:
+        out.append(jit.dx_kernel.warmup(dt, dt, st, ix, dt, *scal, GROUP_M=config.group_m, grid=(1,),
+                                        **common))
+    if "dw" in passes:
+        out.append(jit.dw_kernel.warmup(dt, dt, st, ix, torch.float32, *scal, GROUP_K=config.group_m,
+                                        SPLIT_M=config.split_m, grid=(1,), **common))
+    if "sgd" in passes:
+        out.append(jit.sgd_kernel.warmup(dt, torch.float32, 4096, 0.001, BLOCK=1024, grid=(1,)))
+    return out
