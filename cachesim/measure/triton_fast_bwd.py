@@ -48,6 +48,7 @@ __all__ = [
     "HASHEDNET_PRIME",
     "BwdConfig",
     "check_start_table",
+    "compile_offline",
     "cublas_train_step",
     "dense_train_step",
     "fast_forward",
@@ -839,3 +840,71 @@ def warmup(kind: str, tile, config: BwdConfig, *, align: int = 8, dtype: str = "
     if "sgd" in passes:
         out.append(jit.sgd_kernel.warmup(dt, torch.float32, 4096, 0.001, BLOCK=1024, grid=(1,)))
     return out
+
+
+_PTR_ARGS = {"fwd": ("x_ptr", "w_ptr", "start_ptr", "idx_ptr", "y_ptr"),
+             "dx": ("dy_ptr", "w_ptr", "start_ptr", "idx_ptr", "dx_ptr"),
+             "dw": ("x_ptr", "dy_ptr", "start_ptr", "idx_ptr", "g_ptr")}
+_TT_DTYPE = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+
+
+def compile_offline(pass_: str, kind: str, tile, config: BwdConfig, *, align: int = 8,
+                    dtype: str = "bfloat16", arch: int = 90, ieee: bool = False):
+    """Compile one pass for a GPU architecture WITHOUT a device (PTX, cubin, SASS for inspection).
+
+    Parameters
+    ----------
+    pass_ : {"fwd", "dx", "dw"}
+    kind : {"roast", "hashednet-hash", "hashednet-mulshift", "hashednet-index", "dense"}
+    tile, config, align, dtype, ieee
+        As in :func:`warmup` (the launch specialisation of shapes that are multiples of 16 and of the
+        blocks, 16-byte aligned tensors).
+    arch : int
+        Compute capability as an integer (90 = Hopper, the H200).
+
+    Returns
+    -------
+    triton.compiler.CompiledKernel
+        ``.asm["ptx"]``, ``.asm["cubin"]``; ``triton.tools.disasm.get_sass(.asm["cubin"])`` gives SASS.
+
+    Notes
+    -----
+    Needs ``TRITON_INTERPRET`` unset when the kernels were first imported (it compiles the real kernels).
+    """
+    jit = _jit()
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    if pass_ not in _PTR_ARGS:
+        raise CacheSimError(f"pass_={pass_!r} must be one of {tuple(_PTR_ARGS)}")
+    if kind not in _KIND:
+        raise CacheSimError(f"kind={kind!r} must be one of {tuple(_KIND)}")
+    if dtype not in _TT_DTYPE:
+        raise CacheSimError(f"dtype={dtype!r} must be one of {tuple(_TT_DTYPE)}")
+    fn = getattr(jit, f"{pass_}_kernel")
+    if not isinstance(fn, triton.runtime.JITFunction):
+        raise CacheSimError("compile_offline needs the compiled kernels: TRITON_INTERPRET is set")
+    tile, config = _check_tile(tile), _check_config(config)
+    addr = _Addr(kind, align=_check_align(align) if kind == "roast" else 1)
+    consts = _common(addr, tile, config, 4096, 4096, 4096, ieee)
+    opts = {"num_warps": consts.pop("num_warps"), "num_stages": consts.pop("num_stages")}
+    consts["EVEN"] = True
+    consts.update({"GROUP_K": config.group_m, "SPLIT_M": config.split_m} if pass_ == "dw" else
+                  {"GROUP_M": config.group_m})
+    tt = _TT_DTYPE[dtype]
+    ptrs = _PTR_ARGS[pass_]
+    sig = {}
+    for name in fn.arg_names:
+        if name in consts:
+            sig[name] = "constexpr"
+        elif name in ptrs:
+            table = ((name == "start_ptr" and kind == "roast")
+                     or (name == "idx_ptr" and kind == "hashednet-index"))
+            sig[name] = "*i32" if table else "*fp32" if name == "g_ptr" else f"*{tt}"
+        else:
+            sig[name] = "fp32" if name == "scale" else "i32"
+    div16 = [*ptrs, "M", "N", "K"]
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in div16}
+    src = ASTSource(fn, sig, constexprs=consts, attrs=attrs)
+    return triton.compile(src, target=GPUTarget("cuda", int(arch), 32), options=opts)

@@ -467,3 +467,49 @@ def test_train_step_cases_bad_input():
     with pytest.raises(CacheSimError, match=r"holds 'modulo': choose from"):
         ts.train_step_cases(16, 32, 64, 1024, tile=TILE, dtype="float32", device="cpu",
                             hashednet=("hash", "modulo"))
+
+
+# ------------------------------------------------------------------------------------------ compiled code
+_COMPILE = """
+import re
+from cachesim.measure import triton_fast_bwd as fb
+cfg = fb.BwdConfig(block_m=128, block_k=64, group_m=8, split_m=1, num_warps=4, num_stages=3)
+for pass_, kind, align in [("dw", "roast", 8), ("dw", "roast", 1), ("dw", "hashednet-hash", 1),
+                           ("dx", "roast", 64), ("dx", "roast", 1)]:
+    ptx = fb.compile_offline(pass_, kind, (32, 64), cfg, align=align).asm["ptx"]
+    atoms = sorted(set(re.findall(r"atom[.]global[.][a-z0-9.]+", ptx)))
+    scalar_w = len(re.findall(r"ld[.]global[.]b16", ptx))
+    print(pass_, kind, align, ",".join(atoms) or "-", scalar_w)
+"""
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+def test_compiled_hopper_code_uses_vector_tile_atomics_and_loads():
+    """sm_90 code, compiled on the CPU: ROAST adds aligned tiles with 16-byte vector atomics and loads
+    aligned tiles without 2-byte scalar loads; align 1 and HashedNet fall back to scalar ones."""
+    pytest.importorskip("triton")
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    proc = subprocess.run([sys.executable, "-c", _COMPILE], env=env, capture_output=True, text=True,
+                          timeout=300)
+    if proc.returncode != 0 and "ptxas" in proc.stderr.lower():  # pragma: no cover
+        pytest.skip(f"no usable ptxas here: {proc.stderr[-300:]}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {tuple(line.split()[:3]): line.split()[3:] for line in proc.stdout.splitlines()}
+    assert rows[("dw", "roast", "8")][0] == "atom.global.gpu.relaxed.add.v4.f32"
+    assert rows[("dw", "roast", "1")][0] == "atom.global.gpu.relaxed.add.f32"
+    assert rows[("dw", "hashednet-hash", "1")][0] == "atom.global.gpu.relaxed.add.f32"
+    assert rows[("dx", "roast", "64")][1] == "0" and int(rows[("dx", "roast", "1")][1]) > 0
+
+
+@pytest.mark.gpu
+def test_offline_and_warmup_bad_input(interp):
+    with pytest.raises(CacheSimError, match=r"kind='roastz' must be one of"):
+        fb.warmup("roastz", TILE, CFG)
+    with pytest.raises(CacheSimError, match=r"pass_='bwd' must be one of"):
+        fb.compile_offline("bwd", "roast", TILE, CFG)
+    with pytest.raises(CacheSimError, match=r"TRITON_INTERPRET is set"):
+        fb.compile_offline("dx", "roast", TILE, CFG)
