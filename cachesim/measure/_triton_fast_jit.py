@@ -8,7 +8,13 @@ the B (weight) block is addressed:
 * 1 ROAST, start table: tile ``(kt, nt)`` (shape ``TBK x TBN``) starts at ``table[kt, nt]`` (int32,
   computed once per layer from ``roast_theory.hashes`` ``"rz-aligned"``), element at
   ``start + (k mod TBK) TBN + (n mod TBN)``; the start is declared a multiple of ``ALIGN`` so the loads
-  vectorise (``ALIGN = 8``: 16-byte bf16 vectors);
+  vectorise (``ALIGN = 8``: 16-byte bf16 vectors). The start is an ordinary ``tl.load`` in the k-loop:
+  Triton's software pipeliner copies it asynchronously to shared memory one stage ahead of the B loads
+  that depend on it, which costs B buffers and barriers;
+* 7 ROAST, start table prefetched: the same starts, read one k-step ahead into loop-carried registers
+  with a plain ``ld.global.nc`` (inline assembly, so the pipeliner leaves it alone; ``ASM=False`` uses
+  ``tl.load``, for the interpreter); the B loads keep the dense kernel's pipeline depth. ``BLOCK_K``
+  may span one or two tile rows;
 * 2 ROAST, in-loop hash: the same start computed in the k-loop in int64,
   ``ALIGN ((hi P + lo) mod n_starts)`` with ``hi, lo`` the ``stable`` linear hashes mod ``P = 45007``;
 * 3 HashedNet, the authors' hash: ``((k R1 + n R2 + R3) mod P) mod H`` in int64 (``P = 2038074743``);
@@ -46,8 +52,8 @@ def _grouped_pid(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, 
 @triton.jit
 def _tile_start(kt, nt, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
                 B_MODE: tl.constexpr, ALIGN: tl.constexpr):
-    """int32 start of ROAST tile (kt, nt): table read (mode 1) or in-loop int64 hash (mode 2)."""
-    if B_MODE == 1:
+    """int32 start of ROAST tile (kt, nt): table read (modes 1, 7) or in-loop int64 hash (mode 2)."""
+    if B_MODE == 1 or B_MODE == 7:
         s = tl.load(aux_ptr + kt * NT + nt)
     else:
         kt64 = tl.cast(kt, tl.int64)
@@ -56,6 +62,29 @@ def _tile_start(kt, nt, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
         lo = (kt64 * r7 + nt64 * r5 + r4) % prime
         s = (((hi * prime + lo) % modulus) * ALIGN).to(tl.int32)
     return s
+
+
+@triton.jit
+def _ld_i32(ptr, ASM: tl.constexpr):
+    """Scalar int32 load; ``ASM``: a plain ``ld.global.nc`` the software pipeliner leaves in place."""
+    if ASM:
+        v = tl.inline_asm_elementwise("ld.global.nc.b32 $0, [$1];", "=r,l", [ptr], dtype=tl.int32,
+                                      is_pure=True, pack=1)
+    else:
+        v = tl.load(ptr)
+    return v
+
+
+@triton.jit
+def _rows_from_starts(s0, s1, TBK: tl.constexpr, TBN: tl.constexpr, ALIGN: tl.constexpr,
+                      BLOCK_K: tl.constexpr):
+    """Row offsets (BLOCK_K,) of a block covering one (G = 1) or two (G = 2) tile rows of starts s0, s1."""
+    ko = tl.arange(0, BLOCK_K)
+    if BLOCK_K // TBK == 1:
+        rows = (ko % TBK) * TBN + s0
+    else:
+        rows = (ko % TBK) * TBN + tl.where(ko < TBK, s0, s1)
+    return tl.multiple_of(rows, ALIGN)
 
 
 @triton.jit
@@ -72,7 +101,7 @@ def _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime,
     """Offsets (BLOCK_K x BLOCK_N) into the B array of the block at k-step ``kb``, column block ``pid_n``."""
     if B_MODE == 0 or B_MODE == 6:
         off = rk[:, None] * N + rn[None, :]
-    elif B_MODE == 1 or B_MODE == 2:
+    elif B_MODE == 1 or B_MODE == 2 or B_MODE == 7:
         G: tl.constexpr = BLOCK_K // TBK
         ko = tl.arange(0, BLOCK_K)
         kt0 = kb * G
@@ -106,7 +135,7 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
                r1, r2, r3, r4, r5, r7, prime, modulus, shift,
                B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, ALIGN: tl.constexpr,
                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-               GROUP_M: tl.constexpr, IEEE: tl.constexpr):
+               GROUP_M: tl.constexpr, IEEE: tl.constexpr, ASM: tl.constexpr = True):
     """Y[M, N] = scale * X[M, K] @ W[K, N]; every dimension a multiple of its block (checked by caller)."""
     pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -115,11 +144,30 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     if B_MODE == 6:
         hacc = tl.zeros((BLOCK_K, BLOCK_N), dtype=tl.int32)
-    for kb in range(0, tl.cdiv(K, BLOCK_K)):
+    G: tl.constexpr = BLOCK_K // TBK
+    n_kb = tl.cdiv(K, BLOCK_K)
+    if B_MODE == 7:
+        # table starts prefetched one k-step ahead into registers (loop-carried), read with plain loads
+        t_ptr = aux_ptr + pid_n
+        s0n = _ld_i32(t_ptr, ASM)
+        s1n = s0n
+        if G == 2:
+            s1n = _ld_i32(t_ptr + NT, ASM)
+    for kb in range(0, n_kb):
         rk = kb * BLOCK_K + tl.arange(0, BLOCK_K)
         a = tl.load(x_ptr + rm[:, None] * K + rk[None, :])
-        off = _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime, modulus, shift,
-                         B_MODE, TBK, TBN, ALIGN, BLOCK_K, BLOCK_N)
+        if B_MODE == 7:
+            s0 = s0n
+            s1 = s1n
+            nxt = tl.minimum(kb + 1, n_kb - 1) * G
+            s0n = _ld_i32(t_ptr + nxt * NT, ASM)
+            if G == 2:
+                s1n = _ld_i32(t_ptr + (nxt + 1) * NT, ASM)
+            rows = _rows_from_starts(s0, s1, TBK, TBN, ALIGN, BLOCK_K)
+            off = rows[:, None] + tl.arange(0, BLOCK_N)[None, :]
+        else:
+            off = _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                             shift, B_MODE, TBK, TBN, ALIGN, BLOCK_K, BLOCK_N)
         b = tl.load(b_ptr + off)
         if B_MODE == 6:
             hacc += _hashednet_hash(rk, rn, r1, r2, r3, prime, modulus).to(tl.int32)

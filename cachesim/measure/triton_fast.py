@@ -10,6 +10,8 @@ scheme         index           B address of weight ``(k, n)``
 ``dense``      ``dense``       ``k N + n`` in a dense ``K x N`` matrix
 ``roast``      ``table``       ``s(k // BK, n // BN) + (k mod BK) BN + (n mod BN)``, ``s`` read from an
                                int32 start table (``roast_theory.hashes`` ``"rz-aligned"``)
+``roast``      ``table-pf``    the same table, each start read one k-step ahead into registers (keeps
+                               the dense pipeline depth; ``block_k`` spans at most two tile rows)
 ``roast``      ``hash``        the same ``s`` computed in the k-loop (int64 modulos, as RzLinear)
 ``hashednet``  ``hash``        ``((k R1 + n R2 + R3) mod P) mod H`` (``"hashednet-triton"``), int64
 ``hashednet``  ``mulshift``    top ``log2 H`` bits of ``(k A1 + n A2 + B) mod 2**32``
@@ -52,7 +54,8 @@ __all__ = [
 
 #: ``(scheme, index)`` -> the kernel's constexpr ``B_MODE``.
 VARIANTS = {("dense", "dense"): 0, ("roast", "table"): 1, ("roast", "hash"): 2, ("hashednet", "hash"): 3,
-            ("hashednet", "mulshift"): 4, ("hashednet", "table"): 5, ("hashednet", "arith-only"): 6}
+            ("hashednet", "mulshift"): 4, ("hashednet", "table"): 5, ("hashednet", "arith-only"): 6,
+            ("roast", "table-pf"): 7}
 _MAX32 = 2**31 - 1
 
 
@@ -65,6 +68,13 @@ def _jit():
     except ImportError as exc:
         raise CacheSimError(f"the Triton kernels need torch and triton ({exc}): pip install triton") from None
     return _triton_fast_jit
+
+
+def _asm() -> bool:
+    """Inline PTX (the prefetched table loads) everywhere except under Triton's CPU interpreter."""
+    import os
+
+    return os.environ.get("TRITON_INTERPRET", "0") != "1"
 
 
 def triton_available() -> bool:
@@ -146,7 +156,7 @@ class FastWeight:
     Parameters
     ----------
     scheme : {"dense", "roast", "hashednet"}
-    index : {"dense", "table", "hash", "mulshift", "arith-only"}
+    index : {"dense", "table", "table-pf", "hash", "mulshift", "arith-only"}
         See the module table; ``dense`` only with scheme ``dense``.
     memory : int
         Shared-array size in elements (ignored for dense). ROAST: ``memory > BK*BN`` and ``align``
@@ -232,7 +242,9 @@ class FastWeight:
         if self.scheme != "roast":
             return tuple(candidates)
         bk, bn = self.tile
-        return tuple(c for c in candidates if c.block_n == bn and c.block_k % bk == 0)
+        most = 2 if self.index == "table-pf" else 1 << 30
+        return tuple(c for c in candidates if c.block_n == bn and c.block_k % bk == 0
+                     and c.block_k // bk <= most)
 
     def prepare(self, in_features: int, out_features: int, device="cpu") -> PreparedWeight:
         """Per-layer precomputation (start table / index matrix on ``device``) and the scalar arguments."""
@@ -251,7 +263,7 @@ class FastWeight:
                 raise CacheSimError(f"weight ({k}, {n}) is not covered by whole tiles {self.tile}")
             r1, r2, r3, r4, r5, _r6, r7 = fam.r
             args = (r1, r2, r3, r4, r5, r7, fam.P, fam.n_starts(self.memory - bk * bn), 0)
-            if self.index == "table":
+            if self.index in ("table", "table-pf"):
                 from roast_theory.hashes import tile_start_table
 
                 table = tile_start_table(fam, k, n, self.tile, self.memory, np.int32)
@@ -304,7 +316,8 @@ def _check_cover(prep: PreparedWeight, config: FastConfig, m: int):
     w = prep.weight
     if w.scheme == "roast" and config not in w.configs((config,)):
         raise CacheSimError(f"config {config.label()} does not cover whole ROAST tiles {w.tile}: needs "
-                            f"block_n == {w.tile[1]} and block_k a multiple of {w.tile[0]}")
+                            f"block_n == {w.tile[1]} and block_k a multiple of {w.tile[0]} (table-pf: at "
+                            f"most 2 tile rows)")
     for name, size, block in (("M", m, config.block_m), ("N", prep.out_features, config.block_n),
                               ("K", prep.in_features, config.block_k)):
         if size % block:
@@ -368,7 +381,7 @@ def fast_matmul(x, b, prep: PreparedWeight, config: FastConfig, *, scale: float 
         x, b, out, aux, m, n, k, prep.n_tile_cols, float(scale), float(zscale), *prep.args,
         B_MODE=w.mode, TBK=w.tile[0], TBN=w.tile[1], ALIGN=w.align, BLOCK_M=config.block_m,
         BLOCK_N=config.block_n, BLOCK_K=config.block_k, GROUP_M=config.group_m, IEEE=bool(ieee),
-        num_warps=config.num_warps, num_stages=config.num_stages)
+        ASM=_asm(), num_warps=config.num_warps, num_stages=config.num_stages)
     return (out, kern) if return_kernel else out
 
 
@@ -385,12 +398,13 @@ def warmup(weight: FastWeight, config: FastConfig, dtype: str = "bfloat16", *, i
     dt = getattr(torch, dtype, None)
     if not isinstance(dt, torch.dtype):
         raise CacheSimError(f"dtype={dtype!r} is not a torch dtype name")
-    aux = torch.int32 if weight.index == "table" else dt
+    aux = torch.int32 if weight.index in ("table", "table-pf") else dt
     return _jit().fwd_kernel.warmup(
         dt, dt, dt, aux, 4096, 4096, 4096, 3, 1.0, 0.0, 3, 5, 7, 9, 11, 13, 45007, 1001, 7,
         B_MODE=weight.mode, TBK=weight.tile[0], TBN=weight.tile[1], ALIGN=weight.align,
         BLOCK_M=config.block_m, BLOCK_N=config.block_n, BLOCK_K=config.block_k, GROUP_M=config.group_m,
-        IEEE=bool(ieee), num_warps=config.num_warps, num_stages=config.num_stages, grid=(1,))
+        IEEE=bool(ieee), ASM=_asm(), num_warps=config.num_warps, num_stages=config.num_stages,
+        grid=(1,))
 
 
 def kernel_index(prep: PreparedWeight, config: FastConfig, device="cpu") -> np.ndarray:

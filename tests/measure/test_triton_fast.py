@@ -61,6 +61,10 @@ CASES = [
     (tf.FastWeight("dense", "dense"), tf.FastConfig(16, 32, 16, 2, 1, 1), 48, 64),
     (tf.FastWeight("roast", "table", 4096 + 512, (16, 32), 8, 3), tf.FastConfig(16, 32, 32, 2, 1, 1), 64, 96),
     (tf.FastWeight("roast", "table", 4096 + 7, (16, 32), 1, 4), tf.FastConfig(16, 32, 16, 2, 1, 1), 48, 64),
+    (tf.FastWeight("roast", "table-pf", 4096 + 512, (16, 32), 8, 3), tf.FastConfig(16, 32, 32, 2, 1, 1),
+     64, 96),
+    (tf.FastWeight("roast", "table-pf", 4096 + 7, (16, 32), 1, 4), tf.FastConfig(16, 32, 16, 2, 1, 1),
+     48, 64),
     (tf.FastWeight("roast", "hash", 8192 + 1024, (16, 64), 64, 5), tf.FastConfig(32, 64, 16, 1, 1, 1),
      32, 128),
     (tf.FastWeight("roast", "hash", 4096 + 99, (16, 32), 1, 6), tf.FastConfig(16, 32, 32, 2, 1, 1), 64, 64),
@@ -123,6 +127,8 @@ def test_arith_only_hash_is_live(interp):
     (lambda: tf.FastWeight("hashednet", "mulshift", 1000), "memory=1000 must be a power of two"),
     (lambda: tf.FastWeight("hashednet", "hash", 0), "memory=0"),
     (lambda: tf.FastConfig(100, 64, 32), "block_m=100 must be a power of two"),
+    (lambda: tf.FastWeight("roast", "table-pf", 8192, (16, 64), 8).configs((tf.FastConfig(16, 64, 64),))
+     or tf.FastWeight("roast", "nope"), "is not a variant"),
     (lambda: tf.FastWeight("roast", "table", 8192, (32, 64), 8).prepare(48, 64),
      "not covered by whole tiles"),
 ])
