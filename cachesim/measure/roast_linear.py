@@ -136,6 +136,7 @@ def _classes() -> dict:
             dmem = None
             if ctx.needs_input_grad[1]:
                 g = torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
+                kw["config"] = layer.dw_config
                 fb.roast_grad_memory(x2, dy, layer.start_table, g, layer.tile, **kw)
                 dmem = g if memory.dtype == torch.float32 else g.to(memory.dtype)
             return dx, dmem, None
@@ -167,7 +168,10 @@ def _classes() -> dict:
         device
             Of a new memory.
         config : triton_fast_bwd.BwdConfig or None
-            Launch configuration of the reference forward and the backward passes.
+            Launch configuration of the reference forward and ``dX`` (and of the gradient pass unless
+            ``dw_config`` is given).
+        dw_config : triton_fast_bwd.BwdConfig or None
+            Launch configuration of the gradient pass.
         fwd_configs : sequence of triton_fast.FastConfig or None
             Candidates of the fast forward (None: all that cover the tile).
         forward_kernel : {"auto", "reference"}
@@ -178,8 +182,8 @@ def _classes() -> dict:
 
         def __init__(self, in_features: int, out_features: int, memory, *, tile=(32, 64), align: int = 8,
                      seed: int = 0, scale: float | None = None, bias: bool = False, dtype="float32",
-                     device=None, config=None, fwd_configs=None, forward_kernel: str = "auto",
-                     ieee: bool = False):
+                     device=None, config=None, dw_config=None, fwd_configs=None,
+                     forward_kernel: str = "auto", ieee: bool = False):
             super().__init__()
             from roast_theory import torch_layers as tlayers
 
@@ -206,6 +210,7 @@ def _classes() -> dict:
             self.scale = float(tlayers.module_scale(k, memory.init_std) if scale is None else
                                fb._check_real("scale", scale))
             self.config = fb._check_config(fb.BwdConfig() if config is None else config)
+            self.dw_config = self.config if dw_config is None else fb._check_config(dw_config)
             self.fwd_configs = None if fwd_configs is None else tuple(fwd_configs)
             self.forward_kernel = forward_kernel
             self.ieee = bool(ieee)

@@ -19,11 +19,13 @@ precomputed int32 index matrix.
 Passes (every one multiplies by the module scale ``lambda`` in fp32, as the forward does):
 
 * forward ``Y = lambda X W``;
-* input gradient ``dX = lambda dY W^T``: program block ``(BLOCK_M, BK)``, loop over the tile columns;
+* input gradient ``dX = lambda dY W^T``: program block ``(block_m, block_k)``, loop over the tile columns;
 * shared-array gradient: per tile, ``G_tile = lambda X[:, kb]^T dY[:, nb]`` (``BK x BN``, fp32
-  accumulator) ADDED into ``grad_memory`` (fp32). ROAST adds the whole tile with one vector atomic over
-  its contiguous run; HashedNet scatters one atomic per element. ``split_m > 1`` splits the sum over the
-  rows of ``X`` between programs (their partial tiles meet in the atomics).
+  accumulator) ADDED into ``grad_memory`` (fp32). ROAST adds the whole tile as one dense block: the
+  addresses are ``s + [0, BK*BN)``, contiguous, so with ``align >= 4`` (fp32: 16 bytes) the atomics are
+  16-byte vector atomics (``atom.add.v4.f32`` on Hopper), no per-element index; HashedNet scatters one
+  scalar atomic per element. ``split_m > 1`` splits the sum over the rows of ``X`` between programs
+  (their partial tiles meet in the atomics).
 
 Notes
 -----
@@ -492,8 +494,9 @@ def roast_grad_memory(x, dy, start_table, grad_memory, tile, *, align: int = 1, 
 
     Notes
     -----
-    Per tile :math:`G = \\lambda X_{:, kb}^T dY_{:, nb}` (``BK x BN``, fp32), then one vector atomic add
-    of the whole tile: :math:`\\mathrm{grad}[s + j] \\mathrel{+}= G_{j // BN,\\, j \\bmod BN}`,
+    Per tile :math:`G = \\lambda X_{:, kb}^T dY_{:, nb}` (``BK x BN``, fp32), then one dense block add
+    of the whole tile (contiguous addresses, vector atomics when aligned):
+    :math:`\\mathrm{grad}[s + j] \\mathrel{+}= G_{j // BN,\\, j \\bmod BN}`,
     ``j < BK*BN`` (positions outside ``K x N`` masked). Overlapping tiles simply add.
     """
     torch = _torch()

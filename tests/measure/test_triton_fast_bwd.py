@@ -384,7 +384,8 @@ def test_roast_linear_shared_memory_gradients_add(interp):
 
     shared = SharedMemory(512 + 64 * 2, seed=1)
     a = rl.RoastLinear(40, 70, shared, tile=TILE, align=64, seed=1, config=CFG, ieee=True)
-    b = rl.RoastLinear(70, 48, shared, tile=TILE, align=64, seed=2, config=CFG, ieee=True)
+    dw = fb.BwdConfig(block_m=16, block_k=32, group_m=2, split_m=2, num_warps=1, num_stages=1)
+    b = rl.RoastLinear(70, 48, shared, tile=TILE, align=64, seed=2, config=CFG, dw_config=dw, ieee=True)
     x = torch.randn(12, 40, generator=torch.Generator().manual_seed(0))
     out = b(a(x))
     out.square().sum().backward()
