@@ -17,6 +17,7 @@ same table / index the backward reads); otherwise the reference forward of ``tri
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,8 +43,9 @@ class StepCase:
         ``run() -> (Y, dX, grad)``; every call is one SGD step (updates ``stored`` in place).
     stored : torch.Tensor
         The updated parameter: the shared array, or the dense weight (``(K, N)``; ``(N, K)`` for cuBLAS).
-    index : numpy.ndarray or None
-        ``(K, N)`` int64 slot of every weight in ``stored`` (None for the dense cases).
+    slots : callable or None
+        ``slots() -> (K, N)`` int64 slot of every weight in ``stored`` from ``roast_theory`` (computed on
+        first use and cached: only the checks need it); None for the dense cases.
     x, dy : torch.Tensor
         The step's input ``(M, K)`` and output gradient ``(M, N)``.
     lr, scale : float
@@ -53,7 +55,7 @@ class StepCase:
     name: str
     run: object
     stored: object
-    index: object
+    slots: object
     x: object
     dy: object
     lr: float
@@ -61,15 +63,15 @@ class StepCase:
 
 
 def _operands(torch, m, k, n, dtype, device, seed):
-    g = torch.Generator(device="cpu").manual_seed(seed)
-    x = torch.randn(m, k, generator=g).to(dtype=dtype, device=device)
-    dy = torch.randn(m, n, generator=g).to(dtype=dtype, device=device) / np.sqrt(n)
+    g = torch.Generator(device=device).manual_seed(seed)
+    x = torch.randn(m, k, generator=g, device=device).to(dtype)
+    dy = (torch.randn(m, n, generator=g, device=device) / np.sqrt(n)).to(dtype)
     return x, dy
 
 
 def _memory(torch, size, dtype, device, seed):
-    g = torch.Generator(device="cpu").manual_seed(seed + 1)
-    return (0.04 * torch.randn(size, generator=g)).to(dtype=dtype, device=device)
+    g = torch.Generator(device=device).manual_seed(seed + 1)
+    return (0.04 * torch.randn(size, generator=g, device=device)).to(dtype)
 
 
 def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config, dw_config):
@@ -90,13 +92,13 @@ def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, 
     else:
         table = torch.as_tensor(start_table(k, n, tile, memory, align=align, seed=seed)).to(x.device)
     grad = torch.zeros(memory, dtype=torch.float32, device=x.device)
-    idx = hashes.tile_slot_index(table.cpu().numpy(), k, n, tile)
+    slots = functools.cache(lambda: hashes.tile_slot_index(table.cpu().numpy(), k, n, tile))
 
     def run():
         return fb.roast_train_step(x, mem, table, dy, lr, tile, align=align, scale=scale, grad_memory=grad,
                                    config=bwd_config, forward=forward, dw_config=dw_config)
 
-    return StepCase(f"roast-a{align}", run, mem, idx, x, dy, lr, scale)
+    return StepCase(f"roast-a{align}", run, mem, slots, x, dy, lr, scale)
 
 
 def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config, bwd_config, dw_config):
@@ -104,10 +106,8 @@ def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_confi
 
     k, n = x.shape[1], dy.shape[1]
     fam = hashes.make_family("hashednet-mulshift" if kind == "mulshift" else "hashednet-triton", seed)
-    idx = fam.element_slots(np.arange(k)[:, None], np.arange(n)[None, :], memory)
+    slots = functools.cache(lambda: fam.element_slots(np.arange(k)[:, None], np.arange(n)[None, :], memory))
     kw = {"mulshift": {"mulshift": fam.r}, "hash": {"params": fam.r}}.get(kind)
-    if kind == "table":
-        kw = {"index": torch.as_tensor(idx.astype(np.int32)).to(x.device)}
     forward = None
     if fwd_config is not None:
         from . import triton_fast as tf
@@ -116,6 +116,8 @@ def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_confi
         if kind == "table":
             kw = {"index": prep.aux}
         forward = fb.fast_forward(prep, fwd_config)
+    elif kind == "table":
+        kw = {"index": torch.as_tensor(slots().astype(np.int32)).to(x.device)}
     mem = _memory(torch, memory, x.dtype, x.device, seed)
     grad = torch.zeros(memory, dtype=torch.float32, device=x.device)
 
@@ -123,13 +125,13 @@ def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_confi
         return fb.hashednet_train_step(x, mem, dy, lr, tile, scale=scale, grad_memory=grad, config=bwd_config,
                                        forward=forward, dw_config=dw_config, **kw)
 
-    return StepCase(f"hashednet-{kind}", run, mem, idx, x, dy, lr, scale)
+    return StepCase(f"hashednet-{kind}", run, mem, slots, x, dy, lr, scale)
 
 
 def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config, dw_config):
     k, n = x.shape[1], dy.shape[1]
-    g = torch.Generator(device="cpu").manual_seed(seed + 2)
-    w_kn = (torch.randn(k, n, generator=g) / np.sqrt(k)).to(dtype=x.dtype, device=x.device)
+    g = torch.Generator(device=x.device).manual_seed(seed + 2)
+    w_kn = (torch.randn(k, n, generator=g, device=x.device) / np.sqrt(k)).to(x.dtype)
     grad = torch.zeros(k, n, dtype=torch.float32, device=x.device)
     w_nk = torch.nn.Parameter(w_kn.t().contiguous() * scale)
 
@@ -211,15 +213,15 @@ def _references(torch, case: StepCase):
     x64, d64 = case.x.to(torch.float64), case.dy.to(torch.float64)
     if case.name == "cublas":
         w = before.t()
-    elif case.index is None:
+    elif case.slots is None:
         w = before
     else:
-        idx = torch.as_tensor(case.index, device=before.device)
+        idx = torch.as_tensor(case.slots(), device=before.device)
         w = before[idx]
     g_kn = case.scale * x64.t() @ d64
     if case.name == "cublas":
         grad = g_kn.t()
-    elif case.index is None:
+    elif case.slots is None:
         grad = g_kn
     else:
         grad = torch.zeros_like(before).index_add_(0, idx.reshape(-1), g_kn.reshape(-1))
