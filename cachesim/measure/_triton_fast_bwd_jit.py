@@ -64,11 +64,8 @@ def _roast_rows(start_ptr, kblk, nb, KB, NB, BK: tl.constexpr, BN: tl.constexpr,
     if G == 1:
         sel = tl.load(start_ptr + kblk * NB + nb)
     else:
-        sel = tl.zeros([BLOCK_K], dtype=tl.int32)
-        for g in tl.static_range(G):
-            kt = kblk * G + g
-            s_g = tl.load(start_ptr + kt * NB + nb, mask=kt < KB, other=0)
-            sel = tl.where(ko // BK == g, s_g, sel)
+        kt = kblk * G + ko // BK
+        sel = tl.load(start_ptr + kt * NB + nb, mask=kt < KB, other=0)
     rows = sel + (ko % BK) * BN
     if ALIGN > 1:
         rows = tl.multiple_of(rows, ALIGN)
