@@ -14,7 +14,11 @@ weight ``W[k, n]`` (``K x N``) is addressed, and nothing else differs between ki
   wrapping arithmetic, ``shift = 32 - log2 H``).
 
 The program's weight block is ``BLOCK_K x BN``: ``BLOCK_N`` is always the tile width ``BN`` and
-``BLOCK_K`` a multiple of ``BK`` (``BLOCK_K / BK`` tiles stacked along K, one scalar start each). The
+``BLOCK_K`` a multiple of ``BK`` (``BLOCK_K / BK`` tiles stacked along K, one start each). The ROAST
+starts are ordinary loads (``PF = False``: Triton's software pipeliner stages them through shared memory
+ahead of the weight loads that depend on them, with extra barriers), or (``PF = True``, forward and
+``dX``) read one loop step ahead into registers with a plain ``ld.global.nc`` (inline PTX, ``ASM``; the
+interpreter uses ``tl.load``) that the pipeliner leaves alone. The
 shared-array gradient adds the block of ``X^T dY`` into memory: for ROAST each row of each tile is a
 contiguous run ``s + (k mod BK) BN + [0, BN)`` (vector atomics, no per-element index); for HashedNet one
 atomic per element at its hashed slot; dense stores the block.
@@ -73,6 +77,35 @@ def _roast_rows(start_ptr, kblk, nb, KB, NB, BK: tl.constexpr, BN: tl.constexpr,
 
 
 @triton.jit
+def _ld_i32(ptr, ASM: tl.constexpr):
+    """int32 load(s); ``ASM``: a plain ``ld.global.nc`` that Triton's software pipeliner leaves in place
+    (``tl.load`` under the interpreter)."""
+    if ASM:
+        v = tl.inline_asm_elementwise("ld.global.nc.b32 $0, [$1];", "=r,l", [ptr], dtype=tl.int32,
+                                      is_pure=True, pack=1)
+    else:
+        v = tl.load(ptr)
+    return v
+
+
+@triton.jit
+def _row_start_ptrs(start_ptr, kblk, KB, NB, BK: tl.constexpr, BLOCK_K: tl.constexpr):
+    """Pointers ``(BLOCK_K,)`` to the table entries ``(kt, 0)`` of every row's tile row ``kt`` (rows past
+    the last tile row point at row 0: harmless, their values are not stored)."""
+    kt = kblk * (BLOCK_K // BK) + tl.arange(0, BLOCK_K) // BK
+    kt = tl.where(kt < KB, kt, 0)
+    return start_ptr + kt * NB
+
+
+@triton.jit
+def _pf_rows(sel, BK: tl.constexpr, BN: tl.constexpr, BLOCK_K: tl.constexpr, ALIGN: tl.constexpr):
+    rows = sel + (tl.arange(0, BLOCK_K) % BK) * BN
+    if ALIGN > 1:
+        rows = tl.multiple_of(rows, ALIGN)
+    return rows
+
+
+@triton.jit
 def _hashed_off(rk, rn, r1, r2, r3, prime, span, shift, KIND: tl.constexpr):
     """Slots ``(BLOCK_K, BN)`` of the HashedNet kinds 1 (authors' int64 hash) and 4 (multiply-shift)."""
     if KIND == 1:
@@ -121,22 +154,33 @@ def _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, 
 def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, KB, NB, scale, r1, r2, r3, prime, span,
                shift, KIND: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BK: tl.constexpr,
                BN: tl.constexpr, GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
-               EVEN: tl.constexpr):
+               EVEN: tl.constexpr, PF: tl.constexpr = False, ASM: tl.constexpr = False):
     """Y[M, N] = scale * X[M, K] @ W[K, N] (reference forward; the timed fast forward is
     :mod:`cachesim.measure.triton_fast`)."""
     pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BN, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rn = pid_n * BN + tl.arange(0, BN)
     acc = tl.zeros((BLOCK_M, BN), dtype=tl.float32)
-    for kblk in range(0, tl.cdiv(K, BLOCK_K)):
+    n_k = tl.cdiv(K, BLOCK_K)
+    if KIND == 0 and PF:
+        sel_n = _ld_i32(_row_start_ptrs(start_ptr, 0, KB, NB, BK, BLOCK_K) + pid_n, ASM)
+    for kblk in range(0, n_k):
         rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
         a_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
         if EVEN:
             a = tl.load(a_ptrs)
         else:
             a = tl.load(a_ptrs, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
-        w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, pid_n, N, K, KB, NB, r1, r2, r3, prime, span,
-                     shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
+        if KIND == 0 and PF:
+            # starts prefetched one step ahead into registers with plain loads (not pipelined)
+            sel = sel_n
+            nxt = tl.minimum(kblk + 1, n_k - 1)
+            sel_n = _ld_i32(_row_start_ptrs(start_ptr, nxt, KB, NB, BK, BLOCK_K) + pid_n, ASM)
+            rows = _pf_rows(sel, BK, BN, BLOCK_K, ALIGN)
+            w = tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
+        else:
+            w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, pid_n, N, K, KB, NB, r1, r2, r3, prime,
+                         span, shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
         acc = _dot(a, w, acc, IEEE)
     acc = acc * scale
     y_ptrs = y_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
@@ -150,21 +194,32 @@ def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, KB, NB, scale, 
 def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, KB, NB, scale, r1, r2, r3, prime, span,
               shift, KIND: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_K: tl.constexpr, BK: tl.constexpr,
               BN: tl.constexpr, GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
-              EVEN: tl.constexpr):
+              EVEN: tl.constexpr, PF: tl.constexpr = False, ASM: tl.constexpr = False):
     """dX[M, K] = scale * dY[M, N] @ W[K, N]^T; program (pid_m, kblk), loop over the tile columns nb."""
     pid_m, kblk = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
-    for nb in range(0, tl.cdiv(N, BN)):
+    n_n = tl.cdiv(N, BN)
+    if KIND == 0 and PF:
+        s_ptrs = _row_start_ptrs(start_ptr, kblk, KB, NB, BK, BLOCK_K)
+        sel_n = _ld_i32(s_ptrs, ASM)
+    for nb in range(0, n_n):
         rn = nb * BN + tl.arange(0, BN)
         g_ptrs = dy_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
         if EVEN:
             g = tl.load(g_ptrs)
         else:
             g = tl.load(g_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
-        w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, r3, prime, span,
-                     shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
+        if KIND == 0 and PF:
+            # starts prefetched one step ahead into registers with plain loads (not pipelined)
+            sel = sel_n
+            sel_n = _ld_i32(s_ptrs + tl.minimum(nb + 1, n_n - 1), ASM)
+            rows = _pf_rows(sel, BK, BN, BLOCK_K, ALIGN)
+            w = tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
+        else:
+            w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, r3, prime, span,
+                         shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
         acc = _dot(g, tl.trans(w), acc, IEEE)
     acc = acc * scale
     dx_ptrs = dx_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -241,6 +242,9 @@ class BwdConfig:
         the atomics). Dense needs 1.
     num_warps, num_stages : int
         Warps per program and software-pipeline depth.
+    prefetch : bool
+        ROAST forward and ``dX``: read the tile starts one loop step ahead into registers with plain
+        loads instead of letting the pipeliner stage them through shared memory.
     """
 
     block_m: int = 128
@@ -249,6 +253,7 @@ class BwdConfig:
     split_m: int = 1
     num_warps: int = 4
     num_stages: int = 3
+    prefetch: bool = False
 
     def __post_init__(self):
         _pow2("block_m", self.block_m, 16)
@@ -258,6 +263,8 @@ class BwdConfig:
         _pos_int("split_m", self.split_m)
         _pow2("num_warps", self.num_warps, 1)
         _pos_int("num_stages", self.num_stages)
+        if not isinstance(self.prefetch, bool):
+            raise CacheSimError(f"prefetch={plain(self.prefetch)!r} must be True or False")
 
     def bk(self, tile) -> int:
         """The program's ``block_k`` for ``tile`` (checked: a multiple of ``BK``)."""
@@ -270,15 +277,19 @@ class BwdConfig:
 
     def to_dict(self) -> dict:
         return {"block_m": self.block_m, "block_k": self.block_k, "group_m": self.group_m,
-                "split_m": self.split_m, "num_warps": self.num_warps, "num_stages": self.num_stages}
+                "split_m": self.split_m, "num_warps": self.num_warps, "num_stages": self.num_stages,
+                "prefetch": self.prefetch}
 
 
-#: Candidates for the device sweep (``block_k`` a multiple of the tile's BK=32; 64 needs BK <= 64).
-#: dX favours wide output blocks (``block_k`` 64-128); the gradient pass favours ``block_m`` 64-128 as
-#: its reduction step and ``split_m > 1`` where the weight has few tiles (M large, K*N small).
+#: Candidates for the device sweep (``block_k`` must be a multiple of the tile's BK: drop those that are
+#: not). dX favours wide output blocks (``block_k`` 64-128) and may gain from ``prefetch``; the gradient
+#: pass favours ``block_m`` 64-128 as its reduction step and ``split_m > 1`` where the weight has few
+#: tiles (``prefetch`` does not affect it).
 BWD_CONFIGS = (
-    BwdConfig(128, 32, 8, 1, 4, 3), BwdConfig(128, 64, 8, 1, 4, 3), BwdConfig(128, 128, 8, 1, 8, 3),
-    BwdConfig(64, 64, 8, 1, 4, 4), BwdConfig(128, 64, 8, 2, 4, 3), BwdConfig(64, 128, 8, 4, 4, 4),
+    BwdConfig(128, 64, 8, 1, 4, 3), BwdConfig(128, 64, 8, 1, 4, 3, prefetch=True),
+    BwdConfig(128, 128, 8, 1, 8, 3), BwdConfig(128, 128, 8, 1, 8, 3, prefetch=True),
+    BwdConfig(256, 64, 8, 1, 8, 3, prefetch=True), BwdConfig(64, 64, 8, 1, 4, 4),
+    BwdConfig(128, 64, 8, 2, 4, 3), BwdConfig(64, 128, 8, 4, 4, 4),
 )
 
 
@@ -357,6 +368,16 @@ def _common(addr: _Addr, tile, config, m, n, k, ieee):
                 num_stages=config.num_stages)
 
 
+def _asm() -> bool:
+    """Inline PTX (the prefetched start loads) everywhere except under Triton's CPU interpreter."""
+    return os.environ.get("TRITON_INTERPRET", "0") != "1"
+
+
+def _pf(addr: _Addr, config) -> dict:
+    """``PF`` / ``ASM`` constexprs of the forward and ``dX`` kernels."""
+    return {"PF": bool(config.prefetch and addr.kind == "roast"), "ASM": _asm()}
+
+
 def _scalars(addr: _Addr, k, n, tile, scale):
     """``KB, NB, scale, r1, r2, r3, prime, span, shift`` as the kernels take them."""
     r1, r2, r3 = addr.params
@@ -375,7 +396,8 @@ def _run_forward(torch, x, w, addr: _Addr, n, tile, scale, config, ieee, out):
     st, ix = addr.tensors(w)
     grid = (_n_tiles(m, config.block_m) * _n_tiles(n, tile[1]),)
     _jit().fwd_kernel[grid](x, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale),
-                            GROUP_M=config.group_m, **_common(addr, tile, config, m, n, k, ieee))
+                            GROUP_M=config.group_m, **_pf(addr, config),
+                            **_common(addr, tile, config, m, n, k, ieee))
     return out
 
 
@@ -389,7 +411,8 @@ def _run_dx(torch, dy, w, addr: _Addr, k, tile, scale, config, ieee, out):
     st, ix = addr.tensors(w)
     grid = (_n_tiles(m, config.block_m) * _n_tiles(k, config.bk(tile)),)
     _jit().dx_kernel[grid](dy, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale),
-                           GROUP_M=config.group_m, **_common(addr, tile, config, m, n, k, ieee))
+                           GROUP_M=config.group_m, **_pf(addr, config),
+                           **_common(addr, tile, config, m, n, k, ieee))
     return out
 
 
@@ -833,10 +856,10 @@ def warmup(kind: str, tile, config: BwdConfig, *, align: int = 8, dtype: str = "
     out = []
     if "fwd" in passes:
         out.append(jit.fwd_kernel.warmup(dt, dt, st, ix, dt, *scal, GROUP_M=config.group_m, grid=(1,),
-                                         **common))
+                                         **_pf(addr, config), **common))
     if "dx" in passes:
         out.append(jit.dx_kernel.warmup(dt, dt, st, ix, dt, *scal, GROUP_M=config.group_m, grid=(1,),
-                                        **common))
+                                        **_pf(addr, config), **common))
     if "dw" in passes:
         out.append(jit.dw_kernel.warmup(dt, dt, st, ix, torch.float32, *scal, GROUP_K=config.group_m,
                                         SPLIT_M=config.split_m, grid=(1,), **common))
@@ -894,7 +917,7 @@ def compile_offline(pass_: str, kind: str, tile, config: BwdConfig, *, align: in
     opts = {"num_warps": consts.pop("num_warps"), "num_stages": consts.pop("num_stages")}
     consts["EVEN"] = True
     consts.update({"GROUP_K": config.group_m, "SPLIT_M": config.split_m} if pass_ == "dw" else
-                  {"GROUP_M": config.group_m})
+                  {"GROUP_M": config.group_m, **_pf(addr, config)})
     tt = _TT_DTYPE[dtype]
     ptrs = _PTR_ARGS[pass_]
     sig = {}

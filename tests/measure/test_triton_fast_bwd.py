@@ -112,11 +112,11 @@ def _operands(m, k, n, memory, dtype, seed):
 
 
 # ------------------------------------------------------------------------------------------ ROAST
-ROAST_CASES = [  # (M, K, N, block_k, split_m)
-    (32, 32, 64, None, 1),
-    (24, 40, 70, None, 2),
-    (32, 64, 64, 32, 1),
-    (20, 50, 40, 32, 3),
+ROAST_CASES = [  # (M, K, N, block_k, split_m, prefetch)
+    (32, 32, 64, None, 1, False),
+    (24, 40, 70, None, 2, True),
+    (32, 64, 64, 32, 1, False),
+    (20, 50, 40, 32, 3, True),
 ]
 
 
@@ -125,12 +125,13 @@ ROAST_CASES = [  # (M, K, N, block_k, split_m)
 @pytest.mark.parametrize("align", [1, 8, 64])
 @pytest.mark.parametrize("case", ROAST_CASES)
 def test_roast_passes_match_gathered_reference(interp, dtype, align, case):
-    m, k, n, block_k, split_m = case
+    m, k, n, block_k, split_m, prefetch = case
     memory = TILE[0] * TILE[1] + 3 * 64  # 9+ tiles of 512 in 704 slots: tiles overlap heavily
     starts = _start_table(k, n, TILE, memory, align, seed=align + m)
     idx = _roast_slots(starts, k, n, TILE)
     x, dy, mem, g0 = _operands(m, k, n, memory, dtype, seed=k + n)
-    cfg = fb.BwdConfig(block_m=16, block_k=block_k, group_m=2, split_m=split_m, num_warps=1, num_stages=1)
+    cfg = fb.BwdConfig(block_m=16, block_k=block_k, group_m=2, split_m=split_m, num_warps=1, num_stages=1,
+                       prefetch=prefetch)
     table = torch.as_tensor(starts)
     scale = 0.75
     fb.check_start_table(table, memory, k, n, TILE, align)
@@ -475,12 +476,15 @@ _COMPILE = """
 import re
 from cachesim.measure import triton_fast_bwd as fb
 cfg = fb.BwdConfig(block_m=128, block_k=64, group_m=8, split_m=1, num_warps=4, num_stages=3)
-for pass_, kind, align in [("dw", "roast", 8), ("dw", "roast", 1), ("dw", "hashednet-hash", 1),
-                           ("dx", "roast", 64), ("dx", "roast", 1)]:
-    ptx = fb.compile_offline(pass_, kind, (32, 64), cfg, align=align).asm["ptx"]
+pf = fb.BwdConfig(block_m=128, block_k=64, group_m=8, split_m=1, num_warps=4, num_stages=3, prefetch=True)
+for pass_, kind, align, c in [("dw", "roast", 8, cfg), ("dw", "roast", 1, cfg),
+                              ("dw", "hashednet-hash", 1, cfg), ("dx", "roast", 64, cfg),
+                              ("dx", "roast", 1, cfg), ("dx", "roast", 8, pf)]:
+    ptx = fb.compile_offline(pass_, kind, (32, 64), c, align=align).asm["ptx"]
     atoms = sorted(set(re.findall(r"atom[.]global[.][a-z0-9.]+", ptx)))
     scalar_w = len(re.findall(r"ld[.]global[.]b16", ptx))
-    print(pass_, kind, align, ",".join(atoms) or "-", scalar_w)
+    plain_starts = len(re.findall(r"ld[.]global[.]nc[.]b32", ptx))
+    print(pass_, kind, align, ",".join(atoms) or "-", scalar_w, plain_starts)
 """
 
 
@@ -504,6 +508,9 @@ def test_compiled_hopper_code_uses_vector_tile_atomics_and_loads():
     assert rows[("dw", "roast", "1")][0] == "atom.global.gpu.relaxed.add.f32"
     assert rows[("dw", "hashednet-hash", "1")][0] == "atom.global.gpu.relaxed.add.f32"
     assert rows[("dx", "roast", "64")][1] == "0" and int(rows[("dx", "roast", "1")][1]) > 0
+    # prefetch: the starts are plain non-coherent loads, the tile loads stay vectorised
+    assert rows[("dx", "roast", "8")][1] == "0" and int(rows[("dx", "roast", "8")][2]) > 0
+    assert rows[("dx", "roast", "64")][2] == "0"
 
 
 @pytest.mark.gpu
