@@ -60,6 +60,19 @@ def variants(memory: int, which: str = "all") -> list[tf.FastWeight]:
                     out.append(tf.FastWeight("roast", index, memory, tile, align, seed=1))
     for index in ("hash", "mulshift", "table", "arith-only"):
         out.append(tf.FastWeight("hashednet", index, memory, seed=2))
+    if which == "focus":  # the candidates for the fast ROAST-MM, the ablation ends, the baselines
+        out = [tf.FastWeight("dense", "dense")]
+        for tile in TILES:
+            if memory <= tile[0] * tile[1]:
+                continue
+            for index, pf, align in (("table", 1, 64), ("table-pf", 1, 64), ("hash32", 1, 64),
+                                     ("hash32", 1, 8), ("table", 1, 8), ("hash", 1, 64)):
+                out.append(tf.FastWeight("roast", index, memory, tile, align, seed=1, prefetch=pf))
+        out.append(tf.FastWeight("roast", "table", memory, TILES[0], 1, seed=1))
+        out.append(tf.FastWeight("roast", "hash", memory, TILES[0], 1, seed=1))
+        for index in ("hash", "mulshift", "table", "arith-only"):
+            out.append(tf.FastWeight("hashednet", index, memory, seed=2))
+        return out
     if which == "core":  # the subset for ncu / SASS
         keep = {"dense", "roast-table-a1-t32x64", "roast-table-a8-t32x64", "roast-table-pf-a8-t32x64",
                 "roast-hash-a1-t32x64", "roast-hash-a64-t64x128", "roast-table-a64-t64x128",
@@ -306,7 +319,7 @@ def time_torch(rec, case, impl, w, rep):
     print(f"  {name:28s} {ms:8.4f} ms  err={err:.1e}", flush=True)
 
 
-def run_case(rec, torch, shape_name, memory, seed, which="all", rep=60):
+def run_case(rec, torch, shape_name, memory, seed, which="all", rep=60.0):
     shape = SHAPES[shape_name]
     case = Case(torch, shape, memory, seed)
     print(f"== {shape_name} {shape} memory={memory} ({shape[1] * shape[2] / memory:.1f}x)", flush=True)
@@ -365,35 +378,210 @@ def sass_dump(rec, torch, out_dir, shape_name="bert-ffn1"):
 
 
 def loop_mix(sass: str) -> dict:
-    """Opcode counts in the longest backward-branch loop of a SASS listing (the k-loop body)."""
-    lines = [ln for ln in sass.splitlines() if re.search(r"/\*[0-9a-f]{4,}\*/", ln)]
-    addr = []
-    for ln in lines:
-        a = re.search(r"/\*([0-9a-f]{4,})\*/", ln)
-        body = ln[a.end():].strip().rstrip(";").strip()
-        addr.append((int(a.group(1), 16), body))
+    """Opcode counts in the longest backward-branch loop of a SASS listing (the k-loop body).
+
+    Reads cuobjdump's form (``/*0a40*/ OPCODE ...``, branch targets as addresses) and Triton's
+    ``kernel.asm["sass"]`` form (control codes, a tab, the instruction; ``LBBn:`` labels).
+    """
+    instrs, labels, branches = [], {}, []
+    for ln in sass.splitlines():
+        lab = re.match(r"^\s*\.?(L\w+):\s*$", ln)
+        if lab:
+            labels[lab.group(1)] = len(instrs)
+            continue
+        a = re.search(r"/\*([0-9a-f]{4,})\*/\s*(.*)", ln)
+        if a:
+            body, pc = a.group(2), int(a.group(1), 16)
+        elif "\t" in ln and re.match(r"^[0-9a-fA-FYy:\-]+\t", ln):
+            body, pc = ln.split("\t", 1)[1], None
+        else:
+            continue
+        body = body.strip().rstrip(";").strip()
+        op = re.sub(r"^@!?U?P\w+\s+", "", body).split(" ")[0]
+        if not op or op.startswith("/*"):
+            continue
+        instrs.append((pc, op, body))
+        if op == "BRA":
+            branches.append((len(instrs) - 1, body))
+    pcs = {pc: i for i, (pc, _, _) in enumerate(instrs) if pc is not None}
     best = None
-    for pc, body in addr:
-        mt = re.search(r"\bBRA\b.*?0x([0-9a-f]+)", body)
-        if mt and int(mt.group(1), 16) < pc:
-            start = int(mt.group(1), 16)
-            size = pc - start
-            if best is None or size > best[1] - best[0]:
-                best = (start, pc)
+    for i, body in branches:
+        t = re.search(r"\b(L\w+)\b", body)
+        h = re.search(r"0x([0-9a-f]+)", body)
+        j = labels.get(t.group(1)) if t else (pcs.get(int(h.group(1), 16)) if h else None)
+        if j is not None and j <= i and (best is None or i - j > best[1] - best[0]):
+            best = (j, i)
     if best is None:
         return {}
     mix = {}
-    for pc, body in addr:
-        if best[0] <= pc <= best[1]:
-            op = re.sub(r"^@!?U?P\w+\s+", "", body).split(" ")[0]
-            if op:
-                mix[op] = mix.get(op, 0) + 1
+    for _, op, _ in instrs[best[0]:best[1] + 1]:
+        mix[op] = mix.get(op, 0) + 1
     return dict(sorted(mix.items(), key=lambda kv: -kv[1]))
+
+
+# ------------------------------------------------------------------------------------------ ncu
+NCU_METRICS = [
+    ["gpu__time_duration.sum", "smsp__cycles_active.avg", "sm__throughput.avg.pct_of_peak_sustained_elapsed",
+     "l1tex__t_requests_pipe_lsu_mem_global_op_ld.sum", "l1tex__t_sectors_pipe_lsu_mem_global_op_ld.sum",
+     "l1tex__t_sectors_pipe_lsu_mem_global_op_ldgsts_cache_access.sum",
+     "l1tex__t_sectors_pipe_lsu_mem_global_op_ldgsts_cache_bypass.sum",
+     "l1tex__data_pipe_lsu_wavefronts_mem_shared.sum", "lts__t_sectors_srcunit_tex_op_read.sum",
+     "lts__t_sector_hit_rate.pct", "dram__bytes_read.sum"],
+    ["smsp__inst_executed.sum", "smsp__inst_executed_pipe_alu.sum", "smsp__inst_executed_pipe_fma.sum",
+     "smsp__inst_executed_pipe_fmaheavy.sum", "smsp__inst_executed_pipe_lsu.sum",
+     "smsp__inst_executed_pipe_adu.sum", "smsp__inst_executed_pipe_uniform.sum",
+     "smsp__inst_executed_pipe_xu.sum", "smsp__inst_executed_pipe_cbu.sum"],
+    ["smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio",
+     "smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio",
+     "smsp__average_warps_issue_stalled_wait_per_issue_active.ratio",
+     "smsp__average_warps_issue_stalled_math_pipe_throttle_per_issue_active.ratio",
+     "smsp__average_warps_issue_stalled_lg_throttle_per_issue_active.ratio",
+     "smsp__average_warps_issue_stalled_mio_throttle_per_issue_active.ratio",
+     "smsp__average_warps_issue_stalled_short_scoreboard_per_issue_active.ratio"],
+]
+NCU_SHAPES = (("bert-ffn1", 0), ("authors", 1))
+
+
+def ncu_list(memory):
+    """(variant, config) pairs profiled: ROAST ablations at fixed configs beside dense at the same."""
+    c = {lab.label(): lab for lab in tf.CONFIGS}
+    pairs = [(tf.FastWeight("dense", "dense"), c["128x128x64-g8-w4-s4"]),
+             (tf.FastWeight("dense", "dense"), c["128x64x64-g8-w4-s4"]),
+             (tf.FastWeight("dense", "dense"), c["128x256x64-g8-w8-s3"])]
+    small, mid, wide = "128x64x64-g8-w4-s4", "128x128x64-g8-w4-s4", "128x256x64-g8-w8-s3"
+    for index, pf, align, tile, cfg in (
+            ("table", 1, 1, (32, 64), small), ("table", 1, 8, (32, 64), small),
+            ("table", 1, 64, (32, 64), small), ("hash", 1, 1, (32, 64), small),
+            ("table", 1, 64, (64, 128), mid), ("table-pf", 1, 64, (64, 128), mid),
+            ("hash32", 1, 64, (64, 128), mid), ("hash32", 1, 8, (64, 128), mid),
+            ("hash", 1, 64, (64, 128), mid), ("table-pf", 1, 64, (64, 256), wide),
+            ("hash32", 1, 64, (64, 256), wide)):
+        pairs.append((tf.FastWeight("roast", index, memory, tile, align, seed=1, prefetch=pf), c[cfg]))
+    for index in ("hash", "mulshift", "table", "arith-only"):
+        pairs.append((tf.FastWeight("hashednet", index, memory, seed=2), c["128x128x64-g8-w4-s4"]))
+    return pairs
+
+
+def drive_ncu(shape_name, mem_index):
+    """One launch of every ncu_list kernel (and cuBLAS) in order; prints the order. No references."""
+    import torch
+
+    m, k, n = SHAPES[shape_name]
+    memory = memories(k, n)[mem_index]
+    case = Case(torch, (m, k, n), memory, 7)
+    pairs = ncu_list(memory)
+    preps = [w.prepare(k, n, DEVICE) for w, _ in pairs]
+    for w, c in pairs:
+        tf.warmup(w, c)
+    torch.cuda.synchronize()
+    torch.matmul(case.x, case.wd)
+    print("LAUNCH cublas -", flush=True)
+    for (w, c), prep in zip(pairs, preps):
+        tf.fast_matmul(case.x, case.b(w), prep, c, out=case.out)
+        torch.cuda.synchronize()
+        print(f"LAUNCH {w.name} {c.label()}", flush=True)
+
+
+def parse_ncu(text):
+    import csv
+    import io
+
+    lines = text.splitlines()
+    start = next((i for i, ln in enumerate(lines) if ln.startswith('"ID"')), None)
+    if start is None:
+        return []
+    kernels = {}
+    for r in csv.DictReader(io.StringIO("\n".join(lines[start:]))):
+        d = kernels.setdefault(r["ID"], {"kernel": r.get("Kernel Name", "")[:120], "metrics": {}})
+        val = r.get("Metric Value", "").replace(",", "")
+        try:
+            val = float(val)
+        except ValueError:
+            pass
+        d["metrics"][r["Metric Name"]] = val
+    return [kernels[i] for i in sorted(kernels, key=int)]
+
+
+def run_ncu(rec, out_dir, deadline):
+    ncu = "ncu"
+    for shape_name, mi in NCU_SHAPES:
+        if time.time() > deadline:
+            rec.add({"type": "skipped", "what": f"ncu {shape_name}", "reason": "budget"})
+            continue
+        m, k, n = SHAPES[shape_name]
+        memory = memories(k, n)[mi]
+        drv = [sys.executable, os.path.abspath(__file__), "--mode", "ncu", "--out", out_dir, "--drive-ncu",
+               f"{shape_name}:{mi}"]
+        for tiers in (3, 2, 1):
+            metrics = ",".join(sum(NCU_METRICS[:tiers], []))
+            cmd = [ncu, "--clock-control", "none", "--csv", "--metrics", metrics, "--kernel-name",
+                   "regex:fwd_kernel|nvjet|gemm|sm90|cutlass"] + drv
+            t0 = time.time()
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+            kernels = parse_ncu(p.stdout)
+            if kernels:
+                break
+            print(f"ncu {shape_name}: no rows with {tiers} metric tiers (rc {p.returncode}): "
+                  f"{(p.stdout + p.stderr)[-600:]}", flush=True)
+        order = [ln.split(" ", 2)[1:] for ln in p.stdout.splitlines() if ln.startswith("LAUNCH ")]
+        for i, kern in enumerate(kernels):
+            label = order[i] if i < len(order) else ["?", "?"]
+            rec.add({"type": "ncu", "shape": shape_name, "M": m, "K": k, "N": n, "memory": memory,
+                     "variant": label[0], "config": label[1], **kern})
+        rec.add({"type": "ncu-run", "shape": shape_name, "returncode": p.returncode, "metric_tiers": tiers,
+                 "n_kernels": len(kernels), "n_launches": len(order), "ncu_command": cmd,
+                 "wall_s": round(time.time() - t0, 1), "stderr_tail": p.stderr[-1500:]})
+        with open(os.path.join(out_dir, f"ncu_{shape_name}.csv"), "w") as f:
+            f.write(p.stdout)
+        print(f"ncu {shape_name}: {len(kernels)} kernels, {len(order)} launches, {time.time() - t0:.0f} s",
+              flush=True)
+        rec.flush()
+
+
+# ------------------------------------------------------------------------------------------ train
+def run_train(rec, torch, deadline, rep):
+    """Training steps (cachesim.measure.triton_fast_steps) at 4096x768x3072 and 512x10240x10240."""
+    from cachesim.measure import triton_fast_bwd as fb
+    from cachesim.measure import triton_fast_steps as ts
+
+    c = {lab.label(): lab for lab in tf.CONFIGS}
+    plans = [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"]),
+             ("bert-ffn1", (32, 64), 64, c["128x64x64-g8-w4-s5"]),
+             ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"])]
+    for shape_name, tile, align, fcfg in plans:
+        for mi in (0, 1):
+            if time.time() > deadline:
+                rec.add({"type": "skipped", "what": f"train {shape_name}", "reason": "budget"})
+                continue
+            m, k, n = SHAPES[shape_name]
+            memory = memories(k, n)[mi]
+            for bcfg in fb.BWD_CONFIGS[:4]:
+                label = f"train {shape_name} m{memory} {tile} {bcfg}"
+                kw = dict(tile=tile, align=align, fwd_config=fcfg, bwd_config=bcfg)
+                cases = attempt(rec, label, lambda a=(m, k, n, memory), kw=kw: ts.train_step_cases(*a, **kw))
+                if not cases:
+                    continue
+                errs = attempt(rec, "check " + label, lambda cases=cases: ts.check_train_steps(cases)) or {}
+                for name, case in cases.items():
+                    ms = attempt(rec, f"time {name} {label}", lambda case=case: bench(case.run, rep))
+                    tol = ts.TOLERANCE["bfloat16"]
+                    e = errs.get(name, {})
+                    rec.add({"type": "train", "shape": shape_name, "M": m, "K": k, "N": n, "memory": memory,
+                             "impl": name, "tile": list(tile), "align": align, "fwd_config": fcfg.label(),
+                             "bwd_config": bcfg.to_dict(), "ms": ms, "errors": e,
+                             "passed": bool(e) and all(v < tol for v in e.values())})
+                    shown = ms if ms is None else round(ms, 4)
+                    print(f"  train {shape_name} m{memory} {name:20s} {shown} ms "
+                          f"bwd={bcfg.to_dict()} ok={rec.cases[-1]['passed']}", flush=True)
+                del cases
+                torch.cuda.empty_cache()
+                rec.flush()
 
 
 # ------------------------------------------------------------------------------------------ modes
 def plan(mode):
     order = {"check": ("bert-ffn1", "bert-ffn2", "authors", "sq4096", "sq8192"),
+             "focus": ("authors", "bert-ffn2", "bert-ffn1", "sq4096", "sq8192"),
              "time": ("authors", "bert-ffn2", "bert-ffn1", "sq4096", "sq8192")}.get(mode, ())
     return [(s, mem) for s in order for mem in memories(*SHAPES[s][1:])]
 
@@ -413,7 +601,10 @@ def selftest_setup():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=("check", "time", "ncu", "train"), required=True)
+    ap.add_argument("--mode", choices=("check", "time", "focus", "ncu", "train"), required=True)
+    ap.add_argument("--drive-ncu", default="", help="internal: SHAPE:MEMORY_INDEX launches for ncu")
+    ap.add_argument("--train", action="store_true", help="also time the training steps")
+    ap.add_argument("--ncu", action="store_true", help="also run the ncu subset")
     ap.add_argument("--out", required=True)
     ap.add_argument("--budget-s", type=float, default=420.0)
     ap.add_argument("--rep-ms", type=float, default=60.0)
@@ -422,6 +613,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.selftest:
         selftest_setup()
+    if args.drive_ncu:
+        shape_name, mi = args.drive_ncu.split(":")
+        drive_ncu(shape_name, int(mi))
+        return
     os.makedirs(args.out, exist_ok=True)
     deadline = time.time() + args.budget_s
     import torch
@@ -443,7 +638,8 @@ def main(argv=None):
         rec.add(attempt(rec, "ceilings", lambda: ceilings(torch)) or {"type": "ceilings", "error": True})
         print("ceilings", {k: v for k, v in rec.cases[-1].items() if k != "clocks_after"}, flush=True)
         rec.flush()
-        pairs = [(w, c) for _, mem in todo for w in variants(mem) for c in candidates(w)]
+        which = "focus" if args.mode == "focus" else "all"
+        pairs = [(w, c) for _, mem in todo for w in variants(mem, which) for c in candidates(w)]
         precompile(rec, pairs)
         rec.flush()
     if args.mode in ("check", "time"):
@@ -457,8 +653,13 @@ def main(argv=None):
         if time.time() > deadline:
             rec.add({"type": "skipped", "shape": shape_name, "memory": mem, "reason": "budget"})
             continue
-        run_case(rec, torch, shape_name, mem, seed=1000 + i, rep=args.rep_ms)
+        run_case(rec, torch, shape_name, mem, seed=1000 + i, rep=args.rep_ms,
+                 which="focus" if args.mode == "focus" else "all")
         rec.flush()
+    if args.ncu or args.mode == "ncu":
+        attempt(rec, "ncu", lambda: run_ncu(rec, args.out, deadline + 120))
+    if args.train or args.mode == "train":
+        attempt(rec, "train", lambda: run_train(rec, torch, deadline + 200, args.rep_ms))
     rec.add({"type": "clocks_end", "clocks": clocks()})
     rec.flush()
     summary(rec)

@@ -11,12 +11,15 @@ the B (weight) block is addressed:
   vectorise (``ALIGN = 8``: 16-byte bf16 vectors). The start is an ordinary ``tl.load`` in the k-loop:
   Triton's software pipeliner copies it asynchronously to shared memory one stage ahead of the B loads
   that depend on it, which costs B buffers and barriers;
-* 7 ROAST, start table prefetched: the same starts, read one k-step ahead into loop-carried registers
-  with a plain ``ld.global.nc`` (inline assembly, so the pipeliner leaves it alone; ``ASM=False`` uses
-  ``tl.load``, for the interpreter); the B loads keep the dense kernel's pipeline depth. ``BLOCK_K``
-  may span one or two tile rows;
+* 7 ROAST, start table prefetched: the same starts, read ``PF`` (1-3) k-steps ahead into loop-carried
+  registers with a plain ``ld.global.nc`` (inline assembly, so the pipeliner leaves it alone;
+  ``ASM=False`` uses ``tl.load``, for the interpreter); the B loads keep the dense kernel's pipeline
+  depth. ``BLOCK_K`` may span one or two tile rows;
 * 2 ROAST, in-loop hash: the same start computed in the k-loop in int64,
   ``ALIGN ((hi P + lo) mod n_starts)`` with ``hi, lo`` the ``stable`` linear hashes mod ``P = 45007``;
+* 8 ROAST, in-loop hash in int32: the same start with 32-bit arithmetic (every intermediate is below
+  ``2**31`` for ``P = 45007`` and tile coordinates below ``2**14``) and ``P`` a compile-time constant, so
+  only ``mod n_starts`` divides by a runtime value;
 * 3 HashedNet, the authors' hash: ``((k R1 + n R2 + R3) mod P) mod H`` in int64 (``P = 2038074743``);
 * 4 HashedNet, multiply-shift: the top ``log2 H`` bits of ``(k A1 + n A2 + B) mod 2**32`` (uint32);
 * 5 HashedNet, index table: ``idx[k, n]`` read from a precomputed int32 ``K x N`` matrix, then ``M[idx]``;
@@ -55,6 +58,11 @@ def _tile_start(kt, nt, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
     """int32 start of ROAST tile (kt, nt): table read (modes 1, 7) or in-loop int64 hash (mode 2)."""
     if B_MODE == 1 or B_MODE == 7:
         s = tl.load(aux_ptr + kt * NT + nt)
+    elif B_MODE == 8:
+        # int32 throughout (every intermediate < 2**31 for P = 45007 and kt, nt < 2**14); P a constant
+        hi = (kt * r3 + nt * r2 + r1) % 45007
+        lo = (kt * r7 + nt * r5 + r4) % 45007
+        s = ((hi * 45007 + lo) % modulus) * ALIGN
     else:
         kt64 = tl.cast(kt, tl.int64)
         nt64 = tl.cast(nt, tl.int64)
@@ -73,6 +81,17 @@ def _ld_i32(ptr, ASM: tl.constexpr):
     else:
         v = tl.load(ptr)
     return v
+
+
+@triton.jit
+def _ld_pair(t_ptr, kb, NT, n_kb, G: tl.constexpr, ASM: tl.constexpr):
+    """Starts of the (one or two) tile rows of k-step ``min(kb, n_kb - 1)`` in the table column."""
+    kt = tl.minimum(kb, n_kb - 1) * G
+    s0 = _ld_i32(t_ptr + kt * NT, ASM)
+    s1 = s0
+    if G == 2:
+        s1 = _ld_i32(t_ptr + (kt + 1) * NT, ASM)
+    return s0, s1
 
 
 @triton.jit
@@ -101,7 +120,7 @@ def _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime,
     """Offsets (BLOCK_K x BLOCK_N) into the B array of the block at k-step ``kb``, column block ``pid_n``."""
     if B_MODE == 0 or B_MODE == 6:
         off = rk[:, None] * N + rn[None, :]
-    elif B_MODE == 1 or B_MODE == 2 or B_MODE == 7:
+    elif B_MODE == 1 or B_MODE == 2 or B_MODE == 7 or B_MODE == 8:
         G: tl.constexpr = BLOCK_K // TBK
         ko = tl.arange(0, BLOCK_K)
         kt0 = kb * G
@@ -135,7 +154,7 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
                r1, r2, r3, r4, r5, r7, prime, modulus, shift,
                B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, ALIGN: tl.constexpr,
                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-               GROUP_M: tl.constexpr, IEEE: tl.constexpr, ASM: tl.constexpr = True):
+               GROUP_M: tl.constexpr, IEEE: tl.constexpr, ASM: tl.constexpr = True, PF: tl.constexpr = 1):
     """Y[M, N] = scale * X[M, K] @ W[K, N]; every dimension a multiple of its block (checked by caller)."""
     pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
@@ -147,23 +166,30 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
     G: tl.constexpr = BLOCK_K // TBK
     n_kb = tl.cdiv(K, BLOCK_K)
     if B_MODE == 7:
-        # table starts prefetched one k-step ahead into registers (loop-carried), read with plain loads
+        # table starts prefetched PF k-steps ahead into loop-carried registers (a ring of up to 3 pairs),
+        # read with plain loads: the load issued in step kb is used in step kb + PF
         t_ptr = aux_ptr + pid_n
-        s0n = _ld_i32(t_ptr, ASM)
-        s1n = s0n
-        if G == 2:
-            s1n = _ld_i32(t_ptr + NT, ASM)
+        a0, a1 = _ld_pair(t_ptr, 0, NT, n_kb, G, ASM)
+        b0, b1 = a0, a1
+        c0, c1 = a0, a1
+        if PF >= 2:
+            b0, b1 = _ld_pair(t_ptr, 1, NT, n_kb, G, ASM)
+        if PF >= 3:
+            c0, c1 = _ld_pair(t_ptr, 2, NT, n_kb, G, ASM)
     for kb in range(0, n_kb):
         rk = kb * BLOCK_K + tl.arange(0, BLOCK_K)
         a = tl.load(x_ptr + rm[:, None] * K + rk[None, :])
         if B_MODE == 7:
-            s0 = s0n
-            s1 = s1n
-            nxt = tl.minimum(kb + 1, n_kb - 1) * G
-            s0n = _ld_i32(t_ptr + nxt * NT, ASM)
-            if G == 2:
-                s1n = _ld_i32(t_ptr + (nxt + 1) * NT, ASM)
-            rows = _rows_from_starts(s0, s1, TBK, TBN, ALIGN, BLOCK_K)
+            rows = _rows_from_starts(a0, a1, TBK, TBN, ALIGN, BLOCK_K)
+            if PF == 1:
+                a0, a1 = _ld_pair(t_ptr, kb + 1, NT, n_kb, G, ASM)
+            elif PF == 2:
+                a0, a1 = b0, b1
+                b0, b1 = _ld_pair(t_ptr, kb + 2, NT, n_kb, G, ASM)
+            else:
+                a0, a1 = b0, b1
+                b0, b1 = c0, c1
+                c0, c1 = _ld_pair(t_ptr, kb + 3, NT, n_kb, G, ASM)
             off = rows[:, None] + tl.arange(0, BLOCK_N)[None, :]
         else:
             off = _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime, modulus,

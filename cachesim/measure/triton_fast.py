@@ -10,9 +10,11 @@ scheme         index           B address of weight ``(k, n)``
 ``dense``      ``dense``       ``k N + n`` in a dense ``K x N`` matrix
 ``roast``      ``table``       ``s(k // BK, n // BN) + (k mod BK) BN + (n mod BN)``, ``s`` read from an
                                int32 start table (``roast_theory.hashes`` ``"rz-aligned"``)
-``roast``      ``table-pf``    the same table, each start read one k-step ahead into registers (keeps
-                               the dense pipeline depth; ``block_k`` spans at most two tile rows)
+``roast``      ``table-pf``    the same table, each start read ``prefetch`` k-steps ahead into registers
+                               (keeps the dense pipeline depth; ``block_k`` spans at most two tile rows)
 ``roast``      ``hash``        the same ``s`` computed in the k-loop (int64 modulos, as RzLinear)
+``roast``      ``hash32``      the same ``s`` computed in the k-loop in int32, ``P`` a constant (one
+                               runtime modulo, ``mod n_starts``)
 ``hashednet``  ``hash``        ``((k R1 + n R2 + R3) mod P) mod H`` (``"hashednet-triton"``), int64
 ``hashednet``  ``mulshift``    top ``log2 H`` bits of ``(k A1 + n A2 + B) mod 2**32``
                                (``"hashednet-mulshift"``)
@@ -55,7 +57,7 @@ __all__ = [
 #: ``(scheme, index)`` -> the kernel's constexpr ``B_MODE``.
 VARIANTS = {("dense", "dense"): 0, ("roast", "table"): 1, ("roast", "hash"): 2, ("hashednet", "hash"): 3,
             ("hashednet", "mulshift"): 4, ("hashednet", "table"): 5, ("hashednet", "arith-only"): 6,
-            ("roast", "table-pf"): 7}
+            ("roast", "table-pf"): 7, ("roast", "hash32"): 8}
 _MAX32 = 2**31 - 1
 
 
@@ -139,13 +141,15 @@ class FastConfig:
 
 
 #: Autotuning candidates. A ROAST variant uses those with ``block_n == BN`` and ``BK | block_k``
-#: (tile (32, 64): the first four; (64, 128): the next four); dense may use all of them.
+#: (tile (32, 64): the first four; (64, 128): the next four and 64x128x64; (64, 256): 128x256x64 and
+#: 64x256x64); dense may use all of them.
 CONFIGS = (
     FastConfig(128, 64, 32, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 5),
     FastConfig(256, 64, 64, 8, 8, 4),
     FastConfig(128, 128, 64, 8, 4, 4), FastConfig(128, 128, 64, 8, 8, 4), FastConfig(128, 128, 64, 8, 4, 5),
     FastConfig(256, 128, 64, 8, 8, 3),
     FastConfig(128, 256, 64, 8, 8, 3), FastConfig(128, 256, 64, 8, 8, 4),
+    FastConfig(64, 128, 64, 8, 4, 4), FastConfig(64, 256, 64, 8, 4, 4),
 )
 
 
@@ -156,7 +160,7 @@ class FastWeight:
     Parameters
     ----------
     scheme : {"dense", "roast", "hashednet"}
-    index : {"dense", "table", "table-pf", "hash", "mulshift", "arith-only"}
+    index : {"dense", "table", "table-pf", "hash", "hash32", "mulshift", "arith-only"}
         See the module table; ``dense`` only with scheme ``dense``.
     memory : int
         Shared-array size in elements (ignored for dense). ROAST: ``memory > BK*BN`` and ``align``
@@ -167,6 +171,9 @@ class FastWeight:
         ROAST start alignment (1 = RzLinear ``stable`` exactly; 8, 64).
     seed : int
         Seed of the hash family (``roast_theory.hashes.make_family(name, seed)``).
+    prefetch : int
+        ``table-pf``: how many k-steps ahead each start is loaded (1-3). Compiled for sm_90 with Triton
+        3.6, 2 and 3 defeat the software pipeliner (one shared-memory buffer, plain loads); use 1.
     """
 
     scheme: str
@@ -175,6 +182,7 @@ class FastWeight:
     tile: tuple = (32, 64)
     align: int = 1
     seed: int = 0
+    prefetch: int = 1
 
     def __post_init__(self):
         if (self.scheme, self.index) not in VARIANTS:
@@ -186,10 +194,13 @@ class FastWeight:
         bk, bn = (_pow2(f"tile[{i}]", t, 1, 1024) for i, t in enumerate(self.tile))
         object.__setattr__(self, "tile", (bk, bn))
         align = _pow2("align", self.align, 1, 1024)
+        _int("prefetch", self.prefetch, 1, 3)
         if self.scheme == "dense":
             return
         mem = _int("memory", self.memory, 1)
         if self.scheme == "roast":
+            if self.index == "hash32" and (bk * bn > mem or mem >= 2**31):
+                raise CacheSimError(f"memory={mem} must be in ({bk * bn}, 2**31) for hash32")
             if mem <= bk * bn:
                 raise CacheSimError(f"memory={mem} must exceed the tile size BK*BN={bk * bn}")
             if align > bn:
@@ -210,7 +221,9 @@ class FastWeight:
         if self.scheme == "dense":
             return "dense"
         if self.scheme == "roast":
-            return f"roast-{self.index}-a{self.align}-t{self.tile[0]}x{self.tile[1]}"
+            pf = self.index == "table-pf" and self.prefetch > 1
+            index = self.index + (str(self.prefetch) if pf else "")
+            return f"roast-{index}-a{self.align}-t{self.tile[0]}x{self.tile[1]}"
         return f"hashednet-{self.index}"
 
     def family(self):
@@ -261,6 +274,9 @@ class FastWeight:
         if self.scheme == "roast":
             if k % bk or n % bn:
                 raise CacheSimError(f"weight ({k}, {n}) is not covered by whole tiles {self.tile}")
+            if self.index == "hash32" and max(k // bk, n // bn) >= 1 << 14:
+                raise CacheSimError(f"weight ({k}, {n}) has more than 2**14 tiles along one side: hash32's "
+                                    f"int32 arithmetic needs fewer (use index 'table')")
             r1, r2, r3, r4, r5, _r6, r7 = fam.r
             args = (r1, r2, r3, r4, r5, r7, fam.P, fam.n_starts(self.memory - bk * bn), 0)
             if self.index in ("table", "table-pf"):
@@ -294,7 +310,7 @@ class PreparedWeight:
         w = self.weight
         return {"variant": w.name, "scheme": w.scheme, "index": w.index, "memory": w.memory,
                 "tile": list(w.tile), "align": w.align, "seed": w.seed, "in_features": self.in_features,
-                "out_features": self.out_features}
+                "out_features": self.out_features, "prefetch": w.prefetch}
 
 
 def _check_tensor(torch, name, t, ndim, dtype=None, device=None):
@@ -381,7 +397,7 @@ def fast_matmul(x, b, prep: PreparedWeight, config: FastConfig, *, scale: float 
         x, b, out, aux, m, n, k, prep.n_tile_cols, float(scale), float(zscale), *prep.args,
         B_MODE=w.mode, TBK=w.tile[0], TBN=w.tile[1], ALIGN=w.align, BLOCK_M=config.block_m,
         BLOCK_N=config.block_n, BLOCK_K=config.block_k, GROUP_M=config.group_m, IEEE=bool(ieee),
-        ASM=_asm(), num_warps=config.num_warps, num_stages=config.num_stages)
+        ASM=_asm(), PF=w.prefetch, num_warps=config.num_warps, num_stages=config.num_stages)
     return (out, kern) if return_kernel else out
 
 
@@ -403,8 +419,8 @@ def warmup(weight: FastWeight, config: FastConfig, dtype: str = "bfloat16", *, i
         dt, dt, dt, aux, 4096, 4096, 4096, 3, 1.0, 0.0, 3, 5, 7, 9, 11, 13, 45007, 1001, 7,
         B_MODE=weight.mode, TBK=weight.tile[0], TBN=weight.tile[1], ALIGN=weight.align,
         BLOCK_M=config.block_m, BLOCK_N=config.block_n, BLOCK_K=config.block_k, GROUP_M=config.group_m,
-        IEEE=bool(ieee), ASM=_asm(), num_warps=config.num_warps, num_stages=config.num_stages,
-        grid=(1,))
+        IEEE=bool(ieee), ASM=_asm(), PF=weight.prefetch, num_warps=config.num_warps,
+        num_stages=config.num_stages, grid=(1,))
 
 
 def kernel_index(prep: PreparedWeight, config: FastConfig, device="cpu") -> np.ndarray:
