@@ -48,8 +48,10 @@ from ..trace import plain
 __all__ = [
     "ALIGNS",
     "BWD_CONFIGS",
+    "SMEM_LIMIT",
     "HASHEDNET_PRIME",
     "BwdConfig",
+    "bwd_configs",
     "check_start_table",
     "compile_offline",
     "cublas_train_step",
@@ -281,16 +283,53 @@ class BwdConfig:
                 "prefetch": self.prefetch}
 
 
-#: Candidates for the device sweep (``block_k`` must be a multiple of the tile's BK: drop those that are
-#: not). dX favours wide output blocks (``block_k`` 64-128) and may gain from ``prefetch``; the gradient
-#: pass favours ``block_m`` 64-128 as its reduction step and ``split_m > 1`` where the weight has few
-#: tiles (``prefetch`` does not affect it).
+#: Candidates for the device sweep; :func:`bwd_configs` keeps those that fit a tile and a pass. dX favours
+#: wide output blocks (``block_k`` 64-128) and may gain from ``prefetch``; the gradient pass favours
+#: ``block_m`` 64-128 as its reduction step and ``split_m > 1`` where the weight has few tiles
+#: (``prefetch`` does not affect it).
 BWD_CONFIGS = (
     BwdConfig(128, 64, 8, 1, 4, 3), BwdConfig(128, 64, 8, 1, 4, 3, prefetch=True),
     BwdConfig(128, 128, 8, 1, 8, 3), BwdConfig(128, 128, 8, 1, 8, 3, prefetch=True),
     BwdConfig(256, 64, 8, 1, 8, 3, prefetch=True), BwdConfig(64, 64, 8, 1, 4, 4),
     BwdConfig(128, 64, 8, 2, 4, 3), BwdConfig(64, 128, 8, 4, 4, 4),
+    BwdConfig(64, 64, 8, 1, 8, 3), BwdConfig(64, 64, 8, 1, 8, 3, prefetch=True),
+    BwdConfig(128, 64, 8, 1, 8, 2), BwdConfig(64, 128, 8, 2, 8, 3),
 )
+#: Shared memory per block on the H100/H200 (227 KiB).
+SMEM_LIMIT = 232448
+
+
+def bwd_configs(pass_: str, tile, *, dtype_bytes: int = 2, configs=BWD_CONFIGS,
+                smem_limit: int = SMEM_LIMIT, max_acc_per_thread: int = 128) -> tuple:
+    """The candidates of ``configs`` that can run pass ``pass_`` ("dx" or "dw") for ``tile``.
+
+    Kept: ``block_k`` a multiple of ``BK``; pipeline buffers within ``smem_limit``; the fp32 accumulator
+    at most ``max_acc_per_thread`` values per thread (beyond that registers spill). ``prefetch`` is
+    dropped as a duplicate for "dw" (it does not change that pass).
+
+    Notes
+    -----
+    Buffers per stage (elements): dX ``block_m BN + block_k BN`` (dY and W blocks); gradient
+    ``block_m block_k + block_m BN`` (X and dY blocks); times ``num_stages`` and ``dtype_bytes``. The
+    accumulator is ``block_m block_k`` (dX) or ``block_k BN`` (gradient) over ``32 num_warps`` threads.
+    These match Triton 3.6's sm_90 allocation for every candidate (checked with :func:`compile_offline`).
+    """
+    if pass_ not in ("dx", "dw"):
+        raise CacheSimError(f"pass_={pass_!r} must be 'dx' or 'dw'")
+    bk, bn = _check_tile(tile)
+    out = []
+    for c in configs:
+        c = _check_config(c)
+        blk = c.bk((bk, bn)) if c.block_k is None or c.block_k % bk == 0 else None
+        if blk is None or (pass_ == "dw" and c.prefetch):
+            continue
+        if pass_ == "dx":
+            stage, acc = c.block_m * bn + blk * bn, c.block_m * blk
+        else:
+            stage, acc = c.block_m * blk + c.block_m * bn, blk * bn
+        if stage * c.num_stages * dtype_bytes <= smem_limit and acc <= max_acc_per_thread * 32 * c.num_warps:
+            out.append(c)
+    return tuple(out)
 
 
 def _check_config(config) -> BwdConfig:

@@ -521,3 +521,20 @@ def test_offline_and_warmup_bad_input(interp):
         fb.compile_offline("bwd", "roast", TILE, CFG)
     with pytest.raises(CacheSimError, match=r"TRITON_INTERPRET is set"):
         fb.compile_offline("dx", "roast", TILE, CFG)
+
+
+def test_bwd_configs_keep_what_fits():
+    # shared memory per stage: dX (block_m + block_k) * BN, gradient block_m * (block_k + BN), bf16
+    big = fb.BwdConfig(256, 64, 8, 1, 8, 3, prefetch=True)  # dX (64, 256): 3 * 320 * 256 * 2 B = 480 KiB
+    small = fb.BwdConfig(64, 64, 8, 1, 8, 3)  # dX (64, 256): 3 * 128 * 256 * 2 B = 192 KiB
+    narrow = fb.BwdConfig(128, 32, 8, 1, 4, 3)  # block_k 32 cannot hold whole (64, *) tiles
+    fat = fb.BwdConfig(64, 128, 8, 1, 4, 2)  # gradient acc 128 x 256 fp32 over 128 threads: 256 each
+    cands = (big, small, narrow, fat)
+    assert fb.bwd_configs("dx", (64, 256), configs=cands) == (small, fat)  # dX acc 64 x 128: fits
+    assert fb.bwd_configs("dw", (64, 256), configs=cands) == (small,)
+    assert fb.bwd_configs("dx", (32, 64), configs=cands) == (big, small, narrow, fat)
+    assert fb.bwd_configs("dw", (32, 64), configs=cands) == (small, narrow, fat)  # prefetch: dX only
+    for tile in ((32, 64), (64, 128), (64, 256)):
+        assert fb.bwd_configs("dx", tile) and fb.bwd_configs("dw", tile)
+    with pytest.raises(CacheSimError, match=r"pass_='fwd' must be 'dx' or 'dw'"):
+        fb.bwd_configs("fwd", (32, 64))
