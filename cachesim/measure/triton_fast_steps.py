@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import CacheSimError
 from . import triton_fast_bwd as fb
 
-__all__ = ["StepCase", "check_train_steps", "train_step_cases"]
+__all__ = ["StepCase", "check_train_steps", "train_step_cases", "tune_backward"]
 
 #: Relative-error thresholds of :func:`check_train_steps` by dtype (fp32 runs TF32 unless ``ieee``).
 TOLERANCE = {"float32": 2e-3, "bfloat16": 1.5e-2, "float16": 5e-3}
@@ -243,4 +243,84 @@ def check_train_steps(cases: dict) -> dict:
         out[name] = {"y": _rel(torch, y, y_ref), "dx": _rel(torch, dx, dx_ref),
                      "grad": _rel(torch, grad.reshape(g_ref.shape), g_ref),
                      "updated": _rel(torch, case.stored.detach(), upd_ref)}
+    return out
+
+
+def _pass_fns(torch, kind, x, dy, memory, tile, align, seed, scale):
+    """``(dx_fn(config), dw_fn(config))`` launching one backward pass of ``kind`` on fixed operands."""
+    from roast_theory import hashes
+
+    from .roast_linear import start_table
+
+    k, n = x.shape[1], dy.shape[1]
+    size = k * n if kind == "dense" else memory
+    mem = _memory(torch, size, x.dtype, x.device, seed)
+    grad = torch.zeros(size, dtype=torch.float32, device=x.device)
+    if kind == "roast":
+        table = torch.as_tensor(start_table(k, n, tile, memory, align=align, seed=seed)).to(x.device)
+        return (lambda c: fb.roast_dx(dy, mem, table, k, tile, align=align, scale=scale, config=c),
+                lambda c: fb.roast_grad_memory(x, dy, table, grad, tile, align=align, scale=scale, config=c))
+    if kind == "dense":
+        w = mem.view(k, n)
+        return (lambda c: fb._run_dx(torch, dy, w, fb._Addr("dense"), k, tile, scale, c, False, None),
+                lambda c: fb._run_grad(torch, x, dy, grad, fb._Addr("dense"), tile, scale, c, False))
+    name = "hashednet-mulshift" if kind == "hashednet-mulshift" else "hashednet-triton"
+    fam = hashes.make_family(name, seed)
+    if kind == "hashednet-table":
+        idx = fam.element_slots(np.arange(k)[:, None], np.arange(n)[None, :], memory)
+        kw = {"index": torch.as_tensor(idx.astype(np.int32)).to(x.device)}
+    else:
+        kw = {"mulshift": fam.r} if kind == "hashednet-mulshift" else {"params": fam.r}
+    return (lambda c: fb.hashednet_dx(dy, mem, k, tile, scale=scale, config=c, **kw),
+            lambda c: fb.hashednet_grad_memory(x, dy, grad, tile, scale=scale, config=c, **kw))
+
+
+def tune_backward(m: int, k: int, n: int, memory: int, bench, *, tile=(32, 64), align: int = 8,
+                  kinds=("roast",), dtype="bfloat16", device="cuda", seed: int = 0, configs=None) -> dict:
+    """Time ``dX`` and the gradient pass of each kind over the candidate configurations.
+
+    Parameters
+    ----------
+    m, k, n, memory, tile, align, dtype, device, seed
+        As in :func:`train_step_cases`.
+    bench : callable
+        ``bench(fn) -> milliseconds`` (e.g. ``triton.testing.do_bench`` with ``return_mode="median"``).
+    kinds : sequence of {"roast", "dense", "hashednet-hash", "hashednet-mulshift", "hashednet-table"}
+    configs : sequence of BwdConfig or None
+        Candidates (None: :data:`~.triton_fast_bwd.BWD_CONFIGS`), filtered per pass by
+        :func:`~.triton_fast_bwd.bwd_configs`; the dense gradient keeps ``split_m == 1`` only.
+
+    Returns
+    -------
+    dict
+        ``{kind: {"dx" | "dw": {"best": BwdConfig, "ms": float, "all": [(config dict, ms or error)]}}}``;
+        a failing configuration is recorded with its error and skipped.
+    """
+    torch = fb._torch()
+    dt = getattr(torch, dtype, None) if isinstance(dtype, str) else None
+    if dt not in (torch.float32, torch.bfloat16, torch.float16):
+        raise CacheSimError(f"dtype={dtype!r} must be 'bfloat16', 'float32' or 'float16'")
+    x, dy = _operands(torch, m, k, n, dt, device, seed)
+    scale = (1.0 / np.sqrt(k)) / 0.04
+    out = {}
+    for kind in kinds:
+        fns = _pass_fns(torch, kind, x, dy, memory, tile, align, seed, scale)
+        out[kind] = {}
+        for pass_, fn in zip(("dx", "dw"), fns):
+            cands = fb.bwd_configs(pass_, tile, dtype_bytes=x.element_size(),
+                                   configs=fb.BWD_CONFIGS if configs is None else configs)
+            if kind == "dense" and pass_ == "dw":
+                cands = tuple(c for c in cands if c.split_m == 1)
+            rows, best = [], None
+            for c in cands:
+                try:
+                    ms = float(bench(lambda c=c, fn=fn: fn(c)))
+                except Exception as exc:  # noqa: BLE001 - recorded, the sweep goes on
+                    rows.append((c.to_dict(), repr(exc)[:300]))
+                    continue
+                rows.append((c.to_dict(), ms))
+                if best is None or ms < best[1]:
+                    best = (c, ms)
+            out[kind][pass_] = {"best": None if best is None else best[0],
+                                "ms": None if best is None else best[1], "all": rows}
     return out

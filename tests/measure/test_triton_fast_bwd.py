@@ -538,3 +538,25 @@ def test_bwd_configs_keep_what_fits():
         assert fb.bwd_configs("dx", tile) and fb.bwd_configs("dw", tile)
     with pytest.raises(CacheSimError, match=r"pass_='fwd' must be 'dx' or 'dw'"):
         fb.bwd_configs("fwd", (32, 64))
+
+
+@pytest.mark.gpu
+def test_tune_backward_times_every_fitting_config(interp):
+    from cachesim.measure import triton_fast_steps as ts
+
+    tiny = (fb.BwdConfig(16, 16, 2, 1, 1, 1), fb.BwdConfig(16, 32, 2, 2, 1, 1, prefetch=True),
+            fb.BwdConfig(32, 32, 2, 1, 1, 1))
+    calls = []
+
+    def bench(fn):
+        fn()
+        calls.append(1)
+        return float(len(calls))  # later configs "slower": the first fitting one wins
+
+    res = ts.tune_backward(32, 32, 64, 1024, bench, tile=TILE, align=8, dtype="float32", device="cpu",
+                           kinds=("roast", "dense", "hashednet-mulshift"), configs=tiny)
+    assert set(res) == {"roast", "dense", "hashednet-mulshift"}
+    assert len(res["roast"]["dx"]["all"]) == 3 and res["roast"]["dx"]["best"] == tiny[0]
+    assert len(res["roast"]["dw"]["all"]) == 2  # prefetch variant dropped for the gradient pass
+    assert [c for c, _ in res["dense"]["dw"]["all"]] == [tiny[0].to_dict(), tiny[2].to_dict()]  # split 1
+    assert all(isinstance(ms, float) for r in res.values() for p in r.values() for _, ms in p["all"])
