@@ -176,6 +176,10 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
     dw_config : triton_fast_bwd.BwdConfig or None
         Gradient-pass configuration (None: ``bwd_config``; the dense step needs ``split_m == 1``).
 
+    Each of ``fwd_config``, ``bwd_config``, ``dw_config`` may also be a dict keyed by kind (``"roast"``,
+    ``"dense"``, ``"hashednet-hash"``, ``"hashednet-mulshift"``, ``"hashednet-table"``, the keys of
+    :func:`tune_backward`); a missing kind gets the default.
+
     Returns
     -------
     dict of str -> StepCase
@@ -188,17 +192,23 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
     if bad:
         raise CacheSimError(f"hashednet={tuple(hashednet)!r} holds {bad[0]!r}: choose from {_HASHEDNET}")
     scale = (1.0 / np.sqrt(k)) / 0.04 if scale is None else fb._check_real("scale", scale)
-    bwd_config = fb.BwdConfig() if bwd_config is None else fb._check_config(bwd_config)
     x, dy = _operands(torch, m, k, n, dt, device, seed)
-    cases = _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config,
-                         None if dw_config is None or dw_config.split_m > 1 else dw_config)
-    cases.append(_roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config,
-                             dw_config))
+
+    def pick(kind):
+        fwd, bwd, dw = (c.get(kind) if isinstance(c, dict) else c
+                        for c in (fwd_config, bwd_config, dw_config))
+        bwd = fb.BwdConfig() if bwd is None else fb._check_config(bwd)
+        return fwd, bwd, None if dw is None else fb._check_config(dw)
+
+    _, bwd, dw = pick("dense")
+    dw = None if dw is None or dw.split_m > 1 else dw
+    cases = _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd, dw)
+    cases.append(_roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, *pick("roast")))
     for kind in hashednet:
         if kind == "mulshift" and memory & (memory - 1):
             continue
-        cases.append(_hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config,
-                                     bwd_config, dw_config))
+        cases.append(_hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale,
+                                     *pick(f"hashednet-{kind}")))
     return {c.name: c for c in cases}
 
 

@@ -446,9 +446,10 @@ def test_train_step_cases_check_against_float64(interp, dtype, fast):
 
     dw = None if fast else fb.BwdConfig(block_m=16, block_k=32, group_m=2, split_m=2, num_warps=1,
                                         num_stages=1)
+    fwd = _fast_configs()[0] if fast else None
     cases = ts.train_step_cases(32, 32, 64, 1024, tile=TILE, align=8, dtype=dtype, device="cpu", seed=2,
-                                lr=0.1, fwd_config=_fast_configs()[0] if fast else None, bwd_config=CFG,
-                                dw_config=dw)
+                                lr=0.1, fwd_config={"roast": fwd, "hashednet-hash": fwd} if fast else None,
+                                bwd_config=CFG, dw_config=dw)
     assert sorted(cases) == ["cublas", "hashednet-hash", "hashednet-mulshift", "hashednet-table",
                              "roast-a8", "triton-dense"]
     errors = ts.check_train_steps(cases)
