@@ -8,7 +8,8 @@ callable per implementation, each running one complete SGD step (see the step fu
 from the gathered dense weight ``W = memory[idx]``.
 
 Case names: ``cublas`` (torch autograd, ``nn.Linear`` layout), ``triton-dense`` (the same Triton tiling
-as the hashed kernels, dense weight), ``roast`` (tile starts ``"rz-aligned"`` with ``align``),
+as the hashed kernels, dense weight), ``roast-a{align}`` (tile starts ``"rz-aligned"`` with ``align``),
+``roast-autograd-a{align}`` (the same kernels inside :class:`~.roast_linear.RoastLinear` and autograd),
 ``hashednet-hash`` (the authors' element hash), ``hashednet-mulshift`` (power-of-two ``memory`` only) and
 ``hashednet-table`` (a precomputed int32 index of the authors' hash). When ``fwd_config`` is given the
 hashed steps use the fast forward of :mod:`cachesim.measure.triton_fast` (its ``FastWeight`` prepares the
@@ -101,6 +102,32 @@ def _roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, 
     return StepCase(f"roast-a{align}", run, mem, slots, x, dy, lr, scale)
 
 
+def _roast_autograd_case(torch, x, dy, memory, tile, align, seed, lr, scale, fwd_config, bwd_config,
+                         dw_config):
+    """:class:`RoastLinear` through torch autograd, stepped like ``triton_fast_bwd.cublas_train_step``."""
+    from roast_theory.torch_layers import SharedMemory
+
+    from .roast_linear import RoastLinear
+
+    k, n = x.shape[1], dy.shape[1]
+    shared = SharedMemory.from_tensor(_memory(torch, memory, x.dtype, x.device, seed))
+    layer = RoastLinear(k, n, shared, tile=tile, align=align, seed=seed, scale=scale, config=bwd_config,
+                        dw_config=dw_config, fwd_configs=None if fwd_config is None else (fwd_config,),
+                        forward_kernel="reference" if fwd_config is None else "auto")
+    param = shared.weight
+
+    def run():
+        param.grad = None
+        xl = x.detach().requires_grad_(True)
+        y = layer(xl)
+        y.backward(dy)
+        with torch.no_grad():
+            param.add_(param.grad, alpha=-lr)
+        return y.detach(), xl.grad, param.grad
+
+    return StepCase(f"roast-autograd-a{align}", run, param, layer.slot_index, x, dy, lr, scale)
+
+
 def _hashednet_case(torch, kind, x, dy, memory, tile, seed, lr, scale, fwd_config, bwd_config, dw_config):
     from roast_theory import hashes
 
@@ -149,7 +176,7 @@ def _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd_config, dw_config):
 def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), align: int = 8,
                      dtype="bfloat16", device="cuda", seed: int = 0, lr: float = 1e-3,
                      scale: float | None = None, hashednet=_HASHEDNET, fwd_config=None,
-                     bwd_config=None, dw_config=None) -> dict:
+                     bwd_config=None, dw_config=None, autograd: bool = True) -> dict:
     """One :class:`StepCase` per implementation for the shape ``X (M, K) @ W (K, N)``.
 
     Parameters
@@ -175,6 +202,11 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
         ``dX`` (and reference forward) configuration; None: the default ``BwdConfig()``.
     dw_config : triton_fast_bwd.BwdConfig or None
         Gradient-pass configuration (None: ``bwd_config``; the dense step needs ``split_m == 1``).
+
+    autograd : bool
+        Also build ``roast-autograd-a{align}``: :class:`~.roast_linear.RoastLinear` (same kernels) through
+        torch autograd with an in-place SGD update, stepped exactly like the ``cublas`` case (its gradient
+        reaches the parameter in the memory's dtype, one extra cast).
 
     Each of ``fwd_config``, ``bwd_config``, ``dw_config`` may also be a dict keyed by kind (``"roast"``,
     ``"dense"``, ``"hashednet-hash"``, ``"hashednet-mulshift"``, ``"hashednet-table"``, the keys of
@@ -204,6 +236,8 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
     dw = None if dw is None or dw.split_m > 1 else dw
     cases = _dense_cases(torch, x, dy, tile, seed, lr, scale, bwd, dw)
     cases.append(_roast_case(torch, x, dy, memory, tile, align, seed, lr, scale, *pick("roast")))
+    if autograd:
+        cases.append(_roast_autograd_case(torch, x, dy, memory, tile, align, seed, lr, scale, *pick("roast")))
     for kind in hashednet:
         if kind == "mulshift" and memory & (memory - 1):
             continue

@@ -451,7 +451,7 @@ def test_train_step_cases_check_against_float64(interp, dtype, fast):
                                 lr=0.1, fwd_config={"roast": fwd, "hashednet-hash": fwd} if fast else None,
                                 bwd_config=CFG, dw_config=dw)
     assert sorted(cases) == ["cublas", "hashednet-hash", "hashednet-mulshift", "hashednet-table",
-                             "roast-a8", "triton-dense"]
+                             "roast-a8", "roast-autograd-a8", "triton-dense"]
     errors = ts.check_train_steps(cases)
     tol = 1e-5 if dtype == "float32" else ts.TOLERANCE[dtype]
     for name, err in errors.items():
