@@ -545,17 +545,18 @@ def run_train(rec, torch, deadline, rep):
     from cachesim.measure import triton_fast_steps as ts
 
     c = {lab.label(): lab for lab in tf.CONFIGS}
-    plans = [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"]),
-             ("bert-ffn1", (32, 64), 64, c["128x64x64-g8-w4-s5"]),
-             ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"])]
-    for shape_name, tile, align, fcfg in plans:
-        for mi in (0, 1):
-            if time.time() > deadline:
-                rec.add({"type": "skipped", "what": f"train {shape_name}", "reason": "budget"})
-                continue
+    plans = [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (0, 1), fb.BWD_CONFIGS[:4]),
+             ("bert-ffn1", (32, 64), 64, c["128x64x64-g8-w4-s5"], (0,), fb.BWD_CONFIGS[:2]),
+             ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), fb.BWD_CONFIGS[:2])]
+    for shape_name, tile, align, fcfg, mem_idx, bwd_list in plans:
+        for mi in mem_idx:
             m, k, n = SHAPES[shape_name]
             memory = memories(k, n)[mi]
-            for bcfg in fb.BWD_CONFIGS[:4]:
+            for bcfg in bwd_list:
+                if time.time() > deadline:
+                    rec.add({"type": "skipped", "what": f"train {shape_name} {memory} {bcfg}",
+                             "reason": "budget"})
+                    continue
                 label = f"train {shape_name} m{memory} {tile} {bcfg}"
                 kw = dict(tile=tile, align=align, fwd_config=fcfg, bwd_config=bcfg)
                 cases = attempt(rec, label, lambda a=(m, k, n, memory), kw=kw: ts.train_step_cases(*a, **kw))
@@ -659,7 +660,8 @@ def main(argv=None):
     if args.ncu or args.mode == "ncu":
         attempt(rec, "ncu", lambda: run_ncu(rec, args.out, deadline + 120))
     if args.train or args.mode == "train":
-        attempt(rec, "train", lambda: run_train(rec, torch, deadline + 200, args.rep_ms))
+        train_deadline = deadline if args.mode == "train" else deadline + 200
+        attempt(rec, "train", lambda: run_train(rec, torch, train_deadline, args.rep_ms))
     rec.add({"type": "clocks_end", "clocks": clocks()})
     rec.flush()
     summary(rec)

@@ -141,8 +141,9 @@ class FastConfig:
 
 
 #: Autotuning candidates. A ROAST variant uses those with ``block_n == BN`` and ``BK | block_k``
-#: (tile (32, 64): the first four; (64, 128): the next four and 64x128x64; (64, 256): 128x256x64 and
-#: 64x256x64); dense may use all of them.
+#: (tile (32, 64): the first four; (64, 128): those with block 128x128x64 or 64x128x64; (64, 256):
+#: 128x256x64 and 64x256x64); dense may use all of them. Stage-3 configs of 4 warps fit two programs
+#: per SM (96 KB of shared memory each).
 CONFIGS = (
     FastConfig(128, 64, 32, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 4), FastConfig(128, 64, 64, 8, 4, 5),
     FastConfig(256, 64, 64, 8, 8, 4),
@@ -150,6 +151,7 @@ CONFIGS = (
     FastConfig(256, 128, 64, 8, 8, 3),
     FastConfig(128, 256, 64, 8, 8, 3), FastConfig(128, 256, 64, 8, 8, 4),
     FastConfig(64, 128, 64, 8, 4, 4), FastConfig(64, 256, 64, 8, 4, 4),
+    FastConfig(128, 128, 64, 8, 4, 3), FastConfig(64, 128, 64, 8, 4, 3), FastConfig(64, 256, 64, 8, 4, 3),
 )
 
 
