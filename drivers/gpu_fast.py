@@ -147,6 +147,22 @@ def bench(fn, rep=60, warmup=15):
     return float(triton.testing.do_bench(fn, warmup=warmup, rep=rep, return_mode="median"))
 
 
+def bench_b2b(fn, n=20, rep=60):
+    """Per-call median of ``n`` back-to-back calls (L2 flushed only before each batch of ``n``)."""
+    def batch():
+        for _ in range(n):
+            fn()
+
+    return bench(batch, rep=rep) / n
+
+
+def bench_graph(fn, rep=60):
+    """Per-call median of CUDA-graph replays (``triton.testing.do_bench_cudagraph``; no L2 flush)."""
+    import triton
+
+    return float(triton.testing.do_bench_cudagraph(fn, rep=rep, return_mode="median"))
+
+
 def ceilings(torch) -> dict:
     n_bytes = 4 << 30
     src = torch.randn(n_bytes // 4, device="cuda")
@@ -545,9 +561,10 @@ def run_train(rec, torch, deadline, rep):
     from cachesim.measure import triton_fast_steps as ts
 
     c = {lab.label(): lab for lab in tf.CONFIGS}
-    plans = [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (0, 1), fb.BWD_CONFIGS[:4]),
-             ("bert-ffn1", (32, 64), 64, c["128x64x64-g8-w4-s5"], (0,), fb.BWD_CONFIGS[:2]),
-             ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), fb.BWD_CONFIGS[:2])]
+    bw = fb.BWD_CONFIGS
+    plans = [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (0, 1), (bw[0], bw[1], bw[3])),
+             ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), (bw[0], bw[3])),
+             ("bert-ffn1", (32, 64), 64, c["128x64x64-g8-w4-s5"], (0,), (bw[0],))]
     for shape_name, tile, align, fcfg, mem_idx, bwd_list in plans:
         for mi in mem_idx:
             m, k, n = SHAPES[shape_name]
@@ -565,18 +582,59 @@ def run_train(rec, torch, deadline, rep):
                 errs = attempt(rec, "check " + label, lambda cases=cases: ts.check_train_steps(cases)) or {}
                 for name, case in cases.items():
                     ms = attempt(rec, f"time {name} {label}", lambda case=case: bench(case.run, rep))
+                    b2b = attempt(rec, f"b2b {name} {label}", lambda case=case: bench_b2b(case.run, 20, rep))
                     tol = ts.TOLERANCE["bfloat16"]
                     e = errs.get(name, {})
                     rec.add({"type": "train", "shape": shape_name, "M": m, "K": k, "N": n, "memory": memory,
                              "impl": name, "tile": list(tile), "align": align, "fwd_config": fcfg.label(),
-                             "bwd_config": bcfg.to_dict(), "ms": ms, "errors": e,
+                             "bwd_config": bcfg.to_dict(), "ms": ms, "ms_back_to_back": b2b, "errors": e,
                              "passed": bool(e) and all(v < tol for v in e.values())})
                     shown = ms if ms is None else round(ms, 4)
-                    print(f"  train {shape_name} m{memory} {name:20s} {shown} ms "
+                    print(f"  train {shape_name} m{memory} {name:20s} {shown} ms b2b {b2b} "
                           f"bwd={bcfg.to_dict()} ok={rec.cases[-1]['passed']}", flush=True)
                 del cases
                 torch.cuda.empty_cache()
                 rec.flush()
+
+
+# ------------------------------------------------------------------------------------------ launch check
+def run_launch_check(rec, torch, deadline, rep):
+    """The same forwards timed three ways: L2-flushed single calls (the sweep's method), 20 back-to-back
+    calls, and CUDA-graph replays, so launch overhead and cache state can be told apart."""
+    c = {lab.label(): lab for lab in tf.CONFIGS}
+    picks = (("roast", "table", 64, (64, 128), "128x128x64-g8-w4-s5"),
+             ("roast", "hash32", 64, (64, 128), "64x128x64-g8-w4-s3"),
+             ("roast", "hash32", 64, (64, 128), "128x128x64-g8-w4-s4"),
+             ("roast", "hash32", 64, (64, 256), "128x256x64-g8-w8-s3"))
+    for shape_name in ("bert-ffn1", "bert-ffn2", "authors"):
+        if time.time() > deadline:
+            rec.add({"type": "skipped", "what": f"launch check {shape_name}", "reason": "budget"})
+            continue
+        m, k, n = SHAPES[shape_name]
+        memory = memories(k, n)[0]
+        case = Case(torch, (m, k, n), memory, 4242)
+        fns = [("cublas", "-", lambda case=case: torch.matmul(case.x, case.wd))]
+        for scheme, index, align, tile, cfg in picks:
+            w = tf.FastWeight(scheme, index, memory, tile, align, seed=1)
+            prep = w.prepare(k, n, DEVICE)
+            dprep = tf.FastWeight("dense", "dense").prepare(k, n, DEVICE)
+            for ww, pp in ((w, prep), (dprep.weight, dprep)):
+                ok = attempt(rec, f"check {ww.name} {cfg}",
+                             lambda ww=ww, pp=pp, cfg=cfg, case=case: check(rec, case, ww, pp, c[cfg]))
+                if ok:
+                    fns.append((ww.name, cfg, lambda pp=pp, ww=ww, cfg=c[cfg], case=case:
+                                tf.fast_matmul(case.x, case.b(ww), pp, cfg, out=case.out)))
+        for name, cfg, fn in fns:
+            r = {"type": "launch", "shape": shape_name, **case.describe(), "variant": name, "config": cfg}
+            r["ms_flushed"] = attempt(rec, f"flushed {name}", lambda fn=fn: bench(fn, rep))
+            r["ms_back_to_back"] = attempt(rec, f"b2b {name}", lambda fn=fn: bench_b2b(fn, 20, rep))
+            r["ms_graph"] = attempt(rec, f"graph {name}", lambda fn=fn: bench_graph(fn, rep))
+            rec.add(r)
+            print(f"  launch {shape_name} {name:26s} {cfg:22s} flushed {r['ms_flushed']} b2b "
+                  f"{r['ms_back_to_back']} graph {r['ms_graph']}", flush=True)
+        del case
+        torch.cuda.empty_cache()
+        rec.flush()
 
 
 # ------------------------------------------------------------------------------------------ modes
@@ -602,7 +660,7 @@ def selftest_setup():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=("check", "time", "focus", "ncu", "train"), required=True)
+    ap.add_argument("--mode", choices=("check", "time", "focus", "ncu", "train", "launch"), required=True)
     ap.add_argument("--drive-ncu", default="", help="internal: SHAPE:MEMORY_INDEX launches for ncu")
     ap.add_argument("--train", action="store_true", help="also time the training steps")
     ap.add_argument("--ncu", action="store_true", help="also run the ncu subset")
@@ -659,6 +717,8 @@ def main(argv=None):
         rec.flush()
     if args.ncu or args.mode == "ncu":
         attempt(rec, "ncu", lambda: run_ncu(rec, args.out, deadline + 120))
+    if args.mode == "launch":
+        attempt(rec, "launch", lambda: run_launch_check(rec, torch, deadline, args.rep_ms))
     if args.train or args.mode == "train":
         train_deadline = deadline if args.mode == "train" else deadline + 200
         attempt(rec, "train", lambda: run_train(rec, torch, train_deadline, args.rep_ms))
