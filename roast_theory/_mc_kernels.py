@@ -46,6 +46,7 @@ class Plan:
     t_size: int
     m_total: int
     n_modules: int
+    align: int = 1
 
     @property
     def n(self) -> int:
@@ -102,6 +103,9 @@ def draw_starts(rng: np.random.Generator, plan: Plan, b: int, family: str, place
     """
     span = plan.seg_size if placement == "circular" else plan.seg_size - plan.t_size
     if family == "ideal":
+        if plan.align > 1:
+            n_s = -(-span // plan.align)
+            return rng.integers(0, n_s[None, :], size=(b, plan.n_tiles), dtype=np.int64) * plan.align
         if np.all(span == span[0]):
             return rng.integers(0, int(span[0]), size=(b, plan.n_tiles), dtype=np.int64)
         return rng.integers(0, span[None, :], size=(b, plan.n_tiles), dtype=np.int64)

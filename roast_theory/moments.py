@@ -24,7 +24,10 @@ Result labels (the ``formula`` field of every result object; the sharing results
 * ``C3``: no sign. Biased by the collisions; the variance is ``C2``'s minus the squared bias terms.
 * ``C4``: the weight error ``E |w_hat - w|^2``, ``(n - Z) |w|^2 / m`` for full circular tiles with signs.
 * ``-kernel`` suffix: kernel placement, where the start difference of two tiles has the triangular law
-  ``P(s_a - s_b = d) = (S - |d|)_+ / S^2``, ``S = m - Z``.
+  ``P(s_a - s_b = d) = (S - |d|)_+ / S^2``. With ``align = A`` the starts are the ``S = ceil((m - Z) / A)``
+  multiples of ``A`` below ``m - Z``; lags are multiples of ``A`` and ``|d|`` counts in steps of ``A``.
+  ``C3-kernel`` (no sign) adds a three-tile term: two tile pairs sharing tile ``a`` have dependent lags,
+  ``P(s_a - s_b = A i1, s_a - s_c = A i2) = (S - (max(0, i1, i2) - min(0, i1, i2)))_+ / S^3``.
 
 Lag wrap-around (C2/C3): when ``m >= 2Z - 1`` the lags ``(-Z, Z)`` are distinct modulo ``m``. For
 ``Z <= m < 2Z - 1`` they are not, and the lag correlations are folded modulo ``m`` (circular correlation of
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _kernel_lags as _kl
 from . import _tiles
 from ._deprecation import renamed_kwargs
 from ._validate import (
@@ -53,8 +57,17 @@ from .results import InnerProductMoments, WeightError
 
 
 # ------------------------------------------------------------------------------------------- executors
+def _check_align(align, placement: str) -> int:
+    """``align`` is a positive integer; other than 1 it needs kernel placement (starts ``A k < m - Z``)."""
+    a = check_int("align", align, low=1)
+    if a != 1 and placement != "kernel":
+        raise RoastTheoryError(f"align={a} needs placement='kernel' (circular starts are not aligned): "
+                               "use align=1 or placement='kernel'")
+    return a
+
+
 def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: str,
-                           formula: str) -> InnerProductMoments:
+                           formula: str, align: int = 1) -> InnerProductMoments:
     m = memory
     inner = float(np.sum(X * W))
     xs, ws = X.sum(axis=1), W.sum(axis=1)
@@ -70,26 +83,27 @@ def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: s
                 mean = inner + (xs.sum() * ws.sum() - xs @ ws) / m
                 variance = var_tile - _tiles.q_form(xs, ws) / m**2
     else:
-        p = _tiles.kernel_lag_probability(m - tile)
+        n_s = _kl.n_starts(m, tile, align)
+        p = _kl.lag_probability(n_s, align)
         if sign == "element":
             xw = X * W
             variance = _tiles.cross_tile_weighted(X * X, W * W, p) + _tiles.cross_tile_weighted(xw, xw, p)
         elif sign == "tile":
             variance = _tiles.tile_sign_weighted_lag_sum(X, W, p)
         else:
-            raise RoastTheoryError(
-                f"sign={sign!r} with placement='kernel' has no closed form here: choose sign='element' "
-                "or 'tile' (kernel placement) or placement='circular'"
-            )
+            bias, variance = _kl.none_sign_moments(X, W, n_s, align)
+            mean = inner + bias
     variance = max(float(variance), 0.0)
     return InnerProductMoments(
         mean=float(mean), variance=variance, bias=float(mean - inner), exact_inner_product=inner,
-        memory=m, tile=tile, sign=sign, placement=placement, formula=formula,
+        memory=m, tile=tile, sign=sign, placement=placement, formula=formula, align=align,
     )
 
 
 def _formula(tile: int, sign: str, placement: str) -> str:
     if placement == "kernel":
+        if sign == "none":
+            return "C3-kernel"
         return "C2-kernel" if sign == "tile" and tile > 1 else "C1-kernel"
     if tile == 1:
         return "A"
@@ -129,7 +143,7 @@ def element_hashing_moments(x, w, memory, sign: str = "element") -> InnerProduct
 
 
 def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
-                         placement: str = "circular") -> InnerProductMoments:
+                         placement: str = "circular", align: int = 1) -> InnerProductMoments:
     """Mean and variance of ``<w_hat, x>`` with 1-D chunks of ``tile`` consecutive elements (C1-C3).
 
     Parameters
@@ -143,7 +157,8 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
         Chunk size ``Z >= 1``.
     sign : {"element", "tile", "none"}
     placement : {"circular", "kernel"}
-        ``"kernel"`` is available with ``sign="element"`` and ``sign="tile"``.
+    align : int
+        Kernel placement only: tile starts are multiples of ``align`` (default 1: every start).
 
     Returns
     -------
@@ -166,8 +181,14 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     ``Var = sum_{t(i) != t(j)} (x_i^2 w_j^2 + x_i w_i x_j w_j) p(o(j) - o(i))``,
     ``p(d) = P(s_a - s_b = d) = (S - |d|)_+ / S^2``; per-tile sign:
     ``Var = sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (lags never wrap), summed over tile pairs
-    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` (``O(n Z + Z^2 log Z)``). No sign with kernel
-    placement is not covered (lags of pairs sharing a tile are then correlated).
+    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` (``O(n Z + Z^2 log Z)``).
+
+    Kernel placement without sign: ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)``, ``S_ab = C_ab + D_ab``;
+    ``E = <x, w> + sum_{a != b} sum_d p(d) C_ab(d)`` and
+    ``Var = sum_{a<b} Var S_ab(lag) + sum_a sum_{b != c} Cov(S_ab(s_a - s_b), S_ac(s_a - s_c))``, the
+    covariances from the three-tile law above (given ``s_a`` the two lags are independent). Lag sums use FFT
+    cross-correlations, the pair sums 2-D correlations of the Gram matrices, the three-tile sums per-tile lag
+    profiles ``R_a = sum_{b != a} S_ab`` (``O(n Z + Z^2 log Z + n_tiles^2 Z)``).
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
@@ -175,12 +196,13 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     z = check_int("tile", tile, low=1)
     m = check_memory(memory, z, placement)
     X, W = _tiles.chunk_matrix(xv, z), _tiles.chunk_matrix(wv, z)
-    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
+    a = _check_align(align, placement)
+    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement), a)
 
 
 @renamed_kwargs(tile_shape="tile")
 def block_tile_moments(x, w, memory, tile, sign: str = "tile",
-                       placement: str = "circular") -> InnerProductMoments:
+                       placement: str = "circular", align: int = 1) -> InnerProductMoments:
     """Moments for a 2-D weight ``(K, N)`` cut into ``BK x BN`` blocks (the ROAST-MM B-tiles).
 
     Element ``(k, n)`` lies in tile ``(k // BK, n // BN)`` at offset ``(k % BK) * BN + n % BN``, i.e. the
@@ -198,11 +220,12 @@ def block_tile_moments(x, w, memory, tile, sign: str = "tile",
     z = bk * bn
     m = check_memory(memory, z, placement)
     X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
-    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
+    a = _check_align(align, placement)
+    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement), a)
 
 
 def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",
-                   placement: str = "circular") -> InnerProductMoments:
+                   placement: str = "circular", align: int = 1) -> InnerProductMoments:
     """Moments for an arbitrary layout given per-element ``tile_id`` and ``offset`` in ``[0, tile_size)``.
 
     Notes
@@ -216,10 +239,12 @@ def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",
     m = check_memory(memory, z, placement)
     tid, off = check_layout(tile_id, offset, xv.size, z)
     X, W = _tiles.id_matrix(xv, tid, off, z), _tiles.id_matrix(wv, tid, off, z)
-    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
+    a = _check_align(align, placement)
+    return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement), a)
 
 
-def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circular") -> WeightError:
+def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circular",
+               align: int = 1) -> WeightError:
     """Expected squared reconstruction error ``E |w_hat - w|^2`` (results A and C4).
 
     Parameters
@@ -241,7 +266,10 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
     (``n_t`` elements in tile t), i.e. ``(n - Z) |w|^2 / m`` when every chunk is full and ``(n-1)|w|^2/m`` for
     ``Z = 1``. Without signs, circular, add ``(1/m^2) sum_t n_t [(sum_{b != t} W_b)^2 - sum_{b != t} W_b^2]``
     (``W_b`` tile sums; two elements of one other tile never both hit a slot). Kernel placement with signs:
-    ``sum_i sum_{t(j) != t(i)} w_j^2 p(o(j) - o(i))``, ``p(d) = (S - |d|)_+ / S^2``.
+    ``sum_i sum_{t(j) != t(i)} w_j^2 p(o(j) - o(i))``, ``p(d) = (S - |d|)_+ / S^2``. Kernel placement without
+    sign adds, for element ``i`` in tile ``a``, the products of two other tiles' collisions with ``i``
+    (three-tile law; see :func:`roast_theory._kernel_lags.none_sign_weight_mse`). ``align`` as in
+    :func:`tile_hashing_moments`.
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
@@ -260,10 +288,11 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
             s1, s2 = ws.sum(), (ws * ws).sum()
             mse += float(n_t @ ((s1 - ws) ** 2 - (s2 - ws**2))) / m**2
     else:
+        a = _check_align(align, placement)
+        n_s = _kl.n_starts(m, z, a)
         if sign == "none":
-            raise RoastTheoryError(
-                "sign='none' with placement='kernel' has no closed form here: choose sign='element' or 'tile'"
-            )
-        mse = _tiles.cross_tile_weighted(mask, W * W, _tiles.kernel_lag_probability(m - z))
+            mse = _kl.none_sign_weight_mse(W, mask, n_s, a)
+        else:
+            mse = _tiles.cross_tile_weighted(mask, W * W, _kl.lag_probability(n_s, a))
     return WeightError(mse=float(mse), norm_sq=norm_sq, memory=m, tile=z, sign=sign,
                        formula="A" if z == 1 else "C4")

@@ -13,6 +13,8 @@ from ``numpy.random.default_rng(seed)`` and returns a frozen :class:`MonteCarloE
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from . import _mc_kernels as K
@@ -33,6 +35,7 @@ from ._validate import (
     check_tile_for_shape,
     check_vector,
 )
+from .errors import RoastTheoryError
 from .hashes import FAMILY_NAMES
 from .layout import local_slots, resolve_scales
 
@@ -53,6 +56,15 @@ __all__ = [
 
 def _common(memory, tile, sign, placement, family, trials, seed):
     return check_hashing(memory, tile, sign, placement, family, trials, seed, families=FAMILY_NAMES)
+
+
+def _aligned(plan, align, placement, family):
+    """The plan with ideal starts on multiples of ``align`` (kernel placement, ideal family only)."""
+    a = check_int("align", align, low=1)
+    if a != 1 and (placement != "kernel" or family != "ideal"):
+        raise RoastTheoryError(f"align={a} needs placement='kernel' and family='ideal' (for a kernel hash "
+                               "with aligned starts use family='rz-aligned')")
+    return dataclasses.replace(plan, align=a) if a != 1 else plan
 
 
 def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner"):
@@ -76,7 +88,7 @@ def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner"):
 
 
 def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circular", family="ideal",
-                     trials=100_000, seed=0) -> MonteCarloEstimate:
+                     trials=100_000, seed=0, align=1) -> MonteCarloEstimate:
     """Monte Carlo estimate of ``<w_hat, x>``, ``w_hat = recover(sketch(w))`` for a 1-D tile mapping.
 
     Parameters
@@ -92,6 +104,8 @@ def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circula
     trials : int
         Independent hash draws (``>= 2``).
     seed : int or None
+    align : int
+        Ideal kernel-placement starts are multiples of ``align`` (needs ``placement="kernel"``).
 
     Returns
     -------
@@ -104,12 +118,12 @@ def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circula
     """
     x, w = check_pair(x, w)
     m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
-    plan = K.make_plan([x.shape], (1, z), [m], shared=True)
+    plan = _aligned(K.make_plan([x.shape], (1, z), [m], shared=True), align, placement, family)
     return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
 
 
 def mc_weight_mse(w, *, memory, tile=1, sign="element", placement="circular", family="ideal",
-                  trials=100_000, seed=0) -> MonteCarloEstimate:
+                  trials=100_000, seed=0, align=1) -> MonteCarloEstimate:
     """Monte Carlo estimate of the weight error ``|w_hat - w|^2`` (same mapping as :func:`mc_inner_product`).
 
     Notes
@@ -118,7 +132,7 @@ def mc_weight_mse(w, *, memory, tile=1, sign="element", placement="circular", fa
     """
     w = check_vector("w", w)
     m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
-    plan = K.make_plan([w.shape], (1, z), [m], shared=True)
+    plan = _aligned(K.make_plan([w.shape], (1, z), [m], shared=True), align, placement, family)
     return _run(plan, None, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed,
                 what="mse")
 

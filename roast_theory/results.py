@@ -50,6 +50,8 @@ class InnerProductMoments(_Result):
         Sign convention and tile placement.
     formula : str
         Which closed form this is (``"A"``, ``"C1"``, ..., labels explained in :mod:`roast_theory.moments`).
+    align : int
+        Tile starts are multiples of ``align`` (kernel placement; 1 = any start).
     """
 
     mean: float
@@ -61,6 +63,7 @@ class InnerProductMoments(_Result):
     sign: str
     placement: str
     formula: str
+    align: int = 1
 
     def std(self) -> float:
         """Standard deviation ``sqrt(variance)``."""

@@ -58,6 +58,8 @@ def _add_hash_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile-shape", default=None, help=argparse.SUPPRESS)  # deprecated: --tile BK,BN
     p.add_argument("--sign", default="element", help="element | tile | none")
     p.add_argument("--placement", default="circular", help="circular | kernel")
+    p.add_argument("--align", type=int, default=1,
+                   help="kernel placement: tile starts are multiples of ALIGN (default 1)")
 
 
 def _closed_form(args):
@@ -66,8 +68,8 @@ def _closed_form(args):
     x, w = load_array("--x", args.x), load_array("--w", args.w)
     tile = _tile(args)
     if isinstance(tile, tuple):
-        return block_tile_moments(x, w, args.memory, tile, args.sign, args.placement)
-    return tile_hashing_moments(x, w, args.memory, tile, args.sign, args.placement)
+        return block_tile_moments(x, w, args.memory, tile, args.sign, args.placement, align=args.align)
+    return tile_hashing_moments(x, w, args.memory, tile, args.sign, args.placement, align=args.align)
 
 
 def _run_variance(args) -> Outcome:
@@ -93,7 +95,8 @@ def _run_montecarlo(args) -> Outcome:
         raise RoastTheoryError("--tile BK,BN is not supported by montecarlo: use 1-D x, w and --tile Z")
     x, w = load_array("--x", args.x), load_array("--w", args.w)
     est = mc_inner_product(x, w, memory=args.memory, tile=tile, sign=args.sign,
-                           placement=args.placement, family=args.family, trials=args.trials, seed=args.seed)
+                           placement=args.placement, family=args.family, trials=args.trials, seed=args.seed,
+                           align=args.align)
     lo, hi = est.variance_confidence_interval(args.level)
     mlo, mhi = est.confidence_interval(args.level)
     payload = {"mean": float(est.mean), "variance": float(est.variance), "mean_se": float(est.mean_se),

@@ -105,6 +105,8 @@ CASES = [  # n, tile, memory, sign, placement
     (30, 5, 9, "element", "kernel"),
     (48, 8, 40, "tile", "kernel"),
     (30, 5, 9, "tile", "kernel"),
+    (48, 8, 40, "none", "kernel"),
+    (30, 5, 9, "none", "kernel"),
 ]
 
 
@@ -249,7 +251,8 @@ def test_result_object():
     (dict(x=np.ones(2), w=[np.inf, 1.0], memory=10, tile=1), "w has a non-finite"),
     (dict(x=np.ones(8), w=np.ones(8), memory=10, tile=2, sign="random"), "sign='random'"),
     (dict(x=np.ones(8), w=np.ones(8), memory=10, tile=2, placement="wrap"), "placement='wrap'"),
-    (dict(x=np.ones(8), w=np.ones(8), memory=10, tile=2, sign="none", placement="kernel"), "sign='none'"),
+    (dict(x=np.ones(8), w=np.ones(8), memory=10, tile=2, placement="kernel", align=0), "align=0"),
+    (dict(x=np.ones(8), w=np.ones(8), memory=10, tile=2, align=2), "align=2 needs placement='kernel'"),
 ])
 def test_bad_input(kwargs, needle):
     with pytest.raises(RoastTheoryError, match=None) as info:
@@ -314,8 +317,6 @@ def test_kernel_placement_equals_naive_pair_loop(n, tile, extra, sign, seed):
        sign=st.sampled_from(["element", "tile", "none"]), placement=st.sampled_from(["circular", "kernel"]),
        seed=st.integers(0, 10_000))
 def test_general_layout_is_invariant_to_relabelling(n, tile, extra, sign, placement, seed):
-    if sign == "none" and placement == "kernel":
-        return
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal(n), rng.standard_normal(n)
     m = tile + extra

@@ -1,0 +1,218 @@
+"""Private plan for kernel placement: lag laws of bounded starts and the no-sign (C3-kernel) sums.
+
+Kernel placement puts tile ``t`` at ``h(i) = s_t + o(i)`` with the start ``s_t`` uniform on the ``S``
+multiples of ``A`` (the alignment) in ``[0, m - Z)``, ``S = ceil((m - Z) / A)``. Writing ``s_t = A k_t``:
+
+* two tiles: ``P(s_a - s_b = A i) = (S - |i|)_+ / S^2`` (triangular law), lags that are not multiples of
+  ``A`` have probability 0;
+* three tiles sharing ``a``: ``P(s_a - s_b = A i1, s_a - s_c = A i2) = (S - (max(0,i1,i2) -
+  min(0,i1,i2)))_+ / S^3``, because ``k_a`` must keep ``k_a - i1`` and ``k_a - i2`` inside ``[0, S)``.
+
+Unlike circular placement the lags of two tile pairs that share a tile are *not* independent, so the
+variance without signs has a three-tile term. Conditioning on ``s_a`` makes the other starts independent:
+``Cov(f(s_a - s_b), g(s_a - s_c)) = Cov_{k_a}(E[f | k_a], E[g | k_a])``, and ``E[f | k_a]`` is a window
+sum of ``f`` over ``S`` consecutive lags, computed by cumulative sums (constant away from the edges).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sfft
+
+from . import _tiles
+from .errors import RoastTheoryError
+
+
+def n_starts(memory: int, tile: int, align: int) -> int:
+    """Number ``S`` of starts: multiples of ``align`` in ``[0, memory - tile)``."""
+    span = memory - tile
+    if span < 1:
+        raise RoastTheoryError(f"memory={memory} leaves no start for tile size {tile} (kernel placement "
+                               f"needs memory >= tile + 1)")
+    return -(-span // align)
+
+
+def lag_probability(s: int, align: int):
+    """``p(d) = P(s_a - s_b = d) = [A | d] (S - |d| / A)_+ / S^2`` as a vectorised function of ``d``."""
+    s = float(s)
+
+    def p(d):
+        d = np.asarray(d)
+        on = (d % align) == 0
+        return np.where(on, np.clip(s - np.abs(d) / align, 0.0, None), 0.0) / s**2
+
+    return p
+
+
+def _lag_index(length: int, tile: int) -> np.ndarray:
+    """Lag ``d`` held at each index of a length-``length`` correlation (``d < 0`` at the end)."""
+    idx = np.arange(length)
+    return np.where(idx < tile, idx, idx - length)
+
+
+def _xcorr_rows(F: np.ndarray, G: np.ndarray, length: int) -> np.ndarray:
+    """Row-wise ``c(d) = sum_o F[o] G[o + d]`` (FFT-indexed, no wrap for ``length >= 2Z - 1``)."""
+    return sfft.irfft(np.conj(sfft.rfft(F, n=length, axis=-1)) * sfft.rfft(G, n=length, axis=-1),
+                      n=length, axis=-1)
+
+
+def window_quadratic(rows: np.ndarray, tile: int, s: int, align: int) -> np.ndarray:
+    """Per row ``r``: ``sum_{d1, d2} r(d1) r(d2) P3(d1, d2) = S^-3 sum_{j<S} F(j)^2``.
+
+    ``F(j) = sum_{k<S} r(A (j - k))`` is the window sum of the aligned lags; it equals the row total for
+    ``I <= j <= S - 1 - I`` (``I = (Z - 1) // A``), so only ``2I`` values of ``j`` are evaluated.
+    """
+    length = rows.shape[-1]
+    big_i = (tile - 1) // align
+    lags = np.arange(-big_i, big_i + 1)
+    v = rows[:, (lags * align) % length]
+    cs = np.cumsum(v, axis=1)
+    total = cs[:, -1]
+
+    def cum(i):  # sum_{i' <= i} v(i'), i an integer array
+        out = cs[:, np.clip(i + big_i, 0, 2 * big_i)]
+        out = np.where(i[None, :] < -big_i, 0.0, out)
+        return out
+
+    if s <= 2 * big_i + 1:
+        js = np.arange(s)
+        mid = 0
+    else:
+        js = np.concatenate([np.arange(big_i), np.arange(s - big_i, s)])
+        mid = s - 2 * big_i
+    f = cum(np.minimum(js, big_i)) - cum(js - s)
+    return ((f * f).sum(axis=1) + mid * total**2) / float(s) ** 3
+
+
+def _aligned_index(length: int, tile: int, align: int) -> np.ndarray:
+    """FFT-grid indices of the aligned lags ``A i``, ``|A i| < Z``, in increasing order of ``i``."""
+    big_i = (tile - 1) // align
+    return (np.arange(-big_i, big_i + 1) * align) % length
+
+
+def window_quadratic_2d(t: np.ndarray, tile: int, s: int, align: int) -> float:
+    """``sum_{d1, d2} T(d1, d2) P3(d1, d2) = S^-3 sum_{j<S} sum_{k1, k2 < S} T(A(j - k1), A(j - k2))``.
+
+    The inner double sum is a box sum of the aligned lag grid, read from its summed-area table; it equals
+    the grid total for ``I <= j <= S - 1 - I``.
+    """
+    idx = _aligned_index(t.shape[0], tile, align)
+    big_i = (idx.size - 1) // 2
+    sat = np.zeros((idx.size + 1, idx.size + 1))
+    sat[1:, 1:] = t[np.ix_(idx, idx)].cumsum(axis=0).cumsum(axis=1)
+    if s <= 2 * big_i + 1:
+        js, mid = np.arange(s), 0
+    else:
+        js, mid = np.concatenate([np.arange(big_i), np.arange(s - big_i, s)]), s - 2 * big_i
+    hi = np.minimum(js, big_i) + big_i + 1  # exclusive, in SAT coordinates
+    lo = np.clip(js - s + 1, -big_i, None) + big_i
+    box = sat[hi, hi] - sat[lo, hi] - sat[hi, lo] + sat[lo, lo]
+    return float(box.sum() + mid * sat[-1, -1]) / float(s) ** 3
+
+
+def _all_pairs_lag_grid(X: np.ndarray, W: np.ndarray, length: int) -> np.ndarray:
+    """``T(d1, d2) = sum_{a, b} [C_ab(d1) C_ab(d2) + C_ab(d1) D_ab(d2)]`` over all ordered tile pairs.
+
+    By the Gram matrices ``GX = X^T X``, ``GW = W^T W``, ``H = X^T W``:
+    ``sum_ab C_ab(d1) C_ab(d2) = sum_o GX[o1, o2] GW[o1 + d1, o2 + d2]`` and ``sum_ab C_ab(d1) D_ab(d2) =
+    sum_o H[o1, o2] H[o2 + d2, o1 + d1]``, 2-D cross-correlations computed by FFT.
+    """
+    shape = (length, length)
+    gx, gw, h = X.T @ X, W.T @ W, X.T @ W
+    spec = np.conj(sfft.rfft2(gx, s=shape, workers=-1)) * sfft.rfft2(gw, s=shape, workers=-1)
+    spec += np.conj(sfft.rfft2(h, s=shape, workers=-1)) * sfft.rfft2(np.ascontiguousarray(h.T), s=shape,
+                                                                       workers=-1)
+    return sfft.irfft2(spec, s=shape, workers=-1)
+
+
+def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
+    """Bias and variance of ``<w_hat, x>`` without signs under kernel placement (see module notes).
+
+    ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)`` with ``S_ab = C_ab + D_ab``. The pair terms give
+    ``sum_{a<b} Var S_ab(lag)``; pairs of pairs sharing tile ``a`` give
+    ``sum_a [Q(R_a) - (p.R_a)^2] - sum_{a != b} [Q(S_ab) - (p.S_ab)^2]`` with ``R_a = sum_{b != a} S_ab``
+    and ``Q(r) = r^T P3 r``. With ``T`` of :func:`_all_pairs_lag_grid`, ``sum_{a,b} Q(S_ab) = 2 <T, P3>``
+    (``DD`` and ``DC`` are reflections of ``CC`` and ``CD``) and ``sum_{a,b} p.(C_ab^2 + C_ab D_ab)`` is
+    the ``p``-weighted diagonal of ``T``; the ``a = b`` terms come from per-tile correlations.
+    """
+    tile = X.shape[1]
+    length = sfft.next_fast_len(2 * tile - 1, real=True)
+    lag = _lag_index(length, tile)
+    p = lag_probability(s, align)
+    pvec = p(lag) * (np.abs(lag) < tile)
+    xp = sfft.irfft(sfft.rfft(X, n=length, axis=1) * sfft.rfft(pvec, n=length), n=length, axis=1)[:, :tile]
+    m1 = xp @ W.T  # m1[a, b] = sum_d p(d) C_ab(d)
+    bias = float(m1.sum() - np.trace(m1))
+    nn = m1 + m1.T  # nn[a, b] = p . S_ab
+    diag_n = np.diag(nn)
+    pp_pairs = 0.5 * float((nn * nn).sum() - diag_n @ diag_n)
+    t = _all_pairs_lag_grid(X, W, length)
+    c_aa = _xcorr_rows(X, W, length)
+    d_aa = _xcorr_rows(W, X, length)
+    same = float(((c_aa * c_aa + c_aa * d_aa).sum(axis=0)) @ pvec)
+    v2 = float(np.diagonal(t) @ pvec) - same - pp_pairs
+    xt, wt = X.sum(axis=0), W.sum(axis=0)
+    r = _xcorr_rows(X, wt[None, :] - W, length) + _xcorr_rows(W, xt[None, :] - X, length)
+    p_r = nn.sum(axis=1) - diag_n
+    three = float(window_quadratic(r, tile, s, align).sum() - p_r @ p_r)
+    pairs_p3 = 2.0 * window_quadratic_2d(t, tile, s, align) - float(
+        window_quadratic(c_aa + d_aa, tile, s, align).sum())
+    three -= pairs_p3 - 2.0 * pp_pairs
+    return bias, v2 + three
+
+
+def _residue_cumsum(v: np.ndarray, align: int) -> np.ndarray:
+    """``cs[:, q] = sum_{o <= q, o = q mod A} v[:, o]`` (cumulative sums along each residue class)."""
+    z = v.shape[1]
+    pad = -(-z // align) * align
+    vv = np.zeros((v.shape[0], pad))
+    vv[:, :z] = v
+    return vv.reshape(v.shape[0], -1, align).cumsum(axis=1).reshape(v.shape[0], pad)[:, :z]
+
+
+def _window_at(cs: np.ndarray, u: np.ndarray, s: int, align: int) -> np.ndarray:
+    """``G(u) = sum_{k<S} v[u - A k]`` (``v`` zero outside ``[0, Z)``) from the residue cumsums."""
+    z = cs.shape[1]
+
+    def cum(q):
+        over = np.maximum(q - z + 1, 0)
+        q = q - align * (-(-over // align))
+        out = cs[:, np.clip(q, 0, z - 1)]
+        return np.where(q[None, :] < 0, 0.0, out)
+
+    return cum(u) - cum(u - align * s)
+
+
+def shifted_window_energy(V: np.ndarray, C: np.ndarray, s: int, align: int) -> np.ndarray:
+    """Per row: ``sum_o C[o] sum_{j<S} G_V(o + A j)^2 = sum_u G_V(u)^2 G_C(u)`` (windows of ``S`` aligned
+    steps). Both windows are full, and depend on ``u mod A`` only, for ``Z - 1 <= u <= A (S - 1)``."""
+    z = V.shape[1]
+    top = align * (s - 1) + z  # u ranges over [0, top)
+    csv, csc = _residue_cumsum(V, align), _residue_cumsum(C, align)
+    lo_mid, hi_mid = z - 1, align * (s - 1)  # inclusive middle range
+    if hi_mid - lo_mid + 1 <= 2 * align:
+        u = np.arange(top)
+        return (_window_at(csv, u, s, align) ** 2 * _window_at(csc, u, s, align)).sum(axis=1)
+    u = np.concatenate([np.arange(lo_mid), np.arange(hi_mid + 1, top)])
+    edge = (_window_at(csv, u, s, align) ** 2 * _window_at(csc, u, s, align)).sum(axis=1)
+    rep = np.arange(lo_mid, lo_mid + align)  # one u per residue class in the middle
+    count = (hi_mid - rep) // align + 1
+    mid = (_window_at(csv, rep, s, align) ** 2 * _window_at(csc, rep, s, align)) @ count
+    return edge + mid
+
+
+def none_sign_weight_mse(W: np.ndarray, mask: np.ndarray, s: int, align: int) -> float:
+    """``E |w_hat - w|^2`` without signs under kernel placement.
+
+    For element ``i`` (tile ``a``, offset ``o``) the error is ``e_i = sum_{b != a} W_b[o + s_a - s_b]``.
+    ``E e_i^2 = sum_{b != a} sum_{o'} W_b[o']^2 p(o' - o) + sum_{b != c} E[U_b U_c]``: given
+    ``s_a = A j`` the other starts are independent and ``E[W_b[o + A j - s_b] | j] = G_b(o + A j) / S``,
+    so the cross terms are ``S^-3 sum_j [(sum_{b != a} G_b)^2 - sum_{b != a} G_b^2](o + A j)``.
+    """
+    p = lag_probability(s, align)
+    pairs = _tiles.cross_tile_weighted(mask, W * W, p)
+    wt = W.sum(axis=0)
+    count = mask.sum(axis=0)
+    cross = shifted_window_energy(wt[None, :] - W, mask, s, align).sum()
+    cross -= shifted_window_energy(W, count[None, :] - mask, s, align).sum()
+    return float(pairs + cross / float(s) ** 3)
