@@ -183,6 +183,9 @@ class TileMapping(_Mapping):
         Hash family for the tile starts (default ``"ideal"``; ``"rz-stable"`` / ``"rz-v1"`` exact kernels).
     seed : int
         Seed of the family when given by name.
+    align : int
+        Kernel placement only: starts are ``align * family.tile_starts(kb, nb, ceil((m - T) / align))``,
+        multiples of ``align`` below ``m - T`` (default 1). The ``"rz-aligned"`` family aligns by itself.
 
     Notes
     -----
@@ -192,10 +195,10 @@ class TileMapping(_Mapping):
     (kernel). Partial edge tiles keep the full-tile offset formula; masked elements are absent.
     """
 
-    _fields = ("shape", "memory", "tile", "placement", "sign_mode", "family", "seed")
+    _fields = ("shape", "memory", "tile", "placement", "sign_mode", "family", "seed", "align")
 
     def __init__(self, shape, memory, *, tile=1, placement="circular", sign="element", family="ideal",
-                 seed=0):
+                 seed=0, align=1):
         shape = check_shape("shape", shape)
         tile_ = check_tile_for_shape(tile, shape)
         check_choice("placement", placement, PLACEMENTS)
@@ -205,14 +208,18 @@ class TileMapping(_Mapping):
         m = check_memory(memory, t_size, placement)
         fam = _resolve_family(family, seed)
         k, n, kb, nb, off = tile_coordinates(shape, tile_)
-        span = m if placement == "circular" else m - t_size
-        s = np.asarray(fam.tile_starts(kb, nb, span), dtype=np.int64).reshape(shape)
+        align = check_int("align", align, low=1)
+        if align != 1 and placement != "kernel":
+            raise RoastTheoryError(f"align={align} needs placement='kernel'")
+        span = m if placement == "circular" else -(-(m - t_size) // align)
+        s = align * np.asarray(fam.tile_starts(kb, nb, span), dtype=np.int64).reshape(shape)
         idx = s + off
         if placement == "circular":
             idx %= m
         g = _signs(fam, sign, shape, (k, n), (kb, nb))
         self._set(shape=shape, memory=m, tile=tile_, placement=placement, sign_mode=sign, family=family,
-                  seed=seed, hash_family=fam, starts=_readonly(s), index=_readonly(idx), sign=_readonly(g))
+                  seed=seed, align=align, hash_family=fam, starts=_readonly(s), index=_readonly(idx),
+                  sign=_readonly(g))
 
     @property
     def tile_size(self) -> int:

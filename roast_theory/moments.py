@@ -183,8 +183,8 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     ``Var = sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (lags never wrap), summed over tile pairs
     through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` (``O(n Z + Z^2 log Z)``).
 
-    Kernel placement without sign: ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)``, ``S_ab = C_ab + D_ab``;
-    ``E = <x, w> + sum_{a != b} sum_d p(d) C_ab(d)`` and
+    Kernel placement without sign: ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)``,
+    ``S_ab = C_ab + D_ab``; ``E = <x, w> + sum_{a != b} sum_d p(d) C_ab(d)`` and
     ``Var = sum_{a<b} Var S_ab(lag) + sum_a sum_{b != c} Cov(S_ab(s_a - s_b), S_ac(s_a - s_c))``, the
     covariances from the three-tile law above (given ``s_a`` the two lags are independent). Lag sums use FFT
     cross-correlations, the pair sums 2-D correlations of the Gram matrices, the three-tile sums per-tile lag

@@ -122,3 +122,21 @@ def test_cli_variance_kernel_align(tmp_path):
     assert out["align"] == 2 and out["formula"] == "C3-kernel"
     bad = subprocess.run(cmd[:-3] + ["--align", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "align=0" in bad.stderr
+
+
+def test_tile_mapping_aligned_starts_and_mc_mean():
+    from roast_theory.mappings import TileMapping
+
+    x, w = np.linspace(-1, 1, 12), np.cos(np.arange(12.0))
+    vals = []
+    for seed in range(4000):
+        mp = TileMapping((12,), 17, tile=3, placement="kernel", sign="none", align=4, seed=seed)
+        assert np.all(mp.starts % 4 == 0) and mp.starts.max() < 17 - 3
+        mem = np.zeros(17)
+        np.add.at(mem, mp.index, w)
+        vals.append(mem[mp.index] @ x)
+    res = tile_hashing_moments(x, w, 17, 3, "none", "kernel", align=4)
+    vals = np.array(vals)
+    assert abs(vals.mean() - res.mean) < 5 * vals.std() / np.sqrt(vals.size)
+    with pytest.raises(RoastTheoryError, match="align=2"):
+        TileMapping((12,), 17, tile=3, align=2)
