@@ -56,7 +56,13 @@ from .results import (
     UnusedFraction,
     WeightError,
 )
-from .sharing import kernel_variance, module_output_variance, optimal_allocation, sharing_variance
+from .sharing import (
+    kernel_variance,
+    module_output_variance,
+    optimal_allocation,
+    optimal_scales,
+    sharing_variance,
+)
 from .verify import VerificationReport, VerificationRow, verify
 
 __all__ = [
@@ -64,6 +70,7 @@ __all__ = [
     # closed forms
     "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "layout_moments", "weight_mse",
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
+    "optimal_scales",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
     "Allocation", "SlotLoad", "UnusedFraction",

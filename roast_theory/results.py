@@ -129,7 +129,8 @@ class ModuleOutputVariance(_GlobalLocal):
 class SharingVariance(_Result):
     """B3: variance of the total inner product ``sum_l <x_l, w_l>`` under global and local sharing.
 
-    ``covariance_term + alignment_term + diagonal_term == memory * (local_variance - global_variance)``.
+    ``covariance_term + alignment_term + diagonal_term == memory * (local_variance - global_variance)``;
+    ``local_slots`` are the whole-slot local budgets ``m_l`` (summing to ``memory``).
     """
 
     global_variance: float
@@ -139,6 +140,7 @@ class SharingVariance(_Result):
     diagonal_term: float
     memory: int
     module_sizes: tuple
+    local_slots: tuple = ()
 
     def difference(self) -> float:
         """``local_variance - global_variance`` (> 0: global sharing wins)."""
@@ -156,7 +158,11 @@ class SharingVariance(_Result):
 
 @dataclass(frozen=True)
 class Allocation(_Result):
-    """Per-module slot budgets ``m_l`` for local sharing and the variances they achieve."""
+    """Per-module slot budgets ``m_l`` for local sharing and the variances they achieve.
+
+    ``slots``/``variance``: the exact integer optimum; ``proportional_*``: budgets by size;
+    ``norm_*``: budgets proportional to ``|x_l| |w_l|``; ``exact_optimal_variance``: the real relaxation.
+    """
 
     slots: tuple
     variance: float
@@ -164,9 +170,11 @@ class Allocation(_Result):
     proportional_variance: float
     exact_optimal_variance: float
     memory: int
+    norm_slots: tuple = ()
+    norm_variance: float = float("nan")
 
     def gain(self) -> float:
-        """``proportional_variance / variance`` (> 1: the norm-based allocation helps)."""
+        """``proportional_variance / variance`` (> 1: the optimal allocation helps)."""
         return _ratio(self.proportional_variance, self.variance)
 
 

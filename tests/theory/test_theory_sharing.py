@@ -114,9 +114,10 @@ def test_x_equals_w():
 
 
 @settings(max_examples=50, deadline=None)
-@given(sizes=st.lists(st.integers(1, 9), min_size=1, max_size=5), m=st.integers(1, 500),
+@given(sizes=st.lists(st.integers(1, 9), min_size=1, max_size=5), extra=st.integers(0, 500),
        seed=st.integers(0, 10_000))
-def test_decomposition_is_exact_and_alignment_nonnegative(sizes, m, seed):
+def test_decomposition_is_exact_and_alignment_nonnegative(sizes, extra, seed):
+    m = sum(sizes) + extra  # m >= n: every module gets at least one whole slot
     rng = np.random.default_rng(seed)
     xs = [rng.standard_normal(s) * rng.uniform(0.1, 3) for s in sizes]
     ws = [rng.standard_normal(s) * rng.uniform(0.1, 3) for s in sizes]
@@ -124,9 +125,15 @@ def test_decomposition_is_exact_and_alignment_nonnegative(sizes, m, seed):
     scale = max(1.0, m * (res.global_variance + res.local_variance))
     assert abs(res.decomposition_residual()) < 1e-9 * scale
     assert res.alignment_term >= -1e-9 * scale
-    # independent recomputation of V_L from the notes
+    assert res.diagonal_term <= 1e-9 * scale
+    # independent recomputation of V_L with whole-slot budgets (largest remainder of n_l m / n)
     n = sum(sizes)
-    v_l = sum(q(x, w) / (len(x) / n * m) for x, w in zip(xs, ws))
+    exact = [s_ * m / n for s_ in sizes]
+    slots = [int(np.floor(e)) for e in exact]
+    for i in sorted(range(len(sizes)), key=lambda i: (-(exact[i] - slots[i]), i))[:m - sum(slots)]:
+        slots[i] += 1
+    assert res.local_slots == tuple(slots) and sum(res.local_slots) == m
+    v_l = sum(q(x, w) / ml for x, w, ml in zip(xs, ws, slots))
     assert res.local_variance == pytest.approx(v_l, rel=1e-9, abs=1e-12)
 
 
@@ -135,13 +142,69 @@ def test_allocation():
     xs.append(np.zeros(5))
     ws.append(np.ones(5))
     alloc = optimal_allocation(xs, ws, 100)
-    assert sum(alloc.slots) == 100 and alloc.slots[2] == 0
-    assert sum(alloc.proportional_slots) == 100
-    assert alloc.exact_optimal_variance <= alloc.variance <= alloc.proportional_variance
+    assert sum(alloc.slots) == 100 and alloc.slots[2] == 1  # no signal: the one slot every module keeps
+    assert sum(alloc.proportional_slots) == 100 and sum(alloc.norm_slots) == 100
+    assert alloc.exact_optimal_variance <= alloc.variance <= min(alloc.proportional_variance,
+                                                                 alloc.norm_variance)
     norms = [np.linalg.norm(x) * np.linalg.norm(w) for x, w in zip(xs, ws)]
     share = np.array(norms) / sum(norms) * 100
-    assert np.all(np.abs(np.array(alloc.slots) - share) < 1)
+    assert np.all(np.abs(np.array(alloc.norm_slots[:2]) - share[:2]) < 2)
     assert alloc.variance == pytest.approx(sum(q(x, w) / s for x, w, s in zip(xs[:2], ws[:2], alloc.slots)))
+    # exhaustive search over all budgets of the two modules with signal
+    qs = [q(x, w) for x, w in zip(xs[:2], ws[:2])]
+    best = min(qs[0] / a + qs[1] / (99 - a) for a in range(1, 99))
+    assert alloc.variance == pytest.approx(best, rel=1e-12)
+
+
+def test_integer_allocation_beats_norm_allocation_and_is_exhaustively_optimal():
+    import itertools
+
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        k = int(rng.integers(1, 4))
+        xs = [rng.standard_normal(int(rng.integers(2, 6))) * rng.uniform(0.1, 4) for _ in range(k)]
+        ws = [rng.standard_normal(x.size) * rng.uniform(0.1, 4) for x in xs]
+        m = int(rng.integers(k, 12))
+        alloc = optimal_allocation(xs, ws, m)
+        qs = [max(q(x, w), 0.0) for x, w in zip(xs, ws)]
+        best = min(sum(ql / c for ql, c in zip(qs, comb))
+                   for comb in itertools.product(range(1, m + 1), repeat=k) if sum(comb) == m)
+        assert alloc.variance == pytest.approx(best, rel=1e-12, abs=1e-12)
+        assert alloc.variance <= alloc.norm_variance + 1e-12
+
+
+def test_whole_slot_local_variance_matches_monte_carlo_sizes_100_37():
+    from roast_theory.montecarlo import mc_total_inner_product
+
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal(100), 2 * rng.standard_normal(37)]  # energy in the small module
+    ws = [rng.standard_normal(100), 2 * rng.standard_normal(37)]
+    res = sharing_variance(xs, ws, 50)
+    assert res.local_slots == (36, 14)  # 36.5 and 13.5: the tie goes to the lower module index
+    est = mc_total_inner_product(xs, ws, memory=50, sharing="local", trials=100_000, seed=4)
+    assert abs(est.z_score(res.local_variance, of="variance")) < 5
+    real = sum(q(x, w) / (x.size / 137 * 50) for x, w in zip(xs, ws))  # real-valued budgets p_l m
+    assert abs(res.local_variance - real) > 5 * est.variance_se  # the old closed form is rejected
+    given = sharing_variance(xs, ws, 50, local_slots=(30, 20))
+    assert given.local_slots == (30, 20)
+    assert given.local_variance == pytest.approx(q(xs[0], ws[0]) / 30 + q(xs[1], ws[1]) / 20)
+    assert abs(given.decomposition_residual()) < 1e-9 * 50 * given.local_variance
+
+
+def test_optimal_scales_minimise_global_variance():
+    from roast_theory.sharing import optimal_scales
+
+    rng = np.random.default_rng(8)
+    xs = [rng.standard_normal(30) * 3, rng.standard_normal(50) * 0.2]
+    ws = [rng.standard_normal(30) * 0.1, rng.standard_normal(50) * 2]
+    lam = optimal_scales(xs, ws)
+    nx, nw = [np.linalg.norm(x) for x in xs], [np.linalg.norm(w) for w in ws]
+    assert lam[0] ** 4 / lam[1] ** 4 == pytest.approx((nw[0] / nx[0]) ** 2 / (nw[1] / nx[1]) ** 2)
+    best = sharing_variance(xs, ws, 80, scales=lam).global_variance
+    for s in np.geomspace(0.05, 20, 41):
+        assert best <= sharing_variance(xs, ws, 80, scales=[1.0, s]).global_variance * (1 + 1e-12)
+    with pytest.raises(RoastTheoryError, match="module 1"):
+        optimal_scales(xs, [ws[0], np.zeros(50)])
 
 
 def test_allocation_rounding_keeps_every_module():
@@ -160,6 +223,10 @@ def test_allocation_rounding_keeps_every_module():
     (lambda: kernel_variance(np.ones(3), np.ones(3), 10, 2), "n_total=2"),
     (lambda: kernel_variance(np.ones(3), np.ones(3), 10, 9, 4), "module_size=4"),
     (lambda: optimal_allocation([np.ones(2)] * 3, [np.ones(2)] * 3, 2), "memory=2"),
+    (lambda: sharing_variance([np.ones(90), np.ones(2)], [np.ones(90), np.ones(2)], 10), "m_l=0"),
+    (lambda: sharing_variance([np.ones(3)] * 2, [np.ones(3)] * 2, 10, local_slots=(5, 4)), "sum to 9"),
+    (lambda: sharing_variance([np.ones(3)] * 2, [np.ones(3)] * 2, 10, local_slots=(10, 0)), "m_l=0"),
+    (lambda: sharing_variance([np.ones(3)] * 2, [np.ones(3)] * 2, 10, local_slots=(10,)), "one per module"),
 ])
 def test_bad_input(call, needle):
     with pytest.raises(RoastTheoryError) as info:
