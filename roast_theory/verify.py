@@ -227,8 +227,10 @@ def verify(trials: int = 100_000, seed: int = 0) -> VerificationReport:
     """
     trials = check_int("trials", trials, low=100_000)
     seed = check_seed(seed)
+    from ._verify_theorem import kernel_rows, theorem_rows
+
     rows = _symbolic_rows() + _moment_rows(trials, seed) + _sharing_rows(trials, seed) \
-        + _placement_rows(trials, seed)
+        + _placement_rows(trials, seed) + kernel_rows(trials, seed) + theorem_rows(trials, seed)
     return VerificationReport(rows=tuple(rows), trials=trials, seed=seed)
 
 

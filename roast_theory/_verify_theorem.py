@@ -1,0 +1,149 @@
+"""Rows of :func:`roast_theory.verify` for the global-vs-local theorem and the kernel-placement forms.
+
+Each statement of :mod:`roast_theory.sharing_theorem` gets an exact check (sympy identity or exact
+arithmetic) and a Monte Carlo check (over hashings, or over random inputs for the statements about
+random inputs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy as sp
+
+from .sharing import optimal_scales, sharing_variance
+from .sharing_theorem import expected_random_difference, limit_global_win_probability, pair_energy
+
+
+def _row(quantity, formula, method, expected, value, se=None, rel=1e-9):
+    from .verify import Z_LIMIT, VerificationRow
+
+    if se is None:
+        ok = math.isclose(value, expected, rel_tol=rel, abs_tol=rel)
+        return VerificationRow(quantity, formula, method, float(expected), float(value), (), None, ok)
+    z = (value - expected) / se if se > 0 else (0.0 if value == expected else math.inf)
+    ci = (float(value - 3.29 * se), float(value + 3.29 * se))
+    return VerificationRow(quantity, formula, method, float(expected), float(value), ci, float(z),
+                           abs(z) < Z_LIMIT)
+
+
+def _margins_x_equals_w(X: np.ndarray, sizes) -> np.ndarray:
+    """``m (V_L - V_G)`` for every row of ``X`` (``x = w``, ``q = p``), from pair energies."""
+    n = sum(sizes)
+    y = X * X
+    cross = 2.0 * (y.sum(1) ** 2 - (y * y).sum(1))
+    out = np.zeros(X.shape[0])
+    start = 0
+    for nl in sizes:
+        yl = y[:, start:start + nl]
+        e_l = 2.0 * (yl.sum(1) ** 2 - (yl * yl).sum(1))
+        out += (n / nl - 1.0) * e_l
+        cross -= e_l
+        start += nl
+    return out - cross
+
+
+def _sympy_expectation_identity() -> bool:
+    n1, n2, n3 = sp.symbols("n1 n2 n3", positive=True)
+    sizes = (n1, n2, n3)
+    n = sum(sizes)
+    within = sum((n / nl - 1) * 2 * nl * (nl - 1) for nl in sizes)
+    cross = 2 * (n**2 - sum(nl**2 for nl in sizes))
+    return sp.simplify(within - cross - (-2 * 2 * n)) == 0
+
+
+def _sympy_x_equals_w_identity() -> bool:
+    """``m (V_L - V_G) = 2 n sum_l n_l (ybar_l - ybar)^2 - 2 sum_l (1/p_l - 1) sum_{i in l} y_i^2``."""
+    y = sp.symbols("y0:5", positive=True)
+    groups = (y[:2], y[2:])
+    n = 5
+    pair = lambda g: sum(4 * g[i] * g[j] for i in range(len(g)) for j in range(i + 1, len(g)))  # noqa: E731
+    within = [pair(g) for g in groups]
+    cross = pair(y) - sum(within)
+    lhs = sum(sp.Rational(n, len(g)) * e for g, e in zip(groups, within)) - sum(within) - cross
+    ybar = sum(y) / n
+    rhs = 2 * n * sum(len(g) * (sum(g) / len(g) - ybar) ** 2 for g in groups) \
+        - 2 * sum((sp.Rational(n, len(g)) - 1) * sum(v**2 for v in g) for g in groups)
+    return sp.expand(lhs - rhs) == 0
+
+
+def theorem_rows(trials: int, seed: int) -> list:
+    """Exact and Monte Carlo rows for the pair-energy condition and its consequences."""
+    from .montecarlo import mc_total_inner_product
+
+    rows = []
+    rng = np.random.default_rng(17)
+    xs = [rng.standard_normal(12) + 1.0, 2.0 * rng.standard_normal(24)]
+    ws = [rng.standard_normal(12) + 0.5, 0.5 * rng.standard_normal(24)]
+    res = sharing_variance(xs, ws, 24)
+    pe = pair_energy(xs, ws, [s / 24 for s in res.local_slots])
+    rows.append(_row("pair energy: margin == m (V_L - V_G)", "B3-pair", "exact", 24 * res.difference(),
+                     pe.margin()))
+    est_g = mc_total_inner_product(xs, ws, memory=24, sharing="global", trials=trials, seed=seed + 700)
+    est_l = mc_total_inner_product(xs, ws, memory=24, sharing="local", trials=trials, seed=seed + 701)
+    se = 24 * math.hypot(est_g.variance_se, est_l.variance_se)
+    rows.append(_row("pair energy: margin vs MC m (V_L - V_G)", "B3-pair", "MC", pe.margin(),
+                     24 * (est_l.variance - est_g.variance), se))
+    bad = hits = 0
+    for _ in range(300):  # the sufficient condition never claims a win that the exact condition denies
+        k = int(rng.integers(2, 5))
+        sx = [rng.standard_normal(int(rng.integers(2, 9))) * rng.uniform(0.1, 3) for _ in range(k)]
+        sw = [rng.standard_normal(x.size) * rng.uniform(0.1, 3) for x in sx]
+        p = pair_energy(sx, sw)
+        bad += int(p.sufficient and not p.global_wins)
+        hits += int(p.sufficient)
+    rows.append(_row(f"sufficient => global wins ({hits} of 300 cases)", "B3-pair", "exact", 0.0,
+                     float(bad) if hits else math.nan))
+    rows.append(_row("sympy: E m(V_L - V_G) = -2(k-1)n, k=3", "B3-rand", "sympy", 0.0,
+                     0.0 if _sympy_expectation_identity() else 1.0))
+    sizes = (20, 30, 50)
+    x = np.random.default_rng(seed + 702).exponential(size=(20_000, sum(sizes))) - 1.0  # not Gaussian
+    mg = _margins_x_equals_w(x, sizes)
+    rows.append(_row("E m(V_L - V_G), x = w iid centred Exp(1)", "B3-rand", "MC",
+                     expected_random_difference(sizes), float(mg.mean()),
+                     float(mg.std() / math.sqrt(mg.size))))
+    rows.append(_row("sympy: x = w difference = between-SS - fourth moments", "B3-limit", "sympy", 0.0,
+                     0.0 if _sympy_x_equals_w_identity() else 1.0))
+    p_lim = limit_global_win_probability(2, 3.0)
+    g = np.random.default_rng(seed + 703).standard_normal((10_000, 2000))
+    won = float((_margins_x_equals_w(g, (1000, 1000)) > 0).mean())
+    rows.append(_row("P(global wins), x = w Gaussian, 2 x 1000 vs chi2 limit", "B3-limit", "MC", p_lim, won,
+                     math.sqrt(p_lim * (1 - p_lim) / 10_000)))
+    lam = optimal_scales(xs, ws)
+    opt = sharing_variance(xs, ws, 24, scales=lam)
+    sizes2 = np.array([12.0, 24.0])
+    p2 = sizes2 / sizes2.sum()
+    c = np.sqrt(np.array([(u @ u) * (v @ v) for u, v in zip(xs, ws)])) / sizes2
+    rows.append(_row("optimal scales: covariance term = n^2 Var_p(sqrt(ab))", "B3-scales", "exact",
+                     36.0**2 * float(p2 @ c**2 - (p2 @ c) ** 2), opt.covariance_term))
+    est = mc_total_inner_product(xs, ws, memory=24, sharing="global", scales=list(lam), trials=trials,
+                                 seed=seed + 704)
+    rows.append(_row("optimal scales: global variance", "B3-scales", "MC", opt.global_variance,
+                     float(est.variance), float(est.variance_se)))
+    return rows
+
+
+def kernel_rows(trials: int, seed: int) -> list:
+    """Monte Carlo rows for kernel placement without signs and with aligned starts."""
+    from .moments import tile_hashing_moments, weight_mse
+    from .montecarlo import mc_inner_product, mc_weight_mse
+    from .verify import _mc_row, builtin_vectors
+
+    x, w = builtin_vectors()
+    rows = []
+    for i, (sign, align) in enumerate([("none", 1), ("none", 4), ("tile", 4), ("element", 8)]):
+        res = tile_hashing_moments(x, w, 40, 8, sign, "kernel", align=align)
+        est = mc_inner_product(x, w, memory=40, tile=8, sign=sign, placement="kernel", trials=trials,
+                               seed=seed + 800 + i, align=align)
+        label = f"Z=8, sign={sign}, kernel starts, align={align}"
+        if sign == "none":
+            rows.append(_mc_row(f"mean: {label}", res.formula, res.mean, est, "mean"))
+        rows.append(_mc_row(f"variance: {label}", res.formula, res.variance, est, "variance"))
+    for i, align in enumerate((1, 4)):
+        res = weight_mse(w, 40, 8, "none", "kernel", align=align)
+        est = mc_weight_mse(w, memory=40, tile=8, sign="none", placement="kernel", trials=trials,
+                            seed=seed + 810 + i, align=align)
+        rows.append(_mc_row(f"E|w_hat - w|^2: Z=8, no sign, kernel, align={align}", "C4-kernel", res.mse,
+                            est))
+    return rows
