@@ -63,6 +63,12 @@ from .sharing import (
     optimal_scales,
     sharing_variance,
 )
+from .sharing_theorem import (
+    PairEnergy,
+    expected_random_difference,
+    limit_global_win_probability,
+    pair_energy,
+)
 from .verify import VerificationReport, VerificationRow, verify
 
 __all__ = [
@@ -70,7 +76,8 @@ __all__ = [
     # closed forms
     "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "layout_moments", "weight_mse",
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
-    "optimal_scales",
+    "optimal_scales", "pair_energy", "PairEnergy", "expected_random_difference",
+    "limit_global_win_probability",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
     "Allocation", "SlotLoad", "UnusedFraction",

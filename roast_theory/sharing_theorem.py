@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from ._tiles import q_form
 from ._validate import check_int, check_modules, check_real
@@ -120,4 +119,6 @@ def limit_global_win_probability(k: int, mu4: float) -> float:
     mu4 = check_real("mu4", mu4, low=1.0)
     if mu4 == 1.0:
         return 0.0
+    from scipy import stats
+
     return float(stats.chi2.sf((k - 1) * mu4 / (mu4 - 1.0), k - 1))
