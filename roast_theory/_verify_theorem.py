@@ -12,13 +12,12 @@ import math
 import numpy as np
 import sympy as sp
 
+from ._verify_rows import Z_LIMIT, VerificationRow, _mc_row, builtin_vectors
 from .sharing import optimal_scales, sharing_variance
 from .sharing_theorem import expected_random_difference, limit_global_win_probability, pair_energy
 
 
 def _row(quantity, formula, method, expected, value, se=None, rel=1e-9):
-    from .verify import Z_LIMIT, VerificationRow
-
     if se is None:
         ok = math.isclose(value, expected, rel_tol=rel, abs_tol=rel)
         return VerificationRow(quantity, formula, method, float(expected), float(value), (), None, ok)
@@ -128,7 +127,6 @@ def kernel_rows(trials: int, seed: int) -> list:
     """Monte Carlo rows for kernel placement without signs and with aligned starts."""
     from .moments import tile_hashing_moments, weight_mse
     from .montecarlo import mc_inner_product, mc_weight_mse
-    from .verify import _mc_row, builtin_vectors
 
     x, w = builtin_vectors()
     rows = []

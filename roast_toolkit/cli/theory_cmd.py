@@ -170,6 +170,18 @@ def _run_sweep(args) -> Outcome:
     return Outcome(*execute(args))
 
 
+def _configure_advise(p: argparse.ArgumentParser) -> None:
+    from roast_toolkit.advise._cli import configure
+
+    configure(p)
+
+
+def _run_advise(args) -> Outcome:
+    from roast_toolkit.advise._cli import run
+
+    return run(args)
+
+
 SUBCOMMANDS: list[Subcommand] = [
     Subcommand("variance", "closed-form mean/variance/bias of <w_hat, x>", _add_hash_options, _run_variance),
     Subcommand("montecarlo", "Monte Carlo estimate of <w_hat, x>", _configure_montecarlo, _run_montecarlo),
@@ -179,6 +191,8 @@ SUBCOMMANDS: list[Subcommand] = [
                _run_report),
     Subcommand("sweep", "a TOML grid of theory points, serial or on Dask, into a CSV/Parquet table",
                _configure_sweep, _run_sweep),
+    Subcommand("advise", "ROAST tile shapes and alignments: closed-form variance vs predicted kernel time",
+               _configure_advise, _run_advise),
 ]
 
 DESCRIPTION = ("roast-theory: closed forms, Monte Carlo, global vs local sharing, verification and the "
