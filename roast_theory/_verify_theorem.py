@@ -145,3 +145,31 @@ def kernel_rows(trials: int, seed: int) -> list:
         rows.append(_mc_row(f"E|w_hat - w|^2: Z=8, no sign, kernel, align={align}", "C4-kernel", res.mse,
                             est))
     return rows
+
+
+def general_symbolic_rows() -> list:
+    """Each general-``n`` derivation: a symbolic proof, and an exact-rational instance against the package."""
+    from fractions import Fraction
+
+    from .moments import element_hashing_moments, weight_mse
+    from .sharing import kernel_variance
+    from .symbolic_general import NAMES, derive
+
+    rng = np.random.default_rng(23)
+    xs = [Fraction(int(v), 7) for v in rng.integers(-9, 10, 5)]
+    ws = [Fraction(int(v), 5) for v in rng.integers(-9, 10, 5)]
+    xf, wf = np.array(xs, dtype=float), np.array(ws, dtype=float)
+    package = {"A": element_hashing_moments(xf, wf, 13).variance,
+               "B3-global": element_hashing_moments(xf, wf, 13).variance,
+               "A-mean-nosign": element_hashing_moments(xf, wf, 13, sign="none").mean,
+               "weight-mse": weight_mse(wf, 13).mse,
+               "B1": kernel_variance(xf, wf, 13, 5).global_variance}
+    rows = []
+    for name in NAMES:
+        d = derive(name)
+        rows.append(VerificationRow(f"sympy general n: {name} == closed form", name, "sympy", 0.0, 0.0, (),
+                                    None, d.matches))
+        values = {"x": xs, "w": ws, "x2": ws}
+        rows.append(_row(f"exact rational n=5 m=13: {name}", name, "exact", package[name],
+                         float(d.evaluate(values, 5, 13)), rel=1e-12))
+    return rows

@@ -26,6 +26,7 @@ import sympy as sp
 
 from ._validate import check_choice, check_int, check_same_shape, check_vector
 from .errors import RoastTheoryError
+from .symbolic_general import NAMES, GeneralDerivation, derive  # noqa: F401 - general-n derivations
 
 MAX_SYMBOLIC_N = 8
 M_SYM = sp.Symbol("m", positive=True)

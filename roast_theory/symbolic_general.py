@@ -1,0 +1,189 @@
+"""General-``n`` symbolic derivations: moments as sympy ``Sum`` expressions from indicator expectations.
+
+The square of ``Y = sum_{i,j} g_i g_j [h(i) = h(j)] x_i w_j`` is a sum over index tuples ``(i, j, k, l)``.
+Group the tuples by their *coincidence pattern* (the set partition ``pi`` of the four positions saying
+which indices are equal): inside one pattern the expectation ``E[g g g g] E[[h(i)=h(j)][h(k)=h(l)]]`` is a
+constant ``e(pi)`` (signs: every sign variable an even number of times; collisions: pairwise independent
+uniform slots, so a collision of two distinct elements has probability ``1/m``). Hence
+
+    ``E[Y^2] = sum_pi e(pi) S_pi``, ``S_pi`` = the sum of ``x_i w_j x_k w_l`` over tuples of pattern pi.
+
+Sums over *distinct* blocks are turned into unrestricted sums by Moebius inversion on the partition lattice,
+``S_pi = sum_{sigma >= pi} mu(pi, sigma) T_sigma``, ``mu = prod_blocks (-1)^(c-1) (c-1)!``, and an
+unrestricted sum factorises into power sums ``Sum(prod_p v_p[t], (t, 0, n-1))``. Tiles (result ``C1``) add
+one level: elements are ``(a, o)`` (tile ``a < T``, offset ``o < Z``) and the collision probability also
+depends on whether two distinct elements share a tile (then they never collide), handled the same way on
+the tile indices. The results are exact expressions in symbolic ``n`` (or ``T``, ``Z``) and ``m``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .errors import RoastTheoryError
+
+N, T, Z = sp.symbols("n T Z", integer=True, positive=True)
+M = sp.Symbol("m", positive=True)
+X, W = sp.IndexedBase("x"), sp.IndexedBase("w")
+_t, _a, _o = sp.symbols("t a o", integer=True)
+
+
+def _partitions(items):
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for part in _partitions(rest):
+        for i in range(len(part)):
+            yield part[:i] + [[first] + part[i]] + part[i + 1:]
+        yield [[first]] + part
+
+
+def _coarsenings(pi):
+    """All ``sigma >= pi`` (unions of blocks of ``pi``) with the Moebius factor ``mu(pi, sigma)``."""
+    for grouping in _partitions(list(range(len(pi)))):
+        mu = math.prod((-1) ** (len(g) - 1) * math.factorial(len(g) - 1) for g in grouping)
+        yield [sum((pi[b] for b in g), []) for g in grouping], mu
+
+
+def _power_sum(vectors, positions):
+    """``Sum_t prod_{p} v_p[t]`` (element level)."""
+    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, 0, N - 1))
+
+
+def _at(v):
+    """``v[t]`` for an indexed vector, the constant itself otherwise (the all-ones vector is ``1``)."""
+    return v[_t] if isinstance(v, sp.IndexedBase) else v
+
+
+def _distinct_sum(pi, vectors):
+    """Sum of ``prod_p v_p[index_p]`` over tuples whose coincidence pattern is exactly ``pi``."""
+    return sp.Add(*[mu * sp.Mul(*[_power_sum(vectors, blk) for blk in sigma])
+                    for sigma, mu in _coarsenings(pi)])
+
+
+def _sign_even(pi, pairs_with_signs):
+    return all(sum(1 for blk in pi for p in blk if p in group) % 2 == 0 for group in pairs_with_signs)
+
+
+def _collision(pi, pairs):
+    """``E prod [h(u) = h(v)]`` for element hashing: ``m^-r``, ``r`` = distinct-element pairs (rank)."""
+    block = {p: b for b, blk in enumerate(pi) for p in blk}
+    parent = list(range(len(pi)))
+
+    def find(u):
+        while parent[u] != u:
+            u = parent[u]
+        return u
+
+    rank = 0
+    for u, v in pairs:
+        a, b = find(block[u]), find(block[v])
+        if a != b:
+            parent[a] = b
+            rank += 1
+    return M ** (-rank)
+
+
+def _element_second_moment(vectors, signed: bool):
+    """``E[Y^2]`` for ``Y = sum_{i,j} g_i g_j [h(i)=h(j)] v0_i v1_j``, ``vectors = (v0, v1, v0, v1)``."""
+    total = 0
+    for pi in _partitions([0, 1, 2, 3]):
+        if signed and not all(len([p for p in blk]) % 2 == 0 for blk in pi):
+            continue
+        total += _collision(pi, [(0, 1), (2, 3)]) * _distinct_sum(pi, vectors)
+    return total
+
+
+def _element_mean(v0, v1, signed: bool):
+    total = 0
+    for pi in _partitions([0, 1]):
+        if signed and len(pi) == 2:
+            continue
+        total += _collision(pi, [(0, 1)]) * _distinct_sum(pi, (v0, v1))
+    return total
+
+
+def _q_closed(x, w):
+    s = lambda *vs: sp.Sum(sp.Mul(*[v[_t] for v in vs]), (_t, 0, N - 1))  # noqa: E731
+    return s(x, x) * s(w, w) + s(x, w) ** 2 - 2 * s(x, x, w, w)
+
+
+def _weight_mse_derived():
+    """``E|w_hat - w|^2 = sum_i E[(sum_{j != i} g_i g_j [h_i = h_j] w_j)^2]`` (patterns of ``(i, j, k)``)."""
+    total = 0
+    for pi in _partitions([0, 1, 2]):  # positions: i (unit weight), j, k; j != i, k != i; signs g_j g_k even
+        block = {p: b for b, blk in enumerate(pi) for p in blk}
+        if block[1] == block[0] or block[2] == block[0] or block[1] != block[2]:
+            continue
+        total += M ** (-1) * _distinct_sum(pi, (sp.S.One, W, W))
+    return total
+
+
+@dataclass(frozen=True)
+class GeneralDerivation:
+    """``derived`` (from indicator expectations) and the package's ``closed_form``, both for general ``n``."""
+
+    name: str
+    derived: sp.Expr
+    closed_form: sp.Expr
+
+    @property
+    def matches(self) -> bool:
+        """True when :meth:`difference` is exactly 0 (a symbolic proof for every ``n`` and ``m``)."""
+        return self.difference() == 0
+
+    def difference(self) -> sp.Expr:
+        """``derived - closed_form`` after expanding the products of sums (0 when the proof goes through)."""
+        e = (self.derived - self.closed_form).doit()
+        for _ in range(3):  # split sums of terms, pull constants out, evaluate sums of constants
+            e = sp.expand(e).replace(lambda z: isinstance(z, sp.Sum),
+                                     lambda z: sp.Sum(sp.expand(z.function), *z.limits).expand().doit())
+        return sp.simplify(e)
+
+    def evaluate(self, values: dict, n: int, memory) -> sp.Rational:
+        """Exact value for concrete ``n`` and vectors (``values = {"x": [...], "w": [...], ...}``)."""
+        expr = self.derived.subs({N: n, M: sp.Integer(memory)}).doit()
+        subs = {}
+        for name, vals in values.items():
+            base = sp.IndexedBase(name)
+            subs.update({base[i]: sp.Rational(v) for i, v in enumerate(vals)})
+        return sp.nsimplify(expr.subs(subs))
+
+
+def derive(name: str) -> GeneralDerivation:
+    """Derive result ``name`` for general ``n`` from indicator expectations.
+
+    Parameters
+    ----------
+    name : {"A", "A-mean-nosign", "weight-mse", "B1", "B3-global"}
+        ``A``: ``Var <w_hat, x>`` with signs (closed form ``Q(x, w)/m``); ``A-mean-nosign``: the mean without
+        signs; ``weight-mse``: ``E|w_hat - w|^2 = (n - 1)|w|^2/m``; ``B1``: the hashed kernel ``Q(x, x2)/m``;
+        ``B3-global``: ``V_G = Q(x, w)/m`` for the concatenated modules (``V_L``: ``A`` summed per module).
+
+    Returns
+    -------
+    GeneralDerivation
+    """
+    s = lambda *vs: sp.Sum(sp.Mul(*[v[_t] for v in vs]), (_t, 0, N - 1))  # noqa: E731
+    if name in ("A", "B3-global"):
+        second = _element_second_moment((X, W, X, W), True)
+        derived = second - _element_mean(X, W, True) ** 2
+        return GeneralDerivation(name, derived, _q_closed(X, W) / M)
+    if name == "B1":
+        x2 = sp.IndexedBase("x2")
+        derived = _element_second_moment((X, x2, X, x2), True) - _element_mean(X, x2, True) ** 2
+        return GeneralDerivation(name, derived, _q_closed(X, x2) / M)
+    if name == "A-mean-nosign":
+        return GeneralDerivation(name, _element_mean(X, W, False), s(X, W) + (s(X) * s(W) - s(X, W)) / M)
+    if name == "weight-mse":
+        return GeneralDerivation(name, _weight_mse_derived(), (N - 1) * s(W, W) / M)
+    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of A, A-mean-nosign, weight-mse, "
+                           "B1, B3-global")
+
+
+#: Results :func:`derive` knows.
+NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B3-global")
