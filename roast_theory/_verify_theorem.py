@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import sympy as sp
 
 from ._verify_rows import Z_LIMIT, VerificationRow, _mc_row, builtin_vectors
 from .sharing import optimal_scales, sharing_variance
@@ -44,6 +43,8 @@ def _margins_x_equals_w(X: np.ndarray, sizes) -> np.ndarray:
 
 
 def _sympy_expectation_identity() -> bool:
+    import sympy as sp
+
     n1, n2, n3 = sp.symbols("n1 n2 n3", positive=True)
     sizes = (n1, n2, n3)
     n = sum(sizes)
@@ -54,6 +55,8 @@ def _sympy_expectation_identity() -> bool:
 
 def _sympy_x_equals_w_identity() -> bool:
     """``m (V_L - V_G) = 2 n sum_l n_l (ybar_l - ybar)^2 - 2 sum_l (1/p_l - 1) sum_{i in l} y_i^2``."""
+    import sympy as sp
+
     y = sp.symbols("y0:5", positive=True)
     groups = (y[:2], y[2:])
     n = 5
@@ -151,7 +154,7 @@ def general_symbolic_rows() -> list:
     """Each general-``n`` derivation: a symbolic proof, and an exact-rational instance against the package."""
     from fractions import Fraction
 
-    from .moments import element_hashing_moments, weight_mse
+    from .moments import element_hashing_moments, tile_hashing_moments, weight_mse
     from .sharing import kernel_variance
     from .symbolic_general import NAMES, derive
 
@@ -164,12 +167,16 @@ def general_symbolic_rows() -> list:
                "A-mean-nosign": element_hashing_moments(xf, wf, 13, sign="none").mean,
                "weight-mse": weight_mse(wf, 13).mse,
                "B1": kernel_variance(xf, wf, 13, 5).global_variance}
+    xt = [xs[:2], xs[2:4], [xs[4], Fraction(1, 3)]]  # C1: 3 tiles of 2
+    wt = [ws[:2], ws[2:4], [ws[4], Fraction(-2, 9)]]
+    flat = lambda t: np.array([float(v) for row in t for v in row])  # noqa: E731
+    package["C1"] = tile_hashing_moments(flat(xt), flat(wt), 13, 2).variance
     rows = []
     for name in NAMES:
         d = derive(name)
         rows.append(VerificationRow(f"sympy general n: {name} == closed form", name, "sympy", 0.0, 0.0, (),
                                     None, d.matches))
-        values = {"x": xs, "w": ws, "x2": ws}
+        values = {"x": xt, "w": wt} if name == "C1" else {"x": xs, "w": ws, "x2": ws}
         rows.append(_row(f"exact rational n=5 m=13: {name}", name, "exact", package[name],
                          float(d.evaluate(values, 5, 13)), rel=1e-12))
     return rows

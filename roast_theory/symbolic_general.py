@@ -145,12 +145,24 @@ class GeneralDerivation:
         return sp.simplify(e)
 
     def evaluate(self, values: dict, n: int, memory) -> sp.Rational:
-        """Exact value for concrete ``n`` and vectors (``values = {"x": [...], "w": [...], ...}``)."""
-        expr = self.derived.subs({N: n, M: sp.Integer(memory)}).doit()
+        """Exact value for concrete ``n`` and vectors (``values = {"x": [...], "w": [...], ...}``).
+
+        For ``C1`` the vectors are ``(T, Z)`` nested lists (tile ``a``, offset ``o``) and ``n`` is ignored.
+        """
+        first = next(iter(values.values()))
+        if self.name == "C1":
+            sizes = {T: len(first), Z: len(first[0])}
+        else:
+            sizes = {N: n}
+        expr = self.derived.subs({**sizes, M: sp.Integer(memory)}).doit()
         subs = {}
         for name, vals in values.items():
             base = sp.IndexedBase(name)
-            subs.update({base[i]: sp.Rational(v) for i, v in enumerate(vals)})
+            if self.name == "C1":
+                subs.update({base[a, o]: sp.Rational(v)
+                             for a, row in enumerate(vals) for o, v in enumerate(row)})
+            else:
+                subs.update({base[i]: sp.Rational(v) for i, v in enumerate(vals)})
         return sp.nsimplify(expr.subs(subs))
 
 
@@ -181,9 +193,61 @@ def derive(name: str) -> GeneralDerivation:
         return GeneralDerivation(name, _element_mean(X, W, False), s(X, W) + (s(X) * s(W) - s(X, W)) / M)
     if name == "weight-mse":
         return GeneralDerivation(name, _weight_mse_derived(), (N - 1) * s(W, W) / M)
-    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of A, A-mean-nosign, weight-mse, "
-                           "B1, B3-global")
+    if name == "C1":
+        return GeneralDerivation(name, _tile_variance_c1(), _c1_closed())
+    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of {', '.join(NAMES)}")
+
+
+def _offset_sum(pi_block, vectors):
+    """``F_B(a)``: sum over offsets of the elements of one tile block, distinct per element block."""
+    total = 0
+    for sigma, mu in _coarsenings(pi_block):
+        total += mu * sp.Mul(*[sp.Sum(sp.Mul(*[vectors[p][_a, _o] for p in blk]), (_o, 0, Z - 1))
+                               for blk in sigma])
+    return total
+
+
+def _tile_distinct_sum(pi, tau, vectors):
+    """Sum of ``prod_p v_p[a_p, o_p]`` over tuples of element pattern exactly ``pi``, tile pattern ``tau``."""
+    inner = {}
+    for b, tblk in enumerate(tau):
+        inner[b] = [eblk for eblk in pi if eblk[0] in tblk]
+    total = 0
+    for sigma, mu in _coarsenings([[b] for b in range(len(tau))]):
+        term = 1
+        for group in sigma:
+            term *= sp.Sum(sp.Mul(*[_offset_sum(inner[b], vectors) for b in group]), (_a, 0, T - 1))
+        total += mu * term
+    return total
+
+
+def _tile_variance_c1():
+    """``Var <w_hat, x>``: tiles, per-element signs, circular placement (one tile's pairs never meet)."""
+    vectors = (X, W, X, W)
+    second, mean = 0, 0
+    for pi in _partitions([0, 1, 2, 3]):
+        if not all(len(blk) % 2 == 0 for blk in pi):
+            continue
+        for tau_groups in _partitions(list(range(len(pi)))):
+            tau = [sum((pi[b] for b in g), []) for g in tau_groups]
+            tile_of = {p: t for t, blk in enumerate(tau) for p in blk}
+            elem_of = {p: e for e, blk in enumerate(pi) for p in blk}
+            if any(elem_of[u] != elem_of[v] and tile_of[u] == tile_of[v] for u, v in ((0, 1), (2, 3))):
+                continue  # two distinct elements of one tile never share a slot
+            second += _collision(pi, [(0, 1), (2, 3)]) * _tile_distinct_sum(pi, tau, vectors)
+    for pi in _partitions([0, 1]):  # the mean: only i = j survives the signs
+        if len(pi) == 1:
+            mean += _tile_distinct_sum(pi, pi, (X, W))
+    return second - mean**2
+
+
+def _c1_closed():
+    s = lambda *vs: sp.Sum(sp.Sum(sp.Mul(*[v[_a, _o] for v in vs]), (_o, 0, Z - 1)), (_a, 0, T - 1))  # noqa: E731
+    q_all = s(X, X) * s(W, W) + s(X, W) ** 2 - 2 * s(X, X, W, W)
+    so = lambda *vs: sp.Sum(sp.Mul(*[v[_a, _o] for v in vs]), (_o, 0, Z - 1))  # noqa: E731
+    q_tiles = sp.Sum(so(X, X) * so(W, W) + so(X, W) ** 2 - 2 * so(X, X, W, W), (_a, 0, T - 1))
+    return (q_all - q_tiles) / M
 
 
 #: Results :func:`derive` knows.
-NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B3-global")
+NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B3-global", "C1")
