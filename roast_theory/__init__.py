@@ -23,6 +23,7 @@ from .hashes import (
     SignHash,
     make_family,
 )
+from .layer_moments import LayerError, layer_output_mse
 from .layout import ModelLayout, auto_scales, local_slots
 from .mappings import ChunkMapping, ElementMapping, TileMapping
 from .moments import (
@@ -77,7 +78,7 @@ __all__ = [
     "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "layout_moments", "weight_mse",
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
     "optimal_scales", "pair_energy", "PairEnergy", "expected_random_difference",
-    "limit_global_win_probability",
+    "limit_global_win_probability", "layer_output_mse", "LayerError",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
     "Allocation", "SlotLoad", "UnusedFraction",
