@@ -11,8 +11,8 @@ with independent uniform tile starts (``tile=(1, 1)``: element hashing). The err
 
 Summed over the batch rows ``x_b`` and the outputs ``n``:
 ``m E||X W_hat - X W||^2 = sum_k |X_:k|^2 sum_n (|W|^2 - |W_t(kn)|^2) + ||X W||^2 - sum_{kb} ||X_kb W_kb||^2``
-where ``X_kb W_kb`` is the product restricted to row block ``kb`` (rows ``k`` of one tile row), because two rows
-of one column lie in different tiles iff they lie in different row blocks.
+where ``X_kb W_kb`` is the product restricted to row block ``kb`` (the rows of one tile row), because two
+rows of one column lie in different tiles iff they lie in different row blocks.
 """
 
 from __future__ import annotations

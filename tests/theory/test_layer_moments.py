@@ -23,7 +23,7 @@ def test_layer_output_mse_matches_monte_carlo(tile):
 
 
 def test_element_hashing_formula_by_hand():
-    # one input row, one column: E (x . e)^2 = sum_{k != k'} ... = Q(x, w_col) / m plus the other columns' energy
+    # one input row, one column: the error variance of <x, w_hat> is Q(x, w) / m
     x, w = np.array([[1.0, 2.0]]), np.array([[3.0], [-1.0]])
     res = layer_output_mse(x, w, 7)
     q = (1 + 4) * (9 + 1) + (3 - 2) ** 2 - 2 * (9 + 4)
