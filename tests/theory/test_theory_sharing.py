@@ -128,9 +128,8 @@ def test_decomposition_is_exact_and_alignment_nonnegative(sizes, extra, seed):
     assert res.diagonal_term <= 1e-9 * scale
     # independent recomputation of V_L with whole-slot budgets (largest remainder of n_l m / n)
     n = sum(sizes)
-    exact = [s_ * m / n for s_ in sizes]
-    slots = [int(np.floor(e)) for e in exact]
-    for i in sorted(range(len(sizes)), key=lambda i: (-(exact[i] - slots[i]), i))[:m - sum(slots)]:
+    slots = [s_ * m // n for s_ in sizes]  # exact integer remainders: ties go to the lower index
+    for i in sorted(range(len(sizes)), key=lambda i: (-(sizes[i] * m % n), i))[:m - sum(slots)]:
         slots[i] += 1
     assert res.local_slots == tuple(slots) and sum(res.local_slots) == m
     v_l = sum(q(x, w) / ml for x, w, ml in zip(xs, ws, slots))
