@@ -116,13 +116,35 @@ def _run_montecarlo(args) -> Outcome:
 def _configure_sharing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modules", required=True, help=".npz with arrays x0, w0, x1, w1, ...")
     p.add_argument("--memory", required=True, type=int, help="global number of slots m")
+    p.add_argument("--local-slots", default=None,
+                   help="whole-slot local budgets m_1,...,m_k summing to --memory (default: by size)")
+    p.add_argument("--scales", default=None,
+                   help="module scales of the global array: 'optimal', or lambda_1,...,lambda_k (default 1)")
+
+
+def _sharing_options(args, xs, ws):
+    from roast_theory.sharing import optimal_scales
+
+    slots = scales = None
+    try:
+        if args.local_slots is not None:
+            slots = tuple(int(v) for v in args.local_slots.split(","))
+        if args.scales == "optimal":
+            scales = optimal_scales(xs, ws)
+        elif args.scales is not None:
+            scales = [float(v) for v in args.scales.split(",")]
+    except ValueError:
+        raise RoastTheoryError(f"--local-slots={args.local_slots!r} / --scales={args.scales!r}: give "
+                               "comma-separated numbers (or --scales optimal)") from None
+    return slots, scales
 
 
 def _run_sharing(args) -> Outcome:
     from roast_theory.sharing import optimal_allocation, sharing_variance
 
     xs, ws = load_modules(args.modules)
-    res = sharing_variance(xs, ws, args.memory)
+    slots, scales = _sharing_options(args, xs, ws)
+    res = sharing_variance(xs, ws, args.memory, scales=scales, local_slots=slots)
     payload = res.to_dict()
     payload["decomposition_residual"] = res.decomposition_residual()
     payload["global_wins"] = res.global_wins()

@@ -246,3 +246,26 @@ def test_b3_with_scales_matches_monte_carlo_and_local_is_scale_free():
     assert abs(scaled.decomposition_residual()) < 1e-9 * max(1.0, m * abs(scaled.difference()))
     with pytest.raises(RoastTheoryError, match="scales"):
         sharing_variance(xs, ws, m, scales=[1.0, -1.0])
+
+
+def test_cli_sharing_local_slots_and_scales(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal(100), 2 * rng.standard_normal(37)]
+    ws = [rng.standard_normal(100), 2 * rng.standard_normal(37)]
+    np.savez(tmp_path / "m.npz", x0=xs[0], w0=ws[0], x1=xs[1], w1=ws[1])
+    base = [sys.executable, "-m", "roast_toolkit.cli.theory_cmd", "sharing", "--modules",
+            str(tmp_path / "m.npz"), "--memory", "50", "--json"]
+    out = json.loads(subprocess.run(base, capture_output=True, text=True, check=True).stdout)
+    assert out["local_slots"] == [36, 14] and sum(out["allocation"]["slots"]) == 50
+    qs = [q(x, w) for x, w in zip(xs, ws)]
+    best = min(qs[0] / a + qs[1] / (50 - a) for a in range(1, 50))
+    assert out["allocation"]["variance"] == pytest.approx(best, rel=1e-12)
+    cmd = base + ["--local-slots", "30,20", "--scales", "optimal"]
+    out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    assert out["local_slots"] == [30, 20]
+    bad = subprocess.run(base + ["--local-slots", "30,19"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "sum to 49" in bad.stderr
