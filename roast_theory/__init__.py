@@ -23,7 +23,7 @@ from .hashes import (
     SignHash,
     make_family,
 )
-from .layer_moments import LayerError, layer_output_mse
+from .layer_moments import LayerError, OutputCovariance, layer_output_mse, output_covariance
 from .layout import ModelLayout, auto_scales, local_slots
 from .mappings import ChunkMapping, ElementMapping, TileMapping
 from .moments import (
@@ -79,6 +79,7 @@ __all__ = [
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
     "optimal_scales", "pair_energy", "PairEnergy", "expected_random_difference",
     "limit_global_win_probability", "layer_output_mse", "LayerError",
+    "output_covariance", "OutputCovariance",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
     "Allocation", "SlotLoad", "UnusedFraction",

@@ -82,3 +82,66 @@ def layer_output_mse(X, W, memory, tile=(1, 1)) -> LayerError:
         within += float((part * part).sum())
     mse = (first + float((y * y).sum()) - within) / m
     return LayerError(mse=mse, exact_norm_sq=float((y * y).sum()), memory=m, tile=(bk, bn), batch=x.shape[0])
+
+
+@dataclass(frozen=True)
+class OutputCovariance(_Result):
+    """Covariance matrix of the hashed outputs ``y_hat = x W_hat`` of one input row (``N x N``)."""
+
+    covariance: np.ndarray
+    exact_output: np.ndarray
+    memory: int
+    tile: tuple
+
+    def correlation(self) -> np.ndarray:
+        """``cov[n, n'] / sqrt(var[n] var[n'])`` (``nan`` where a variance is 0)."""
+        sd = np.sqrt(np.diag(self.covariance))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.covariance / np.outer(sd, sd)
+
+
+def output_covariance(x, W, memory, tile=(1, 1)) -> OutputCovariance:
+    """Covariance of the outputs ``y_hat_n = sum_k x_k W_hat_kn`` under per-element signs, circular tiles.
+
+    Parameters
+    ----------
+    x : array_like, shape (K,)
+        One input row.
+    W : array_like, shape (K, N)
+    memory : int
+    tile : (int, int)
+        ROAST tile ``(BK, BN)``.
+
+    Returns
+    -------
+    OutputCovariance
+
+    Notes
+    -----
+    For distinct elements the errors satisfy ``E e_kn e_k'n' = W_kn W_k'n' / m`` when they lie in different
+    tiles and 0 otherwise, so with ``y = x W`` and ``P_kb = x_kb W_kb`` (the part of ``y`` from row block
+    ``kb``):
+    ``m Cov(y_hat_n, y_hat_n') = y_n y_n' - [nb(n) = nb(n')] sum_kb P_kb,n P_kb,n'`` plus, on the diagonal,
+    ``sum_k x_k^2 (|W|^2 - |W_t(kn)|^2)``. Outputs in *different* column blocks are correlated through
+    ``y_n y_n' / m`` alone; outputs sharing a tile column lose the within-tile part.
+    """
+    xv = np.asarray(x, dtype=np.float64)
+    w = np.asarray(W, dtype=np.float64)
+    if xv.ndim != 1 or w.ndim != 2 or xv.size != w.shape[0]:
+        raise RoastTheoryError(f"x {xv.shape} and W {w.shape} must be (K,) and (K, N)")
+    bk, bn = check_tile_pair(tile)
+    m = check_int("memory", memory, low=bk * bn)
+    k, n = w.shape
+    kb = -(-k // bk)
+    y = xv @ w
+    parts = np.stack([xv[b * bk:(b + 1) * bk] @ w[b * bk:(b + 1) * bk] for b in range(kb)])  # (kb, N)
+    same = (np.arange(n)[:, None] // bn) == (np.arange(n)[None, :] // bn)
+    cov = np.outer(y, y) - same * (parts.T @ parts)
+    nb = -(-n // bn)
+    pad = np.zeros((kb * bk, nb * bn))
+    pad[:k, :n] = w
+    energy = (pad.reshape(kb, bk, nb, bn) ** 2).sum(axis=(1, 3))  # (kb, nb)
+    xk_sq = np.add.reduceat(np.pad(xv * xv, (0, kb * bk - k)), np.arange(0, kb * bk, bk))  # per row block
+    diag = xk_sq @ (float((w * w).sum()) - energy)  # (nb,)
+    cov[np.diag_indices(n)] += np.repeat(diag, bn)[:n]
+    return OutputCovariance(covariance=cov / m, exact_output=y, memory=m, tile=(bk, bn))

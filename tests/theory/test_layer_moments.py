@@ -35,3 +35,21 @@ def test_bad_input():
         layer_output_mse(np.ones((2, 3)), np.ones((4, 2)), 10)
     with pytest.raises(RoastTheoryError, match="memory=3"):
         layer_output_mse(np.ones((2, 4)), np.ones((4, 2)), 3, (2, 2))
+
+
+def test_output_covariance_matches_monte_carlo_and_trace():
+    from roast_theory.layer_moments import output_covariance
+
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(8), rng.standard_normal((8, 6)) + 1.0  # mean weight: outputs correlate
+    res = output_covariance(x, w, 24, (4, 3))
+    assert np.trace(res.covariance) == pytest.approx(layer_output_mse(x[None], w, 24, (4, 3)).mse)
+    ys = []
+    for s in range(4000):
+        mp = TileMapping((8, 6), 24, tile=(4, 3), placement="circular", sign="element", seed=s)
+        ys.append(x @ mp.recover(mp.sketch(w)))
+    d = np.array(ys) - np.array(ys).mean(axis=0)
+    for a, b in [(0, 1), (0, 4), (2, 2), (1, 5)]:  # same tile column, different tile columns, a variance
+        prod = d[:, a] * d[:, b]
+        assert abs(prod.mean() - res.covariance[a, b]) < 5 * prod.std() / np.sqrt(prod.size)
+    assert np.allclose(np.diag(res.correlation()), 1.0)
