@@ -120,9 +120,26 @@ def _all_pairs_lag_grid(X: np.ndarray, W: np.ndarray, length: int) -> np.ndarray
     shape = (length, length)
     gx, gw, h = X.T @ X, W.T @ W, X.T @ W
     spec = np.conj(sfft.rfft2(gx, s=shape, workers=-1)) * sfft.rfft2(gw, s=shape, workers=-1)
-    spec += np.conj(sfft.rfft2(h, s=shape, workers=-1)) * sfft.rfft2(np.ascontiguousarray(h.T), s=shape,
-                                                                       workers=-1)
+    fh, fht = _spectra_of_pair(h, length)
+    spec += np.conj(fh) * fht
     return sfft.irfft2(spec, s=shape, workers=-1)
+
+
+def _spectra_of_pair(h: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rfft2`` of ``h`` and of ``h.T`` (zero-padded to ``length``) from one half-complex 2-D transform.
+
+    ``G = fft(rfft(h, axis=0), axis=1)`` holds ``F_h[k1, k2]`` for ``k1 <= L/2``; ``F_{h^T}[k1, k2] =
+    F_h[k2, k1]`` is ``G.T``, and the rows ``k1 > L/2`` of ``F_h`` follow from Hermitian symmetry.
+    """
+    half = length // 2 + 1
+    g = sfft.fft(sfft.rfft(h, n=length, axis=0, workers=-1), n=length, axis=1, workers=-1)  # (half, L)
+    fht = np.ascontiguousarray(g.T)  # (L, half)
+    fh = np.empty((length, half), dtype=np.complex128)
+    fh[:half] = g[:, :half]
+    k1 = np.arange(half, length)
+    k2 = (-np.arange(half)) % length
+    fh[half:] = np.conj(g[(length - k1)[:, None], k2[None, :]])
+    return fh, fht
 
 
 def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
