@@ -136,9 +136,9 @@ def _spectra_of_pair(h: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray
     fht = np.ascontiguousarray(g.T)  # (L, half)
     fh = np.empty((length, half), dtype=np.complex128)
     fh[:half] = g[:, :half]
-    k1 = np.arange(half, length)
-    k2 = (-np.arange(half)) % length
-    fh[half:] = np.conj(g[(length - k1)[:, None], k2[None, :]])
+    rows = g[length - half:0:-1]  # k1 = half .. L-1  ->  row L - k1
+    fh[half:, 0] = np.conj(rows[:, 0])  # column k2 = 0 -> 0, k2 > 0 -> L - k2
+    fh[half:, 1:] = np.conj(rows[:, length - 1:length - half:-1])
     return fh, fht
 
 
