@@ -105,6 +105,31 @@ def ncu_table(cases, shape_name):
     return "\n".join(rows)
 
 
+def sass_table(folder="call7_time"):
+    """Loop-body instruction mix of every kernel in ``sass_fast.txt`` (``gpu_fast.loop_mix``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_gpu_fast", os.path.join(os.path.dirname(os.path.abspath(__file__)), "gpu_fast.py"))
+    g = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(g)
+    with open(os.path.join(ROOT, folder, "sass_fast.txt")) as f:
+        parts = f.read().split("##### ")[1:]
+    cols = (("LDGSTS", "LDGSTS"), ("LDG", "LDG."), ("STS", "STS"), ("LDS", "LDS"), ("BAR", "BAR"),
+            ("HGMMA", "HGMMA"), ("CALL", "CALL"), ("LDL/STL", ("LDL", "STL")))
+    rows = ["| kernel | config | regs | loop instructions | " + " | ".join(c for c, _ in cols) + " |",
+            "|---|---|---|---|" + "---|" * len(cols)]
+    for part in parts:
+        head, body = part.split("\n", 1)
+        name, cfg, regs = head.split()[:3]
+        mix = g.loop_mix(body)
+        counts = [str(sum(v for op, v in mix.items() if op.startswith(pre))) if mix else "-"
+                  for _, pre in cols]
+        total = sum(mix.values()) if mix else "no backward branch found"
+        rows.append(f"| {name} | {cfg} | {regs.split('=')[1]} | {total} | " + " | ".join(counts) + " |")
+    return "\n".join(rows)
+
+
 def launch_table(cases):
     rows = ["| shape | kernel | config | L2-flushed ms | 20 back-to-back ms | CUDA graph ms |",
             "|---|---|---|---|---|---|"]
@@ -147,6 +172,7 @@ def main():
            ncu_table(load("call8_focus", "gpu_fast_focus.json"), "bert-ffn1"),
            "", "### ncu at 512x10240x10240 (call8_focus)",
            ncu_table(load("call8_focus", "gpu_fast_focus.json"), "authors"), "",
+           "### SASS loop bodies (call7_time/sass_fast.txt)", sass_table(), "",
            "### Launch overhead check (call10_launch_train)",
            launch_table(load("call10_launch_train", "gpu_fast_launch.json")), "",
            "### Training steps (call11_train_graph)",

@@ -207,5 +207,5 @@ def test_fast_md_tables_match_the_records():
     final = r.load("call9_final", "gpu_fast_focus.json")
     for table in (r.forward_table(final, 0), r.forward_table(final, 1),
                   r.train_table(r.load("call11_train_graph", "gpu_fast_train.json")),
-                  r.ncu_table(r.load("call8_focus", "gpu_fast_focus.json"), "bert-ffn1")):
+                  r.ncu_table(r.load("call8_focus", "gpu_fast_focus.json"), "bert-ffn1"), r.sass_table()):
         assert table in fast
