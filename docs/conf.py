@@ -12,8 +12,9 @@ Two things are generated here, before Sphinx reads any page, into git-ignored fo
   ``docs/api/gen/generated/``.
 * ``docs/notebooks/*.ipynb``: copies of ``notebooks/*.ipynb``, each with one hidden first cell that
   changes the kernel's working directory to the real ``notebooks/`` folder (the notebooks read
-  ``../measurements/...`` relative to it) and selects the inline matplotlib backend. myst-nb executes the copies during the build (outputs are
-  cached in ``<OUT>/.jupyter_cache``; a changed notebook runs again) and renders their figures.
+  ``../measurements/...`` relative to it) and selects the inline matplotlib backend. myst-nb executes
+  the copies during the build (outputs are cached in ``<OUT>/.jupyter_cache``; a changed notebook runs
+  again) and renders their figures.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ API_PACKAGES = [
 autosummary_generate = True
 autosummary_imported_members = True
 autosummary_ignore_module_all = False
-autodoc_default_options = {"members": True, "inherited-members": False, "show-inheritance": True}
+autodoc_default_options = {"members": True, "inherited-members": False}
 autodoc_typehints = "none"            # numpydoc's Parameters sections carry the types
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False  # the class template lists members itself (no duplicate tables)
