@@ -62,8 +62,27 @@ API_PACKAGES = [
     ("cachesim.kernels", "Kernel traces, analytic traffic and the cost model"),
     ("cachesim.measure", "Triton kernels, measurement harness, records, model vs measurement"),
     ("roast_toolkit", "The application layer"),
-    ("roast_toolkit.report", "The end-to-end report"),
 ]
+#: Summaries of the application's subpackages; any other public subpackage or module of ``roast_toolkit``
+#: (found at build time) is documented too, with its docstring's first line as summary.
+APP_SUMMARIES = {"roast_toolkit.report": "The end-to-end report"}
+
+
+def _app_modules() -> list[tuple[str, str]]:
+    import pkgutil
+
+    import roast_toolkit
+
+    found = []
+    for info in pkgutil.iter_modules(roast_toolkit.__path__, "roast_toolkit."):
+        if info.name.rsplit(".", 1)[1].startswith("_"):
+            continue
+        doc = (inspect.getdoc(importlib.import_module(info.name)) or info.name).split("\n", 1)[0]
+        found.append((info.name, APP_SUMMARIES.get(info.name, doc.rstrip("."))))
+    return sorted(found)
+
+
+API_PACKAGES += _app_modules()
 
 autosummary_generate = True
 autosummary_imported_members = True
