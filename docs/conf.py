@@ -84,7 +84,10 @@ def _app_modules() -> list[tuple[str, str]]:
 
 API_PACKAGES += _app_modules()
 
-autosummary_generate = True
+# The pages to scan for autosummary tables, named explicitly: with ``True`` autosummary scans the documents
+# of the *previous* build's environment, so an incremental build after a new package appears would miss it.
+autosummary_generate = [f"api/gen/{modname}.rst" for modname, _ in API_PACKAGES]
+
 autosummary_imported_members = True
 autosummary_ignore_module_all = False
 autodoc_default_options = {"members": True, "inherited-members": False}
@@ -115,7 +118,7 @@ def _api_page(modname: str, summary: str) -> str:
     doc = inspect.getdoc(module) or ""
     first = doc.split("\n\n", 1)[0].replace("\n", " ") if doc else summary
     lines = [title, "=" * len(title), "", f".. currentmodule:: {modname}", "", summary + ".", ""]
-    if first and first != summary:
+    if first and first.rstrip(".") != summary.rstrip("."):
         lines += ["*From the module docstring:* " + first, ""]
     names = _public_names(modname)
     kinds = {"Functions": [], "Classes": [], "Modules and data": []}
@@ -147,8 +150,15 @@ def generate_api_pages() -> None:
     gen = DOCS / "api" / "gen"
     for modname, summary in API_PACKAGES:
         _write_if_changed(gen / f"{modname}.rst", _api_page(modname, summary))
-    for stale in gen.glob("*.rst"):  # a package dropped from API_PACKAGES
-        if stale.stem not in {modname for modname, _ in API_PACKAGES}:
+    # Pages of names that are no longer public (renamed, dropped from __all__, package gone) would be
+    # documents outside every toctree: remove them.
+    packages = {modname for modname, _ in API_PACKAGES}
+    public = {f"{modname}.{name}" for modname in packages for name in _public_names(modname)}
+    for stale in gen.glob("*.rst"):
+        if stale.stem not in packages:
+            stale.unlink()
+    for stale in (gen / "generated").glob("*.rst"):
+        if stale.stem not in public:
             stale.unlink()
 
 
