@@ -5,9 +5,10 @@ For every page tested:
 * every ``<img>`` source (a file next to the page or an embedded ``data:`` URI) decodes as an image with a
   non-zero size (Pillow);
 * every internal link (``href``/``src`` of ``a``, ``img``, ``link``, ``script``) points to a file that exists,
-  and a ``#fragment`` into a page of the site names an element id of that page;
+  and a ``#fragment`` into a page of the site names an element id of that page; no script, stylesheet or
+  image comes from another host (the pages render offline);
 * headless Chromium loads the page inside a small harness page and reports every image's
-  ``naturalWidth``: all must be non-zero (the browser decoded them);
+  ``naturalWidth``: all must be non-zero (the browser decoded them); every formula was typeset by MathJax;
 * Chromium takes a screenshot, kept as an artifact in ``$ROAST_ARTIFACT_DIR`` (default ``artifacts/``
   at the repository root, git-ignored) under ``web-pages/``.
 
@@ -15,7 +16,8 @@ Chromium is Debian's ``chromium`` package (``apt-get install -y chromium``; ``.c
 browser checks skip with that hint when it is missing, the file checks still run.
 
 Pages: the ``--quick`` report's ``index.html`` (built here, slow), and the built documentation when
-``$ROAST_DOCS_HTML`` (or ``docs/_build/html``) holds it: its index, the API index and every notebook page.
+``$ROAST_DOCS_HTML`` (or ``docs/_build/html``) holds it: its index, the API index, the theory guide (formulas)
+and every notebook page.
 Building the docs here would take minutes, so CI builds them in their own step and then runs this file with
 ``ROAST_DOCS_HTML`` set.
 """
@@ -116,7 +118,11 @@ def link_problems(path: Path, site_root: Path) -> list[str]:
     problems, ids_cache = [], {}
     page = _parse(path)
     for tag, url in page.refs:
-        if url.startswith("data:") or not _is_internal(url):
+        if url.startswith("data:"):
+            continue
+        if not _is_internal(url):
+            if tag in ("script", "link", "img"):  # the pages must render offline
+                problems.append(f"<{tag}> {url}: loads an external resource")
             continue
         parts = urlsplit(url)
         target = path if not parts.path else (path.parent / unquote(parts.path)).resolve()
@@ -158,7 +164,11 @@ frame.addEventListener("load", async () => {{
       img.addEventListener("load", ok); img.addEventListener("error", ok); }})));
     const rows = imgs.map(img => ({{src: img.getAttribute("src").slice(0, 80), w: img.naturalWidth,
                                     h: img.naturalHeight}}));
-    out.textContent = "RESULT" + JSON.stringify({{title: doc.title, images: rows}}) + "END";
+    const mj = frame.contentWindow.MathJax;
+    if (mj && mj.startup && mj.startup.promise) {{ await mj.startup.promise; }}
+    const math = {{source: doc.querySelectorAll("span.math, div.math").length,
+                   typeset: doc.querySelectorAll("mjx-container").length}};
+    out.textContent = "RESULT" + JSON.stringify({{title: doc.title, images: rows, math: math}}) + "END";
   }} catch (err) {{
     out.textContent = "RESULT" + JSON.stringify({{error: String(err)}}) + "END";
   }}
@@ -213,6 +223,8 @@ def check_page(page: Path, site_root: Path, name: str, tmp_path: Path, *, min_im
     assert len(result["images"]) == n_images, (result, n_images)
     broken = [img for img in result["images"] if img["w"] <= 0 or img["h"] <= 0]
     assert not broken, f"{page}: Chromium did not decode {broken}"
+    math = result["math"]
+    assert math["typeset"] >= math["source"], f"{page}: MathJax typeset {math} (formulas left as TeX)"
     screenshot(page, name)
 
 
@@ -224,15 +236,19 @@ def test_checks_can_fail(tmp_path):
     page = tmp_path / "index.html"
     page.write_text('<html><body id="top"><img src="ok.png"><img src="bad.png"><img src="gone.png">'
                     '<a href="#top">ok</a><a href="#nowhere">x</a><a href="missing.html">y</a>'
-                    '<a href="https://example.org/">external, ignored</a></body></html>')
+                    '<a href="https://example.org/">an external link is fine</a>'
+                    '<script src="https://example.org/x.js"></script>'
+                    '<span class="math">\\(x^2\\)</span></body></html>')
     images = image_problems(page)
     assert len(images) == 2 and "bad.png" in images[0] and "gone.png" in images[1], images
     links = link_problems(page, tmp_path)
-    assert len(links) == 3 and "nowhere" in links[1] and "missing.html" in links[2], links
+    assert len(links) == 4 and "nowhere" in links[1] and "missing.html" in links[2], links
+    assert "external resource" in links[3], links
     if _chromium() is not None:
         result = browser_images(page, tmp_path)
         widths = [img["w"] for img in result["images"]]
         assert widths[0] > 0 and widths[1] == 0 and widths[2] == 0, result
+        assert result["math"] == {"source": 1, "typeset": 0}, result  # no MathJax: left as TeX
 
 
 def _png_bytes() -> bytes:
@@ -255,7 +271,7 @@ def test_report_page(tmp_path):
 def _docs_pages() -> list[str]:
     if not (DOCS_HTML / "index.html").is_file():
         return []
-    pages = ["index.html", "api/index.html"]
+    pages = ["index.html", "api/index.html", "user_guide/theory.html"]
     pages += sorted(p.relative_to(DOCS_HTML).as_posix() for p in (DOCS_HTML / "notebooks").glob("*.html"))
     return pages
 
