@@ -220,5 +220,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+# Single pages without siblings get no (empty) section navigation on the left.
+html_sidebars = {page: [] for page in ("index", "getting_started", "glossary", "gpu_records")}
 html_show_sourcelink = False
 html_copy_source = False
