@@ -13,8 +13,8 @@ Two things are generated here, before Sphinx reads any page, into git-ignored fo
 * ``docs/notebooks/*.ipynb``: copies of ``notebooks/*.ipynb``, each with one hidden first cell that
   changes the kernel's working directory to the real ``notebooks/`` folder (the notebooks read
   ``../measurements/...`` relative to it) and selects the inline matplotlib backend. myst-nb executes
-  the copies during the build (outputs are cached in ``<OUT>/.jupyter_cache``; a changed notebook runs
-  again) and renders their figures.
+  the copies during the build (outputs are cached in ``docs/_build/.jupyter_cache``; a changed notebook
+  runs again) and renders their figures.
 """
 
 from __future__ import annotations
@@ -202,9 +202,12 @@ copy_notebooks()
 # --- MyST / myst-nb ----------------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
-# "cache": execute a notebook when it changed since the last build (outputs in <OUT>/.jupyter_cache);
+# "cache": execute a notebook when its code changed since the last build (outputs cached, see below);
 # ROAST_DOCS_NB_EXECUTION=off skips execution for a quick look at the prose pages.
+# ROAST_DOCS_NB_EXECUTION=force runs every notebook again (say after a change of the library they call).
 nb_execution_mode = os.environ.get("ROAST_DOCS_NB_EXECUTION", "cache")
+# The cache is keyed by the notebooks' code cells; kept in docs/_build/ (git-ignored) whatever OUT is.
+nb_execution_cache_path = str(DOCS / "_build" / ".jupyter_cache")
 nb_execution_timeout = 900           # a hang guard: each notebook takes ~20-60 s on 2 cores
 nb_execution_raise_on_error = True   # a notebook cell that raises fails the build
 nb_execution_show_tb = True
@@ -224,3 +227,15 @@ html_theme_options = {
 html_sidebars = {page: [] for page in ("index", "getting_started", "glossary", "gpu_records")}
 html_show_sourcelink = False
 html_copy_source = False
+
+
+def _outputs_under_docs_build(app) -> None:
+    # myst-nb writes the executed notebooks and their image files beside OUT (OUT/../jupyter_execute);
+    # keep them in docs/_build/ (git-ignored) instead: building into any OUT leaves the checkout clean.
+    config = getattr(app.env, "mystnb_config", None)
+    if config is not None:
+        app.env.mystnb_config = config.copy(output_folder=str(DOCS / "_build" / "jupyter_execute"))
+
+
+def setup(app):
+    app.connect("builder-inited", _outputs_under_docs_build, priority=900)  # after myst-nb's own handler
