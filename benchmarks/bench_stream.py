@@ -100,7 +100,7 @@ def main():
     cmd = [
         sys.executable,
         "-m",
-        "cachesim.cli",
+        "roast_toolkit.cli.cachesim_cmd",
         "replay",
         str(path),
         "--hierarchy",

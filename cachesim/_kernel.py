@@ -449,6 +449,26 @@ def run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0
     return 0
 
 
+@njit(cache=True, inline="always")
+def _lru_lookup(ts, base, ways, line, c):
+    """Look ``line`` up in the LRU set at ``base`` of ``ts`` (tags, stamps) at time ``c``; on a miss fill
+    the least recently used way. Returns 0 (hit), 1 (miss into an empty way) or 2 (miss with eviction)."""
+    best = 0
+    bs = ts[base, 1]
+    for w in range(ways):
+        if ts[base + w, 0] == line:
+            ts[base + w, 1] = c
+            return 0
+        st = ts[base + w, 1]
+        if st < bs:
+            bs = st
+            best = w
+    r = 1 if ts[base + best, 0] == -1 else 2
+    ts[base + best, 0] = line
+    ts[base + best, 1] = c
+    return r
+
+
 @njit(cache=True)
 def _lru_loads(ts, off, ways, sets, c, addrs, shift, out, outcome, want_outcome, emit):
     """LRU, modulo indexing, loads only, on ``ts[:, 0]`` = tags, ``ts[:, 1]`` = stamps (C order, so a
@@ -464,27 +484,12 @@ def _lru_loads(ts, off, ways, sets, c, addrs, shift, out, outcome, want_outcome,
             hits += 1
             continue
         prev = line
-        base = off + (line & (sets - 1)) * ways
         c += 1
-        best = 0
-        bs = ts[base, 1]
-        hit = -1
-        for w in range(ways):
-            if ts[base + w, 0] == line:
-                hit = w
-                break
-            st = ts[base + w, 1]
-            if st < bs:
-                bs = st
-                best = w
-        if hit >= 0:
-            ts[base + hit, 1] = c
+        r = _lru_lookup(ts, off + (line & (sets - 1)) * ways, ways, line, c)
+        if r == 0:
             hits += 1
             continue
-        if ts[base + best, 0] != -1:
-            evict += 1
-        ts[base + best, 0] = line
-        ts[base + best, 1] = c
+        evict += r - 1
         if want_outcome:
             outcome[i] = 2
         if emit:
@@ -530,25 +535,11 @@ def _lru_loads_bucketed(ts, off, ways, sets, c, addrs, shift, out, flag, emit):
                 continue
             prev = line
             c += 1
-            best = 0
-            bs = ts[base, 1]
-            hit = -1
-            for w in range(ways):
-                if ts[base + w, 0] == line:
-                    hit = w
-                    break
-                st = ts[base + w, 1]
-                if st < bs:
-                    bs = st
-                    best = w
-            if hit >= 0:
-                ts[base + hit, 1] = c
+            r = _lru_lookup(ts, base, ways, line, c)
+            if r == 0:
                 hits += 1
                 continue
-            if ts[base + best, 0] != -1:
-                evict += 1
-            ts[base + best, 0] = line
-            ts[base + best, 1] = c
+            evict += r - 1
             flag[bidx[j]] = 2
             nmiss += 1
     if emit:

@@ -8,6 +8,7 @@ error code; the Python caller turns that into a message with the file name and l
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 OK = 0
 MALFORMED = 1
@@ -29,6 +30,7 @@ def _is_space(c):
 
 @numba.njit(cache=True)
 def _hexval(c):
+    c = np.int64(c)  # a uint8 byte: without the JIT, uint8 arithmetic would wrap around
     if 48 <= c <= 57:
         return c - 48
     if 97 <= c <= 102:
@@ -68,7 +70,7 @@ def _parse_dec(buf, j, end):
     while j < end and 48 <= buf[j] <= 57:
         if v > 1 << 40:
             return 0, j, OUT_OF_RANGE
-        v = v * 10 + (buf[j] - 48)
+        v = v * 10 + (np.int64(buf[j]) - 48)
         n += 1
         j += 1
     if n == 0:
@@ -84,6 +86,32 @@ def _line_end(buf, j):
 
 
 @numba.njit(cache=True)
+def _skip_space(buf, j, end):
+    while j < end and _is_space(buf[j]):
+        j += 1
+    return j
+
+
+@numba.njit(cache=True)
+def _label_and_address(buf, j, end):
+    """``<label char> <spaces> <hex address>`` at ``j``: returns ``(label, address, j, status)``."""
+    c = buf[j]
+    j += 1
+    if j >= end or not _is_space(buf[j]):
+        return c, 0, j, MALFORMED
+    a, j, st = _parse_hex(buf, _skip_space(buf, j, end), end)
+    return c, a, j, st
+
+
+@numba.njit(cache=True)
+def _put(addr, size, write, n, a, s, w):
+    addr[n] = a
+    size[n] = s
+    write[n] = w
+    return n + 1
+
+
+@numba.njit(cache=True)
 def parse_din(buf, include_ifetch, addr, size, write):
     """Dinero ``din`` lines: ``<label> <hexaddr>`` (0 read, 1 write, 2 ifetch) or ``r|w <hexaddr> <hexsize>``.
 
@@ -96,46 +124,28 @@ def parse_din(buf, include_ifetch, addr, size, write):
     while i < nb:
         start = i
         end = _line_end(buf, i)
-        j = i
-        while j < end and _is_space(buf[j]):
-            j += 1
+        j = _skip_space(buf, i, end)
         i = end + 1
         if j == end or buf[j] == 35:
             continue
-        c = buf[j]
-        j += 1
-        if j >= end or not _is_space(buf[j]):
-            return n, MALFORMED, start
-        while j < end and _is_space(buf[j]):
-            j += 1
-        a, j, st = _parse_hex(buf, j, end)
+        c, a, j, st = _label_and_address(buf, j, end)
         if st != OK:
             return n, st, start
         if j < end and not _is_space(buf[j]):
             return n, MALFORMED, start
         if c == 114 or c == 119 or c == 82 or c == 87:  # r w R W
-            while j < end and _is_space(buf[j]):
-                j += 1
-            s, j, st = _parse_hex(buf, j, end)
+            s, j, st = _parse_hex(buf, _skip_space(buf, j, end), end)
             if st != OK:
                 return n, st, start
-            while j < end and _is_space(buf[j]):
-                j += 1
-            if j != end:
+            if _skip_space(buf, j, end) != end:
                 return n, MALFORMED, start
             if s == 0:
                 return n, ZERO_SIZE, start
-            addr[n] = a
-            size[n] = s
-            write[n] = c == 119 or c == 87
-            n += 1
+            n = _put(addr, size, write, n, a, s, c == 119 or c == 87)
         elif c == 48 or c == 49 or c == 50:  # 0 1 2 (anything after the address is ignored)
             if c == 50 and not include_ifetch:
                 continue
-            addr[n] = a
-            size[n] = 0
-            write[n] = c == 49
-            n += 1
+            n = _put(addr, size, write, n, a, 0, c == 49)
         else:
             return n, BAD_LABEL, start
     return n, OK, -1
@@ -158,17 +168,10 @@ def parse_lackey(buf, include_instr, addr, size, write):
         i = end + 1
         if end - j >= 2 and buf[j] == 61 and buf[j + 1] == 61:  # '=='
             continue
-        while j < end and _is_space(buf[j]):
-            j += 1
+        j = _skip_space(buf, j, end)
         if j == end:
             continue
-        c = buf[j]
-        j += 1
-        if j >= end or not _is_space(buf[j]):
-            return n, MALFORMED, start
-        while j < end and _is_space(buf[j]):
-            j += 1
-        a, j, st = _parse_hex(buf, j, end)
+        c, a, j, st = _label_and_address(buf, j, end)
         if st != OK:
             return n, st, start
         if j >= end or buf[j] != 44:  # ','
@@ -176,31 +179,18 @@ def parse_lackey(buf, include_instr, addr, size, write):
         s, j, st = _parse_dec(buf, j + 1, end)
         if st != OK:
             return n, st, start
-        while j < end and _is_space(buf[j]):
-            j += 1
-        if j != end:
+        if _skip_space(buf, j, end) != end:
             return n, MALFORMED, start
         if s == 0:
             return n, ZERO_SIZE, start
         if c == 76 or c == 83:  # L S
-            addr[n] = a
-            size[n] = s
-            write[n] = c == 83
-            n += 1
+            n = _put(addr, size, write, n, a, s, c == 83)
         elif c == 77:  # M: load then store
-            addr[n] = a
-            size[n] = s
-            write[n] = False
-            addr[n + 1] = a
-            size[n + 1] = s
-            write[n + 1] = True
-            n += 2
+            n = _put(addr, size, write, n, a, s, False)
+            n = _put(addr, size, write, n, a, s, True)
         elif c == 73:  # I
             if include_instr:
-                addr[n] = a
-                size[n] = s
-                write[n] = False
-                n += 1
+                n = _put(addr, size, write, n, a, s, False)
         else:
             return n, BAD_LABEL, start
     return n, OK, -1

@@ -40,10 +40,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernel as K
+from ._validate import is_int, plain
 from .config import HierarchyConfig, LevelConfig, load_hierarchy
 from .errors import CacheSimError
 from .stats import COUNTERS, LevelStats, ReplayResult
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, make_chunk, plain
+from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, make_chunk
 
 HIT, SECTOR_MISS, MISS = 0, 1, 2
 
@@ -332,7 +333,7 @@ class Simulator:
             if level not in names:
                 raise CacheSimError(f"level={plain(level)!r} is not one of {names}")
             return names.index(level)
-        if isinstance(level, bool) or not isinstance(level, int | np.integer) or not 0 <= level < len(names):
+        if not is_int(level) or not 0 <= level < len(names):
             raise CacheSimError(
                 f"level={plain(level)!r} must be a name in {names} or an index in [0, {len(names)})"
             )

@@ -66,27 +66,19 @@ class MRU(LRU):
         return self.order[-1]
 
 
-class FIFO:
-    """First in, first out: evict the way filled longest ago; hits change nothing."""
+class FIFO(LRU):
+    """First in, first out: evict the way filled longest ago; hits change nothing.
 
-    def __init__(self, ways: int, rng: XorShift64 | None = None):
-        self.ways = ways
-        self.queue: list[int] = []
+    ``order`` (as in :class:`LRU`) is the fill order, oldest first.
+    """
 
     def hit(self, way: int) -> None:
         pass
 
-    def fill(self, way: int) -> None:
-        if way in self.queue:
-            self.queue.remove(way)
-        self.queue.append(way)
-
-    def invalidate(self, way: int) -> None:
-        if way in self.queue:
-            self.queue.remove(way)
-
-    def victim(self) -> int:
-        return self.queue[0]
+    @property
+    def queue(self) -> list[int]:
+        """The fill order, oldest first (same list as ``order``)."""
+        return self.order
 
 
 class Random:

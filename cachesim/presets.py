@@ -4,24 +4,25 @@ Presets: ``zen4``, ``host`` (read from ``/sys/devices/system/cpu/cpu0/cache``), 
 ``h100``, ``h200``. Latency and bandwidth fields are cost-model data (not used by the simulator);
 values marked "approx." are published microbenchmark measurements, not vendor specifications.
 
-Note on ``zen4`` vs ``host``: ROAST-NOTES s.5 gives this machine's L2 as 1 MiB 8-way (the Zen 4
-core's L2), but ``/sys`` on this VM reports ``L2 = 512K, 8-way, 1024 sets`` (the hypervisor's
-CPUID cache leaf). ``zen4`` follows the documented Zen 4 core; ``host`` follows ``/sys`` as is.
+Note on ``zen4`` vs ``host``: a Zen 4 core has a 1 MiB 8-way L2 (AMD's optimization guide, below), but
+a virtual machine may report other sizes in ``/sys`` (one such VM reports ``L2 = 512K, 8-way, 1024 sets``,
+the hypervisor's CPUID cache leaf). ``zen4`` follows the documented Zen 4 core; ``host`` follows ``/sys``
+as is, so its numbers depend on the machine.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .config import HierarchyConfig, LevelConfig, parse_size
 from .errors import CacheSimError
+from .levels import HierarchyConfig, LevelConfig, parse_size
 
 KiB = 1 << 10
 MiB = 1 << 20
 
 
 def _zen4() -> HierarchyConfig:
-    # Sizes/ways: ROAST-NOTES s.5 and AMD "Software Optimization Guide for AMD Family 19h Processors"
+    # Sizes/ways: AMD "Software Optimization Guide for AMD Family 19h Processors"
     # (pub. 57647), s.2.11/2.12: L1d 32 KiB 8-way, L2 1 MiB 8-way (inclusive of L1), L3 32 MiB
     # 16-way per CCD (victim of L2), 64 B lines.
     # Latencies: same guide, L1d 4-5 cycles (we take 5 for FP/vector), L2 14 cycles, L3 ~50 cycles
@@ -29,7 +30,8 @@ def _zen4() -> HierarchyConfig:
     # L3->L2 32 B/cycle (same guide).
     # DRAM: EPYC 9004 (Genoa) 12 channels DDR5-4800 = 12 * 38.4 GB/s = 460.8 GB/s (AMD product page).
     # The real L2/L3 are inclusive/victim; this preset simulates the pycachesim/Dinero IV model
-    # (non-inclusive, LRU), which is what the golden counts of ROAST-NOTES s.6 use.
+    # (non-inclusive, LRU, fill on miss), the model of the golden miss counts that pycachesim 0.3.1 and
+    # Dinero IV agree on (tests/cachesim/test_cachesim_oracle.py).
     return HierarchyConfig(
         name="zen4",
         inclusion="non-inclusive",
@@ -66,16 +68,19 @@ def _intel_server() -> HierarchyConfig:
 
 def _gpu(name: str, l2_bytes: int, l2_ways: int, dram_gbs: float, notes: str) -> HierarchyConfig:
     # Per-SM L1: NVIDIA H100 Tensor Core GPU Architecture whitepaper: 256 KiB combined L1 data
-    # cache / shared memory per SM, shared memory configurable up to 228 KiB (ROAST-NOTES s.5).
+    # cache / shared memory per SM, shared memory configurable up to 228 KiB (same whitepaper; CUDA C
+    # Programming Guide, compute capability 9.0).
     # Stated carve-out: 64 KiB shared memory -> 192 KiB L1 data cache. 128 B lines of 32 B sectors
-    # (CUDA C++ Best Practices Guide, "Coalesced access to global memory"; ROAST-NOTES s.4).
+    # (CUDA C++ Best Practices Guide, "Coalesced access to global memory": a warp's request is served
+    # in 32-byte sectors).
     # Associativity is undocumented: 12 ways x 128 sets is our choice (capacity exact).
-    # L1 is write-through, no-write-allocate for global stores (Accel-Sim H100 model, ROAST-NOTES s.5).
+    # L1 is write-through, no-write-allocate for global stores (as in Accel-Sim's public H100 config).
     # Latency approx.: L1 ~33 cycles, L2 ~260 cycles (chipsandcheese.com, "Nvidia's H100: Funny L2,
     # and Tons of Bandwidth", 2023). L1 bandwidth 128 B/clk/SM (NVIDIA whitepapers since Volta).
-    # L2: 128 B lines, 32 B sectors, write-back, XOR set hashing (Accel-Sim model, ROAST-NOTES s.5);
+    # L2: 128 B lines, 32 B sectors, write-back, LRU, XOR set hashing (Accel-Sim's public H100 config);
     # ways chosen so that the capacity is exact with a power-of-two number of sets (undocumented).
-    # SMs: 132 (H100 SXM5 whitepaper; H200 ROAST-NOTES s.5). Boost clock 1.98 GHz (H100 SXM5 datasheet).
+    # SMs: 132 (H100 SXM5 whitepaper; the H200 SXM has the same GH100 configuration, and
+    # torch.cuda.get_device_properties reports 132 SMs on one). Boost clock 1.98 GHz (H100 SXM5 datasheet).
     return HierarchyConfig(
         name=name,
         inclusion="non-inclusive",
@@ -102,7 +107,8 @@ def _h100() -> HierarchyConfig:
 
 
 def _h200() -> HierarchyConfig:
-    # L2 60 MiB as reported by the driver on the lent H200 (ROAST-NOTES s.5) = 491,520 lines =
+    # L2 60 MiB as the CUDA driver reports it on an H200 SXM (cudaDevAttrL2CacheSize; spec sheets of the
+    # H100 say 50 MB) = 491,520 lines =
     # 16,384 sets x 30 ways. HBM3e 4.8 TB/s (H200 datasheet); measured device copy ~4.3 TB/s.
     return _gpu("h200", 60 * MiB, 30, 4800.0, "per-SM L1 (one instance), shared L2")
 

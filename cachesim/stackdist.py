@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _stack_kernel as _k
+from ._validate import check_nonnegative_int, check_positive_int, check_pow2, plain
 from .errors import CacheSimError
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, plain
+from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks
 
 __all__ = [
     "MissRatioCurve",
@@ -37,19 +38,8 @@ __all__ = [
 _HASH_BITS = 24
 
 
-def _check_pos_int(name: str, value, upper: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise CacheSimError(f"{name}={plain(value)!r} must be a positive integer")
-    if upper is not None and value > upper:
-        raise CacheSimError(f"{name}={plain(value)!r} must be in [1, {upper}]")
-    return int(value)
-
-
 def _line_bits(line_size) -> int:
-    ls = _check_pos_int("line_size", line_size)
-    if ls & (ls - 1):
-        raise CacheSimError(f"line_size={plain(line_size)!r} must be a power of two")
-    return ls.bit_length() - 1
+    return check_pow2("line_size", line_size).bit_length() - 1
 
 
 def chunk_lines(chunk: TraceChunk, line_bits: int) -> np.ndarray:
@@ -133,8 +123,7 @@ class MissRatioCurve:
 
     def misses(self, lines) -> int | float:
         """LRU misses of a cache of ``lines`` lines (exact: int; sampled: float estimate)."""
-        if isinstance(lines, bool) or not isinstance(lines, int | np.integer) or lines < 0:
-            raise CacheSimError(f"lines={plain(lines)!r} must be a non-negative integer")
+        lines = check_nonnegative_int("lines", lines)
         if lines % self.n_sets:
             raise CacheSimError(
                 f"lines={lines} must be a multiple of n_sets={self.n_sets} (a whole number of ways)"
@@ -156,8 +145,7 @@ class MissRatioCurve:
 
     def miss_ratio(self, size_bytes) -> float:
         """Miss ratio of a cache of ``size_bytes`` bytes (a multiple of ``line_size * n_sets``)."""
-        if isinstance(size_bytes, bool) or not isinstance(size_bytes, int | np.integer) or size_bytes < 0:
-            raise CacheSimError(f"size_bytes={plain(size_bytes)!r} must be a non-negative integer")
+        size_bytes = check_nonnegative_int("size_bytes", size_bytes)
         if size_bytes % (self.line_size * self.n_sets):
             raise CacheSimError(
                 f"size_bytes={size_bytes} must be a multiple of line_size*n_sets="
@@ -175,7 +163,7 @@ class MissRatioCurve:
         if self.max_depth is not None:
             tail = tail[: self.max_depth + 1]
         if max_lines is not None:
-            tail = tail[: _check_pos_int("max_lines", max_lines) // self.n_sets + 1]
+            tail = tail[: check_positive_int("max_lines", max_lines) // self.n_sets + 1]
         return np.arange(tail.shape[0], dtype=np.int64) * self.n_sets, tail
 
 
@@ -212,7 +200,7 @@ class StackDistanceHistogram:
         self.counts.setflags(write=False)
 
     def _ways(self, ways) -> int:
-        return _check_pos_int("ways", ways, self.max_ways)
+        return check_positive_int("ways", ways, high=self.max_ways)
 
     def hits(self, ways) -> int:
         """LRU hits of a ``ways``-way cache with this geometry."""
@@ -237,10 +225,10 @@ class PerSetStackProfiler:
     """Streaming builder of a :class:`StackDistanceHistogram` (feed chunks, then ``result()``)."""
 
     def __init__(self, n_sets, line_size=64, max_ways=32):
-        self.n_sets = _check_pos_int("n_sets", n_sets)
+        self.n_sets = check_positive_int("n_sets", n_sets)
         self.line_bits = _line_bits(line_size)
         self.line_size = int(line_size)
-        self.max_ways = _check_pos_int("max_ways", max_ways, 4096)
+        self.max_ways = check_positive_int("max_ways", max_ways, high=4096)
         self._stacks = np.full((self.n_sets, self.max_ways), -1, dtype=np.int64)
         self._fill = np.zeros(self.n_sets, dtype=np.int64)
         self._head = np.zeros(self.n_sets, dtype=np.int64)

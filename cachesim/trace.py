@@ -12,24 +12,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import check_positive_int, plain  # noqa: F401 (plain: re-exported, it lived here)
 from .errors import CacheSimError
 
 DEFAULT_CHUNK = 1 << 22
 
 #: Largest byte address accepted (48-bit virtual address space, and safe in int64 arithmetic).
 MAX_ADDRESS = (1 << 48) - 1
-
-
-def plain(value):
-    """``value`` for an error message: numpy scalars (also inside tuples and lists) as Python values.
-
-    numpy 2 writes ``repr(np.float64(1.5))`` as ``np.float64(1.5)``; messages show ``1.5``.
-    """
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple | list):
-        return type(value)(plain(v) for v in value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -129,8 +118,7 @@ def iter_chunks(trace, chunk_size: int = DEFAULT_CHUNK) -> Iterator[TraceChunk]:
     ``trace`` may be a 1-D integer array (or list) of addresses, a :class:`TraceChunk`, or an
     iterable of :class:`TraceChunk` (e.g. a streaming file reader).
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
-        raise CacheSimError(f"chunk_size={plain(chunk_size)!r} must be a positive integer")
+    chunk_size = check_positive_int("chunk_size", chunk_size)
     if isinstance(trace, TraceChunk):
         yield from _split(trace, chunk_size)
         return

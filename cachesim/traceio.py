@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _traceio_kernel as _k
+from ._validate import check_positive_int
 from .errors import CacheSimError
 from .trace import DEFAULT_CHUNK, MAX_ADDRESS, TraceChunk, iter_chunks, make_chunk
 
@@ -142,9 +143,7 @@ class TraceFile:
 
     def __init__(self, path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructions=False):
         self.path = Path(path)
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
-            raise CacheSimError(f"chunk_size={chunk_size!r} must be a positive integer")
-        self.chunk_size = int(chunk_size)
+        self.chunk_size = check_positive_int("chunk_size", chunk_size)
         self.include_instructions = bool(include_instructions)
         if not self.path.exists():
             raise CacheSimError(f"trace file {str(self.path)!r} does not exist")

@@ -1,4 +1,7 @@
-"""Theory of ROAST hashing: hash mappings, closed-form moments, symbolic derivations, Monte Carlo."""
+"""Theory of ROAST hashing: hash mappings, closed-form moments, symbolic derivations, Monte Carlo.
+
+:mod:`roast_theory.symbolic` (sympy) is imported on first use of ``roast_theory.symbolic``.
+"""
 
 from . import torch_layers  # noqa: F401 - layers are created lazily (torch is imported on first use)
 from .errors import RoastTheoryError
@@ -58,20 +61,28 @@ from .verify import VerificationReport, VerificationRow, verify
 
 __all__ = [
     "RoastTheoryError",
-    # closed forms (H2)
+    # closed forms
     "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "layout_moments", "weight_mse",
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
     "Allocation", "SlotLoad", "UnusedFraction",
     "verify", "VerificationReport", "VerificationRow",
-    # hash families, mappings, layouts, Monte Carlo (H1)
+    # hash families, mappings, layouts, Monte Carlo
     "make_family", "IdealHash", "RzStableHash", "RzV1Hash", "HashedNetTritonHash", "RobeZHash", "SignHash",
     "ElementMapping", "TileMapping", "ChunkMapping", "ModelLayout", "auto_scales", "local_slots",
     "MonteCarloEstimate", "KernelIdealGap", "ConfidenceInterval",
     "mc_inner_product", "mc_weight_mse", "mc_kernel", "mc_total_inner_product", "mc_module_output",
     "mc_placement_load", "mc_unused_fraction", "kernel_vs_ideal_gap",
-    # torch layers and the training experiment (H6b; torch is imported on first use)
+    # torch layers and the experiments (torch is imported on first use)
     "torch_layers", "train_sharing_experiment", "TrainSharingResult", "TrainRun", "AccuracySummary",
     "layer_mapping", "hash_family_gap", "FamilyGap",
 ]
+
+
+def __getattr__(name: str):
+    if name == "symbolic":  # sympy is slow to import: load the module on first use
+        import importlib
+
+        return importlib.import_module(".symbolic", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -222,7 +222,8 @@ def _per_trial(values: np.ndarray, b: int, m: int, bin_trial) -> np.ndarray:
 
 
 @njit(cache=True)
-def _inner_kernel(h, g, has_sign, x, w, m, out):  # pragma: no cover - compiled
+def _slots_kernel(h, g, has_sign, x, w, m, want_inner, out):  # pragma: no cover - compiled
+    """Per trial ``<w_hat, x>`` (``want_inner``) or ``|w_hat - w|^2`` from materialised slots ``h``."""
     b, n = h.shape
     mw = np.zeros(m)
     for t in range(b):
@@ -232,25 +233,11 @@ def _inner_kernel(h, g, has_sign, x, w, m, out):  # pragma: no cover - compiled
         acc = 0.0
         for i in range(n):
             gi = g[t, i] if has_sign else 1.0
-            acc += gi * x[i] * mw[h[t, i]]
-        for i in range(n):
-            mw[h[t, i]] = 0.0
-        out[t] = acc
-
-
-@njit(cache=True)
-def _sq_error_kernel(h, g, has_sign, w, m, out):  # pragma: no cover - compiled
-    b, n = h.shape
-    mw = np.zeros(m)
-    for t in range(b):
-        for i in range(n):
-            gi = g[t, i] if has_sign else 1.0
-            mw[h[t, i]] += gi * w[i]
-        acc = 0.0
-        for i in range(n):
-            gi = g[t, i] if has_sign else 1.0
-            d = gi * mw[h[t, i]] - w[i]
-            acc += d * d
+            if want_inner:
+                acc += gi * x[i] * mw[h[t, i]]
+            else:
+                d = gi * mw[h[t, i]] - w[i]
+                acc += d * d
         for i in range(n):
             mw[h[t, i]] = 0.0
         out[t] = acc
@@ -264,24 +251,24 @@ def _compact(h: np.ndarray, m: int):
     return inv.reshape(h.shape).astype(np.int64), int(uniq.size)
 
 
-def inner_products(h, g, x, w, m: int) -> np.ndarray:
-    """Per trial ``<w_hat, x> = sum_i g_i x_i (S w)[h(i)]`` (numba kernel)."""
+def _slot_estimates(h, g, x, w, m: int, want_inner: bool) -> np.ndarray:
     h, m = _compact(h, m)
     out = np.empty(h.shape[0])
     g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
-    x_, w_ = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
-    _inner_kernel(np.ascontiguousarray(h, dtype=np.int64), g_, g is not None, x_, w_, int(m), out)
+    w_ = np.ascontiguousarray(w, dtype=np.float64)
+    x_ = w_ if x is None else np.ascontiguousarray(x, dtype=np.float64)
+    _slots_kernel(np.ascontiguousarray(h, dtype=np.int64), g_, g is not None, x_, w_, int(m), want_inner, out)
     return out
+
+
+def inner_products(h, g, x, w, m: int) -> np.ndarray:
+    """Per trial ``<w_hat, x> = sum_i g_i x_i (S w)[h(i)]`` (numba kernel)."""
+    return _slot_estimates(h, g, x, w, m, True)
 
 
 def weight_sq_errors(h, g, w, m: int) -> np.ndarray:
     """Per trial ``|w_hat - w|^2``, ``w_hat_i = g_i (S w)[h(i)]`` (numba kernel)."""
-    h, m = _compact(h, m)
-    out = np.empty(h.shape[0])
-    g_ = _NO_SIGN if g is None else np.ascontiguousarray(g)
-    _sq_error_kernel(np.ascontiguousarray(h, dtype=np.int64), g_, g is not None,
-                     np.ascontiguousarray(w, dtype=np.float64), int(m), out)
-    return out
+    return _slot_estimates(h, g, None, w, m, False)
 
 
 def inner_products_reference(h: np.ndarray, g: np.ndarray | None, x: np.ndarray, w: np.ndarray,

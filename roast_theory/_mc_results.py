@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validate import check_choice, check_real, plain
+from ._validate import check_choice, check_probability, check_real
 from .errors import RoastTheoryError
 
 
@@ -20,9 +20,7 @@ class ConfidenceInterval(NamedTuple):
 
 
 def _z(level) -> float:
-    level = check_real("level", level, low=0.0, high=1.0, low_open=True)
-    if level >= 1.0:
-        raise RoastTheoryError(f"level={plain(level)!r} must be in (0, 1)")
+    level = check_probability("level", level)
     return float(NormalDist().inv_cdf(0.5 + level / 2))
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 
-from .errors import RoastTheoryError
-
 
 def chunk_matrix(v: np.ndarray, tile: int) -> np.ndarray:
     """1-D chunking: element ``i`` is in tile ``i // tile`` at offset ``i % tile`` (last chunk padded)."""
@@ -38,27 +36,6 @@ def id_matrix(v: np.ndarray, tile_id: np.ndarray, offset: np.ndarray, tile: int)
     out = np.zeros((n_tiles, tile))
     out[tile_id, offset] = v
     return out
-
-
-def check_layout(tile_id, offset, n: int, tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validate per-element tile ids and offsets: integers, offsets in [0, tile), pairs unique."""
-    out = []
-    for name, arr in (("tile_id", tile_id), ("offset", offset)):
-        a = np.asarray(arr)
-        if a.ndim != 1 or a.size != n:
-            raise RoastTheoryError(f"{name} has shape {a.shape}: must be ({n},), one entry per element")
-        if not np.issubdtype(a.dtype, np.integer):
-            raise RoastTheoryError(f"{name} has dtype {a.dtype}: must be integers")
-        if a.size and a.min() < 0:
-            raise RoastTheoryError(f"{name} has a negative entry {int(a.min())}: must be >= 0")
-        out.append(a.astype(np.int64))
-    tid, off = out
-    if off.size and off.max() >= tile:
-        raise RoastTheoryError(f"offset has entry {int(off.max())}: must be in [0, tile_size={tile})")
-    key = tid * tile + off
-    if np.unique(key).size != key.size:
-        raise RoastTheoryError("tile_id/offset pairs must be unique: two elements share a tile slot")
-    return tid, off
 
 
 def fft_length(tile: int, memory: int) -> tuple[int, bool]:

@@ -5,8 +5,8 @@ family can drive any mapping (:mod:`roast_theory.mappings`):
 
 ``family.tile_starts(kb, nb, span)``
     int64 start in ``[0, span)`` of the tile with block coordinates ``(kb, nb)``.
-``family.element_slots(k, n, m)``
-    int64 slot in ``[0, m)`` of the element ``(k, n)`` (element hashing, HashedNet).
+``family.element_slots(k, n, memory)``
+    int64 slot in ``[0, memory)`` of the element ``(k, n)`` (element hashing, HashedNet).
 ``family.signs(a, b=0)`` / ``family.sign_grid(shape)``
     int8 sign ``+-1`` for the keys ``(a, b)`` / for every element of a weight shape.
 ``family.raw(a, b)``
@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import check_choice, check_int, plain
+from ._deprecation import renamed_kwargs
+from ._validate import check_choice, check_int, check_keys, check_shape, plain
 from .errors import RoastTheoryError
 
 #: Prime of RzLinear's ``stable`` tile hash.
@@ -66,22 +67,6 @@ def _prf64(key: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         h = _splitmix64(k ^ _splitmix64(a.astype(np.uint64) + np.uint64(0x632BE59BD9B4E019)))
         return _splitmix64(h + _splitmix64(b.astype(np.uint64) ^ np.uint64(0x8CB92BA72F3D8DD7)))
-
-
-def _keys(name: str, value) -> np.ndarray:
-    """Return ``value`` as a non-negative int64 array."""
-    arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
-        raise RoastTheoryError(f"{name} must be an array of integers, got dtype {arr.dtype}")
-    if arr.size and arr.min() < 0:
-        raise RoastTheoryError(f"{name} has a negative key {int(arr.min())}: keys must be >= 0")
-    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
-        raise RoastTheoryError(f"{name} has a key {int(arr.max())} above 2**63 - 1")
-    return arr.astype(np.int64, copy=False)
-
-
-def _span(name: str, value) -> int:
-    return check_int(name, value, low=1)
 
 
 def _lin3(P: int, c: np.ndarray, ra: np.ndarray, rb: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -125,7 +110,7 @@ class SignHash:
 
     def signs(self, a, b=0) -> np.ndarray:
         """int8 signs ``+-1`` of the keys ``(a, b)`` (broadcast)."""
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         bit = (_prf64(self.key, a_, b_) >> np.uint64(63)).astype(np.int8)
         return (1 - 2 * bit).astype(np.int8)
 
@@ -142,15 +127,16 @@ class _Family:
 
     def tile_starts(self, kb, nb, span) -> np.ndarray:
         """Start in ``[0, span)`` of tile ``(kb, nb)``: ``raw(kb, nb) mod span``."""
-        span = _span("span", span)
-        r = self.raw(_keys("kb", kb), _keys("nb", nb))
+        span = check_int("span", span, low=1)
+        r = self.raw(check_keys("kb", kb), check_keys("nb", nb))
         return (r % r.dtype.type(span)).astype(np.int64)
 
-    def element_slots(self, k, n, m) -> np.ndarray:
-        """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m``."""
-        m = _span("m", m)
-        r = self.raw(_keys("k", k), _keys("n", n))
-        return (r % r.dtype.type(m)).astype(np.int64)
+    @renamed_kwargs(m="memory")
+    def element_slots(self, k, n, memory) -> np.ndarray:
+        """Slot in ``[0, m)`` of element ``(k, n)``: ``raw(k, n) mod m`` (``m = memory``)."""
+        memory = check_int("memory", memory, low=1)
+        r = self.raw(check_keys("k", k), check_keys("n", n))
+        return (r % r.dtype.type(memory)).astype(np.int64)
 
     def signs(self, a, b=0) -> np.ndarray:
         """int8 Rademacher signs of keys ``(a, b)`` from :attr:`sign_hash` (not part of any kernel)."""
@@ -158,10 +144,7 @@ class _Family:
 
     def sign_grid(self, shape) -> np.ndarray:
         """Signs of every element of a weight of ``shape``: keys ``(k, n)``, or ``(0, i)`` when 1-D."""
-        dims = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
-        if len(dims) not in (1, 2):
-            raise RoastTheoryError(f"shape={plain(shape)!r} must have 1 or 2 dimensions")
-        dims = tuple(check_int(f"shape[{i}]", d, low=1) for i, d in enumerate(dims))
+        dims = check_shape("shape", shape)
         if len(dims) == 1:
             return self.signs(0, np.arange(dims[0]))
         return self.signs(np.arange(dims[0])[:, None], np.arange(dims[1])[None, :])
@@ -202,19 +185,25 @@ class IdealHash(_Family):
         return np.random.default_rng(self.seed)
 
     def raw(self, a, b) -> np.ndarray:
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         return _prf64((self.seed * 256) & 0xFFFFFFFFFFFFFFFF, a_, b_)
 
 
 # ----------------------------------------------------------------------------------------------- kernels
+@dataclass(frozen=True)
 class _KernelFamily(_Family):
     """A linear hash mod ``P`` with parameters ``r = (R1, ..., Rk)`` in ``[0, P)``.
 
     ``r`` defaults to ``numpy.random.default_rng(seed).integers(0, P, size=k)`` read as ``R1..Rk``.
     """
 
-    P: int = 0
-    n_params: int = 0
+    seed: int = 0
+    r: tuple | None = None
+    P = 0
+    n_params = 0
+
+    def __post_init__(self):
+        self._init_params()
 
     def _init_params(self):
         check_int("seed", self.seed, low=0)
@@ -247,7 +236,7 @@ class _KernelFamily(_Family):
 
     def raw(self, a, b) -> np.ndarray:
         r = [np.int64(v) for v in self.r]
-        return self.formula(r, _keys("a", a), _keys("b", b))
+        return self.formula(r, check_keys("a", a), check_keys("b", b))
 
 
 @dataclass(frozen=True)
@@ -264,19 +253,14 @@ class RzStableHash(_KernelFamily):
     Notes
     -----
     .. math:: s(kb, nb) = [((kb R_3 + nb R_2 + R_1) \\bmod P) P + ((kb R_7 + nb R_5 + R_4) \\bmod P)]
-              \\bmod (H - BK\\,BN)
+              \\bmod (m - BK\\,BN)
 
-    ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, H - BK*BN)`` is ``s``.
+    ``raw(kb, nb)`` is the bracket (in ``[0, P^2)``); ``tile_starts(kb, nb, m - BK*BN)`` is ``s``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-stable", init=False)
     P = P_STABLE
     n_params = 7
-
-    def __post_init__(self):
-        self._init_params()
 
     @classmethod
     def formula(cls, r, a, b):
@@ -286,60 +270,51 @@ class RzStableHash(_KernelFamily):
         return hi * np.int64(cls.P) + lo
 
 
+class _Linear3Family(_KernelFamily):
+    """``raw(a, b) = (a R_a + b R_b + R_c) mod P`` with ``(R_c, R_a, R_b)`` picked from ``r`` by ``lin3``."""
+
+    n_params = 3
+    lin3 = (0, 2, 1)  # indices of (R_c, R_a, R_b) in r: (R1, R3, R2)
+
+    @classmethod
+    def formula(cls, r, a, b):
+        c, ra, rb = (r[i] for i in cls.lin3)
+        return _lin3(cls.P, c, ra, rb, a, b)
+
+
 @dataclass(frozen=True)
-class RzV1Hash(_KernelFamily):
+class RzV1Hash(_Linear3Family):
     """RzLinear ``v1_combined`` tile hash (P = 2038074743).
 
     Notes
     -----
-    .. math:: s(kb, nb) = ((kb R_3 + nb R_2 + R_1) \\bmod P) \\bmod (H - BK\\,BN)
+    .. math:: s(kb, nb) = ((kb R_3 + nb R_2 + R_1) \\bmod P) \\bmod (m - BK\\,BN)
 
     ``r = (R1, R2, R3)``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-v1", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R1, R3, R2, a, b)
 
 
 @dataclass(frozen=True)
-class HashedNetTritonHash(_KernelFamily):
+class HashedNetTritonHash(_Linear3Family):
     """HashedNet Triton baseline element hash (P = 2038074743, no sign).
 
     Notes
     -----
-    .. math:: h(k, n) = ((k R_1 + n R_2 + R_3) \\bmod P) \\bmod H
+    .. math:: h(k, n) = ((k R_1 + n R_2 + R_3) \\bmod P) \\bmod m
 
-    ``r = (R1, R2, R3)``; ``element_slots(k, n, H)`` is ``h``.
+    ``r = (R1, R2, R3)``; ``element_slots(k, n, m)`` is ``h``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="hashednet-triton", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R3, R1, R2, a, b)
+    lin3 = (2, 0, 1)  # (R3, R1, R2)
 
 
 @dataclass(frozen=True)
-class RobeZHash(_KernelFamily):
+class RobeZHash(_Linear3Family):
     """ROBE-Z chunk hash (P = 2038074743).
 
     Notes
@@ -351,19 +326,8 @@ class RobeZHash(_KernelFamily):
     i.e. ``tile_starts(row, chunk, m - Z + 1)``; ``r = (R1, R2, R3)``.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="robez", init=False)
     P = P_LARGE
-    n_params = 3
-
-    def __post_init__(self):
-        self._init_params()
-
-    @classmethod
-    def formula(cls, r, a, b):
-        R1, R2, R3 = r
-        return _lin3(cls.P, R1, R3, R2, a, b)
 
 
 FAMILIES = {
@@ -375,19 +339,217 @@ FAMILIES = {
 }
 
 
-def make_family(name: str, seed: int = 0):
+def make_family(name: str, seed: int = 0, **params):
     """Return the hash family called ``name`` seeded with ``seed``.
 
     Parameters
     ----------
-    name : {"ideal", "rz-stable", "rz-v1", "hashednet-triton", "robez"}
+    name : {"ideal", "rz-stable", "rz-v1", "hashednet-triton", "robez", "rz-aligned", "hashednet-mulshift"}
     seed : int
         Non-negative seed.
+    **params
+        Further fields of the family's class (e.g. ``align=8`` for ``"rz-aligned"``).
     """
-    check_choice("family", name, FAMILY_NAMES)
-    return FAMILIES[name](check_int("seed", seed, low=0))
+    check_choice("family", name, FAMILY_NAMES + KERNEL_FAMILY_NAMES)
+    return FAMILIES[name](check_int("seed", seed, low=0), **params)
 
 
 def family_class(name: str):
     """The class of the family called ``name``."""
-    return FAMILIES[check_choice("family", name, FAMILY_NAMES)]
+    return FAMILIES[check_choice("family", name, FAMILY_NAMES + KERNEL_FAMILY_NAMES)]
+
+
+# ----------------------------------------------------------------------------------------------- fast kernels
+#: Families whose reduction is not ``raw mod span`` (aligned starts, top bits of a multiply-shift): made by
+#: :func:`make_family` but kept out of :data:`FAMILY_NAMES`, whose Monte Carlo draws reduce ``raw mod span``.
+KERNEL_FAMILY_NAMES = ("rz-aligned", "hashednet-mulshift")
+
+_U32 = np.uint64(0xFFFFFFFF)
+
+
+def _check_pow2(name: str, value, high: int) -> int:
+    v = check_int(name, value, low=1, high=high)
+    if v & (v - 1):
+        raise RoastTheoryError(f"{name}={v} must be a power of two in [1, {high}]")
+    return v
+
+
+def _check_tile(tile) -> tuple[int, int]:
+    if isinstance(tile, int | np.integer) or len(tuple(tile)) != 2:
+        raise RoastTheoryError(f"tile={plain(tile)!r} must be a (BK, BN) pair")
+    return check_int("tile[0] (BK)", tile[0], low=1), check_int("tile[1] (BN)", tile[1], low=1)
+
+
+@dataclass(frozen=True)
+class RzAlignedHash(RzStableHash):
+    """RzLinear ``stable`` tile hash with tile starts on multiples of ``align`` elements.
+
+    Parameters
+    ----------
+    seed : int
+        Seed for ``R1..R7`` (the same draw as ``"rz-stable"``) and for the separate sign hash.
+    r : tuple of 7 int, optional
+        Explicit ``(R1, ..., R7)`` in ``[0, P)``.
+    align : int
+        Power of two (elements): 1 is RzLinear ``stable`` exactly; 8 puts bf16 starts on 16-byte
+        boundaries (vector loads), 64 on 128-byte cache lines.
+
+    Notes
+    -----
+    With :math:`r(kb, nb)` the ``stable`` bracket (:class:`RzStableHash`, in :math:`[0, P^2)`) and
+    :math:`a` = ``align``, the start in a span :math:`S = H - B_K B_N` is
+
+    .. math:: s(kb, nb) = a \\, (r(kb, nb) \\bmod (S / a)),
+
+    so every start is a multiple of :math:`a` and :math:`s + B_K B_N \\le H - a`; :math:`a` must divide
+    :math:`S`. For :math:`a = 1` this is :math:`r \\bmod S`, the ``stable`` start. A kernel computes the
+    table :meth:`start_table` once per layer instead of the two modulos inside its k-loop.
+    """
+
+    seed: int = 0
+    r: tuple | None = None
+    name: str = field(default="rz-aligned", init=False)
+    align: int = 8
+
+    def __post_init__(self):
+        self._init_params()
+        _check_pow2("align", self.align, 1 << 20)
+
+    def n_starts(self, span) -> int:
+        """Number of allowed starts ``span / align`` (``align`` must divide ``span``)."""
+        span = _span("span", span)
+        if span % self.align:
+            raise RoastTheoryError(f"align={self.align} does not divide span={span}: choose memory so that "
+                                   f"memory - BK*BN is a multiple of {self.align}")
+        return span // self.align
+
+    def tile_starts(self, kb, nb, span) -> np.ndarray:
+        """Start ``align * (raw(kb, nb) mod (span / align))`` (a multiple of ``align`` in ``[0, span)``)."""
+        n = self.n_starts(span)
+        r = self.raw(_keys("kb", kb), _keys("nb", nb))
+        return (r % np.int64(n)).astype(np.int64) * np.int64(self.align)
+
+    def element_slots(self, k, n, m) -> np.ndarray:
+        """Element hashing as 1 x 1 tiles over ``m`` slots: ``tile_starts(k, n, m)``."""
+        return self.tile_starts(k, n, m)
+
+    def start_table(self, in_features: int, out_features: int, tile, memory: int,
+                    dtype=np.int64) -> np.ndarray:
+        """Start of every tile of a ``(in_features, out_features)`` weight: ``(ceil(K/BK), ceil(N/BN))``."""
+        return tile_start_table(self, in_features, out_features, tile, memory, dtype)
+
+
+def tile_start_table(family, in_features: int, out_features: int, tile, memory: int,
+                     dtype=np.int64) -> np.ndarray:
+    """Tile starts ``family.tile_starts(kb, nb, memory - BK*BN)`` of every tile of a weight.
+
+    Parameters
+    ----------
+    family : tile family (``"rz-stable"``, ``"rz-v1"``, ``"rz-aligned"``, ...)
+    in_features, out_features : int
+        Weight shape ``(K, N)``.
+    tile : (int, int)
+        ROAST tile ``(BK, BN)``.
+    memory : int
+        Shared-array size ``m`` (elements); must exceed ``BK*BN``.
+    dtype : numpy integer dtype
+        ``int64`` or ``int32`` (a kernel's table; needs ``memory < 2**31``).
+
+    Returns
+    -------
+    numpy.ndarray, shape ``(ceil(K/BK), ceil(N/BN))``
+    """
+    k = check_int("in_features", in_features, low=1)
+    n = check_int("out_features", out_features, low=1)
+    bk, bn = _check_tile(tile)
+    memory = check_int("memory", memory, low=1)
+    if memory <= bk * bn:
+        raise RoastTheoryError(f"memory={memory} must exceed the tile size BK*BN={bk * bn}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
+        raise RoastTheoryError(f"dtype={dtype} must be int64 or int32")
+    if dtype == np.int32 and memory >= 2**31:
+        raise RoastTheoryError(f"memory={memory} does not fit an int32 table: use dtype=int64")
+    kb, nb = np.meshgrid(np.arange(-(-k // bk)), np.arange(-(-n // bn)), indexing="ij")
+    return family.tile_starts(kb, nb, memory - bk * bn).astype(dtype)
+
+
+def tile_slot_index(starts, in_features: int, out_features: int, tile) -> np.ndarray:
+    """Slot ``s(k // BK, n // BN) + (k mod BK) BN + (n mod BN)`` of every weight ``(k, n)`` (int64)."""
+    k = check_int("in_features", in_features, low=1)
+    n = check_int("out_features", out_features, low=1)
+    bk, bn = _check_tile(tile)
+    s = np.asarray(starts, dtype=np.int64)
+    if s.shape != (-(-k // bk), -(-n // bn)):
+        raise RoastTheoryError(f"starts has shape {s.shape}: must be {(-(-k // bk), -(-n // bn))}")
+    kk, nn = np.arange(k), np.arange(n)
+    return s[kk // bk][:, nn // bn] + ((kk % bk) * bn)[:, None] + (nn % bn)[None, :]
+
+
+@dataclass(frozen=True)
+class MulShiftHash(_Family):
+    """Multiply-shift element hash for power-of-two memory (no division).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of ``(A1, A2, B)``: ``A1, A2`` odd in ``[1, 2**32)``, ``B`` in ``[0, 2**32)``.
+    r : tuple of 3 int, optional
+        Explicit ``(A1, A2, B)``.
+
+    Notes
+    -----
+    .. math:: \\mathrm{raw}(k, n) = (A_1 k + A_2 n + B) \\bmod 2^{32}, \\qquad
+              h(k, n) = \\lfloor \\mathrm{raw}(k, n) / 2^{32 - L} \\rfloor, \\; m = 2^L,
+
+    the top ``L`` bits of a 32-bit multiply-add (Dietzfelbinger's multiply-add-shift); a kernel computes it
+    with two 32-bit multiplies, two adds and a shift. ``element_slots`` and ``tile_starts`` both take the
+    top bits, so the range ``m`` (or ``span``) must be a power of two ``<= 2**32``.
+    """
+
+    seed: int = 0
+    r: tuple | None = None
+    name: str = field(default="hashednet-mulshift", init=False)
+
+    def __post_init__(self):
+        check_int("seed", self.seed, low=0)
+        if self.r is None:
+            rng = np.random.default_rng(self.seed)
+            a = rng.integers(0, 1 << 31, size=2, dtype=np.int64) * 2 + 1
+            r = (int(a[0]), int(a[1]), int(rng.integers(0, 1 << 32, dtype=np.int64)))
+        else:
+            r = tuple(self.r)
+            if len(r) != 3:
+                raise RoastTheoryError(f"r={plain(self.r)!r} must have 3 values (A1, A2, B)")
+            for i, v in enumerate(r):
+                check_int(f"r[{i}]", v, low=0, high=(1 << 32) - 1)
+            for i in (0, 1):
+                if r[i] % 2 == 0:
+                    raise RoastTheoryError(f"r[{i}]={r[i]} must be odd (a multiplier of multiply-shift)")
+        object.__setattr__(self, "r", tuple(int(v) for v in r))
+
+    @property
+    def sign_hash(self) -> SignHash:
+        return SignHash(self.seed, 1)
+
+    def raw(self, a, b) -> np.ndarray:
+        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a1, a2, c = (np.uint64(v) for v in self.r)
+        with np.errstate(over="ignore"):
+            return (a_.astype(np.uint64) * a1 + b_.astype(np.uint64) * a2 + c) & _U32
+
+    def _top_bits(self, a, b, name, m) -> np.ndarray:
+        m = _check_pow2(name, m, 1 << 32)
+        shift = np.uint64(32 - (m.bit_length() - 1))
+        return (self.raw(a, b) >> shift).astype(np.int64)
+
+    def element_slots(self, k, n, m) -> np.ndarray:
+        """Slot: the top ``log2(m)`` bits of ``raw(k, n)`` (``m`` a power of two)."""
+        return self._top_bits(k, n, "m", m)
+
+    def tile_starts(self, kb, nb, span) -> np.ndarray:
+        """Start: the top ``log2(span)`` bits of ``raw(kb, nb)`` (``span`` a power of two)."""
+        return self._top_bits(kb, nb, "span", span)
+
+
+FAMILIES.update({"rz-aligned": RzAlignedHash, "hashednet-mulshift": MulShiftHash})

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_int, check_real, check_vector, plain
+from ._deprecation import renamed_attribute
+from ._validate import SHARINGS, check_choice, check_int, check_real, check_scales, check_shape
 from .errors import RoastTheoryError
-from .mappings import TileMapping, check_shape
+from .mappings import TileMapping
 
 #: Init scale of the shared array in RzLinear (``init_factor = (1/sqrt(fan_in)) / INIT_STD``).
 INIT_STD = 0.04
@@ -57,6 +58,15 @@ def local_slots(sizes, memory: int) -> np.ndarray:
     return base
 
 
+def resolve_scales(scales, shapes) -> np.ndarray:
+    """Module scales for modules of ``shapes``: ``None`` (all 1), ``"auto"`` (:func:`auto_scales`) or one
+    positive number per module."""
+    if isinstance(scales, str):
+        check_choice("scales", scales, ("auto",))
+        return auto_scales(shapes)
+    return check_scales(scales, len(shapes))
+
+
 def _module_seed(seed: int, l: int) -> int:
     """Seed of module ``l``: the first 63 bits of ``SeedSequence([seed, l])``."""
     state = np.random.SeedSequence([seed, l]).generate_state(2, np.uint32)
@@ -74,7 +84,7 @@ class ModelLayout:
     module_shapes : tuple of shapes
     memory : int
         Total slots ``m``.
-    m_slots : tuple of int
+    module_memory : tuple of int
         Slots of each module's array (global: ``m`` each, the same array).
     scales : ndarray
         ``lambda_l`` (all 1 for local sharing).
@@ -83,7 +93,7 @@ class ModelLayout:
     """
 
     def __init__(self, sharing, module_shapes, memory, *, tile, sign, placement, scales, family, seed):
-        check_choice("sharing", sharing, ("global", "local"))
+        check_choice("sharing", sharing, SHARINGS)
         shapes = tuple(check_shape(f"module_shapes[{l}]", s) for l, s in enumerate(module_shapes))
         if not shapes:
             raise RoastTheoryError("module_shapes is empty: need at least one module")
@@ -91,38 +101,31 @@ class ModelLayout:
         seed = check_int("seed", seed, low=0)
         sizes = [int(np.prod(s)) for s in shapes]
         if sharing == "global":
-            m_slots = (m,) * len(shapes)
-            if scales is None:
-                lam = np.ones(len(shapes))
-            elif isinstance(scales, str):
-                check_choice("scales", scales, ("auto",))
-                lam = auto_scales(shapes)
-            else:
-                lam = check_vector("scales", scales)
-                if lam.size != len(shapes) or np.any(lam <= 0):
-                    raise RoastTheoryError(
-                        f"scales={plain(scales)!r} must be {len(shapes)} positive numbers, None or 'auto'")
+            module_memory = (m,) * len(shapes)
+            lam = resolve_scales(scales, shapes)
         else:
-            m_slots = tuple(int(v) for v in local_slots(sizes, m))
+            module_memory = tuple(int(v) for v in local_slots(sizes, m))
             lam = np.ones(len(shapes))
         maps = []
-        for l, (shape, ml) in enumerate(zip(shapes, m_slots)):
+        for l, (shape, ml) in enumerate(zip(shapes, module_memory)):
             try:
                 maps.append(TileMapping(shape, ml, tile=tile, placement=placement, sign=sign, family=family,
                                         seed=_module_seed(seed, l)))
             except RoastTheoryError as exc:
                 raise RoastTheoryError(f"module {l} (shape {shape}, {ml} slots): {exc}") from None
         lam.setflags(write=False)
-        for k, v in dict(sharing=sharing, module_shapes=shapes, memory=m, m_slots=m_slots, scales=lam,
-                         mappings=tuple(maps), seed=seed).items():
+        for k, v in dict(sharing=sharing, module_shapes=shapes, memory=m, module_memory=module_memory,
+                         scales=lam, mappings=tuple(maps), seed=seed).items():
             object.__setattr__(self, k, v)
+
+    m_slots = renamed_attribute("m_slots", "module_memory")
 
     def __setattr__(self, name, value):
         raise AttributeError(f"ModelLayout is frozen: cannot set {name!r}")
 
     def __repr__(self) -> str:
         return (f"ModelLayout(sharing={self.sharing!r}, module_shapes={self.module_shapes}, "
-                f"memory={self.memory}, m_slots={self.m_slots})")
+                f"memory={self.memory}, module_memory={self.module_memory})")
 
     @classmethod
     def global_(cls, module_shapes, memory, *, tile=1, sign="element", placement="circular", scales="auto",

@@ -15,49 +15,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_int, plain
+from ._deprecation import renamed_attribute
+from ._validate import (  # noqa: F401 - check_memory, check_shape, check_tile are re-exported
+    PLACEMENTS,
+    SIGNS,
+    check_array,
+    check_choice,
+    check_chunk_memory,
+    check_family_object,
+    check_int,
+    check_matrix_shape,
+    check_memory,
+    check_shape,
+    check_tile,
+    check_tile_for_shape,
+    plain,
+)
 from .errors import RoastTheoryError
 from .hashes import make_family
-
-SIGNS = ("none", "element", "tile")
-PLACEMENTS = ("circular", "kernel")
-
-
-# ------------------------------------------------------------------------------------------ validation
-def check_shape(name: str, shape) -> tuple[int, ...]:
-    """A weight shape: one or two positive integers."""
-    if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
-        shape = (int(shape),)
-    try:
-        dims = tuple(shape)
-    except TypeError:
-        raise RoastTheoryError(
-            f"{name}={plain(shape)!r} must be a tuple of 1 or 2 positive integers"
-        ) from None
-    if len(dims) not in (1, 2):
-        raise RoastTheoryError(f"{name}={plain(shape)!r} must have 1 or 2 dimensions")
-    return tuple(check_int(f"{name}[{i}]", d, low=1) for i, d in enumerate(dims))
-
-
-def check_tile(tile) -> tuple[int, int]:
-    """A tile ``(BK, BN)``; an integer ``Z`` means ``(1, Z)`` (a chunk of ``Z`` consecutive values)."""
-    if isinstance(tile, int | np.integer) and not isinstance(tile, bool):
-        return (1, check_int("tile", tile, low=1))
-    try:
-        dims = tuple(tile)
-    except TypeError:
-        raise RoastTheoryError(f"tile={plain(tile)!r} must be an integer Z or a pair (BK, BN)") from None
-    if len(dims) != 2:
-        raise RoastTheoryError(f"tile={plain(tile)!r} must be an integer Z or a pair (BK, BN)")
-    return (check_int("tile[0] (BK)", dims[0], low=1), check_int("tile[1] (BN)", dims[1], low=1))
 
 
 def _resolve_family(family, seed):
     if isinstance(family, str):
         return make_family(family, seed)
-    for need in ("tile_starts", "element_slots", "signs"):
-        if not callable(getattr(family, need, None)):
-            raise RoastTheoryError(f"family={family!r} must be a family name or provide {need}()")
+    check_family_object(family)
     return family
 
 
@@ -90,12 +71,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ base
 class _Mapping:
-    """Sketch / recover shared by every mapping (subclasses set ``shape``, ``m_slots``, ``index``, ``sign``).
+    """Sketch / recover shared by every mapping (subclasses set ``shape``, ``memory``, ``index``, ``sign``).
 
     Instances are frozen: attributes are set once in ``__init__`` and arrays are read-only.
     """
 
     _fields: tuple[str, ...] = ()
+    m_slots = renamed_attribute("m_slots", "memory")
 
     def _set(self, **values):
         for k, v in values.items():
@@ -113,22 +95,22 @@ class _Mapping:
         return int(np.prod(self.shape))
 
     def sketch(self, weight) -> np.ndarray:
-        """Memory ``M = S w``: ``M[b] = sum_{i: h(i)=b} g_i w_i`` (float64, length ``m_slots``)."""
-        w = _finite_array("weight", weight)
+        """Memory ``M = S w``: ``M[b] = sum_{i: h(i)=b} g_i w_i`` (float64, length ``memory``)."""
+        w = check_array("weight", weight)
         if w.shape != self.shape:
             raise RoastTheoryError(f"weight has shape {w.shape} but the mapping's shape is {self.shape}")
-        return np.bincount(self.index.ravel(), weights=(self.sign * w).ravel(), minlength=self.m_slots)
+        return np.bincount(self.index.ravel(), weights=(self.sign * w).ravel(), minlength=self.memory)
 
     def recover(self, memory) -> np.ndarray:
         """Weight ``w_hat = S^T M``: ``w_hat_i = g_i M[h(i)]`` (the mapping's shape)."""
-        mem = _finite_array("memory", memory)
-        if mem.shape != (self.m_slots,):
-            raise RoastTheoryError(f"memory has shape {mem.shape}: must be ({self.m_slots},)")
+        mem = check_array("memory", memory)
+        if mem.shape != (self.memory,):
+            raise RoastTheoryError(f"memory has shape {mem.shape}: must be ({self.memory},)")
         return self.sign * mem[self.index]
 
     def matrix(self) -> np.ndarray:
-        """The dense sketch matrix ``S`` (``m_slots x n_weights``; for small cases and tests)."""
-        s = np.zeros((self.m_slots, self.n_weights))
+        """The dense sketch matrix ``S`` (``memory x n_weights``; for small cases and tests)."""
+        s = np.zeros((self.memory, self.n_weights))
         s[self.index.ravel(), np.arange(self.n_weights)] = self.sign.ravel()
         return s
 
@@ -141,17 +123,6 @@ def _signs(fam, sign: str, shape, element_keys, tile_keys) -> np.ndarray:
     else:
         g = np.ones(shape, np.int8)
     return np.asarray(g, np.int8).reshape(shape)
-
-
-def _finite_array(name: str, value) -> np.ndarray:
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise RoastTheoryError(f"{name} must be an array of real numbers ({exc})") from None
-    if not np.all(np.isfinite(a)):
-        i = int(np.flatnonzero(~np.isfinite(a.ravel()))[0])
-        raise RoastTheoryError(f"{name} has a non-finite value {float(a.ravel()[i])!r} at flat index {i}")
-    return a
 
 
 # ------------------------------------------------------------------------------------------ element
@@ -190,10 +161,6 @@ class ElementMapping(_Mapping):
         self._set(shape=shape, memory=m, sign_mode=sign, family=family, seed=seed, hash_family=fam,
                   index=_readonly(idx), sign=_readonly(np.asarray(g, np.int8).reshape(shape)))
 
-    @property
-    def m_slots(self) -> int:
-        return self.memory
-
 
 # ------------------------------------------------------------------------------------------ tiles
 class TileMapping(_Mapping):
@@ -230,9 +197,7 @@ class TileMapping(_Mapping):
     def __init__(self, shape, memory, *, tile=1, placement="circular", sign="element", family="ideal",
                  seed=0):
         shape = check_shape("shape", shape)
-        tile_ = check_tile(tile)
-        if len(shape) == 1 and tile_[0] != 1:
-            raise RoastTheoryError(f"tile={plain(tile)!r}: a 1-D weight needs an integer tile Z or (1, Z)")
+        tile_ = check_tile_for_shape(tile, shape)
         check_choice("placement", placement, PLACEMENTS)
         check_choice("sign", sign, SIGNS)
         check_int("seed", seed, low=0)
@@ -250,24 +215,8 @@ class TileMapping(_Mapping):
                   seed=seed, hash_family=fam, starts=_readonly(s), index=_readonly(idx), sign=_readonly(g))
 
     @property
-    def m_slots(self) -> int:
-        return self.memory
-
-    @property
     def tile_size(self) -> int:
         return self.tile[0] * self.tile[1]
-
-
-def check_memory(memory, t_size: int, placement: str, *, tile_name: str = "tile") -> int:
-    """``memory`` must hold a tile: ``>= T`` for circular placement, ``> T`` for kernel placement."""
-    low = t_size if placement == "circular" else t_size + 1
-    ok = isinstance(memory, int | np.integer) and not isinstance(memory, bool)
-    if not ok or memory < low:
-        what = f"{tile_name} size {t_size}" if placement == "circular" else f"{tile_name} size {t_size} + 1"
-        raise RoastTheoryError(
-            f"memory={plain(memory)!r} must be an integer >= {what} ({placement} placement)"
-        )
-    return int(memory)
 
 
 # ------------------------------------------------------------------------------------------ chunks
@@ -300,17 +249,12 @@ class ChunkMapping(_Mapping):
     _fields = ("shape", "memory", "chunk", "placement", "sign_mode", "family", "seed")
 
     def __init__(self, shape, memory, *, chunk=1, placement="kernel", sign="none", family="robez", seed=0):
-        shape = check_shape("shape", shape)
-        if len(shape) != 2:
-            raise RoastTheoryError(f"shape={plain(shape)!r} must be (rows, dim)")
+        shape = check_matrix_shape("shape", shape, "(rows, dim)")
         z = check_int("chunk", chunk, low=1)
         check_choice("placement", placement, PLACEMENTS)
         check_choice("sign", sign, SIGNS)
         check_int("seed", seed, low=0)
-        ok = isinstance(memory, int | np.integer) and not isinstance(memory, bool)
-        if not ok or memory < z:
-            raise RoastTheoryError(f"memory={plain(memory)!r} must be an integer >= chunk={z}")
-        m = int(memory)
+        m = check_chunk_memory(memory, z)
         fam = _resolve_family(family, seed)
         r, j, _, c, off = tile_coordinates(shape, (1, z))
         span = m - z + 1 if placement == "kernel" else m
@@ -321,6 +265,3 @@ class ChunkMapping(_Mapping):
         self._set(shape=shape, memory=m, chunk=z, placement=placement, sign_mode=sign, family=family,
                   seed=seed, hash_family=fam, index=_readonly(idx), sign=_readonly(g))
 
-    @property
-    def m_slots(self) -> int:
-        return self.memory

@@ -1,4 +1,4 @@
-"""Closed-form moments of hashed inner products and weight errors (ROAST-NOTES s.3: A, C1-C4).
+"""Closed-form moments of hashed inner products and weight errors (results A and C1-C4 below).
 
 Model: ``M = S w`` with ``S[b, i] = g_i [h(i) = b]``, ``w_hat_i = g_i M[h(i)]``, estimator ``<w_hat, x>``.
 Element ``i`` lies in tile ``t(i)`` at offset ``o(i)``; tile starts ``s_t`` are independent and uniform.
@@ -12,9 +12,23 @@ Hash positions are assumed fully independent across tiles (the "ideal" family; 4
 ``g`` are independent Rademacher variables, per element (``sign="element"``), per tile (``"tile"``) or absent
 (``"none"``).
 
-Lag wrap-around (C2/C3): the notes state C2/C3 for ``m >= 2Z - 1``. Here the *wrapped* form is implemented:
-for ``Z <= m < 2Z - 1`` the lag correlations are folded modulo ``m`` (circular correlation of length ``m``),
-which is exact for circular placement at every ``m >= Z``.
+Result labels (the ``formula`` field of every result object; the sharing results B1-B3 are in
+:mod:`roast_theory.sharing`):
+
+* ``A``: element hashing (``Z = 1``). With signs the estimator is unbiased, ``Var = Q(x, w) / m``; the
+  weight error is ``(n - 1) |w|^2 / m``.
+* ``C1``: tiles with a sign per element. Two elements of one tile never share a slot and elements of
+  different tiles share one with probability ``1/m``, so tiling can only lower the variance of ``A``.
+* ``C2``: one sign per tile. Two tiles that meet at lag ``d`` collide in every aligned pair at once; the
+  variance is a sum over tile pairs of squared lag correlations (it grows with ``Z`` for smooth vectors).
+* ``C3``: no sign. Biased by the collisions; the variance is ``C2``'s minus the squared bias terms.
+* ``C4``: the weight error ``E |w_hat - w|^2``, ``(n - Z) |w|^2 / m`` for full circular tiles with signs.
+* ``-kernel`` suffix: kernel placement, where the start difference of two tiles has the triangular law
+  ``P(s_a - s_b = d) = (S - |d|)_+ / S^2``, ``S = m - Z``.
+
+Lag wrap-around (C2/C3): when ``m >= 2Z - 1`` the lags ``(-Z, Z)`` are distinct modulo ``m``. For
+``Z <= m < 2Z - 1`` they are not, and the lag correlations are folded modulo ``m`` (circular correlation of
+length ``m``), which keeps the formulas exact for circular placement at every ``m >= Z``.
 """
 
 from __future__ import annotations
@@ -22,32 +36,20 @@ from __future__ import annotations
 import numpy as np
 
 from . import _tiles
-from ._validate import check_choice, check_int, check_same_shape, check_vector, plain
+from ._deprecation import renamed_kwargs
+from ._validate import (
+    PLACEMENTS,
+    SIGNS,
+    check_choice,
+    check_int,
+    check_layout,
+    check_memory,
+    check_pair,
+    check_tile_pair,
+    check_vector,
+)
 from .errors import RoastTheoryError
 from .results import InnerProductMoments, WeightError
-
-SIGNS = ("element", "tile", "none")
-PLACEMENTS = ("circular", "kernel")
-
-
-# ----------------------------------------------------------------------------------------------- checks
-def _check_memory(memory, tile: int, placement: str) -> int:
-    low = tile if placement == "circular" else tile + 1
-    m = check_int("memory", memory, low=1)
-    if m < low:
-        what = f"tile={tile}" if placement == "circular" else f"tile+1={tile + 1}"
-        raise RoastTheoryError(
-            f"memory={m} must be an integer >= {what} for placement={placement!r} "
-            f"(a tile must fit in the memory)"
-        )
-    return m
-
-
-def _check_xw(x, w, ndim: int = 1):
-    xv = check_vector("x", x, ndim=ndim)
-    wv = check_vector("w", w, ndim=ndim)
-    check_same_shape("x", xv, "w", wv)
-    return xv, wv
 
 
 # ------------------------------------------------------------------------------------------- executors
@@ -121,8 +123,8 @@ def element_hashing_moments(x, w, memory, sign: str = "element") -> InnerProduct
     indicators of two distinct pairs are uncorrelated (3-wise independence for pairs sharing an element).
     """
     sign = check_choice("sign", sign, ("element", "none"))
-    xv, wv = _check_xw(x, w)
-    m = _check_memory(memory, 1, "circular")
+    xv, wv = check_pair(x, w)
+    m = check_memory(memory, 1, "circular")
     return _moments_from_matrices(xv[:, None], wv[:, None], m, 1, sign, "circular", "A")
 
 
@@ -169,14 +171,15 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    xv, wv = _check_xw(x, w)
+    xv, wv = check_pair(x, w)
     z = check_int("tile", tile, low=1)
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     X, W = _tiles.chunk_matrix(xv, z), _tiles.chunk_matrix(wv, z)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
 
 
-def block_tile_moments(x, w, memory, tile_shape, sign: str = "tile",
+@renamed_kwargs(tile_shape="tile")
+def block_tile_moments(x, w, memory, tile, sign: str = "tile",
                        placement: str = "circular") -> InnerProductMoments:
     """Moments for a 2-D weight ``(K, N)`` cut into ``BK x BN`` blocks (the ROAST-MM B-tiles).
 
@@ -190,10 +193,10 @@ def block_tile_moments(x, w, memory, tile_shape, sign: str = "tile",
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    xv, wv = _check_xw(x, w, ndim=2)
-    bk, bn = _check_tile_shape(tile_shape)
+    xv, wv = check_pair(x, w, ndim=2)
+    bk, bn = check_tile_pair(tile)
     z = bk * bn
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
 
@@ -208,10 +211,10 @@ def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    xv, wv = _check_xw(x, w)
+    xv, wv = check_pair(x, w)
     z = check_int("tile_size", tile_size, low=1)
-    m = _check_memory(memory, z, placement)
-    tid, off = _tiles.check_layout(tile_id, offset, xv.size, z)
+    m = check_memory(memory, z, placement)
+    tid, off = check_layout(tile_id, offset, xv.size, z)
     X, W = _tiles.id_matrix(xv, tid, off, z), _tiles.id_matrix(wv, tid, off, z)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement))
 
@@ -244,7 +247,7 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
     placement = check_choice("placement", placement, PLACEMENTS)
     wv = check_vector("w", w)
     z = check_int("tile", tile, low=1)
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     W = _tiles.chunk_matrix(wv, z)
     mask = _tiles.chunk_matrix(np.ones_like(wv), z)
     n_t = mask.sum(axis=1)
@@ -264,11 +267,3 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
         mse = _tiles.cross_tile_weighted(mask, W * W, _tiles.kernel_lag_probability(m - z))
     return WeightError(mse=float(mse), norm_sq=norm_sq, memory=m, tile=z, sign=sign,
                        formula="A" if z == 1 else "C4")
-
-
-def _check_tile_shape(tile_shape) -> tuple[int, int]:
-    try:
-        bk, bn = tile_shape
-    except (TypeError, ValueError):
-        raise RoastTheoryError(f"tile_shape={plain(tile_shape)!r} must be a pair (BK, BN)") from None
-    return check_int("tile_shape[0]", bk, low=1), check_int("tile_shape[1]", bn, low=1)

@@ -16,12 +16,25 @@ from __future__ import annotations
 import numpy as np
 
 from . import _mc_kernels as K
+from ._deprecation import renamed_kwargs
 from ._mc_results import ConfidenceInterval, KernelIdealGap, MonteCarloEstimate
-from ._validate import check_choice, check_int, check_same_shape, check_seed, check_vector, plain
-from .errors import RoastTheoryError
+from ._validate import (
+    PLACEMENTS,
+    SHARINGS,
+    check_choice,
+    check_hashing,
+    check_int,
+    check_local_memory,
+    check_memory,
+    check_modules,
+    check_pair,
+    check_seed,
+    check_shape,
+    check_tile_for_shape,
+    check_vector,
+)
 from .hashes import FAMILY_NAMES
-from .layout import auto_scales, local_slots
-from .mappings import PLACEMENTS, SIGNS, check_memory, check_shape, check_tile
+from .layout import local_slots, resolve_scales
 
 __all__ = [
     "ConfidenceInterval",
@@ -39,14 +52,7 @@ __all__ = [
 
 
 def _common(memory, tile, sign, placement, family, trials, seed):
-    z = check_int("tile", tile, low=1)
-    check_choice("sign", sign, SIGNS)
-    check_choice("placement", placement, PLACEMENTS)
-    check_choice("family", family, FAMILY_NAMES)
-    trials = check_int("trials", trials, low=2)
-    seed = check_seed(seed)
-    m = check_memory(memory, z, placement)
-    return m, z, trials, seed
+    return check_hashing(memory, tile, sign, placement, family, trials, seed, families=FAMILY_NAMES)
 
 
 def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner"):
@@ -96,9 +102,7 @@ def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circula
     .. math:: Y = \\langle \\hat w, x\\rangle = \\langle S w, S x\\rangle,\\quad
               S_{b i} = g_i [h(i) = b],\\quad h(i) = s_{t(i)} + o(i)\\ (\\bmod m)
     """
-    x = check_vector("x", x)
-    w = check_vector("w", w)
-    check_same_shape("x", x, "w", w)
+    x, w = check_pair(x, w)
     m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
     plan = K.make_plan([x.shape], (1, z), [m], shared=True)
     return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
@@ -130,37 +134,6 @@ def mc_kernel(x, x2, *, memory, trials=100_000, seed=0, family="ideal") -> Monte
                             family=family, trials=trials, seed=seed)
 
 
-def _modules(xs, ws):
-    if isinstance(xs, np.ndarray) or isinstance(ws, np.ndarray):
-        raise RoastTheoryError("xs and ws must be sequences of arrays (one per module), not one array")
-    xs, ws = list(xs), list(ws)
-    if len(xs) != len(ws) or not xs:
-        raise RoastTheoryError(f"xs has {len(xs)} modules and ws has {len(ws)}: need the same number >= 1")
-    xs_, ws_ = [], []
-    for l, (x, w) in enumerate(zip(xs, ws)):
-        x_ = check_vector(f"xs[{l}]", np.ravel(np.asarray(x, dtype=np.float64)))
-        w_arr = np.asarray(w, dtype=np.float64)
-        w_ = check_vector(f"ws[{l}]", np.ravel(w_arr))
-        check_same_shape(f"xs[{l}]", x_, f"ws[{l}]", w_)
-        xs_.append(x_)
-        ws_.append((w_, w_arr.shape))
-    return xs_, ws_
-
-
-def _scales(scales, shapes) -> np.ndarray:
-    if scales is None:
-        return np.ones(len(shapes))
-    if isinstance(scales, str):
-        check_choice("scales", scales, ("auto",))
-        return auto_scales(shapes)
-    lam = check_vector("scales", scales)
-    if lam.size != len(shapes) or np.any(lam <= 0):
-        raise RoastTheoryError(
-            f"scales={plain(scales)!r} must be {len(shapes)} positive numbers, None or 'auto'"
-        )
-    return lam
-
-
 def mc_total_inner_product(xs, ws, *, memory, sharing="global", tile=1, sign="element", scales=None,
                            placement="circular", family="ideal", trials=100_000,
                            seed=0) -> MonteCarloEstimate:
@@ -185,27 +158,20 @@ def mc_total_inner_product(xs, ws, *, memory, sharing="global", tile=1, sign="el
     .. math:: Y_G = \\sum_l \\lambda_l \\langle x_l, \\hat u_l\\rangle
               = \\langle S (\\lambda x), S u\\rangle
     """
-    xs_, ws_ = _modules(xs, ws)
-    check_choice("sharing", sharing, ("global", "local"))
-    z = check_int("tile", tile, low=1)
-    shapes = [w.shape for w, _ in ws_]
-    m, _, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
+    xs_, ws_, w_shapes = check_modules(xs, ws, flatten=True)
+    check_choice("sharing", sharing, SHARINGS)
+    shapes = [w.shape for w in ws_]
+    m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
     if sharing == "global":
-        lam = _scales(scales, [shape for _, shape in ws_])
+        lam = resolve_scales(scales, w_shapes)
         plan = K.make_plan(shapes, (1, z), [m], shared=True)
         x = np.concatenate([l_ * x for l_, x in zip(lam, xs_)])
-        w = np.concatenate([w / l_ for l_, (w, _) in zip(lam, ws_)])
+        w = np.concatenate([w / l_ for l_, w in zip(lam, ws_)])
     else:
-        m_l = local_slots([s[0] for s in shapes], m)
-        low = z if placement == "circular" else z + 1
-        for l, ml in enumerate(m_l):
-            if ml < low:
-                raise RoastTheoryError(
-                    f"memory={m}: module {l} gets m_l={int(ml)} slots under local sharing, "
-                    f"fewer than {low} ({placement} placement, tile={z})")
+        m_l = check_local_memory(local_slots([s[0] for s in shapes], m), m, z, placement)
         plan = K.make_plan(shapes, (1, z), [int(v) for v in m_l], shared=False)
         x = np.concatenate(xs_)
-        w = np.concatenate([w for w, _ in ws_])
+        w = np.concatenate(ws_)
     return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
 
 
@@ -223,16 +189,17 @@ def mc_module_output(xs, ws, module, *, memory, sharing="global", scales=None, t
                                   scales=scales, placement=placement, family=family, trials=trials, seed=seed)
 
 
-def mc_placement_load(shape, tile_shape, memory, *, trials=1000, seed=0, family="ideal",
+@renamed_kwargs(tile_shape="tile")
+def mc_placement_load(shape, tile, memory, *, trials=1000, seed=0, family="ideal",
                       placement="kernel") -> MonteCarloEstimate:
     """Monte Carlo estimate of the mean load at a weight's slot (weights sharing it, itself included).
 
     Parameters
     ----------
     shape : int or (K, N)
-    tile_shape : int or (BK, BN)
+    tile : int or (BK, BN)
     memory : int
-        Slots ``H``; kernel placement draws starts in ``[0, H - T)``.
+        Slots ``m``; kernel placement draws starts in ``[0, m - T)``.
 
     Notes
     -----
@@ -240,7 +207,7 @@ def mc_placement_load(shape, tile_shape, memory, *, trials=1000, seed=0, family=
     weights in slot ``b``. When every tile is full, ``c`` is a length-``T`` window sum of the histogram
     of tile starts (no element-level arrays).
     """
-    counts_iter, n, seed = _counts(shape, tile_shape, memory, trials, seed, family, placement)
+    counts_iter, n, seed = _counts(shape, tile, memory, trials, seed, family, placement)
     y = np.concatenate([(c.astype(np.float64) ** 2).sum(axis=1) / n for c in counts_iter])
     return MonteCarloEstimate.from_samples(y, seed)
 
@@ -261,13 +228,9 @@ def mc_unused_fraction(n, memory, tile=1, *, trials=1000, seed=0, family="ideal"
     return MonteCarloEstimate.from_samples(y, seed)
 
 
-def _counts(shape, tile_shape, memory, trials, seed, family, placement):
+def _counts(shape, tile, memory, trials, seed, family, placement):
     shape = check_shape("shape", shape)
-    tile = check_tile(tile_shape)
-    if len(shape) == 1 and tile[0] != 1:
-        raise RoastTheoryError(
-            f"tile_shape={plain(tile_shape)!r}: a 1-D weight needs an integer tile Z or (1, Z)"
-        )
+    tile = check_tile_for_shape(tile, shape)
     check_choice("placement", placement, PLACEMENTS)
     check_choice("family", family, FAMILY_NAMES)
     trials = check_int("trials", trials, low=2)
@@ -296,7 +259,7 @@ def kernel_vs_ideal_gap(x, w, *, memory, tile=1, family="rz-stable", sign="eleme
 
     The two estimates use independent streams (seeds ``seed`` and ``seed + 1``) and otherwise the same
     mapping (:func:`mc_inner_product`). ``placement`` defaults to what the kernel does: ``"circular"``
-    (``raw mod H``, HashedNet) for ``tile=1`` and ``"kernel"`` (``mod (H - T)``, RzLinear) for tiles.
+    (``raw mod m``, HashedNet) for ``tile=1`` and ``"kernel"`` (``mod (m - T)``, RzLinear) for tiles.
     """
     check_choice("family", family, FAMILY_NAMES)
     if placement is None:

@@ -1,20 +1,23 @@
-"""Slot-load profile and unused memory of tile placements (ROAST-NOTES s.3 "Placement", "Unused memory").
+"""Slot-load profile and unused memory of tile placements.
+
+Kernel placement draws starts in ``[0, m - T)``: slots near the two ends of the memory are covered by
+fewer tiles than slots in the middle, so the middle is over-loaded compared with ideal hashing (``n / m``
+weights per slot). Independent random placement also leaves slots unused: with ``m = n`` element hashing
+about ``e^-1`` (37 %) of the slots hold no weight.
 
 Tiles are placed independently. ``placement="kernel"``: a tile of size ``T`` starts uniformly in
-``[0, H - T)`` and is written without wrap-around (RzLinear); ``placement="circular"``: starts uniform on
-``[0, H)`` and positions wrap modulo ``H``. A tile whose occupied offsets are ``occ`` covers slot ``b`` with
-probability ``c(b) / S`` where ``c(b) = #{o in occ : 0 <= b - o < S}`` (``S = H - T``) for the kernel.
+``[0, m - T)`` and is written without wrap-around (RzLinear); ``placement="circular"``: starts uniform on
+``[0, m)`` and positions wrap modulo ``m``. A tile whose occupied offsets are ``occ`` covers slot ``b`` with
+probability ``c(b) / S`` where ``c(b) = #{o in occ : 0 <= b - o < S}`` (``S = m - T``) for the kernel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_choice, check_int, plain
-from .errors import RoastTheoryError
+from ._deprecation import renamed_kwargs
+from ._validate import PLACEMENTS, check_choice, check_int, check_matrix_shape, check_memory, check_tile_pair
 from .results import SlotLoad, UnusedFraction
-
-PLACEMENTS = ("kernel", "circular")
 
 
 def _box_count(occ: np.ndarray, n_starts: int, memory: int) -> np.ndarray:
@@ -26,17 +29,10 @@ def _box_count(occ: np.ndarray, n_starts: int, memory: int) -> np.ndarray:
     return (cs[hi] - cs[lo]).astype(np.float64)
 
 
-def _tile_groups(shape, tile_shape) -> tuple[int, int, list[tuple[int, np.ndarray]]]:
+def _tile_groups(shape, tile) -> tuple[int, int, list[tuple[int, np.ndarray]]]:
     """Distinct tile shapes of a ``(K, N)`` matrix in ``(BK, BN)`` blocks: ``[(count, occupancy mask)]``."""
-    try:
-        k, n = shape
-        bk, bn = tile_shape
-    except (TypeError, ValueError):
-        raise RoastTheoryError(
-            f"shape={plain(shape)!r} and tile_shape={plain(tile_shape)!r} must be pairs"
-        ) from None
-    k, n = check_int("shape[0]", k, low=1), check_int("shape[1]", n, low=1)
-    bk, bn = check_int("tile_shape[0]", bk, low=1), check_int("tile_shape[1]", bn, low=1)
+    k, n = check_matrix_shape("shape", shape)
+    bk, bn = check_tile_pair(tile)
     rows = {bk: k // bk}
     if k % bk:
         rows[k % bk] = 1
@@ -66,27 +62,18 @@ def _coverage(groups, tile: int, memory: int, placement: str) -> list[tuple[int,
     return out
 
 
-def _check_memory(memory, tile: int, placement: str) -> int:
-    low = tile + 1 if placement == "kernel" else tile
-    m = check_int("memory", memory, low=1)
-    if m < low:
-        raise RoastTheoryError(
-            f"memory={m} must be an integer >= {low} for placement={placement!r} with tile size {tile}"
-        )
-    return m
-
-
-def kernel_slot_load(shape, tile_shape, memory, placement: str = "kernel") -> SlotLoad:
+@renamed_kwargs(tile_shape="tile")
+def kernel_slot_load(shape, tile, memory, placement: str = "kernel") -> SlotLoad:
     """Expected slot loads when a ``(K, N)`` weight in ``(BK, BN)`` tiles is placed into ``memory`` slots.
 
     Parameters
     ----------
     shape : (int, int)
         Weight shape ``(K, N)``.
-    tile_shape : (int, int)
+    tile : (int, int)
         Tile shape ``(BK, BN)``, ``T = BK * BN``; edge tiles may be partial.
     memory : int
-        Slots ``H``; ``H >= T + 1`` for the kernel placement.
+        Slots ``m``; ``m >= T + 1`` for the kernel placement.
     placement : {"kernel", "circular"}
 
     Returns
@@ -94,10 +81,10 @@ def kernel_slot_load(shape, tile_shape, memory, placement: str = "kernel") -> Sl
     SlotLoad
         ``profile[b] = E L(b)`` (expected number of weights in slot b); ``load_at_weight_slot =
         sum_b (E L(b))^2 / n`` (the square of the *expected* load, weighted by where the weights land: the
-        notes' quantity; ideal hashing: ``n / H``). It is not ``E[sum_b L(b)^2] / n``, the expected load
+        profile's quantity; ideal hashing: ``n / m``). It is not ``E[sum_b L(b)^2] / n``, the expected load
         seen from a random weight, which is ``1 + collisions_per_weight`` and what
         :func:`roast_theory.mc_placement_load` estimates; ``collisions_per_weight``, the exact expected
-        number of *other* weights sharing a weight's slot (ideal: ``(n - 1) / H``).
+        number of *other* weights sharing a weight's slot (ideal: ``(n - 1) / m``).
 
     Notes
     -----
@@ -105,15 +92,15 @@ def kernel_slot_load(shape, tile_shape, memory, placement: str = "kernel") -> Sl
     tile puts at most one weight in a slot, ``sum_b E[L(b)(L(b) - 1)] = sum_b [E L(b)^2 - sum_t q_t(b)^2]``.
     """
     placement = check_choice("placement", placement, PLACEMENTS)
-    n, tile, groups = _tile_groups(shape, tile_shape)
-    h = _check_memory(memory, tile, placement)
-    cov = _coverage(groups, tile, h, placement)
+    n, t_size, groups = _tile_groups(shape, tile)
+    h = check_memory(memory, t_size, placement)
+    cov = _coverage(groups, t_size, h, placement)
     profile = sum(c * q for c, q in cov)
     sq = sum(c * q * q for c, q in cov)
     load = float(profile @ profile / n)
     coll = float((profile @ profile - sq.sum()) / n)
     return SlotLoad(profile=profile, load_at_weight_slot=load, ideal_load=n / h, collisions_per_weight=coll,
-                    ideal_collisions_per_weight=(n - 1) / h, n_weights=n, memory=h, tile_size=tile,
+                    ideal_collisions_per_weight=(n - 1) / h, n_weights=n, memory=h, tile_size=t_size,
                     placement=placement)
 
 
@@ -143,7 +130,7 @@ def unused_fraction(n, memory, tile=1, placement: str = "circular") -> UnusedFra
     placement = check_choice("placement", placement, PLACEMENTS)
     n = check_int("n", n, low=1)
     z = check_int("tile", tile, low=1)
-    m = _check_memory(memory, z, placement)
+    m = check_memory(memory, z, placement)
     full, last = divmod(n, z)
     groups = [(full, np.ones(z))] if full else []
     if last:

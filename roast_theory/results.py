@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 
+def _ratio(num: float, den: float) -> float:
+    """``num / den``, or ``nan`` when ``den`` is not positive."""
+    return num / den if den > 0 else float("nan")
+
+
 class _Result:
     """Shared helpers: ``to_dict`` gives plain Python numbers/lists (JSON-ready)."""
 
@@ -44,7 +49,7 @@ class InnerProductMoments(_Result):
     sign, placement : str
         Sign convention and tile placement.
     formula : str
-        Which result of ROAST-NOTES s.3 (``"A"``, ``"C1"``, ...) this is.
+        Which closed form this is (``"A"``, ``"C1"``, ..., labels explained in :mod:`roast_theory.moments`).
     """
 
     mean: float
@@ -79,39 +84,42 @@ class WeightError(_Result):
 
     def relative(self) -> float:
         """``E|w_hat - w|^2 / |w|^2`` (``nan`` for ``w = 0``)."""
-        return self.mse / self.norm_sq if self.norm_sq > 0 else float("nan")
+        return _ratio(self.mse, self.norm_sq)
 
 
 @dataclass(frozen=True)
-class KernelVariance(_Result):
-    """B1: variance of a hashed kernel ``<phi x, phi x2>`` under global and local sharing."""
+class _GlobalLocal(_Result):
+    """A variance under global sharing (one array for all modules) and under local sharing."""
 
     global_variance: float
     local_variance: float
+
+    def ratio(self) -> float:
+        """``local_variance / global_variance`` (``nan`` when the global variance is 0)."""
+        return _ratio(self.local_variance, self.global_variance)
+
+
+@dataclass(frozen=True)
+class KernelVariance(_GlobalLocal):
+    """B1: variance of a hashed kernel ``<phi x, phi x2>`` under global and local sharing.
+
+    ``ratio()`` is ``n_total / module_size`` when the variances are nonzero.
+    """
+
     memory: int
     local_memory: float
     n_total: int
     module_size: int
 
-    def ratio(self) -> float:
-        """``local_variance / global_variance`` (= ``n_total / module_size`` when nonzero)."""
-        return self.local_variance / self.global_variance if self.global_variance > 0 else float("nan")
-
 
 @dataclass(frozen=True)
-class ModuleOutputVariance(_Result):
+class ModuleOutputVariance(_GlobalLocal):
     """B2: variance of one module's output under global and local sharing (module scales ``lambda``)."""
 
-    global_variance: float
-    local_variance: float
     module: int
     memory: int
     local_memory: float
     scale: float
-
-    def ratio(self) -> float:
-        """``local_variance / global_variance``."""
-        return self.local_variance / self.global_variance if self.global_variance > 0 else float("nan")
 
 
 @dataclass(frozen=True)
@@ -156,14 +164,14 @@ class Allocation(_Result):
 
     def gain(self) -> float:
         """``proportional_variance / variance`` (> 1: the norm-based allocation helps)."""
-        return self.proportional_variance / self.variance if self.variance > 0 else float("nan")
+        return _ratio(self.proportional_variance, self.variance)
 
 
 @dataclass(frozen=True)
 class SlotLoad(_Result):
     """Expected slot loads under a placement of weight tiles into ``memory`` slots.
 
-    ``load_at_weight_slot = sum_b (E L(b))^2 / n`` (the notes' quantity) differs from the expected load
+    ``load_at_weight_slot = sum_b (E L(b))^2 / n`` (the profile's own load) differs from the expected load
     seen from a random weight, ``E[sum_b L(b)^2] / n = 1 + collisions_per_weight`` (what Monte Carlo
     estimates): see :func:`roast_theory.kernel_slot_load`.
     """

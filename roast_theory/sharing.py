@@ -1,8 +1,14 @@
 """Global (ROAST) versus local (HashedNet) weight sharing: results B1-B3 and slot allocation.
 
 Modules ``l = 1..k`` with ``n_l`` elements, ``p_l = n_l / n``. Local: module l is hashed alone into
-``m_l = p_l m`` slots (a real number here, as in the notes). Global: all ``n`` elements share ``m`` slots.
-Element hashing with per-element signs throughout (result A per module).
+``m_l = p_l m`` slots (a real number here: the closed forms need no rounding). Global: all ``n`` elements
+share ``m`` slots. Element hashing with per-element signs throughout (result A per module).
+
+Result labels: ``B1``, the hashed kernel ``<S x, S x2>`` of two inputs of one module (global sharing is
+better by ``n / n_l``, always); ``B2``, the output of one module (global helps a module whose stored values
+are at least as large as the average); ``B3``, the total inner product over all modules, whose
+global-minus-local difference splits exactly into a covariance, an alignment and a diagonal term (either
+sharing can win).
 """
 
 from __future__ import annotations
@@ -12,26 +18,9 @@ import math
 import numpy as np
 
 from ._tiles import q_form
-from ._validate import check_int, check_real, check_same_shape, check_vector
+from ._validate import check_int, check_modules, check_same_shape, check_scales, check_vector
 from .errors import RoastTheoryError
 from .results import Allocation, KernelVariance, ModuleOutputVariance, SharingVariance
-
-
-def _check_modules(xs, ws) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    if isinstance(xs, np.ndarray) or isinstance(ws, np.ndarray):
-        raise RoastTheoryError("xs and ws must be sequences of 1-D arrays (one per module), not one array")
-    xs, ws = list(xs), list(ws)
-    if len(xs) != len(ws):
-        raise RoastTheoryError(f"xs has {len(xs)} modules but ws has {len(ws)}: must match")
-    if not xs:
-        raise RoastTheoryError("xs has 0 modules: need at least 1")
-    xo, wo = [], []
-    for l, (x, w) in enumerate(zip(xs, ws)):
-        xv, wv = check_vector(f"xs[{l}]", x), check_vector(f"ws[{l}]", w)
-        check_same_shape(f"xs[{l}]", xv, f"ws[{l}]", wv)
-        xo.append(xv)
-        wo.append(wv)
-    return xo, wo
 
 
 def _ratio(num: float, den: float) -> float:
@@ -97,11 +86,11 @@ def module_output_variance(xs, ws, module, memory, scales=None) -> ModuleOutputV
     ``Var_G(l) = (lambda_l^2 / m) [|x_l|^2 |u|^2 + <x_l, u_l>^2 - 2 sum_{i in l} x_i^2 u_i^2]`` (``u`` all
     stored values); ``Var_L(l) = Q(x_l, w_l) / m_l``, ``m_l = (n_l / n) m``.
     """
-    xv, wv = _check_modules(xs, ws)
+    xv, wv, _ = check_modules(xs, ws)
     k = len(xv)
     l = check_int("module", module, low=0, high=k - 1)
     m = check_int("memory", memory, low=1)
-    lam = _check_scales(scales, k)
+    lam = check_scales(scales, k)
     us = [w / s for w, s in zip(wv, lam)]
     u_sq = float(sum(u @ u for u in us))
     x_l, u_l = xv[l], us[l]
@@ -112,15 +101,6 @@ def module_output_variance(xs, ws, module, memory, scales=None) -> ModuleOutputV
     var_l = q_form(x_l, wv[l]) / m_l
     return ModuleOutputVariance(global_variance=float(var_g), local_variance=float(var_l), module=l,
                                 memory=m, local_memory=m_l, scale=float(lam[l]))
-
-
-def _check_scales(scales, k: int) -> list[float]:
-    if scales is None:
-        return [1.0] * k
-    sc = list(scales) if isinstance(scales, list | tuple) else list(np.asarray(scales, dtype=object).ravel())
-    if len(sc) != k:
-        raise RoastTheoryError(f"scales has {len(sc)} entries: must have one per module ({k})")
-    return [check_real(f"scales[{i}]", s, low=0.0, low_open=True) for i, s in enumerate(sc)]
 
 
 def sharing_variance(xs, ws, memory, scales=None) -> SharingVariance:
@@ -154,9 +134,9 @@ def sharing_variance(xs, ws, memory, scales=None) -> SharingVariance:
     The diagonal term is never positive, so with exactly homogeneous energy (``x = w = 1``) local sharing
     wins by ``2 (k - 1) n / m``; global wins once the covariance and alignment terms exceed it.
     """
-    xv, wv = _check_modules(xs, ws)
+    xv, wv, _ = check_modules(xs, ws)
     m = check_int("memory", memory, low=1)
-    lam = _check_scales(scales, len(xv))
+    lam = check_scales(scales, len(xv))
     xv = [x * s for x, s in zip(xv, lam)]
     wv = [w / s for w, s in zip(wv, lam)]
     sizes = np.array([x.size for x in xv], dtype=np.float64)
@@ -221,7 +201,7 @@ def optimal_allocation(xs, ws, memory) -> Allocation:
     ``m_l = m |x_l| |w_l| / sum_j |x_j| |w_j|``. Modules with ``|x_l||w_l| = 0`` have ``Q_l = 0`` and get
     no slots.
     """
-    xv, wv = _check_modules(xs, ws)
+    xv, wv, _ = check_modules(xs, ws)
     m = check_int("memory", memory, low=1)
     weight = np.array([math.sqrt(x @ x) * math.sqrt(w @ w) for x, w in zip(xv, wv)])
     q = np.array([q_form(x, w) for x, w in zip(xv, wv)])

@@ -2,7 +2,7 @@
 
 A hashed layer stores no weight matrix of its own. It holds an integer ``index`` buffer and an optional
 ``sign`` buffer (both of the weight's shape ``(in_features, out_features)``) and reads its weights from a
-:class:`SharedMemory` -- one ``nn.Parameter`` vector ``M`` of ``m_slots`` values -- on every call:
+:class:`SharedMemory` -- one ``nn.Parameter`` vector ``M`` of ``memory`` values -- on every call:
 
     W = lambda * sign * M[index]            (gather, ``torch.index_select``)
     y = x @ W + bias                        (dense matmul)
@@ -12,18 +12,22 @@ one memory accumulates its gradient into the same parameter. *Global* sharing (R
 to every layer (different seeds, module scales ``lambda``); *local* sharing (HashedNet) gives every layer
 its own memory.
 
-torch is imported lazily: importing :mod:`roast_theory` never needs it, and the classes here are created
-on first attribute access (``torch_layers.RoastLinear``) once torch is importable.
+torch is imported lazily: importing :mod:`roast_theory` never needs it. The classes live in
+:mod:`roast_theory._torch_modules`, imported on first attribute access (``torch_layers.RoastLinear``).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-from ._validate import check_int, check_real, check_seed
+from ._validate import (
+    check_index,
+    check_int,
+    check_real,
+    check_sign,
+)
 from .errors import RoastTheoryError
 
 __all__ = [
@@ -36,8 +40,7 @@ __all__ = [
     "module_scale",
 ]
 
-#: Default standard deviation of the shared array's initial values (RzLinear's ``init`` = 0.04).
-MEMORY_INIT_STD = 0.04
+from ._layer_defaults import MEMORY_INIT_STD  # noqa: E402 - re-exported here
 
 
 def module_scale(in_features: int, memory_init_std: float = MEMORY_INIT_STD) -> float:
@@ -73,8 +76,8 @@ def gather_weight_numpy(memory, index, sign=None, scale: float = 1.0) -> np.ndar
 
     Parameters
     ----------
-    memory : array_like, shape (m_slots,)
-    index : array_like of int, any shape, values in ``[0, m_slots)``
+    memory : array_like, shape (m,)
+    index : array_like of int, any shape, values in ``[0, m)``
     sign : array_like of +-1, same shape as ``index``, or None (all +1)
     scale : float
         Module scale lambda.
@@ -89,303 +92,27 @@ def gather_weight_numpy(memory, index, sign=None, scale: float = 1.0) -> np.ndar
     :math:`W_i = \\lambda\\, g_i\\, M_{h(i)}`.
     """
     mem = np.asarray(memory, dtype=np.float64)
-    idx = _check_index(index, mem.shape[0] if mem.ndim == 1 else -1)
+    idx = check_index(index, mem.shape[0] if mem.ndim == 1 else -1)
     if mem.ndim != 1:
         raise RoastTheoryError(f"memory has shape {mem.shape}: must be 1-dimensional")
     out = mem[idx] * float(scale)
     if sign is not None:
-        out = out * _check_sign(sign, idx.shape)
+        out = out * check_sign(sign, idx.shape)
     return out
 
 
-# ----------------------------------------------------------------------------------------- validation
-def _check_index(index, m_slots: int) -> np.ndarray:
-    arr = np.asarray(index)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
-        raise RoastTheoryError(f"index has dtype {arr.dtype}: must be an integer array")
-    if arr.size and m_slots >= 0:
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= m_slots:
-            bad = lo if lo < 0 else hi
-            raise RoastTheoryError(f"index contains {bad}: all values must be in [0, {m_slots - 1}] "
-                                   f"(m_slots={m_slots})")
-    return arr.astype(np.int64, copy=False)
-
-
-def _check_sign(sign, shape) -> np.ndarray:
-    arr = np.asarray(sign)
-    numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    if arr.dtype == bool or not numeric:
-        raise RoastTheoryError(f"sign has dtype {arr.dtype}: must be an array of +1/-1")
-    if arr.shape != tuple(shape):
-        raise RoastTheoryError(f"sign has shape {arr.shape} but index has shape {tuple(shape)}: must match")
-    ok = (arr == 1) | (arr == -1)
-    if not np.all(ok):
-        bad = arr.ravel()[int(np.flatnonzero(~ok.ravel())[0])].item()
-        raise RoastTheoryError(f"sign contains {bad!r}: all values must be +1 or -1")
-    return arr.astype(np.float64)
-
-
-def _as_weight_shape(name: str, arr: np.ndarray, in_features: int, out_features: int) -> np.ndarray:
-    shape = (in_features, out_features)
-    if arr.shape == shape:
-        return arr
-    if arr.ndim == 1 and arr.size == in_features * out_features:
-        return arr.reshape(shape)
-    raise RoastTheoryError(f"{name} has shape {arr.shape}: must be (in_features, out_features) = {shape} "
-                           f"or flat with {in_features * out_features} elements")
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RoastTheoryError(
-            "roast_theory.torch_layers needs torch: pip install 'roast-toolkit[torch]'"
-        ) from exc
-    return torch
-
-
-def _check_input(torch, x, in_features: int, dtype, device) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise RoastTheoryError(f"x has type {type(x).__name__}: must be a torch.Tensor")
-    if x.ndim < 1 or x.shape[-1] != in_features:
-        raise RoastTheoryError(f"x has shape {tuple(x.shape)}: its last dimension must be in_features="
-                               f"{in_features}")
-    if x.dtype != dtype:
-        raise RoastTheoryError(f"x has dtype {x.dtype}: must be {dtype} (the layer's dtype)")
-    if x.device != device:
-        raise RoastTheoryError(f"x is on device {x.device}: must be on {device} (the layer's device)")
-
-
-_DTYPES = ("float32", "float64", "bfloat16", "float16")
-
-
-def _dtype(torch, dtype):
-    if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise RoastTheoryError(f"dtype={dtype!r} is not allowed: choose one of {', '.join(_DTYPES)}")
-        return getattr(torch, dtype)
-    if dtype not in tuple(getattr(torch, d) for d in _DTYPES):
-        raise RoastTheoryError(f"dtype={dtype!r} is not allowed: choose one of {', '.join(_DTYPES)}")
-    return dtype
-
-
-# ------------------------------------------------------------------------------------ class factory
-@functools.cache
-def _classes() -> dict:
-    torch = _torch()
-    nn = torch.nn
-
-    class SharedMemory(nn.Module):
-        """The shared array ``M``: one ``nn.Parameter`` vector of ``m_slots`` values.
-
-        Parameters
-        ----------
-        m_slots : int
-            Number of stored values ``m``.
-        init_std : float
-            Values start as independent :math:`N(0, \\text{init\\_std}^2)`.
-        seed : int or None
-            Seed of the initial values (None: torch's global generator).
-        dtype, device
-            Of the parameter.
-
-        Notes
-        -----
-        Layers gather :math:`W_i = \\lambda g_i M_{h(i)}`; the gradient of a loss :math:`L` with respect
-        to slot :math:`b` is
-        :math:`\\sum_l \\lambda_l \\sum_{i: h_l(i) = b} g_i\\, \\partial L/\\partial W_i`,
-        summed over every layer that reads this memory.
-        """
-
-        def __init__(self, m_slots: int, *, init_std: float = MEMORY_INIT_STD, seed: int | None = None,
-                     dtype="float32", device=None):
-            super().__init__()
-            self.m_slots = check_int("m_slots", m_slots, low=1)
-            self.init_std = check_real("init_std", init_std, low=0.0)
-            seed = check_seed(seed)
-            tdtype = _dtype(torch, dtype)
-            gen = None
-            if seed is not None:
-                gen = torch.Generator().manual_seed(seed)
-            values = torch.randn(self.m_slots, generator=gen, dtype=torch.float64) * self.init_std
-            self.weight = nn.Parameter(values.to(dtype=tdtype, device=device))
-
-        @classmethod
-        def from_tensor(cls, values, *, init_std: float = MEMORY_INIT_STD):
-            """Wrap an existing 1-D floating tensor (on any device) as the memory, without copying it.
-
-            ``init_std`` is only recorded (it is what :func:`module_scale` divides by).
-            """
-            if not isinstance(values, torch.Tensor):
-                raise RoastTheoryError(f"values has type {type(values).__name__}: must be a torch.Tensor")
-            if values.ndim != 1 or values.numel() < 1:
-                raise RoastTheoryError(f"values has shape {tuple(values.shape)}: must be 1-dimensional, "
-                                       f"non-empty")
-            if values.dtype not in tuple(getattr(torch, d) for d in _DTYPES):
-                raise RoastTheoryError(f"values has dtype {values.dtype}: choose one of {', '.join(_DTYPES)}")
-            mem = cls(1, init_std=init_std, dtype=values.dtype)
-            mem.m_slots = int(values.numel())
-            mem.weight = values if isinstance(values, nn.Parameter) else nn.Parameter(values)
-            return mem
-
-        def extra_repr(self) -> str:
-            return f"m_slots={self.m_slots}, init_std={self.init_std}"
-
-    class HashedLinear(nn.Module):
-        """Linear layer whose weights are gathered from a :class:`SharedMemory`.
-
-        Parameters
-        ----------
-        in_features, out_features : int
-            The weight is ``(in_features, out_features)`` and ``y = x @ W + bias``.
-        memory : SharedMemory
-            The array the weights are read from (shared with other layers for global sharing).
-        index : array_like of int
-            Slot of every weight, shape ``(in_features, out_features)`` or flat row-major.
-        sign : array_like of +-1 or None
-            Per-weight sign (None: no sign).
-        scale : float
-            Module scale ``lambda``.
-        bias : bool
-            Whether to add a dense bias (not hashed), initialised to zero.
-
-        Notes
-        -----
-        Forward: :math:`W = \\lambda\\, g \\odot M[h]`, :math:`y = x W + b`. Backward (autograd):
-        :math:`\\partial L/\\partial M_b \\mathrel{+}=
-        \\lambda \\sum_{i: h(i)=b} g_i (x^T \\partial L/\\partial y)_i`.
-        """
-
-        def __init__(self, in_features: int, out_features: int, memory, index, sign=None, *,
-                     scale: float = 1.0, bias: bool = True):
-            super().__init__()
-            self.in_features = check_int("in_features", in_features, low=1)
-            self.out_features = check_int("out_features", out_features, low=1)
-            if not isinstance(memory, SharedMemory):
-                raise RoastTheoryError(f"memory has type {type(memory).__name__}: must be a SharedMemory")
-            self.memory = memory
-            self.scale = check_real("scale", scale)
-            param = memory.weight
-            idx = _as_weight_shape("index", _check_index(index, memory.m_slots), in_features, out_features)
-            idx_t = torch.tensor(np.array(idx, dtype=np.int64), device=param.device)
-            self.register_buffer("index", idx_t)
-            if sign is None:
-                self.sign = None
-            else:
-                sgn = _as_weight_shape("sign", _check_sign(sign, np.shape(sign)), in_features, out_features)
-                self.register_buffer("sign", torch.as_tensor(sgn, dtype=param.dtype, device=param.device))
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(out_features, dtype=param.dtype, device=param.device))
-            else:
-                self.bias = None
-
-        @classmethod
-        def from_mapping(cls, mapping, in_features: int, out_features: int, memory, *, scale: float = 1.0,
-                         bias: bool = True):
-            """Build from a :mod:`roast_theory.mappings` object (anything with ``.index`` and ``.sign``)."""
-            for attr in ("index",):
-                if not hasattr(mapping, attr):
-                    raise RoastTheoryError(
-                        f"mapping has type {type(mapping).__name__}: it has no .{attr} array")
-            sign = getattr(mapping, "sign", None)
-            if sign is not None and np.all(np.asarray(sign) == 1):
-                sign = None
-            return cls(in_features, out_features, memory, mapping.index, sign, scale=scale, bias=bias)
-
-        def set_index(self, index, sign=None) -> None:
-            """Replace the hash (index and sign) in place, e.g. to draw a new seed without a new layer."""
-            idx = _as_weight_shape("index", _check_index(index, self.memory.m_slots), self.in_features,
-                                   self.out_features)
-            self.index.copy_(torch.tensor(np.array(idx, dtype=np.int64)))
-            if (sign is None) != (self.sign is None):
-                raise RoastTheoryError(f"sign is {'None' if sign is None else 'an array'} but the layer was "
-                                       f"built {'without' if self.sign is None else 'with'} signs")
-            if sign is not None:
-                sgn = _as_weight_shape("sign", _check_sign(sign, np.shape(sign)), self.in_features,
-                                       self.out_features)
-                self.sign.copy_(torch.as_tensor(sgn, dtype=self.sign.dtype))
-
-        def gathered_weight(self):
-            """The virtual weight ``W = scale * sign * M[index]``, shape ``(in_features, out_features)``."""
-            w = torch.index_select(self.memory.weight, 0, self.index.reshape(-1))
-            w = w.view(self.in_features, self.out_features)
-            if self.sign is not None:
-                w = w * self.sign
-            if self.scale != 1.0:
-                w = w * self.scale
-            return w
-
-        def forward(self, x):
-            param = self.memory.weight
-            _check_input(torch, x, self.in_features, param.dtype, param.device)
-            y = torch.matmul(x, self.gathered_weight())
-            if self.bias is not None:
-                y = y + self.bias
-            return y
-
-        def extra_repr(self) -> str:
-            return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                    f"m_slots={self.memory.m_slots}, scale={self.scale:.4g}, sign={self.sign is not None}, "
-                    f"bias={self.bias is not None}")
-
-    class HashedNetLinear(HashedLinear):
-        """HashedNet layer: one independent slot (and sign) per weight element.
-
-        Same forward/backward as :class:`HashedLinear`; the index normally comes from an element mapping.
-        See :meth:`HashedLinear.from_mapping`.
-        """
-
-    class RoastLinear(HashedLinear):
-        """ROAST layer: whole ``BK x BN`` tiles map to contiguous blocks of the memory.
-
-        Same forward/backward as :class:`HashedLinear`; the index normally comes from a tile mapping.
-        See :meth:`HashedLinear.from_mapping`.
-        """
-
-    class DenseLinear(nn.Module):
-        """Uncompressed baseline in the same ``y = x @ W + bias`` form (``W``: ``(in, out)``).
-
-        Notes
-        -----
-        :math:`W_{ij} \\sim N(0, 1/\\text{in\\_features})`, bias zero.
-        """
-
-        def __init__(self, in_features: int, out_features: int, *, bias: bool = True, seed: int | None = None,
-                     dtype="float32", device=None):
-            super().__init__()
-            self.in_features = check_int("in_features", in_features, low=1)
-            self.out_features = check_int("out_features", out_features, low=1)
-            seed = check_seed(seed)
-            tdtype = _dtype(torch, dtype)
-            gen = torch.Generator().manual_seed(seed) if seed is not None else None
-            w = torch.randn(in_features, out_features, generator=gen, dtype=torch.float64)
-            w = w / math.sqrt(in_features)
-            self.weight = nn.Parameter(w.to(dtype=tdtype, device=device))
-            self.bias = nn.Parameter(torch.zeros(out_features, dtype=tdtype, device=device)) if bias else None
-
-        def gathered_weight(self):
-            """The weight itself (for symmetry with the hashed layers)."""
-            return self.weight
-
-        def forward(self, x):
-            _check_input(torch, x, self.in_features, self.weight.dtype, self.weight.device)
-            y = torch.matmul(x, self.weight)
-            if self.bias is not None:
-                y = y + self.bias
-            return y
-
-    return {
-        "SharedMemory": SharedMemory,
-        "HashedLinear": HashedLinear,
-        "HashedNetLinear": HashedNetLinear,
-        "RoastLinear": RoastLinear,
-        "DenseLinear": DenseLinear,
-    }
+_LAZY = ("SharedMemory", "HashedLinear", "HashedNetLinear", "RoastLinear", "DenseLinear")
 
 
 def __getattr__(name: str):
-    if name in ("SharedMemory", "HashedLinear", "HashedNetLinear", "RoastLinear", "DenseLinear"):
-        return _classes()[name]
+    if name in _LAZY:
+        try:
+            from . import _torch_modules
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            if exc.name != "torch":
+                raise
+            raise RoastTheoryError(
+                "roast_theory.torch_layers needs torch: pip install 'roast-toolkit[torch]'"
+            ) from exc
+        return getattr(_torch_modules, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

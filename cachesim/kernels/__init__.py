@@ -1,5 +1,10 @@
-"""Kernel memory traces, their cache traffic, an analytic traffic model and a roofline cost model."""
+"""Kernel memory traces, their cache traffic, an analytic traffic model and a roofline cost model.
 
+Entry points: :func:`predict` (one kernel on one target -> :class:`KernelPrediction`) and :func:`explain`
+(dense vs ROAST vs HashedNet -> :class:`KernelExplanation`).
+"""
+
+from ._common import Block, GemmShape
 from .analytic import (
     AnalyticTraffic,
     OperandExpectation,
@@ -9,6 +14,7 @@ from .analytic import (
 )
 from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
 from .embedding import embedding_trace, simulate_embedding
+from .explanation import KernelExplanation, explain
 from .gather import GatherTraffic, gather_cpu, gather_cpu_trace, gather_gpu, gather_indices
 from .gemm_cpu import CpuTraffic, gemm_cpu_trace, simulate_gemm_cpu
 from .gemm_gpu import (
@@ -21,9 +27,11 @@ from .gemm_gpu import (
     plan_gemm,
 )
 from .gpu_sim import replay_sectors, simulate_gemm_gpu
+from .prediction import KERNELS, KernelPrediction, predict
 from .targets import CpuTarget, GpuTarget, get_target
 
 __all__ = [
+    "Block", "GemmShape", "KERNELS", "KernelExplanation", "KernelPrediction", "explain", "predict",
     "AnalyticTraffic", "CostPrediction", "CostTerm", "CpuTarget", "CpuTraffic", "GatherTraffic", "GemmPlan",
     "GpuTarget", "GpuTraffic", "OperandExpectation", "OperandTraffic", "SectorRows", "analytic_gemm",
     "embedding_trace", "expected_distinct", "expected_window_sectors", "gather_cpu", "gather_cpu_trace",

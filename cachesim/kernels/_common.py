@@ -1,84 +1,40 @@
-"""Input checks and small shared definitions for the kernel traffic models.
+"""Small shared definitions of the kernel traffic models: dtypes, kernel names, GEMM shapes and blocks.
 
-Every check raises :class:`cachesim.CacheSimError` whose message names the argument, shows its value
-and says what is allowed.
+The input checks themselves live in :mod:`cachesim._validate` (re-exported here for the kernel modules).
 """
 
 from __future__ import annotations
 
-import numbers
-import re
 from dataclasses import dataclass
 
+from .._validate import check_choice, check_int, check_pow2, is_pow2, parse_triple
 from ..errors import CacheSimError
-from ..trace import plain
 
 #: Bytes per element of each supported dtype.
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
-GEMM_KINDS = ("dense", "roast", "hashednet")
-GATHER_KINDS = ("gather-roast", "gather-hashednet")
-ALL_KINDS = GEMM_KINDS + GATHER_KINDS
+#: Kernel implementations: the tiled GEMMs, the gather-then-matmul kernels, and all of them.
+GEMM_KERNELS = ("dense", "roast", "hashednet")
+GATHER_KERNELS = ("gather-roast", "gather-hashednet")
+ALL_KERNELS = GEMM_KERNELS + GATHER_KERNELS
+#: Deprecated names of the three tuples above.
+GEMM_KINDS, GATHER_KINDS, ALL_KINDS = GEMM_KERNELS, GATHER_KERNELS, ALL_KERNELS
+
+__all__ = ["ALL_KERNELS", "ALL_KINDS", "DTYPE_BYTES", "GATHER_KERNELS", "GATHER_KINDS", "GEMM_KERNELS",
+           "GEMM_KINDS", "Block", "GemmShape", "check_choice",
+           "check_divisible", "check_int", "check_memory", "check_pow2", "dtype_bytes", "parse_triple"]
 
 
-def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
-    """Return ``value`` as an int in ``[low, high]`` (bools are rejected)."""
-    rng = ""
-    if low is not None and high is not None:
-        rng = f" in [{low}, {high}]"
-    elif low is not None:
-        rng = f" >= {low}"
-    elif high is not None:
-        rng = f" <= {high}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer{rng}")
-    v = int(value)
-    if (low is not None and v < low) or (high is not None and v > high):
-        raise CacheSimError(f"{name}={v} must be an integer{rng}")
-    return v
-
-
-def check_pow2(name: str, value, *, low: int = 1) -> int:
-    """Return ``value`` if it is a power of two >= ``low``."""
-    v = check_int(name, value, low=low)
-    if v & (v - 1):
-        raise CacheSimError(f"{name}={v} must be a power of two >= {low}")
-    return v
-
-
-def check_choice(name: str, value, choices) -> str:
-    """Return ``value`` if it is one of ``choices``."""
-    choices = tuple(choices)
-    if not isinstance(value, str) or value not in choices:
-        raise CacheSimError(f"{name}={plain(value)!r} is not allowed: choose one of {', '.join(choices)}")
-    return value
+def check_memory(kernel: str, memory, *, low: int = 1) -> int:
+    """The shared-array size ``memory`` (elements) a hashed ``kernel`` needs, as an int >= ``low``."""
+    if memory is None:
+        raise CacheSimError(f"memory=None: kernel {kernel!r} needs memory, the shared-array size in elements")
+    return check_int("memory", memory, low=low)
 
 
 def dtype_bytes(dtype) -> int:
     """Bytes per element of ``dtype`` (``fp32``, ``fp16`` or ``bf16``)."""
     return DTYPE_BYTES[check_choice("dtype", dtype, DTYPE_BYTES)]
-
-
-_TRIPLE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-
-
-def parse_triple(name: str, text) -> tuple[int, int, int]:
-    """Parse ``"AxBxC"`` into three positive ints (``name`` is used in error messages)."""
-    if isinstance(text, tuple | list):
-        if len(text) != 3:
-            raise CacheSimError(f"{name}={text!r} must have three entries AxBxC")
-        return tuple(check_int(f"{name}[{i}]", v, low=1) for i, v in enumerate(text))  # type: ignore[return-value]
-    if not isinstance(text, str):
-        raise CacheSimError(f"{name}={text!r} must be a string like 64x64x64")
-    m = _TRIPLE.match(text)
-    if m is None:
-        raise CacheSimError(
-            f"{name}={text!r} must look like AxBxC with positive integers, e.g. 4096x768x3072"
-        )
-    vals = tuple(int(g) for g in m.groups())
-    if min(vals) < 1:
-        raise CacheSimError(f"{name}={text!r}: every entry must be >= 1")
-    return vals  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -91,10 +47,11 @@ class GemmShape:
 
     @classmethod
     def parse(cls, shape) -> GemmShape:
-        if isinstance(shape, GemmShape):
-            return shape
-        m, k, n = parse_triple("shape", shape)
-        return cls(m, k, n)
+        """From ``"MxKxN"``, ``(M, K, N)`` or a :class:`GemmShape`."""
+        return shape if isinstance(shape, GemmShape) else cls(*parse_triple("shape", shape))
+
+    def __str__(self) -> str:
+        return f"{self.m}x{self.k}x{self.n}"
 
     @property
     def flops(self) -> int:
@@ -112,13 +69,17 @@ class Block:
 
     @classmethod
     def parse(cls, block) -> Block:
+        """From ``"BMxBNxBK"``, ``(BM, BN, BK)`` or a :class:`Block`; each a power of two >= 8."""
         if isinstance(block, Block):
             return block
-        bm, bn, bk = parse_triple("block", block)
-        for nm, v in (("BLOCK_M", bm), ("BLOCK_N", bn), ("BLOCK_K", bk)):
-            if v & (v - 1) or v < 8:
+        b = cls(*parse_triple("block", block))
+        for nm, v in zip(("BLOCK_M", "BLOCK_N", "BLOCK_K"), (b.bm, b.bn, b.bk)):
+            if not is_pow2(v) or v < 8:
                 raise CacheSimError(f"block {nm}={v} must be a power of two >= 8 (got block={block!r})")
-        return cls(bm, bn, bk)
+        return b
+
+    def __str__(self) -> str:
+        return f"{self.bm}x{self.bn}x{self.bk}"
 
 
 def check_divisible(shape: GemmShape, block: Block) -> None:

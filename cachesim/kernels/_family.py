@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from roast_theory.hashes import FAMILY_NAMES, make_family
+
 from ..errors import CacheSimError
 
-#: Family used by default for each kernel kind (the authors' RzLinear ``stable`` / ``v1_combined`` kernels).
+__all__ = ["DEFAULT_FAMILY", "FAMILY_NAMES", "resolve_family"]
+
+#: Family used by default for each kernel (the authors' RzLinear ``stable`` / ``v1_combined`` kernels).
 DEFAULT_FAMILY = {"roast": "rz-stable", "hashednet": "hashednet-triton"}
-FAMILY_NAMES = ("ideal", "rz-stable", "rz-v1", "hashednet-triton", "robez")
 
 
 def resolve_family(family, seed: int, *, need: str):
@@ -21,12 +24,6 @@ def resolve_family(family, seed: int, *, need: str):
         return family
     if family not in FAMILY_NAMES:
         raise CacheSimError(f"family={family!r} is not known: choose one of {', '.join(FAMILY_NAMES)}")
-    try:
-        from roast_theory.hashes import make_family
-    except ImportError as exc:  # pragma: no cover - only while roast_theory.hashes is missing
-        raise CacheSimError(
-            f"family={family!r} needs roast_theory.hashes, which is not available: {exc}"
-        ) from None
     try:
         fam = make_family(family, seed)
     except ValueError as exc:

@@ -13,7 +13,7 @@ Approximations (stated, and tested against the simulation within stated bounds):
   touches, which always miss. ``C`` counts sectors: ``L1_bytes / 32`` for ROAST (tiles fill whole lines),
   ``L1_bytes / 128`` for HashedNet (a sectored line holds about one useful sector of a random gather);
 * tile starts are uniform in the element offset within a sector (ROAST) and element slots are uniform
-  (ideal hashing; the kernels' linear hashes give the same distinct counts unless ``H`` is tiny).
+  (ideal hashing; the kernels' linear hashes give the same distinct counts unless ``memory`` is tiny).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._deprecate import deprecated_alias
+from .._validate import pick_named
 from ..errors import CacheSimError
 from .gemm_gpu import GemmPlan, TileLoad, grouped_order, plan_gemm
 from .gpu_sim import gpu_target
@@ -100,7 +102,7 @@ class OperandExpectation:
 class AnalyticTraffic:
     """Expected traffic of one kernel (fields as in :class:`GpuTraffic`; floats are expectations)."""
 
-    kind: str
+    kernel: str
     backward: bool
     target: str
     load_instructions: int
@@ -113,11 +115,11 @@ class AnalyticTraffic:
     flops: int
     by_operand: tuple
 
+    kind = deprecated_alias("kernel", "kind")
+
     def operand(self, prefix: str) -> OperandExpectation:
-        for o in self.by_operand:
-            if o.name.startswith(prefix):
-                return o
-        raise CacheSimError(f"operand={prefix!r} is not one of {[o.name for o in self.by_operand]}")
+        """The operand whose name starts with ``prefix`` (``"A"``, ``"B"`` or ``"C"``)."""
+        return pick_named(self.by_operand, prefix, "operand", prefix=True)
 
     def ratio(self, other, metric: str = "l1_sector_requests") -> float:
         """``self.metric / other.metric`` (``other``: an :class:`AnalyticTraffic` or a ``GpuTraffic``)."""
@@ -176,7 +178,7 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     * ROAST (forward B, backward atomics): the tile is contiguous, so each instruction reads
       ``W = 32 v e`` contiguous bytes at a start uniform over multiples of ``v e`` within a sector:
       :func:`expected_window_sectors` (exact expectation);
-    * HashedNet: 32 uniform elements over ``F = ceil(H e / 32)`` sectors:
+    * HashedNet: 32 uniform elements over ``F = ceil(m e / 32)`` (``m`` = memory) sectors:
       :func:`expected_distinct` ``(32, F)``.
 
     L1 misses: strided operands miss on every request; the shared array follows :func:`_irm_misses`
@@ -192,46 +194,13 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     n_sms = t.num_sms if num_sms is None else int(num_sms)
     l1 = t.l1_bytes_for(plan.shared_bytes) if l1_bytes is None else int(l1_bytes)
     S, e = t.sector_bytes, plan.elem_bytes
-    bn, bk = plan.block.bn, plan.block.bk
-    m, k, n = plan.shape.m, plan.shape.k, plan.shape.n
-    steps_programs = plan.n_steps * plan.n_programs
-    for ld, what in ((k, "K"), (n, "N")):
+    for ld, what in ((plan.shape.k, "K"), (plan.shape.n, "N")):
         if (ld * e) % S:
             raise CacheSimError(f"analytic model needs rows of {what}*{e} bytes to be a multiple of {S}")
-    tile = bk * bn
     arr_sectors = None if plan.memory is None else -(-plan.memory * e // S)
-
-    ops = []
-    # ---- operand A (and backward B = dY): strided, never re-used in L1
-    strided_ops = [0, 1] if (plan.backward or plan.kind == "dense") else [0]
-    footprint_sectors = {0: m * k * e // S, 1: (m * n if plan.backward else k * n) * e // S}
-    for op in strided_ops:
-        tl = plan.loads[op]
-        req = tl.n_instr * steps_programs * strided_instruction_sectors(tl, e, S)
-        ops.append([op, tl.n_instr * steps_programs, float(req), float(req), True, footprint_sectors[op]])
-    if not plan.backward and plan.kind != "dense":
-        tl = plan.loads[1]
-        n_instr = tl.n_instr * steps_programs
-        steps_sm, tiles_sm = _per_sm_tiles(plan, n_sms)
-        if plan.kind == "roast":
-            per_instr = expected_window_sectors(32 * tl.vec * e, tl.vec * e, S)
-            per_tile_distinct = expected_window_sectors(tile * e, tl.vec * e, S)
-            req_sm = steps_sm * per_tile_distinct  # boundary sectors shared by instructions hit in L1
-            q = per_tile_distinct / arr_sectors
-            cap = l1 / S
-            n_tiles = plan.n_steps * plan.n_cols
-            touched_total = arr_sectors * -math.expm1(n_tiles * math.log1p(-min(q, 1 - 1e-12)))
-        else:
-            per_instr = expected_distinct(32, arr_sectors)
-            req_sm = steps_sm * tl.n_instr * per_instr
-            q = 1.0 / arr_sectors
-            tiles_sm = tiles_sm * tile  # distinct virtual elements
-            cap = _sectored_capacity(l1, t.line_bytes, S, arr_sectors)
-            touched_total = expected_distinct(k * n, arr_sectors)
-        distinct_sm = arr_sectors * -np.expm1(tiles_sm * math.log1p(-min(q, 1 - 1e-12)))
-        distinct_sm = np.minimum(distinct_sm, req_sm)
-        miss = float(np.sum(_irm_misses(req_sm, distinct_sm, cap, arr_sectors)))
-        ops.append([1, n_instr, n_instr * per_instr, miss, plan.kind == "roast" or False, touched_total])
+    ops = _strided_operands(plan, S)
+    if not plan.backward and plan.kernel != "dense":
+        ops.append(_shared_array_operand(plan, t, n_sms, l1, arr_sectors))
     ops.sort(key=lambda o: o[0])
     # ---- L2: compulsory footprint, plus IRM term beyond capacity
     footprint = sum(o[5] for o in ops)
@@ -240,29 +209,81 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     for op, n_instr, req, miss, exact, fp in ops:
         l2_miss = float(_irm_misses(miss, min(fp, miss), l2_cap, footprint))
         results.append(OperandExpectation(plan.op_names[op], int(n_instr), req, miss, l2_miss, exact))
-    # ---- epilogue writes
-    st = plan.store
-    w_instr = st.n_instr * plan.n_programs
-    if plan.kind == "dense" or not plan.backward:
-        w_req = w_instr * strided_instruction_sectors(st, e, S)
-        written = w_req
-        w_read = 0.0
-    elif plan.kind == "roast":
-        w_req = w_instr * expected_window_sectors(32 * e, e, S)
-        written = w_read = arr_sectors * -math.expm1(plan.n_programs * math.log1p(
-            -min(expected_window_sectors(tile * e, e, S) / arr_sectors, 1 - 1e-12)))
-    else:
-        w_req = w_instr * expected_distinct(32, arr_sectors)
-        written = w_read = expected_distinct(k * n, arr_sectors)
+    w_instr, w_req, written, w_read = _epilogue(plan, S, arr_sectors)
     results.append(OperandExpectation(plan.op_names[2], int(w_instr), 0.0, 0.0, float(w_read), True))
     loads = results[:2]
     l1_req = sum(o.l1_sector_requests for o in loads)
     l1_miss = sum(o.l1_sector_misses for o in loads)
     l2_miss = sum(o.l2_sector_misses for o in loads)
     return AnalyticTraffic(
-        kind=plan.kind, backward=plan.backward, target=t.name,
+        kernel=plan.kernel, backward=plan.backward, target=t.name,
         load_instructions=sum(o.instructions for o in loads), l1_sector_requests=l1_req,
         l1_sector_misses=l1_miss, l2_sector_requests=l1_miss, l2_sector_misses=l2_miss,
         write_sector_requests=float(w_req), dram_bytes=S * (l2_miss + w_read + written),
         flops=plan.shape.flops, by_operand=tuple(results),
     )
+
+
+def _strided_operands(plan: GemmPlan, S: int) -> list:
+    """Operand A (and B of dense / backward kernels): strided, never re-used in L1.
+
+    Rows ``[op, instructions, L1 requests, L1 misses, exact, L2 footprint in sectors]``.
+    """
+    e = plan.elem_bytes
+    m, k, n = plan.shape.m, plan.shape.k, plan.shape.n
+    steps_programs = plan.n_steps * plan.n_programs
+    strided_ops = [0, 1] if (plan.backward or plan.kernel == "dense") else [0]
+    footprint_sectors = {0: m * k * e // S, 1: (m * n if plan.backward else k * n) * e // S}
+    ops = []
+    for op in strided_ops:
+        tl = plan.loads[op]
+        req = tl.n_instr * steps_programs * strided_instruction_sectors(tl, e, S)
+        ops.append([op, tl.n_instr * steps_programs, float(req), float(req), True, footprint_sectors[op]])
+    return ops
+
+
+def _shared_array_operand(plan: GemmPlan, t, n_sms: int, l1: int, arr_sectors: int) -> list:
+    """Forward B of ROAST / HashedNet: reads of the shared array (row as in :func:`_strided_operands`)."""
+    S, e = t.sector_bytes, plan.elem_bytes
+    tile = plan.block.bk * plan.block.bn
+    tl = plan.loads[1]
+    n_instr = tl.n_instr * plan.n_steps * plan.n_programs
+    steps_sm, tiles_sm = _per_sm_tiles(plan, n_sms)
+    if plan.kernel == "roast":
+        per_instr = expected_window_sectors(32 * tl.vec * e, tl.vec * e, S)
+        per_tile_distinct = expected_window_sectors(tile * e, tl.vec * e, S)
+        req_sm = steps_sm * per_tile_distinct  # boundary sectors shared by instructions hit in L1
+        q = per_tile_distinct / arr_sectors
+        cap = l1 / S
+        n_tiles = plan.n_steps * plan.n_cols
+        touched_total = arr_sectors * -math.expm1(n_tiles * math.log1p(-min(q, 1 - 1e-12)))
+    else:
+        per_instr = expected_distinct(32, arr_sectors)
+        req_sm = steps_sm * tl.n_instr * per_instr
+        q = 1.0 / arr_sectors
+        tiles_sm = tiles_sm * tile  # distinct virtual elements
+        cap = _sectored_capacity(l1, t.line_bytes, S, arr_sectors)
+        touched_total = expected_distinct(plan.shape.k * plan.shape.n, arr_sectors)
+    distinct_sm = arr_sectors * -np.expm1(tiles_sm * math.log1p(-min(q, 1 - 1e-12)))
+    distinct_sm = np.minimum(distinct_sm, req_sm)
+    miss = float(np.sum(_irm_misses(req_sm, distinct_sm, cap, arr_sectors)))
+    return [1, n_instr, n_instr * per_instr, miss, plan.kernel == "roast", touched_total]
+
+
+def _epilogue(plan: GemmPlan, S: int, arr_sectors) -> tuple:
+    """Epilogue writes: ``(instructions, write sector requests, sectors written, sectors read)``."""
+    e = plan.elem_bytes
+    st = plan.store
+    w_instr = st.n_instr * plan.n_programs
+    if plan.kernel == "dense" or not plan.backward:
+        w_req = w_instr * strided_instruction_sectors(st, e, S)
+        return w_instr, w_req, w_req, 0.0
+    if plan.kernel == "roast":
+        w_req = w_instr * expected_window_sectors(32 * e, e, S)
+        tile = plan.block.bk * plan.block.bn
+        written = arr_sectors * -math.expm1(plan.n_programs * math.log1p(
+            -min(expected_window_sectors(tile * e, e, S) / arr_sectors, 1 - 1e-12)))
+        return w_instr, w_req, written, written
+    w_req = w_instr * expected_distinct(32, arr_sectors)
+    written = expected_distinct(plan.shape.k * plan.shape.n, arr_sectors)
+    return w_instr, w_req, written, written

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .._deprecate import deprecated_alias, renamed_kwargs
+from .._validate import pick_named
 from ..errors import CacheSimError
 from .targets import CpuTarget, GpuTarget, get_target
 
@@ -40,7 +42,8 @@ class CostPrediction:
 
     Attributes
     ----------
-    kind : str
+    kernel : str
+        The kernel implementation the traffic belongs to.
     predicted_time_s : float
         ``latency + max(throughput terms)``.
     dominant : str
@@ -49,17 +52,17 @@ class CostPrediction:
         The throughput terms, then ``latency``.
     """
 
-    kind: str
+    kernel: str
     target: str
     predicted_time_s: float
     dominant: str
     terms: tuple
 
+    kind = deprecated_alias("kernel", "kind")
+
     def term(self, name: str) -> CostTerm:
-        for t in self.terms:
-            if t.name == name:
-                return t
-        raise CacheSimError(f"term={name!r} is not one of {[t.name for t in self.terms]}")
+        """The term called ``name``."""
+        return pick_named(self.terms, name, "term")
 
     def ratio(self, other: CostPrediction) -> float:
         """Predicted slowdown of ``self`` relative to ``other``: ``self.time / other.time``."""
@@ -68,14 +71,14 @@ class CostPrediction:
         return self.predicted_time_s / other.predicted_time_s
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "target": self.target, "predicted_time_s": self.predicted_time_s,
+        return {"kernel": self.kernel, "target": self.target, "predicted_time_s": self.predicted_time_s,
                 "dominant": self.dominant, "terms": {t.name: t.seconds for t in self.terms}}
 
 
-def _finish(kind: str, target: str, throughput: list[CostTerm], latency: CostTerm) -> CostPrediction:
+def _finish(kernel: str, target: str, throughput: list[CostTerm], latency: CostTerm) -> CostPrediction:
     best = max(throughput, key=lambda t: t.seconds)
     total = latency.seconds + best.seconds
-    return CostPrediction(kind, target, total, best.name, tuple(throughput) + (latency,))
+    return CostPrediction(kernel, target, total, best.name, tuple(throughput) + (latency,))
 
 
 def predict_gpu(traffic, target="h200", *, dtype: str = "fp32", tf32: bool = True,
@@ -111,11 +114,13 @@ def predict_gpu(traffic, target="h200", *, dtype: str = "fp32", tf32: bool = Tru
     waves = 1 if n_waves is None else max(1, int(n_waves))
     lat = CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,
                    src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
-    return _finish(traffic.kind, t.name, terms, lat)
+    kernel = getattr(traffic, "kernel", None) or getattr(traffic, "kind", "gpu")
+    return _finish(kernel, t.name, terms, lat)
 
 
+@renamed_kwargs(kind="kernel")
 def predict_cpu(level_accesses, dram_bytes: float, flops: float, target="zen4", *, dtype: str = "fp32",
-                kind: str = "cpu") -> CostPrediction:
+                kernel: str = "cpu") -> CostPrediction:
     """Cost of a CPU loop nest from the line accesses served at each level.
 
     Parameters
@@ -139,7 +144,7 @@ def predict_cpu(level_accesses, dram_bytes: float, flops: float, target="zen4", 
     terms.append(CostTerm("DRAM", dram_bytes / (t.dram_bandwidth_gbs * 1e9),
                           t.sources.get("dram_bandwidth_gbs", "")))
     lat = CostTerm("latency", t.latencies_ns[-1] * 1e-9, t.sources.get("dram_latency_ns", ""))
-    return _finish(kind, t.name, terms, lat)
+    return _finish(kernel, t.name, terms, lat)
 
 
 def n_waves(n_programs: int, num_sms: int) -> int:

@@ -12,7 +12,7 @@ collapsed) and its ``W`` line (a write), through the engine.
 GPU: one thread per element, 32 consecutive elements per warp instruction, blocks of ``4`` warps
 assigned round-robin to the SMs; per warp: one index load (``32 x 8 B``), one gather of ``M`` (its
 distinct sectors), one store of ``W`` (whole sectors, L1 bypass), replayed like the GEMM kernels.
-The dense GEMM that follows is :func:`simulate_gemm_gpu` / :func:`simulate_gemm_cpu` with ``kind="dense"``.
+The dense GEMM that follows is :func:`simulate_gemm_gpu` / :func:`simulate_gemm_cpu` with ``kernel="dense"``.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._deprecate import deprecated_alias, renamed_kwargs
 from ..errors import CacheSimError
 from ..trace import TraceChunk
 from . import _replay_kernel as rk
-from ._common import Block, GemmShape, check_choice, check_int, dtype_bytes
+from ._common import GATHER_KERNELS, Block, GemmShape, check_choice, check_int, dtype_bytes
 from ._family import DEFAULT_FAMILY, resolve_family
 from .gemm_cpu import CpuTraffic, cpu_target, replay_cpu, simulate_gemm_cpu
 from .gemm_gpu import SectorRows
 from .gpu_sim import gpu_target, replay_sectors, simulate_gemm_gpu
 
-KINDS = ("gather-roast", "gather-hashednet")
+KERNELS = GATHER_KERNELS
+KINDS = KERNELS  # deprecated name
 IDX_BYTES = 8
 _WARPS_PER_BLOCK = 4
 
@@ -43,16 +45,18 @@ class GatherTraffic:
     ``matmul`` is the dense GEMM's :class:`GpuTraffic` / :class:`CpuTraffic`.
     """
 
-    kind: str
+    kernel: str
     gather: object
     matmul: object
+
+    kind = deprecated_alias("kernel", "kind")
 
 
 @dataclass(frozen=True)
 class GatherGpuCounts:
     """GPU counts of the gather kernel (op names: index loads, M gathers, W stores)."""
 
-    kind: str
+    kernel: str
     target: str
     load_instructions: int
     l1_sector_requests: int
@@ -64,11 +68,14 @@ class GatherGpuCounts:
     m_sector_requests: int
     flops: int = 0
 
+    kind = deprecated_alias("kernel", "kind")
 
-def gather_indices(kind: str, k: int, n: int, memory: int, *, block: Block, seed: int = 0, family=None):
+
+@renamed_kwargs(kind="kernel")
+def gather_indices(kernel: str, k: int, n: int, memory: int, *, block: Block, seed: int = 0, family=None):
     """The ``K x N`` int64 index array of the gather (see the module notes)."""
-    kind = check_choice("kernel", kind, KINDS)
-    if kind == "gather-roast":
+    kernel = check_choice("kernel", kernel, KERNELS)
+    if kernel == "gather-roast":
         bk, bn = block.bk, block.bn
         if k % bk or n % bn:
             raise CacheSimError(f"shape K={k}, N={n} must be multiples of BK={bk}, BN={bn}")
@@ -92,7 +99,8 @@ def _regions(k, n, memory, e):
     return idx_base, m_base, w_base
 
 
-def gather_gpu(kind, shape, memory, *, target="h200", block="128x64x32", dtype="fp32", seed=0, family=None,
+@renamed_kwargs(kind="kernel")
+def gather_gpu(kernel, shape, memory, *, target="h200", block="128x64x32", dtype="fp32", seed=0, family=None,
                num_sms=None, **gemm_kwargs) -> GatherTraffic:
     """Simulate the gather on a GPU target, then the dense GEMM (``gemm_kwargs`` go to it)."""
     from dataclasses import replace
@@ -101,7 +109,7 @@ def gather_gpu(kind, shape, memory, *, target="h200", block="128x64x32", dtype="
     if num_sms is not None:
         t = replace(t, num_sms=check_int("num_sms", num_sms, low=1))
     sh, blk, e = GemmShape.parse(shape), Block.parse(block), dtype_bytes(dtype)
-    idx = gather_indices(kind, sh.k, sh.n, memory, block=blk, seed=seed, family=family).ravel()
+    idx = gather_indices(kernel, sh.k, sh.n, memory, block=blk, seed=seed, family=family).ravel()
     n_el = idx.size
     if n_el % 32:
         raise CacheSimError(f"shape K*N={n_el} must be a multiple of 32 (one warp per 32 elements)")
@@ -121,22 +129,23 @@ def gather_gpu(kind, shape, memory, *, target="h200", block="128x64x32", dtype="
     c = replay_sectors([rows], t, l1_bytes=l1_bytes)
     loads = slice(0, 2)
     g = GatherGpuCounts(
-        kind=kind, target=t.name, load_instructions=2 * n_warps,
+        kernel=kernel, target=t.name, load_instructions=2 * n_warps,
         l1_sector_requests=int(c.requests[0, loads].sum()), l1_sector_misses=int(c.misses[0, loads].sum()),
         l2_sector_requests=int(c.requests[1, loads].sum()), l2_sector_misses=int(c.misses[1, loads].sum()),
         write_sector_requests=int(c.requests[1, 2]),
         dram_bytes=int(c.dram_read_sectors.sum() + c.dram_write_sectors) * S,
         m_sector_requests=int(c.requests[0, 1]),
     )
-    mm = simulate_gemm_gpu(kind="dense", shape=sh, block=blk, dtype=dtype, target=t, **gemm_kwargs)
-    return GatherTraffic(kind, g, mm)
+    mm = simulate_gemm_gpu(kernel="dense", shape=sh, block=blk, dtype=dtype, target=t, **gemm_kwargs)
+    return GatherTraffic(kernel, g, mm)
 
 
-def gather_cpu_trace(kind, shape, memory, *, block="128x64x32", dtype="fp32", seed=0, family=None,
+@renamed_kwargs(kind="kernel")
+def gather_cpu_trace(kernel, shape, memory, *, block="128x64x32", dtype="fp32", seed=0, family=None,
                      line_bytes: int = 64):
     """Line-access trace of the CPU gather (see the module notes)."""
     sh, blk, e = GemmShape.parse(shape), Block.parse(block), dtype_bytes(dtype)
-    idx = gather_indices(kind, sh.k, sh.n, memory, block=blk, seed=seed, family=family).ravel()
+    idx = gather_indices(kernel, sh.k, sh.n, memory, block=blk, seed=seed, family=family).ravel()
     per = max(1, line_bytes // e)
     n_el = idx.size
     if n_el % per:
@@ -157,12 +166,13 @@ def gather_cpu_trace(kind, shape, memory, *, block="128x64x32", dtype="fp32", se
     return TraceChunk(lines[ok] * line_bytes, None, wr[ok], 0)
 
 
-def gather_cpu(kind, shape, memory, *, target="zen4", block="128x64x32", dtype="fp32", seed=0, family=None,
-               tiles="32x32x32") -> GatherTraffic:
+@renamed_kwargs(kind="kernel", tiles="loop_tiles")
+def gather_cpu(kernel, shape, memory, *, target="zen4", block="128x64x32", dtype="fp32", seed=0, family=None,
+               loop_tiles="32x32x32") -> GatherTraffic:
     """Replay the gather through a CPU target, then the dense blocked GEMM."""
     t = cpu_target(target)
-    ch = gather_cpu_trace(kind, shape, memory, block=block, dtype=dtype, seed=seed, family=family,
+    ch = gather_cpu_trace(kernel, shape, memory, block=block, dtype=dtype, seed=seed, family=family,
                           line_bytes=t.line_bytes)
-    g: CpuTraffic = replay_cpu(iter([ch]), t, kind, 0)
-    mm = simulate_gemm_cpu("dense", shape, target=t, tiles=tiles, dtype=dtype)
-    return GatherTraffic(kind, g, mm)
+    g: CpuTraffic = replay_cpu(iter([ch]), t, kernel, 0)
+    mm = simulate_gemm_cpu("dense", shape, target=t, loop_tiles=loop_tiles, dtype=dtype)
+    return GatherTraffic(kernel, g, mm)

@@ -27,13 +27,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._deprecate import deprecated_alias, renamed_kwargs
 from ..errors import CacheSimError
 from ..trace import TraceChunk
-from ._common import Block, GemmShape, check_choice, check_int, dtype_bytes, parse_triple
+from ._common import (
+    GEMM_KERNELS,
+    Block,
+    GemmShape,
+    check_choice,
+    check_int,
+    check_memory,
+    dtype_bytes,
+    parse_triple,
+)
 from ._family import DEFAULT_FAMILY, resolve_family
-from .targets import CpuTarget, get_target
+from .targets import cpu_target
 
-KINDS = ("dense", "roast", "hashednet")
+KERNELS = GEMM_KERNELS
+KINDS = KERNELS  # deprecated name
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ class CpuTraffic:
         Line accesses in the trace.
     """
 
-    kind: str
+    kernel: str
     target: str
     level_names: tuple
     accesses: tuple
@@ -60,6 +71,8 @@ class CpuTraffic:
     dram_bytes: int
     trace_accesses: int
     flops: int
+
+    kind = deprecated_alias("kernel", "kind")
 
     def level(self, name: str) -> tuple[int, int]:
         """``(accesses, misses)`` of the level called ``name``."""
@@ -73,7 +86,7 @@ class CpuTraffic:
         return self.accesses[level] / other.accesses[level] if other.accesses[level] else float("inf")
 
     def to_dict(self) -> dict:
-        d = {"kind": self.kind, "target": self.target, "trace_accesses": self.trace_accesses,
+        d = {"kernel": self.kernel, "target": self.target, "trace_accesses": self.trace_accesses,
              "dram_bytes": self.dram_bytes, "flops": self.flops}
         for n, a, m in zip(self.level_names, self.accesses, self.misses):
             d[f"{n.lower()}_accesses"] = a
@@ -81,23 +94,15 @@ class CpuTraffic:
         return d
 
 
-def cpu_target(target) -> CpuTarget:
-    t = target if isinstance(target, CpuTarget) else get_target(target)
-    if not isinstance(t, CpuTarget):
-        raise CacheSimError(
-            f"target={t.name!r} is a GPU; CPU traces need a CPU target (zen4, host, intel-server)"
-        )
-    return t
-
-
-def replay_cpu(chunks, target, kind: str, flops: int) -> CpuTraffic:
+@renamed_kwargs(kind="kernel")
+def replay_cpu(chunks, target, kernel: str, flops: int) -> CpuTraffic:
     """Replay line-access chunks through the CPU target's hierarchy (the engine)."""
     from ..engine import replay
 
     t = cpu_target(target)
     res = replay(chunks, t.name)
     return CpuTraffic(
-        kind=kind, target=t.name, level_names=tuple(s.name for s in res.levels),
+        kernel=kernel, target=t.name, level_names=tuple(s.name for s in res.levels),
         accesses=tuple(int(s.accesses) for s in res.levels),
         misses=tuple(int(s.misses + s.sector_misses) for s in res.levels),
         dram_bytes=int(res.memory_bytes_read + res.memory_bytes_written), trace_accesses=int(res.accesses),
@@ -114,40 +119,41 @@ def _segment_lines(start_bytes: np.ndarray, length_bytes: int, line: int) -> tup
     return lines, lines <= last[:, None]
 
 
-def gemm_cpu_trace(kind="dense", shape="64x64x64", *, tiles="32x32x32", block="32x64x32", dtype="fp32",
+@renamed_kwargs(kind="kernel", tiles="loop_tiles")
+def gemm_cpu_trace(kernel="dense", shape="64x64x64", *, loop_tiles="32x32x32", block="32x64x32", dtype="fp32",
                    memory=None, seed=0, family=None, line_bytes: int = 64) -> Iterator[TraceChunk]:
     """Yield the line-access trace of the blocked loop nest (see the module notes).
 
-    ``tiles`` is ``TMxTNxTK`` of the loop nest; ``block`` (``BMxBNxBK``; only BN and BK matter) is the
+    ``loop_tiles`` is ``TMxTNxTK`` of the loop nest; ``block`` (``BMxBNxBK``; only BN and BK matter) is the
     ROAST tile shape. Addresses are byte addresses of line starts; ``Y`` accesses are writes.
     """
-    kind = check_choice("kernel", kind, KINDS)
+    kernel = check_choice("kernel", kernel, KERNELS)
     sh = GemmShape.parse(shape)
-    tm, tn, tk = parse_triple("tiles", tiles)
+    tm, tn, tk = parse_triple("loop_tiles", loop_tiles)
     blk = Block.parse(block)
     bn, bk = blk.bn, blk.bk
     e = dtype_bytes(dtype)
     line = check_int("line_bytes", line_bytes, low=8)
     for nm, dim, t in (("M", sh.m, tm), ("N", sh.n, tn), ("K", sh.k, tk)):
         if dim % t:
-            raise CacheSimError(f"shape {nm}={dim} must be a multiple of its tile {t} (tiles={tiles!r})")
+            raise CacheSimError(
+                f"shape {nm}={dim} must be a multiple of its tile {t} (loop_tiles={loop_tiles!r})"
+            )
     m, k, n = sh.m, sh.k, sh.n
-    if kind != "dense":
-        if memory is None:
-            raise CacheSimError(f"memory=None: kernel {kind!r} needs the shared array size H in elements")
-        memory = check_int("memory", memory, low=bk * bn + 1 if kind == "roast" else 1)
+    if kernel != "dense":
+        memory = check_memory(kernel, memory, low=bk * bn + 1 if kernel == "roast" else 1)
         if k % bk or n % bn:
             raise CacheSimError(f"shape K={k}, N={n} must be multiples of the ROAST block BK={bk}, BN={bn}")
-        fam = resolve_family(family or DEFAULT_FAMILY[kind], seed,
-                             need="tile_starts" if kind == "roast" else "element_slots")
+        fam = resolve_family(family or DEFAULT_FAMILY[kernel], seed,
+                             need="tile_starts" if kernel == "roast" else "element_slots")
     x_base = 0
     w_base = -(-m * k * e // 4096) * 4096
-    w_elems = k * n if kind == "dense" else memory
+    w_elems = k * n if kernel == "dense" else memory
     y_base = w_base + -(-w_elems * e // 4096) * 4096
-    if kind == "roast":
+    if kernel == "roast":
         kb, nb = np.meshgrid(np.arange(k // bk), np.arange(n // bn), indexing="ij")
         starts = np.asarray(fam.tile_starts(kb, nb, memory - bk * bn), dtype=np.int64)
-    elif kind == "hashednet":
+    elif kernel == "hashednet":
         kk, nn = np.meshgrid(np.arange(k), np.arange(n), indexing="ij")
         slots = np.asarray(fam.element_slots(kk, nn, memory), dtype=np.int64)
     for i0 in range(0, m, tm):
@@ -161,9 +167,9 @@ def gemm_cpu_trace(kind="dense", shape="64x64x64", *, tiles="32x32x32", block="3
             kk_ = kk_.ravel()
             n_seg = ii.size
             x_lines = ((x_base + (ii * k + kk_) * e) // line)[:, None]
-            if kind == "dense":
+            if kernel == "dense":
                 w_lines, w_ok = _segment_lines(w_base + (kk_ * n + j0) * e, tn * e, line)
-            elif kind == "roast":
+            elif kernel == "roast":
                 cols = np.arange(j0, j0 + tn)
                 el = starts[kk_[:, None] // bk, cols[None, :] // bn] + (kk_[:, None] % bk) * bn + cols % bn
                 w_lines = (w_base + el * e) // line
@@ -181,11 +187,12 @@ def gemm_cpu_trace(kind="dense", shape="64x64x64", *, tiles="32x32x32", block="3
             yield TraceChunk(lines[ok] * line, None, wr[ok], 0)
 
 
-def simulate_gemm_cpu(kind="dense", shape="64x64x64", *, target="zen4", tiles="32x32x32", block="32x64x32",
-                      dtype="fp32", memory=None, seed=0, family=None) -> CpuTraffic:
+@renamed_kwargs(kind="kernel", tiles="loop_tiles")
+def simulate_gemm_cpu(kernel="dense", shape="64x64x64", *, target="zen4", loop_tiles="32x32x32",
+                      block="32x64x32", dtype="fp32", memory=None, seed=0, family=None) -> CpuTraffic:
     """Replay :func:`gemm_cpu_trace` through a CPU target (``zen4``, ``host``, ``intel-server``)."""
     t = cpu_target(target)
     sh = GemmShape.parse(shape)
-    chunks = gemm_cpu_trace(kind, shape, tiles=tiles, block=block, dtype=dtype, memory=memory, seed=seed,
-                            family=family, line_bytes=t.line_bytes)
-    return replay_cpu(chunks, t, kind, sh.flops)
+    chunks = gemm_cpu_trace(kernel, shape, loop_tiles=loop_tiles, block=block, dtype=dtype, memory=memory,
+                            seed=seed, family=family, line_bytes=t.line_bytes)
+    return replay_cpu(chunks, t, kernel, sh.flops)

@@ -53,12 +53,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._deprecate import deprecated_alias, renamed_kwargs
+from .._validate import pick_named
 from ..errors import CacheSimError
 from . import _replay_kernel as rk
-from ._common import Block, GemmShape, check_choice, check_divisible, check_int, dtype_bytes
+from ._common import (
+    GEMM_KERNELS,
+    Block,
+    GemmShape,
+    check_choice,
+    check_divisible,
+    check_int,
+    check_memory,
+    dtype_bytes,
+)
 from ._family import DEFAULT_FAMILY, resolve_family
 
-KINDS = ("dense", "roast", "hashednet")
+KERNELS = GEMM_KERNELS
+KINDS = KERNELS  # deprecated name
 LOAD_PATHS = ("auto", "ld", "ldgsts")
 OP_NAMES_FWD = ("A:X", "B:W", "C:Y-store")
 OP_NAMES_BWD = ("A:X^T", "B:dY", "C:dW-write")
@@ -156,7 +168,7 @@ class GpuTraffic:
     by_operand : tuple of OperandTraffic
     """
 
-    kind: str
+    kernel: str
     backward: bool
     target: str
     load_path: str
@@ -172,6 +184,8 @@ class GpuTraffic:
     flops: int
     by_operand: tuple
 
+    kind = deprecated_alias("kernel", "kind")
+
     @property
     def dram_bytes(self) -> int:
         return self.dram_read_bytes + self.dram_write_bytes
@@ -183,10 +197,7 @@ class GpuTraffic:
 
     def operand(self, prefix: str) -> OperandTraffic:
         """The operand whose name starts with ``prefix`` (``"A"``, ``"B"`` or ``"C"``)."""
-        for o in self.by_operand:
-            if o.name.startswith(prefix):
-                return o
-        raise CacheSimError(f"operand={prefix!r} is not one of {[o.name for o in self.by_operand]}")
+        return pick_named(self.by_operand, prefix, "operand", prefix=True)
 
     def ratio(self, other: GpuTraffic, metric: str = "l1_sector_requests") -> float:
         """``self.metric / other.metric``."""
@@ -197,7 +208,7 @@ class GpuTraffic:
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in (
-            "kind", "backward", "target", "load_path", "load_instructions", "l1_sector_requests",
+            "kernel", "backward", "target", "load_path", "load_instructions", "l1_sector_requests",
             "l1_sector_misses", "l2_sector_requests", "l2_sector_misses", "write_instructions",
             "write_sector_requests", "dram_read_bytes", "dram_write_bytes", "dram_bytes", "flops")}
         d["by_operand"] = {o.name: {k: getattr(o, k) for k in (
@@ -210,7 +221,7 @@ class GpuTraffic:
 class GemmPlan:
     """A validated GEMM kernel description with its derived quantities (build with :func:`plan_gemm`)."""
 
-    kind: str
+    kernel: str
     backward: bool
     shape: GemmShape
     block: Block
@@ -233,6 +244,8 @@ class GemmPlan:
     starts: np.ndarray | None
     slots: np.ndarray | None
 
+    kind = deprecated_alias("kernel", "kind")
+
     @property
     def n_programs(self) -> int:
         return self.n_rows * self.n_cols
@@ -253,33 +266,34 @@ class GemmPlan:
 
     @property
     def write_flags(self) -> int:
-        if self.kind == "dense" or not self.backward:
+        if self.kernel == "dense" or not self.backward:
             return rk.WRITE | rk.BYPASS0 | rk.FULL
         return rk.WRITE | rk.BYPASS0
 
     @property
     def write_is_atomic(self) -> bool:
-        return self.backward and self.kind != "dense"
+        return self.backward and self.kernel != "dense"
 
 
 def _stride_vec(ld_elems: int, elem_bytes: int) -> int:
     return 16 // elem_bytes if (ld_elems * elem_bytes) % 16 == 0 else 1
 
 
-def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=False, group_m=8, num_warps=4,
+@renamed_kwargs(kind="kernel")
+def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=False, group_m=8, num_warps=4,
               num_stages=3, dtype="fp32", memory=None, seed=0, family=None, load_path="auto",
               roast_vector_bytes=None) -> GemmPlan:
     """Validate the kernel parameters and build the (cached) plan.
 
     Parameters
     ----------
-    kind : {"dense", "roast", "hashednet"}
+    kernel : {"dense", "roast", "hashednet"}
     shape : str or GemmShape
         ``"MxKxN"``.
     block : str or Block
         ``"BLOCK_MxBLOCK_NxBLOCK_K"``, powers of two >= 8; each dimension must divide the shape.
     memory : int
-        Size ``H`` of the shared array in elements (ROAST needs ``H > BK*BN``); ignored for dense.
+        Size of the shared array in elements (ROAST needs ``memory > BK*BN``); ignored for dense.
     family : str or object
         Hash family (default: ``rz-stable`` for ROAST, ``hashednet-triton`` for HashedNet).
     load_path : {"auto", "ld", "ldgsts"}
@@ -291,7 +305,7 @@ def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=Fal
     CacheSimError
         Naming the first bad argument.
     """
-    kind = check_choice("kernel", kind, KINDS)
+    kernel = check_choice("kernel", kernel, KERNELS)
     if not isinstance(backward, bool):
         raise CacheSimError(f"backward={backward!r} must be True or False")
     shape = GemmShape.parse(shape)
@@ -306,13 +320,11 @@ def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=Fal
         load_path = "ldgsts" if num_stages > 1 else "ld"
     check_divisible(shape, block)
     tile = block.bk * block.bn
-    if kind == "dense":
+    if kernel == "dense":
         memory = None
     else:
-        if memory is None:
-            raise CacheSimError(f"memory=None: kernel {kind!r} needs the shared array size H in elements")
-        memory = check_int("memory", memory, low=1)
-        if kind == "roast" and memory <= tile:
+        memory = check_memory(kernel, memory)
+        if kernel == "roast" and memory <= tile:
             raise CacheSimError(
                 f"memory={memory} must be > BLOCK_K*BLOCK_N = {tile}: a ROAST tile must fit in the "
                 "shared array"
@@ -326,24 +338,24 @@ def plan_gemm(kind="dense", shape="64x64x64", *, block="128x64x32", backward=Fal
             f"BLOCK_N*{elem}={block.bn * elem}"
         )
     if family is None:
-        family = DEFAULT_FAMILY.get(kind)
+        family = DEFAULT_FAMILY.get(kernel)
     fam_key = family if isinstance(family, str) or family is None else id(family)
     try:
         hash(family)
     except TypeError:  # an unhashable family object: build the plan without caching it
-        return _plan_cached.__wrapped__(kind, backward, shape, block, group_m, num_warps, num_stages, dtype,
+        return _plan_cached.__wrapped__(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype,
                                         elem, memory, seed, fam_key, load_path, roast_vector_bytes, family)
-    return _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory,
+    return _plan_cached(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory,
                         seed, fam_key, load_path, roast_vector_bytes, family)
 
 
 @functools.lru_cache(maxsize=8)
-def _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
+def _plan_cached(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
                  fam_key, load_path, roast_vec, family):
     m, k, n = shape.m, shape.k, shape.n
     bm, bn, bk = block.bm, block.bn, block.bk
     starts = slots = None
-    if kind == "roast":
+    if kernel == "roast":
         fam = resolve_family(family, seed, need="tile_starts")
         kb, nb = np.meshgrid(np.arange(k // bk, dtype=np.int64), np.arange(n // bn, dtype=np.int64),
                              indexing="ij")
@@ -354,7 +366,7 @@ def _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, d
             raise CacheSimError(f"family {family!r} returned tile starts outside [0, {span})")
         vec_el = roast_vec // elem
         starts = starts - starts % vec_el
-    elif kind == "hashednet":
+    elif kernel == "hashednet":
         fam = resolve_family(family, seed, need="element_slots")
         kk, nn = np.meshgrid(np.arange(k, dtype=np.int64), np.arange(n, dtype=np.int64), indexing="ij")
         slots = np.broadcast_to(np.asarray(fam.element_slots(kk, nn, memory), dtype=np.int64), (k, n))
@@ -364,24 +376,24 @@ def _plan_cached(kind, backward, shape, block, group_m, num_warps, num_stages, d
     sizes = {"X": m * k}
     if backward:
         sizes["dY"] = m * n
-        sizes["W"] = k * n if kind == "dense" else memory
+        sizes["W"] = k * n if kernel == "dense" else memory
     else:
-        sizes["W"] = k * n if kind == "dense" else memory
+        sizes["W"] = k * n if kernel == "dense" else memory
         sizes["Y"] = m * n
     bases, pos = {}, 0
     for name, sz in sizes.items():
         bases[name] = pos
         pos = _align(pos + sz * elem)
-    b_vec = {"dense": _stride_vec(n, elem), "roast": roast_vec // elem, "hashednet": 1}[kind]
+    b_vec = {"dense": _stride_vec(n, elem), "roast": roast_vec // elem, "hashednet": 1}[kernel]
     if backward:
         loads = (TileLoad.make(bm, bk, _stride_vec(k, elem)), TileLoad.make(bm, bn, _stride_vec(n, elem)))
-        store = TileLoad.make(bk, bn, _stride_vec(n, elem) if kind == "dense" else 1)
+        store = TileLoad.make(bk, bn, _stride_vec(n, elem) if kernel == "dense" else 1)
         n_rows, n_steps = k // bk, m // bm
     else:
         loads = (TileLoad.make(bm, bk, _stride_vec(k, elem)), TileLoad.make(bk, bn, b_vec))
         store = TileLoad.make(bm, bn, _stride_vec(n, elem))
         n_rows, n_steps = m // bm, k // bk
-    return GemmPlan(kind, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
+    return GemmPlan(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
                     family, load_path, roast_vec, n_rows, n // bn, n_steps, loads, store, bases, starts,
                     slots)
 
@@ -407,9 +419,9 @@ def _addr_b_tile(plan: GemmPlan, kb, nb, tr, tc) -> np.ndarray:
     """Address of element (kb*BK + tr, nb*BN + tc) of the (virtual) weight under the plan's mapping."""
     e, base = plan.elem_bytes, plan.bases["W"]
     bn, bk = plan.block.bn, plan.block.bk
-    if plan.kind == "dense":
+    if plan.kernel == "dense":
         return base + ((kb * bk + tr) * plan.shape.n + nb * bn + tc) * e
-    if plan.kind == "roast":
+    if plan.kernel == "roast":
         return base + (plan.starts[kb, nb] + tr * bn + tc) * e
     return base + plan.slots[kb * bk + tr, nb * bn + tc] * e
 
@@ -464,7 +476,7 @@ def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> I
     shift = int(sector_bytes).bit_length() - 1
     prow_all, pcol_all = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
     n_a, n_b = plan.loads[0].n_instr, plan.loads[1].n_instr
-    sort_b = plan.kind == "hashednet" and not plan.backward
+    sort_b = plan.kernel == "hashednet" and not plan.backward
     op_instr = np.concatenate([np.zeros(n_a, np.int64), np.ones(n_b, np.int64)])
     fl_instr = np.concatenate([np.full(n_a, plan.load_flags(0)), np.full(n_b, plan.load_flags(1))])
     n_c = plan.store.n_instr
@@ -492,7 +504,7 @@ def gemm_sector_trace(plan: GemmPlan, num_sms: int, sector_bytes: int = 32) -> I
             )
         c = _addr_store(plan, prow[:, None], pcol[:, None]) >> shift << shift
         c = np.broadcast_to(c, (n_p, c.shape[-1])).reshape(n_p * n_c, 32)
-        if plan.kind == "hashednet" and plan.backward:
+        if plan.kernel == "hashednet" and plan.backward:
             c = np.sort(c, axis=-1)
         yield SectorRows(c, np.repeat(sm, n_c), np.full(n_p * n_c, 2, np.int64),
                          np.full(n_p * n_c, plan.write_flags, np.int64))

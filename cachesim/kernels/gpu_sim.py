@@ -17,17 +17,7 @@ from ..errors import CacheSimError
 from . import _replay_kernel as rk
 from ._common import check_int
 from .gemm_gpu import GemmPlan, GpuTraffic, OperandTraffic, gemm_sector_trace, plan_gemm
-from .targets import GpuTarget, get_target
-
-
-def gpu_target(target) -> GpuTarget:
-    """Resolve ``target`` (a name or a :class:`GpuTarget`) and check that it is a GPU."""
-    t = target if isinstance(target, GpuTarget) else get_target(target)
-    if not isinstance(t, GpuTarget):
-        raise CacheSimError(
-            f"target={getattr(t, 'name', t)!r} is a CPU; GPU kernels need a GPU target (h200, h100)"
-        )
-    return t
+from .targets import GpuTarget, gpu_target
 
 
 @dataclass(frozen=True)
@@ -113,7 +103,7 @@ def _to_traffic(plan: GemmPlan, t: GpuTarget, c: ReplayCounts) -> GpuTraffic:
                               int(c.requests[1, 2]), int(c.misses[1, 2]), int(c.dram_read_sectors[2]) * sb))
     a, b, w = ops
     return GpuTraffic(
-        kind=plan.kind, backward=plan.backward, target=t.name, load_path=plan.load_path,
+        kernel=plan.kernel, backward=plan.backward, target=t.name, load_path=plan.load_path,
         load_instructions=a.instructions + b.instructions,
         l1_sector_requests=a.l1_sector_requests + b.l1_sector_requests,
         l1_sector_misses=a.l1_sector_misses + b.l1_sector_misses,

@@ -94,8 +94,8 @@ _GPU_EXTRA = {
     "launch_overhead_ns": (3000.0, "ASSUMED 3 us kernel launch + tail"),
     "peak_tflops": ({"fp32": 67.0, "tf32": 495.0, "bf16": 989.0, "fp16": 989.0},
                     "NVIDIA H100/H200 SXM datasheet, dense: fp32 67, tf32 495, bf16/fp16 989 TFLOP/s "
-                    "(ROAST-NOTES s.5: ~790 bf16 measured)"),
-    "l1_pool_bytes": (256 * KiB, "256 KiB combined L1/shared per SM (H100 whitepaper; ROAST-NOTES s.5); "
+                    "(a large bf16 matmul reaches about 790 TFLOP/s on an H200 in practice)"),
+    "l1_pool_bytes": (256 * KiB, "256 KiB combined L1/shared per SM (NVIDIA H100 architecture whitepaper); "
                                  "L1 = pool - shared-memory carve-out of the kernel"),
 }
 _CPU_EXTRA = {
@@ -163,3 +163,23 @@ def get_target(name) -> GpuTarget | CpuTarget:
         level_bytes_per_clk=bw, dram_bandwidth_gbs=_CPU_EXTRA["dram_bandwidth_gbs"][0], latencies_ns=lat,
         peak_gflops=_CPU_EXTRA["peak_gflops"][0], sources=sources,
     )
+
+
+def _resolve(target, cls, what: str, names: tuple):
+    t = target if isinstance(target, GpuTarget | CpuTarget) else get_target(target)
+    if not isinstance(t, cls):
+        want = cls.__name__[:3].upper()
+        raise CacheSimError(f"target={t.name!r} is a {t.kind.upper()}; {what} need a {want} target "
+                            f"({', '.join(names)})")
+    return t
+
+
+def gpu_target(target) -> GpuTarget:
+    """Resolve ``target`` (a name or a :class:`GpuTarget`) and check that it is a GPU."""
+    return _resolve(target, GpuTarget, "GPU kernels", GPU_TARGETS)
+
+
+def cpu_target(target) -> CpuTarget:
+    """Resolve ``target`` (a name or a :class:`CpuTarget`) and check that it is a CPU."""
+    return _resolve(target, CpuTarget, "CPU traces", CPU_TARGETS)
+

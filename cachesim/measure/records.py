@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,37 +82,93 @@ def provenance(command: list[str] | str | None = None) -> dict:
 
 @dataclass(frozen=True)
 class MeasurementRecord:
-    """One measurement file: what was run, where, and the measured cases."""
+    """One measurement file: what was run, where, and the measured cases.
+
+    Attributes
+    ----------
+    kind : str
+        What was measured (``cpu_gather_sweep``, ``gpu-ncu``, ``model-prediction``, ...).
+    provenance : dict
+        Command, UTC date, host, CPU / GPU, software versions (:func:`provenance`).
+    cases : list
+        The measured cases (dicts), as the measuring program wrote them.
+    notes : str
+        Free text: settings, machine load, caveats.
+    path : pathlib.Path or None
+        The file it was read from or written to.
+    hierarchy : dict or None
+        The cache geometry the cases were measured on or simulated with
+        (:meth:`cachesim.HierarchyConfig.to_dict`); None in records written before it was stored, whose
+        geometry :func:`cachesim.measure.geometry.record_hierarchy` knows from their provenance.
+    """
 
     kind: str
     provenance: dict
     cases: list = field(default_factory=list)
     notes: str = ""
     path: Path | None = None
+    hierarchy: dict | None = None
 
     @property
     def device(self) -> str:
         """GPU name if the record was made on a GPU, else the CPU model."""
         return self.provenance.get("gpu") or self.provenance.get("cpu", "unknown")
 
+    def summary(self) -> dict:
+        """One line of a listing: path, kind, date, device and number of cases."""
+        return {"path": str(self.path), "kind": self.kind, "date": self.provenance.get("date"),
+                "device": self.device, "cases": len(self.cases)}
+
     def to_dict(self) -> dict:
-        return {
+        d = {
             "schema": SCHEMA_VERSION,
             "kind": self.kind,
             "provenance": self.provenance,
             "notes": self.notes,
-            "cases": self.cases,
         }
+        if self.hierarchy is not None:
+            d["hierarchy"] = self.hierarchy
+        d["cases"] = self.cases
+        return d
 
 
 def write_record(path: str | Path, kind: str, cases: list, *, notes: str = "",
-                 command: list[str] | str | None = None) -> MeasurementRecord:
-    """Write ``cases`` with fresh provenance to ``path`` (JSON) and return the record."""
+                 command: list[str] | str | None = None, hierarchy=None) -> MeasurementRecord:
+    """Write ``cases`` with fresh provenance to ``path`` (JSON) and return the record.
+
+    ``hierarchy`` (anything :func:`cachesim.load_hierarchy` accepts) is the cache geometry the cases were
+    measured on or simulated with; it is stored resolved (sizes and ways, not a preset name), so a later
+    check re-simulates with the same caches on any machine.
+    """
+    if hierarchy is not None:
+        from ..config import load_hierarchy
+
+        hierarchy = load_hierarchy(hierarchy).to_dict()
     rec = MeasurementRecord(kind=kind, provenance=provenance(command), cases=list(cases), notes=notes,
-                            path=Path(path))
+                            path=Path(path), hierarchy=hierarchy)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(rec.to_dict(), indent=1, default=_json_default) + "\n")
+    write_text_atomic(path, json.dumps(rec.to_dict(), indent=1, default=_json_default) + "\n")
     return rec
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and :func:`os.replace`.
+
+    A reader (or a process killed mid-write) sees either the old file or the new one, never a partial one;
+    if anything fails, ``path`` is left as it was.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _json_default(obj):
@@ -126,23 +184,27 @@ def _json_default(obj):
 
 
 def load_records(directory: str | Path = "measurements", kind: str | None = None) -> list[MeasurementRecord]:
-    """Read every ``*.json`` record under ``directory`` (optionally only one ``kind``)."""
+    """Read every ``*.json`` record under ``directory`` (optionally only one ``kind``).
+
+    JSON files that are not records (no ``kind`` or ``provenance``) are skipped; a record without the
+    ``command`` and ``date`` of its provenance, or a file that is not valid JSON, raises CacheSimError.
+    """
     directory = Path(directory)
     if not directory.is_dir():
         raise CacheSimError(f"directory={str(directory)!r} does not exist: pass the measurements folder")
-    out = []
-    for p in sorted(directory.glob("**/*.json")):
-        try:
-            d = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise CacheSimError(f"measurement file {p} is not valid JSON: {exc}") from None
-        if not isinstance(d, dict) or "provenance" not in d or "kind" not in d:
-            continue
-        missing = [k for k in ("command", "date") if k not in d["provenance"]]
-        if missing:
-            raise CacheSimError(f"measurement file {p} lacks provenance fields {missing}")
-        if kind is None or d["kind"] == kind:
-            out.append(
-                MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p)
-            )
-    return out
+    records = (_read_record(p) for p in sorted(directory.glob("**/*.json")))
+    return [r for r in records if r is not None and (kind is None or r.kind == kind)]
+
+
+def _read_record(p: Path) -> MeasurementRecord | None:
+    try:
+        d = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise CacheSimError(f"measurement file {p} is not valid JSON: {exc}") from None
+    if not isinstance(d, dict) or "provenance" not in d or "kind" not in d:
+        return None
+    missing = [k for k in ("command", "date") if k not in d["provenance"]]
+    if missing:
+        raise CacheSimError(f"measurement file {p} lacks provenance fields {missing}")
+    return MeasurementRecord(d["kind"], d["provenance"], d.get("cases", []), d.get("notes", ""), p,
+                             d.get("hierarchy"))

@@ -142,7 +142,7 @@ def _run_section(key: str, title: str, fn, ctx: Context) -> SectionResult:
 
 
 def _jsonable(value):
-    from roast_theory.cli import _jsonable as strict
+    from roast_toolkit._io import jsonable as strict
 
     return strict(value)
 

@@ -46,13 +46,9 @@ def _provenance(rec) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ GPU
-def _gpu(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
-    from cachesim.measure import compare
-    from cachesim.measure.records import load_records
-
-    rows = compare.comparison_rows(folder)
-    problems = []
-    out_rows = []
+def _gpu_rows(rows) -> tuple[list[dict], list[str]]:
+    """One JSON-ready dict per comparison row, and a problem line for every unexplained miss."""
+    problems, out_rows = [], []
     for r in rows:
         km = r.known_miss
         in_bounds = km is not None and km.gap_low <= r.ratio <= km.gap_high
@@ -65,6 +61,44 @@ def _gpu(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
                          "measured_over_predicted": r.ratio, "tolerance": r.tolerance, "model": r.model,
                          "target_met": r.within,
                          "known_miss": None if r.within or km is None else km.name, "explained": explained})
+    return out_rows, problems
+
+
+def _gpu_figure(out_rows):
+    """Measured against predicted: counts (left) and time ratios (right), coloured by verdict."""
+    fig, (ax1, ax2) = new_figure(11.0, 4.5, ncols=2)
+    for ax, sel, title in ((ax1, lambda d: d["quantity"] != "time ratio", "sector / request counts (ncu)"),
+                           (ax2, lambda d: d["quantity"] == "time ratio", "time ratios (do_bench)")):
+        pts = [d for d in out_rows if sel(d)]
+        groups = sorted({d["method"] for d in pts}) if title.startswith("time") else [None]
+        for label, cond, color in (("target met", lambda d: d["target_met"], "#2a7ab9"),
+                                   ("known miss", lambda d: not d["target_met"] and d["explained"],
+                                    "#e67e22"),
+                                   ("unexplained", lambda d: not d["explained"], "#c0392b")):
+            for g, marker in zip(groups, "o^sv"):
+                p = [d for d in pts if cond(d) and (g is None or d["method"] == g)]
+                if p:
+                    ax.scatter([d["predicted"] for d in p], [d["measured"] for d in p], s=16, color=color,
+                               marker=marker, label=label if g is None else f"{g}: {label}")
+        if pts:
+            lo = min(min(d["predicted"], d["measured"]) for d in pts) * 0.8
+            hi = max(max(d["predicted"], d["measured"]) for d in pts) * 1.25
+            ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("measured")
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+    return fig
+
+
+def _gpu(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
+    from cachesim.measure import compare
+    from cachesim.measure.records import load_records
+
+    rows = compare.comparison_rows(folder)
+    out_rows, problems = _gpu_rows(rows)
     n_ok = sum(r.within for r in rows)
     n_known = sum(1 for d in out_rows if not d["target_met"] and d["known_miss"] and d["explained"])
     heads = compare.headline_rows(folder)
@@ -111,30 +145,7 @@ def _gpu(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
             tuple((a.precision, fmt(a.m_slots), *(" / ".join(fmt(v, ".2f") for v in pair) for pair in
                                                   (a.fused_fwd, a.fused_train, a.gather_fwd, a.gather_train,
                                                    a.roast_over_cublas_fwd))) for a in authors)))
-    fig, (ax1, ax2) = new_figure(11.0, 4.5, ncols=2)
-    for ax, sel, title in ((ax1, lambda d: d["quantity"] != "time ratio", "sector / request counts (ncu)"),
-                           (ax2, lambda d: d["quantity"] == "time ratio", "time ratios (do_bench)")):
-        pts = [d for d in out_rows if sel(d)]
-        groups = sorted({d["method"] for d in pts}) if title.startswith("time") else [None]
-        for label, cond, color in (("target met", lambda d: d["target_met"], "#2a7ab9"),
-                                   ("known miss", lambda d: not d["target_met"] and d["explained"],
-                                    "#e67e22"),
-                                   ("unexplained", lambda d: not d["explained"], "#c0392b")):
-            for g, marker in zip(groups, "o^sv"):
-                p = [d for d in pts if cond(d) and (g is None or d["method"] == g)]
-                if p:
-                    ax.scatter([d["predicted"] for d in p], [d["measured"] for d in p], s=16, color=color,
-                               marker=marker, label=label if g is None else f"{g}: {label}")
-        if pts:
-            lo = min(min(d["predicted"], d["measured"]) for d in pts) * 0.8
-            hi = max(max(d["predicted"], d["measured"]) for d in pts) * 1.25
-            ax.plot([lo, hi], [lo, hi], "k-", lw=0.8)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("measured")
-        ax.set_title(title)
-        ax.legend(fontsize=8)
+    fig = _gpu_figure(out_rows)
     sec.blocks.append(ctx.save(fig, "measured_gpu.png", "GPU: measured vs predicted (diagonal: agreement)",
                                sec))
     return problems
@@ -212,18 +223,11 @@ def _training(ctx: Context, sec: SectionResult, folder: Path) -> None:
     recs = load_records(folder, "train_sharing")
     if not recs:
         raise FileNotFoundError(f"{folder}: train_sharing.json (a train_sharing record) is missing")
-    runs = [TrainRun(**{**c, "m_slots": tuple(c["m_slots"])}) for c in recs[0].cases]
-    res = TrainSharingResult(tuple(r for r in runs if r.indexing != "dense"),
-                             tuple(r for r in runs if r.indexing == "dense"), {})
-    dense = res.dense_summary()
-    table = res.table()
-    diffs = []
-    for indexing in sorted({s.indexing for s in table}):
-        for c in sorted({s.compression for s in table if s.indexing == indexing}):
-            g, loc = res.summary(indexing, "global", c), res.summary(indexing, "local", c)
-            se = math.sqrt(g.standard_error ** 2 + loc.standard_error ** 2)
-            diffs.append({"indexing": indexing, "compression": c, "global_minus_local": g.mean - loc.mean,
-                          "standard_error": se})
+    runs = [TrainRun.from_case(c) for c in recs[0].cases]
+    res = TrainSharingResult(tuple(r for r in runs if r.scheme != "dense"),
+                             tuple(r for r in runs if r.scheme == "dense"), {})
+    dense, table = res.dense_summary(), res.table()
+    diffs = _global_minus_local(res, table)
     sec.data["training"] = {
         "record": _provenance(recs[0]), "notes": recs[0].notes,
         "dense": dense.__dict__, "summaries": [s.__dict__ for s in table], "global_minus_local": diffs}
@@ -232,27 +236,44 @@ def _training(ctx: Context, sec: SectionResult, folder: Path) -> None:
                            f"Dense baseline: test accuracy {dense.mean:.4f} +- {dense.standard_error:.4f} "
                            f"({dense.n_seeds} seeds)."))
     sec.blocks.append(Table(
-        ("indexing", "compression", "global acc", "local acc", "global - local", "+- SE"),
-        tuple((d["indexing"], fmt(d["compression"], "g"),
-               fmt(res.summary(d["indexing"], "global", d["compression"]).mean, ".4f"),
-               fmt(res.summary(d["indexing"], "local", d["compression"]).mean, ".4f"),
+        ("scheme", "compression", "global acc", "local acc", "global - local", "+- SE"),
+        tuple((d["scheme"], fmt(d["compression"], "g"),
+               fmt(res.summary(d["scheme"], "global", d["compression"]).mean, ".4f"),
+               fmt(res.summary(d["scheme"], "local", d["compression"]).mean, ".4f"),
                fmt(d["global_minus_local"], "+.4f"), fmt(d["standard_error"], ".4f")) for d in diffs)))
+    sec.blocks.append(ctx.save(_training_figure(table, dense), "measured_training.png",
+                               "recorded test accuracy vs compression", sec))
+
+
+def _global_minus_local(res, table) -> list[dict]:
+    """Global minus local test accuracy per scheme and compression, with its standard error."""
+    diffs = []
+    for scheme in sorted({s.scheme for s in table}):
+        for c in sorted({s.compression for s in table if s.scheme == scheme}):
+            g, loc = res.summary(scheme, "global", c), res.summary(scheme, "local", c)
+            se = math.sqrt(g.standard_error ** 2 + loc.standard_error ** 2)
+            diffs.append({"scheme": scheme, "compression": c, "global_minus_local": g.mean - loc.mean,
+                          "standard_error": se})
+    return diffs
+
+
+def _training_figure(table, dense):
     fig, ax = new_figure(7.0, 4.0)
-    for s_idx, (indexing, sharing) in enumerate((("element", "global"), ("element", "local"),
-                                                  ("tile", "global"), ("tile", "local"))):
-        pts = [s for s in table if s.indexing == indexing and s.sharing == sharing]
+    for s_idx, (scheme, sharing) in enumerate((("element", "global"), ("element", "local"),
+                                                ("tile", "global"), ("tile", "local"))):
+        pts = [s for s in table if s.scheme == scheme and s.sharing == sharing]
         if not pts:
             continue
         xs = np.array([s.compression for s in pts]) * (1 + 0.03 * (s_idx - 1.5))
         ax.errorbar(xs, [s.mean for s in pts], yerr=[s.standard_error for s in pts], marker="os^v"[s_idx],
-                    capsize=3, label=f"{indexing}, {sharing}")
+                    capsize=3, label=f"{scheme}, {sharing}")
     ax.axhline(dense.mean, color="k", ls="--", lw=0.8, label="dense")
     ax.set_xscale("log")
     ax.set_xlabel("compression")
     ax.set_ylabel("test accuracy (mean +- SE over seeds)")
     ax.set_title("digits MLP: global vs local sharing (recorded)")
     ax.legend(fontsize=8)
-    sec.blocks.append(ctx.save(fig, "measured_training.png", "recorded test accuracy vs compression", sec))
+    return fig
 
 
 def measured_section(ctx: Context) -> SectionResult:

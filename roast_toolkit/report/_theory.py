@@ -68,7 +68,8 @@ def _sharing(ctx: Context, sec: SectionResult) -> None:
     sec.blocks.append(Para(
         "Global sharing (one array for every module, as in ROAST) against local sharing (one array per "
         "module, slots proportional to its size) from the B3 closed form; the difference is "
-        "covariance + alignment + diagonal terms (ROAST-NOTES s.3). Both variances scale as 1/m, so their "
+        "covariance + alignment + diagonal terms (`roast_theory.sharing_variance`). Both variances scale "
+        "as 1/m, so their "
         "ratio does not depend on the compression; it depends on how unequal the modules' energies are "
         "(ratio > 1: global sharing has the lower variance). In this toy model local sharing wins at equal "
         "size-proportional budgets, and a norm-optimal local allocation is better still; with two modules "

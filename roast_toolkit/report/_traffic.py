@@ -1,8 +1,7 @@
 """Section 3: simulated cache traffic and predicted time of dense / ROAST / HashedNet kernels.
 
-Every number comes from ``cachesim kernel`` (the same parser defaults and code path,
-:func:`cachesim.kernels._cli.run_kernel`), so ``cachesim kernel --kernel K --target T --shape S --memory H``
-reproduces any row.
+Every number comes from :func:`cachesim.kernels.predict`, the function behind ``cachesim kernel``, so
+``cachesim kernel --kernel K --target T --shape S --memory H`` reproduces any row.
 """
 
 from __future__ import annotations
@@ -33,9 +32,17 @@ class TrafficCase:
     block: str = "128x64x32"
 
     def args(self, kernel: str) -> list[str]:
-        """The ``cachesim kernel`` arguments of one kernel."""
+        """The ``cachesim kernel`` arguments that reproduce one kernel's row."""
         return ["kernel", "--kernel", kernel, "--target", self.target, "--shape", self.shape,
                 "--memory", str(self.memory), "--dtype", self.dtype, "--block", self.block]
+
+    def predict(self, kernel: str) -> dict:
+        """``cachesim kernel --json`` of one kernel (:func:`cachesim.kernels.predict`)."""
+        from cachesim.kernels import predict
+
+        pred = predict(kernel, self.shape, self.target, dtype=self.dtype, block=self.block,
+                       memory=self.memory)
+        return pred.to_dict() | {"shape": self.shape, "block": self.block}
 
 
 #: Default cases: BERT-base FFN on the GPU preset, with the parameters of a recorded H200 case (bf16,
@@ -73,15 +80,11 @@ def simulate_case(case: TrafficCase, progress=None) -> dict:
         ``{"target", "shape", "memory", "label", "kernels": {kernel: cachesim kernel JSON},
         "ratios": {"a/b": predicted time ratio}}``.
     """
-    from cachesim.cli import build_parser
-    from cachesim.kernels._cli import run_kernel
-
-    parser = build_parser()
     kernels = {}
     for k in KERNELS:
         if progress is not None:
             progress.set_postfix_str(f"{case.target} {k}")
-        kernels[k] = run_kernel(parser.parse_args(case.args(k)))
+        kernels[k] = case.predict(k)
         if progress is not None:
             progress.update(1)
     ratios = {f"{a}/{b}": kernels[a]["predicted_time_s"] / kernels[b]["predicted_time_s"] for a, b in RATIOS}

@@ -1,0 +1,174 @@
+"""torch classes of :mod:`cachesim.measure.roast_linear` (private; importing this module needs torch)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CacheSimError
+from ..trace import plain
+from . import triton_fast_bwd as fb
+from .roast_linear import _check_layout, _fast_forward, _int, start_table
+
+
+class RoastMatmul(torch.autograd.Function):
+    """``Y = lambda X W`` with ``W`` read tile-wise from the shared array (fused kernels both ways)."""
+
+    @staticmethod
+    def forward(ctx, x2, memory, layer):
+        y = _fast_forward(layer, x2)
+        if y is None:
+            y = fb.roast_forward(x2, memory, layer.start_table, layer.out_features, layer.tile,
+                                 align=layer.align, scale=layer.scale, config=layer.config,
+                                 ieee=layer.ieee)
+        ctx.save_for_backward(x2, memory)
+        ctx.layer = layer
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x2, memory = ctx.saved_tensors
+        layer = ctx.layer
+        dy = dy.contiguous()
+        kw = dict(align=layer.align, scale=layer.scale, config=layer.config, ieee=layer.ieee)
+        dx = None
+        if ctx.needs_input_grad[0]:
+            dx = fb.roast_dx(dy, memory, layer.start_table, layer.in_features, layer.tile, **kw)
+        dmem = None
+        if ctx.needs_input_grad[1]:
+            g = torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
+            kw["config"] = layer.dw_config
+            fb.roast_grad_memory(x2, dy, layer.start_table, g, layer.tile, **kw)
+            dmem = g if memory.dtype == torch.float32 else g.to(memory.dtype)
+        return dx, dmem, None
+
+class RoastLinear(nn.Module):
+    """Linear layer on the fused table-driven ROAST-MM kernels.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        ``K`` and ``N``; ``y = lambda * x @ W + bias`` with ``W`` ``(K, N)``.
+    memory : int or roast_theory.torch_layers.SharedMemory
+        Size of a new shared array of this layer (values ``N(0, 0.04^2)`` from ``seed``), or an
+        existing :class:`~roast_theory.torch_layers.SharedMemory` (global sharing between layers).
+        Needs ``memory > BK*BN`` elements, ``align`` dividing ``memory - BK*BN``, ``< 2**31``.
+    tile : (int, int)
+        ROAST tile ``(BK, BN)``, powers of two >= 16 (RzLinear: ``(32, 64)``).
+    align : {1, 8, 64}
+        Tile-start alignment in elements.
+    seed : int
+        Seed of the tile-start hash (and of a new memory's values).
+    scale : float or None
+        Module scale ``lambda``; None gives :func:`roast_theory.torch_layers.module_scale` of
+        ``in_features``.
+    bias : bool
+        Add a dense bias (zeros at init).
+    dtype : torch.dtype or str
+        float32, bfloat16 or float16 (a new memory's dtype; an existing one must have one of these).
+    device
+        Of a new memory.
+    config : triton_fast_bwd.BwdConfig or None
+        Launch configuration of the reference forward and ``dX`` (and of the gradient pass unless
+        ``dw_config`` is given).
+    dw_config : triton_fast_bwd.BwdConfig or None
+        Launch configuration of the gradient pass.
+    fwd_configs : sequence of triton_fast.FastConfig or None
+        Candidates of the fast forward (None: all that cover the tile).
+    forward_kernel : {"auto", "reference"}
+        ``auto`` uses the fast forward when a configuration covers the shape.
+    ieee : bool
+        fp32: exact fp32 products instead of TF32.
+    """
+
+    def __init__(self, in_features: int, out_features: int, memory, *, tile=(32, 64), align: int = 8,
+                 seed: int = 0, scale: float | None = None, bias: bool = False, dtype="float32",
+                 device=None, config=None, dw_config=None, fwd_configs=None,
+                 forward_kernel: str = "auto", ieee: bool = False):
+        super().__init__()
+        from roast_theory import torch_layers as tlayers
+
+        if forward_kernel not in ("auto", "reference"):
+            raise CacheSimError(f"forward_kernel={forward_kernel!r} must be 'auto' or 'reference'")
+        if isinstance(memory, numbers.Integral) and not isinstance(memory, bool):
+            size = int(memory)
+            _check_layout(in_features, out_features, size, tile, align)
+            dt = getattr(torch, dtype) if isinstance(dtype, str) and hasattr(torch, dtype) else dtype
+            if dt not in (torch.float32, torch.bfloat16, torch.float16):
+                raise CacheSimError(f"dtype={plain(dtype)!r} must be float32, bfloat16 or float16")
+            memory = tlayers.SharedMemory(size, seed=_int("seed", seed, 0), dtype=dt, device=device)
+        elif not isinstance(memory, tlayers.SharedMemory):
+            raise CacheSimError(f"memory has type {type(memory).__name__}: must be an int (a new array's "
+                                "size) or a roast_theory.torch_layers.SharedMemory")
+        param = memory.weight
+        if param.dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise CacheSimError(f"memory has dtype {param.dtype}: must be float32, bfloat16 or float16")
+        k, n, self.tile, self.align, _ = _check_layout(in_features, out_features, param.numel(), tile,
+                                                       align)
+        self.in_features, self.out_features = k, n
+        self.seed = _int("seed", seed, 0)
+        self.memory = memory
+        self.scale = float(tlayers.module_scale(k, memory.init_std) if scale is None else
+                           fb._check_real("scale", scale))
+        self.config = fb._check_config(fb.BwdConfig() if config is None else config)
+        self.dw_config = self.config if dw_config is None else fb._check_config(dw_config)
+        self.fwd_configs = None if fwd_configs is None else tuple(fwd_configs)
+        self.forward_kernel = forward_kernel
+        self.ieee = bool(ieee)
+        table = start_table(k, n, self.tile, param.numel(), align=self.align, seed=self.seed)
+        self.register_buffer("start_table", torch.as_tensor(table).to(param.device))
+        self._prep = {}
+        self.bias = nn.Parameter(torch.zeros(n, dtype=param.dtype, device=param.device)) if bias else None
+
+    @property
+    def memory_param(self):
+        return self.memory.weight
+
+    def _fast_prep(self, tf, device):
+        key = str(device)
+        if key not in self._prep:
+            try:
+                w = tf.FastWeight("roast", "table", memory=self.memory_param.numel(), tile=self.tile,
+                                  align=self.align, seed=self.seed)
+                prep = w.prepare(self.in_features, self.out_features, device)
+            except CacheSimError:  # the fast kernel does not cover this layout (e.g. partial tiles)
+                prep = None
+            if prep is not None and not torch.equal(prep.aux.cpu(), self.start_table.cpu()):
+                raise CacheSimError("triton_fast's start table differs from roast_theory's: "
+                                    "the two kernels would read different slots")
+            self._prep[key] = prep
+        return self._prep[key]
+
+    def slot_index(self) -> np.ndarray:
+        """``(K, N)`` int64 slot of every weight (``roast_theory.hashes.tile_slot_index``)."""
+        from roast_theory import hashes
+
+        return hashes.tile_slot_index(self.start_table.cpu().numpy(), self.in_features,
+                                      self.out_features, self.tile)
+
+    def gathered_weight(self):
+        """The dense weight ``lambda * memory[slot_index]`` (differentiable; for checks)."""
+        idx = torch.as_tensor(self.slot_index(), device=self.memory_param.device)
+        return self.scale * self.memory_param[idx]
+
+    def forward(self, x):
+        param = self.memory_param
+        if not isinstance(x, torch.Tensor):
+            raise CacheSimError(f"x has type {type(x).__name__}: must be a torch.Tensor")
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise CacheSimError(f"x has shape {tuple(x.shape)}: its last dimension must be "
+                                f"in_features={self.in_features}")
+        if x.dtype != param.dtype or x.device != param.device:
+            raise CacheSimError(f"x is {x.dtype} on {x.device}: must be {param.dtype} on {param.device} "
+                                "like the memory")
+        x2 = x.reshape(-1, self.in_features).contiguous()
+        y = RoastMatmul.apply(x2, param, self).reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"memory={self.memory_param.numel()}, tile={self.tile}, align={self.align}, "
+                f"seed={self.seed}, scale={self.scale:.6g}")

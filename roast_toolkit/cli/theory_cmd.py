@@ -1,0 +1,217 @@
+"""``roast-theory`` command line: closed forms, Monte Carlo, sharing, verification.
+
+Every command accepts ``--json`` and then prints exactly one JSON object. Bad input (a
+:class:`RoastTheoryError`, an unreadable file) prints ``roast-theory <command>: error: <message>`` on stderr
+and exits with status 2, without a traceback; Ctrl-C prints ``roast-theory <command>: interrupted`` and
+exits with status 130.
+
+Subcommands are rows of :data:`SUBCOMMANDS`; adding one (e.g. ``report``) is one more row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cachesim.errors import CacheSimError
+from roast_theory.errors import RoastTheoryError
+
+from .._io import jsonable as _jsonable
+from .._io import load_array, load_modules
+from ._common import Outcome, Subcommand, add_version_argument, error_text, interrupt_exits
+
+
+def parse_tile(text: str, option: str = "--tile") -> int | tuple[int, int]:
+    """``"Z"`` -> ``Z`` (1-D chunks), ``"BK,BN"`` -> ``(BK, BN)`` (2-D blocks)."""
+    try:
+        parts = tuple(int(v) for v in str(text).split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) not in (1, 2):
+        raise RoastTheoryError(f"{option}={text!r} must be an integer Z or two integers 'BK,BN'")
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _tile(args) -> int | tuple[int, int]:
+    """The tile of ``--tile`` (or of the deprecated ``--tile-shape``, which wins as it always did)."""
+    if args.tile_shape is not None:
+        print("roast-theory: --tile-shape is deprecated: use --tile BK,BN", file=sys.stderr)
+        tile = parse_tile(args.tile_shape, "--tile-shape")
+        if isinstance(tile, int):
+            raise RoastTheoryError(f"--tile-shape={args.tile_shape!r} must be two integers 'BK,BN'")
+        return tile
+    return parse_tile(args.tile)
+
+
+def _fmt(payload: dict) -> str:
+    return "\n".join(f"{k:>22s}: {v}" for k, v in payload.items())
+
+
+# --------------------------------------------------------------------------------------- subcommands
+def _add_hash_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--x", required=True, help="input vector x (.npy)")
+    p.add_argument("--w", required=True, help="weight vector w (.npy)")
+    p.add_argument("--memory", required=True, type=int, help="number of slots m")
+    p.add_argument("--tile", default="1", help="Z: chunks of Z for 1-D x and w (default 1); "
+                   "BK,BN: blocks for 2-D x and w")
+    p.add_argument("--tile-shape", default=None, help=argparse.SUPPRESS)  # deprecated: --tile BK,BN
+    p.add_argument("--sign", default="element", help="element | tile | none")
+    p.add_argument("--placement", default="circular", help="circular | kernel")
+
+
+def _closed_form(args):
+    from roast_theory.moments import block_tile_moments, tile_hashing_moments
+
+    x, w = load_array("--x", args.x), load_array("--w", args.w)
+    tile = _tile(args)
+    if isinstance(tile, tuple):
+        return block_tile_moments(x, w, args.memory, tile, args.sign, args.placement)
+    return tile_hashing_moments(x, w, args.memory, tile, args.sign, args.placement)
+
+
+def _run_variance(args) -> Outcome:
+    res = _closed_form(args)
+    payload = res.to_dict()
+    payload["std"] = res.std()
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_montecarlo(p: argparse.ArgumentParser) -> None:
+    _add_hash_options(p)
+    p.add_argument("--trials", type=int, default=100_000, help="Monte Carlo draws")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--family", default="ideal", help="ideal | rz-stable | rz-v1 | hashednet-triton")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals")
+
+
+def _run_montecarlo(args) -> Outcome:
+    from roast_theory.montecarlo import mc_inner_product
+
+    tile = _tile(args)
+    if isinstance(tile, tuple):
+        raise RoastTheoryError("--tile BK,BN is not supported by montecarlo: use 1-D x, w and --tile Z")
+    x, w = load_array("--x", args.x), load_array("--w", args.w)
+    est = mc_inner_product(x, w, memory=args.memory, tile=tile, sign=args.sign,
+                           placement=args.placement, family=args.family, trials=args.trials, seed=args.seed)
+    lo, hi = est.variance_confidence_interval(args.level)
+    mlo, mhi = est.confidence_interval(args.level)
+    payload = {"mean": float(est.mean), "variance": float(est.variance), "mean_se": float(est.mean_se),
+               "variance_se": float(est.variance_se), "mean_ci": [float(mlo), float(mhi)],
+               "variance_ci": [float(lo), float(hi)], "level": args.level, "trials": int(est.trials),
+               "seed": args.seed, "family": args.family}
+    try:  # the closed form beside the estimate, when there is one
+        res = _closed_form(args)
+        payload["closed_form_mean"] = res.mean
+        payload["closed_form_variance"] = res.variance
+        payload["z_variance"] = float(est.z_score(res.variance, of="variance"))
+    except RoastTheoryError:
+        pass
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_sharing(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--modules", required=True, help=".npz with arrays x0, w0, x1, w1, ...")
+    p.add_argument("--memory", required=True, type=int, help="global number of slots m")
+
+
+def _run_sharing(args) -> Outcome:
+    from roast_theory.sharing import optimal_allocation, sharing_variance
+
+    xs, ws = load_modules(args.modules)
+    res = sharing_variance(xs, ws, args.memory)
+    payload = res.to_dict()
+    payload["decomposition_residual"] = res.decomposition_residual()
+    payload["global_wins"] = res.global_wins()
+    try:
+        alloc = optimal_allocation(xs, ws, args.memory)
+        payload["allocation"] = alloc.to_dict()
+    except RoastTheoryError as exc:
+        payload["allocation"] = {"error": str(exc)}
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_verify(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trials", type=int, default=100_000, help="Monte Carlo draws per check (>= 1e5)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _run_verify(args) -> Outcome:
+    from roast_theory.verify import verify
+
+    report = verify(trials=args.trials, seed=args.seed)
+    return Outcome(report.to_dict(), report.to_table(), 0 if report.all_passed else 1)
+
+
+def _configure_report(p: argparse.ArgumentParser) -> None:
+    from .report import configure
+
+    configure(p)
+
+
+def _run_report(args) -> Outcome:
+    from .report import run
+
+    return run(args)
+
+
+def _configure_sweep(p: argparse.ArgumentParser) -> None:
+    from roast_toolkit.sweep._cli import configure
+
+    configure(p)
+
+
+def _run_sweep(args) -> Outcome:
+    from roast_toolkit.sweep._cli import execute
+
+    return Outcome(*execute(args))
+
+
+SUBCOMMANDS: list[Subcommand] = [
+    Subcommand("variance", "closed-form mean/variance/bias of <w_hat, x>", _add_hash_options, _run_variance),
+    Subcommand("montecarlo", "Monte Carlo estimate of <w_hat, x>", _configure_montecarlo, _run_montecarlo),
+    Subcommand("sharing", "global vs local sharing (B3) and allocation", _configure_sharing, _run_sharing),
+    Subcommand("verify", "closed forms vs Monte Carlo and sympy", _configure_verify, _run_verify),
+    Subcommand("report", "end-to-end report folder (markdown, HTML, PNGs, JSON)", _configure_report,
+               _run_report),
+    Subcommand("sweep", "a TOML grid of theory points, serial or on Dask, into a CSV/Parquet table",
+               _configure_sweep, _run_sweep),
+]
+
+DESCRIPTION = ("roast-theory: closed forms, Monte Carlo, global vs local sharing, verification and the "
+               "end-to-end report of ROAST hashing.")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with one subparser per row of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(prog="roast-theory", description=DESCRIPTION)
+    add_version_argument(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in SUBCOMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+        p.add_argument("--json", action="store_true", help="print exactly one JSON object")
+        p.set_defaults(_subcommand=cmd)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of ``roast-theory``; returns the exit status (2 on bad input, 130 when interrupted)."""
+    args = build_parser().parse_args(argv)
+    cmd: Subcommand = args._subcommand
+    with interrupt_exits(f"roast-theory {cmd.name}"):
+        try:
+            outcome = cmd.run(args)
+        except (RoastTheoryError, CacheSimError, OSError) as exc:
+            print(f"roast-theory {cmd.name}: error: {error_text(exc)}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps(_jsonable(outcome.payload), allow_nan=False))
+        else:
+            print(outcome.text)
+        return outcome.status
+    return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
