@@ -417,7 +417,7 @@ class RzAlignedHash(RzStableHash):
 
     def n_starts(self, span) -> int:
         """Number of allowed starts ``span / align`` (``align`` must divide ``span``)."""
-        span = _span("span", span)
+        span = check_int("span", span, low=1)
         if span % self.align:
             raise RoastTheoryError(f"align={self.align} does not divide span={span}: choose memory so that "
                                    f"memory - BK*BN is a multiple of {self.align}")
@@ -426,12 +426,13 @@ class RzAlignedHash(RzStableHash):
     def tile_starts(self, kb, nb, span) -> np.ndarray:
         """Start ``align * (raw(kb, nb) mod (span / align))`` (a multiple of ``align`` in ``[0, span)``)."""
         n = self.n_starts(span)
-        r = self.raw(_keys("kb", kb), _keys("nb", nb))
+        r = self.raw(check_keys("kb", kb), check_keys("nb", nb))
         return (r % np.int64(n)).astype(np.int64) * np.int64(self.align)
 
-    def element_slots(self, k, n, m) -> np.ndarray:
-        """Element hashing as 1 x 1 tiles over ``m`` slots: ``tile_starts(k, n, m)``."""
-        return self.tile_starts(k, n, m)
+    @renamed_kwargs(m="memory")
+    def element_slots(self, k, n, memory) -> np.ndarray:
+        """Element hashing as 1 x 1 tiles over ``m = memory`` slots: ``tile_starts(k, n, memory)``."""
+        return self.tile_starts(k, n, memory)
 
     def start_table(self, in_features: int, out_features: int, tile, memory: int,
                     dtype=np.int64) -> np.ndarray:
@@ -533,7 +534,7 @@ class MulShiftHash(_Family):
         return SignHash(self.seed, 1)
 
     def raw(self, a, b) -> np.ndarray:
-        a_, b_ = np.broadcast_arrays(_keys("a", a), _keys("b", b))
+        a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         a1, a2, c = (np.uint64(v) for v in self.r)
         with np.errstate(over="ignore"):
             return (a_.astype(np.uint64) * a1 + b_.astype(np.uint64) * a2 + c) & _U32
@@ -543,9 +544,10 @@ class MulShiftHash(_Family):
         shift = np.uint64(32 - (m.bit_length() - 1))
         return (self.raw(a, b) >> shift).astype(np.int64)
 
-    def element_slots(self, k, n, m) -> np.ndarray:
-        """Slot: the top ``log2(m)`` bits of ``raw(k, n)`` (``m`` a power of two)."""
-        return self._top_bits(k, n, "m", m)
+    @renamed_kwargs(m="memory")
+    def element_slots(self, k, n, memory) -> np.ndarray:
+        """Slot: the top ``log2(m)`` bits of ``raw(k, n)`` (``m = memory``, a power of two)."""
+        return self._top_bits(k, n, "memory", memory)
 
     def tile_starts(self, kb, nb, span) -> np.ndarray:
         """Start: the top ``log2(span)`` bits of ``raw(kb, nb)`` (``span`` a power of two)."""

@@ -85,24 +85,39 @@ def start_table(in_features: int, out_features: int, tile, memory: int, *, align
     return hashes.tile_start_table(fam, k, n, tile, memory, np.int32)
 
 
-def _fast_forward(layer, x2):
-    """The lead forward (``triton_fast.fast_matmul``) when one of its configurations covers the shape."""
-    if layer.forward_kernel == "reference":
-        return None
+def _fast_choice(layer, device, m):
+    """``(prep, config)`` of the fast forward for ``m`` rows on ``device``, or None (reference forward)."""
     try:
         from . import triton_fast as tf
     except ImportError:  # pragma: no cover - only before triton_fast existed
         return None
-    prep = layer._fast_prep(tf, x2.device)
+    prep = layer._fast_prep(tf, device)
     if prep is None:
         return None
-    m = x2.shape[0]
     configs = layer.fwd_configs if layer.fwd_configs is not None else prep.weight.configs()
     for cfg in configs:
         if m % cfg.block_m == 0 and layer.out_features % cfg.block_n == 0 and \
                 layer.in_features % cfg.block_k == 0 and cfg in prep.weight.configs((cfg,)):
-            return tf.fast_matmul(x2, layer.memory_param, prep, cfg, scale=layer.scale, ieee=layer.ieee)
+            return prep, cfg
     return None
+
+
+def _fast_forward(layer, x2):
+    """The lead forward (``triton_fast.fast_matmul``) when one of its configurations covers the shape.
+
+    The choice is cached per (device, rows), so a training loop pays for it once.
+    """
+    if layer.forward_kernel == "reference":
+        return None
+    key = (str(x2.device), x2.shape[0])
+    if key not in layer._fast_choices:
+        layer._fast_choices[key] = _fast_choice(layer, x2.device, x2.shape[0])
+    choice = layer._fast_choices[key]
+    if choice is None:
+        return None
+    from . import triton_fast as tf
+
+    return tf.fast_matmul(x2, layer.memory_param, choice[0], choice[1], scale=layer.scale, ieee=layer.ieee)
 
 
 def __getattr__(name: str):

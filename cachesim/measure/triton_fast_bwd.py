@@ -653,12 +653,30 @@ def sgd_update(memory, grad_memory, lr: float, *, block: int = 1024):
     block = _pow2("block", block, 16)
     _check_tensor(torch, "memory", memory, 1)
     _check_grad(torch, grad_memory, memory.shape[0], memory)
+    return _sgd(memory, grad_memory, lr, block)
+
+
+def _sgd(memory, grad_memory, lr: float, block: int = 1024):
+    """Launch the SGD kernel on checked operands."""
     grid = (_n_tiles(memory.shape[0], block),)
     _jit().sgd_kernel[grid](memory, grad_memory, memory.shape[0], lr, BLOCK=block)
     return memory
 
 
 # ------------------------------------------------------------------------------------------ train steps
+def _step_args(tile, scale, lr, config, dw_config):
+    """Checked ``(tile, scale, lr, config, dw_config)`` of a train step (``dw_config`` None: ``config``)."""
+    config = _check_config(config)
+    return (_check_tile(tile), _check_real("scale", scale), _check_real("lr", lr), config,
+            config if dw_config is None else _check_config(dw_config))
+
+
+def _step_operands(torch, x, dy):
+    _check_tensor(torch, "x", x, 2)
+    _check_tensor(torch, "dy", dy, 2, ("x", x))
+    _dims(torch, x, "x", dy, "dy")
+
+
 def _grad_buffer(torch, grad_memory, memory):
     if grad_memory is None:
         return torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
@@ -706,18 +724,19 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     (Y, dX, grad_memory) : tuple of torch.Tensor
     """
     torch = _torch()
+    tile, scale, lr, config, dw_config = _step_args(tile, scale, lr, config, dw_config)
+    _step_operands(torch, x, dy)
+    size = _check_memory(torch, memory, tile[0] * tile[1], ("x", x))
+    k, n = x.shape[1], dy.shape[1]
+    addr = _roast_addr(torch, start_table, size, k, n, tile, align, x.device)
     grad = _grad_buffer(torch, grad_memory, memory)
-    n = dy.shape[1] if isinstance(dy, torch.Tensor) and dy.ndim == 2 else -1
     if forward is None:
-        y = roast_forward(x, memory, start_table, n, tile, align=align, scale=scale, config=config,
-                          ieee=ieee)
+        y = _run_forward(torch, x, memory, addr, n, tile, scale, config, ieee, None)
     else:
         y = forward(x, memory, scale=scale)
-    dx = roast_dx(dy, memory, start_table, x.shape[1], tile, align=align, scale=scale, config=config,
-                  ieee=ieee)
-    roast_grad_memory(x, dy, start_table, grad, tile, align=align, scale=scale,
-                      config=config if dw_config is None else dw_config, ieee=ieee)
-    sgd_update(memory, grad, lr)
+    dx = _run_dx(torch, dy, memory, addr, k, tile, scale, config, ieee, None)
+    _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
+    _sgd(memory, grad, lr)
     return y, dx, grad
 
 
@@ -739,14 +758,19 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshif
     (Y, dX, grad_memory) : tuple of torch.Tensor
     """
     torch = _torch()
+    tile, scale, lr, config, dw_config = _step_args(tile, scale, lr, config, dw_config)
+    _step_operands(torch, x, dy)
+    size = _check_memory(torch, memory, 1, ("x", x))
+    k, n = x.shape[1], dy.shape[1]
+    addr = _hashednet_addr(torch, params, mulshift, index, prime, size, k, n, x.device)
     grad = _grad_buffer(torch, grad_memory, memory)
-    n = dy.shape[1] if isinstance(dy, torch.Tensor) and dy.ndim == 2 else -1
-    kw = dict(params=params, mulshift=mulshift, index=index, prime=prime, scale=scale, config=config,
-              ieee=ieee)
-    y = hashednet_forward(x, memory, n, tile, **kw) if forward is None else forward(x, memory, scale=scale)
-    dx = hashednet_dx(dy, memory, x.shape[1], tile, **kw)
-    hashednet_grad_memory(x, dy, grad, tile, **dict(kw, config=config if dw_config is None else dw_config))
-    sgd_update(memory, grad, lr)
+    if forward is None:
+        y = _run_forward(torch, x, memory, addr, n, tile, scale, config, ieee, None)
+    else:
+        y = forward(x, memory, scale=scale)
+    dx = _run_dx(torch, dy, memory, addr, k, tile, scale, config, ieee, None)
+    _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
+    _sgd(memory, grad, lr)
     return y, dx, grad
 
 
@@ -765,13 +789,9 @@ def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad
     (Y, dX, grad_weight) : tuple of torch.Tensor
     """
     torch = _torch()
-    tile = _check_tile(tile)
-    config = _check_config(config)
-    scale = _check_real("scale", scale)
-    _check_tensor(torch, "x", x, 2)
+    tile, scale, lr, config, dw_config = _step_args(tile, scale, lr, config, dw_config)
+    _step_operands(torch, x, dy)
     _check_tensor(torch, "weight", weight, 2, ("x", x))
-    _check_tensor(torch, "dy", dy, 2, ("x", x))
-    _dims(torch, x, "x", dy, "dy")
     k, n = x.shape[1], dy.shape[1]
     if tuple(weight.shape) != (k, n):
         raise CacheSimError(f"weight has shape {tuple(weight.shape)}: must be (K, N) = {(k, n)}")
@@ -783,9 +803,8 @@ def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad
     else:
         y = forward(x, weight, scale=scale)
     dx = _run_dx(torch, dy, weight, addr, k, tile, scale, config, ieee, None)
-    dw_config = config if dw_config is None else _check_config(dw_config)
     _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
-    sgd_update(flat, grad, lr)
+    _sgd(flat, grad, lr)
     return y, dx, grad.view(k, n)
 
 

@@ -80,7 +80,7 @@ def test_slot_index_rows_are_contiguous_runs():
     (lambda: RzAlignedHash(align=8).start_table(64, 64, (32, 64), 2048), "memory=2048 must exceed"),
     (lambda: RzAlignedHash(align=8).start_table(64, 64, 32, 4096), "tile=32 must be a \\(BK, BN\\) pair"),
     (lambda: tile_start_table(RzAlignedHash(align=1), 64, 64, (32, 64), 2**31 + 8, np.int32), "int32"),
-    (lambda: MulShiftHash().element_slots(1, 2, 1000), "m=1000 must be a power of two"),
+    (lambda: MulShiftHash().element_slots(1, 2, 1000), "memory=1000 must be a power of two"),
     (lambda: MulShiftHash(r=(2, 3, 4)), "r\\[0\\]=2 must be odd"),
     (lambda: make_family("rz-aligned", 0, align=5), "align=5"),
 ])
