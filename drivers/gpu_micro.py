@@ -136,9 +136,9 @@ def load_cases(torch, triton, kern, device, programs, K, B, log2_sizes) -> list[
         H = 1 << lg
         m = torch.randn(H, dtype=torch.bfloat16, device=device)
         loads = programs * K * B
-        t_g = _bench(triton, lambda: kern["gather"][(programs,)](m, out, K, H, MUL[0], MUL[1],
-                                                                 SHIFT=32 - lg, BLOCK=B))
-        t_s = _bench(triton, lambda: kern["stream"][(programs,)](m, out, K, H - 1, BLOCK=B))
+        t_g = _bench(triton, lambda m=m, H=H, lg=lg: kern["gather"][(programs,)](
+            m, out, K, H, MUL[0], MUL[1], SHIFT=32 - lg, BLOCK=B))
+        t_s = _bench(triton, lambda m=m, H=H: kern["stream"][(programs,)](m, out, K, H - 1, BLOCK=B))
         warp_requests = loads // 32
         rows.append({"type": "gather", "name": "gather-bf16", "memory": H, "memory_bytes": 2 * H,
                      "elements": loads, "seconds": t_g, "elements_per_second": loads / t_g,
@@ -147,7 +147,6 @@ def load_cases(torch, triton, kern, device, programs, K, B, log2_sizes) -> list[
         rows.append({"type": "stream", "name": "stream-bf16", "memory": H, "memory_bytes": 2 * H,
                      "elements": loads, "seconds": t_s, "bytes_per_second": 2 * loads / t_s,
                      "programs": programs, "K": K, "BLOCK": B})
-        del m
     return rows
 
 
@@ -156,7 +155,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--budget-s", type=float, default=200.0)
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--small", action="store_true", help="tiny grids (a CPU dry run under TRITON_INTERPRET=1)")
+    ap.add_argument("--small", action="store_true",
+                    help="tiny grids (a CPU dry run under TRITON_INTERPRET=1)")
     args = ap.parse_args(argv)
     import torch
 
