@@ -130,15 +130,22 @@ def fast_headline(folder="measurements/gpu") -> list[FastHeadline]:
     return [_row(key, b, times, source) for key, b in sorted(best.items(), key=lambda kv: kv[0])]
 
 
-def fast_train_steps(folder="measurements/gpu") -> list[TrainStep]:
-    """Training steps of the newest ``gpu-fast-train`` record, each with the same case's cuBLAS step."""
-    rec = _records(folder, "gpu-fast-train")
+def _step_key(c: dict) -> tuple:
+    return c["M"], c["K"], c["N"], c["memory"], str(c["bwd_config"]), str(c.get("dw_config"))
+
+
+def fast_train_steps(folder="measurements/gpu", kind: str = "gpu-fast-train") -> list[TrainStep]:
+    """Training steps of the newest ``kind`` record, each with the same case's cuBLAS step.
+
+    ``kind`` is ``gpu-fast-train`` (one backward configuration for dX and dW) or ``gpu-fast-train-tuned``
+    (the dW pass split over M, dX with the start table read one step ahead).
+    """
+    rec = _records(folder, kind)
     source = str(Path(rec.path).relative_to(Path(folder))) if rec.path else "gpu-fast-train"
     cases = [c for c in rec.cases if c.get("type") == "train" and c.get("ms_graph")]
     out = []
     for c in cases:
-        same = [d for d in cases if (d["M"], d["K"], d["N"], d["memory"], str(d["bwd_config"]))
-                == (c["M"], c["K"], c["N"], c["memory"], str(c["bwd_config"])) and d["impl"] == "cublas"]
+        same = [d for d in cases if _step_key(d) == _step_key(c) and d["impl"] == "cublas"]
         if same and c["impl"] != "cublas":
             out.append(TrainStep(f"{c['M']}x{c['K']}x{c['N']}", int(c["memory"]), c["impl"], c["ms_graph"],
                                  same[0]["ms_graph"], bool(c["passed"]), source))

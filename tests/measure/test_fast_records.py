@@ -47,6 +47,15 @@ def test_train_steps_pair_each_kernel_with_its_cublas_step():
     assert all(s.to_dict()["over_cublas"] == s.ms_graph / s.cublas_ms_graph for s in steps)
 
 
+def test_tuned_train_steps_are_read_and_checked():
+    tuned = fast_train_steps(GPU, "gpu-fast-train-tuned")
+    assert tuned and all(s.passed for s in tuned)
+    bert = ("roast-a64", "4096x768x3072")
+    best = min(s.over_cublas for s in tuned if (s.impl, s.shape) == bert)
+    first = min(s.over_cublas for s in fast_train_steps(GPU) if (s.impl, s.shape) == bert)
+    assert best < first  # the tuned backward configurations are faster than the first ones
+
+
 def test_errors_name_the_problem(tmp_path):
     with pytest.raises(CacheSimError, match="gpu-fast-focus"):
         fast_headline(tmp_path)
