@@ -11,7 +11,7 @@ from torch import nn
 from ..errors import CacheSimError
 from ..trace import plain
 from . import triton_fast_bwd as fb
-from .roast_linear import _check_layout, _fast_forward, _int, start_table
+from ._roast_linear_common import _check_layout, _fast_forward, _int, start_table
 
 
 class RoastMatmul(torch.autograd.Function):
