@@ -29,29 +29,10 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from ._triton_jit_common import _dot, _grouped_pid  # noqa: F401 - used by the kernels
+
 # scalars whose value should not pick a kernel variant (hash parameters, tile counts, module scale)
 _NO_SPEC = ["KB", "NB", "scale", "r1", "r2", "r3", "prime", "span", "shift"]
-
-
-@triton.jit
-def _grouped_pid(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, GROUP: tl.constexpr):
-    num_r = tl.cdiv(rows, BLOCK_R)
-    num_c = tl.cdiv(cols, BLOCK_C)
-    in_group = GROUP * num_c
-    group_id = pid // in_group
-    first_r = group_id * GROUP
-    size_r = min(num_r - first_r, GROUP)
-    pid_r = first_r + ((pid % in_group) % size_r)
-    pid_c = (pid % in_group) // size_r
-    return pid_r, pid_c
-
-
-@triton.jit
-def _dot(a, b, acc, IEEE: tl.constexpr):
-    if IEEE:
-        return tl.dot(a, b, acc, input_precision="ieee")
-    else:
-        return tl.dot(a, b, acc)
 
 
 @triton.jit
