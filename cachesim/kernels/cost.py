@@ -150,3 +150,66 @@ def predict_cpu(level_accesses, dram_bytes: float, flops: float, target="zen4", 
 def n_waves(n_programs: int, num_sms: int) -> int:
     """Waves of programs: ``ceil(programs / SMs)``."""
     return max(1, math.ceil(n_programs / num_sms))
+
+
+def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32: bool = True,
+                      n_waves: int | None = None, extra_l2_sectors: float = 0.0) -> CostPrediction:
+    """Issue-aware cost of a fused GEMM (the model of :mod:`cachesim.kernels.issue`).
+
+    Parameters
+    ----------
+    traffic : GpuTraffic or AnalyticTraffic
+        Sector traffic of the kernel (the dense traffic for HashedNet ``arith-only``).
+    target : GpuTarget
+        Must carry a ``calibration`` (measured ceilings).
+    desc : KernelDescription
+    issue : IssueEstimate
+    extra_l2_sectors : float
+        Coalesced sectors the index path adds (HashedNet ``table``: the int32 index matrix).
+
+    Notes
+    -----
+    Terms (seconds): ``compute = flops / sustained`` (the measured cuBLAS ceiling; other dtypes scaled
+    by the same sustained/datasheet fraction); ``issue`` (:func:`~cachesim.kernels.issue.estimate_issue`);
+    ``L1 = wavefronts / (SMs x wavefronts/clk x f)``; ``L2 = 32 B x (L2 sectors + writes) / B_L2``;
+    ``DRAM = bytes / measured copy bandwidth``; ``latency = launch + waves x DRAM latency``.
+
+    Overlap rule: ``t = latency + max(compute, issue, memory, DRAM)`` where ``memory = max(L1, L2)`` for
+    coalesced loads and ``memory = L1 + L2`` for memory-divergent loads (the HashedNet gather): a
+    divergent warp load holds the L1's miss-handling resources until all its lines return, so its
+    wavefronts and its L2 transfers serialise instead of overlapping (Wang et al., MICRO 2018).
+    ``dominant`` names the largest term.
+    """
+    from .issue import l1_wavefronts, sm_clock_ghz
+
+    t = target
+    cal = t.calibration
+    if cal is None:
+        raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
+                            "(measured ceilings exist for: h200)")
+    src = t.sources
+    frac = cal["sustained_bf16_tflops"] / t.peak_tflops["bf16"]
+    f = sm_clock_ghz(t) * 1e9
+    writes = getattr(traffic, "write_sector_requests", 0)
+    wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
+    l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
+    l2 = t.sector_bytes * l2_sectors / (t.l2_bandwidth_gbs * 1e9)
+    terms = [
+        CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), cal["source"]),
+        CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt); "
+                 + src.get("issue_per_scheduler_per_clk", "")),
+        CostTerm("L1", wf / (t.num_sms * t.l1_wavefronts_per_clk * f), src.get("l1_wavefronts_per_clk", "")),
+        CostTerm("L2", l2, src.get("l2_bandwidth_gbs", "")),
+        CostTerm("DRAM", traffic.dram_bytes / (cal["copy_gbps"] * 1e9), cal["source"]),
+    ]
+    waves = 1 if n_waves is None else max(1, int(n_waves))
+    lat = CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,
+                   src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
+    by = {x.name: x.seconds for x in terms}
+    memory = by["L1"] + by["L2"] if desc.scattered else max(by["L1"], by["L2"])
+    pace = max(by["compute"], by["issue"], memory, by["DRAM"])
+    dominant = max(terms, key=lambda x: x.seconds).name
+    if desc.scattered and memory == pace:
+        dominant = "L1+L2"
+    kernel = getattr(traffic, "kernel", None) or desc.kernel
+    return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))
