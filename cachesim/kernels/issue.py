@@ -186,6 +186,8 @@ class IssueEstimate:
     iterations: int
     cycles_per_iteration: float
     issue_seconds: float
+    elements: float = 0.0
+    memory_bytes: float = 0.0
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "description"}
@@ -200,7 +202,7 @@ def _occupancy(t, regs: int, shared: int, num_warps: int) -> int:
 
 
 def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
-                   num_stages=3) -> IssueEstimate:
+                   num_stages=3, memory=None) -> IssueEstimate:
     """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L)``)."""
     config = _config_label(block, group_m, num_warps, num_stages)
     (n, stall, ldl, _gld, regs, shared), rec_cfg = _pick_mix(desc, config)
@@ -218,7 +220,9 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     waves = max(1, math.ceil(programs / (t.num_sms * r)))
     iters = max(1, math.ceil(shape.k / block.bk))
     secs = waves * iters * cyc / (sm_clock_ghz(t) * 1e9)
-    return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs)
+    elements = float(shape.k) * shape.n * math.ceil(shape.m / block.bm)
+    return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
+                         2.0 * (memory or 0))
 
 
 def sm_clock_ghz(t) -> float:

@@ -248,12 +248,7 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     c = dict(shape=GemmShape.parse(shape), block=Block.parse(block), dtype=dtype, memory=_memory_arg(memory),
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
              load_path=load_path, loop_tiles=loop_tiles, tf32=tf32)
-    dtype_bytes(dtype)
-    t = get_target(check_choice("target", target, TARGETS))
-    if not isinstance(backward, bool):
-        raise CacheSimError(f"backward={backward!r} must be True or False")
-    if not isinstance(analytic, bool):
-        raise CacheSimError(f"analytic={analytic!r} must be True or False")
+    t = _check_flags(dtype, target, backward, analytic)
     model = _cost_model(cost_model, index, align)
     if model == "issue":
         return _gemm_gpu_issue(kernel, backward, c, t, analytic=analytic, index=index, align=align)
@@ -290,6 +285,17 @@ def _gemm_gpu(kernel, backward, c, t, *, analytic) -> KernelPrediction:
                  traffic=traffic, cost=cost)
 
 
+def _check_flags(dtype, target, backward, analytic):
+    """Validate ``dtype``, ``backward``, ``analytic``; return the resolved target."""
+    dtype_bytes(dtype)
+    t = get_target(check_choice("target", target, TARGETS))
+    if not isinstance(backward, bool):
+        raise CacheSimError(f"backward={backward!r} must be True or False")
+    if not isinstance(analytic, bool):
+        raise CacheSimError(f"analytic={analytic!r} must be True or False")
+    return t
+
+
 def _cost_model(cost_model, index, align) -> str:
     if cost_model is None:
         return "issue" if (index is not None or align is not None) else "roofline"
@@ -323,7 +329,7 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, index, align) -> Kernel
                      family=c["family"], load_path=c["load_path"])
     traffic = analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t)
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
-                           num_stages=c["num_stages"])
+                           num_stages=c["num_stages"], memory=c["memory"])
     extra = 0.0
     if desc.kernel == "hashednet" and desc.index == "table":
         s, b = c["shape"], c["block"]

@@ -144,6 +144,14 @@ ISSUE_MODEL = {
 #: (case type "ceilings"). Targets without an entry have no calibration for the issue-aware model.
 CALIBRATIONS = {
     "h200": {"sustained_bf16_tflops": 729.258, "copy_gbps": 4282.5, "sm_clock_ghz": 1.605,
+             "l2_stream_gbs": 14484.3, "hash_modp_per_s": 2.21968e11, "hash_mulshift_per_s": 1.16195e13,
+             "gather_bf16_per_s": ((32768, 8.51536e11), (131072, 7.87721e11), (2097152, 1.69198e11),
+                                   (16777216, 1.60446e11), (67108864, 7.69383e10), (536870912, 4.13662e10)),
+             "micro_source": "measurements/gpu/call12_micro/gpu_micro.json (H200, 2026-11-29, "
+                             "drivers/gpu_micro.py): hash-modp (the authors' index, two int64 remainders) "
+                             "2.22e11 evaluations/s; hash-mulshift 1.16e13/s; gather-bf16 (one sector per "
+                             "element) elements/s by shared-array bytes; stream-bf16 from a 2 MiB array "
+                             "(past L1, inside L2) 14.5 TB/s",
              "source": "measurements/gpu/call7_time/gpu_fast_time.json, case type 'ceilings' (H200, "
                        "2026-11-29): cuBLAS bf16 8192^3 729.3 TFLOP/s; device copy 4282 GB/s; SM clock "
                        "1605 MHz sampled by nvidia-smi right after the cuBLAS ceiling (power-capped, "
