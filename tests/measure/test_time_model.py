@@ -1,5 +1,6 @@
 """Measured GPU time ratios beside the issue-aware cost model (COMPARISON.md's time section)."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,10 @@ def rows():
 
 def test_every_recorded_ratio_has_a_prediction(rows):
     assert len(rows) > 600
-    kinds = {(r.numerator.split("-t")[0], r.denominator.split("-t")[0]) for r in rows}
+    def base(name):
+        return re.sub(r"-t\d+x\d+$", "", name)
+
+    kinds = {(base(r.numerator), base(r.denominator)) for r in rows}
     for pair in [("hashednet-hash", "dense"), ("hashednet-hash", "hashednet-arith-only"),
                  ("hashednet-hash", "roast-table-a64"), ("roast-hash-a1", "roast-table-a1"),
                  ("roast-table-a1", "roast-table-a64"), ("hashednet-hash", "roast-hash-a1")]:

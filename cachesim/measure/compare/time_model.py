@@ -33,27 +33,34 @@ PREDICTIONS_KIND = "model-time-prediction"
 #: prefix, cause)``; the first matching rule names a missed row's cause.
 TIME_MISSES = (
     ("spill-reload-latency", "hashednet-arith-only", "", "the arith-only kernel spills (255 registers, 292 "
-     "LDL per iteration); the model charges each reload one L1 hit (33 cycles) but Nsight Compute shows 3.7 "
-     "long-scoreboard stall cycles per instruction (the 86 KB spill footprint per program competes with "
-     "the B tiles in L1), so the model underestimates it by ~1.7x"),
+     "LDL per iteration at 128x128x64); the model charges each reload one L1 hit (33 cycles) but Nsight "
+     "Compute shows 3.7 long-scoreboard stall cycles per instruction (the spill footprint competes with the "
+     "B tiles in L1); at other configurations the recorded mix, spills included, is scaled per element"),
     ("hash-listing-cut", "hashednet-hash", "hashednet-arith-only", "the recorded SASS of the authors' hash "
      "kernel is cut before its loop closes; the model reuses the arith-only mix (same instruction count per "
-     "Nsight Compute), but the measured hash kernel runs 1.6x faster than arith-only (fewer spill reloads)"),
-    ("scalar-load-shared-stores", "roast-table-a1", "", "align 1 (and 8): 2-byte scalar global loads are "
-     "stored to shared memory one element per instruction; Nsight Compute shows 1.5x the shared-memory "
-     "wavefronts of align 64 (bank conflicts of the scalar stores), which the model does not charge"),
-    ("scalar-load-shared-stores", "roast-table-a8", "", "as above (align 8: 16-byte loads that straddle "
-     "128-byte lines; 1.6x the L2 read sectors of align 64 in Nsight Compute)"),
-    ("dense-l2-overcount", "", "dense", "the dense kernel is predicted L2- or DRAM-bound from the traffic "
-     "model's L2 sectors, which ignore L1 hits between programs resident on one SM (measured L2 reads are "
-     "0.56-0.8 of the model's, see l2-reads-l1-reuse) and, at M = 512, re-read B from DRAM per row block: "
-     "the dense denominator is too slow, so hashed/dense is under-predicted"),
-    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash (64-bit remainder per tile step) "
-     "overlaps with the tile loads better than one warp's stall chain suggests (several programs per SM)"),
+     "Nsight Compute) but the measured hash kernel spills less and runs up to 1.6x faster than arith-only "
+     "at the recorded configuration"),
+    ("scalar-load-shared-stores", "roast-table-a1", "", "align 1: 2-byte scalar global loads are stored to "
+     "shared memory one element per instruction; Nsight Compute (call8_focus) shows 2.7x the LSU "
+     "instructions and 1.5x the shared-memory wavefronts of align 64; the model charges their issue slots "
+     "from the compiled loop but not the throughput of the LSU/shared-memory pipe they queue on"),
+    ("scalar-load-shared-stores", "roast-table-a8", "", "align 8: 16-byte loads that straddle 128-byte "
+     "lines (1.3x the L2 read sectors of align 64 in Nsight Compute, with 1.7x the long-scoreboard stalls); "
+     "the model charges the extra sectors, not the exposed latency"),
+    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash is computed once per ROAST tile; "
+     "the recorded mix (tile 32x64 or 64x128, one configuration) is scaled per B element to other tiles and "
+     "configurations, which overcharges larger tiles (measured/predicted 0.2-0.6) and undercharges where "
+     "more programs share an SM"),
+    ("hashed-over-dense", "", "dense", "hashed / dense: the hashed kernel's predicted time misses latency "
+     "that low occupancy exposes (one program per SM for the HashedNet kernels and the 64x128 ROAST tiles: "
+     "the model's max(W n, S + L) has no term for scoreboard waits on global loads, MWP-CWP's memory-"
+     "latency case), and the gather microbenchmark runs at higher occupancy than the kernel; at M = 512 the "
+     "dense denominator is DRAM-bound on the traffic model's B re-reads (measured L2 keeps them)"),
     ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
-    ("hashednet-index-ablation", "hashednet", "hashednet", "mulshift/table at small memory: the shared "
-     "array fits in L1 and the gather runs at the L1 wavefront rate; the model's L1 hit estimate for the "
-     "scattered operand is an independent-reference approximation"),
+    ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table: the "
+     "hash kernel's issue term comes from the spill-ridden arith-only mix scaled per element (too slow at "
+     "autotuned configurations); mulshift/table at small memory gather from L1 faster than the "
+     "microbenchmark's rate for that size"),
 )
 
 TIME_TOLERANCE = 0.25
