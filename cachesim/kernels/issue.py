@@ -21,8 +21,12 @@ Per-iteration instruction mix
 For every kernel variant whose compiled code was recorded, :data:`LOOP_MIXES` holds the k-loop's warp
 instructions and stall cycles per iteration, counted from the SASS listing by
 :func:`cachesim.kernels.sass.loop_mix` (the subroutine calls expanded). A configuration that was not
-compiled takes the counts of the recorded configuration of the same variant, scaled by the B elements
-each thread handles per iteration (``BK * BN / (32 * num_warps)``). The recorded HashedNet ``hash``
+compiled takes the counts of the recorded configuration of the same variant (same ROAST tile where
+recorded), scaled by the B elements each thread handles per iteration (``BK * BN / (32 * num_warps)``);
+the ROAST in-loop hash's extra over the table loop scales with the ROAST tiles per iteration instead (it is
+computed once per tile); the HashedNet hash loops are recorded at one configuration only, elsewhere the
+loop comes from ``mulshift``/``dense`` and the hash arithmetic from the microbenchmark term
+(:func:`cachesim.kernels.cost.predict_gpu_issue`). The recorded HashedNet ``hash``
 listing is cut before its loop closes; its mix is the ``arith-only`` one (the same index arithmetic), which
 Nsight Compute confirms: 256.7 M vs 258.8 M executed warp instructions at 4096x768x3072 (call8_focus).
 
@@ -93,6 +97,7 @@ class KernelDescription:
     kernel: str
     index: str | None
     align: int | None
+    tile: tuple | None = None
 
     @property
     def variant(self) -> str:
@@ -109,17 +114,35 @@ class KernelDescription:
         return self.kernel == "hashednet" and self.index != "arith-only"
 
     def to_dict(self) -> dict:
-        return {"kernel": self.kernel, "index": self.index, "align": self.align}
+        return {"kernel": self.kernel, "index": self.index, "align": self.align,
+                "tile": None if self.tile is None else list(self.tile)}
 
 
-def describe(kernel: str, index=None, align=None) -> KernelDescription:
+def _tile(tile):
+    if tile is None:
+        return None
+    if isinstance(tile, str):
+        parts = tile.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise CacheSimError(f"tile={tile!r} must look like BKxBN (e.g. 64x128)")
+        tile = tuple(int(p) for p in parts)
+    if (not isinstance(tile, tuple | list) or len(tile) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in tile)):
+        raise CacheSimError(f"tile={tile!r} must be a (BK, BN) pair of positive integers")
+    return tuple(tile)
+
+
+def describe(kernel: str, index=None, align=None, tile=None) -> KernelDescription:
     """Validate ``(kernel, index, align)`` and return the :class:`KernelDescription`.
 
     Raises
     ------
     CacheSimError
-        Unknown index path, an alignment on a kernel without tile starts, an alignment not in 1/8/64.
+        Unknown index path, an alignment on a kernel without tile starts, an alignment not in 1/8/64,
+        a ``tile`` (ROAST ``(BK, BN)``; default: the program's ``BK x BN``) on another kernel.
     """
+    if tile is not None and kernel != "roast":
+        raise CacheSimError(f"tile={tile!r}: only ROAST has tiles (kernel={kernel!r})")
     if kernel not in INDEX_PATHS:
         raise CacheSimError(f"kernel={kernel!r}: the index-aware cost model covers the fused GEMMs "
                             f"({', '.join(INDEX_PATHS)})")
@@ -140,7 +163,7 @@ def describe(kernel: str, index=None, align=None) -> KernelDescription:
     align = 1 if align is None else align
     if isinstance(align, bool) or not isinstance(align, int) or align not in ALIGNS:
         raise CacheSimError(f"align={align!r} must be one of {', '.join(map(str, ALIGNS))} (elements)")
-    return KernelDescription(kernel, index, align)
+    return KernelDescription(kernel, index, align, _tile(tile))
 
 
 def _config_label(block: Block, group_m: int, num_warps: int, num_stages: int) -> str:
@@ -157,6 +180,9 @@ def _pick_mix(desc: KernelDescription, config: str):
     fall back to the nearest recorded one with the same index path)."""
     name = _MIX_ALIAS.get(desc.variant, desc.variant)
     cands = [(v, c) for (v, c) in LOOP_MIXES if v == name or v.startswith(name + "-t")]
+    if desc.tile is not None:
+        same = [(v, c) for v, c in cands if v.endswith(f"-t{desc.tile[0]}x{desc.tile[1]}")]
+        cands = same + [vc for vc in cands if vc not in same]
     if not cands and desc.kernel == "roast":
         for a in sorted(ALIGNS, key=lambda a: abs(a - desc.align)):
             cands = [(v, c) for (v, c) in LOOP_MIXES if v.startswith(f"roast-{desc.index}-a{a}-t")]
@@ -201,17 +227,56 @@ def _occupancy(t, regs: int, shared: int, num_warps: int) -> int:
     return max(1, min(by_regs, by_shared, by_warps, t.max_blocks_per_sm))
 
 
-def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
-                   num_stages=3, memory=None) -> IssueEstimate:
-    """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L)``)."""
-    config = _config_label(block, group_m, num_warps, num_stages)
+def _tiles_per_iteration(block: Block, tile) -> float:
+    tk, tn = tile if tile is not None else (block.bk, block.bn)
+    return max(1.0, block.bk / tk) * max(1.0, block.bn / tn)
+
+
+def _scaled_mix(desc: KernelDescription, block: Block, config: str, num_warps: int):
+    """``(n, stall, local_loads, regs, shared, recorded_config)`` for ``config`` (module notes).
+
+    Per-element work scales with the B elements per thread. ROAST ``hash``: the in-loop tile-start hash is
+    per ROAST tile, so its extra over the ``table`` loop of the same recorded configuration scales with the
+    tiles per iteration instead. HashedNet ``hash``/``arith-only`` at a configuration whose loop was not
+    recorded: the recorded arith-only loop spills (its configuration's register pressure), so the loop is
+    taken from ``mulshift`` (scattered loads, cheap index) or ``dense``, and the hash arithmetic is priced by
+    the microbenchmark term ``index`` of the cost model instead.
+    """
+    if (desc.kernel == "hashednet" and desc.index in ("hash", "arith-only")
+            and ("hashednet-arith-only", config) not in LOOP_MIXES):
+        sub = KernelDescription("hashednet", "mulshift", None) if desc.index == "hash" else \
+            KernelDescription("dense", None, None)
+        return _scaled_mix(sub, block, config, num_warps)
     (n, stall, ldl, _gld, regs, shared), rec_cfg = _pick_mix(desc, config)
     rec_block = Block.parse(rec_cfg.split("-")[0])
     rec_warps = int(rec_cfg.split("-w")[1].split("-")[0])
     scale = _elements_per_thread(block, num_warps) / _elements_per_thread(rec_block, rec_warps)
+    if desc.kernel == "roast" and desc.index == "hash":
+        table = KernelDescription("roast", "table", desc.align, desc.tile)
+        (nt, st, _, _, _, _), tcfg = _pick_mix(table, rec_cfg)
+        if tcfg == rec_cfg:
+            rec_tile = _recorded_tile(desc, rec_cfg)
+            tscale = _tiles_per_iteration(block, desc.tile) / _tiles_per_iteration(rec_block, rec_tile)
+            n, stall = nt * scale + (n - nt) * tscale, st * scale + (stall - st) * tscale
+            scale = 1.0
+    return n * scale, stall * scale, ldl * scale, regs, shared, rec_cfg
+
+
+def _recorded_tile(desc: KernelDescription, rec_cfg: str):
+    for v, c in LOOP_MIXES:
+        if c == rec_cfg and v.startswith(desc.variant + "-t"):
+            tk, tn = v.rsplit("-t", 1)[1].split("x")
+            return int(tk), int(tn)
+    return None
+
+
+def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
+                   num_stages=3, memory=None) -> IssueEstimate:
+    """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L)``)."""
+    config = _config_label(block, group_m, num_warps, num_stages)
+    n, stall, ldl, regs, shared, rec_cfg = _scaled_mix(desc, block, config, num_warps)
     if rec_cfg != config:
         shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
-    n, stall, ldl = n * scale, stall * scale, ldl * scale
     r = _occupancy(t, regs, shared, num_warps)
     w = r * num_warps / t.schedulers_per_sm
     lat = ldl * t.l1_latency_ns * t.frequency_ghz

@@ -184,7 +184,7 @@ def _memory_arg(memory):
 def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", memory=None, backward=False,
             group_m=8, num_warps=4, num_stages=3, seed=0, family=None, load_path="auto",
             loop_tiles="32x32x32", analytic=False, tf32=True, index=None, align=None,
-            cost_model=None) -> KernelPrediction:
+            cost_model=None, tile=None) -> KernelPrediction:
     """Traffic and predicted time of one kernel on one target.
 
     Parameters
@@ -218,15 +218,12 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
         The gather kernels are always simulated.
     tf32 : bool
         fp32 matmuls run on TF32 tensor cores (Triton's default); ``False`` prices true fp32.
-    index : str, optional
-        Index path of the fused kernel (selects the issue-aware cost model): ROAST ``"hash"`` | ``"table"``;
-        HashedNet ``"hash"`` (the authors' formula) | ``"mulshift"`` | ``"table"`` | ``"arith-only"``.
-    align : {1, 8, 64}, optional
-        ROAST tile-start alignment in elements (issue-aware model; default 1).
+    index, align, tile : optional
+        Index path, ROAST tile-start alignment (1/8/64) and ROAST tile ``(BK, BN)`` of the fused kernel
+        (:func:`cachesim.kernels.issue.describe`); any of them selects ``cost_model="issue"``.
     cost_model : {"roofline", "issue"}, optional
-        ``"roofline"`` (default without ``index``/``align``: the traffic roofline, unchanged) or
-        ``"issue"`` (:mod:`cachesim.kernels.issue`: instruction issue, L1 wavefronts, occupancy; GPU GEMM
-        forward kernels on a calibrated target). Given ``index`` or ``align``, ``"issue"``.
+        ``"roofline"`` (the traffic roofline, unchanged) or ``"issue"`` (:mod:`cachesim.kernels.issue`;
+        GPU GEMM forward kernels on a calibrated target).
 
     Returns
     -------
@@ -249,9 +246,9 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
              load_path=load_path, loop_tiles=loop_tiles, tf32=tf32)
     t = _check_flags(dtype, target, backward, analytic)
-    model = _cost_model(cost_model, index, align)
+    model = _cost_model(cost_model, index, align, tile)
     if model == "issue":
-        return _gemm_gpu_issue(kernel, backward, c, t, analytic=analytic, index=index, align=align)
+        return _gemm_gpu_issue(kernel, backward, c, t, analytic=analytic, desc=(index, align, tile))
     if isinstance(t, GpuTarget):
         if kernel.startswith("gather"):
             if backward:
@@ -296,9 +293,9 @@ def _check_flags(dtype, target, backward, analytic):
     return t
 
 
-def _cost_model(cost_model, index, align) -> str:
+def _cost_model(cost_model, index, align, tile=None) -> str:
     if cost_model is None:
-        return "issue" if (index is not None or align is not None) else "roofline"
+        return "issue" if (index is not None or align is not None or tile is not None) else "roofline"
     model = check_choice("cost_model", cost_model, ("roofline", "issue"))
     if model == "roofline" and (index is not None or align is not None):
         raise CacheSimError(f"index={index!r} / align={align!r} need cost_model='issue' (the roofline has "
@@ -306,7 +303,7 @@ def _cost_model(cost_model, index, align) -> str:
     return model
 
 
-def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, index, align) -> KernelPrediction:
+def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPrediction:
     """The fused GEMM priced by the issue-aware model (:func:`cachesim.kernels.cost.predict_gpu_issue`)."""
     from .analytic import analytic_gemm
     from .cost import predict_gpu_issue
@@ -316,7 +313,7 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, index, align) -> Kernel
 
     if not isinstance(t, GpuTarget):
         raise CacheSimError(f"target={t.name!r}: the issue-aware cost model prices GPU kernels (h200)")
-    desc = describe(kernel, index, align)
+    desc = describe(kernel, *desc)
     if backward:
         raise CacheSimError("backward=True: the issue-aware model covers the forward kernels only")
     if t.calibration is None:

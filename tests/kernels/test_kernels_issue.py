@@ -184,3 +184,40 @@ def test_gather_rate_interpolates_the_microbenchmark():
     assert gather_rate(cal, 1024) == pytest.approx(8.51536e11)  # clamped below the smallest array
     mid = gather_rate(cal, math.sqrt(131072 * 2097152))  # geometric midpoint: geometric mean of the rates
     assert mid == pytest.approx(math.sqrt(7.87721e11 * 1.69198e11))
+
+
+@pytest.mark.parametrize("kernel, tile, msg", [
+    ("hashednet", "32x64", "only ROAST has tiles"),
+    ("roast", "32", "must look like BKxBN"),
+    ("roast", (0, 64), "pair of positive integers"),
+])
+def test_bad_tiles(kernel, tile, msg):
+    with pytest.raises(CacheSimError, match=msg):
+        describe(kernel, "table" if kernel == "roast" else "hash", tile=tile)
+
+
+def test_roast_hash_is_charged_per_tile_not_per_element():
+    """Same tile, twice the BK per program: the table loop doubles, the in-loop hash's extra doubles (two
+    tiles per iteration); with a tile as large as the program's B block the extra stays one tile's."""
+    t = get_target("h200")
+    d32 = describe("roast", "hash", 1, tile=(32, 64))
+    one = estimate_issue(d32, GemmShape.parse("4096x768x3072"), Block.parse("128x64x32"), t, num_stages=4)
+    two = estimate_issue(d32, GemmShape.parse("4096x768x3072"), Block.parse("128x64x64"), t, num_stages=4)
+    n_hash, n_table = (LOOP_MIXES[(f"roast-{i}-a1-t32x64", "128x64x32-g8-w4-s4")][0]
+                       for i in ("hash", "table"))
+    assert one.instructions_per_iteration == pytest.approx(n_hash)
+    assert two.instructions_per_iteration == pytest.approx(2 * n_table + 2 * (n_hash - n_table))
+    big = estimate_issue(describe("roast", "hash", 1, tile=(64, 64)), GemmShape.parse("4096x768x3072"),
+                         Block.parse("128x64x64"), t, num_stages=4)
+    assert big.instructions_per_iteration == pytest.approx(2 * n_table + (n_hash - n_table))
+
+
+def test_hashednet_hash_elsewhere_takes_the_mulshift_loop_and_the_microbenchmark():
+    t = get_target("h200")
+    e = estimate_issue(describe("hashednet", "hash"), GemmShape.parse("4096x768x3072"),
+                       Block.parse("128x64x32"), t, num_stages=4)
+    n_mul = LOOP_MIXES[("hashednet-mulshift", "128x128x64-g8-w4-s4")][0]
+    assert e.instructions_per_iteration == pytest.approx(n_mul * (64 * 32) / (128 * 64))
+    p = predict("hashednet", "4096x768x3072", "h200", dtype="bf16", block="128x64x32", num_stages=4,
+                memory=262144, analytic=True, index="hash")
+    assert p.terms["index"] == pytest.approx(768 * 3072 * 32 / 2.21968e11)
