@@ -6,9 +6,10 @@ group by group, re-applying the overlap rule after each swap:
 
 1. ``dense``: the dense kernel;
 2. ``+ index arithmetic``: the hashed kernel's instruction issue (index computation and its load
-   instructions, from the compiled loop);
+   instructions, from the compiled loop) and, for HashedNet, its ``index`` term (hash microbenchmark);
 3. ``+ load issue``: its L1 wavefronts (one per distinct line a warp load touches; a scattered gather
-   takes one per element), and for a memory-divergent kernel the serialisation of L1 and L2;
+   takes one per element) and, for HashedNet, its ``gather`` term (gather microbenchmark, serial with
+   the index);
 4. ``+ extra L2 traffic``: its L2 sectors;
 5. ``+ DRAM``: its DRAM bytes and latency, which gives the hashed kernel's prediction.
 
@@ -28,7 +29,7 @@ from ..errors import CacheSimError
 __all__ = ["STEPS", "Waterfall", "WaterfallStep", "waterfall"]
 
 #: Step labels and the terms each one swaps in.
-STEPS = (("dense", ()), ("+ index arithmetic", ("issue",)), ("+ load issue", ("L1",)),
+STEPS = (("dense", ()), ("+ index arithmetic", ("issue", "index")), ("+ load issue", ("L1", "gather")),
          ("+ extra L2 traffic", ("L2",)), ("+ DRAM", ("DRAM", "latency", "compute")))
 
 
@@ -67,18 +68,19 @@ class Waterfall:
                 "ablations": [dict(a) for a in self.ablations]}
 
 
-def _time(terms: dict, scattered: bool) -> float:
-    memory = terms["L1"] + terms["L2"] if scattered else max(terms["L1"], terms["L2"])
-    return terms["latency"] + max(terms["compute"], terms["issue"], memory, terms["DRAM"])
+def _time(terms: dict) -> float:
+    """The overlap rule of :func:`cachesim.kernels.cost.predict_gpu_issue`."""
+    return terms["latency"] + max(terms["compute"], terms["issue"], terms["L1"], terms["L2"],
+                                  terms["index"] + terms["gather"], terms["DRAM"])
 
 
-def _steps(dense: dict, hashed: dict, scattered: bool) -> tuple:
+def _steps(dense: dict, hashed: dict) -> tuple:
     cur = dict(dense)
     out, prev = [], None
-    for i, (label, names) in enumerate(STEPS):
+    for label, names in STEPS:
         for n in names:
             cur[n] = hashed[n]
-        t = _time(cur, scattered and i >= 2)
+        t = _time(cur)
         out.append(WaterfallStep(label, t, 0.0 if prev is None else t - prev))
         prev = t
     return tuple(out)
@@ -136,7 +138,7 @@ def waterfall(kernel, shape, *, index=None, align=None, memory, block="128x128x6
         return predict(k, shape, target, memory=None if k == "dense" else memory, index=i, align=a, **common)
 
     dense, hashed = run("dense", None, None), run(kernel, desc.index, desc.align)
-    steps = _steps(dense.terms, hashed.terms, desc.scattered)
+    steps = _steps(dense.terms, hashed.terms)
     ablations = []
     for label, num, den in _ablation_pairs(kernel, desc.index, desc.align):
         pn = hashed if num == (kernel, desc.index, desc.align) else run(*num)

@@ -141,6 +141,12 @@ def test_waterfall_ends_at_the_prediction():
     abl = {dict(a)["ablation"]: dict(a) for a in w.ablations}
     assert abl["index arithmetic"]["measured_delta_s"] == pytest.approx(2e-3 - 4e-5)
     assert abl["scatter (table index)"]["measured_delta_s"] is None  # no table time given
+    for index in ("table", "mulshift"):  # gather-bound: the waterfall still ends at the prediction
+        w = waterfall("hashednet", "4096x768x3072", index=index, memory=262144, block="128x64x32",
+                      num_stages=4)
+        p = predict("hashednet", "4096x768x3072", "h200", dtype="bf16", analytic=True, index=index,
+                    memory=262144, block="128x64x32", num_stages=4)
+        assert w.total_s == pytest.approx(p.predicted_time_s)
 
 
 def test_cli_kernel_index_json_and_speed(capsys):
