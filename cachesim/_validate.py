@@ -175,7 +175,8 @@ def _human(nbytes: float) -> str:
     return f"{nbytes:.3g} EiB"  # pragma: no cover
 
 
-def check_allocation(what: str, count: int, bytes_each: int, *, hard_count: int | None = None) -> int:
+def check_allocation(what: str, count: int, bytes_each: int, *, hard_count: int | None = None,
+                     unit: str = "entries") -> int:
     """Raise before allocating ``count`` items of ``bytes_each`` bytes when that cannot fit.
 
     The limit is :func:`memory_limit_bytes` (and ``hard_count`` items when given); the message names
@@ -186,11 +187,11 @@ def check_allocation(what: str, count: int, bytes_each: int, *, hard_count: int 
     limit = memory_limit_bytes()
     if hard_count is not None and count > hard_count:
         raise CacheSimError(
-            f"{what} needs {count} entries ({_human(need)}): the limit is {hard_count} entries"
+            f"{what} needs {count} {unit} ({_human(need)}): the limit is {hard_count} {unit}"
         )
     if need > limit:
         raise CacheSimError(
-            f"{what} needs {count} entries ({_human(need)}): more than the memory limit of {_human(limit)} "
+            f"{what} needs {count} {unit} ({_human(need)}): more than the memory limit of {_human(limit)} "
             "(half the machine's memory or address-space limit)"
         )
     return count

@@ -97,7 +97,7 @@ class Simulator:
         check_allocation(
             "the simulator state of hierarchy "
             + ", ".join(f"{c.name}={c.size} bytes/{c.line} B lines" for c in lv),
-            sum(c.n_lines for c in lv), _STATE_BYTES_PER_LINE, hard_count=MAX_SIM_LINES)
+            sum(c.n_lines for c in lv), _STATE_BYTES_PER_LINE, hard_count=MAX_SIM_LINES, unit="lines")
         off = toff = 0
         for k, c in enumerate(lv):
             P[k, K.SETS] = c.sets

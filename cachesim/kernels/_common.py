@@ -133,4 +133,4 @@ def check_divisible(shape: GemmShape, block: Block) -> None:
                 f"shape {nm}={dim} must be a multiple of {bnm}={b} (masked edge tiles are not modelled)"
             )
     programs = (shape.m // block.bm) * (shape.n // block.bn)
-    check_allocation(f"the program grid of shape {shape} with block {block}", programs, 64)
+    check_allocation(f"the program grid of shape {shape} with block {block}", programs, 64, unit="programs")
