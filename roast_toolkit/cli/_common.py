@@ -111,11 +111,12 @@ def strict_json(obj) -> str:
     except ValueError:
         from cachesim.errors import CacheSimError
 
-        raise CacheSimError(f"the result has a non-finite number at {_first_non_finite(obj)}: "
+        raise CacheSimError(f"the result has a non-finite number at {first_non_finite(obj)}: "
                             "refusing to print it (check the inputs' ranges)") from None
 
 
-def _first_non_finite(obj, path: str = "") -> str:
+def first_non_finite(obj, path: str = "") -> str:
+    """The key path (``"allocation.slots.0"``) of the first NaN or infinity inside ``obj``; ``""`` if none."""
     import math
 
     if isinstance(obj, dict):
@@ -123,9 +124,10 @@ def _first_non_finite(obj, path: str = "") -> str:
     elif isinstance(obj, list | tuple):
         items = enumerate(obj)
     else:
-        return path or "the top level" if isinstance(obj, float) and not math.isfinite(obj) else ""
+        bad = isinstance(obj, float) and not math.isfinite(obj)  # numpy floats are float subclasses
+        return (path or "the top level") if bad else ""
     for k, v in items:
-        found = _first_non_finite(v, f"{path}.{k}" if path else str(k))
+        found = first_non_finite(v, f"{path}.{k}" if path else str(k))
         if found:
             return found
     return ""

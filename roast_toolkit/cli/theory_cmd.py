@@ -19,7 +19,7 @@ from roast_theory.errors import RoastTheoryError
 
 from .._io import jsonable as _jsonable
 from .._io import load_array, load_modules
-from ._common import Outcome, Subcommand, add_version_argument, error_text, interrupt_exits
+from ._common import Outcome, Subcommand, add_version_argument, error_text, first_non_finite, interrupt_exits
 
 
 def parse_tile(text: str, option: str = "--tile") -> int | tuple[int, int]:
@@ -202,13 +202,15 @@ def main(argv=None) -> int:
     with interrupt_exits(f"roast-theory {cmd.name}"):
         try:
             outcome = cmd.run(args)
-        except (RoastTheoryError, CacheSimError, OSError) as exc:
+            bad = first_non_finite(outcome.payload)
+            if bad:
+                raise RoastTheoryError(f"the result has a non-finite value at {bad!r}: refusing to print "
+                                       "it (are the inputs' magnitudes or --memory too large?)")
+            text = json.dumps(_jsonable(outcome.payload), allow_nan=False) if args.json else outcome.text
+        except (RoastTheoryError, CacheSimError, OSError, OverflowError) as exc:
             print(f"roast-theory {cmd.name}: error: {error_text(exc)}", file=sys.stderr)
             return 2
-        if args.json:
-            print(json.dumps(_jsonable(outcome.payload), allow_nan=False))
-        else:
-            print(outcome.text)
+        print(text)
         return outcome.status
     return 130
 
