@@ -100,7 +100,7 @@ def _closed_form(args):
 def _run_variance(args) -> Outcome:
     res = _closed_form(args)
     payload = res.to_dict()
-    payload["std"] = res.std()
+    payload["std"] = float(res.std)
     return Outcome(payload, _fmt(payload))
 
 

@@ -111,3 +111,14 @@ def test_peak_memory_does_not_grow_with_trials():
     small, big = _peak_rss_mb(2_000_000), _peak_rss_mb(20_000_000)
     # the one-array version kept 8 bytes per trial: +144 MB for 18e6 more trials; streamed: flat
     assert big - small < 40, (small, big)
+
+
+def test_std_and_mse_are_properties_with_a_deprecated_call():
+    res = rt.tile_hashing_moments(np.ones(8), np.arange(8.0), 4, 1, "element", "circular")
+    est = rt.mc_inner_product(np.ones(8), np.arange(8.0), memory=4, trials=100, seed=0)
+    assert isinstance(res.std, float) and isinstance(est.std, float)  # one convention: properties
+    assert res.std == pytest.approx(np.sqrt(res.variance)) and res.mse == pytest.approx(res.variance)
+    with pytest.warns(DeprecationWarning, match=r"std\(\) is deprecated"):
+        assert res.std() == res.std
+    with pytest.warns(DeprecationWarning, match=r"mse\(\) is deprecated"):
+        assert res.mse() == res.mse
