@@ -16,6 +16,8 @@ from cachesim._validate import parse_triple as _triple
 from cachesim.errors import CacheSimError
 
 DEVICES = ("cpu", "cuda")
+#: Other spellings of the measured precisions (tf32 stays distinct from fp32 here: it is what is measured).
+PRECISION_ALIASES = {"float32": "fp32", "bfloat16": "bf16"}
 
 
 def add_parser(sub):
@@ -49,6 +51,7 @@ def add_parser(sub):
 def _check(args) -> int:
     from ._common import emit_json
 
+    args.precision = PRECISION_ALIASES.get(str(args.precision).lower(), args.precision)
     if args.device not in DEVICES:
         raise CacheSimError(f"--device={args.device!r} is not supported: choose one of {', '.join(DEVICES)}")
     if args.device == "cpu":
