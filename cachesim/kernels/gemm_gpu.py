@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._deprecate import deprecated_alias, renamed_kwargs
-from .._validate import is_pow2, pick_named
+from .._validate import check_allocation, is_pow2, pick_named
 from ..errors import CacheSimError
 from . import _replay_kernel as rk
 from ._common import (
@@ -321,6 +321,9 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
     if load_path == "auto":
         load_path = "ldgsts" if num_stages > 1 else "ld"
     check_divisible(shape, block)
+    if kernel == "hashednet":  # the per-element slot table of W and its temporaries, before building it
+        check_allocation(f"the HashedNet slot table of W = {shape.k} x {shape.n}", shape.k * shape.n, 40,
+                         unit="elements")
     tile = block.bk * block.bn
     if kernel == "dense":
         memory = None

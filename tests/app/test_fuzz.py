@@ -286,6 +286,7 @@ def test_issue_cases_that_used_to_allocate_gigabytes(tmp_path):
         ("cachesim", ["kernel", "--kernel", "dense", "--shape", "4611686018427387904x64x64"], "2**31"),
         ("cachesim", ["explain", "--shape", "1000000000000x768x3072"], "limit"),
         ("cachesim", ["explain", "--shape", "2097152x65536x32768"], "elements"),
+        ("cachesim", ["explain", "--shape", "1048576x65536x65536"], "HashedNet slot table"),
         ("roast-theory", ["montecarlo", "--x", f"{t}/x.npy", "--w", f"{t}/x.npy", "--memory", "4",
                           "--trials", "100000000000000000000"], "trials="),
     ]
