@@ -109,6 +109,9 @@ _EXT = {
 
 _TEXT_BLOCK = 1 << 23  # bytes of text parsed per kernel call
 
+#: Largest ``chunk_size`` of a trace reader (2**26 accesses, about 1.1 GiB of arrays per chunk).
+MAX_READ_CHUNK = 1 << 26
+
 _ERR_TEXT = {
     _k.MALFORMED: "malformed line",
     _k.OUT_OF_RANGE: f"address or size out of range [0, {MAX_ADDRESS}]",
@@ -169,14 +172,14 @@ class TraceFile:
     format : {"npy", "npz", "din", "lackey", "bin"} or None
         ``None``: detected from the extension or the file's first bytes.
     chunk_size : int
-        Accesses per chunk (memory use is O(chunk_size)).
+        Accesses per chunk, at most :data:`MAX_READ_CHUNK` (memory use is O(chunk_size)).
     include_instructions : bool
         Keep instruction fetches (din label 2, lackey ``I``) as loads; default: data only.
     """
 
     def __init__(self, path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructions=False):
         self.path = Path(path)
-        self.chunk_size = check_positive_int("chunk_size", chunk_size)
+        self.chunk_size = check_positive_int("chunk_size", chunk_size, high=MAX_READ_CHUNK)
         self.include_instructions = bool(include_instructions)
         if not self.path.exists():
             raise CacheSimError(f"trace file {str(self.path)!r} does not exist")
