@@ -117,6 +117,23 @@ def test_fuzz_theory_arrays(tmp_path, capsys, bad, where, which, cmd):
     assert _snapshot(tmp_path) == before
 
 
+_BAD_COUNT_TEXT = st.sampled_from(["1e400", "nan", "inf", "-inf", "1.5", "1e-3", "abc", "", "1e", "--"])
+
+
+@FUZZ
+@given(opt=st.sampled_from(["--trials", "--memory"]), data=st.data())
+def test_fuzz_montecarlo_counts(tmp_path, capsys, opt, data):
+    high = 10**12 if opt == "--trials" else 2**53
+    low = 2 if opt == "--trials" else 4  # the smallest valid value
+    value = data.draw(st.one_of(st.integers(-2**70, low - 1), st.integers(high + 1, 2**90),
+                                st.integers(10 * high, 10**30).map(lambda v: f"{v:.3e}"), _BAD_COUNT_TEXT))
+    np.save(tmp_path / "x.npy", np.ones(8))
+    argv = ["montecarlo", "--x", tmp_path / "x.npy", "--w", tmp_path / "x.npy", "--memory", "4",
+            "--trials", "100", "--no-progress", opt, value]
+    rc, out, err = _cli(capsys, theory_cmd.main, argv)
+    _assert_clean_error(rc, err, "roast-theory montecarlo")
+
+
 @FUZZ
 @given(field=st.sampled_from(["latency_cycles", "bandwidth_gbs", "size", "line", "ways"]),
        value=st.one_of(st.sampled_from(["Infinity", "NaN", "-Infinity", "1e309", "-1", "0", "\"x\"",
