@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _stack_kernel as _k
-from ._validate import check_nonnegative_int, check_positive_int, check_pow2, plain
+from ._validate import check_allocation, check_nonnegative_int, check_positive_int, check_pow2, plain
 from .errors import CacheSimError
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks
+from .trace import DEFAULT_CHUNK, TraceChunk, byte_bounded, iter_chunks
 
 __all__ = [
     "MissRatioCurve",
@@ -55,6 +55,18 @@ def chunk_lines(chunk: TraceChunk, line_bits: int) -> np.ndarray:
     starts = np.repeat(first, n_lines)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
     return starts + offsets
+
+
+def _bounded_update(update, chunk: TraceChunk, line_bits: int, out) -> None:
+    """``update(sub, out_part)`` over sub-chunks of at most ``MAX_CHUNK_BYTES`` bytes (bounded pieces)."""
+    pos = 0
+    for sub in byte_bounded(chunk):
+        if out is None:
+            update(sub, None)
+            continue
+        n = chunk_lines(sub, line_bits).shape[0] if sub is not chunk else out.shape[0]
+        update(sub, out[pos:pos + n])
+        pos += n
 
 
 @dataclass(frozen=True)
@@ -229,6 +241,8 @@ class PerSetStackProfiler:
         self.line_bits = _line_bits(line_size)
         self.line_size = int(line_size)
         self.max_ways = check_positive_int("max_ways", max_ways, high=4096)
+        check_allocation(f"per-set stacks n_sets={self.n_sets} x max_ways={self.max_ways}",
+                         (self.n_sets + 2) * self.max_ways, 8, hard_count=1 << 28)
         self._stacks = np.full((self.n_sets, self.max_ways), -1, dtype=np.int64)
         self._fill = np.zeros(self.n_sets, dtype=np.int64)
         self._head = np.zeros(self.n_sets, dtype=np.int64)
@@ -238,6 +252,9 @@ class PerSetStackProfiler:
 
     def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
         """Account for one chunk (``out``: optional per-line-access depths, ``-1`` when far)."""
+        _bounded_update(self._update, chunk, self.line_bits, out)
+
+    def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:
         lines = chunk_lines(chunk, self.line_bits)
         o = np.empty(0, dtype=np.int64) if out is None else out
         # Large stack tables miss the cache on every access: visit the chunk set by set instead.
@@ -281,6 +298,9 @@ class OlkenProfiler:
 
     def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
         """Account for one chunk (``out``: per-line-access distances, ``-1`` on first touch; exact only)."""
+        _bounded_update(self._update, chunk, self.line_bits, out)
+
+    def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:
         lines = chunk_lines(chunk, self.line_bits)
         self._n += lines.shape[0]
         if self.sampling_rate < 1.0:

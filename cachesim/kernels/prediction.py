@@ -19,7 +19,16 @@ from dataclasses import dataclass, field, replace
 
 from .._deprecate import renamed_kwargs
 from ..errors import CacheSimError
-from ._common import ALL_KERNELS, Block, GemmShape, check_choice, check_int, dtype_bytes
+from ._common import (
+    ALL_KERNELS,
+    MAX_MEMORY,
+    Block,
+    GemmShape,
+    canonical_dtype,
+    check_choice,
+    check_int,
+    dtype_bytes,
+)
 from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
 from .targets import GPU_TARGETS, TARGETS, GpuTarget, get_target
 
@@ -177,7 +186,7 @@ def _combine(kernel: str, target: str, parts: list[tuple[str, CostPrediction]]) 
 def _memory_arg(memory):
     if memory is None:
         return None
-    return check_int("memory", memory, low=1)
+    return check_int("memory", memory, low=1, high=MAX_MEMORY)
 
 
 @renamed_kwargs(tiles="loop_tiles", kind="kernel")
@@ -242,6 +251,7 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     ``tiles=`` is a deprecated alias of ``loop_tiles=``.
     """
     kernel = check_choice("kernel", kernel, KERNELS)
+    dtype = canonical_dtype(dtype)  # aliases: float32, tf32, float16, bfloat16, ...
     c = dict(shape=GemmShape.parse(shape), block=Block.parse(block), dtype=dtype, memory=_memory_arg(memory),
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
              load_path=load_path, loop_tiles=loop_tiles, tf32=tf32)

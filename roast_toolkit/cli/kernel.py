@@ -17,7 +17,7 @@ from cachesim.kernels.targets import CPU_TARGETS, GPU_TARGETS, TARGETS
 
 def add_common_arguments(p, *, shape_default=None) -> None:
     p.add_argument("--shape", default=shape_default, help="MxKxN of Y = X W (X: MxK, W: KxN)")
-    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 | bf16")
+    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 | bf16 (or float32, tf32, float16, bfloat16)")
     p.add_argument("--target", default="h200", help=f"one of {', '.join(TARGETS)}")
     p.add_argument("--block", default="128x64x32", help="BLOCK_MxBLOCK_NxBLOCK_K (GPU) / ROAST tile")
     p.add_argument("--group-m", default="8", help="GROUP_M of the grouped program order")
