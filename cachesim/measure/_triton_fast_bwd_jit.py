@@ -31,6 +31,7 @@ import triton.language as tl
 
 from ._triton_jit_common import (
     _dot,
+    _grouped_block,
     _grouped_pid,
     _hashednet_slot,
     _ld_i32,
@@ -125,9 +126,7 @@ def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, KB, NB, scale, 
                EVEN: tl.constexpr, PF: tl.constexpr = False, ASM: tl.constexpr = False):
     """Y[M, N] = scale * X[M, K] @ W[K, N] (reference forward; the timed fast forward is
     :mod:`cachesim.measure.triton_fast`)."""
-    pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BN, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BN + tl.arange(0, BN)
+    pid_m, pid_n, rm, rn = _grouped_block(tl.program_id(0), M, N, BLOCK_M, BN, GROUP_M)
     acc = tl.zeros((BLOCK_M, BN), dtype=tl.float32)
     n_k = tl.cdiv(K, BLOCK_K)
     if KIND == 0 and PF:
@@ -154,9 +153,7 @@ def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, KB, NB, scale,
               BN: tl.constexpr, GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
               EVEN: tl.constexpr, PF: tl.constexpr = False, ASM: tl.constexpr = False):
     """dX[M, K] = scale * dY[M, N] @ W[K, N]^T; program (pid_m, kblk), loop over the tile columns nb."""
-    pid_m, kblk = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
+    pid_m, kblk, rm, rk = _grouped_block(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
     n_n = tl.cdiv(N, BN)
     if KIND == 0 and PF:

@@ -36,7 +36,14 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from ._triton_jit_common import _dot, _grouped_pid, _hashednet_slot, _ld_i32, _mulshift_slot, _stable_bracket
+from ._triton_jit_common import (
+    _dot,
+    _grouped_block,
+    _hashednet_slot,
+    _ld_i32,
+    _mulshift_slot,
+    _stable_bracket,
+)
 
 _NO_SPEC = ["NT", "scale", "zscale", "r1", "r2", "r3", "r4", "r5", "r7", "prime", "modulus", "shift"]
 
@@ -119,9 +126,7 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                GROUP_M: tl.constexpr, IEEE: tl.constexpr, ASM: tl.constexpr = True, PF: tl.constexpr = 1):
     """Y[M, N] = scale * X[M, K] @ W[K, N]; every dimension a multiple of its block (checked by caller)."""
-    pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    pid_m, pid_n, rm, rn = _grouped_block(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     rn = tl.max_contiguous(tl.multiple_of(rn, BLOCK_N), BLOCK_N)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     if B_MODE == 6:

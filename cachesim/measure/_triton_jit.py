@@ -28,7 +28,7 @@ import triton.language as tl
 
 from ._triton_jit_common import (
     _dot,
-    _grouped_pid,
+    _grouped_block,
     _hashednet_slot,
     _load_block,
     _load_xt_dy,
@@ -121,9 +121,7 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, M, N, K, scale,
                GROUP_M: tl.constexpr, IEEE: tl.constexpr, EVEN: tl.constexpr, WIDE: tl.constexpr,
                VEC: tl.constexpr = 8):
     """Y[M, N] = scale * X[M, K] @ B[K, N]."""
-    pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    pid_m, pid_n, rm, rn = _grouped_block(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for kb in range(0, tl.cdiv(K, BLOCK_K)):
         rk = kb * BLOCK_K + tl.arange(0, BLOCK_K)
@@ -141,9 +139,7 @@ def dx_kernel(dy_ptr, b_ptr, dx_ptr, M, N, K, scale,
               GROUP_M: tl.constexpr, IEEE: tl.constexpr, EVEN: tl.constexpr, WIDE: tl.constexpr,
                VEC: tl.constexpr = 8):
     """dX[M, K] = scale * dY[M, N] @ B[K, N]^T, reading the same B tiles as the forward pass."""
-    pid_m, pid_k = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    pid_m, pid_k, rm, rk = _grouped_block(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
     for nb in range(0, tl.cdiv(N, BLOCK_N)):
         rn = nb * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -165,9 +161,7 @@ def db_kernel(x_ptr, dy_ptr, gb_ptr, M, N, K, scale,
     Dense stores the tile; ROAST adds it with one tile-wise atomic into its contiguous block;
     HashedNet scatters one atomic per element.
     """
-    pid_k, pid_n = _grouped_pid(tl.program_id(0), K, N, BLOCK_K, BLOCK_N, GROUP_M)
-    rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    pid_k, pid_n, rk, rn = _grouped_block(tl.program_id(0), K, N, BLOCK_K, BLOCK_N, GROUP_M)
     acc = tl.zeros((BLOCK_K, BLOCK_N), dtype=tl.float32)
     for mb in range(0, tl.cdiv(M, BLOCK_M)):
         rm = mb * BLOCK_M + tl.arange(0, BLOCK_M)

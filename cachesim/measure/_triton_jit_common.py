@@ -27,6 +27,14 @@ def _grouped_pid(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, 
 
 
 @triton.jit
+def _grouped_block(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, GROUP: tl.constexpr):
+    """``(pid_r, pid_c, row indices, column indices)`` of program ``pid``'s output block in the grouped
+    order of :func:`_grouped_pid` (the block starts at ``(pid_r BLOCK_R, pid_c BLOCK_C)``)."""
+    pid_r, pid_c = _grouped_pid(pid, rows, cols, BLOCK_R, BLOCK_C, GROUP)
+    return pid_r, pid_c, pid_r * BLOCK_R + tl.arange(0, BLOCK_R), pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
+
+
+@triton.jit
 def _dot(a, b, acc, IEEE: tl.constexpr):
     """``acc + a @ b``; ``IEEE`` asks for full fp32 products (no TF32)."""
     if IEEE:
