@@ -3,31 +3,16 @@ the choice of the fast forward kernel (no torch import at module level)."""
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ..errors import CacheSimError
-from ..trace import plain
 from . import triton_fast_bwd as fb
+from ._triton_host import import_torch
+from ._triton_host import int_in as _int
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise CacheSimError(f"RoastLinear needs torch ({exc})") from None
-    return torch
-
-
-def _int(name, value, low=1, high=None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer >= {low}")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise CacheSimError(f"{name}={v} must be an integer {rng}")
-    return v
+    return import_torch("RoastLinear")
 
 
 def _check_layout(in_features, out_features, memory_size, tile, align):
