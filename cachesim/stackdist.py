@@ -57,16 +57,25 @@ def chunk_lines(chunk: TraceChunk, line_bits: int) -> np.ndarray:
     return starts + offsets
 
 
-def _bounded_update(update, chunk: TraceChunk, line_bits: int, out) -> None:
-    """``update(sub, out_part)`` over sub-chunks of at most ``MAX_CHUNK_BYTES`` bytes (bounded pieces)."""
-    pos = 0
-    for sub in byte_bounded(chunk):
-        if out is None:
-            update(sub, None)
-            continue
-        n = chunk_lines(sub, line_bits).shape[0] if sub is not chunk else out.shape[0]
-        update(sub, out[pos:pos + n])
-        pos += n
+class _ChunkedProfiler:
+    """Base of the streaming profilers: :meth:`update` feeds the subclass's ``_update(sub, out_part)``
+    sub-chunks of at most ``MAX_CHUNK_BYTES`` bytes, so memory stays bounded whatever the chunk size."""
+
+    line_bits: int
+
+    def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
+        """Account for one chunk (``out``: optional per-line-access results, see the class docstring)."""
+        pos = 0
+        for sub in byte_bounded(chunk):
+            if out is None:
+                self._update(sub, None)
+                continue
+            n = chunk_lines(sub, self.line_bits).shape[0] if sub is not chunk else out.shape[0]
+            self._update(sub, out[pos:pos + n])
+            pos += n
+
+    def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -233,8 +242,11 @@ class StackDistanceHistogram:
         )
 
 
-class PerSetStackProfiler:
-    """Streaming builder of a :class:`StackDistanceHistogram` (feed chunks, then ``result()``)."""
+class PerSetStackProfiler(_ChunkedProfiler):
+    """Streaming builder of a :class:`StackDistanceHistogram` (feed chunks, then ``result()``).
+
+    ``update(chunk, out)``: ``out`` optionally receives the per-line-access depths, ``-1`` when far.
+    """
 
     def __init__(self, n_sets, line_size=64, max_ways=32):
         self.n_sets = check_positive_int("n_sets", n_sets)
@@ -250,10 +262,6 @@ class PerSetStackProfiler:
         self._far = 0
         self._n = 0
 
-    def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
-        """Account for one chunk (``out``: optional per-line-access depths, ``-1`` when far)."""
-        _bounded_update(self._update, chunk, self.line_bits, out)
-
     def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:
         lines = chunk_lines(chunk, self.line_bits)
         o = np.empty(0, dtype=np.int64) if out is None else out
@@ -268,10 +276,12 @@ class PerSetStackProfiler:
         )
 
 
-class OlkenProfiler:
+class OlkenProfiler(_ChunkedProfiler):
     """Streaming fully associative stack distances (Olken + Fenwick tree), optionally SHARDS-sampled.
 
     Memory is O(distinct lines kept): access times are compacted whenever the tree fills up.
+    ``update(chunk, out)``: ``out`` optionally receives the per-line-access distances, ``-1`` on first
+    touch (exact profiles only).
     """
 
     def __init__(self, line_size=64, sampling_rate: float | None = None, seed: int = 0):
@@ -295,10 +305,6 @@ class OlkenProfiler:
         self._state = np.zeros(3, dtype=np.int64)
         self._n = 0
         self._n_sampled = 0
-
-    def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
-        """Account for one chunk (``out``: per-line-access distances, ``-1`` on first touch; exact only)."""
-        _bounded_update(self._update, chunk, self.line_bits, out)
 
     def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:
         lines = chunk_lines(chunk, self.line_bits)
