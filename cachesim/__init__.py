@@ -41,3 +41,15 @@ __all__ = [
     "stack_distances",
     "write_trace",
 ]
+
+#: Subpackages reached as attributes on first use (``import cachesim; cachesim.kernels``). They are
+#: layers above the core: the core modules never import them; only this lookup on the package resolves them.
+_LAZY_SUBPACKAGES = ("kernels", "measure")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,8 +15,10 @@ MALFORMED = 1
 OUT_OF_RANGE = 2
 BAD_LABEL = 3
 ZERO_SIZE = 4
+TOO_LARGE = 5
 
 _MAX_ADDRESS = (1 << 48) - 1
+_MAX_SIZE = 1 << 20  # cachesim.trace.MAX_ACCESS_SIZE
 _NL = 10
 _SP = 32
 _TAB = 9
@@ -68,8 +70,8 @@ def _parse_dec(buf, j, end):
     v = 0
     n = 0
     while j < end and 48 <= buf[j] <= 57:
-        if v > 1 << 40:
-            return 0, j, OUT_OF_RANGE
+        if v > _MAX_SIZE:
+            return 0, j, TOO_LARGE
         v = v * 10 + (np.int64(buf[j]) - 48)
         n += 1
         j += 1
@@ -104,6 +106,16 @@ def _label_and_address(buf, j, end):
 
 
 @numba.njit(cache=True)
+def _check_size(a, s):
+    """Status of an access of ``s`` bytes at ``a``: ZERO_SIZE, TOO_LARGE or OK."""
+    if s == 0:
+        return ZERO_SIZE
+    if s > _MAX_SIZE:
+        return TOO_LARGE
+    return OK
+
+
+@numba.njit(cache=True)
 def _put(addr, size, write, n, a, s, w):
     addr[n] = a
     size[n] = s
@@ -113,7 +125,8 @@ def _put(addr, size, write, n, a, s, w):
 
 @numba.njit(cache=True)
 def parse_din(buf, include_ifetch, addr, size, write):
-    """Dinero ``din`` lines: ``<label> <hexaddr>`` (0 read, 1 write, 2 ifetch) or ``r|w <hexaddr> <hexsize>``.
+    """Dinero ``din`` lines: ``<label> <hexaddr> [<hexsize>]``, label ``0``/``r``/``R`` read,
+    ``1``/``w``/``W`` write, ``2`` instruction fetch; nothing may follow the optional size.
 
     Returns ``(n_records, status, bad_line_offset)``; size 0 in ``size`` means "no size given".
     Empty lines and lines starting with ``#`` are skipped.
@@ -133,21 +146,22 @@ def parse_din(buf, include_ifetch, addr, size, write):
             return n, st, start
         if j < end and not _is_space(buf[j]):
             return n, MALFORMED, start
-        if c == 114 or c == 119 or c == 82 or c == 87:  # r w R W
-            s, j, st = _parse_hex(buf, _skip_space(buf, j, end), end)
+        if not (c == 114 or c == 119 or c == 82 or c == 87 or c == 48 or c == 49 or c == 50):
+            return n, BAD_LABEL, start
+        s = 0
+        j = _skip_space(buf, j, end)
+        if j != end:  # the optional size
+            s, j, st = _parse_hex(buf, j, end)
             if st != OK:
                 return n, st, start
             if _skip_space(buf, j, end) != end:
                 return n, MALFORMED, start
-            if s == 0:
-                return n, ZERO_SIZE, start
-            n = _put(addr, size, write, n, a, s, c == 119 or c == 87)
-        elif c == 48 or c == 49 or c == 50:  # 0 1 2 (anything after the address is ignored)
-            if c == 50 and not include_ifetch:
-                continue
-            n = _put(addr, size, write, n, a, 0, c == 49)
-        else:
-            return n, BAD_LABEL, start
+            st = _check_size(a, s)
+            if st != OK:
+                return n, st, start
+        if c == 50 and not include_ifetch:
+            continue
+        n = _put(addr, size, write, n, a, s, c == 49 or c == 119 or c == 87)
     return n, OK, -1
 
 
@@ -181,8 +195,9 @@ def parse_lackey(buf, include_instr, addr, size, write):
             return n, st, start
         if _skip_space(buf, j, end) != end:
             return n, MALFORMED, start
-        if s == 0:
-            return n, ZERO_SIZE, start
+        st = _check_size(a, s)
+        if st != OK:
+            return n, st, start
         if c == 76 or c == 83:  # L S
             n = _put(addr, size, write, n, a, s, c == 83)
         elif c == 77:  # M: load then store

@@ -14,9 +14,9 @@ import numpy as np
 
 from .errors import CacheSimError
 
-__all__ = ["check_choice", "check_int", "check_nonnegative_int", "check_positive_int",
-           "check_positive_number", "check_pow2", "is_int", "is_pow2", "parse_int", "parse_triple",
-           "pick_named", "plain"]
+__all__ = ["check_allocation", "check_choice", "check_int", "check_nonnegative_int", "check_positive_int",
+           "check_positive_number", "check_pow2", "is_int", "is_pow2", "memory_limit_bytes", "parse_int",
+           "parse_triple", "pick_named", "plain"]
 
 
 def plain(value):
@@ -90,10 +90,11 @@ def check_pow2(name: str, value, *, low: int | None = None, unit: str = "") -> i
 
 
 def check_positive_number(name: str, value) -> float:
-    """Return ``value`` as a float > 0 (ints, floats and numpy scalars; not bool, not NaN)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and value > 0
+    """Return ``value`` as a finite float > 0 (ints, floats and numpy scalars; not bool, NaN or infinity)."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_) and value > 0
+          and np.isfinite(float(value)))
     if not ok:
-        raise CacheSimError(f"{name}={plain(value)!r} must be a positive number")
+        raise CacheSimError(f"{name}={plain(value)!r} must be a positive finite number")
     return float(value)
 
 
@@ -148,3 +149,49 @@ def parse_triple(name: str, text) -> tuple[int, int, int]:
     if min(vals) < 1:
         raise CacheSimError(f"{name}={text!r}: every entry must be >= 1")
     return vals  # type: ignore[return-value]
+
+
+def memory_limit_bytes() -> int:
+    """Bytes one allocation may take: half the machine's physical memory, or of the address-space limit
+    (``RLIMIT_AS``) when one is set and smaller."""
+    import os
+    import resource
+
+    try:
+        phys = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        phys = 16 << 30
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY and soft > 0:
+        phys = min(phys, soft)
+    return phys // 2
+
+
+def _human(nbytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if nbytes < 1024 or unit == "PiB":
+            return f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    return f"{nbytes:.3g} EiB"  # pragma: no cover
+
+
+def check_allocation(what: str, count: int, bytes_each: int, *, hard_count: int | None = None,
+                     unit: str = "entries") -> int:
+    """Raise before allocating ``count`` items of ``bytes_each`` bytes when that cannot fit.
+
+    The limit is :func:`memory_limit_bytes` (and ``hard_count`` items when given); the message names
+    ``what``, the count, the bytes it needs and the limit. Returns ``count``.
+    """
+    count = int(count)
+    need = count * int(bytes_each)
+    limit = memory_limit_bytes()
+    if hard_count is not None and count > hard_count:
+        raise CacheSimError(
+            f"{what} needs {count} {unit} ({_human(need)}): the limit is {hard_count} {unit}"
+        )
+    if need > limit:
+        raise CacheSimError(
+            f"{what} needs {count} {unit} ({_human(need)}): more than the memory limit of {_human(limit)} "
+            "(half the machine's memory or address-space limit)"
+        )
+    return count

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernel as K
-from ._validate import is_int, plain
+from ._validate import check_allocation, is_int, plain
 from .config import HierarchyConfig, LevelConfig, load_hierarchy
 from .errors import CacheSimError
 from .stats import COUNTERS, LevelStats, ReplayResult
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks, make_chunk
+from .trace import DEFAULT_CHUNK, TraceChunk, byte_bounded, iter_chunks, make_chunk
 
 HIT, SECTOR_MISS, MISS = 0, 1, 2
 
@@ -75,6 +75,11 @@ def split_pieces(chunk: TraceChunk, line: int):
     return b0, b1, w[owner], owner
 
 
+#: Most cache lines (summed over the levels) one simulator holds: about 40 bytes of state each.
+MAX_SIM_LINES = 1 << 27
+_STATE_BYTES_PER_LINE = 40
+
+
 class Simulator:
     """Stateful simulator of a whole hierarchy; state is kept across :meth:`feed` calls.
 
@@ -89,6 +94,10 @@ class Simulator:
         lv = self.config.levels
         n = len(lv)
         P = np.zeros((n, K.NPAR), dtype=np.int64)
+        check_allocation(
+            "the simulator state of hierarchy "
+            + ", ".join(f"{c.name}={c.size} bytes/{c.line} B lines" for c in lv),
+            sum(c.n_lines for c in lv), _STATE_BYTES_PER_LINE, hard_count=MAX_SIM_LINES, unit="lines")
         off = toff = 0
         for k, c in enumerate(lv):
             P[k, K.SETS] = c.sets
@@ -277,7 +286,22 @@ class Simulator:
 
     def feed(self, chunk: TraceChunk, want_outcome: bool = True):
         """Replay one :class:`TraceChunk`; returns the first-level outcome of each access
-        (int8: 0 hit, 1 sector miss, 2 miss; an access spanning lines gets its worst piece)."""
+        (int8: 0 hit, 1 sector miss, 2 miss; an access spanning lines gets its worst piece).
+
+        Sized accesses are cut into line pieces in sub-chunks of at most
+        :data:`~cachesim.trace.MAX_CHUNK_BYTES` bytes, so memory stays bounded whatever the sizes.
+        """
+        parts, recs = [], []
+        for sub in byte_bounded(chunk):
+            parts.append(self._feed_one(sub, want_outcome))
+            recs.append(self._last_requests)
+        if len(parts) == 1:
+            return parts[0]
+        if all(r is not None for r in recs):
+            self._last_requests = np.concatenate(recs)
+        return np.concatenate(parts)
+
+    def _feed_one(self, chunk: TraceChunk, want_outcome: bool):
         if chunk.write is not None and chunk.write.any():
             self._may_be_dirty = True
         if (chunk.size is None and chunk.write is None and not self._sectored

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _stack_kernel as _k
-from ._validate import check_nonnegative_int, check_positive_int, check_pow2, plain
+from ._validate import check_allocation, check_nonnegative_int, check_positive_int, check_pow2, plain
 from .errors import CacheSimError
-from .trace import DEFAULT_CHUNK, TraceChunk, iter_chunks
+from .trace import DEFAULT_CHUNK, TraceChunk, byte_bounded, iter_chunks
 
 __all__ = [
     "MissRatioCurve",
@@ -55,6 +55,27 @@ def chunk_lines(chunk: TraceChunk, line_bits: int) -> np.ndarray:
     starts = np.repeat(first, n_lines)
     offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
     return starts + offsets
+
+
+class _ChunkedProfiler:
+    """Base of the streaming profilers: :meth:`update` feeds the subclass's ``_update(sub, out_part)``
+    sub-chunks of at most ``MAX_CHUNK_BYTES`` bytes, so memory stays bounded whatever the chunk size."""
+
+    line_bits: int
+
+    def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
+        """Account for one chunk (``out``: optional per-line-access results, see the class docstring)."""
+        pos = 0
+        for sub in byte_bounded(chunk):
+            if out is None:
+                self._update(sub, None)
+                continue
+            n = chunk_lines(sub, self.line_bits).shape[0] if sub is not chunk else out.shape[0]
+            self._update(sub, out[pos:pos + n])
+            pos += n
+
+    def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -221,14 +242,19 @@ class StackDistanceHistogram:
         )
 
 
-class PerSetStackProfiler:
-    """Streaming builder of a :class:`StackDistanceHistogram` (feed chunks, then ``result()``)."""
+class PerSetStackProfiler(_ChunkedProfiler):
+    """Streaming builder of a :class:`StackDistanceHistogram` (feed chunks, then ``result()``).
+
+    ``update(chunk, out)``: ``out`` optionally receives the per-line-access depths, ``-1`` when far.
+    """
 
     def __init__(self, n_sets, line_size=64, max_ways=32):
         self.n_sets = check_positive_int("n_sets", n_sets)
         self.line_bits = _line_bits(line_size)
         self.line_size = int(line_size)
         self.max_ways = check_positive_int("max_ways", max_ways, high=4096)
+        check_allocation(f"per-set stacks n_sets={self.n_sets} x max_ways={self.max_ways}",
+                         (self.n_sets + 2) * self.max_ways, 8, hard_count=1 << 28)
         self._stacks = np.full((self.n_sets, self.max_ways), -1, dtype=np.int64)
         self._fill = np.zeros(self.n_sets, dtype=np.int64)
         self._head = np.zeros(self.n_sets, dtype=np.int64)
@@ -236,8 +262,7 @@ class PerSetStackProfiler:
         self._far = 0
         self._n = 0
 
-    def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
-        """Account for one chunk (``out``: optional per-line-access depths, ``-1`` when far)."""
+    def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:
         lines = chunk_lines(chunk, self.line_bits)
         o = np.empty(0, dtype=np.int64) if out is None else out
         # Large stack tables miss the cache on every access: visit the chunk set by set instead.
@@ -251,10 +276,12 @@ class PerSetStackProfiler:
         )
 
 
-class OlkenProfiler:
+class OlkenProfiler(_ChunkedProfiler):
     """Streaming fully associative stack distances (Olken + Fenwick tree), optionally SHARDS-sampled.
 
     Memory is O(distinct lines kept): access times are compacted whenever the tree fills up.
+    ``update(chunk, out)``: ``out`` optionally receives the per-line-access distances, ``-1`` on first
+    touch (exact profiles only).
     """
 
     def __init__(self, line_size=64, sampling_rate: float | None = None, seed: int = 0):
@@ -279,8 +306,7 @@ class OlkenProfiler:
         self._n = 0
         self._n_sampled = 0
 
-    def update(self, chunk: TraceChunk, out: np.ndarray | None = None) -> None:
-        """Account for one chunk (``out``: per-line-access distances, ``-1`` on first touch; exact only)."""
+    def _update(self, chunk: TraceChunk, out: np.ndarray | None) -> None:
         lines = chunk_lines(chunk, self.line_bits)
         self._n += lines.shape[0]
         if self.sampling_rate < 1.0:

@@ -20,6 +20,14 @@ DEFAULT_CHUNK = 1 << 22
 #: Largest byte address accepted (48-bit virtual address space, and safe in int64 arithmetic).
 MAX_ADDRESS = (1 << 48) - 1
 
+#: Largest size of one access in bytes (1 MiB). Larger accesses are rejected when a trace is read, so a
+#: single trace line can never ask for more than ``MAX_ACCESS_SIZE / line`` line pieces.
+MAX_ACCESS_SIZE = 1 << 20
+
+#: The engine and the profilers cut sized accesses into line pieces chunk by chunk; a chunk whose sizes
+#: add up to more than this many bytes is processed in sub-chunks (bounded memory, same results).
+MAX_CHUNK_BYTES = 1 << 24
+
 
 @dataclass(frozen=True)
 class TraceChunk:
@@ -52,7 +60,8 @@ def _check_addresses(addr: np.ndarray, start: int) -> np.ndarray:
     if a.ndim != 1:
         raise CacheSimError(f"trace addresses must be one-dimensional, got shape {a.shape}")
     if a.dtype.kind == "f":
-        bad = np.flatnonzero(~np.isfinite(a) | (a != np.floor(a)))
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(~np.isfinite(a) | (a != np.floor(a)) | (a < 0) | (a > MAX_ADDRESS))
         if bad.size:
             i = int(bad[0])
             raise CacheSimError(
@@ -85,6 +94,47 @@ def _check_addresses(addr: np.ndarray, start: int) -> np.ndarray:
     return a
 
 
+def _size_message(index: int, value: int) -> str:
+    return (f"access size at index {index} is {value}: must be in [1, {MAX_ACCESS_SIZE}] bytes "
+            f"(MAX_ACCESS_SIZE = 1 MiB)")
+
+
+def check_sizes(addr: np.ndarray, size: np.ndarray, start: int = 0) -> None:
+    """Raise unless every size is in ``[1, MAX_ACCESS_SIZE]``.
+
+    With ``addr`` in ``[0, MAX_ADDRESS]`` this keeps ``addr + size`` far inside int64 (an access may end
+    up to 1 MiB past ``MAX_ADDRESS``; its line numbers are still exact).
+    """
+    if not size.size:
+        return
+    lo, hi = int(size.min()), int(size.max())
+    if lo < 1 or hi > MAX_ACCESS_SIZE:
+        i = int(np.flatnonzero((size < 1) | (size > MAX_ACCESS_SIZE))[0])
+        raise CacheSimError(_size_message(start + i, int(size[i])))
+
+
+def byte_bounded(ch: TraceChunk, max_bytes: int = MAX_CHUNK_BYTES) -> Iterator[TraceChunk]:
+    """``ch`` cut into consecutive sub-chunks of at most ``max_bytes`` bytes in total (one access at least).
+
+    Consumers that expand accesses into line pieces iterate over this, so their memory is bounded by
+    ``max_bytes / line + len(ch)`` pieces whatever the sizes.
+    """
+    if ch.size is None or len(ch) == 0:
+        yield ch
+        return
+    csum = np.cumsum(ch.size)
+    if int(csum[-1]) <= max_bytes:
+        yield ch
+        return
+    lo, n = 0, len(ch)
+    while lo < n:
+        base = int(csum[lo - 1]) if lo else 0
+        hi = max(int(np.searchsorted(csum, base + max_bytes, side="right")), lo + 1)
+        yield TraceChunk(ch.addr[lo:hi], ch.size[lo:hi], None if ch.write is None else ch.write[lo:hi],
+                         ch.start + lo)
+        lo = hi
+
+
 def make_chunk(addr, size=None, write=None, start: int = 0) -> TraceChunk:
     """Validate arrays and build a :class:`TraceChunk` (errors name the offending index)."""
     a = _check_addresses(addr, start)
@@ -92,15 +142,16 @@ def make_chunk(addr, size=None, write=None, start: int = 0) -> TraceChunk:
     if size is not None:
         s = np.asarray(size)
         if s.ndim == 0:
-            s = np.full(a.shape, int(s), dtype=np.int64)
+            s = np.full(a.shape, s)
         if s.shape != a.shape:
             raise CacheSimError(f"size has shape {s.shape}, must match addresses {a.shape}")
         if s.dtype.kind not in "iu":
             raise CacheSimError(f"size must be integers, got dtype {s.dtype}")
+        if s.dtype.kind == "u" and s.size and int(s.max()) > MAX_ACCESS_SIZE:
+            i = int(np.argmax(s > MAX_ACCESS_SIZE))
+            raise CacheSimError(_size_message(start + i, int(s[i])))
         s = s.astype(np.int64, copy=False)
-        if s.size and int(s.min()) <= 0:
-            i = int(np.flatnonzero(s <= 0)[0])
-            raise CacheSimError(f"access size at index {start + i} is {int(s[i])}: must be >= 1")
+        check_sizes(a, s, start)
     w = None
     if write is not None:
         w = np.asarray(write)

@@ -1,4 +1,4 @@
-"""Trace files: streaming readers (bounded memory) and writers.
+"""Trace files: streaming readers (bounded memory) and atomic writers.
 
 Formats
 -------
@@ -8,15 +8,35 @@ Formats
     Arrays ``addr`` and optionally ``size`` (bytes per access) and ``write`` (bool); plain or
     compressed, streamed member by member.
 ``din``
-    Dinero IV text: ``<label> <hexaddr>`` with label 0 read, 1 write, 2 instruction fetch, or
-    ``r|w <hexaddr> <hexsize>``. Blank lines and ``#`` comments are skipped.
+    Dinero IV text (rules below).
 ``lackey``
-    ``valgrind --tool=lackey --trace-mem=yes`` output: ``I  addr,size`` (instruction), `` L``
-    load, `` S`` store, `` M`` modify (= a load then a store); ``==pid==`` lines skipped.
+    ``valgrind --tool=lackey --trace-mem=yes`` output (rules below).
 ``bin``
     This package's compact binary format, described in :data:`BIN_FORMAT_DOC`.
 
-Text is parsed by a compiled scanner over blocks of whole lines (no Python loop per line).
+Parsing rules (one per format; any other line is an error naming the file, the line number and the line)
+
+======== ================================================= ==========================================
+format   accepted                                          rejected
+======== ================================================= ==========================================
+din      ``<label> <hexaddr> [<hexsize>]``; label ``0``,   a fourth field, a non-hex field, label not
+         ``r``, ``R`` read, ``1``, ``w``, ``W`` write,     in the list, size 0 or > 1 MiB, address
+         ``2`` instruction fetch; ``0x`` prefixes; blank   > 2**48-1
+         lines and ``#`` comments skipped; no size: 1 B
+lackey   ``I  addr,size``, `` L``, `` S``, `` M`` (a load  any other label, a missing size, anything
+         then a store) with hex address, decimal size;     after the size, size 0 or > 1 MiB, address
+         ``==pid==`` lines and blank lines skipped         out of range as for din
+bin      a header with the magic, version 1, known flag    a trailing partial record, records beyond
+         bits, and exactly ``count`` 8-byte records        or short of ``count``, unknown flag bits,
+                                                           size / store bits set without their flag
+npy/npz  integer (or integral float) addresses in range;   non-integers, negatives, complex, strings,
+         sizes in ``[1, MAX_ACCESS_SIZE]``                 sizes out of range, mismatched lengths
+======== ================================================= ==========================================
+
+Every reader stops at the first bad access, before allocating anything for it; the largest access is
+:data:`cachesim.trace.MAX_ACCESS_SIZE` (1 MiB). Text is parsed by a compiled scanner over blocks of whole
+lines (no Python loop per line). Every writer writes a temporary file in the target's folder and renames
+it over the target at the end: an error or Ctrl-C leaves the previous file intact.
 """
 
 from __future__ import annotations
@@ -30,9 +50,18 @@ from pathlib import Path
 import numpy as np
 
 from . import _traceio_kernel as _k
+from ._atomic import atomic_output, check_output_folder
 from ._validate import check_positive_int
 from .errors import CacheSimError
-from .trace import DEFAULT_CHUNK, MAX_ADDRESS, TraceChunk, iter_chunks, make_chunk
+from .trace import (
+    DEFAULT_CHUNK,
+    MAX_ACCESS_SIZE,
+    MAX_ADDRESS,
+    TraceChunk,
+    check_sizes,
+    iter_chunks,
+    make_chunk,
+)
 
 __all__ = ["TraceFile", "TraceWriter", "open_trace", "write_trace", "FORMATS", "BIN_MAGIC", "BIN_FORMAT_DOC"]
 
@@ -43,6 +72,7 @@ BIN_VERSION = 1
 _BIN_HEADER = struct.Struct("<8sHHIQQ")  # magic, version, flags, reserved, count, reserved
 _FLAG_SIZE = 1
 _FLAG_WRITE = 2
+_KNOWN_FLAGS = _FLAG_SIZE | _FLAG_WRITE
 _UNKNOWN_COUNT = (1 << 64) - 1
 _ADDR_MASK = (1 << 48) - 1
 _MAX_BIN_SIZE = 1 << 15
@@ -55,12 +85,14 @@ header (32 bytes):
   8  uint16   version = 1
  10  uint16   flags: bit 0 = records carry sizes, bit 1 = trace contains stores
  12  uint32   reserved (0)
- 16  uint64   record count (2**64-1 while a writer has not been closed)
+ 16  uint64   record count (equal to the number of records that follow)
  24  uint64   reserved (0)
 records (8 bytes each, uint64):
   bits  0..47  byte address (0 .. 2**48-1)
   bits 48..62  access size - 1 (sizes 1 .. 32768; 0 when the trace has no sizes)
-  bit  63      1 = store, 0 = load
+  bit  63      1 = store, 0 = load (0 when the trace has no stores)
+A reader rejects unknown flag bits, a body that is not exactly count * 8 bytes, and size or store bits
+in a trace whose flags say it has none.
 """
 
 _EXT = {
@@ -77,14 +109,18 @@ _EXT = {
 
 _TEXT_BLOCK = 1 << 23  # bytes of text parsed per kernel call
 
+#: Largest ``chunk_size`` of a trace reader (2**26 accesses, about 1.1 GiB of arrays per chunk).
+MAX_READ_CHUNK = 1 << 26
+
 _ERR_TEXT = {
     _k.MALFORMED: "malformed line",
     _k.OUT_OF_RANGE: f"address or size out of range [0, {MAX_ADDRESS}]",
     _k.BAD_LABEL: "unknown access label",
     _k.ZERO_SIZE: "access size 0 (must be >= 1)",
+    _k.TOO_LARGE: f"access size larger than the limit of {MAX_ACCESS_SIZE} bytes (1 MiB)",
 }
 _EXPECT = {
-    "din": "expected '<label> <hexaddr>' (label 0 read, 1 write, 2 ifetch) or 'r|w <hexaddr> <hexsize>'",
+    "din": "expected '<label> <hexaddr> [<hexsize>]' (label 0|r read, 1|w write, 2 ifetch)",
     "lackey": "expected lackey 'I  addr,size', ' L addr,size', ' S addr,size' or ' M addr,size'",
 }
 
@@ -136,14 +172,14 @@ class TraceFile:
     format : {"npy", "npz", "din", "lackey", "bin"} or None
         ``None``: detected from the extension or the file's first bytes.
     chunk_size : int
-        Accesses per chunk (memory use is O(chunk_size)).
+        Accesses per chunk, at most :data:`MAX_READ_CHUNK` (memory use is O(chunk_size)).
     include_instructions : bool
         Keep instruction fetches (din label 2, lackey ``I``) as loads; default: data only.
     """
 
     def __init__(self, path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructions=False):
         self.path = Path(path)
-        self.chunk_size = check_positive_int("chunk_size", chunk_size)
+        self.chunk_size = check_positive_int("chunk_size", chunk_size, high=MAX_READ_CHUNK)
         self.include_instructions = bool(include_instructions)
         if not self.path.exists():
             raise CacheSimError(f"trace file {str(self.path)!r} does not exist")
@@ -304,26 +340,50 @@ class TraceFile:
                 raise CacheSimError(
                     f"binary trace {str(self.path)!r} has version {version}: this reader knows {BIN_VERSION}"
                 )
-            body = file_size - _BIN_HEADER.size
-            if count == _UNKNOWN_COUNT:
-                count = body // 8
-            if body < 8 * count:
-                raise CacheSimError(
-                    f"binary trace {str(self.path)!r} is truncated: header says {count} records, "
-                    f"file holds {body // 8}"
-                )
+            count = self._bin_check(flags, count, file_size - _BIN_HEADER.size)
             dtype = np.dtype("<u8")
             for lo in range(0, count, self.chunk_size):
                 m = min(self.chunk_size, count - lo)
                 rec = np.fromfile(f, dtype=dtype, count=m)
                 if rec.shape[0] != m:
                     raise CacheSimError(f"binary trace {str(self.path)!r} is truncated at record {lo}")
-                addr = (rec & np.uint64(_ADDR_MASK)).astype(np.int64)
-                size = None
-                if flags & _FLAG_SIZE:
-                    size = ((rec >> np.uint64(48)) & np.uint64(0x7FFF)).astype(np.int64) + 1
-                write = (rec >> np.uint64(63)).astype(bool) if flags & _FLAG_WRITE else None
-                yield TraceChunk(addr, size, write, lo)
+                yield self._bin_chunk(rec, flags, lo)
+
+    def _bin_check(self, flags, count, body) -> int:
+        name = str(self.path)
+        if flags & ~_KNOWN_FLAGS:
+            raise CacheSimError(
+                f"binary trace {name!r} has flags={flags:#x}: unknown bits (known: {_KNOWN_FLAGS:#x})"
+            )
+        if count == _UNKNOWN_COUNT:
+            raise CacheSimError(f"binary trace {name!r} was not closed by its writer (no record count)")
+        if body % 8:
+            raise CacheSimError(
+                f"binary trace {name!r} ends in a partial record ({body % 8} trailing bytes)"
+            )
+        if body != 8 * count:
+            what = "is truncated" if body < 8 * count else "has extra records"
+            raise CacheSimError(
+                f"binary trace {name!r} {what}: header says {count} records, file holds {body // 8}"
+            )
+        return count
+
+    def _bin_chunk(self, rec, flags, lo) -> TraceChunk:
+        addr = (rec & np.uint64(_ADDR_MASK)).astype(np.int64)
+        size_bits = (rec >> np.uint64(48)) & np.uint64(0x7FFF)
+        store_bits = rec >> np.uint64(63)
+        for flag, bits, what in ((_FLAG_SIZE, size_bits, "size"), (_FLAG_WRITE, store_bits, "store")):
+            if not flags & flag and bits.any():
+                i = int(np.flatnonzero(bits)[0])
+                raise CacheSimError(
+                    f"binary trace {str(self.path)!r}: record {lo + i} has {what} bits but the header "
+                    f"flags={flags:#x} say the trace has none"
+                )
+        size = size_bits.astype(np.int64) + 1 if flags & _FLAG_SIZE else None
+        if size is not None:
+            check_sizes(addr, size, lo)
+        write = store_bits.astype(bool) if flags & _FLAG_WRITE else None
+        return TraceChunk(addr, size, write, lo)
 
 
 def open_trace(path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructions=False) -> TraceFile:
@@ -334,15 +394,19 @@ def open_trace(path, format=None, *, chunk_size=DEFAULT_CHUNK, include_instructi
 class TraceWriter:
     """Streaming writer of the binary format (:data:`BIN_FORMAT_DOC`); use as a context manager.
 
-    The header's record count and flags are written on :meth:`close`.
+    Records go to a temporary file in the target's folder; :meth:`close` writes the header's record
+    count and flags and renames the file over ``path``. Leaving the ``with`` block by an exception (or
+    calling :meth:`abort`) removes the temporary file and keeps any previous ``path`` intact.
     """
 
     def __init__(self, path):
-        self.path = Path(path)
-        self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+        self.path = check_output_folder(path, "trace")
+        self._ctx = atomic_output(self.path, "wb", "trace")
+        self._f = self._ctx.__enter__()
         self._f.write(_BIN_HEADER.pack(BIN_MAGIC, BIN_VERSION, 0, 0, _UNKNOWN_COUNT, 0))
         self.count = 0
         self._flags = 0
+        self._done = False
 
     def write(self, trace, chunk_size=DEFAULT_CHUNK) -> None:
         """Append accesses: an address array, a TraceChunk or an iterable of chunks."""
@@ -365,25 +429,71 @@ class TraceWriter:
             self.count += len(ch)
 
     def close(self) -> None:
-        if self._f.closed:
+        """Write the header and move the file into place."""
+        if self._done:
             return
+        self._done = True
         self._f.seek(0)
         self._f.write(_BIN_HEADER.pack(BIN_MAGIC, BIN_VERSION, self._flags, 0, self.count, 0))
-        self._f.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Drop what was written; ``path`` keeps its previous content."""
+        if self._done:
+            return
+        self._done = True
+        exc = exc or CacheSimError("trace writer aborted")
+        try:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+        except BaseException as e:  # the context re-raises ``exc``: swallow only that one
+            if e is not exc:
+                raise
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort(exc)
+
+
+def _npz_arrays(chunks) -> dict:
+    arrays = {"addr": np.concatenate([c.addr for c in chunks]) if chunks else np.empty(0, np.int64)}
+    if any(c.size is not None for c in chunks):
+        arrays["size"] = np.concatenate(
+            [np.ones(len(c), np.int64) if c.size is None else c.size for c in chunks]
+        )
+    if any(c.write is not None for c in chunks):
+        arrays["write"] = np.concatenate(
+            [np.zeros(len(c), bool) if c.write is None else c.write for c in chunks]
+        )
+    return arrays
+
+
+def _text_lines(ch: TraceChunk, fmt: str) -> list[str]:
+    w = np.zeros(len(ch), bool) if ch.write is None else ch.write
+    if fmt == "din":
+        if ch.size is None:
+            return [f"{int(wr)} {a:x}" for a, wr in zip(ch.addr.tolist(), w.tolist())]
+        return [
+            f"{'w' if wr else 'r'} {a:x} {s:x}"
+            for a, s, wr in zip(ch.addr.tolist(), ch.size.tolist(), w.tolist())
+        ]
+    s = np.ones(len(ch), np.int64) if ch.size is None else ch.size
+    return [f" {'S' if wr else 'L'} {a:08x},{sz}"
+            for a, sz, wr in zip(ch.addr.tolist(), s.tolist(), w.tolist())]
 
 
 def write_trace(path, trace, format=None, *, chunk_size=DEFAULT_CHUNK) -> Path:
-    """Write a trace (array, TraceChunk or iterable of chunks) in any of :data:`FORMATS`.
+    """Write a trace (array, TraceChunk or iterable of chunks) in any of :data:`FORMATS`, atomically.
 
     ``npy`` keeps addresses only; ``din`` writes ``r|w <hexaddr> <hexsize>`` when sizes are
     present, else ``<label> <hexaddr>``; ``lackey`` writes `` L``/`` S`` lines (size 1 if absent).
-    Text writers are for tests and interchange (about 1 M lines/s), ``bin`` for speed.
+    Text writers are for tests and interchange (about 1 M lines/s), ``bin`` for speed. The file is
+    written under a temporary name in the same folder and renamed at the end: on an error (or Ctrl-C)
+    ``path`` keeps its previous content. A missing folder is a :class:`CacheSimError`.
     """
     path = Path(path)
     fmt = _check_format(format) or _EXT.get(path.suffix.lower())
@@ -391,44 +501,22 @@ def write_trace(path, trace, format=None, *, chunk_size=DEFAULT_CHUNK) -> Path:
         raise CacheSimError(
             f"cannot tell the format from {str(path)!r}: pass format= one of {', '.join(FORMATS)}"
         )
+    check_output_folder(path, "trace")
     if fmt == "bin":
         with TraceWriter(path) as w:
             w.write(trace, chunk_size)
         return path
-    chunks = list(iter_chunks(trace, chunk_size)) if fmt in ("npy", "npz") else None
-    if fmt == "npy":
-        np.save(path, np.concatenate([c.addr for c in chunks]) if chunks else np.empty(0, np.int64))
-        return path
-    if fmt == "npz":
-        arrays = {"addr": np.concatenate([c.addr for c in chunks]) if chunks else np.empty(0, np.int64)}
-        if any(c.size is not None for c in chunks):
-            arrays["size"] = np.concatenate(
-                [np.ones(len(c), np.int64) if c.size is None else c.size for c in chunks]
-            )
-        if any(c.write is not None for c in chunks):
-            arrays["write"] = np.concatenate(
-                [np.zeros(len(c), bool) if c.write is None else c.write for c in chunks]
-            )
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
-        return path
-    with open(path, "w") as f:
-        for ch in iter_chunks(trace, chunk_size):
-            w = np.zeros(len(ch), bool) if ch.write is None else ch.write
-            if fmt == "din":
-                if ch.size is None:
-                    lines = [f"{int(wr)} {a:x}" for a, wr in zip(ch.addr.tolist(), w.tolist())]
-                else:
-                    lines = [
-                        f"{'w' if wr else 'r'} {a:x} {s:x}"
-                        for a, s, wr in zip(ch.addr.tolist(), ch.size.tolist(), w.tolist())
-                    ]
+    if fmt in ("npy", "npz"):
+        chunks = list(iter_chunks(trace, chunk_size))
+        with atomic_output(path, "wb", "trace") as f:
+            if fmt == "npy":
+                np.save(f, np.concatenate([c.addr for c in chunks]) if chunks else np.empty(0, np.int64))
             else:
-                s = np.ones(len(ch), np.int64) if ch.size is None else ch.size
-                lines = [
-                    f" {'S' if wr else 'L'} {a:08x},{sz}"
-                    for a, sz, wr in zip(ch.addr.tolist(), s.tolist(), w.tolist())
-                ]
+                np.savez(f, **_npz_arrays(chunks))
+        return path
+    with atomic_output(path, "w", "trace") as f:
+        for ch in iter_chunks(trace, chunk_size):
+            lines = _text_lines(ch, fmt)
             if lines:
                 f.write("\n".join(lines) + "\n")
     return path

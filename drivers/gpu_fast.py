@@ -555,27 +555,40 @@ def run_ncu(rec, out_dir, deadline):
 
 
 # ------------------------------------------------------------------------------------------ train
-def run_train(rec, torch, deadline, rep):
-    """Training steps (cachesim.measure.triton_fast_steps) at 4096x768x3072 and 512x10240x10240."""
+def train_plans(tuned: bool):
+    """(shape, tile, align, forward config, memory indices, [(dX config, dW config)]) of the train modes.
+
+    ``tuned`` (mode ``train-tuned``): BERT-FFN1 with the dW pass split over M (``split_m`` 2 or 4) so that
+    it fills the chip (768 x 3072 has too few weight tiles for 132 SMs), and dX with the start table read
+    one step ahead (``prefetch``).
+    """
     from cachesim.measure import triton_fast_bwd as fb
-    from cachesim.measure import triton_fast_steps as ts
 
     c = {lab.label(): lab for lab in tf.CONFIGS}
     bw = fb.BWD_CONFIGS
-    plans = [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (0,), (bw[0], bw[3])),
-             ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), (bw[3],)),
-             ("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), (bw[0],))]
-    for shape_name, tile, align, fcfg, mem_idx, bwd_list in plans:
+    if tuned:
+        return [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (0, 1),
+                 ((bw[1], bw[6]), (bw[1], bw[7]), (bw[0], bw[6])))]
+    return [("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (0,), ((bw[0], None), (bw[3], None))),
+            ("authors", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), ((bw[3], None),)),
+            ("bert-ffn1", (64, 128), 64, c["128x128x64-g8-w4-s5"], (1,), ((bw[0], None),))]
+
+
+def run_train(rec, torch, deadline, rep, tuned=False):
+    """Training steps (cachesim.measure.triton_fast_steps) at 4096x768x3072 and 512x10240x10240."""
+    from cachesim.measure import triton_fast_steps as ts
+
+    for shape_name, tile, align, fcfg, mem_idx, bwd_list in train_plans(tuned):
         for mi in mem_idx:
             m, k, n = SHAPES[shape_name]
             memory = memories(k, n)[mi]
-            for bcfg in bwd_list:
+            for bcfg, dcfg in bwd_list:
                 if time.time() > deadline:
-                    rec.add({"type": "skipped", "what": f"train {shape_name} {memory} {bcfg}",
+                    rec.add({"type": "skipped", "what": f"train {shape_name} {memory} {bcfg} {dcfg}",
                              "reason": "budget"})
                     continue
-                label = f"train {shape_name} m{memory} {tile} {bcfg}"
-                kw = dict(tile=tile, align=align, fwd_config=fcfg, bwd_config=bcfg)
+                label = f"train {shape_name} m{memory} {tile} {bcfg} dw={dcfg}"
+                kw = dict(tile=tile, align=align, fwd_config=fcfg, bwd_config=bcfg, dw_config=dcfg)
                 cases = attempt(rec, label, lambda a=(m, k, n, memory), kw=kw: ts.train_step_cases(*a, **kw))
                 if not cases:
                     continue
@@ -589,7 +602,9 @@ def run_train(rec, torch, deadline, rep):
                     e = errs.get(name, {})
                     rec.add({"type": "train", "shape": shape_name, "M": m, "K": k, "N": n, "memory": memory,
                              "impl": name, "tile": list(tile), "align": align, "fwd_config": fcfg.label(),
-                             "bwd_config": bcfg.to_dict(), "ms": ms, "ms_back_to_back": b2b,
+                             "bwd_config": bcfg.to_dict(),
+                             "dw_config": None if dcfg is None else dcfg.to_dict(), "ms": ms,
+                             "ms_back_to_back": b2b,
                              "ms_graph": graph, "errors": e,
                              "passed": bool(e) and all(v < tol for v in e.values())})
                     shown = ms if ms is None else round(ms, 4)
@@ -663,7 +678,8 @@ def selftest_setup():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mode", choices=("check", "time", "focus", "ncu", "train", "launch"), required=True)
+    ap.add_argument("--mode", choices=("check", "time", "focus", "ncu", "train", "train-tuned", "launch"),
+                    required=True)
     ap.add_argument("--drive-ncu", default="", help="internal: SHAPE:MEMORY_INDEX launches for ncu")
     ap.add_argument("--train", action="store_true", help="also time the training steps")
     ap.add_argument("--ncu", action="store_true", help="also run the ncu subset")
@@ -722,9 +738,10 @@ def main(argv=None):
         attempt(rec, "ncu", lambda: run_ncu(rec, args.out, deadline + 120))
     if args.mode == "launch":
         attempt(rec, "launch", lambda: run_launch_check(rec, torch, deadline, args.rep_ms))
-    if args.train or args.mode == "train":
-        train_deadline = deadline if args.mode == "train" else deadline + 200
-        attempt(rec, "train", lambda: run_train(rec, torch, train_deadline, args.rep_ms))
+    if args.train or args.mode in ("train", "train-tuned"):
+        train_deadline = deadline if args.mode.startswith("train") else deadline + 200
+        attempt(rec, "train", lambda: run_train(rec, torch, train_deadline, args.rep_ms,
+                                                tuned=args.mode == "train-tuned"))
     rec.add({"type": "clocks_end", "clocks": clocks()})
     rec.flush()
     summary(rec)

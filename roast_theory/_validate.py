@@ -21,6 +21,16 @@ PLACEMENTS = ("circular", "kernel")
 #: Weight sharing: one array for every module (``"global"``, ROAST) or one array per module (``"local"``).
 SHARINGS = ("global", "local")
 
+#: Largest shared-array size in elements (``2**53``: slot counts stay exact in float64 and int64).
+MAX_MEMORY = 1 << 53
+#: Most Monte Carlo trials of one estimate (``10**12``; 1e9 trials already take hours).
+MAX_TRIALS = 10**12
+#: Largest magnitude of an input value: the closed forms sum fourth-order products such as
+#: ``x_i^2 w_j^2`` over ``n^2`` pairs, which stay finite in float64 for ``|v| <= 1e60``.
+MAX_MAGNITUDE = 1e60
+#: Upper bounds ``check_int`` applies to these argument names when the caller gives none.
+_DEFAULT_HIGH = {"memory": MAX_MEMORY, "trials": MAX_TRIALS}
+
 
 def plain(value):
     """``value`` for an error message: numpy scalars (also inside tuples and lists) as Python values.
@@ -37,6 +47,8 @@ def plain(value):
 def check_int(name: str, value, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as int; it must be an integer (not bool) in ``[low, high]``."""
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if high is None:
+        high = _DEFAULT_HIGH.get(name)
     rng = _range_text(low, high)
     if not ok:
         raise RoastTheoryError(f"{name}={plain(value)!r} must be an integer{rng}")
@@ -61,28 +73,50 @@ def check_real(name: str, value, *, low: float | None = None, high: float | None
     return v
 
 
-def check_array(name: str, value) -> np.ndarray:
-    """Return ``value`` as a float64 array (any shape) whose entries are all finite."""
+def as_real_array(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array, refusing what would convert silently: complex numbers (their imaginary
+    part would be dropped), strings and bytes (``"1.5"`` would parse), and other objects."""
     try:
-        arr = np.asarray(value, dtype=np.float64)
+        raw = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise RoastTheoryError(f"{name} must be an array of real numbers ({exc})") from None
-    bad = np.flatnonzero(~np.isfinite(arr.ravel()))
+    kind = raw.dtype.kind
+    if kind == "O":
+        flat = raw.ravel()
+        bad = [v for v in flat if isinstance(v, str | bytes | complex | np.complexfloating)
+               or not isinstance(v, numbers.Real)]
+        if bad:
+            kind = "c" if isinstance(bad[0], complex | np.complexfloating) else "U"
+    if kind == "c":
+        raise RoastTheoryError(f"{name} must be an array of real numbers, not complex (dtype {raw.dtype})")
+    if kind not in "biufO":
+        raise RoastTheoryError(f"{name} must be an array of real numbers, not text (dtype {raw.dtype})")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RoastTheoryError(f"{name} must be an array of real numbers ({exc})") from None
+
+
+def check_array(name: str, value) -> np.ndarray:
+    """Return ``value`` as a float64 array (any shape) of finite real entries, ``|v| <= MAX_MAGNITUDE``."""
+    arr = as_real_array(name, value)
+    flat = arr.ravel()
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(np.abs(flat) <= MAX_MAGNITUDE))
     if bad.size:
         i = int(bad[0])
-        raise RoastTheoryError(
-            f"{name} has a non-finite value {arr.ravel()[i].item()!r} at flat index {i}: "
-            "all values must be finite"
-        )
+        v = flat[i].item()
+        if not np.isfinite(v):
+            raise RoastTheoryError(
+                f"{name} has a non-finite value {v!r} at flat index {i}: all values must be finite")
+        raise RoastTheoryError(f"{name} has the value {v!r} at flat index {i}: magnitudes above "
+                               f"{MAX_MAGNITUDE:g} overflow the variance formulas")
     return arr
 
 
 def check_vector(name: str, value, *, ndim: int = 1, min_size: int = 1) -> np.ndarray:
     """Return a float64 array with ``ndim`` dimensions, finite entries and at least ``min_size`` elements."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise RoastTheoryError(f"{name} must be an array of real numbers ({exc})") from None
+    arr = as_real_array(name, value)
     if arr.ndim != ndim:
         raise RoastTheoryError(f"{name} has shape {arr.shape}: must be {ndim}-dimensional")
     if arr.size < min_size:
@@ -194,6 +228,8 @@ def check_tile_for_shape(tile, shape: tuple[int, ...], name: str = "tile") -> tu
 def check_memory(memory, t_size: int, placement: str, *, tile_name: str = "tile") -> int:
     """``memory`` must hold a tile of ``t_size`` slots: ``>= T`` (circular placement), ``> T`` (kernel)."""
     low = t_size if placement == "circular" else t_size + 1
+    if _is_int(memory) and memory > MAX_MEMORY:
+        raise RoastTheoryError(f"memory={int(memory)} must be <= {MAX_MEMORY} (2**53)")
     if not _is_int(memory) or memory < low:
         what = f"{tile_name} size {t_size}" if placement == "circular" else f"{tile_name} size {t_size} + 1"
         raise RoastTheoryError(
@@ -215,6 +251,8 @@ def check_local_memory(module_memory, memory: int, t_size: int, placement: str):
 
 def check_chunk_memory(memory, chunk: int) -> int:
     """``memory`` must hold one chunk: ``>= chunk``."""
+    if _is_int(memory) and memory > MAX_MEMORY:
+        raise RoastTheoryError(f"memory={int(memory)} must be <= {MAX_MEMORY} (2**53)")
     if not _is_int(memory) or memory < chunk:
         raise RoastTheoryError(f"memory={plain(memory)!r} must be an integer >= chunk={chunk}")
     return int(memory)
@@ -290,7 +328,7 @@ def check_modules(xs, ws, *, flatten: bool = False) -> tuple[list, list, list]:
     for l, (x, w) in enumerate(zip(xs, ws)):
         shapes.append(np.shape(w))
         if flatten:
-            x, w = np.ravel(np.asarray(x, dtype=np.float64)), np.ravel(np.asarray(w, dtype=np.float64))
+            x, w = np.ravel(as_real_array(f"xs[{l}]", x)), np.ravel(as_real_array(f"ws[{l}]", w))
         xv, wv = check_vector(f"xs[{l}]", x), check_vector(f"ws[{l}]", w)
         check_same_shape(f"xs[{l}]", xv, f"ws[{l}]", wv)
         xo.append(xv)

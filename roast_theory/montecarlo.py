@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _mc_kernels as K
 from ._deprecation import renamed_kwargs
-from ._mc_results import ConfidenceInterval, KernelIdealGap, MonteCarloEstimate
+from ._mc_results import Comparison, ConfidenceInterval, KernelIdealGap, MomentAccumulator, MonteCarloEstimate
 from ._validate import (
     PLACEMENTS,
     SHARINGS,
@@ -40,6 +40,7 @@ from .hashes import FAMILY_NAMES
 from .layout import local_slots, resolve_scales
 
 __all__ = [
+    "Comparison",
     "ConfidenceInterval",
     "KernelIdealGap",
     "MonteCarloEstimate",
@@ -67,28 +68,51 @@ def _aligned(plan, align, placement, family):
     return dataclasses.replace(plan, align=a) if a != 1 else plan
 
 
-def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner"):
+def _progress_bar(progress, trials: int):
+    """A tqdm bar on stderr over ``trials`` when ``progress`` is true, else ``None``."""
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=trials, unit="trial", unit_scale=True, desc="montecarlo", leave=False)
+
+
+def _run(plan, x, w, *, sign, placement, family, trials, seed, what="inner", params=None, progress=False):
+    """Per-trial estimates block by block (at most ``BLOCK_ELEMENTS`` numbers at a time), accumulated as
+    streamed moments: memory does not grow with ``trials``."""
     rng = np.random.default_rng(seed)
-    out = np.empty(trials)
-    done = 0
-    for b in K.block_sizes(trials, plan.n):
-        s = K.draw_starts(rng, plan, b, family, placement)
-        g = K.draw_sign_draws(rng, plan, b, sign)
-        if plan.m_total <= K.SCRATCH_SLOTS:
-            out[done:done + b] = K.fused_estimates(plan, s, g, sign, placement, x, w, what)
-        else:  # huge memory: materialise slots, relabel the used ones, then the same sums
-            h = K.slots_from_starts(plan, s, placement)
-            ge = K.expand_signs(plan, g, sign)
-            if what == "inner":
-                out[done:done + b] = K.inner_products(h, ge, x, w, plan.m_total)
-            else:
-                out[done:done + b] = K.weight_sq_errors(h, ge, w, plan.m_total)
-        done += b
-    return MonteCarloEstimate.from_samples(out, seed)
+    acc = MomentAccumulator()
+    bar = _progress_bar(progress, trials)
+    try:
+        for b in K.block_sizes(trials, plan.n):
+            acc.add(_block(plan, rng, b, x, w, sign=sign, placement=placement, family=family, what=what))
+            if bar is not None:
+                bar.update(b)
+    finally:
+        if bar is not None:
+            bar.close()
+    return MonteCarloEstimate.from_moments(acc, seed, **(params or {}))
+
+
+def _block(plan, rng, b, x, w, *, sign, placement, family, what):
+    s = K.draw_starts(rng, plan, b, family, placement)
+    g = K.draw_sign_draws(rng, plan, b, sign)
+    if plan.m_total <= K.SCRATCH_SLOTS:
+        return K.fused_estimates(plan, s, g, sign, placement, x, w, what)
+    # huge memory: materialise slots, relabel the used ones, then the same sums
+    h = K.slots_from_starts(plan, s, placement)
+    ge = K.expand_signs(plan, g, sign)
+    if what == "inner":
+        return K.inner_products(h, ge, x, w, plan.m_total)
+    return K.weight_sq_errors(h, ge, w, plan.m_total)
+
+
+def _params(memory, tile, sign, placement, family) -> dict:
+    return dict(memory=int(memory), tile=tile, sign=sign, placement=placement, family=family)
 
 
 def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circular", family="ideal",
-                     trials=100_000, seed=0, align=1) -> MonteCarloEstimate:
+                     trials=100_000, seed=0, progress=False, align=1) -> MonteCarloEstimate:
     """Monte Carlo estimate of ``<w_hat, x>``, ``w_hat = recover(sketch(w))`` for a 1-D tile mapping.
 
     Parameters
@@ -104,12 +128,16 @@ def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circula
     trials : int
         Independent hash draws (``>= 2``).
     seed : int or None
+    progress : bool
+        Show a tqdm progress bar on stderr.
     align : int
         Ideal kernel-placement starts are multiples of ``align`` (needs ``placement="kernel"``).
 
     Returns
     -------
     MonteCarloEstimate
+        Carrying ``memory, tile, sign, placement, family`` (see :meth:`MonteCarloEstimate.compare`).
+        Memory use does not grow with ``trials``: the per-trial values are reduced block by block.
 
     Notes
     -----
@@ -119,7 +147,8 @@ def mc_inner_product(x, w, *, memory, tile=1, sign="element", placement="circula
     x, w = check_pair(x, w)
     m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
     plan = _aligned(K.make_plan([x.shape], (1, z), [m], shared=True), align, placement, family)
-    return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
+    return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed,
+                params=_params(m, z, sign, placement, family), progress=progress)
 
 
 def mc_weight_mse(w, *, memory, tile=1, sign="element", placement="circular", family="ideal",
@@ -134,7 +163,7 @@ def mc_weight_mse(w, *, memory, tile=1, sign="element", placement="circular", fa
     m, z, trials, seed = _common(memory, tile, sign, placement, family, trials, seed)
     plan = _aligned(K.make_plan([w.shape], (1, z), [m], shared=True), align, placement, family)
     return _run(plan, None, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed,
-                what="mse")
+                what="mse", params=_params(m, z, sign, placement, family))
 
 
 def mc_kernel(x, x2, *, memory, trials=100_000, seed=0, family="ideal") -> MonteCarloEstimate:
@@ -186,7 +215,8 @@ def mc_total_inner_product(xs, ws, *, memory, sharing="global", tile=1, sign="el
         plan = K.make_plan(shapes, (1, z), [int(v) for v in m_l], shared=False)
         x = np.concatenate(xs_)
         w = np.concatenate(ws_)
-    return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed)
+    return _run(plan, x, w, sign=sign, placement=placement, family=family, trials=trials, seed=seed,
+                params=_params(m, z, sign, placement, family))
 
 
 def mc_module_output(xs, ws, module, *, memory, sharing="global", scales=None, tile=1, sign="element",
@@ -222,8 +252,10 @@ def mc_placement_load(shape, tile, memory, *, trials=1000, seed=0, family="ideal
     of tile starts (no element-level arrays).
     """
     counts_iter, n, seed = _counts(shape, tile, memory, trials, seed, family, placement)
-    y = np.concatenate([(c.astype(np.float64) ** 2).sum(axis=1) / n for c in counts_iter])
-    return MonteCarloEstimate.from_samples(y, seed)
+    acc = MomentAccumulator()
+    for c in counts_iter:
+        acc.add((c.astype(np.float64) ** 2).sum(axis=1) / n)
+    return MonteCarloEstimate.from_moments(acc, seed, **_params(memory, tile, None, placement, family))
 
 
 def mc_unused_fraction(n, memory, tile=1, *, trials=1000, seed=0, family="ideal",
@@ -237,9 +269,10 @@ def mc_unused_fraction(n, memory, tile=1, *, trials=1000, seed=0, family="ideal"
     """
     n = check_int("n", n, low=1)
     counts_iter, _, seed = _counts((n,), tile, memory, trials, seed, family, placement)
-    m = memory
-    y = np.concatenate([(c == 0).sum(axis=1) / m for c in counts_iter])
-    return MonteCarloEstimate.from_samples(y, seed)
+    acc = MomentAccumulator()
+    for c in counts_iter:
+        acc.add((c == 0).sum(axis=1) / memory)
+    return MonteCarloEstimate.from_moments(acc, seed, **_params(memory, tile, None, placement, family))
 
 
 def _counts(shape, tile, memory, trials, seed, family, placement):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -11,6 +12,24 @@ import numpy as np
 def _ratio(num: float, den: float) -> float:
     """``num / den``, or ``nan`` when ``den`` is not positive."""
     return num / den if den > 0 else float("nan")
+
+
+class DerivedValue(float):
+    """A derived statistic (a ``float``) that may still be called like the method it used to be.
+
+    ``res.std`` is a property; ``res.std()`` keeps working for one release and emits a
+    ``DeprecationWarning``.
+    """
+
+    def __new__(cls, value: float, name: str):
+        obj = super().__new__(cls, value)
+        obj._name = name
+        return obj
+
+    def __call__(self) -> float:
+        warnings.warn(f"{self._name}() is deprecated: {self._name} is a property, drop the parentheses",
+                      DeprecationWarning, stacklevel=2)
+        return float(self)
 
 
 class _Result:
@@ -65,13 +84,15 @@ class InnerProductMoments(_Result):
     formula: str
     align: int = 1
 
+    @property
     def std(self) -> float:
-        """Standard deviation ``sqrt(variance)``."""
-        return math.sqrt(self.variance)
+        """Standard deviation ``sqrt(variance)`` (a property, as :attr:`MonteCarloEstimate.std`)."""
+        return DerivedValue(math.sqrt(self.variance), "std")
 
+    @property
     def mse(self) -> float:
-        """Mean squared error around ``<w, x>``: ``variance + bias**2``."""
-        return self.variance + self.bias**2
+        """Mean squared error around ``<w, x>``: ``variance + bias**2`` (a property)."""
+        return DerivedValue(self.variance + self.bias**2, "mse")
 
 
 @dataclass(frozen=True)

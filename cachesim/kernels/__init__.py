@@ -1,7 +1,8 @@
 """Kernel memory traces, their cache traffic, an analytic traffic model and a roofline cost model.
 
-Entry points: :func:`predict` (one kernel on one target -> :class:`KernelPrediction`) and :func:`explain`
-(dense vs ROAST vs HashedNet -> :class:`KernelExplanation`).
+Entry points: :func:`predict` (one kernel on one target -> :class:`KernelPrediction`; ``index=``/``align=``
+select the issue-aware cost model of :mod:`cachesim.kernels.issue`), :func:`explain` (dense vs ROAST vs
+HashedNet -> :class:`KernelExplanation`) and :func:`waterfall` (dense -> hashed kernel, one cost at a time).
 """
 
 from ._common import Block, GemmShape
@@ -27,8 +28,10 @@ from .gemm_gpu import (
     plan_gemm,
 )
 from .gpu_sim import replay_sectors, simulate_gemm_gpu
+from .issue import IssueEstimate, KernelDescription, describe
 from .prediction import KERNELS, KernelPrediction, predict
 from .targets import CpuTarget, GpuTarget, get_target
+from .waterfall import Waterfall, WaterfallStep, waterfall
 
 __all__ = [
     "Block", "GemmShape", "KERNELS", "KernelExplanation", "KernelPrediction", "explain", "predict",
@@ -38,5 +41,6 @@ __all__ = [
     "gather_gpu", "gather_indices", "gemm_cpu_trace", "gemm_sector_trace", "get_target", "grouped_order",
     "n_waves",
     "plan_gemm", "predict_cpu", "predict_gpu", "replay_sectors", "simulate_embedding", "simulate_gemm_cpu",
-    "simulate_gemm_gpu",
+    "simulate_gemm_gpu", "IssueEstimate", "KernelDescription", "Waterfall", "WaterfallStep", "describe",
+    "waterfall",
 ]

@@ -150,3 +150,104 @@ def predict_cpu(level_accesses, dram_bytes: float, flops: float, target="zen4", 
 def n_waves(n_programs: int, num_sms: int) -> int:
     """Waves of programs: ``ceil(programs / SMs)``."""
     return max(1, math.ceil(n_programs / num_sms))
+
+
+def gather_rate(cal: dict, memory_bytes: float) -> float:
+    """Scattered 2-byte loads per second for a shared array of ``memory_bytes`` (log-log interpolation of
+    the gather microbenchmark; clamped at its ends)."""
+    pts = cal["gather_bf16_per_s"]
+    if memory_bytes <= pts[0][0]:
+        return pts[0][1]
+    for (b0, r0), (b1, r1) in zip(pts, pts[1:]):
+        if memory_bytes <= b1:
+            w = math.log(memory_bytes / b0) / math.log(b1 / b0)
+            return math.exp(math.log(r0) + w * math.log(r1 / r0))
+    return pts[-1][1]
+
+
+def _micro_terms(traffic, t, desc, issue) -> tuple[float, float]:
+    """``(index, gather)`` seconds of a HashedNet kernel priced by the microbenchmarks (0 otherwise).
+
+    ``elements = K x N x programs per column`` B elements are indexed and loaded; ``index = elements /
+    hash rate`` (``hash``/``arith-only``: the authors' two 64-bit remainders; ``mulshift``);
+    ``gather = elements / gather rate(shared-array bytes)`` for the scattered kernels.
+    """
+    cal = t.calibration
+    if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
+        return 0.0, 0.0
+    elements = issue.elements
+    rate = {"hash": cal["hash_modp_per_s"], "arith-only": cal["hash_modp_per_s"],
+            "mulshift": cal["hash_mulshift_per_s"]}.get(desc.index)
+    index = elements / rate if rate else 0.0
+    gather = elements / gather_rate(cal, issue.memory_bytes) if desc.scattered else 0.0
+    return index, gather
+
+
+def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32: bool = True,
+                      n_waves: int | None = None, extra_l2_sectors: float = 0.0) -> CostPrediction:
+    """Issue-aware cost of a fused GEMM (the model of :mod:`cachesim.kernels.issue`).
+
+    Parameters
+    ----------
+    traffic : GpuTraffic or AnalyticTraffic
+        Sector traffic of the kernel (the dense traffic for HashedNet ``arith-only``).
+    target : GpuTarget
+        Must carry a ``calibration`` (measured ceilings).
+    desc : KernelDescription
+    issue : IssueEstimate
+    extra_l2_sectors : float
+        Coalesced sectors the index path adds (HashedNet ``table``: the int32 index matrix).
+
+    Notes
+    -----
+    Terms (seconds): ``compute = flops / sustained`` (the measured cuBLAS ceiling; other dtypes scaled
+    by the same sustained/datasheet fraction); ``issue`` (:func:`~cachesim.kernels.issue.estimate_issue`);
+    ``L1 = wavefronts / (SMs x wavefronts/clk x f)``; ``L2 = 32 B x (L2 sectors + writes) / B_L2``;
+    ``DRAM = bytes / measured copy bandwidth``; ``latency = launch + waves x DRAM latency``.
+
+    HashedNet adds two terms priced by microbenchmarks (:func:`_micro_terms`): ``index`` (evaluations of
+    its hash at the measured rate) and ``gather`` (scattered 2-byte loads at the rate measured for the
+    same shared-array size; a memory-divergent load holds the L1's miss-handling resources until all its
+    lines return, Wang et al., MICRO 2018, so the microbenchmark's rate already includes that queueing).
+
+    Overlap rule: ``t = latency + max(compute, issue, L1, L2, index + gather, DRAM)``: the pipelined
+    units overlap; the index and the gather it feeds are serial (each load's address is the hash's
+    result, and the kernel keeps too few warps resident to hide one behind the other). ``dominant`` names
+    the largest term (``index+gather`` when their sum sets the pace).
+    """
+    from .issue import l1_wavefronts, sm_clock_ghz
+
+    t = target
+    cal = t.calibration
+    if cal is None:
+        raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
+                            "(measured ceilings exist for: h200)")
+    src = t.sources
+    frac = cal["sustained_bf16_tflops"] / t.peak_tflops["bf16"]
+    f = sm_clock_ghz(t) * 1e9
+    writes = getattr(traffic, "write_sector_requests", 0)
+    wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
+    l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
+    l2 = t.sector_bytes * l2_sectors / (cal.get("l2_stream_gbs", t.l2_bandwidth_gbs) * 1e9)
+    index_s, gather_s = _micro_terms(traffic, t, desc, issue)
+    terms = [
+        CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), cal["source"]),
+        CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt); "
+                 + src.get("issue_per_scheduler_per_clk", "")),
+        CostTerm("L1", wf / (t.num_sms * t.l1_wavefronts_per_clk * f), src.get("l1_wavefronts_per_clk", "")),
+        CostTerm("L2", l2, cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
+        CostTerm("index", index_s, cal.get("micro_source", "")),
+        CostTerm("gather", gather_s, cal.get("micro_source", "")),
+        CostTerm("DRAM", traffic.dram_bytes / (cal["copy_gbps"] * 1e9), cal["source"]),
+    ]
+    waves = 1 if n_waves is None else max(1, int(n_waves))
+    lat = CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,
+                   src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
+    by = {x.name: x.seconds for x in terms}
+    serial = by["index"] + by["gather"]
+    pace = max(by["compute"], by["issue"], by["L1"], by["L2"], serial, by["DRAM"])
+    dominant = max(terms, key=lambda x: x.seconds).name
+    if serial == pace and by["index"] and by["gather"]:
+        dominant = "index+gather"
+    kernel = getattr(traffic, "kernel", None) or desc.kernel
+    return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._deprecate import deprecated_alias, renamed_kwargs
-from .._validate import pick_named
+from .._validate import check_allocation, is_pow2, pick_named
 from ..errors import CacheSimError
 from . import _replay_kernel as rk
 from ._common import (
@@ -313,12 +313,17 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
     elem = dtype_bytes(dtype)
     group_m = check_int("group_m", group_m, low=1)
     num_warps = check_int("num_warps", num_warps, low=1, high=32)
+    if not is_pow2(num_warps):  # Triton launches 1, 2, 4, 8, 16 or 32 warps per program
+        raise CacheSimError(f"num_warps={num_warps} must be a power of two in [1, 32]")
     num_stages = check_int("num_stages", num_stages, low=1, high=8)
     seed = check_int("seed", seed, low=0)
     load_path = check_choice("load_path", load_path, LOAD_PATHS)
     if load_path == "auto":
         load_path = "ldgsts" if num_stages > 1 else "ld"
     check_divisible(shape, block)
+    if kernel == "hashednet":  # the per-element slot table of W and its temporaries, before building it
+        check_allocation(f"the HashedNet slot table of W = {shape.k} x {shape.n}", shape.k * shape.n, 40,
+                         unit="elements")
     tile = block.bk * block.bn
     if kernel == "dense":
         memory = None

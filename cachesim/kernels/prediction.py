@@ -15,11 +15,20 @@ Kernels (``kernel``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .._deprecate import renamed_kwargs
 from ..errors import CacheSimError
-from ._common import ALL_KERNELS, Block, GemmShape, check_choice, check_int, dtype_bytes
+from ._common import (
+    ALL_KERNELS,
+    MAX_MEMORY,
+    Block,
+    GemmShape,
+    canonical_dtype,
+    check_choice,
+    check_int,
+    dtype_bytes,
+)
 from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
 from .targets import GPU_TARGETS, TARGETS, GpuTarget, get_target
 
@@ -59,6 +68,10 @@ class KernelPrediction:
     options : dict
         The remaining inputs (``group_m``, ``num_warps``, ``num_stages``, ``seed``, ``family``,
         ``load_path``, ``loop_tiles``, ``tf32``).
+    description : KernelDescription or None
+        The index path (``kernel``, ``index``, ``align``) when the issue-aware cost model priced the kernel.
+    issue : IssueEstimate or None
+        Its instruction-issue quantities (occupancy, waves, cycles per iteration).
     """
 
     kernel: str
@@ -73,6 +86,8 @@ class KernelPrediction:
     cost: CostPrediction
     parts: tuple = ()
     options: dict = field(default_factory=dict, compare=False)
+    description: object = None
+    issue: object = None
 
     @property
     def predicted_time_s(self) -> float:
@@ -108,6 +123,8 @@ class KernelPrediction:
         d.pop("by_operand", None)
         out |= {k: (float(v) if isinstance(v, float) else v) for k, v in d.items()
                 if k not in ("kernel", "backward", "target")}
+        if self.description is not None:
+            return out | _issue_tail(self)
         return out | _tail(self, with_terms=True)
 
 
@@ -116,6 +133,12 @@ def _tail(p: KernelPrediction, *, with_terms: bool) -> dict:
         return {"predicted_time_s": p.predicted_time_s, "dominant": p.dominant, "model": p.model}
     return {"model": p.model, "predicted_time_s": p.predicted_time_s, "dominant": p.dominant,
             "terms_s": p.terms}
+
+
+def _issue_tail(p: KernelPrediction) -> dict:
+    return {"index": p.description.index, "align": p.description.align, "cost_model": "issue",
+            "model": p.model, "predicted_time_s": p.predicted_time_s, "dominant": p.dominant,
+            "terms": p.terms, "issue": {k: v for k, v in p.issue.to_dict().items() if k != "description"}}
 
 
 def _traffic_dict(tr) -> dict:
@@ -163,13 +186,14 @@ def _combine(kernel: str, target: str, parts: list[tuple[str, CostPrediction]]) 
 def _memory_arg(memory):
     if memory is None:
         return None
-    return check_int("memory", memory, low=1)
+    return check_int("memory", memory, low=1, high=MAX_MEMORY)
 
 
 @renamed_kwargs(tiles="loop_tiles", kind="kernel")
 def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", memory=None, backward=False,
             group_m=8, num_warps=4, num_stages=3, seed=0, family=None, load_path="auto",
-            loop_tiles="32x32x32", analytic=False, tf32=True) -> KernelPrediction:
+            loop_tiles="32x32x32", analytic=False, tf32=True, index=None, align=None,
+            cost_model=None, tile=None) -> KernelPrediction:
     """Traffic and predicted time of one kernel on one target.
 
     Parameters
@@ -203,6 +227,12 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
         The gather kernels are always simulated.
     tf32 : bool
         fp32 matmuls run on TF32 tensor cores (Triton's default); ``False`` prices true fp32.
+    index, align, tile : optional
+        Index path, ROAST tile-start alignment (1/8/64) and ROAST tile ``(BK, BN)`` of the fused kernel
+        (:func:`cachesim.kernels.issue.describe`); any of them selects ``cost_model="issue"``.
+    cost_model : {"roofline", "issue"}, optional
+        ``"roofline"`` (the traffic roofline, unchanged) or ``"issue"`` (:mod:`cachesim.kernels.issue`;
+        GPU GEMM forward kernels on a calibrated target).
 
     Returns
     -------
@@ -221,15 +251,14 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     ``tiles=`` is a deprecated alias of ``loop_tiles=``.
     """
     kernel = check_choice("kernel", kernel, KERNELS)
+    dtype = canonical_dtype(dtype)  # aliases: float32, tf32, float16, bfloat16, ...
     c = dict(shape=GemmShape.parse(shape), block=Block.parse(block), dtype=dtype, memory=_memory_arg(memory),
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
              load_path=load_path, loop_tiles=loop_tiles, tf32=tf32)
-    dtype_bytes(dtype)
-    t = get_target(check_choice("target", target, TARGETS))
-    if not isinstance(backward, bool):
-        raise CacheSimError(f"backward={backward!r} must be True or False")
-    if not isinstance(analytic, bool):
-        raise CacheSimError(f"analytic={analytic!r} must be True or False")
+    t = _check_flags(dtype, target, backward, analytic)
+    model = _cost_model(cost_model, index, align, tile)
+    if model == "issue":
+        return _gemm_gpu_issue(kernel, backward, c, t, analytic=analytic, desc=(index, align, tile))
     if isinstance(t, GpuTarget):
         if kernel.startswith("gather"):
             if backward:
@@ -261,6 +290,62 @@ def _gemm_gpu(kernel, backward, c, t, *, analytic) -> KernelPrediction:
                        n_waves=n_waves(plan.n_programs, t.num_sms))
     return _make(kernel, c, t, backward=backward, model="analytic" if analytic else "simulation",
                  traffic=traffic, cost=cost)
+
+
+def _check_flags(dtype, target, backward, analytic):
+    """Validate ``dtype``, ``backward``, ``analytic``; return the resolved target."""
+    dtype_bytes(dtype)
+    t = get_target(check_choice("target", target, TARGETS))
+    if not isinstance(backward, bool):
+        raise CacheSimError(f"backward={backward!r} must be True or False")
+    if not isinstance(analytic, bool):
+        raise CacheSimError(f"analytic={analytic!r} must be True or False")
+    return t
+
+
+def _cost_model(cost_model, index, align, tile=None) -> str:
+    if cost_model is None:
+        return "issue" if (index is not None or align is not None or tile is not None) else "roofline"
+    model = check_choice("cost_model", cost_model, ("roofline", "issue"))
+    if model == "roofline" and (index is not None or align is not None):
+        raise CacheSimError(f"index={index!r} / align={align!r} need cost_model='issue' (the roofline has "
+                            "no index path)")
+    return model
+
+
+def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPrediction:
+    """The fused GEMM priced by the issue-aware model (:func:`cachesim.kernels.cost.predict_gpu_issue`)."""
+    from .analytic import analytic_gemm
+    from .cost import predict_gpu_issue
+    from .gemm_gpu import plan_gemm
+    from .gpu_sim import simulate_gemm_gpu
+    from .issue import describe, estimate_issue
+
+    if not isinstance(t, GpuTarget):
+        raise CacheSimError(f"target={t.name!r}: the issue-aware cost model prices GPU kernels (h200)")
+    desc = describe(kernel, *desc)
+    if backward:
+        raise CacheSimError("backward=True: the issue-aware model covers the forward kernels only")
+    if t.calibration is None:
+        raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
+                            "(measured ceilings exist for: h200)")
+    traffic_kernel = "dense" if desc.index == "arith-only" else kernel
+    plan = plan_gemm(traffic_kernel, c["shape"], block=c["block"], group_m=c["group_m"],
+                     num_warps=c["num_warps"], num_stages=c["num_stages"], dtype=c["dtype"],
+                     memory=None if traffic_kernel == "dense" else c["memory"], seed=c["seed"],
+                     family=c["family"], load_path=c["load_path"])
+    traffic = analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t)
+    issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
+                           num_stages=c["num_stages"], memory=c["memory"])
+    extra = 0.0
+    if desc.kernel == "hashednet" and desc.index == "table":
+        s, b = c["shape"], c["block"]
+        extra = s.k * s.n * 4 / t.sector_bytes * -(-s.m // b.bm)
+    cost = predict_gpu_issue(traffic, t, desc, issue, dtype=c["dtype"], tf32=c["tf32"],
+                             n_waves=issue.waves, extra_l2_sectors=extra)
+    p = _make(kernel, c, t, backward=False, model="analytic" if analytic else "simulation", traffic=traffic,
+              cost=cost)
+    return replace(p, description=desc, issue=issue)
 
 
 def _need_memory(kernel, c) -> None:

@@ -45,6 +45,16 @@ class GpuTarget:
     peak_tflops: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
     kind: str = "gpu"
+    # issue-aware cost model (cachesim.kernels.issue); see ISSUE_MODEL for the values and their sources
+    schedulers_per_sm: int = 4
+    issue_per_scheduler_per_clk: float = 1.0
+    registers_per_sm: int = 65536
+    max_shared_per_sm: int = 228 * 1024
+    shared_reserved_per_block: int = 1024
+    max_warps_per_sm: int = 64
+    max_blocks_per_sm: int = 32
+    l1_wavefronts_per_clk: float = 1.0
+    calibration: dict | None = None
 
     def l1_bytes_for(self, shared_bytes: int) -> int:
         """L1 data capacity left after the smallest carve-out that holds ``shared_bytes`` of shared memory.
@@ -106,6 +116,48 @@ _CPU_EXTRA = {
                     "2 x 256-bit FMA pipes: 32 fp32 FLOP/clk x 3 GHz (ASSUMED clock where unknown)"),
 }
 
+#: Constants of the issue-aware cost model (:mod:`cachesim.kernels.issue`), each with its source. None is
+#: fitted to a timing: they are documented hardware limits or ceilings measured by microbenchmarks.
+ISSUE_MODEL = {
+    "schedulers_per_sm": (4, "CUDA C++ Programming Guide, Compute Capability 9.0: an SM has four warp "
+                             "schedulers (one per sub-partition)"),
+    "issue_per_scheduler_per_clk": (1.0, "one warp instruction per scheduler per clock (CUDA C++ "
+                                         "Programming Guide, cc 9.0 architecture section)"),
+    "registers_per_sm": (65536, "CUDA C++ Programming Guide, Technical Specifications per cc: 64 K 32-bit "
+                                "registers per SM (cc 9.0)"),
+    "max_shared_per_sm": (228 * 1024, "CUDA C++ Programming Guide, cc 9.0: up to 228 KB shared memory per "
+                                       "SM"),
+    "shared_reserved_per_block": (1024, "CUDA C++ Programming Guide, cc 9.0: 1 KB of shared memory reserved "
+                                        "per block by the system"),
+    "max_warps_per_sm": (64, "CUDA C++ Programming Guide, cc 9.0: 64 resident warps per SM"),
+    "max_blocks_per_sm": (32, "CUDA C++ Programming Guide, cc 9.0: 32 resident blocks per SM"),
+    "l1_wavefronts_per_clk": (1.0, "one 128-byte line (wavefront) per clock through the L1 data stage: the "
+                                   "preset's 128 B/clk/SM divided by the 128-byte line; a memory-divergent "
+                                   "warp load takes one wavefront per distinct line (Wang et al., MICRO "
+                                   "2018)"),
+    "arithmetic_throughput": ("64 results/clk/SM for 32-bit integer add/multiply/shift/compare, 16 for "
+                              "MUFU and conversions", "CUDA C++ Programming Guide, Arithmetic Instructions "
+                              "throughput table, cc 9.0 (the compiled stall counts already respect them)"),
+}
+#: Ceilings measured by the GPU driver's microbenchmarks in each timing record (h200 only): the cuBLAS bf16
+#: 8192^3 product and a 4 GiB device-to-device copy, measurements/gpu/call7_time/gpu_fast_time.json
+#: (case type "ceilings"). Targets without an entry have no calibration for the issue-aware model.
+CALIBRATIONS = {
+    "h200": {"sustained_bf16_tflops": 729.258, "copy_gbps": 4282.5, "sm_clock_ghz": 1.605,
+             "l2_stream_gbs": 14484.3, "hash_modp_per_s": 2.21968e11, "hash_mulshift_per_s": 1.16195e13,
+             "gather_bf16_per_s": ((32768, 8.51536e11), (131072, 7.87721e11), (2097152, 1.69198e11),
+                                   (16777216, 1.60446e11), (67108864, 7.69383e10), (536870912, 4.13662e10)),
+             "micro_source": "measurements/gpu/call12_micro/gpu_micro.json (H200, 2026-11-29, "
+                             "drivers/gpu_micro.py): hash-modp (the authors' index, two int64 remainders) "
+                             "2.22e11 evaluations/s; hash-mulshift 1.16e13/s; gather-bf16 (one sector per "
+                             "element) elements/s by shared-array bytes; stream-bf16 from a 2 MiB array "
+                             "(past L1, inside L2) 14.5 TB/s",
+             "source": "measurements/gpu/call7_time/gpu_fast_time.json, case type 'ceilings' (H200, "
+                       "2026-11-29): cuBLAS bf16 8192^3 729.3 TFLOP/s; device copy 4282 GB/s; SM clock "
+                       "1605 MHz sampled by nvidia-smi right after the cuBLAS ceiling (power-capped, "
+                       "throttle reason 0x4; Nsight Compute saw 1.5-1.7 GHz under load in call8_focus)"},
+}
+
 GPU_TARGETS = ("h200", "h100")
 CPU_TARGETS = ("zen4", "host", "intel-server")
 TARGETS = GPU_TARGETS + CPU_TARGETS
@@ -137,6 +189,7 @@ def get_target(name) -> GpuTarget | CpuTarget:
                                     "dram_bandwidth_gbs", "l1_latency_ns", "l2_latency_ns")}
         sources.update({k: v[1] for k, v in _GPU_EXTRA.items()})
         sources["index"] = "this model uses modulo set indexing at both levels (the preset's L2 uses XOR)"
+        sources.update({k: v[1] for k, v in ISSUE_MODEL.items()})
         return GpuTarget(
             name=name, num_sms=h.num_sms, frequency_ghz=f, l1_pool_bytes=_GPU_EXTRA["l1_pool_bytes"][0],
             l1_ways=l1.ways, l2_bytes=l2.size, l2_ways=l2.ways, line_bytes=l1.line, sector_bytes=l1.sector,
@@ -145,7 +198,8 @@ def get_target(name) -> GpuTarget | CpuTarget:
             dram_bandwidth_gbs=h.dram_bandwidth_gbs, l1_latency_ns=l1.latency_cycles / f,
             l2_latency_ns=l2.latency_cycles / f, dram_latency_ns=_GPU_EXTRA["dram_latency_ns"][0],
             launch_overhead_ns=_GPU_EXTRA["launch_overhead_ns"][0], peak_tflops=_GPU_EXTRA["peak_tflops"][0],
-            sources=sources,
+            sources=sources, calibration=CALIBRATIONS.get(name),
+            **{k: v[0] for k, v in ISSUE_MODEL.items() if k != "arithmetic_throughput"},
         )
     f = h.frequency_ghz or 3.0
     bw = tuple(lv.bandwidth_bytes_per_cycle or 32.0 for lv in h.levels)

@@ -28,6 +28,7 @@ from .cpu import (
     gather_trace,
     simulate_gather_sweep,
 )
+from .fast_records import FastHeadline, TrainStep, fast_headline, fast_train_steps
 from .geometry import record_hierarchy
 from .gpu import GemmCase, ceilings, check_case, time_case
 from .records import MeasurementRecord, load_records, provenance, write_record
@@ -35,6 +36,7 @@ from .triton_kernels import KernelHash, TileConfig, kernel_index, matmul, matmul
 
 __all__ = [
     "MeasurementRecord", "load_records", "provenance", "record_hierarchy", "write_record",
+    "FastHeadline", "TrainStep", "fast_headline", "fast_train_steps",
     # CPU gather sweep vs the simulator
     "GatherSweep", "GatherTiming", "KneeComparison", "LevelKnee", "SimulatedGather", "SimulatedGatherSweep",
     "compare_knees", "gather_sweep", "gather_trace", "simulate_gather_sweep",

@@ -11,19 +11,22 @@ from torch import nn
 from ..errors import CacheSimError
 from ..trace import plain
 from . import triton_fast_bwd as fb
-from .roast_linear import _check_layout, _fast_forward, _int, start_table
+from ._roast_linear_common import _check_layout, _fast_forward, _int, start_table
 
 
 class RoastMatmul(torch.autograd.Function):
-    """``Y = lambda X W`` with ``W`` read tile-wise from the shared array (fused kernels both ways)."""
+    """``Y = lambda X W`` with ``W`` read tile-wise from the shared array (fused kernels both ways).
+
+    The layer checked its operands once (construction, ``forward``); the passes launch without
+    re-checking (``triton_fast_bwd``'s internal launchers).
+    """
 
     @staticmethod
     def forward(ctx, x2, memory, layer):
         y = _fast_forward(layer, x2)
         if y is None:
-            y = fb.roast_forward(x2, memory, layer.start_table, layer.out_features, layer.tile,
-                                 align=layer.align, scale=layer.scale, config=layer.config,
-                                 ieee=layer.ieee)
+            y = fb._run_forward(torch, x2, memory, layer._addr(memory), layer.out_features, layer.tile,
+                                layer.scale, layer.config, layer.ieee, None)
         ctx.save_for_backward(x2, memory)
         ctx.layer = layer
         return y
@@ -33,17 +36,18 @@ class RoastMatmul(torch.autograd.Function):
         x2, memory = ctx.saved_tensors
         layer = ctx.layer
         dy = dy.contiguous()
-        kw = dict(align=layer.align, scale=layer.scale, config=layer.config, ieee=layer.ieee)
+        addr = layer._addr(memory)
         dx = None
         if ctx.needs_input_grad[0]:
-            dx = fb.roast_dx(dy, memory, layer.start_table, layer.in_features, layer.tile, **kw)
+            dx = fb._run_dx(torch, dy, memory, addr, layer.in_features, layer.tile, layer.scale, layer.config,
+                            layer.ieee, None)
         dmem = None
         if ctx.needs_input_grad[1]:
             g = torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
-            kw["config"] = layer.dw_config
-            fb.roast_grad_memory(x2, dy, layer.start_table, g, layer.tile, **kw)
+            fb._run_grad(torch, x2, dy, g, addr, layer.tile, layer.scale, layer.dw_config, layer.ieee)
             dmem = g if memory.dtype == torch.float32 else g.to(memory.dtype)
         return dx, dmem, None
+
 
 class RoastLinear(nn.Module):
     """Linear layer on the fused table-driven ROAST-MM kernels.
@@ -121,6 +125,7 @@ class RoastLinear(nn.Module):
         table = start_table(k, n, self.tile, param.numel(), align=self.align, seed=self.seed)
         self.register_buffer("start_table", torch.as_tensor(table).to(param.device))
         self._prep = {}
+        self._fast_choices = {}
         self.bias = nn.Parameter(torch.zeros(n, dtype=param.dtype, device=param.device)) if bias else None
 
     @property
@@ -141,6 +146,10 @@ class RoastLinear(nn.Module):
                                     "the two kernels would read different slots")
             self._prep[key] = prep
         return self._prep[key]
+
+    def _addr(self, memory):
+        """The kernels' addressing of this layer (built per call: the table follows ``.to(device)``)."""
+        return fb._Addr("roast", start_table=self.start_table, align=self.align, span=memory.shape[0])
 
     def slot_index(self) -> np.ndarray:
         """``(K, N)`` int64 slot of every weight (``roast_theory.hashes.tile_slot_index``)."""

@@ -29,29 +29,21 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from ._triton_jit_common import (
+    _dot,
+    _grouped_block,
+    _grouped_pid,
+    _hashednet_slot,
+    _ld_i32,
+    _load_block,
+    _load_xt_dy,
+    _masked_load,
+    _mulshift_slot,
+    _store_block,
+)
+
 # scalars whose value should not pick a kernel variant (hash parameters, tile counts, module scale)
 _NO_SPEC = ["KB", "NB", "scale", "r1", "r2", "r3", "prime", "span", "shift"]
-
-
-@triton.jit
-def _grouped_pid(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, GROUP: tl.constexpr):
-    num_r = tl.cdiv(rows, BLOCK_R)
-    num_c = tl.cdiv(cols, BLOCK_C)
-    in_group = GROUP * num_c
-    group_id = pid // in_group
-    first_r = group_id * GROUP
-    size_r = min(num_r - first_r, GROUP)
-    pid_r = first_r + ((pid % in_group) % size_r)
-    pid_c = (pid % in_group) // size_r
-    return pid_r, pid_c
-
-
-@triton.jit
-def _dot(a, b, acc, IEEE: tl.constexpr):
-    if IEEE:
-        return tl.dot(a, b, acc, input_precision="ieee")
-    else:
-        return tl.dot(a, b, acc)
 
 
 @triton.jit
@@ -77,18 +69,6 @@ def _roast_rows(start_ptr, kblk, nb, KB, NB, BK: tl.constexpr, BN: tl.constexpr,
 
 
 @triton.jit
-def _ld_i32(ptr, ASM: tl.constexpr):
-    """int32 load(s); ``ASM``: a plain ``ld.global.nc`` that Triton's software pipeliner leaves in place
-    (``tl.load`` under the interpreter)."""
-    if ASM:
-        v = tl.inline_asm_elementwise("ld.global.nc.b32 $0, [$1];", "=r,l", [ptr], dtype=tl.int32,
-                                      is_pure=True, pack=1)
-    else:
-        v = tl.load(ptr)
-    return v
-
-
-@triton.jit
 def _row_start_ptrs(start_ptr, kblk, KB, NB, BK: tl.constexpr, BLOCK_K: tl.constexpr):
     """Pointers ``(BLOCK_K,)`` to the table entries ``(kt, 0)`` of every row's tile row ``kt`` (rows past
     the last tile row point at row 0: harmless, their values are not stored)."""
@@ -98,25 +78,21 @@ def _row_start_ptrs(start_ptr, kblk, KB, NB, BK: tl.constexpr, BLOCK_K: tl.const
 
 
 @triton.jit
-def _pf_rows(sel, BK: tl.constexpr, BN: tl.constexpr, BLOCK_K: tl.constexpr, ALIGN: tl.constexpr):
+def _pf_block(w_ptr, sel, BK: tl.constexpr, BN: tl.constexpr, BLOCK_K: tl.constexpr, ALIGN: tl.constexpr):
+    """The ROAST weight block whose rows' tile starts ``sel`` (``(BLOCK_K,)``) were prefetched."""
     rows = sel + (tl.arange(0, BLOCK_K) % BK) * BN
     if ALIGN > 1:
         rows = tl.multiple_of(rows, ALIGN)
-    return rows
+    return tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
 
 
 @triton.jit
 def _hashed_off(rk, rn, r1, r2, r3, prime, span, shift, KIND: tl.constexpr):
     """Slots ``(BLOCK_K, BN)`` of the HashedNet kinds 1 (authors' int64 hash) and 4 (multiply-shift)."""
     if KIND == 1:
-        h = (rk[:, None].to(tl.int64) * r1 + rn[None, :].to(tl.int64) * r2 + r3) % prime
-        off = h % span
+        off = _hashednet_slot(rk, rn, r1, r2, r3, prime, span)
     else:
-        a1 = tl.cast(r1, tl.uint32, bitcast=True)
-        a2 = tl.cast(r2, tl.uint32, bitcast=True)
-        c = tl.cast(r3, tl.uint32, bitcast=True)
-        h = rk[:, None].to(tl.uint32) * a1 + rn[None, :].to(tl.uint32) * a2 + c
-        off = (h >> tl.cast(shift, tl.uint32)).to(tl.int32)
+        off = _mulshift_slot(rk, rn, r1, r2, r3, shift)
     return off
 
 
@@ -131,10 +107,7 @@ def _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, 
         w = tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
     elif KIND == 1 or KIND == 4:
         off = _hashed_off(rk, rn, r1, r2, r3, prime, span, shift, KIND)
-        if EVEN:
-            w = tl.load(w_ptr + off)
-        else:
-            w = tl.load(w_ptr + off, mask=mask, other=0.0)
+        w = _masked_load(w_ptr + off, mask, EVEN)
     elif KIND == 2:
         i_ptrs = idx_ptr + rk[:, None].to(tl.int64) * N + rn[None, :]
         if EVEN:
@@ -142,11 +115,7 @@ def _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, 
         else:
             w = tl.load(w_ptr + tl.load(i_ptrs, mask=mask, other=0), mask=mask, other=0.0)
     else:
-        w_ptrs = w_ptr + rk[:, None].to(tl.int64) * N + rn[None, :]
-        if EVEN:
-            w = tl.load(w_ptrs)
-        else:
-            w = tl.load(w_ptrs, mask=mask, other=0.0)
+        w = _masked_load(w_ptr + rk[:, None].to(tl.int64) * N + rn[None, :], mask, EVEN)
     return w
 
 
@@ -157,37 +126,25 @@ def fwd_kernel(x_ptr, w_ptr, start_ptr, idx_ptr, y_ptr, M, N, K, KB, NB, scale, 
                EVEN: tl.constexpr, PF: tl.constexpr = False, ASM: tl.constexpr = False):
     """Y[M, N] = scale * X[M, K] @ W[K, N] (reference forward; the timed fast forward is
     :mod:`cachesim.measure.triton_fast`)."""
-    pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BN, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BN + tl.arange(0, BN)
+    pid_m, pid_n, rm, rn = _grouped_block(tl.program_id(0), M, N, BLOCK_M, BN, GROUP_M)
     acc = tl.zeros((BLOCK_M, BN), dtype=tl.float32)
     n_k = tl.cdiv(K, BLOCK_K)
     if KIND == 0 and PF:
         sel_n = _ld_i32(_row_start_ptrs(start_ptr, 0, KB, NB, BK, BLOCK_K) + pid_n, ASM)
     for kblk in range(0, n_k):
         rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
-        a_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
-        if EVEN:
-            a = tl.load(a_ptrs)
-        else:
-            a = tl.load(a_ptrs, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
+        a = _load_block(x_ptr, rm, rk, M, K, EVEN)
         if KIND == 0 and PF:
             # starts prefetched one step ahead into registers with plain loads (not pipelined)
             sel = sel_n
             nxt = tl.minimum(kblk + 1, n_k - 1)
             sel_n = _ld_i32(_row_start_ptrs(start_ptr, nxt, KB, NB, BK, BLOCK_K) + pid_n, ASM)
-            rows = _pf_rows(sel, BK, BN, BLOCK_K, ALIGN)
-            w = tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
+            w = _pf_block(w_ptr, sel, BK, BN, BLOCK_K, ALIGN)
         else:
             w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, pid_n, N, K, KB, NB, r1, r2, r3, prime,
                          span, shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
         acc = _dot(a, w, acc, IEEE)
-    acc = acc * scale
-    y_ptrs = y_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
-    if EVEN:
-        tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty))
-    else:
-        tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
+    _store_block(y_ptr, acc * scale, rm, rn, M, N, EVEN)
 
 
 @triton.jit(do_not_specialize=_NO_SPEC)
@@ -196,9 +153,7 @@ def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, KB, NB, scale,
               BN: tl.constexpr, GROUP_M: tl.constexpr, ALIGN: tl.constexpr, IEEE: tl.constexpr,
               EVEN: tl.constexpr, PF: tl.constexpr = False, ASM: tl.constexpr = False):
     """dX[M, K] = scale * dY[M, N] @ W[K, N]^T; program (pid_m, kblk), loop over the tile columns nb."""
-    pid_m, kblk = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rk = kblk * BLOCK_K + tl.arange(0, BLOCK_K)
+    pid_m, kblk, rm, rk = _grouped_block(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
     n_n = tl.cdiv(N, BN)
     if KIND == 0 and PF:
@@ -206,27 +161,17 @@ def dx_kernel(dy_ptr, w_ptr, start_ptr, idx_ptr, dx_ptr, M, N, K, KB, NB, scale,
         sel_n = _ld_i32(s_ptrs, ASM)
     for nb in range(0, n_n):
         rn = nb * BN + tl.arange(0, BN)
-        g_ptrs = dy_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
-        if EVEN:
-            g = tl.load(g_ptrs)
-        else:
-            g = tl.load(g_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
+        g = _load_block(dy_ptr, rm, rn, M, N, EVEN)
         if KIND == 0 and PF:
             # starts prefetched one step ahead into registers with plain loads (not pipelined)
             sel = sel_n
             sel_n = _ld_i32(s_ptrs + tl.minimum(nb + 1, n_n - 1), ASM)
-            rows = _pf_rows(sel, BK, BN, BLOCK_K, ALIGN)
-            w = tl.load(w_ptr + (rows[:, None] + tl.arange(0, BN)[None, :]))
+            w = _pf_block(w_ptr, sel, BK, BN, BLOCK_K, ALIGN)
         else:
             w = _w_block(w_ptr, start_ptr, idx_ptr, rk, rn, kblk, nb, N, K, KB, NB, r1, r2, r3, prime, span,
                          shift, KIND, BK, BN, BLOCK_K, ALIGN, EVEN)
         acc = _dot(g, tl.trans(w), acc, IEEE)
-    acc = acc * scale
-    dx_ptrs = dx_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
-    if EVEN:
-        tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty))
-    else:
-        tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rk[None, :] < K))
+    _store_block(dx_ptr, acc * scale, rm, rk, M, K, EVEN)
 
 
 @triton.jit(do_not_specialize=_NO_SPEC)
@@ -246,14 +191,7 @@ def dw_kernel(x_ptr, dy_ptr, start_ptr, idx_ptr, g_ptr, M, N, K, KB, NB, scale, 
     acc = tl.zeros((BLOCK_K, BN), dtype=tl.float32)
     for mb in range(split, tl.cdiv(M, BLOCK_M), SPLIT_M):
         rm = mb * BLOCK_M + tl.arange(0, BLOCK_M)
-        x_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
-        d_ptrs = dy_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
-        if EVEN:
-            x = tl.load(x_ptrs)
-            d = tl.load(d_ptrs)
-        else:
-            x = tl.load(x_ptrs, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
-            d = tl.load(d_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
+        x, d = _load_xt_dy(x_ptr, dy_ptr, rm, rk, rn, M, N, K, EVEN)
         acc = _dot(tl.trans(x), d, acc, IEEE)
     acc = acc * scale
     mask = (rk[:, None] < K) & (rn[None, :] < N)

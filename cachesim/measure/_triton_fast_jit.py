@@ -36,20 +36,16 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from ._triton_jit_common import (
+    _dot,
+    _grouped_block,
+    _hashednet_slot,
+    _ld_i32,
+    _mulshift_slot,
+    _stable_bracket,
+)
+
 _NO_SPEC = ["NT", "scale", "zscale", "r1", "r2", "r3", "r4", "r5", "r7", "prime", "modulus", "shift"]
-
-
-@triton.jit
-def _grouped_pid(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, GROUP: tl.constexpr):
-    num_r = tl.cdiv(rows, BLOCK_R)
-    num_c = tl.cdiv(cols, BLOCK_C)
-    in_group = GROUP * num_c
-    group_id = pid // in_group
-    first_r = group_id * GROUP
-    size_r = min(num_r - first_r, GROUP)
-    pid_r = first_r + ((pid % in_group) % size_r)
-    pid_c = (pid % in_group) // size_r
-    return pid_r, pid_c
 
 
 @triton.jit
@@ -64,23 +60,8 @@ def _tile_start(kt, nt, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
         lo = (kt * r7 + nt * r5 + r4) % 45007
         s = ((hi * 45007 + lo) % modulus) * ALIGN
     else:
-        kt64 = tl.cast(kt, tl.int64)
-        nt64 = tl.cast(nt, tl.int64)
-        hi = (kt64 * r3 + nt64 * r2 + r1) % prime
-        lo = (kt64 * r7 + nt64 * r5 + r4) % prime
-        s = (((hi * prime + lo) % modulus) * ALIGN).to(tl.int32)
+        s = ((_stable_bracket(kt, nt, r1, r2, r3, r4, r5, r7, prime) % modulus) * ALIGN).to(tl.int32)
     return s
-
-
-@triton.jit
-def _ld_i32(ptr, ASM: tl.constexpr):
-    """Scalar int32 load; ``ASM``: a plain ``ld.global.nc`` the software pipeliner leaves in place."""
-    if ASM:
-        v = tl.inline_asm_elementwise("ld.global.nc.b32 $0, [$1];", "=r,l", [ptr], dtype=tl.int32,
-                                      is_pure=True, pack=1)
-    else:
-        v = tl.load(ptr)
-    return v
 
 
 @triton.jit
@@ -107,13 +88,6 @@ def _rows_from_starts(s0, s1, TBK: tl.constexpr, TBN: tl.constexpr, ALIGN: tl.co
 
 
 @triton.jit
-def _hashednet_hash(rk, rn, r1, r2, r3, prime, modulus):
-    """The authors' HashedNet slot ((k R1 + n R2 + R3) mod P) mod H, int64 (BLOCK_K x BLOCK_N)."""
-    h = (rk[:, None].to(tl.int64) * r1 + rn[None, :].to(tl.int64) * r2 + r3) % prime
-    return h % modulus
-
-
-@triton.jit
 def _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime, modulus, shift,
                B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, ALIGN: tl.constexpr,
                BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr):
@@ -137,13 +111,9 @@ def _b_offsets(kb, pid_n, rk, rn, aux_ptr, N, NT, r1, r2, r3, r4, r5, r7, prime,
         rows = tl.multiple_of(rows, ALIGN)
         off = rows[:, None] + tl.arange(0, BLOCK_N)[None, :]
     elif B_MODE == 3:
-        off = _hashednet_hash(rk, rn, r1, r2, r3, prime, modulus)
+        off = _hashednet_slot(rk, rn, r1, r2, r3, prime, modulus)
     elif B_MODE == 4:
-        a1 = tl.cast(r1, tl.uint32, bitcast=True)
-        a2 = tl.cast(r2, tl.uint32, bitcast=True)
-        c = tl.cast(r3, tl.uint32, bitcast=True)
-        h = rk[:, None].to(tl.uint32) * a1 + rn[None, :].to(tl.uint32) * a2 + c
-        off = (h >> tl.cast(shift, tl.uint32)).to(tl.int32)
+        off = _mulshift_slot(rk, rn, r1, r2, r3, shift)
     else:
         off = tl.load(aux_ptr + rk[:, None] * N + rn[None, :])
     return off
@@ -156,9 +126,7 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
                BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                GROUP_M: tl.constexpr, IEEE: tl.constexpr, ASM: tl.constexpr = True, PF: tl.constexpr = 1):
     """Y[M, N] = scale * X[M, K] @ W[K, N]; every dimension a multiple of its block (checked by caller)."""
-    pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    pid_m, pid_n, rm, rn = _grouped_block(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     rn = tl.max_contiguous(tl.multiple_of(rn, BLOCK_N), BLOCK_N)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     if B_MODE == 6:
@@ -196,11 +164,8 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, aux_ptr, M, N, K, NT, scale, zscale,
                              shift, B_MODE, TBK, TBN, ALIGN, BLOCK_K, BLOCK_N)
         b = tl.load(b_ptr + off)
         if B_MODE == 6:
-            hacc += _hashednet_hash(rk, rn, r1, r2, r3, prime, modulus).to(tl.int32)
-        if IEEE:
-            acc = tl.dot(a, b, acc, input_precision="ieee")
-        else:
-            acc = tl.dot(a, b, acc)
+            hacc += _hashednet_slot(rk, rn, r1, r2, r3, prime, modulus).to(tl.int32)
+        acc = _dot(a, b, acc, IEEE)
     acc = acc * scale
     if B_MODE == 6:
         acc += tl.sum(tl.sum(hacc, axis=1), axis=0).to(tl.float32) * zscale

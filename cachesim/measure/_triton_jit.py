@@ -26,14 +26,21 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from ._triton_jit_common import (
+    _dot,
+    _grouped_block,
+    _hashednet_slot,
+    _load_block,
+    _load_xt_dy,
+    _masked_load,
+    _stable_bracket,
+    _store_block,
+)
+
 
 @triton.jit
 def _roast_start(kb, nb, r1, r2, r3, r4, r5, r7, prime, span):
-    kb64 = tl.cast(kb, tl.int64)
-    nb64 = tl.cast(nb, tl.int64)
-    hi = (kb64 * r3 + nb64 * r2 + r1) % prime
-    lo = (kb64 * r7 + nb64 * r5 + r4) % prime
-    return (hi * prime + lo) % span
+    return _stable_bracket(kb, nb, r1, r2, r3, r4, r5, r7, prime) % span
 
 
 @triton.jit
@@ -63,8 +70,7 @@ def _b_offsets(rk, rn, kb, nb, N, r1, r2, r3, r4, r5, r7, prime, span,
         else:
             off = tl.multiple_of(s.to(tl.int32), 16) + (ko[:, None] * BLOCK_N + no[None, :])
     else:
-        h = (rk[:, None].to(tl.int64) * r1 + rn[None, :].to(tl.int64) * r2 + r3) % prime
-        off = h % span
+        off = _hashednet_slot(rk, rn, r1, r2, r3, prime, span)
     return off
 
 
@@ -91,24 +97,21 @@ def _roast_tile_gather(b_ptr, kb, nb, r1, r2, r3, r4, r5, r7, prime, span,
 
 
 @triton.jit
-def _grouped_pid(pid, rows, cols, BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr, GROUP: tl.constexpr):
-    num_r = tl.cdiv(rows, BLOCK_R)
-    num_c = tl.cdiv(cols, BLOCK_C)
-    in_group = GROUP * num_c
-    group_id = pid // in_group
-    first_r = group_id * GROUP
-    size_r = min(num_r - first_r, GROUP)
-    pid_r = first_r + ((pid % in_group) % size_r)
-    pid_c = (pid % in_group) // size_r
-    return pid_r, pid_c
+def _b_block(b_ptr, rk, rn, kb, nb, N, K, r1, r2, r3, r4, r5, r7, prime, span,
+             MODE: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr, WIDE: tl.constexpr,
+             EVEN: tl.constexpr, VEC: tl.constexpr):
+    """The B block (kb, nb) (BLOCK_K x BLOCK_N) whose absolute indices are rk, rn.
 
-
-@triton.jit
-def _dot(a, b, acc, IEEE: tl.constexpr):
-    if IEEE:
-        return tl.dot(a, b, acc, input_precision="ieee")
+    MODE 4: the whole tile lies inside the shared array (rows k >= K and columns n >= N meet zero
+    operands or are not stored); the other modes load zeros outside ``K x N`` unless ``EVEN``.
+    """
+    if MODE == 4:
+        b = _roast_tile_gather(b_ptr, kb, nb, r1, r2, r3, r4, r5, r7, prime, span, BLOCK_K, BLOCK_N, VEC)
     else:
-        return tl.dot(a, b, acc)
+        b_ptrs = b_ptr + _b_offsets(rk, rn, kb, nb, N, r1, r2, r3, r4, r5, r7, prime, span,
+                                    MODE, BLOCK_K, BLOCK_N, WIDE)
+        b = _masked_load(b_ptrs, (rk[:, None] < K) & (rn[None, :] < N), EVEN)
+    return b
 
 
 @triton.jit
@@ -118,35 +121,15 @@ def fwd_kernel(x_ptr, b_ptr, y_ptr, M, N, K, scale,
                GROUP_M: tl.constexpr, IEEE: tl.constexpr, EVEN: tl.constexpr, WIDE: tl.constexpr,
                VEC: tl.constexpr = 8):
     """Y[M, N] = scale * X[M, K] @ B[K, N]."""
-    pid_m, pid_n = _grouped_pid(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    pid_m, pid_n, rm, rn = _grouped_block(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for kb in range(0, tl.cdiv(K, BLOCK_K)):
         rk = kb * BLOCK_K + tl.arange(0, BLOCK_K)
-        a_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
-        if EVEN:
-            a = tl.load(a_ptrs)
-        else:
-            a = tl.load(a_ptrs, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
-        if MODE == 4:
-            # whole tile is inside M; rows k >= K meet zero columns of A, columns n >= N are not stored
-            b = _roast_tile_gather(b_ptr, kb, pid_n, r1, r2, r3, r4, r5, r7, prime, span,
-                                   BLOCK_K, BLOCK_N, VEC)
-        else:
-            b_ptrs = b_ptr + _b_offsets(rk, rn, kb, pid_n, N, r1, r2, r3, r4, r5, r7, prime, span,
-                                        MODE, BLOCK_K, BLOCK_N, WIDE)
-            if EVEN:
-                b = tl.load(b_ptrs)
-            else:
-                b = tl.load(b_ptrs, mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)
+        a = _load_block(x_ptr, rm, rk, M, K, EVEN)
+        b = _b_block(b_ptr, rk, rn, kb, pid_n, N, K, r1, r2, r3, r4, r5, r7, prime, span,
+                     MODE, BLOCK_K, BLOCK_N, WIDE, EVEN, VEC)
         acc = _dot(a, b, acc, IEEE)
-    acc = acc * scale
-    y_ptrs = y_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
-    if EVEN:
-        tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty))
-    else:
-        tl.store(y_ptrs, acc.to(y_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rn[None, :] < N))
+    _store_block(y_ptr, acc * scale, rm, rn, M, N, EVEN)
 
 
 @triton.jit
@@ -156,35 +139,15 @@ def dx_kernel(dy_ptr, b_ptr, dx_ptr, M, N, K, scale,
               GROUP_M: tl.constexpr, IEEE: tl.constexpr, EVEN: tl.constexpr, WIDE: tl.constexpr,
                VEC: tl.constexpr = 8):
     """dX[M, K] = scale * dY[M, N] @ B[K, N]^T, reading the same B tiles as the forward pass."""
-    pid_m, pid_k = _grouped_pid(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
+    pid_m, pid_k, rm, rk = _grouped_block(tl.program_id(0), M, K, BLOCK_M, BLOCK_K, GROUP_M)
     acc = tl.zeros((BLOCK_M, BLOCK_K), dtype=tl.float32)
     for nb in range(0, tl.cdiv(N, BLOCK_N)):
         rn = nb * BLOCK_N + tl.arange(0, BLOCK_N)
-        g_ptrs = dy_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
-        if EVEN:
-            g = tl.load(g_ptrs)
-        else:
-            g = tl.load(g_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
-        if MODE == 4:
-            # columns n >= N meet zero columns of dY; rows k >= K are not stored
-            b = _roast_tile_gather(b_ptr, pid_k, nb, r1, r2, r3, r4, r5, r7, prime, span,
-                                   BLOCK_K, BLOCK_N, VEC)
-        else:
-            b_ptrs = b_ptr + _b_offsets(rk, rn, pid_k, nb, N, r1, r2, r3, r4, r5, r7, prime, span,
-                                        MODE, BLOCK_K, BLOCK_N, WIDE)
-            if EVEN:
-                b = tl.load(b_ptrs)
-            else:
-                b = tl.load(b_ptrs, mask=(rk[:, None] < K) & (rn[None, :] < N), other=0.0)
+        g = _load_block(dy_ptr, rm, rn, M, N, EVEN)
+        b = _b_block(b_ptr, rk, rn, pid_k, nb, N, K, r1, r2, r3, r4, r5, r7, prime, span,
+                     MODE, BLOCK_K, BLOCK_N, WIDE, EVEN, VEC)
         acc = _dot(g, tl.trans(b), acc, IEEE)
-    acc = acc * scale
-    dx_ptrs = dx_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
-    if EVEN:
-        tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty))
-    else:
-        tl.store(dx_ptrs, acc.to(dx_ptr.dtype.element_ty), mask=(rm[:, None] < M) & (rk[None, :] < K))
+    _store_block(dx_ptr, acc * scale, rm, rk, M, K, EVEN)
 
 
 @triton.jit
@@ -198,20 +161,11 @@ def db_kernel(x_ptr, dy_ptr, gb_ptr, M, N, K, scale,
     Dense stores the tile; ROAST adds it with one tile-wise atomic into its contiguous block;
     HashedNet scatters one atomic per element.
     """
-    pid_k, pid_n = _grouped_pid(tl.program_id(0), K, N, BLOCK_K, BLOCK_N, GROUP_M)
-    rk = pid_k * BLOCK_K + tl.arange(0, BLOCK_K)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    pid_k, pid_n, rk, rn = _grouped_block(tl.program_id(0), K, N, BLOCK_K, BLOCK_N, GROUP_M)
     acc = tl.zeros((BLOCK_K, BLOCK_N), dtype=tl.float32)
     for mb in range(0, tl.cdiv(M, BLOCK_M)):
         rm = mb * BLOCK_M + tl.arange(0, BLOCK_M)
-        x_ptrs = x_ptr + rm[:, None].to(tl.int64) * K + rk[None, :]
-        g_ptrs = dy_ptr + rm[:, None].to(tl.int64) * N + rn[None, :]
-        if EVEN:
-            x = tl.load(x_ptrs)
-            g = tl.load(g_ptrs)
-        else:
-            x = tl.load(x_ptrs, mask=(rm[:, None] < M) & (rk[None, :] < K), other=0.0)
-            g = tl.load(g_ptrs, mask=(rm[:, None] < M) & (rn[None, :] < N), other=0.0)
+        x, g = _load_xt_dy(x_ptr, dy_ptr, rm, rk, rn, M, N, K, EVEN)
         acc = _dot(tl.trans(x), g, acc, IEEE)
     acc = acc * scale
     off = _b_offsets(rk, rn, pid_k, pid_n, N, r1, r2, r3, r4, r5, r7, prime, span,

@@ -39,6 +39,8 @@ import numpy as np
 
 from ..errors import CacheSimError
 from ..trace import plain
+from ._triton_host import LaunchConfig, check_operand, import_kernels, int_in, kernels_available, pow2_in
+from ._triton_host import use_asm as _asm
 
 __all__ = [
     "CONFIGS",
@@ -63,48 +65,21 @@ _MAX32 = 2**31 - 1
 
 @functools.cache
 def _jit():
-    try:
-        import torch  # noqa: F401
-
-        from . import _triton_fast_jit
-    except ImportError as exc:
-        raise CacheSimError(f"the Triton kernels need torch and triton ({exc}): pip install triton") from None
-    return _triton_fast_jit
-
-
-def _asm() -> bool:
-    """Inline PTX (the prefetched table loads) everywhere except under Triton's CPU interpreter."""
-    import os
-
-    return os.environ.get("TRITON_INTERPRET", "0") != "1"
+    return import_kernels("_triton_fast_jit")
 
 
 def triton_available() -> bool:
     """True when both torch and triton import."""
-    try:
-        _jit()
-    except CacheSimError:
-        return False
-    return True
+    return kernels_available(_jit)
 
 
 def _int(name: str, value, low: int = 1, high: int = _MAX32) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer in [{low}, {high}]")
-    if not low <= int(value) <= high:
-        raise CacheSimError(f"{name}={int(value)} must be an integer in [{low}, {high}]")
-    return int(value)
-
-
-def _pow2(name: str, value, low: int = 1, high: int = 1 << 20) -> int:
-    v = _int(name, value, low, high)
-    if v & (v - 1):
-        raise CacheSimError(f"{name}={v} must be a power of two in [{low}, {high}]")
-    return v
+    """An integer in ``[low, high]``; ``high`` defaults to the int32 limit of the kernels' offsets."""
+    return int_in(name, value, low, high)
 
 
 @dataclass(frozen=True)
-class FastConfig:
+class FastConfig(LaunchConfig):
     """Launch configuration (the same list for every variant).
 
     Parameters
@@ -115,25 +90,15 @@ class FastConfig:
         Grouped program order (``group_m`` row blocks share a column band).
     num_warps, num_stages : int
         Warps per program; software-pipeline depth.
+
+    Defaults ``128 x 128 x 64``, ``group_m = 8``, 4 warps, 4 stages; blocks at most 1024, ``group_m`` at
+    most 64, at most 32 warps and 8 stages.
     """
 
-    block_m: int = 128
     block_n: int = 128
     block_k: int = 64
-    group_m: int = 8
-    num_warps: int = 4
-    num_stages: int = 4
 
-    def __post_init__(self):
-        for name in ("block_m", "block_n", "block_k"):
-            _pow2(name, getattr(self, name), 16, 1024)
-        _int("group_m", self.group_m, 1, 64)
-        _pow2("num_warps", self.num_warps, 1, 32)
-        _int("num_stages", self.num_stages, 1, 8)
-
-    def label(self) -> str:
-        return (f"{self.block_m}x{self.block_n}x{self.block_k}-g{self.group_m}-w{self.num_warps}"
-                f"-s{self.num_stages}")
+    LIMITS = (1024, 64, 32, 8)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("block_m", "block_n", "block_k", "group_m", "num_warps",
@@ -193,9 +158,9 @@ class FastWeight:
         _int("seed", self.seed, 0, 2**63 - 1)
         if isinstance(self.tile, int | np.integer) or len(tuple(self.tile)) != 2:
             raise CacheSimError(f"tile={plain(self.tile)!r} must be a (BK, BN) pair")
-        bk, bn = (_pow2(f"tile[{i}]", t, 1, 1024) for i, t in enumerate(self.tile))
+        bk, bn = (pow2_in(f"tile[{i}]", t, 1, 1024) for i, t in enumerate(self.tile))
         object.__setattr__(self, "tile", (bk, bn))
-        align = _pow2("align", self.align, 1, 1024)
+        align = pow2_in("align", self.align, 1, 1024)
         _int("prefetch", self.prefetch, 1, 3)
         if self.scheme == "dense":
             return
@@ -211,7 +176,7 @@ class FastWeight:
                 raise CacheSimError(f"align={align} does not divide the span memory - BK*BN = "
                                     f"{mem - bk * bn}")
         elif self.index == "mulshift":
-            _pow2("memory", mem, 2, 1 << 30)
+            pow2_in("memory", mem, 2, 1 << 30)
 
     @property
     def mode(self) -> int:
@@ -315,19 +280,6 @@ class PreparedWeight:
                 "out_features": self.out_features, "prefetch": w.prefetch}
 
 
-def _check_tensor(torch, name, t, ndim, dtype=None, device=None):
-    if not isinstance(t, torch.Tensor):
-        raise CacheSimError(f"{name} has type {type(t).__name__}: must be a torch.Tensor")
-    if t.ndim != ndim or not t.is_contiguous():
-        raise CacheSimError(f"{name} has shape {tuple(t.shape)}: must be a contiguous {ndim}-D tensor")
-    if dtype is not None and t.dtype != dtype:
-        raise CacheSimError(f"{name} has dtype {t.dtype}: must be {dtype} like x")
-    if device is not None and t.device != device:
-        raise CacheSimError(f"{name} is on {t.device}: must be on {device}")
-    if t.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise CacheSimError(f"{name} has dtype {t.dtype}: must be float32, bfloat16 or float16")
-
-
 def _check_cover(prep: PreparedWeight, config: FastConfig, m: int):
     if not isinstance(config, FastConfig):
         raise CacheSimError(f"config has type {type(config).__name__}: must be a FastConfig")
@@ -375,9 +327,9 @@ def fast_matmul(x, b, prep: PreparedWeight, config: FastConfig, *, scale: float 
     if not isinstance(prep, PreparedWeight):
         raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
     w = prep.weight
-    _check_tensor(torch, "x", x, 2)
+    check_operand(torch, "x", x, 2)
     dense_b = w.scheme == "dense" or w.index == "arith-only"
-    _check_tensor(torch, "b", b, 2 if dense_b else 1, x.dtype, x.device)
+    check_operand(torch, "b", b, 2 if dense_b else 1, x.dtype, x.device)
     m, k = x.shape
     n = prep.out_features
     if k != prep.in_features:
@@ -390,7 +342,7 @@ def fast_matmul(x, b, prep: PreparedWeight, config: FastConfig, *, scale: float 
     _check_cover(prep, config, m)
     if out is None:
         out = torch.empty((m, n), dtype=x.dtype, device=x.device)
-    _check_tensor(torch, "out", out, 2, x.dtype, x.device)
+    check_operand(torch, "out", out, 2, x.dtype, x.device)
     if tuple(out.shape) != (m, n):
         raise CacheSimError(f"out has shape {tuple(out.shape)}: must be (M, N) = {(m, n)}")
     aux = prep.aux if prep.aux is not None else out

@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import functools
 import numbers
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import CacheSimError
 from ..trace import plain
+from ._triton_host import check_tensor, import_kernels, import_torch, int_in, pow2_in
+from ._triton_host import use_asm as _asm
 
 __all__ = [
     "ALIGNS",
@@ -79,45 +80,18 @@ _INT32_MAX = 2**31 - 1
 
 @functools.cache
 def _jit():
-    try:
-        import torch  # noqa: F401
-
-        from . import _triton_fast_bwd_jit
-    except ImportError as exc:
-        raise CacheSimError(f"the Triton kernels need torch and triton ({exc}): pip install triton") from None
-    return _triton_fast_bwd_jit
+    return import_kernels("_triton_fast_bwd_jit")
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError as exc:
-        raise CacheSimError(f"the Triton kernels need torch ({exc})") from None
-    return torch
+    return import_torch()
 
 
 # ------------------------------------------------------------------------------------------ validation
-def _pos_int(name, value, low=1, high=None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer >= {low}")
-    v = int(value)
-    if v < low or (high is not None and v > high):
-        rng = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise CacheSimError(f"{name}={v} must be an integer {rng}")
-    return v
-
-
-def _pow2(name, value, low) -> int:
-    v = _pos_int(name, value, low)
-    if v & (v - 1):
-        raise CacheSimError(f"{name}={v} must be a power of two >= {low}")
-    return v
-
-
 def _check_tile(tile) -> tuple[int, int]:
     if not isinstance(tile, tuple | list) or len(tile) != 2:
         raise CacheSimError(f"tile={plain(tile)!r} must be a (BK, BN) pair of powers of two >= 16")
-    return _pow2("tile[0] (BK)", tile[0], 16), _pow2("tile[1] (BN)", tile[1], 16)
+    return pow2_in("tile[0] (BK)", tile[0], 16), pow2_in("tile[1] (BN)", tile[1], 16)
 
 
 def _check_align(align) -> int:
@@ -133,12 +107,7 @@ def _check_real(name, value) -> float:
 
 
 def _check_tensor(torch, name, t, ndim, like=None, dtypes=None):
-    if not isinstance(t, torch.Tensor):
-        raise CacheSimError(f"{name} has type {type(t).__name__}: must be a torch.Tensor")
-    if t.ndim != ndim:
-        raise CacheSimError(f"{name} has shape {tuple(t.shape)}: must be {ndim}-dimensional")
-    if not t.is_contiguous():
-        raise CacheSimError(f"{name} is not contiguous: pass .contiguous()")
+    check_tensor(torch, name, t, ndim)
     dtypes = dtypes or (torch.float32, torch.bfloat16, torch.float16)
     if t.dtype not in dtypes:
         names = ", ".join(str(d).replace("torch.", "") for d in dtypes)
@@ -210,9 +179,9 @@ def check_start_table(start_table, memory: int, in_features: int, out_features: 
     tile = _check_tile(tile)
     align = _check_align(align)
     t_size = tile[0] * tile[1]
-    memory = _pos_int("memory", memory, t_size, _INT32_MAX)
-    k = _pos_int("in_features", in_features)
-    n = _pos_int("out_features", out_features)
+    memory = int_in("memory", memory, t_size, _INT32_MAX)
+    k = int_in("in_features", in_features)
+    n = int_in("out_features", out_features)
     _check_table_shape(torch, start_table, k, n, tile, start_table.device)
     s = start_table.to(torch.int64)
     lo, hi = int(s.min()), int(s.max())
@@ -258,13 +227,13 @@ class BwdConfig:
     prefetch: bool = False
 
     def __post_init__(self):
-        _pow2("block_m", self.block_m, 16)
+        pow2_in("block_m", self.block_m, 16)
         if self.block_k is not None:
-            _pow2("block_k", self.block_k, 16)
-        _pos_int("group_m", self.group_m)
-        _pos_int("split_m", self.split_m)
-        _pow2("num_warps", self.num_warps, 1)
-        _pos_int("num_stages", self.num_stages)
+            pow2_in("block_k", self.block_k, 16)
+        int_in("group_m", self.group_m)
+        int_in("split_m", self.split_m)
+        pow2_in("num_warps", self.num_warps, 1)
+        int_in("num_stages", self.num_stages)
         if not isinstance(self.prefetch, bool):
             raise CacheSimError(f"prefetch={plain(self.prefetch)!r} must be True or False")
 
@@ -384,12 +353,12 @@ def _hashednet_addr(torch, params, mulshift, index, prime, memory_size, k, n, de
     if mulshift is not None:
         if memory_size < 2 or memory_size & (memory_size - 1):
             raise CacheSimError(f"memory has {memory_size} elements: mulshift needs a power of two >= 2")
-        a1, a2, c = (_pos_int(f"mulshift[{i}]", v, 0, 2**32 - 1) for i, v in enumerate(vals))
+        a1, a2, c = (int_in(f"mulshift[{i}]", v, 0, 2**32 - 1) for i, v in enumerate(vals))
         signed = tuple(v - 2**32 if v >= 2**31 else v for v in (a1, a2, c))
         return _Addr("hashednet-mulshift", params=signed, span=memory_size,
                      shift=32 - (memory_size.bit_length() - 1))
-    prime = _pos_int("prime", prime, 2, _INT32_MAX)
-    p = tuple(_pos_int(f"params[{i}] (R{i + 1})", r, 0, prime - 1) for i, r in enumerate(vals))
+    prime = int_in("prime", prime, 2, _INT32_MAX)
+    p = tuple(int_in(f"params[{i}] (R{i + 1})", r, 0, prime - 1) for i, r in enumerate(vals))
     return _Addr("hashednet-hash", params=p, prime=prime, span=memory_size)
 
 
@@ -407,11 +376,6 @@ def _common(addr: _Addr, tile, config, m, n, k, ieee):
                 num_stages=config.num_stages)
 
 
-def _asm() -> bool:
-    """Inline PTX (the prefetched start loads) everywhere except under Triton's CPU interpreter."""
-    return os.environ.get("TRITON_INTERPRET", "0") != "1"
-
-
 def _pf(addr: _Addr, config) -> dict:
     """``PF`` / ``ASM`` constexprs of the forward and ``dX`` kernels."""
     return {"PF": bool(config.prefetch and addr.kind == "roast"), "ASM": _asm()}
@@ -426,32 +390,31 @@ def _scalars(addr: _Addr, k, n, tile, scale):
 
 # ------------------------------------------------------------------------------------------ launchers
 def _run_forward(torch, x, w, addr: _Addr, n, tile, scale, config, ieee, out):
-    m, k = x.shape
-    if out is None:
-        out = torch.empty((m, n), dtype=x.dtype, device=x.device)
-    _check_tensor(torch, "out", out, 2, ("x", x))
-    if tuple(out.shape) != (m, n):
-        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be (M, N) = {(m, n)}")
-    st, ix = addr.tensors(w)
-    grid = (_n_tiles(m, config.block_m) * _n_tiles(n, tile[1]),)
-    _jit().fwd_kernel[grid](x, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale),
-                            GROUP_M=config.group_m, **_pf(addr, config),
-                            **_common(addr, tile, config, m, n, k, ieee))
-    return out
+    return _run_ab("fwd", torch, x, w, addr, n, tile, scale, config, ieee, out)
 
 
 def _run_dx(torch, dy, w, addr: _Addr, k, tile, scale, config, ieee, out):
-    m, n = dy.shape
+    return _run_ab("dx", torch, dy, w, addr, k, tile, scale, config, ieee, out)
+
+
+def _run_ab(pass_, torch, a, w, addr: _Addr, extent, tile, scale, config, ieee, out):
+    """Launch the forward (``pass_ = "fwd"``: ``a = X``, ``extent = N``, ``Y = scale X W``) or the input
+    gradient (``"dx"``: ``a = dY``, ``extent = K``, ``dX = scale dY W^T``) into ``out`` ``(M, extent)``."""
+    m, inner = a.shape
+    if pass_ == "fwd":
+        name, n, k, dims, block = "x", extent, inner, "M, N", tile[1]
+    else:
+        name, n, k, dims, block = "dy", inner, extent, "M, K", config.bk(tile)
     if out is None:
-        out = torch.empty((m, k), dtype=dy.dtype, device=dy.device)
-    _check_tensor(torch, "out", out, 2, ("dy", dy))
-    if tuple(out.shape) != (m, k):
-        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be (M, K) = {(m, k)}")
+        out = torch.empty((m, extent), dtype=a.dtype, device=a.device)
+    _check_tensor(torch, "out", out, 2, (name, a))
+    if tuple(out.shape) != (m, extent):
+        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be ({dims}) = {(m, extent)}")
     st, ix = addr.tensors(w)
-    grid = (_n_tiles(m, config.block_m) * _n_tiles(k, config.bk(tile)),)
-    _jit().dx_kernel[grid](dy, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale),
-                           GROUP_M=config.group_m, **_pf(addr, config),
-                           **_common(addr, tile, config, m, n, k, ieee))
+    grid = (_n_tiles(m, config.block_m) * _n_tiles(extent, block),)
+    kernel = _jit().fwd_kernel if pass_ == "fwd" else _jit().dx_kernel
+    kernel[grid](a, w, st, ix, out, m, n, k, *_scalars(addr, k, n, tile, scale), GROUP_M=config.group_m,
+                 **_pf(addr, config), **_common(addr, tile, config, m, n, k, ieee))
     return out
 
 
@@ -466,6 +429,34 @@ def _run_grad(torch, x, dy, grad, addr: _Addr, tile, scale, config, ieee):
                            GROUP_K=config.group_m, SPLIT_M=config.split_m,
                            **_common(addr, tile, config, m, n, k, ieee))
     return grad
+
+
+def _scale_config(scale, config) -> tuple:
+    return _check_real("scale", scale), _check_config(config)
+
+
+def _pass_operands(name, a, memory, tile, *, roast: bool):
+    """``(torch, tile, memory size)`` of a forward or ``dX`` pass: the tile, the 2-D operand ``a`` and the
+    shared array (at least one tile ``BK*BN`` for ROAST, one element for HashedNet) checked."""
+    torch = _torch()
+    tile = _check_tile(tile)
+    _check_tensor(torch, name, a, 2)
+    size = _check_memory(torch, memory, tile[0] * tile[1] if roast else 1, (name, a))
+    return torch, tile, size
+
+
+def _grad_operands(x, dy, grad_memory, tile, *, roast: bool):
+    """``(torch, tile, memory size)`` of a shared-array gradient pass, every operand checked."""
+    torch = _torch()
+    tile = _check_tile(tile)
+    _step_operands(torch, x, dy)
+    size = grad_memory.shape[0] if isinstance(grad_memory, torch.Tensor) else 0
+    _check_grad(torch, grad_memory, size, x)
+    low = tile[0] * tile[1] if roast else 1
+    if size < low or size > _INT32_MAX:
+        why = " (one tile BK*BN up to int32 offsets)" if roast else ""
+        raise CacheSimError(f"grad_memory has {size} elements: must be in [{low}, {_INT32_MAX}]{why}")
+    return torch, tile, size
 
 
 # ------------------------------------------------------------------------------------------ ROAST
@@ -502,14 +493,10 @@ def roast_forward(x, memory, start_table, out_features: int, tile, *, align: int
     -----
     :math:`Y_{mn} = \\lambda \\sum_k X_{mk}\\, \\mathrm{memory}[idx(k, n)]`.
     """
-    torch = _torch()
-    tile = _check_tile(tile)
-    _check_tensor(torch, "x", x, 2)
-    size = _check_memory(torch, memory, tile[0] * tile[1], ("x", x))
-    n = _pos_int("out_features", out_features)
+    torch, tile, size = _pass_operands("x", x, memory, tile, roast=True)
+    n = int_in("out_features", out_features)
     addr = _roast_addr(torch, start_table, size, x.shape[1], n, tile, align, x.device)
-    return _run_forward(torch, x, memory, addr, n, tile, _check_real("scale", scale), _check_config(config),
-                        ieee, out)
+    return _run_forward(torch, x, memory, addr, n, tile, *_scale_config(scale, config), ieee, out)
 
 
 def roast_dx(dy, memory, start_table, in_features: int, tile, *, align: int = 1, scale: float = 1.0,
@@ -524,14 +511,10 @@ def roast_dx(dy, memory, start_table, in_features: int, tile, *, align: int = 1,
     :math:`dX_{mk} = \\lambda \\sum_n dY_{mn}\\, \\mathrm{memory}[idx(k, n)]`. Program block
     ``(block_m, BK)``; each loop step loads one whole tile ``memory[s : s + BK*BN]`` without a mask.
     """
-    torch = _torch()
-    tile = _check_tile(tile)
-    _check_tensor(torch, "dy", dy, 2)
-    size = _check_memory(torch, memory, tile[0] * tile[1], ("dy", dy))
-    k = _pos_int("in_features", in_features)
+    torch, tile, size = _pass_operands("dy", dy, memory, tile, roast=True)
+    k = int_in("in_features", in_features)
     addr = _roast_addr(torch, start_table, size, k, dy.shape[1], tile, align, dy.device)
-    return _run_dx(torch, dy, memory, addr, k, tile, _check_real("scale", scale), _check_config(config),
-                   ieee, out)
+    return _run_dx(torch, dy, memory, addr, k, tile, *_scale_config(scale, config), ieee, out)
 
 
 def roast_grad_memory(x, dy, start_table, grad_memory, tile, *, align: int = 1, scale: float = 1.0,
@@ -561,19 +544,9 @@ def roast_grad_memory(x, dy, start_table, grad_memory, tile, *, align: int = 1, 
     :math:`\\mathrm{grad}[s + j] \\mathrel{+}= G_{j // BN,\\, j \\bmod BN}`,
     ``j < BK*BN`` (positions outside ``K x N`` masked). Overlapping tiles simply add.
     """
-    torch = _torch()
-    tile = _check_tile(tile)
-    _check_tensor(torch, "x", x, 2)
-    _check_tensor(torch, "dy", dy, 2, ("x", x))
-    _dims(torch, x, "x", dy, "dy")
-    size = grad_memory.shape[0] if isinstance(grad_memory, torch.Tensor) else 0
-    _check_grad(torch, grad_memory, size, x)
-    if size < tile[0] * tile[1] or size > _INT32_MAX:
-        raise CacheSimError(f"grad_memory has {size} elements: must be in [{tile[0] * tile[1]}, "
-                            f"{_INT32_MAX}] (one tile BK*BN up to int32 offsets)")
+    torch, tile, size = _grad_operands(x, dy, grad_memory, tile, roast=True)
     addr = _roast_addr(torch, start_table, size, x.shape[1], dy.shape[1], tile, align, x.device)
-    return _run_grad(torch, x, dy, grad_memory, addr, tile, _check_real("scale", scale),
-                     _check_config(config), ieee)
+    return _run_grad(torch, x, dy, grad_memory, addr, tile, *_scale_config(scale, config), ieee)
 
 
 # ------------------------------------------------------------------------------------------ HashedNet
@@ -597,28 +570,20 @@ def hashednet_forward(x, memory, out_features: int, tile, *, params=None, mulshi
     prime : int
         ``P`` of the hash (default 2038074743).
     """
-    torch = _torch()
-    tile = _check_tile(tile)
-    _check_tensor(torch, "x", x, 2)
-    size = _check_memory(torch, memory, 1, ("x", x))
-    n = _pos_int("out_features", out_features)
+    torch, tile, size = _pass_operands("x", x, memory, tile, roast=False)
+    n = int_in("out_features", out_features)
     addr = _hashednet_addr(torch, params, mulshift, index, prime, size, x.shape[1], n, x.device)
-    return _run_forward(torch, x, memory, addr, n, tile, _check_real("scale", scale), _check_config(config),
-                        ieee, out)
+    return _run_forward(torch, x, memory, addr, n, tile, *_scale_config(scale, config), ieee, out)
 
 
 def hashednet_dx(dy, memory, in_features: int, tile, *, params=None, mulshift=None, index=None,
                  prime: int = HASHEDNET_PRIME, scale: float = 1.0, config: BwdConfig = BwdConfig(),
                  ieee: bool = False, out=None):
     """HashedNet input gradient ``dX = scale * dY @ W^T`` (per-element hashed reads, ROAST's tiling)."""
-    torch = _torch()
-    tile = _check_tile(tile)
-    _check_tensor(torch, "dy", dy, 2)
-    size = _check_memory(torch, memory, 1, ("dy", dy))
-    k = _pos_int("in_features", in_features)
+    torch, tile, size = _pass_operands("dy", dy, memory, tile, roast=False)
+    k = int_in("in_features", in_features)
     addr = _hashednet_addr(torch, params, mulshift, index, prime, size, k, dy.shape[1], dy.device)
-    return _run_dx(torch, dy, memory, addr, k, tile, _check_real("scale", scale), _check_config(config),
-                   ieee, out)
+    return _run_dx(torch, dy, memory, addr, k, tile, *_scale_config(scale, config), ieee, out)
 
 
 def hashednet_grad_memory(x, dy, grad_memory, tile, *, params=None, mulshift=None, index=None,
@@ -631,18 +596,9 @@ def hashednet_grad_memory(x, dy, grad_memory, tile, *, params=None, mulshift=Non
     :math:`\\mathrm{grad}[h(k, n)] \\mathrel{+}= \\lambda (X^T dY)_{kn}` for every ``(k, n)``, the tile
     ``(BK, BN)`` of ``X^T dY`` computed per program as for ROAST.
     """
-    torch = _torch()
-    tile = _check_tile(tile)
-    _check_tensor(torch, "x", x, 2)
-    _check_tensor(torch, "dy", dy, 2, ("x", x))
-    _dims(torch, x, "x", dy, "dy")
-    size = grad_memory.shape[0] if isinstance(grad_memory, torch.Tensor) else 0
-    _check_grad(torch, grad_memory, size, x)
-    if size < 1 or size > _INT32_MAX:
-        raise CacheSimError(f"grad_memory has {size} elements: must be in [1, {_INT32_MAX}]")
+    torch, tile, size = _grad_operands(x, dy, grad_memory, tile, roast=False)
     addr = _hashednet_addr(torch, params, mulshift, index, prime, size, x.shape[1], dy.shape[1], x.device)
-    return _run_grad(torch, x, dy, grad_memory, addr, tile, _check_real("scale", scale),
-                     _check_config(config), ieee)
+    return _run_grad(torch, x, dy, grad_memory, addr, tile, *_scale_config(scale, config), ieee)
 
 
 # ------------------------------------------------------------------------------------------ SGD
@@ -650,15 +606,52 @@ def sgd_update(memory, grad_memory, lr: float, *, block: int = 1024):
     """``memory <- memory - lr * grad_memory`` in place (fp32 arithmetic, stored in ``memory``'s dtype)."""
     torch = _torch()
     lr = _check_real("lr", lr)
-    block = _pow2("block", block, 16)
+    block = pow2_in("block", block, 16)
     _check_tensor(torch, "memory", memory, 1)
     _check_grad(torch, grad_memory, memory.shape[0], memory)
+    return _sgd(memory, grad_memory, lr, block)
+
+
+def _sgd(memory, grad_memory, lr: float, block: int = 1024):
+    """Launch the SGD kernel on checked operands."""
     grid = (_n_tiles(memory.shape[0], block),)
     _jit().sgd_kernel[grid](memory, grad_memory, memory.shape[0], lr, BLOCK=block)
     return memory
 
 
 # ------------------------------------------------------------------------------------------ train steps
+def _step_args(x, dy, tile, scale, lr, config, dw_config):
+    """``torch`` and the checked ``(tile, scale, lr, config, dw_config)`` of a train step (``dw_config``
+    None: ``config``), after checking the operands ``x`` and ``dy``."""
+    torch = _torch()
+    config = _check_config(config)
+    args = (_check_tile(tile), _check_real("scale", scale), _check_real("lr", lr), config,
+            config if dw_config is None else _check_config(dw_config))
+    _step_operands(torch, x, dy)
+    return torch, args
+
+
+def _launch_step(torch, x, dy, stored, flat, grad, addr, args, ieee, forward):
+    """Launches 2-5 of a train step (the gradient buffer ``grad`` is already zeroed): forward (or the
+    ``forward`` hook), ``dX``, the gradient pass, SGD on ``flat`` (the 1-D view of ``stored``)."""
+    tile, scale, lr, config, dw_config = args
+    k, n = x.shape[1], dy.shape[1]
+    if forward is None:
+        y = _run_forward(torch, x, stored, addr, n, tile, scale, config, ieee, None)
+    else:
+        y = forward(x, stored, scale=scale)
+    dx = _run_dx(torch, dy, stored, addr, k, tile, scale, config, ieee, None)
+    _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
+    _sgd(flat, grad, lr)
+    return y, dx
+
+
+def _step_operands(torch, x, dy):
+    _check_tensor(torch, "x", x, 2)
+    _check_tensor(torch, "dy", dy, 2, ("x", x))
+    _dims(torch, x, "x", dy, "dy")
+
+
 def _grad_buffer(torch, grad_memory, memory):
     if grad_memory is None:
         return torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
@@ -705,19 +698,12 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     -------
     (Y, dX, grad_memory) : tuple of torch.Tensor
     """
-    torch = _torch()
+    torch, args = _step_args(x, dy, tile, scale, lr, config, dw_config)
+    tile = args[0]
+    size = _check_memory(torch, memory, tile[0] * tile[1], ("x", x))
+    addr = _roast_addr(torch, start_table, size, x.shape[1], dy.shape[1], tile, align, x.device)
     grad = _grad_buffer(torch, grad_memory, memory)
-    n = dy.shape[1] if isinstance(dy, torch.Tensor) and dy.ndim == 2 else -1
-    if forward is None:
-        y = roast_forward(x, memory, start_table, n, tile, align=align, scale=scale, config=config,
-                          ieee=ieee)
-    else:
-        y = forward(x, memory, scale=scale)
-    dx = roast_dx(dy, memory, start_table, x.shape[1], tile, align=align, scale=scale, config=config,
-                  ieee=ieee)
-    roast_grad_memory(x, dy, start_table, grad, tile, align=align, scale=scale,
-                      config=config if dw_config is None else dw_config, ieee=ieee)
-    sgd_update(memory, grad, lr)
+    y, dx = _launch_step(torch, x, dy, memory, memory, grad, addr, args, ieee, forward)
     return y, dx, grad
 
 
@@ -738,15 +724,11 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshif
     -------
     (Y, dX, grad_memory) : tuple of torch.Tensor
     """
-    torch = _torch()
+    torch, args = _step_args(x, dy, tile, scale, lr, config, dw_config)
+    size = _check_memory(torch, memory, 1, ("x", x))
+    addr = _hashednet_addr(torch, params, mulshift, index, prime, size, x.shape[1], dy.shape[1], x.device)
     grad = _grad_buffer(torch, grad_memory, memory)
-    n = dy.shape[1] if isinstance(dy, torch.Tensor) and dy.ndim == 2 else -1
-    kw = dict(params=params, mulshift=mulshift, index=index, prime=prime, scale=scale, config=config,
-              ieee=ieee)
-    y = hashednet_forward(x, memory, n, tile, **kw) if forward is None else forward(x, memory, scale=scale)
-    dx = hashednet_dx(dy, memory, x.shape[1], tile, **kw)
-    hashednet_grad_memory(x, dy, grad, tile, **dict(kw, config=config if dw_config is None else dw_config))
-    sgd_update(memory, grad, lr)
+    y, dx = _launch_step(torch, x, dy, memory, memory, grad, addr, args, ieee, forward)
     return y, dx, grad
 
 
@@ -764,28 +746,14 @@ def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad
     -------
     (Y, dX, grad_weight) : tuple of torch.Tensor
     """
-    torch = _torch()
-    tile = _check_tile(tile)
-    config = _check_config(config)
-    scale = _check_real("scale", scale)
-    _check_tensor(torch, "x", x, 2)
+    torch, args = _step_args(x, dy, tile, scale, lr, config, dw_config)
     _check_tensor(torch, "weight", weight, 2, ("x", x))
-    _check_tensor(torch, "dy", dy, 2, ("x", x))
-    _dims(torch, x, "x", dy, "dy")
     k, n = x.shape[1], dy.shape[1]
     if tuple(weight.shape) != (k, n):
         raise CacheSimError(f"weight has shape {tuple(weight.shape)}: must be (K, N) = {(k, n)}")
     flat = weight.view(-1)
     grad = _grad_buffer(torch, None if grad_weight is None else grad_weight.view(-1), flat)
-    addr = _Addr("dense")
-    if forward is None:
-        y = _run_forward(torch, x, weight, addr, n, tile, scale, config, ieee, None)
-    else:
-        y = forward(x, weight, scale=scale)
-    dx = _run_dx(torch, dy, weight, addr, k, tile, scale, config, ieee, None)
-    dw_config = config if dw_config is None else _check_config(dw_config)
-    _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
-    sgd_update(flat, grad, lr)
+    y, dx = _launch_step(torch, x, dy, weight, flat, grad, _Addr("dense"), args, ieee, forward)
     return y, dx, grad.view(k, n)
 
 

@@ -35,7 +35,8 @@ _HASHEDNET = ("hash", "mulshift", "table")
 
 @dataclass(frozen=True)
 class StepCase:
-    """One implementation's training step on its own operands.
+    """One implementation's training step on its own operands (from :func:`train_step_cases`; checked by
+    :func:`check_train_steps`).
 
     Attributes
     ----------

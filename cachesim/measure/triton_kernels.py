@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CacheSimError
-from ..trace import plain
+from ._triton_host import LaunchConfig, check_operand, import_kernels, int_in, kernels_available
 
 __all__ = [
     "HASHEDNET_PRIME",
@@ -46,43 +46,16 @@ ALIGNED_START = 16
 
 def triton_available() -> bool:
     """True when both torch and triton import."""
-    try:
-        _jit()
-    except CacheSimError:
-        return False
-    return True
+    return kernels_available(_jit)
 
 
 @functools.cache
 def _jit():
-    try:
-        import torch  # noqa: F401
-
-        from . import _triton_jit
-    except ImportError as exc:
-        raise CacheSimError(f"the Triton kernels need torch and triton ({exc}): pip install triton") from None
-    return _triton_jit
-
-
-def _check_pos_int(name: str, value, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer >= {low}")
-    if value < low:
-        raise CacheSimError(f"{name}={value} must be an integer >= {low}")
-    return int(value)
-
-
-def _check_pow2(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise CacheSimError(f"{name}={plain(value)!r} must be an integer power of two >= {low}")
-    v = int(value)
-    if v < low or v & (v - 1):
-        raise CacheSimError(f"{name}={v} must be a power of two >= {low}")
-    return v
+    return import_kernels("_triton_jit")
 
 
 @dataclass(frozen=True)
-class TileConfig:
+class TileConfig(LaunchConfig):
     """Launch configuration shared by every method.
 
     Parameters
@@ -94,30 +67,15 @@ class TileConfig:
         Grouped program order: ``group_m`` row blocks share a column band (L2 reuse).
     num_warps, num_stages : int
         Warps per program and software-pipeline depth (``num_stages > 1`` loads through ``cp.async``).
+
+    Defaults ``128 x 64 x 32``, ``group_m = 8``, 4 warps, 4 stages (the fields and checks of
+    :class:`~cachesim.measure._triton_host.LaunchConfig`, unbounded above).
     """
-
-    block_m: int = 128
-    block_n: int = 64
-    block_k: int = 32
-    group_m: int = 8
-    num_warps: int = 4
-    num_stages: int = 4
-
-    def __post_init__(self):
-        for name in ("block_m", "block_n", "block_k"):
-            _check_pow2(name, getattr(self, name), 16)
-        _check_pos_int("group_m", self.group_m)
-        _check_pow2("num_warps", self.num_warps, 1)
-        _check_pos_int("num_stages", self.num_stages)
 
     @property
     def tile_size(self) -> int:
         """ROAST tile size ``T = block_k * block_n``."""
         return self.block_k * self.block_n
-
-    def label(self) -> str:
-        return (f"{self.block_m}x{self.block_n}x{self.block_k}-g{self.group_m}-w{self.num_warps}"
-                f"-s{self.num_stages}")
 
 
 @dataclass(frozen=True)
@@ -163,12 +121,12 @@ class KernelHash:
         if len(params) != need:
             raise CacheSimError(f"params has {len(params)} values: method={self.method!r} needs {need}")
         prime = self.prime or (ROAST_PRIME if roast_like else HASHEDNET_PRIME)
-        _check_pos_int("prime", prime, 2)
+        int_in("prime", prime, 2)
         for i, r in enumerate(params):
-            v = _check_pos_int(f"params[{i}] (R{i + 1})", r, 0)
+            v = int_in(f"params[{i}] (R{i + 1})", r, 0)
             if v >= prime:
                 raise CacheSimError(f"params[{i}] (R{i + 1})={v} must be in [0, {prime - 1}] (P={prime})")
-        _check_pos_int("m_slots", self.m_slots, 1)
+        int_in("m_slots", self.m_slots, 1)
         object.__setattr__(self, "params", tuple(int(p) for p in params))
         object.__setattr__(self, "prime", int(prime))
         object.__setattr__(self, "m_slots", int(self.m_slots))
@@ -281,21 +239,6 @@ def _launch_args(khash: KernelHash, tile: TileConfig, shape_mkn, b):
                 num_warps=tile.num_warps, num_stages=tile.num_stages)
 
 
-def _check_tensor(torch, name, t, ndim, dtype=None, device=None):
-    if not isinstance(t, torch.Tensor):
-        raise CacheSimError(f"{name} has type {type(t).__name__}: must be a torch.Tensor")
-    if t.ndim != ndim:
-        raise CacheSimError(f"{name} has shape {tuple(t.shape)}: must be {ndim}-dimensional")
-    if not t.is_contiguous():
-        raise CacheSimError(f"{name} is not contiguous: pass .contiguous()")
-    if dtype is not None and t.dtype != dtype:
-        raise CacheSimError(f"{name} has dtype {t.dtype}: must be {dtype} like the other operands")
-    if device is not None and t.device != device:
-        raise CacheSimError(f"{name} is on {t.device}: must be on {device}")
-    if t.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        raise CacheSimError(f"{name} has dtype {t.dtype}: must be float32, bfloat16 or float16")
-
-
 def matmul(x, b, khash: KernelHash, tile: TileConfig = TileConfig(), *, scale: float = 1.0,
            ieee: bool = False, out=None):
     """Forward ``Y = scale * X @ W`` with ``W`` dense ``(K, N)`` or read through ``khash`` from ``b``.
@@ -323,14 +266,14 @@ def matmul(x, b, khash: KernelHash, tile: TileConfig = TileConfig(), *, scale: f
     jit = _jit()
     import torch
 
-    _check_tensor(torch, "x", x, 2)
-    _check_tensor(torch, "b", b, 2 if khash.method == "dense" else 1, x.dtype, x.device)
+    check_operand(torch, "x", x, 2)
+    check_operand(torch, "b", b, 2 if khash.method == "dense" else 1, x.dtype, x.device)
     m, k = x.shape
     if out is None:
         if khash.method != "dense":
             raise CacheSimError("out=None: hashed methods need the (M, N) output buffer to fix N")
         out = torch.empty((m, b.shape[1]), dtype=x.dtype, device=x.device)
-    _check_tensor(torch, "out", out, 2, x.dtype, x.device)
+    check_operand(torch, "out", out, 2, x.dtype, x.device)
     if out.shape[0] != m:
         raise CacheSimError(f"out has shape {tuple(out.shape)}: must have {m} rows like x")
     n = out.shape[1]
@@ -347,13 +290,13 @@ def matmul_dx(dy, b, khash: KernelHash, in_features: int, tile: TileConfig = Til
     jit = _jit()
     import torch
 
-    _check_tensor(torch, "dy", dy, 2)
-    _check_tensor(torch, "b", b, 2 if khash.method == "dense" else 1, dy.dtype, dy.device)
-    k = _check_pos_int("in_features", in_features)
+    check_operand(torch, "dy", dy, 2)
+    check_operand(torch, "b", b, 2 if khash.method == "dense" else 1, dy.dtype, dy.device)
+    k = int_in("in_features", in_features)
     m, n = dy.shape
     if out is None:
         out = torch.empty((m, k), dtype=dy.dtype, device=dy.device)
-    _check_tensor(torch, "out", out, 2, dy.dtype, dy.device)
+    check_operand(torch, "out", out, 2, dy.dtype, dy.device)
     if tuple(out.shape) != (m, k):
         raise CacheSimError(f"out has shape {tuple(out.shape)}: must be (M, K) = {(m, k)}")
     kw = _launch_args(khash, tile, (m, n, k), b)
@@ -377,8 +320,8 @@ def matmul_db(x, dy, khash: KernelHash, grad, tile: TileConfig = TileConfig(), *
     jit = _jit()
     import torch
 
-    _check_tensor(torch, "x", x, 2)
-    _check_tensor(torch, "dy", dy, 2, x.dtype, x.device)
+    check_operand(torch, "x", x, 2)
+    check_operand(torch, "dy", dy, 2, x.dtype, x.device)
     if not isinstance(grad, torch.Tensor) or grad.dtype != torch.float32 or not grad.is_contiguous():
         raise CacheSimError("grad must be a contiguous float32 torch.Tensor (atomics accumulate in fp32)")
     m, k = x.shape
@@ -397,8 +340,8 @@ def kernel_index(khash: KernelHash, in_features: int, out_features: int, tile: T
     jit = _jit()
     import torch
 
-    k = _check_pos_int("in_features", in_features)
-    n = _check_pos_int("out_features", out_features)
+    k = int_in("in_features", in_features)
+    n = int_in("out_features", out_features)
     out = torch.full((k, n), -1, dtype=torch.int64, device=device)
     wide = khash.method != "dense" and khash.m_slots >= 2**31 - 1 or k * n >= 2**31
     grid = (-(-k // tile.block_k), -(-n // tile.block_n))

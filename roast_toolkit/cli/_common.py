@@ -103,6 +103,36 @@ def want_progress(args) -> bool:
     return sys.stderr.isatty()
 
 
+def strict_json(obj) -> str:
+    """Standard JSON text of ``obj`` (no ``NaN``/``Infinity``); a non-finite number is a package error
+    naming its key, raised before anything is printed."""
+    try:
+        return json.dumps(obj, indent=None, sort_keys=False, allow_nan=False)
+    except ValueError:
+        from cachesim.errors import CacheSimError
+
+        raise CacheSimError(f"the result has a non-finite number at {first_non_finite(obj)}: "
+                            "refusing to print it (check the inputs' ranges)") from None
+
+
+def first_non_finite(obj, path: str = "") -> str:
+    """The key path (``"allocation.slots.0"``) of the first NaN or infinity inside ``obj``; ``""`` if none."""
+    import math
+
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, list | tuple):
+        items = enumerate(obj)
+    else:
+        bad = isinstance(obj, float) and not math.isfinite(obj)  # numpy floats are float subclasses
+        return (path or "the top level") if bad else ""
+    for k, v in items:
+        found = first_non_finite(v, f"{path}.{k}" if path else str(k))
+        if found:
+            return found
+    return ""
+
+
 def emit_json(obj) -> None:
-    """Print one JSON object on stdout."""
-    sys.stdout.write(json.dumps(obj, indent=None, sort_keys=False) + "\n")
+    """Print one standard JSON object on stdout (see :func:`strict_json`)."""
+    sys.stdout.write(strict_json(obj) + "\n")

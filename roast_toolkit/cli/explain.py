@@ -26,7 +26,54 @@ def add_parser(sub):
     p.add_argument("--backward", action="store_true", help="backward-weight kernels")
     p.add_argument("--simulate", action="store_true", help="simulate (default: the analytic model, fast)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--waterfall", action="store_true",
+                   help="print where the time goes: dense -> + index arithmetic -> + load issue -> + extra "
+                        "L2 traffic -> + DRAM, for ROAST and HashedNet (issue-aware cost model, bf16)")
+    p.add_argument("--roast-index", default="table", help="waterfall: ROAST index path, hash | table")
+    p.add_argument("--align", default="64", help="waterfall: ROAST tile-start alignment, 1 | 8 | 64")
+    p.add_argument("--hashednet-index", default="hash",
+                   help="waterfall: HashedNet index path, hash | mulshift | table | arith-only")
+    p.add_argument("--records", default="measurements/gpu",
+                   help="waterfall: folder of GPU timing records for the measured ablation deltas")
     return p
+
+
+def waterfalls(args) -> dict:
+    """``{"roast": Waterfall, "hashednet": Waterfall}`` for parsed ``explain --waterfall`` arguments."""
+    from pathlib import Path
+
+    from cachesim._validate import parse_int
+    from cachesim.kernels.waterfall import waterfall
+    from cachesim.measure.compare.time_model import measured_times
+
+    c = parsed_common(args)
+    memory = c["memory"] if c["memory"] is not None else DEFAULT_MEMORY
+    kw = dict(memory=memory, block=c["block"], group_m=c["group_m"], num_warps=c["num_warps"],
+              num_stages=c["num_stages"], target=c["target"], analytic=not args.simulate)
+    out = {}
+    for kernel, index, align in (("roast", args.roast_index, parse_int("align", args.align)),
+                                 ("hashednet", args.hashednet_index, None)):
+        w = waterfall(kernel, c["shape"], index=index, align=align, **kw)
+        meas = measured_times(args.records, w.shape, memory, w.config) if Path(args.records).is_dir() else {}
+        out[kernel] = waterfall(kernel, c["shape"], index=index, align=align, measured=meas, **kw) if meas \
+            else w
+    return out
+
+
+def _print_waterfalls(ws: dict) -> None:
+    w = sys.stdout.write
+    for kernel, wf in ws.items():
+        idx = f"index {wf.index}" + (f", align {wf.align}" if wf.align is not None else "")
+        w(f"{kernel} ({idx}) at {wf.shape}, memory {wf.memory}, {wf.config}: where the time goes\n")
+        for s in wf.steps:
+            w(f"  {s.label:22}{s.predicted_s * 1e6:>12.4g} us  (+{s.delta_s * 1e6:.4g} us)\n")
+        w("  ablation deltas (predicted / measured, us):\n")
+        for a in wf.ablations:
+            a = dict(a)
+            m = "-" if a["measured_delta_s"] is None else f"{a['measured_delta_s'] * 1e6:.4g}"
+            w(f"    {a['ablation']:24}{a['numerator']} - {a['denominator']}: "
+              f"{a['predicted_delta_s'] * 1e6:.4g} / {m}\n")
+        w("\n")
 
 
 def explain(args) -> dict:
@@ -46,6 +93,13 @@ def _fmt(v) -> str:
 def run(args) -> int:
     from ._common import emit_json
 
+    if getattr(args, "waterfall", False):
+        ws = waterfalls(args)
+        if args.json:
+            emit_json({k: v.to_dict() for k, v in ws.items()})
+        else:
+            _print_waterfalls(ws)
+        return 0
     out = explain(args)
     if args.json:
         emit_json(out)

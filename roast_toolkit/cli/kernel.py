@@ -17,7 +17,7 @@ from cachesim.kernels.targets import CPU_TARGETS, GPU_TARGETS, TARGETS
 
 def add_common_arguments(p, *, shape_default=None) -> None:
     p.add_argument("--shape", default=shape_default, help="MxKxN of Y = X W (X: MxK, W: KxN)")
-    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 | bf16")
+    p.add_argument("--dtype", default="fp32", help="fp32 | fp16 | bf16 (or float32, tf32, float16, bfloat16)")
     p.add_argument("--target", default="h200", help=f"one of {', '.join(TARGETS)}")
     p.add_argument("--block", default="128x64x32", help="BLOCK_MxBLOCK_NxBLOCK_K (GPU) / ROAST tile")
     p.add_argument("--group-m", default="8", help="GROUP_M of the grouped program order")
@@ -42,8 +42,24 @@ def add_parser(sub):
     p.add_argument("--backward", action="store_true", help="backward-weight kernel (dW = X^T dY)")
     add_common_arguments(p)
     p.add_argument("--analytic", action="store_true", help="use the analytic model instead of simulating")
+    add_index_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
+
+
+def add_index_arguments(p) -> None:
+    """``--index``, ``--align``, ``--cost-model`` (the issue-aware cost model, GPU fused GEMMs)."""
+    p.add_argument("--index", default=None,
+                   help="index path: ROAST hash | table; HashedNet hash (the authors') | mulshift | table | "
+                        "arith-only (selects the issue-aware cost model)")
+    p.add_argument("--align", default=None, help="ROAST tile-start alignment in elements: 1 | 8 | 64")
+    p.add_argument("--cost-model", default=None, help="roofline (default) | issue")
+
+
+def parsed_index(args) -> dict:
+    """``index``, ``align``, ``cost_model`` keywords of :func:`predict` (``align`` parsed)."""
+    return dict(index=getattr(args, "index", None), align=parse_int("align", getattr(args, "align", None)),
+                cost_model=getattr(args, "cost_model", None))
 
 
 def _loop_tiles(args) -> str:
@@ -69,7 +85,7 @@ def run_kernel(args) -> dict:
     """The JSON object of ``cachesim kernel`` for parsed arguments (kept for the report; prefer
     :func:`cachesim.kernels.predict`)."""
     pred = predict(args.kernel, backward=bool(args.backward), analytic=bool(args.analytic),
-                   **parsed_common(args))
+                   **parsed_common(args), **parsed_index(args))
     return pred.to_dict() | {"shape": args.shape, "block": args.block}
 
 

@@ -15,6 +15,10 @@ from cachesim._validate import parse_int as _int
 from cachesim._validate import parse_triple as _triple
 from cachesim.errors import CacheSimError
 
+DEVICES = ("cpu", "cuda")
+#: Other spellings of the measured precisions (tf32 stays distinct from fp32 here: it is what is measured).
+PRECISION_ALIASES = {"float32": "fp32", "bfloat16": "bf16"}
+
 
 def add_parser(sub):
     p = sub.add_parser("measure", help="check the Triton kernels, list GPU records, compare with the model",
@@ -47,6 +51,9 @@ def add_parser(sub):
 def _check(args) -> int:
     from ._common import emit_json
 
+    args.precision = PRECISION_ALIASES.get(str(args.precision).lower(), args.precision)
+    if args.device not in DEVICES:
+        raise CacheSimError(f"--device={args.device!r} is not supported: choose one of {', '.join(DEVICES)}")
     if args.device == "cpu":
         if args.precision == "bf16":
             raise CacheSimError("precision='bf16' cannot be checked on the CPU: Triton's interpreter "
@@ -90,6 +97,10 @@ def _compare(args) -> int:
 
     from ._common import emit_json
 
+    if args.markdown is not None:  # fail before minutes of work, not after
+        from cachesim._atomic import check_output_folder
+
+        check_output_folder(args.markdown, "--markdown")
     s = compare_measurements(args.dir, markdown=args.markdown, rerun_model=args.write_predictions)
     if args.json:
         emit_json(s)

@@ -19,7 +19,16 @@ from roast_theory.errors import RoastTheoryError
 
 from .._io import jsonable as _jsonable
 from .._io import load_array, load_modules
-from ._common import Outcome, Subcommand, add_version_argument, error_text, interrupt_exits
+from ._common import (
+    Outcome,
+    Subcommand,
+    add_progress_arguments,
+    add_version_argument,
+    error_text,
+    first_non_finite,
+    interrupt_exits,
+    want_progress,
+)
 
 
 def parse_tile(text: str, option: str = "--tile") -> int | tuple[int, int]:
@@ -31,6 +40,24 @@ def parse_tile(text: str, option: str = "--tile") -> int | tuple[int, int]:
     if len(parts) not in (1, 2):
         raise RoastTheoryError(f"{option}={text!r} must be an integer Z or two integers 'BK,BN'")
     return parts[0] if len(parts) == 1 else parts
+
+
+def parse_count(text: str) -> int:
+    """An integer option that may be written ``100000``, ``100_000`` or ``1e5`` (exactly integral)."""
+    from decimal import Decimal, InvalidOperation
+
+    t = str(text).strip().replace("_", "")
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        d = Decimal(t)
+    except InvalidOperation:
+        d = None
+    if d is None or not d.is_finite() or d != d.to_integral_value() or abs(d) > Decimal(10) ** 30:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (e.g. 100000 or 1e5)")
+    return int(d)
 
 
 def _tile(args) -> int | tuple[int, int]:
@@ -52,7 +79,7 @@ def _fmt(payload: dict) -> str:
 def _add_hash_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--x", required=True, help="input vector x (.npy)")
     p.add_argument("--w", required=True, help="weight vector w (.npy)")
-    p.add_argument("--memory", required=True, type=int, help="number of slots m")
+    p.add_argument("--memory", required=True, type=parse_count, help="number of slots m")
     p.add_argument("--tile", default="1", help="Z: chunks of Z for 1-D x and w (default 1); "
                    "BK,BN: blocks for 2-D x and w")
     p.add_argument("--tile-shape", default=None, help=argparse.SUPPRESS)  # deprecated: --tile BK,BN
@@ -75,16 +102,17 @@ def _closed_form(args):
 def _run_variance(args) -> Outcome:
     res = _closed_form(args)
     payload = res.to_dict()
-    payload["std"] = res.std()
+    payload["std"] = float(res.std)
     return Outcome(payload, _fmt(payload))
 
 
 def _configure_montecarlo(p: argparse.ArgumentParser) -> None:
     _add_hash_options(p)
-    p.add_argument("--trials", type=int, default=100_000, help="Monte Carlo draws")
+    p.add_argument("--trials", type=parse_count, default=100_000, help="Monte Carlo draws (e.g. 1e6)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--family", default="ideal", help="ideal | rz-stable | rz-v1 | hashednet-triton")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals")
+    add_progress_arguments(p)
 
 
 def _run_montecarlo(args) -> Outcome:
@@ -96,7 +124,7 @@ def _run_montecarlo(args) -> Outcome:
     x, w = load_array("--x", args.x), load_array("--w", args.w)
     est = mc_inner_product(x, w, memory=args.memory, tile=tile, sign=args.sign,
                            placement=args.placement, family=args.family, trials=args.trials, seed=args.seed,
-                           align=args.align)
+                           progress=want_progress(args), align=args.align)
     lo, hi = est.variance_confidence_interval(args.level)
     mlo, mhi = est.confidence_interval(args.level)
     payload = {"mean": float(est.mean), "variance": float(est.variance), "mean_se": float(est.mean_se),
@@ -115,7 +143,7 @@ def _run_montecarlo(args) -> Outcome:
 
 def _configure_sharing(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modules", required=True, help=".npz with arrays x0, w0, x1, w1, ...")
-    p.add_argument("--memory", required=True, type=int, help="global number of slots m")
+    p.add_argument("--memory", required=True, type=parse_count, help="global number of slots m")
     p.add_argument("--local-slots", default=None,
                    help="whole-slot local budgets m_1,...,m_k summing to --memory (default: by size)")
     p.add_argument("--scales", default=None,
@@ -157,7 +185,8 @@ def _run_sharing(args) -> Outcome:
 
 
 def _configure_verify(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--trials", type=int, default=100_000, help="Monte Carlo draws per check (>= 1e5)")
+    p.add_argument("--trials", type=parse_count, default=100_000,
+                   help="Monte Carlo draws per check (>= 1e5)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -241,13 +270,15 @@ def main(argv=None) -> int:
     with interrupt_exits(f"roast-theory {cmd.name}"):
         try:
             outcome = cmd.run(args)
-        except (RoastTheoryError, CacheSimError, OSError) as exc:
+            bad = first_non_finite(outcome.payload)
+            if bad:
+                raise RoastTheoryError(f"the result has a non-finite value at {bad!r}: refusing to print "
+                                       "it (are the inputs' magnitudes or --memory too large?)")
+            text = json.dumps(_jsonable(outcome.payload), allow_nan=False) if args.json else outcome.text
+        except (RoastTheoryError, CacheSimError, OSError, OverflowError) as exc:
             print(f"roast-theory {cmd.name}: error: {error_text(exc)}", file=sys.stderr)
             return 2
-        if args.json:
-            print(json.dumps(_jsonable(outcome.payload), allow_nan=False))
-        else:
-            print(outcome.text)
+        print(text)
         return outcome.status
     return 130
 

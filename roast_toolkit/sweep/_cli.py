@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the sweep of ``args`` and print its summary (one JSON object with ``--json``); the status."""
     payload, text, status = execute(args)
     if getattr(args, "json", False):
-        sys.stdout.write(json.dumps(payload) + "\n")
+        sys.stdout.write(json.dumps(payload, allow_nan=False) + "\n")
     else:
         print(text)
     return status

@@ -61,6 +61,17 @@ def choice(choices) -> Callable[[str, object], str]:
     return check
 
 
+def dtype_name(key, value) -> str:
+    """A kernel dtype in any accepted spelling (``float16``, ``bf16``, ...), stored canonically (``fp16``)."""
+    from cachesim.errors import CacheSimError
+    from cachesim.kernels._common import canonical_dtype
+
+    try:
+        return canonical_dtype(value)
+    except CacheSimError as exc:
+        raise SweepError(f"{key}={_show(value)}: {exc}") from None
+
+
 def boolean(key, value) -> bool:
     if not isinstance(value, bool):
         raise SweepError(f"{key}={_show(value)} must be true or false")
@@ -105,14 +116,14 @@ def _block(key, value) -> str:
 
 def kernel_params() -> dict[str, Param]:
     """Parameters of a ``kernel`` sweep (those of :func:`cachesim.kernels.predict`)."""
-    from cachesim.kernels._common import ALL_KINDS, DTYPE_BYTES
+    from cachesim.kernels._common import ALL_KINDS
     from cachesim.kernels._family import FAMILY_NAMES
     from cachesim.kernels.targets import TARGETS
 
     ps = [Param("kernel", REQUIRED, choice(ALL_KINDS), "kernel implementation"),
           Param("shape", REQUIRED, triple, "MxKxN of Y = X W"),
           Param("target", "h200", choice(TARGETS)),
-          Param("dtype", "fp32", choice(DTYPE_BYTES)),
+          Param("dtype", "fp32", dtype_name),
           Param("block", "128x64x32", _block, "BLOCK_MxBLOCK_NxBLOCK_K"),
           Param("memory", None, optional(integer(1)), "shared array size in elements"),
           Param("backward", False, boolean),

@@ -89,7 +89,7 @@ def theory_variance(point: dict, base: Path) -> dict:
 
     x, w = _data(point, base)
     res = tile_hashing_moments(x, w, point["memory"], point["tile"], point["sign"], point["placement"])
-    return res.to_dict() | {"std": float(res.std())}
+    return res.to_dict() | {"std": float(res.std)}
 
 
 def theory_montecarlo(point: dict, base: Path) -> dict:

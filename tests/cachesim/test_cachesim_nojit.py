@@ -136,11 +136,12 @@ def test_olken_table_growth_compaction_and_sampling():
 
 def test_din_and_lackey_parsers(tmp_path):
     din = tmp_path / "t.din"
-    din.write_text("# comment\n0 10\n1 0x20\n\n2 30\nr 4a0f 4\nW 50 8\n  0 fedcba98 trailing\n")
+    din.write_text("# comment\n0 10\n1 0x20\n\n2 30\nr 4a0f 4\nW 50 8\n  0 fedcba98 2\nw 60\n")
     ch = list(open_trace(din, include_instructions=True))
     addr = np.concatenate([c.addr for c in ch]).tolist()
-    assert addr == [0x10, 0x20, 0x30, 0x4A0F, 0x50, 0xFEDCBA98]
-    assert np.concatenate([c.write for c in ch]).tolist() == [False, True, False, False, True, False]
+    assert addr == [0x10, 0x20, 0x30, 0x4A0F, 0x50, 0xFEDCBA98, 0x60]
+    assert np.concatenate([c.write for c in ch]).tolist() == [False, True, False, False, True, False, True]
+    assert np.concatenate([c.size for c in ch]).tolist() == [1, 1, 1, 4, 8, 2, 1]
     lk = tmp_path / "t.lackey"
     lk.write_text("==1== start\nI  0400,4\n L 1000,8\n S 2000,4\n M 3000,2\n")
     recs = list(open_trace(lk))
@@ -154,7 +155,8 @@ def test_din_and_lackey_parsers(tmp_path):
                                       ("0x10\n", "din"), ("r 10 4 x\n", "din"), (" L 10\n", "lackey"),
                                       (" L 10,0\n", "lackey"), (" Q 10,4\n", "lackey"),
                                       (" L 10,4 x\n", "lackey"), (" L 10,x\n", "lackey"),
-                                      ("L10,4\n", "lackey")])
+                                      ("L10,4\n", "lackey"), ("0 10 4 x\n", "din"), ("1 10 junk\n", "din"),
+                                      ("0 10 100001\n", "din"), (" L 10,1048577\n", "lackey")])
 def test_parser_errors_name_the_line(tmp_path, text, fmt):
     from cachesim import CacheSimError
 

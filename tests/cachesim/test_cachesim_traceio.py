@@ -62,13 +62,14 @@ def test_round_trip_property(tmp_path, addr, fmt, chunk):
 
 def test_din_both_formats_by_hand(tmp_path):
     p = tmp_path / "hand.din"
-    p.write_text("# comment\n0 1000\n1 0x2000 extra ignored\n\n2 3000\nr 40 8\nW ABC 10\n   r 0 1\n")
+    # one rule for every label: <label> <hexaddr> [<hexsize>]
+    p.write_text("# comment\n0 1000\n1 0x2000 4\n\n2 3000\nr 40 8\nW ABC 10\n   r 0 1\nw 50\n")
     n, a, s, w, _ = collect(p)
-    assert a.tolist() == [0x1000, 0x2000, 0x40, 0xABC, 0]
-    assert w.tolist() == [False, True, False, True, False]
-    assert s.tolist() == [1, 1, 8, 16, 1]
+    assert a.tolist() == [0x1000, 0x2000, 0x40, 0xABC, 0, 0x50]
+    assert w.tolist() == [False, True, False, True, False, True]
+    assert s.tolist() == [1, 4, 8, 16, 1, 1]
     n, a, _, _, _ = collect(p, include_instructions=True)
-    assert a.tolist() == [0x1000, 0x2000, 0x3000, 0x40, 0xABC, 0]
+    assert a.tolist() == [0x1000, 0x2000, 0x3000, 0x40, 0xABC, 0, 0x50]
 
 
 def test_lackey_by_hand(tmp_path):
@@ -107,7 +108,11 @@ def test_text_without_final_newline_and_crlf(tmp_path):
     [
         ("din", "0 10\n0 zz\n", 2, "malformed line '0 zz'"),
         ("din", "0 10\n1 20\n5 30\n", 3, "unknown access label '5 30'"),
-        ("din", "r 10\n", 1, "malformed line 'r 10'"),
+        ("din", "r 10 4 5\n", 1, "malformed line 'r 10 4 5'"),
+        ("din", "1 10 extra\n", 1, "malformed line '1 10 extra'"),
+        ("din", "0 10 100001\n", 1, "access size larger than the limit"),
+        ("lackey", " L 10,100000000000\n", 1, "access size larger than the limit of 1048576"),
+        ("lackey", " L 10,1048577\n", 1, "access size larger than the limit"),
         ("din", "r 10 0\n", 1, "access size 0"),
         ("din", "0 1000000000000\n", 1, "out of range"),
         ("din", "0 -10\n", 1, "malformed"),
@@ -179,7 +184,22 @@ def test_bin_header_and_errors(tmp_path):
     n, a, s, w, _ = collect(p)
     assert a.tolist() == [1, 2, 3, 4] and s.tolist() == [1, 1, 1, 32768] and w.tolist() == [0, 0, 0, 1]
     p.write_bytes(raw[:-3])
-    with pytest.raises(CacheSimError, match="truncated"):
+    with pytest.raises(CacheSimError, match="partial record \\(5 trailing bytes\\)"):
+        list(open_trace(p))
+    p.write_bytes(raw[:-8])
+    with pytest.raises(CacheSimError, match="truncated: header says 4 records, file holds 3"):
+        list(open_trace(p))
+    p.write_bytes(raw + bytes(8))
+    with pytest.raises(CacheSimError, match="extra records: header says 4 records, file holds 5"):
+        list(open_trace(p))
+    p.write_bytes(raw[:10] + b"\x07\x00" + raw[12:])  # flag bit 2 is not defined
+    with pytest.raises(CacheSimError, match="flags=0x7: unknown bits"):
+        list(open_trace(p))
+    p.write_bytes(raw[:10] + b"\x01\x00" + raw[12:])  # a store bit in a trace without stores
+    with pytest.raises(CacheSimError, match="record 3 has store bits"):
+        list(open_trace(p))
+    p.write_bytes(raw[:16] + (2**64 - 1).to_bytes(8, "little") + raw[24:])
+    with pytest.raises(CacheSimError, match="not closed"):
         list(open_trace(p))
     p.write_bytes(b"CSTRACE\x00" + b"\x02\x00" + raw[10:])
     with pytest.raises(CacheSimError, match="version 2"):

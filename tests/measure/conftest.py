@@ -15,3 +15,25 @@ def _no_host_caches(monkeypatch):
 
     monkeypatch.setitem(presets._PRESETS, "host", host)
     monkeypatch.setattr(presets, "host_hierarchy", host)
+
+
+@pytest.fixture(autouse=True)
+def _triton_interpreter_numpy_index(monkeypatch):
+    """Triton 3.6's interpreter turns a scalar loop bound into a Python int with ``int(array)``, which
+    numpy >= 2.4 refuses for 1-element arrays: give its tensors an ``__index__`` that reads the element.
+    A no-op unless ``TRITON_INTERPRET=1`` and triton imports."""
+    import os
+
+    if os.environ.get("TRITON_INTERPRET") != "1":
+        return
+    try:
+        import triton.runtime.interpreter as ti
+    except ImportError:
+        return
+    orig = ti._patch_lang_tensor
+
+    def patched(tensor, scope):
+        orig(tensor, scope)
+        scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
+
+    monkeypatch.setattr(ti, "_patch_lang_tensor", patched)

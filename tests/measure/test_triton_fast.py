@@ -159,3 +159,53 @@ def test_configs_cover_whole_tiles_and_bad_launch():
         tf.fast_matmul(torch.randn(100, 256), b, prep, tf.FastConfig(128, 64, 64))
     with pytest.raises(CacheSimError, match="b has shape"):
         tf.fast_matmul(x, torch.randn(5), prep, tf.FastConfig(128, 64, 64))
+
+
+# ------------------------------------------------------------------------------ device driver helpers
+def _load_script(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "drivers" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_driver_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_loop_mix_reads_both_sass_listings():
+    g = _load_script("gpu_fast")
+    cuobjdump = """
+        /*0100*/                   MOV R1, c[0x0][0x28] ;
+        /*0110*/                   LDGSTS.E.BYPASS.128 [R2], desc[UR4][R4.64] ;
+        /*0120*/                   HGMMA.64x128x16.F32.BF16 R24, gdesc[UR8], R24 ;
+        /*0130*/                   IMAD R5, R5, 0x2, RZ ;
+        /*0140*/              @P0 BRA 0x110 ;
+        /*0150*/                   EXIT ;
+"""
+    assert g.loop_mix(cuobjdump) == {"LDGSTS.E.BYPASS.128": 1, "HGMMA.64x128x16.F32.BF16": 1, "IMAD": 1,
+                                     "BRA": 1}
+    triton_form = "--:-:-:-:2\tMOV R1, c[0x0][0x28];\nLBB0:\n01:-:-:-:1\tLDG.E.U16 R3, desc[UR4][R6.64];\n" \
+                  "--:-:-:-:1\tSTS.U16 [R7], R3;\n--:-:-:-:5\t@P1 BRA LBB0;\n--:-:-:Y:0\tEXIT;\n"
+    assert g.loop_mix(triton_form) == {"LDG.E.U16": 1, "STS.U16": 1, "BRA": 1}
+    assert g.loop_mix("no loop here") == {}
+
+
+def test_memories_are_powers_of_two_at_the_compressions():
+    g = _load_script("gpu_fast")
+    for _, k, n in g.SHAPES.values():
+        for mem, c in zip(g.memories(k, n), g.COMPRESSIONS):
+            assert mem & (mem - 1) == 0 and mem <= k * n // c < 2 * mem
+
+
+def test_fast_md_tables_match_the_records():
+    """measurements/gpu/FAST.md holds the tables drivers/fast_report.py makes from the records."""
+    from pathlib import Path
+
+    r = _load_script("fast_report")
+    fast = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "FAST.md").read_text()
+    final = r.load("call9_final", "gpu_fast_focus.json")
+    for table in (r.forward_table(final, 0), r.forward_table(final, 1),
+                  r.train_table(r.load("call11_train_graph", "gpu_fast_train.json")),
+                  r.ncu_table(r.load("call8_focus", "gpu_fast_focus.json"), "bert-ffn1"), r.sass_table()):
+        assert table in fast

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..records import load_records
 from .known_misses import KNOWN_MISSES
 from .ratios import authors_rows, headline_rows
 from .rows import RATIO_TOLERANCE, SECTOR_TOLERANCE, comparison_rows
+from .time_model import PREDICTIONS_KIND, time_markdown
 
 __all__ = ["comparison_markdown"]
 
@@ -60,5 +62,7 @@ def comparison_markdown(directory: str | Path = "measurements/gpu") -> str:
         lines.append(f"| {a.precision} | {a.m_slots} | {cell(a.fused_fwd)} | {cell(a.fused_train)} | "
                      f"{cell(a.gather_fwd)} | {cell(a.gather_train)} | {cell(a.best_fwd)} | "
                      f"{cell(a.best_train)} | {cell(a.roast_over_cublas_fwd)} |")
+    if load_records(directory, PREDICTIONS_KIND):
+        lines += time_markdown(directory)
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,312 @@
+"""Instruction issue, load issue and occupancy of the fused GEMM kernels (the terms beyond traffic).
+
+The roofline (:mod:`cachesim.kernels.cost`) prices bytes. The fused hashed kernels are often bound by
+something else: the instructions that compute the index (a 64-bit remainder by a runtime divisor costs a
+~73-instruction subroutine per element), the number of warp load instructions (2-byte scalar loads where
+the ROAST tile start is not 16-byte aligned), and the L1 *wavefronts* of memory-divergent loads (a warp
+load of 32 elements in 32 different lines is processed as 32 wavefronts, one line per clock). This module
+describes each kernel by its index path and prices those terms.
+
+Kernel description
+------------------
+``(kernel, index, align)``: ``dense``; ``roast`` with ``index`` in ``{"hash", "table"}`` (tile start from
+the in-loop hash or a precomputed tile-start table) and ``align`` in ``{1, 8, 64}`` (tile starts on
+multiples of ``align`` elements); ``hashednet`` with ``index`` in ``{"hash", "mulshift", "table",
+"arith-only"}`` (``hash``: the authors' per-element formula, a 64-bit remainder by a runtime prime;
+``mulshift``: multiply-shift range reduction; ``table``: a precomputed int32 index matrix;
+``arith-only``: the authors' arithmetic, but B read coalesced from a dense matrix).
+
+Per-iteration instruction mix
+-----------------------------
+For every kernel variant whose compiled code was recorded, :data:`LOOP_MIXES` holds the k-loop's warp
+instructions and stall cycles per iteration, counted from the SASS listing by
+:func:`cachesim.kernels.sass.loop_mix` (the subroutine calls expanded). A configuration that was not
+compiled takes the counts of the recorded configuration of the same variant (same ROAST tile where
+recorded), scaled by the B elements each thread handles per iteration (``BK * BN / (32 * num_warps)``);
+the ROAST in-loop hash's extra over the table loop scales with the ROAST tiles per iteration instead (it is
+computed once per tile); the HashedNet hash loops are recorded at one configuration only, elsewhere the
+loop comes from ``mulshift``/``dense`` and the hash arithmetic from the microbenchmark term
+(:func:`cachesim.kernels.cost.predict_gpu_issue`). The recorded HashedNet ``hash``
+listing is cut before its loop closes; its mix is the ``arith-only`` one (the same index arithmetic), which
+Nsight Compute confirms: 256.7 M vs 258.8 M executed warp instructions at 4096x768x3072 (call8_focus).
+
+Model (per SM sub-partition, one k-iteration)
+---------------------------------------------
+Let ``n`` be the warp instructions of one iteration, ``S`` the sum of the compiler's stall counts (the
+cycles one warp alone needs for its fixed-latency dependencies), ``L`` the exposed variable latency of
+one warp (``local_loads x L1 hit latency``: spilled registers reloaded just before use) and ``W`` the warps
+resident per sub-partition (occupancy from registers, shared memory and warp slots). Then, as in the
+MWP-CWP model's compute-bound case (Hong & Kim, ISCA 2009)::
+
+    cycles per iteration = max(W * n / issue_rate, S + L)
+
+(issue-bound when enough warps interleave, latency-bound when one warp's chain is longer than the issue
+of all of them). ``issue_seconds = waves * (K / BK) * cycles / f`` (``f`` = the SM clock measured under
+load, :func:`sm_clock_ghz`) with ``waves = ceil(programs /
+(SMs * programs per SM))``.
+
+L1 wavefronts: a warp load takes one wavefront per distinct 128-byte line it touches. Coalesced operands
+take ``ceil(sectors / 4)`` per request (at least one); the scattered HashedNet B operand takes one per
+element. ``wavefront_seconds = wavefronts / (SMs * wavefronts per clock * f)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import CacheSimError
+from ._common import Block
+
+__all__ = ["INDEX_PATHS", "LOOP_MIXES", "KernelDescription", "IssueEstimate", "describe", "estimate_issue"]
+
+#: Index paths each kernel accepts (first = default).
+INDEX_PATHS = {"dense": (None,), "roast": ("hash", "table"),
+               "hashednet": ("hash", "mulshift", "table", "arith-only")}
+#: ROAST tile-start alignments (elements).
+ALIGNS = (1, 8, 64)
+
+#: ``(variant, config): (instructions, stall_cycles, local_loads, global_loads, registers, shared_bytes)``
+#: per warp and k-iteration, counted by :func:`cachesim.kernels.sass.loop_mix` from
+#: ``measurements/gpu/call7_time/sass_fast.txt`` (H200, Triton 3.6.0, bf16). Not fitted; a test recounts
+#: them from the record.
+LOOP_MIXES = {
+    ("dense", "128x64x64-g8-w4-s4"): (106, 183, 0, 14, 122, 98304),
+    ("roast-table-a1-t32x64", "128x64x32-g8-w4-s4"): (154, 354, 0, 22, 125, 36864),
+    ("roast-table-a1-t32x64", "256x64x64-g8-w8-s4"): (172, 402, 0, 27, 128, 139264),
+    ("roast-table-a8-t32x64", "128x64x32-g8-w4-s4"): (97, 187, 0, 10, 96, 24580),
+    ("roast-table-a8-t32x64", "256x64x64-g8-w8-s4"): (129, 237, 0, 16, 118, 81940),
+    ("roast-hash-a1-t32x64", "128x64x32-g8-w4-s4"): (436, 1084, 0, 21, 123, 36864),
+    ("roast-hash-a1-t32x64", "256x64x64-g8-w8-s4"): (815, 2458, 0, 25, 144, 139264),
+    ("roast-table-a64-t64x128", "128x128x64-g8-w4-s4"): (143, 269, 0, 20, 200, 65540),
+    ("roast-table-a64-t64x128", "256x128x64-g8-w8-s3"): (131, 267, 0, 16, 196, 98308),
+    ("roast-hash-a64-t64x128", "128x128x64-g8-w4-s4"): (447, 1226, 0, 18, 198, 131072),
+    ("roast-hash-a64-t64x128", "256x128x64-g8-w8-s3"): (430, 1203, 0, 14, 192, 147456),
+    ("hashednet-mulshift", "128x128x64-g8-w4-s4"): (480, 972, 0, 73, 237, 81920),
+    ("hashednet-table", "128x128x64-g8-w4-s4"): (651, 1477, 0, 89, 255, 131072),
+    ("hashednet-arith-only", "128x128x64-g8-w4-s4"): (6901, 19518, 292, 18, 255, 131072),
+}
+#: Recorded listings used for variants whose own listing is unusable (see the module notes).
+_MIX_ALIAS = {"hashednet-hash": "hashednet-arith-only"}
+
+
+@dataclass(frozen=True)
+class KernelDescription:
+    """A fused GEMM kernel with its index path: ``kernel``, ``index``, ``align`` (ROAST only)."""
+
+    kernel: str
+    index: str | None
+    align: int | None
+    tile: tuple | None = None
+
+    @property
+    def variant(self) -> str:
+        """The recorded variant family name (``roast-table-a64``, ``hashednet-hash``, ``dense``)."""
+        if self.kernel == "dense":
+            return "dense"
+        if self.kernel == "roast":
+            return f"roast-{self.index}-a{self.align}"
+        return f"hashednet-{self.index}"
+
+    @property
+    def scattered(self) -> bool:
+        """True when B is gathered element by element (memory-divergent loads)."""
+        return self.kernel == "hashednet" and self.index != "arith-only"
+
+    def to_dict(self) -> dict:
+        return {"kernel": self.kernel, "index": self.index, "align": self.align,
+                "tile": None if self.tile is None else list(self.tile)}
+
+
+def _tile(tile):
+    if tile is None:
+        return None
+    if isinstance(tile, str):
+        parts = tile.lower().split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise CacheSimError(f"tile={tile!r} must look like BKxBN (e.g. 64x128)")
+        tile = tuple(int(p) for p in parts)
+    if (not isinstance(tile, tuple | list) or len(tile) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in tile)):
+        raise CacheSimError(f"tile={tile!r} must be a (BK, BN) pair of positive integers")
+    return tuple(tile)
+
+
+def describe(kernel: str, index=None, align=None, tile=None) -> KernelDescription:
+    """Validate ``(kernel, index, align)`` and return the :class:`KernelDescription`.
+
+    Raises
+    ------
+    CacheSimError
+        Unknown index path, an alignment on a kernel without tile starts, an alignment not in 1/8/64,
+        a ``tile`` (ROAST ``(BK, BN)``; default: the program's ``BK x BN``) on another kernel.
+    """
+    if tile is not None and kernel != "roast":
+        raise CacheSimError(f"tile={tile!r}: only ROAST has tiles (kernel={kernel!r})")
+    if kernel not in INDEX_PATHS:
+        raise CacheSimError(f"kernel={kernel!r}: the index-aware cost model covers the fused GEMMs "
+                            f"({', '.join(INDEX_PATHS)})")
+    allowed = INDEX_PATHS[kernel]
+    if kernel == "dense":
+        if index not in (None, "dense") or align is not None:
+            raise CacheSimError(f"index={index!r}, align={align!r}: the dense kernel has no index path")
+        return KernelDescription("dense", None, None)
+    if index is None:
+        index = allowed[0]
+    if index not in allowed:
+        raise CacheSimError(f"index={index!r} is not an index path of kernel {kernel!r}: choose one of "
+                            f"{', '.join(allowed)}")
+    if kernel == "hashednet":
+        if align is not None:
+            raise CacheSimError(f"align={align!r}: HashedNet has no tile starts to align (ROAST only)")
+        return KernelDescription(kernel, index, None)
+    align = 1 if align is None else align
+    if isinstance(align, bool) or not isinstance(align, int) or align not in ALIGNS:
+        raise CacheSimError(f"align={align!r} must be one of {', '.join(map(str, ALIGNS))} (elements)")
+    return KernelDescription(kernel, index, align, _tile(tile))
+
+
+def _config_label(block: Block, group_m: int, num_warps: int, num_stages: int) -> str:
+    return f"{block.bm}x{block.bn}x{block.bk}-g{group_m}-w{num_warps}-s{num_stages}"
+
+
+def _elements_per_thread(block: Block, num_warps: int) -> float:
+    return block.bk * block.bn / (32.0 * num_warps)
+
+
+def _pick_mix(desc: KernelDescription, config: str):
+    """``(counts, recorded_config)`` of the recorded mix closest to ``desc`` (same variant, same config
+    when recorded; else the variant's first recorded config; ROAST alignments missing from the record
+    fall back to the nearest recorded one with the same index path)."""
+    name = _MIX_ALIAS.get(desc.variant, desc.variant)
+    cands = [(v, c) for (v, c) in LOOP_MIXES if v == name or v.startswith(name + "-t")]
+    if desc.tile is not None:
+        same = [(v, c) for v, c in cands if v.endswith(f"-t{desc.tile[0]}x{desc.tile[1]}")]
+        cands = same + [vc for vc in cands if vc not in same]
+    if not cands and desc.kernel == "roast":
+        for a in sorted(ALIGNS, key=lambda a: abs(a - desc.align)):
+            cands = [(v, c) for (v, c) in LOOP_MIXES if v.startswith(f"roast-{desc.index}-a{a}-t")]
+            if cands:
+                break
+    if not cands:
+        raise CacheSimError(f"no recorded instruction mix for {desc.variant!r}")
+    for v, c in cands:
+        if c == config:
+            return LOOP_MIXES[(v, c)], c
+    v, c = cands[0]
+    return LOOP_MIXES[(v, c)], c
+
+
+@dataclass(frozen=True)
+class IssueEstimate:
+    """Issue-side quantities of one kernel launch (see the module notes for the formulas)."""
+
+    description: KernelDescription
+    mix_config: str
+    instructions_per_iteration: float
+    stall_cycles_per_iteration: float
+    exposed_latency_cycles: float
+    programs_per_sm: int
+    warps_per_scheduler: float
+    waves: int
+    iterations: int
+    cycles_per_iteration: float
+    issue_seconds: float
+    elements: float = 0.0
+    memory_bytes: float = 0.0
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "description"}
+        return {"description": self.description.to_dict(), **out}
+
+
+def _occupancy(t, regs: int, shared: int, num_warps: int) -> int:
+    by_regs = t.registers_per_sm // max(1, regs * 32 * num_warps)
+    by_shared = t.max_shared_per_sm // max(1, shared + t.shared_reserved_per_block)
+    by_warps = t.max_warps_per_sm // num_warps
+    return max(1, min(by_regs, by_shared, by_warps, t.max_blocks_per_sm))
+
+
+def _tiles_per_iteration(block: Block, tile) -> float:
+    tk, tn = tile if tile is not None else (block.bk, block.bn)
+    return max(1.0, block.bk / tk) * max(1.0, block.bn / tn)
+
+
+def _scaled_mix(desc: KernelDescription, block: Block, config: str, num_warps: int):
+    """``(n, stall, local_loads, regs, shared, recorded_config)`` for ``config`` (module notes).
+
+    Per-element work scales with the B elements per thread. ROAST ``hash``: the in-loop tile-start hash is
+    per ROAST tile, so its extra over the ``table`` loop of the same recorded configuration scales with the
+    tiles per iteration instead. HashedNet ``hash``/``arith-only`` at a configuration whose loop was not
+    recorded: the recorded arith-only loop spills (its configuration's register pressure), so the loop is
+    taken from ``mulshift`` (scattered loads, cheap index) or ``dense``, and the hash arithmetic is priced by
+    the microbenchmark term ``index`` of the cost model instead.
+    """
+    if (desc.kernel == "hashednet" and desc.index in ("hash", "arith-only")
+            and ("hashednet-arith-only", config) not in LOOP_MIXES):
+        sub = KernelDescription("hashednet", "mulshift", None) if desc.index == "hash" else \
+            KernelDescription("dense", None, None)
+        return _scaled_mix(sub, block, config, num_warps)
+    (n, stall, ldl, _gld, regs, shared), rec_cfg = _pick_mix(desc, config)
+    rec_block = Block.parse(rec_cfg.split("-")[0])
+    rec_warps = int(rec_cfg.split("-w")[1].split("-")[0])
+    scale = _elements_per_thread(block, num_warps) / _elements_per_thread(rec_block, rec_warps)
+    if desc.kernel == "roast" and desc.index == "hash":
+        table = KernelDescription("roast", "table", desc.align, desc.tile)
+        (nt, st, _, _, _, _), tcfg = _pick_mix(table, rec_cfg)
+        if tcfg == rec_cfg:
+            rec_tile = _recorded_tile(desc, rec_cfg)
+            tscale = _tiles_per_iteration(block, desc.tile) / _tiles_per_iteration(rec_block, rec_tile)
+            n, stall = nt * scale + (n - nt) * tscale, st * scale + (stall - st) * tscale
+            scale = 1.0
+    return n * scale, stall * scale, ldl * scale, regs, shared, rec_cfg
+
+
+def _recorded_tile(desc: KernelDescription, rec_cfg: str):
+    for v, c in LOOP_MIXES:
+        if c == rec_cfg and v.startswith(desc.variant + "-t"):
+            tk, tn = v.rsplit("-t", 1)[1].split("x")
+            return int(tk), int(tn)
+    return None
+
+
+def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
+                   num_stages=3, memory=None) -> IssueEstimate:
+    """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L)``)."""
+    config = _config_label(block, group_m, num_warps, num_stages)
+    n, stall, ldl, regs, shared, rec_cfg = _scaled_mix(desc, block, config, num_warps)
+    if rec_cfg != config:
+        shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
+    r = _occupancy(t, regs, shared, num_warps)
+    w = r * num_warps / t.schedulers_per_sm
+    lat = ldl * t.l1_latency_ns * t.frequency_ghz
+    cyc = max(w * n / t.issue_per_scheduler_per_clk, stall + lat)
+    programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
+    waves = max(1, math.ceil(programs / (t.num_sms * r)))
+    iters = max(1, math.ceil(shape.k / block.bk))
+    secs = waves * iters * cyc / (sm_clock_ghz(t) * 1e9)
+    elements = float(shape.k) * shape.n * math.ceil(shape.m / block.bm)
+    return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
+                         2.0 * (memory or 0))
+
+
+def sm_clock_ghz(t) -> float:
+    """SM clock under load: the calibration's measured clock where there is one, else the preset's."""
+    return (t.calibration or {}).get("sm_clock_ghz", t.frequency_ghz)
+
+
+def l1_wavefronts(traffic, desc: KernelDescription) -> float:
+    """L1 wavefronts of the kernel's global loads (one per distinct 128-byte line per warp request).
+
+    Coalesced operands: ``max(requests, sectors / 4)``; the scattered HashedNet B operand: one per sector
+    (every element lies in its own line).
+    """
+    total = 0.0
+    for name in ("A", "B"):
+        op = traffic.operand(name)
+        sectors = float(op.l1_sector_requests)
+        if name == "B" and desc.scattered:
+            total += sectors
+        else:
+            total += max(float(op.instructions), sectors / 4.0)
+    return total

@@ -1,0 +1,181 @@
+"""Instruction mix of a compiled GPU kernel's k-loop, counted from its SASS listing.
+
+The cost model's instruction-issue terms (:mod:`cachesim.kernels.issue`) need, per warp and per k-loop
+iteration, how many instructions a warp issues and how long one warp needs to issue them on its own.
+Both are read from the compiled code, not fitted:
+
+* the loop body is the longest backward-branch region of the listing (the k-loop; the same rule as the
+  GPU driver's ``loop_mix``);
+* a ``CALL`` inside the loop (e.g. the 64-bit remainder subroutine the compiler emits for ``%`` by a
+  runtime divisor) is expanded: the subroutine's straight-line body (up to ``RET``) is counted once per
+  call site;
+* each instruction's *stall count* is the last field of its control code (``wait:read:write:yield:stall``,
+  hexadecimal): the cycles the scheduler waits before the same warp may issue its next instruction, set by
+  the compiler for fixed-latency dependencies. Their sum is the issue time of one warp alone (it does not
+  include variable-latency waits on scoreboards, e.g. for memory).
+
+Opcode classes (:data:`CLASSES`) follow the functional units of a Hopper SM sub-partition: ``mma``
+(tensor-core HGMMA/HMMA), ``global`` (LDG/LDGSTS/STG), ``shared`` (LDS/STS/LDSM), ``local`` (LDL/STL
+register spills), ``mufu``, ``convert`` (I2F/F2I), ``barrier``, ``control`` (branches, calls), ``uniform``
+(U* datapath), ``alu`` (everything else: integer/fp32 arithmetic, moves, predicates).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..errors import CacheSimError
+
+__all__ = ["CLASSES", "LoopMix", "loop_mix", "parse_sass_listings"]
+
+#: Opcode classes, in report order.
+CLASSES = ("alu", "uniform", "mufu", "convert", "global", "shared", "local", "mma", "barrier", "control")
+
+_LABEL = re.compile(r"^\s*\.?(L\w+):\s*$")
+_CTRL = re.compile(r"^([0-9a-fA-F\-]{2}):([0-9\-]):([0-9\-]):([Y\-]):([0-9a-fA-F])\t(.*)$")
+_INSTR_BYTES = 16  # every Hopper SASS instruction is 128 bits
+
+
+def _klass(op: str) -> str:
+    if "GMMA" in op or op.startswith("HMMA"):
+        return "mma"
+    if op.startswith(("LDGSTS", "LDG", "STG", "LDGDEPBAR", "RED", "ATOM")):
+        return "global"
+    if op.startswith(("LDS", "STS", "LDSM")):
+        return "shared"
+    if op.startswith(("LDL", "STL")):
+        return "local"
+    if op.startswith("MUFU"):
+        return "mufu"
+    if op.startswith(("I2F", "F2I", "F2F", "I2I")):
+        return "convert"
+    if "BAR" in op or op.startswith(("WARPGROUP", "DEPBAR", "ARRIVES", "SYNCS")):
+        return "barrier"
+    if op.startswith(("BRA", "CALL", "RET", "EXIT", "BSSY", "BSYNC", "NOP", "WARPSYNC")):
+        return "control"
+    if op.startswith(("U", "S2UR", "R2UR")):
+        return "uniform"
+    return "alu"
+
+
+@dataclass(frozen=True)
+class LoopMix:
+    """Per-warp instruction mix of one k-loop iteration of one compiled kernel.
+
+    Attributes
+    ----------
+    kernel : str
+        The header of the listing (variant and configuration).
+    instructions : int
+        Warp instructions issued per iteration (subroutine calls expanded).
+    stall_cycles : int
+        Sum of the compiler's stall counts over those instructions: the cycles one warp alone needs.
+    by_class : dict
+        ``{class: instructions}`` (:data:`CLASSES`).
+    calls : int
+        Subroutine call sites inside the loop.
+    local_loads : int
+        ``LDL`` instructions (reloads of spilled registers: each one's consumer waits for an L1 hit).
+    registers, shared_bytes : int
+        Registers per thread and shared memory per program (from the listing's header).
+    """
+
+    kernel: str
+    instructions: int
+    stall_cycles: int
+    by_class: dict = field(default_factory=dict)
+    calls: int = 0
+    local_loads: int = 0
+    registers: int = 0
+    shared_bytes: int = 0
+
+    def to_dict(self) -> dict:
+        return {"kernel": self.kernel, "instructions": self.instructions, "stall_cycles": self.stall_cycles,
+                "by_class": dict(self.by_class), "calls": self.calls, "local_loads": self.local_loads,
+                "registers": self.registers,
+                "shared_bytes": self.shared_bytes}
+
+
+def _instructions(text: str):
+    """``(instrs, labels)``: ``instrs`` = list of (opcode, body, stall), ``labels`` = {name: index}."""
+    instrs, labels = [], {}
+    for ln in text.splitlines():
+        lab = _LABEL.match(ln)
+        if lab:
+            labels[lab.group(1)] = len(instrs)
+            continue
+        m = _CTRL.match(ln)
+        if not m:
+            continue
+        body = m.group(6).strip().rstrip(";").strip()
+        op = re.sub(r"^@!?U?P\w+\s+", "", body).split(" ")[0]
+        if op:
+            instrs.append((op, body, int(m.group(5), 16)))
+    return instrs, labels
+
+
+def _loop_span(instrs, labels):
+    best = None
+    for i, (op, body, _) in enumerate(instrs):
+        if op != "BRA":
+            continue
+        t = re.search(r"\b(L\w+)\b", body)
+        j = labels.get(t.group(1)) if t else None
+        if j is not None and j <= i and (best is None or i - j > best[1] - best[0]):
+            best = (j, i)
+    return best
+
+
+def _subroutine(instrs, target_pc: int) -> list:
+    start = target_pc // _INSTR_BYTES
+    if start >= len(instrs):
+        raise CacheSimError(f"CALL target 0x{target_pc:x} lies past the listing ({len(instrs)} instructions)")
+    out = []
+    for ins in instrs[start:]:
+        out.append(ins)
+        if ins[0].startswith("RET"):
+            return out
+    raise CacheSimError(f"subroutine at 0x{target_pc:x} has no RET in the listing")
+
+
+def loop_mix(text: str, kernel: str = "") -> LoopMix | None:
+    """The :class:`LoopMix` of one listing (Triton's ``kernel.asm["sass"]`` form), ``None`` without a loop.
+
+    A listing cut before its loop's backward branch (as the recorded HashedNet ``hash`` kernel is) has no
+    loop: ``None``.
+    """
+    instrs, labels = _instructions(text)
+    span = _loop_span(instrs, labels)
+    if span is None:
+        return None
+    body = list(instrs[span[0]:span[1] + 1])
+    calls = 0
+    expanded = []
+    for ins in body:
+        expanded.append(ins)
+        if ins[0].startswith("CALL"):
+            h = re.search(r"0x([0-9a-f]+)", ins[1])
+            if h:
+                calls += 1
+                expanded.extend(_subroutine(instrs, int(h.group(1), 16)))
+    by_class = dict.fromkeys(CLASSES, 0)
+    for op, _, _ in expanded:
+        by_class[_klass(op)] += 1
+    head = kernel or text.splitlines()[0] if text else kernel
+    regs = re.search(r"regs=(\d+)", head or "")
+    shared = re.search(r"shared=(\d+)", head or "")
+    return LoopMix(kernel=(head or "").replace("#####", "").strip(), instructions=len(expanded),
+                   stall_cycles=sum(s for _, _, s in expanded), by_class=by_class, calls=calls,
+                   local_loads=sum(op.startswith("LDL") for op, _, _ in expanded),
+                   registers=int(regs.group(1)) if regs else 0,
+                   shared_bytes=int(shared.group(1)) if shared else 0)
+
+
+def parse_sass_listings(text: str) -> dict:
+    """``{header: LoopMix or None}`` for a file of ``##### <variant> <config> regs=.. shared=..`` sections."""
+    out = {}
+    for sec in re.split(r"^##### ", text, flags=re.M)[1:]:
+        head = sec.splitlines()[0].strip()
+        out[head] = loop_mix(sec, kernel=head)
+    return out
