@@ -26,6 +26,7 @@ class AdviceRow:
     predicted_time_s: float
     dominant: str
     pareto: bool
+    cost_model: str = "roofline"
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -55,11 +56,13 @@ class Advice:
                 "pareto": [r.to_dict() for r in self.pareto()]}
 
     def to_table(self) -> str:
-        head = f"{'tile':>9s} {'align':>5s} {'variance':>12s} {'time (us)':>10s} {'bound':>8s}  pareto"
+        head = (f"{'tile':>9s} {'align':>5s} {'variance':>12s} {'time (us)':>10s} {'bound':>8s} "
+                f"{'model':>8s}  pareto")
         lines = [head, "-" * len(head)]
         for r in sorted(self.rows, key=lambda r: (r.predicted_time_s, r.variance)):
             lines.append(f"{r.tile[0]:>4d}x{r.tile[1]:<4d} {r.align:5d} {r.variance:12.6g} "
-                         f"{r.predicted_time_s * 1e6:10.3f} {r.dominant:>8s}  {'*' if r.pareto else ''}")
+                         f"{r.predicted_time_s * 1e6:10.3f} {r.dominant:>8s} {r.cost_model:>8s}  "
+                         f"{'*' if r.pareto else ''}")
         return "\n".join(lines)
 
     def plot(self, ax=None):
@@ -109,8 +112,25 @@ def _vectors(shape, x, w, seed):
     return x, w
 
 
+def _time(shape, target, dtype, tile, memory, align, block_m, cost_model):
+    """``(seconds, dominant term, model used)``: the issue-aware model where it covers the case."""
+    from cachesim.errors import CacheSimError
+    from cachesim.kernels import predict
+
+    block = (block_m, tile[1], tile[0])
+    if cost_model == "issue":
+        try:
+            p = predict("roast", shape, target, dtype=dtype, block=block, memory=memory, align=align,
+                        tile=tile, index="hash")
+            return p.predicted_time_s, p.dominant, "issue"
+        except CacheSimError:
+            pass  # an alignment or target the issue model does not describe: the traffic roofline
+    p = predict("roast", shape, target, dtype=dtype, block=block, memory=memory, analytic=True)
+    return p.predicted_time_s, p.dominant, "roofline"
+
+
 def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, batch=512, sign="element",
-           x=None, w=None, seed=0, dtype="bf16", block_m=64) -> Advice:
+           x=None, w=None, seed=0, dtype="bf16", block_m=64, cost_model="issue") -> Advice:
     """Tile shapes and alignments for a ``(K, N)`` ROAST layer: closed-form variance vs predicted time.
 
     Parameters
@@ -139,6 +159,10 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
         GEMM dtype of the cost model.
     block_m : int
         ``BLOCK_M`` of the kernel (the ROAST tile fixes ``BLOCK_K x BLOCK_N``).
+    cost_model : {"issue", "roofline"}
+        ``"issue"``: the issue-aware model (``predict(..., align=, tile=, index="hash")``), which prices the
+        alignment (1, 8, 64); cases it does not cover fall back to the traffic roofline (``analytic=True``,
+        independent of the alignment). Each row records the model used.
 
     Returns
     -------
@@ -146,18 +170,18 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
 
     Notes
     -----
-    Variance: :func:`roast_theory.block_tile_moments` with ``placement="kernel"`` and ``align``. Time:
-    :func:`cachesim.kernels.predict` (``kernel="roast"``, block ``(block_m, BN, BK)``, analytic model),
-    which does not depend on the alignment; the alignment changes the variance through the number of starts
-    ``S = ceil((memory - BK BN) / align)``.
+    Variance: :func:`roast_theory.block_tile_moments` with ``placement="kernel"`` and ``align`` (the
+    alignment changes it through the number of starts ``S = ceil((memory - BK BN) / align)`` and the lags
+    that can collide). Time: :func:`cachesim.kernels.predict` (``kernel="roast"``, block
+    ``(block_m, BN, BK)``).
     """
-    from cachesim.kernels import predict
     from roast_theory import block_tile_moments
 
     t0 = time.perf_counter()
     k, n = check_matrix_shape("shape", shape)
     m = check_int("memory", memory, low=2)
     sign = check_choice("sign", sign, ("element", "tile", "none"))
+    cost_model = check_choice("cost_model", cost_model, ("issue", "roofline"))
     batch = check_int("batch", batch, low=1)
     aligns = tuple(check_int(f"aligns[{i}]", a, low=1) for i, a in enumerate(aligns))
     cand = [check_tile_pair(t) for t in (DEFAULT_TILES if tiles is None else tiles)]
@@ -167,14 +191,13 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
     xv, wv = _vectors((k, n), x, w, seed)
     rows = []
     for tile in cand:
-        pred = predict("roast", (batch, k, n), target, dtype=dtype, block=(block_m, tile[1], tile[0]),
-                       memory=m, analytic=True)
         for a in aligns:
             res = block_tile_moments(xv, wv, m, tile, sign, "kernel", align=a)
-            rows.append((tile, a, res.variance, res.bias, pred.predicted_time_s, pred.dominant))
+            sec, dom, used = _time((batch, k, n), target, dtype, tile, m, a, block_m, cost_model)
+            rows.append((tile, a, res.variance, res.bias, sec, dom, used))
     flags = _pareto_flags([r[4] for r in rows], [r[2] for r in rows])
     out = tuple(AdviceRow(tile=tuple(r[0]), align=r[1], variance=float(r[2]), bias=float(r[3]),
-                          predicted_time_s=float(r[4]), dominant=str(r[5]), pareto=f)
+                          predicted_time_s=float(r[4]), dominant=str(r[5]), pareto=f, cost_model=r[6])
                 for r, f in zip(rows, flags))
     return Advice(shape=(k, n), memory=m, target=target, batch=batch, sign=sign, rows=out,
                   seconds=time.perf_counter() - t0)

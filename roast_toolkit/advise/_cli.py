@@ -31,6 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=512, help="representative batch M of the GEMM (default 512)")
     p.add_argument("--sign", default="element", help="element | tile | none (none: small tiles only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random x, w")
+    p.add_argument("--cost-model", default="issue", help="issue (prices the alignment) | roofline")
     p.add_argument("--plot", default=None, help="write the variance-vs-time plot to this PNG")
 
 
@@ -44,7 +45,7 @@ def run(args) -> Outcome:
     except ValueError:
         raise RoastTheoryError(f"--aligns={args.aligns!r} must be comma-separated integers") from None
     adv = advise((k, n), args.memory, args.target, tiles, aligns, batch=args.batch, sign=args.sign,
-                 seed=args.seed)
+                 seed=args.seed, cost_model=args.cost_model)
     if args.plot:
         adv.plot().savefig(args.plot, dpi=120, bbox_inches="tight")
     return Outcome(adv.to_dict(), adv.to_table())

@@ -15,7 +15,8 @@ from roast_toolkit.advise._advice import _pareto_flags
 def test_advice_rows_match_closed_form_and_predict():
     from cachesim.kernels import predict
 
-    adv = advise((64, 96), 1500, tiles=[(8, 8), (16, 16), (8, 32)], aligns=(1, 4), batch=128)
+    adv = advise((64, 96), 1500, tiles=[(8, 8), (16, 16), (8, 32)], aligns=(1, 4), batch=128,
+                 cost_model="roofline")
     assert isinstance(adv, Advice) and len(adv.rows) == 6
     rng = np.random.default_rng(0)
     w = rng.standard_normal((64, 96)) / 8.0
@@ -35,6 +36,18 @@ def test_advice_rows_match_closed_form_and_predict():
         if not r.pareto:
             assert any(o.predicted_time_s <= r.predicted_time_s and o.variance <= r.variance for o in adv.rows
                        if o is not r)
+
+
+def test_issue_model_prices_the_alignment():
+    from cachesim.kernels import predict
+
+    adv = advise((768, 3072), 147456, tiles=[(32, 64)], aligns=(1, 64), batch=512)
+    for r in adv.rows:
+        assert r.cost_model == "issue"
+        ref = predict("roast", (512, 768, 3072), "h200", dtype="bf16", block=(64, 64, 32), memory=147456,
+                      align=r.align, tile=(32, 64), index="hash")
+        assert r.predicted_time_s == pytest.approx(ref.predicted_time_s)
+    assert adv.rows[0].predicted_time_s != adv.rows[1].predicted_time_s
 
 
 def test_pareto_flags_by_hand():
