@@ -16,7 +16,7 @@ row; every time is the smallest ``do_bench`` median over the same candidate conf
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import CacheSimError
@@ -79,13 +79,14 @@ class TrainStep:
     cublas_ms_graph: float
     passed: bool
     source: str
+    #: ``ms_graph / cublas_ms_graph`` (filled in on construction).
+    over_cublas: float = field(init=False)
 
-    @property
-    def over_cublas(self) -> float:
-        return self.ms_graph / self.cublas_ms_graph
+    def __post_init__(self):
+        object.__setattr__(self, "over_cublas", self.ms_graph / self.cublas_ms_graph)
 
     def to_dict(self) -> dict:
-        return asdict(self) | {"over_cublas": self.over_cublas}
+        return asdict(self)
 
 
 def _records(folder, kind: str):
