@@ -50,11 +50,13 @@ def waterfalls(args) -> dict:
     memory = c["memory"] if c["memory"] is not None else DEFAULT_MEMORY
     kw = dict(memory=memory, block=c["block"], group_m=c["group_m"], num_warps=c["num_warps"],
               num_stages=c["num_stages"], target=c["target"], analytic=not args.simulate)
-    out = {}
+    out, meas = {}, None
     for kernel, index, align in (("roast", args.roast_index, parse_int("align", args.align)),
                                  ("hashednet", args.hashednet_index, None)):
         w = waterfall(kernel, c["shape"], index=index, align=align, **kw)
-        meas = measured_times(args.records, w.shape, memory, w.config) if Path(args.records).is_dir() else {}
+        if meas is None:  # one case (shape, memory, configuration) for both kernels: read the records once
+            records = Path(args.records)
+            meas = measured_times(records, w.shape, memory, w.config) if records.is_dir() else {}
         out[kernel] = waterfall(kernel, c["shape"], index=index, align=align, measured=meas, **kw) if meas \
             else w
     return out

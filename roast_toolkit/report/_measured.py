@@ -198,12 +198,15 @@ def _best_steps(steps) -> dict:
 
 
 # ------------------------------------------------------------------------------------------------ CPU
-def _cpu_knees(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
-    from cachesim.measure import GatherSweep, SimulatedGatherSweep, compare_knees
-    from cachesim.measure.records import load_records
+def _of_kind(records, kind: str) -> list:
+    return [r for r in records if r.kind == kind]
 
-    meas = load_records(folder, "cpu_gather_sweep")
-    sims = load_records(folder, "cpu_gather_simulated")
+
+def _cpu_knees(ctx: Context, sec: SectionResult, folder: Path, records) -> list[str]:
+    from cachesim.measure import GatherSweep, SimulatedGatherSweep, compare_knees
+
+    meas = _of_kind(records, "cpu_gather_sweep")
+    sims = _of_kind(records, "cpu_gather_simulated")
     if not meas or not sims:
         raise FileNotFoundError(f"{folder}: gather_sweep.json / gather_sim.json (cpu_gather_sweep, "
                                 "cpu_gather_simulated records) are missing")
@@ -262,11 +265,10 @@ def _cpu_knees(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
     return problems
 
 
-def _training(ctx: Context, sec: SectionResult, folder: Path) -> None:
-    from cachesim.measure.records import load_records
+def _training(ctx: Context, sec: SectionResult, folder: Path, records) -> None:
     from roast_theory.experiments import TrainRun, TrainSharingResult
 
-    recs = load_records(folder, "train_sharing")
+    recs = _of_kind(records, "train_sharing")
     if not recs:
         raise FileNotFoundError(f"{folder}: train_sharing.json (a train_sharing record) is missing")
     runs = [TrainRun.from_case(c) for c in recs[0].cases]
@@ -336,6 +338,8 @@ def measured_section(ctx: Context) -> SectionResult:
         ``failed`` when a GPU row misses its target without a matching known miss (or outside its
         recorded bounds), or a CPU knee disagrees without a cause.
     """
+    from cachesim.measure.records import load_records
+
     sec = SectionResult(KEY, TITLE)
     folder = ctx.measurements
     if folder is None:
@@ -347,9 +351,10 @@ def measured_section(ctx: Context) -> SectionResult:
         problems += _gpu(ctx, sec, folder / "gpu")
         _fast_headline(sec, folder / "gpu")
         bar.update(1)
-        problems += _cpu_knees(ctx, sec, folder / "cpu")
+        cpu_records = load_records(folder / "cpu")  # read once: the knees and the training share them
+        problems += _cpu_knees(ctx, sec, folder / "cpu", cpu_records)
         bar.update(1)
-        _training(ctx, sec, folder / "cpu")
+        _training(ctx, sec, folder / "cpu", cpu_records)
         bar.update(1)
     sec.data["problems"] = problems
     g = sec.data["gpu"]

@@ -77,7 +77,8 @@ class _Table:
         self.spec = spec
         self.keys = [point_key(p, spec.columns) for p in spec.points]
         self.rows = dict(previous)
-        self.extra = [k for k in previous if k not in set(self.keys)]
+        in_spec = set(self.keys)
+        self.extra = [k for k in previous if k not in in_spec]
 
     def ordered(self) -> list[dict]:
         return [self.rows[k] for k in self.keys + self.extra if k in self.rows]
