@@ -13,6 +13,10 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from cachesim.measure.fast_records import index_fast_cases  # noqa: E402
+
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "measurements", "gpu")
 SHAPES = [(4096, 768, 3072), (4096, 3072, 768), (4096, 4096, 4096), (8192, 4096, 4096), (512, 10240, 10240)]
 HN = ("hashednet-hash", "hashednet-mulshift", "hashednet-table", "hashednet-arith-only")
@@ -23,23 +27,12 @@ def load(folder, name):
         return json.load(f)["cases"]
 
 
-def index(cases):
-    best, times = {}, {}
-    for c in cases:
-        key = (c.get("M"), c.get("K"), c.get("N"), c.get("memory"))
-        if c.get("type") == "best":
-            best.setdefault(key, {})[c["variant"]] = c
-        elif c.get("type") == "time":
-            times.setdefault(key, {}).setdefault(c["variant"], {})[c["config"]] = c["ms"]
-    return best, times
-
-
 def fmt(x, d=4):
     return "-" if x is None else f"{x:.{d}f}"
 
 
 def forward_table(cases, mem_pos):
-    best, times = index(cases)
+    best, times = index_fast_cases(cases)
     rows = ["| M x K x N | memory | cuBLAS ms | Triton dense ms (config) | "
             "fast ROAST-MM ms (variant, config) | "
             "/ cuBLAS | / dense same config | HashedNet hash / mulshift / table / arith-only ms | "
@@ -67,7 +60,7 @@ def forward_table(cases, mem_pos):
 
 
 def ablation_table(cases, shape, mem_pos=0):
-    best, times = index(cases)
+    best, times = index_fast_cases(cases)
     mems = sorted({key[3] for key in best if key[:3] == shape}, reverse=True)
     key = (*shape, mems[mem_pos])
     b = best[key]

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import CacheSimError
 from .records import load_records
 
-__all__ = ["FastHeadline", "TrainStep", "fast_headline", "fast_train_steps"]
+__all__ = ["FastHeadline", "TrainStep", "fast_headline", "fast_train_steps", "index_fast_cases"]
 
 _HN = ("hash", "mulshift", "table", "arith-only")
 
@@ -110,6 +110,20 @@ def _row(key, b: dict, times: dict, source: str) -> FastHeadline:
         gather_hashednet_ms=b.get("gather-hashednet-hash", {}).get("ms"), source=source)
 
 
+def index_fast_cases(cases) -> tuple[dict, dict]:
+    """``(best, times)`` of a gpu_fast record's cases, both keyed by ``(M, K, N, memory)``:
+    ``best[key][variant]`` is the variant's ``best`` case, ``times[key][variant][config]`` its ms."""
+    best: dict = {}
+    times: dict = {}
+    for c in cases:
+        key = (c.get("M"), c.get("K"), c.get("N"), c.get("memory"))
+        if c.get("type") == "best":
+            best.setdefault(key, {})[c["variant"]] = c
+        elif c.get("type") == "time":
+            times.setdefault(key, {}).setdefault(c["variant"], {})[c["config"]] = c["ms"]
+    return best, times
+
+
 def fast_headline(folder="measurements/gpu") -> list[FastHeadline]:
     """The forward headline rows of the newest ``gpu-fast-focus`` record under ``folder``.
 
@@ -119,14 +133,7 @@ def fast_headline(folder="measurements/gpu") -> list[FastHeadline]:
         When the folder holds no such record, or a case lacks the kernels the headline needs.
     """
     rec = _records(folder, "gpu-fast-focus")
-    best: dict = {}
-    times: dict = {}
-    for c in rec.cases:
-        key = (c.get("M"), c.get("K"), c.get("N"), c.get("memory"))
-        if c.get("type") == "best":
-            best.setdefault(key, {})[c["variant"]] = c
-        elif c.get("type") == "time":
-            times.setdefault(key, {}).setdefault(c["variant"], {})[c["config"]] = c["ms"]
+    best, times = index_fast_cases(rec.cases)
     source = str(Path(rec.path).relative_to(Path(folder))) if rec.path else "gpu-fast-focus"
     return [_row(key, b, times, source) for key, b in sorted(best.items(), key=lambda kv: kv[0])]
 

@@ -7,6 +7,7 @@ that measured them; nothing here edits a measured value.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -192,8 +193,36 @@ def load_records(directory: str | Path = "measurements", kind: str | None = None
     directory = Path(directory)
     if not directory.is_dir():
         raise CacheSimError(f"directory={str(directory)!r} does not exist: pass the measurements folder")
-    records = (_read_record(p) for p in sorted(directory.glob("**/*.json")))
-    return [r for r in records if r is not None and (kind is None or r.kind == kind)]
+    key = directory.resolve()
+    if _READ_ONCE is None or key not in _READ_ONCE:
+        records = [r for r in (_read_record(p) for p in sorted(directory.glob("**/*.json"))) if r is not None]
+        if _READ_ONCE is not None:
+            _READ_ONCE[key] = records
+    else:
+        records = _READ_ONCE[key]
+    return [r for r in records if kind is None or r.kind == kind]
+
+
+#: Records already parsed, by folder, while :func:`read_once` is active (else None).
+_READ_ONCE: dict | None = None
+
+
+@contextlib.contextmanager
+def read_once():
+    """Within the block, :func:`load_records` parses each folder once and answers later calls from it.
+
+    For a reader that asks for several kinds of the same folder (the comparison table reads it ten times);
+    the files must not change inside the block. Nested blocks share the outermost one's records.
+    """
+    global _READ_ONCE
+    outer = _READ_ONCE is not None
+    if not outer:
+        _READ_ONCE = {}
+    try:
+        yield
+    finally:
+        if not outer:
+            _READ_ONCE = None
 
 
 def _read_record(p: Path) -> MeasurementRecord | None:

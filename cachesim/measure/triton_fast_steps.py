@@ -64,6 +64,14 @@ class StepCase:
     scale: float
 
 
+def _dtype(torch, dtype):
+    """The torch dtype named by ``dtype`` (bfloat16, float32 or float16)."""
+    dt = getattr(torch, dtype, None) if isinstance(dtype, str) else None
+    if dt not in (torch.float32, torch.bfloat16, torch.float16):
+        raise CacheSimError(f"dtype={dtype!r} must be 'bfloat16', 'float32' or 'float16'")
+    return dt
+
+
 def _operands(torch, m, k, n, dtype, device, seed):
     g = torch.Generator(device=device).manual_seed(seed)
     x = torch.randn(m, k, generator=g, device=device).to(dtype)
@@ -218,9 +226,7 @@ def train_step_cases(m: int, k: int, n: int, memory: int, *, tile=(32, 64), alig
     dict of str -> StepCase
     """
     torch = fb._torch()
-    dt = getattr(torch, dtype, None) if isinstance(dtype, str) else None
-    if dt not in (torch.float32, torch.bfloat16, torch.float16):
-        raise CacheSimError(f"dtype={dtype!r} must be 'bfloat16', 'float32' or 'float16'")
+    dt = _dtype(torch, dtype)
     bad = [h for h in hashednet if h not in _HASHEDNET]
     if bad:
         raise CacheSimError(f"hashednet={tuple(hashednet)!r} holds {bad[0]!r}: choose from {_HASHEDNET}")
@@ -342,9 +348,7 @@ def tune_backward(m: int, k: int, n: int, memory: int, bench, *, tile=(32, 64), 
         a failing configuration is recorded with its error and skipped.
     """
     torch = fb._torch()
-    dt = getattr(torch, dtype, None) if isinstance(dtype, str) else None
-    if dt not in (torch.float32, torch.bfloat16, torch.float16):
-        raise CacheSimError(f"dtype={dtype!r} must be 'bfloat16', 'float32' or 'float16'")
+    dt = _dtype(torch, dtype)
     x, dy = _operands(torch, m, k, n, dt, device, seed)
     scale = (1.0 / np.sqrt(k)) / 0.04
     out = {}

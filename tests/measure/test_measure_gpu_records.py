@@ -94,3 +94,20 @@ def test_roast_faster_than_hashednet_in_every_bf16_and_tf32_timing():
     assert len(pairs) >= 20
     for r, h in pairs:
         assert h["fwd_ms"] > r["fwd_ms"] and h["train_ms"] > r["train_ms"]
+
+
+def test_read_once_parses_a_folder_once_and_only_inside_the_block(tmp_path, monkeypatch):
+    from cachesim.measure import records
+
+    records.write_record(tmp_path / "a.json", "kind-a", [{"x": 1}])
+    records.write_record(tmp_path / "b.json", "kind-b", [{"x": 2}])
+    reads = []
+    real = records._read_record
+    monkeypatch.setattr(records, "_read_record", lambda p: reads.append(p) or real(p))
+    with records.read_once():
+        assert [r.kind for r in load_records(tmp_path, "kind-a")] == ["kind-a"]
+        assert [r.kind for r in load_records(tmp_path, "kind-b")] == ["kind-b"]
+        assert len(load_records(tmp_path)) == 2
+    assert len(reads) == 2
+    load_records(tmp_path, "kind-a")
+    assert len(reads) == 4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..records import write_text_atomic
+from ..records import read_once, write_text_atomic
 from .markdown import comparison_markdown
 from .predictions import write_predictions
 from .rows import summary
@@ -31,6 +31,7 @@ def compare_measurements(directory: str | Path = "measurements/gpu", *, markdown
     """
     if rerun_model:
         write_predictions(directory, workers=workers)
-    if markdown is not None:
-        write_text_atomic(markdown, comparison_markdown(directory))
-    return summary(directory)
+    with read_once():  # the table and the counts read the same records
+        if markdown is not None:
+            write_text_atomic(markdown, comparison_markdown(directory))
+        return summary(directory)

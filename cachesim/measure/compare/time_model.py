@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..records import load_records
+from ..records import load_records, read_once
 
 __all__ = ["TIME_MISSES", "TIME_TOLERANCE", "TimeRow", "leave_one_shape_out", "time_rows", "time_summary",
            "write_time_predictions"]
@@ -170,24 +170,29 @@ def _fast_times(directory) -> dict:
     recorded = {(v if v != "hashednet-arith-only" else v, c) for v, c in LOOP_MIXES}
     recorded |= {("hashednet-hash", c) for v, c in LOOP_MIXES if v == "hashednet-arith-only"}
     out: dict = {}
-    for kind in _FAST_KINDS:
-        for rec in load_records(directory, kind):
-            folder = Path(rec.path).parent.name if getattr(rec, "path", None) else kind
-            for c in rec.cases:
-                if c.get("impl") != "triton" or c.get("dtype") != "bf16" or _describe(c["variant"]) is None:
-                    continue
-                shape = f"{c['M']}x{c['K']}x{c['N']}"
-                if c.get("type") == "best":  # the autotuned configuration of each variant
-                    key = (folder, shape, c["memory"], "autotuned")
-                    out.setdefault(key, {})[c["variant"]] = (c["ms"], c["config"])
-                    continue
-                if c.get("type") != "time":
-                    continue
-                if c["variant"] != "dense" and (c["variant"], c["config"]) not in recorded:
-                    continue
-                key = (folder, shape, c["memory"], c["config"])
+    for rec in _fast_records(directory):
+        folder = Path(rec.path).parent.name if getattr(rec, "path", None) else rec.kind
+        for c in rec.cases:
+            if c.get("impl") != "triton" or c.get("dtype") != "bf16" or _describe(c["variant"]) is None:
+                continue
+            shape = f"{c['M']}x{c['K']}x{c['N']}"
+            if c.get("type") == "best":  # the autotuned configuration of each variant
+                key = (folder, shape, c["memory"], "autotuned")
                 out.setdefault(key, {})[c["variant"]] = (c["ms"], c["config"])
+                continue
+            if c.get("type") != "time":
+                continue
+            if c["variant"] != "dense" and (c["variant"], c["config"]) not in recorded:
+                continue
+            key = (folder, shape, c["memory"], c["config"])
+            out.setdefault(key, {})[c["variant"]] = (c["ms"], c["config"])
     return out
+
+
+def _fast_records(directory) -> list:
+    """The fast-kernel records, kind by kind in :data:`_FAST_KINDS` order (one read of the folder)."""
+    recs = load_records(directory)
+    return [r for kind in _FAST_KINDS for r in recs if r.kind == kind]
 
 
 def _pairs(variants) -> list:
@@ -247,10 +252,12 @@ def time_rows(directory: str | Path = "measurements/gpu", *, stored: bool = True
     ``stored``: take the predictions from the stored record (:func:`write_time_predictions`) where it has
     them; cases it lacks are computed (about a second each).
     """
-    if stored:
-        _load_stored(directory)
-    rows = _old_rows(directory)
-    for key, t in sorted(_fast_times(directory).items(), key=lambda kv: str(kv[0])):
+    with read_once():  # predictions, the old sweep and the fast records: one read of the folder
+        if stored:
+            _load_stored(directory)
+        rows = _old_rows(directory)
+        fast = _fast_times(directory)
+    for key, t in sorted(fast.items(), key=lambda kv: str(kv[0])):
         names = {v: _describe(v) for v in t}
         for num, den in _pairs(sorted(t)):
             rows.append(_row(key, num, den, t, names))
@@ -293,13 +300,12 @@ def measured_times(directory: str | Path, shape: str, memory: int, config: str) 
     """``{variant: seconds}`` measured at one case (latest fast-kernel record holding it), tile suffix
     dropped (``roast-table-a64``); empty when no record has the case."""
     out: dict = {}
-    for kind in _FAST_KINDS:
-        for rec in load_records(directory, kind):
-            for c in rec.cases:
-                if (c.get("type") == "time" and c.get("impl") == "triton" and c.get("dtype") == "bf16"
-                        and f"{c['M']}x{c['K']}x{c['N']}" == shape and c["config"] == config
-                        and (c["variant"] == "dense" or c["memory"] == memory)):
-                    out[re.sub(r"-t\d+x\d+$", "", c["variant"])] = c["ms"] * 1e-3
+    for rec in _fast_records(directory):
+        for c in rec.cases:
+            if (c.get("type") == "time" and c.get("impl") == "triton" and c.get("dtype") == "bf16"
+                    and f"{c['M']}x{c['K']}x{c['N']}" == shape and c["config"] == config
+                    and (c["variant"] == "dense" or c["memory"] == memory)):
+                out[re.sub(r"-t\d+x\d+$", "", c["variant"])] = c["ms"] * 1e-3
     return out
 
 
