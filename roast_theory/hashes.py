@@ -138,6 +138,11 @@ class _Family:
         r = self.raw(check_keys("k", k), check_keys("n", n))
         return (r % r.dtype.type(memory)).astype(np.int64)
 
+    @property
+    def sign_hash(self) -> SignHash:
+        """Stream 1 of the family's ``seed`` (every family has one)."""
+        return SignHash(self.seed, 1)
+
     def signs(self, a, b=0) -> np.ndarray:
         """int8 Rademacher signs of keys ``(a, b)`` from :attr:`sign_hash` (not part of any kernel)."""
         return self.sign_hash.signs(a, b)
@@ -175,10 +180,6 @@ class IdealHash(_Family):
 
     def __post_init__(self):
         check_int("seed", self.seed, low=0)
-
-    @property
-    def sign_hash(self) -> SignHash:
-        return SignHash(self.seed, 1)
 
     def generator(self) -> np.random.Generator:
         """A fresh ``numpy.random.default_rng(seed)``."""
@@ -219,10 +220,6 @@ class _KernelFamily(_Family):
             for i, v in enumerate(r):
                 check_int(f"r[{i}] (R{i + 1})", v, low=0, high=self.P - 1)
             object.__setattr__(self, "r", tuple(int(v) for v in r))
-
-    @property
-    def sign_hash(self) -> SignHash:
-        return SignHash(self.seed, 1)
 
     @classmethod
     def draw_params(cls, rng: np.random.Generator, size) -> np.ndarray:
@@ -406,13 +403,11 @@ class RzAlignedHash(RzStableHash):
     table :meth:`start_table` once per layer instead of the two modulos inside its k-loop.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-aligned", init=False)
     align: int = 8
 
     def __post_init__(self):
-        self._init_params()
+        super().__post_init__()
         _check_pow2("align", self.align, 1 << 20)
 
     def n_starts(self, span) -> int:
@@ -528,10 +523,6 @@ class MulShiftHash(_Family):
                 if r[i] % 2 == 0:
                     raise RoastTheoryError(f"r[{i}]={r[i]} must be odd (a multiplier of multiply-shift)")
         object.__setattr__(self, "r", tuple(int(v) for v in r))
-
-    @property
-    def sign_hash(self) -> SignHash:
-        return SignHash(self.seed, 1)
 
     def raw(self, a, b) -> np.ndarray:
         a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
