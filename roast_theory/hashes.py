@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._deprecation import renamed_kwargs
-from ._validate import check_choice, check_int, check_keys, check_shape, plain
+from ._validate import (
+    check_choice,
+    check_int,
+    check_keys,
+    check_power_of_two,
+    check_shape,
+    check_tile_pair,
+    plain,
+)
 from .errors import RoastTheoryError
 
 #: Prime of RzLinear's ``stable`` tile hash.
@@ -364,17 +372,11 @@ KERNEL_FAMILY_NAMES = ("rz-aligned", "hashednet-mulshift")
 _U32 = np.uint64(0xFFFFFFFF)
 
 
-def _check_pow2(name: str, value, high: int) -> int:
-    v = check_int(name, value, low=1, high=high)
-    if v & (v - 1):
-        raise RoastTheoryError(f"{name}={v} must be a power of two in [1, {high}]")
-    return v
-
-
 def _check_tile(tile) -> tuple[int, int]:
+    """:func:`check_tile_pair` for a kernel table (which refuses the shorthand ``Z`` in its own words)."""
     if isinstance(tile, int | np.integer) or len(tuple(tile)) != 2:
         raise RoastTheoryError(f"tile={plain(tile)!r} must be a (BK, BN) pair")
-    return check_int("tile[0] (BK)", tile[0], low=1), check_int("tile[1] (BN)", tile[1], low=1)
+    return check_tile_pair(tile)
 
 
 @dataclass(frozen=True)
@@ -408,7 +410,7 @@ class RzAlignedHash(RzStableHash):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_pow2("align", self.align, 1 << 20)
+        check_power_of_two("align", self.align, 1 << 20)
 
     def n_starts(self, span) -> int:
         """Number of allowed starts ``span / align`` (``align`` must divide ``span``)."""
@@ -531,7 +533,7 @@ class MulShiftHash(_Family):
             return (a_.astype(np.uint64) * a1 + b_.astype(np.uint64) * a2 + c) & _U32
 
     def _top_bits(self, a, b, name, m) -> np.ndarray:
-        m = _check_pow2(name, m, 1 << 32)
+        m = check_power_of_two(name, m, 1 << 32)
         shift = np.uint64(32 - (m.bit_length() - 1))
         return (self.raw(a, b) >> shift).astype(np.int64)
 
