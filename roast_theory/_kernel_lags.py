@@ -62,10 +62,8 @@ def window_quadratic(rows: np.ndarray, tile: int, s: int, align: int) -> np.ndar
     ``F(j) = sum_{k<S} r(A (j - k))`` is the window sum of the aligned lags; it equals the row total for
     ``I <= j <= S - 1 - I`` (``I = (Z - 1) // A``), so only ``2I`` values of ``j`` are evaluated.
     """
-    length = rows.shape[-1]
     big_i = (tile - 1) // align
-    lags = np.arange(-big_i, big_i + 1)
-    v = rows[:, (lags * align) % length]
+    v = rows[:, _aligned_index(rows.shape[-1], tile, align)]
     cs = np.cumsum(v, axis=1)
     total = cs[:, -1]
 
@@ -74,14 +72,17 @@ def window_quadratic(rows: np.ndarray, tile: int, s: int, align: int) -> np.ndar
         out = np.where(i[None, :] < -big_i, 0.0, out)
         return out
 
-    if s <= 2 * big_i + 1:
-        js = np.arange(s)
-        mid = 0
-    else:
-        js = np.concatenate([np.arange(big_i), np.arange(s - big_i, s)])
-        mid = s - 2 * big_i
+    js, mid = _window_positions(s, big_i)
     f = cum(np.minimum(js, big_i)) - cum(js - s)
     return ((f * f).sum(axis=1) + mid * total**2) / float(s) ** 3
+
+
+def _window_positions(s: int, big_i: int) -> tuple[np.ndarray, int]:
+    """The starts ``j < S`` whose window of lags is cut by an edge (``j < I`` or ``j > S - 1 - I``), and
+    how many starts in between see the full window (all ``S`` starts are listed when ``S <= 2I + 1``)."""
+    if s <= 2 * big_i + 1:
+        return np.arange(s), 0
+    return np.concatenate([np.arange(big_i), np.arange(s - big_i, s)]), s - 2 * big_i
 
 
 def _aligned_index(length: int, tile: int, align: int) -> np.ndarray:
@@ -100,10 +101,7 @@ def window_quadratic_2d(t: np.ndarray, tile: int, s: int, align: int) -> float:
     big_i = (idx.size - 1) // 2
     sat = np.zeros((idx.size + 1, idx.size + 1))
     sat[1:, 1:] = t[np.ix_(idx, idx)].cumsum(axis=0).cumsum(axis=1)
-    if s <= 2 * big_i + 1:
-        js, mid = np.arange(s), 0
-    else:
-        js, mid = np.concatenate([np.arange(big_i), np.arange(s - big_i, s)]), s - 2 * big_i
+    js, mid = _window_positions(s, big_i)
     hi = np.minimum(js, big_i) + big_i + 1  # exclusive, in SAT coordinates
     lo = np.clip(js - s + 1, -big_i, None) + big_i
     box = sat[hi, hi] - sat[lo, hi] - sat[hi, lo] + sat[lo, lo]

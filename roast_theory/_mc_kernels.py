@@ -111,7 +111,10 @@ def draw_starts(rng: np.random.Generator, plan: Plan, b: int, family: str, place
         return rng.integers(0, span[None, :], size=(b, plan.n_tiles), dtype=np.int64)
     cls = family_class(family)
     r = cls.draw_params(rng, b * plan.n_modules).reshape(b, plan.n_modules, cls.n_params)
-    params = [r[:, plan.tile_module, j] for j in range(cls.n_params)]
+    if plan.n_modules == 1:  # one draw per trial: (b, 1) broadcasts over the tiles, no (b, n_tiles) copies
+        params = [r[:, :, j] for j in range(cls.n_params)]
+    else:
+        params = [r[:, plan.tile_module, j] for j in range(cls.n_params)]
     raw = cls.formula(params, plan.tile_kb[None, :], plan.tile_nb[None, :])
     return raw % span[None, :]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from statistics import NormalDist
 from typing import NamedTuple
 
@@ -142,8 +142,7 @@ class MonteCarloEstimate:
 
     def to_dict(self) -> dict:
         """Plain-Python dict of every field (``tile`` as a list when it is a pair)."""
-        d = {f: getattr(self, f) for f in ("mean", "variance", "mean_se", "variance_se", "trials", "seed",
-                                            "memory", "tile", "sign", "placement", "family")}
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         if isinstance(d["tile"], tuple):
             d["tile"] = list(d["tile"])
         return d

@@ -146,6 +146,14 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     return value
 
 
+def check_power_of_two(name: str, value, high: int) -> int:
+    """Return ``value`` as int; it must be a power of two in ``[1, high]``."""
+    v = check_int(name, value, low=1, high=high)
+    if v & (v - 1):
+        raise RoastTheoryError(f"{name}={v} must be a power of two in [1, {high}]")
+    return v
+
+
 def check_probability(name: str, value) -> float:
     """A level or probability strictly inside ``(0, 1)``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:

@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._deprecation import renamed_kwargs
-from ._validate import check_choice, check_int, check_keys, check_shape, plain
+from ._validate import (
+    check_choice,
+    check_int,
+    check_keys,
+    check_power_of_two,
+    check_shape,
+    check_tile_pair,
+    plain,
+)
 from .errors import RoastTheoryError
 
 #: Prime of RzLinear's ``stable`` tile hash.
@@ -138,6 +146,11 @@ class _Family:
         r = self.raw(check_keys("k", k), check_keys("n", n))
         return (r % r.dtype.type(memory)).astype(np.int64)
 
+    @property
+    def sign_hash(self) -> SignHash:
+        """Stream 1 of the family's ``seed`` (every family has one)."""
+        return SignHash(self.seed, 1)
+
     def signs(self, a, b=0) -> np.ndarray:
         """int8 Rademacher signs of keys ``(a, b)`` from :attr:`sign_hash` (not part of any kernel)."""
         return self.sign_hash.signs(a, b)
@@ -175,10 +188,6 @@ class IdealHash(_Family):
 
     def __post_init__(self):
         check_int("seed", self.seed, low=0)
-
-    @property
-    def sign_hash(self) -> SignHash:
-        return SignHash(self.seed, 1)
 
     def generator(self) -> np.random.Generator:
         """A fresh ``numpy.random.default_rng(seed)``."""
@@ -219,10 +228,6 @@ class _KernelFamily(_Family):
             for i, v in enumerate(r):
                 check_int(f"r[{i}] (R{i + 1})", v, low=0, high=self.P - 1)
             object.__setattr__(self, "r", tuple(int(v) for v in r))
-
-    @property
-    def sign_hash(self) -> SignHash:
-        return SignHash(self.seed, 1)
 
     @classmethod
     def draw_params(cls, rng: np.random.Generator, size) -> np.ndarray:
@@ -367,17 +372,11 @@ KERNEL_FAMILY_NAMES = ("rz-aligned", "hashednet-mulshift")
 _U32 = np.uint64(0xFFFFFFFF)
 
 
-def _check_pow2(name: str, value, high: int) -> int:
-    v = check_int(name, value, low=1, high=high)
-    if v & (v - 1):
-        raise RoastTheoryError(f"{name}={v} must be a power of two in [1, {high}]")
-    return v
-
-
 def _check_tile(tile) -> tuple[int, int]:
+    """:func:`check_tile_pair` for a kernel table (which refuses the shorthand ``Z`` in its own words)."""
     if isinstance(tile, int | np.integer) or len(tuple(tile)) != 2:
         raise RoastTheoryError(f"tile={plain(tile)!r} must be a (BK, BN) pair")
-    return check_int("tile[0] (BK)", tile[0], low=1), check_int("tile[1] (BN)", tile[1], low=1)
+    return check_tile_pair(tile)
 
 
 @dataclass(frozen=True)
@@ -406,14 +405,12 @@ class RzAlignedHash(RzStableHash):
     table :meth:`start_table` once per layer instead of the two modulos inside its k-loop.
     """
 
-    seed: int = 0
-    r: tuple | None = None
     name: str = field(default="rz-aligned", init=False)
     align: int = 8
 
     def __post_init__(self):
-        self._init_params()
-        _check_pow2("align", self.align, 1 << 20)
+        super().__post_init__()
+        check_power_of_two("align", self.align, 1 << 20)
 
     def n_starts(self, span) -> int:
         """Number of allowed starts ``span / align`` (``align`` must divide ``span``)."""
@@ -529,10 +526,6 @@ class MulShiftHash(_Family):
                     raise RoastTheoryError(f"r[{i}]={r[i]} must be odd (a multiplier of multiply-shift)")
         object.__setattr__(self, "r", tuple(int(v) for v in r))
 
-    @property
-    def sign_hash(self) -> SignHash:
-        return SignHash(self.seed, 1)
-
     def raw(self, a, b) -> np.ndarray:
         a_, b_ = np.broadcast_arrays(check_keys("a", a), check_keys("b", b))
         a1, a2, c = (np.uint64(v) for v in self.r)
@@ -540,7 +533,7 @@ class MulShiftHash(_Family):
             return (a_.astype(np.uint64) * a1 + b_.astype(np.uint64) * a2 + c) & _U32
 
     def _top_bits(self, a, b, name, m) -> np.ndarray:
-        m = _check_pow2(name, m, 1 << 32)
+        m = check_power_of_two(name, m, 1 << 32)
         shift = np.uint64(32 - (m.bit_length() - 1))
         return (self.raw(a, b) >> shift).astype(np.int64)
 
