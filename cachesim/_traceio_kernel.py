@@ -10,6 +10,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .trace import MAX_ACCESS_SIZE as _MAX_SIZE
+from .trace import MAX_ADDRESS as _MAX_ADDRESS
+
 OK = 0
 MALFORMED = 1
 OUT_OF_RANGE = 2
@@ -17,8 +20,6 @@ BAD_LABEL = 3
 ZERO_SIZE = 4
 TOO_LARGE = 5
 
-_MAX_ADDRESS = (1 << 48) - 1
-_MAX_SIZE = 1 << 20  # cachesim.trace.MAX_ACCESS_SIZE
 _NL = 10
 _SP = 32
 _TAB = 9
@@ -106,8 +107,8 @@ def _label_and_address(buf, j, end):
 
 
 @numba.njit(cache=True)
-def _check_size(a, s):
-    """Status of an access of ``s`` bytes at ``a``: ZERO_SIZE, TOO_LARGE or OK."""
+def _check_size(s):
+    """Status of an access of ``s`` bytes: ZERO_SIZE, TOO_LARGE or OK."""
     if s == 0:
         return ZERO_SIZE
     if s > _MAX_SIZE:
@@ -156,7 +157,7 @@ def parse_din(buf, include_ifetch, addr, size, write):
                 return n, st, start
             if _skip_space(buf, j, end) != end:
                 return n, MALFORMED, start
-            st = _check_size(a, s)
+            st = _check_size(s)
             if st != OK:
                 return n, st, start
         if c == 50 and not include_ifetch:
@@ -195,7 +196,7 @@ def parse_lackey(buf, include_instr, addr, size, write):
             return n, st, start
         if _skip_space(buf, j, end) != end:
             return n, MALFORMED, start
-        st = _check_size(a, s)
+        st = _check_size(s)
         if st != OK:
             return n, st, start
         if c == 76 or c == 83:  # L S

@@ -183,6 +183,13 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float]:
     return index, gather
 
 
+def issue_pace(terms: dict) -> float:
+    """The overlapped part of the issue-aware time: ``max(compute, issue, L1, L2, index + gather, DRAM)``
+    of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds ``latency``)."""
+    return max(terms["compute"], terms["issue"], terms["L1"], terms["L2"], terms["index"] + terms["gather"],
+               terms["DRAM"])
+
+
 def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32: bool = True,
                       n_waves: int | None = None, extra_l2_sectors: float = 0.0) -> CostPrediction:
     """Issue-aware cost of a fused GEMM (the model of :mod:`cachesim.kernels.issue`).
@@ -245,7 +252,7 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
                    src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
     by = {x.name: x.seconds for x in terms}
     serial = by["index"] + by["gather"]
-    pace = max(by["compute"], by["issue"], by["L1"], by["L2"], serial, by["DRAM"])
+    pace = issue_pace(by)
     dominant = max(terms, key=lambda x: x.seconds).name
     if serial == pace and by["index"] and by["gather"]:
         dominant = "index+gather"

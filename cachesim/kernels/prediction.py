@@ -277,15 +277,20 @@ def _make(kernel, c, t, *, backward, model, traffic, cost, parts=()) -> KernelPr
                             traffic, cost, tuple(parts), opts)
 
 
-def _gemm_gpu(kernel, backward, c, t, *, analytic) -> KernelPrediction:
+def _gemm_traffic(kernel, c, t, *, analytic, backward=False, memory=None):
+    """The plan of the fused GEMM and its traffic (expected when ``analytic``, else simulated)."""
     from .analytic import analytic_gemm
     from .gemm_gpu import plan_gemm
     from .gpu_sim import simulate_gemm_gpu
 
     plan = plan_gemm(kernel, c["shape"], block=c["block"], backward=backward, group_m=c["group_m"],
                      num_warps=c["num_warps"], num_stages=c["num_stages"], dtype=c["dtype"],
-                     memory=c["memory"], seed=c["seed"], family=c["family"], load_path=c["load_path"])
-    traffic = analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t)
+                     memory=memory, seed=c["seed"], family=c["family"], load_path=c["load_path"])
+    return plan, (analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t))
+
+
+def _gemm_gpu(kernel, backward, c, t, *, analytic) -> KernelPrediction:
+    plan, traffic = _gemm_traffic(kernel, c, t, analytic=analytic, backward=backward, memory=c["memory"])
     cost = predict_gpu(traffic, t, dtype=c["dtype"], tf32=c["tf32"],
                        n_waves=n_waves(plan.n_programs, t.num_sms))
     return _make(kernel, c, t, backward=backward, model="analytic" if analytic else "simulation",
@@ -315,10 +320,7 @@ def _cost_model(cost_model, index, align, tile=None) -> str:
 
 def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPrediction:
     """The fused GEMM priced by the issue-aware model (:func:`cachesim.kernels.cost.predict_gpu_issue`)."""
-    from .analytic import analytic_gemm
     from .cost import predict_gpu_issue
-    from .gemm_gpu import plan_gemm
-    from .gpu_sim import simulate_gemm_gpu
     from .issue import describe, estimate_issue
 
     if not isinstance(t, GpuTarget):
@@ -330,11 +332,8 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
                             "(measured ceilings exist for: h200)")
     traffic_kernel = "dense" if desc.index == "arith-only" else kernel
-    plan = plan_gemm(traffic_kernel, c["shape"], block=c["block"], group_m=c["group_m"],
-                     num_warps=c["num_warps"], num_stages=c["num_stages"], dtype=c["dtype"],
-                     memory=None if traffic_kernel == "dense" else c["memory"], seed=c["seed"],
-                     family=c["family"], load_path=c["load_path"])
-    traffic = analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t)
+    _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic,
+                               memory=None if traffic_kernel == "dense" else c["memory"])
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
                            num_stages=c["num_stages"], memory=c["memory"])
     extra = 0.0

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import CacheSimError
+from .cost import issue_pace
 
 __all__ = ["STEPS", "Waterfall", "WaterfallStep", "waterfall"]
 
@@ -70,8 +71,7 @@ class Waterfall:
 
 def _time(terms: dict) -> float:
     """The overlap rule of :func:`cachesim.kernels.cost.predict_gpu_issue`."""
-    return terms["latency"] + max(terms["compute"], terms["issue"], terms["L1"], terms["L2"],
-                                  terms["index"] + terms["gather"], terms["DRAM"])
+    return terms["latency"] + issue_pace(terms)
 
 
 def _steps(dense: dict, hashed: dict) -> tuple:
