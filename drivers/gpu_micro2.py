@@ -22,6 +22,8 @@ Groups (each rewrites ``gpu_micro2.json`` when it ends, so a run cut off still r
   multiple of ``align`` elements (1: 2-byte scalar loads; 8: 16-byte vectors), either fed to ``tl.dot``
   (stored to shared memory on the way, as in the fused kernels) or only summed in registers; B elements
   per second vs programs per SM: the LSU / shared-memory pipe rate of scalar vs vector loads.
+* ``tile_gather`` a HashedNet-like B tile (64 x 128) gathered element by element (scattered 2-byte loads)
+  and fed to ``tl.dot`` (stored to shared memory on the way), vs programs per SM and array size.
 * ``private``  per-thread private coalesced fp32 loads (the layout of local memory, i.e. of spill
   reloads) cycling through ``slots`` words per thread, so that the per-SM footprint runs from well inside
   L1 to far outside it: the rate of reloads that hit L1 vs those that go to L2.
@@ -116,6 +118,24 @@ def _kernels():
             tl.store(out_ptr + pid * BM * BN + rk[:, None] * BN + rn[None, :], accb)
 
     @triton.jit
+    def tile_gather(a_ptr, m_ptr, out_ptr, K, a, b, SHIFT: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr,
+                    BN: tl.constexpr):
+        pid = tl.program_id(0)
+        rm = tl.arange(0, BM)
+        rk = tl.arange(0, BK)
+        rn = tl.arange(0, BN)
+        au = a.to(tl.uint32)
+        bu = b.to(tl.uint32)
+        at = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        col = (pid * BN + rn).to(tl.uint32)
+        for k in range(0, K):
+            row = (k * BK + rk).to(tl.uint32)
+            idx = (row[:, None] * au + col[None, :] * bu) >> SHIFT
+            acc = tl.dot(at, tl.load(m_ptr + idx), acc)
+        tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
+
+    @triton.jit
     def private(buf_ptr, out_ptr, K, SMASK, TOTAL, E: tl.constexpr, BLOCK: tl.constexpr):
         pid = tl.program_id(0)
         tid = pid * BLOCK + tl.arange(0, BLOCK)
@@ -126,7 +146,7 @@ def _kernels():
             acc += tl.load(buf_ptr + s[:, None] * TOTAL + tid[None, :])
         tl.store(out_ptr + tid, tl.sum(acc, axis=0))
 
-    return triton, dict(chase=chase, gather=gather, tile=tile, private=private)
+    return triton, dict(chase=chase, gather=gather, tile=tile, tile_gather=tile_gather, private=private)
 
 
 class BudgetSpent(Exception):
@@ -279,6 +299,52 @@ def tile_check(ctx, align, dot) -> dict:
     return {"type": "check", "name": f"tile-a{align}-{'dot' if dot else 'sum'}", "equal_numpy": ok}
 
 
+TILE_G = dict(BM=128, BK=64, BN=128)
+
+
+def tile_gather_check(ctx) -> dict:
+    torch, kern, dev = ctx["torch"], ctx["kern"], ctx["device"]
+    bm, bk, bn = TILE_G["BM"], TILE_G["BK"], TILE_G["BN"]
+    lg, programs, K = 12, 2, 2
+    a = torch.randn(bm, bk, device=dev).to(ctx["tile_dtype"])
+    m = torch.randn(1 << lg, device=dev).to(ctx["tile_dtype"])
+    out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
+    kern["tile_gather"][(programs,)](a, m, out, K, MUL[0], MUL[1], SHIFT=32 - lg, **TILE_G, num_warps=4)
+    a_np, m_np = a.float().cpu().numpy().astype(np.float64), m.float().cpu().numpy().astype(np.float64)
+    ok = True
+    for p in range(programs):
+        col = (p * bn + np.arange(bn)).astype(np.uint64)
+        acc = np.zeros((bm, bn))
+        for k in range(K):
+            row = (k * bk + np.arange(bk)).astype(np.uint64)
+            idx = ((row[:, None] * MUL[0] + col[None, :] * MUL[1]) & 0xFFFFFFFF) >> (32 - lg)
+            acc += a_np @ m_np[idx.astype(np.int64)]
+        got = out.cpu().numpy()[p * bm * bn:(p + 1) * bm * bn].reshape(bm, bn)
+        ok = ok and bool(np.allclose(got, acc, rtol=2e-2, atol=5e-2))
+    return {"type": "check", "name": "tile-gather-dot", "equal_numpy": ok}
+
+
+def tile_gather_group(ctx, rows, log2_sizes, per_sm_list, K) -> None:
+    torch, kern, dev, sms = ctx["torch"], ctx["kern"], ctx["device"], ctx["sms"]
+    bm, bk, bn = TILE_G["BM"], TILE_G["BK"], TILE_G["BN"]
+    a = torch.randn(bm, bk, device=dev).to(ctx["tile_dtype"])
+    for lg in log2_sizes:
+        m = torch.randn(1 << lg, device=dev).to(ctx["tile_dtype"])
+        for per_sm in per_sm_list:
+            programs = sms * per_sm
+            out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
+            secs = ctx["bench"](lambda m=m, out=out, programs=programs, lg=lg:
+                                kern["tile_gather"][(programs,)](a, m, out, K, MUL[0], MUL[1], SHIFT=32 - lg,
+                                                                 **TILE_G, num_warps=4, num_stages=4))
+            elements = programs * K * bk * bn
+            rows.append({"type": "tile-gather", "name": "tile-gather-dot", "memory": 1 << lg,
+                         "memory_bytes": 2 << lg, "block": f"{bm}x{bn}x{bk}", "num_warps": 4, "num_stages": 4,
+                         "programs_per_sm": per_sm, "K": K, "programs": programs, "seconds": secs,
+                         "elements_per_second": elements / secs, "ns_per_iteration": secs / K * 1e9})
+            ctx["save"]()
+        del m
+
+
 def tile_group(ctx, rows, log2_sizes, per_sm_list, K) -> None:
     torch, kern, dev, sms = ctx["torch"], ctx["kern"], ctx["device"], ctx["sms"]
     bm, bk, bn = TILE["BM"], TILE["BK"], TILE["BN"]
@@ -351,12 +417,14 @@ def plan(smoke: bool) -> dict:
                     gather=dict(log2_sizes=[10], occupancy=[(1, 1), (2, 1)], loads_per_thread=[1, 2],
                                 elements_target=256),
                     tile=dict(log2_sizes=[12], per_sm_list=[1], K=2),
+                    tile_gather=dict(log2_sizes=[12], per_sm_list=[1], K=2),
                     private=dict(footprints_kib=[1, 4], nw=1, per_sm=1, e=2, K=4))
     return dict(chase=dict(sizes=[16 << 10, 64 << 10, 1 << 20, 8 << 20, 24 << 20, 256 << 20], steps=4096),
                 gather=dict(log2_sizes=[15, 22, 27],
                             occupancy=[(1, 1), (1, 2), (4, 1), (4, 2), (4, 4), (4, 8)],
-                            loads_per_thread=[1, 8], elements_target=1 << 22),
+                            loads_per_thread=[1, 8, 32], elements_target=1 << 22),
                 tile=dict(log2_sizes=[16, 20], per_sm_list=[1, 2, 4], K=2048),
+                tile_gather=dict(log2_sizes=[15, 18, 20], per_sm_list=[1, 2], K=256),
                 private=dict(footprints_kib=[32, 64, 128, 256, 512, 2048], nw=4, per_sm=2, e=8, K=8192))
 
 
@@ -367,7 +435,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default=None, help="default: cuda when available, else cpu")
     ap.add_argument("--smoke", action="store_true",
                     help="tiny sizes (a CPU dry run under TRITON_INTERPRET=1)")
-    ap.add_argument("--groups", default="chase,gather,tile,private")
+    ap.add_argument("--groups", default="chase,gather,tile,tile_gather,private")
     args = ap.parse_args(argv)
     import torch
 
@@ -388,8 +456,9 @@ def main(argv=None) -> int:
                           "name": torch.cuda.get_device_name(0) if dev == "cuda" else "cpu-interpreter"}]
     checks = {"chase": lambda: [], "gather": lambda: [gather_check(ctx)],
               "tile": lambda: [tile_check(ctx, al, d) for al in (1, 8) for d in (True, False)],
-              "private": lambda: [private_check(ctx)]}
-    groups = {"chase": chase_group, "gather": gather_group, "tile": tile_group, "private": private_group}
+              "tile_gather": lambda: [tile_gather_check(ctx)], "private": lambda: [private_check(ctx)]}
+    groups = {"chase": chase_group, "gather": gather_group, "tile": tile_group,
+              "tile_gather": tile_gather_group, "private": private_group}
     for g in [g.strip() for g in args.groups.split(",") if g.strip()]:
         if g not in groups:
             print(f"unknown group {g!r} (choose from {', '.join(groups)})", file=sys.stderr)
