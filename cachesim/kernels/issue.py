@@ -57,8 +57,10 @@ from dataclasses import dataclass
 
 from ..errors import CacheSimError
 from ._common import Block
+from .latency import load_latency
 
-__all__ = ["INDEX_PATHS", "LOOP_MIXES", "KernelDescription", "IssueEstimate", "describe", "estimate_issue"]
+__all__ = ["INDEX_PATHS", "LOOP_LOADS", "LOOP_MIXES", "KernelDescription", "IssueEstimate", "describe",
+           "estimate_issue"]
 
 #: Index paths each kernel accepts (first = default).
 INDEX_PATHS = {"dense": (None,), "roast": ("hash", "table"),
@@ -85,6 +87,26 @@ LOOP_MIXES = {
     ("hashednet-mulshift", "128x128x64-g8-w4-s4"): (480, 972, 0, 73, 237, 81920),
     ("hashednet-table", "128x128x64-g8-w4-s4"): (651, 1477, 0, 89, 255, 131072),
     ("hashednet-arith-only", "128x128x64-g8-w4-s4"): (6901, 19518, 292, 18, 255, 131072),
+}
+#: ``(variant, config): (load_chain, lsu_instructions, spill_bytes)`` of the same listings, counted by
+#: :func:`cachesim.kernels.sass.load_profile` (a test recounts them): the depth of the exposed synchronous
+#: global-load chain per iteration, the warp instructions through the LSU/MIO pipe per iteration, and the
+#: register-spill footprint per thread (bytes).
+LOOP_LOADS = {
+    ("dense", "128x64x64-g8-w4-s4"): (0, 15, 0),
+    ("roast-table-a1-t32x64", "128x64x32-g8-w4-s4"): (2, 44, 0),
+    ("roast-table-a1-t32x64", "256x64x64-g8-w8-s4"): (2, 49, 0),
+    ("roast-table-a8-t32x64", "128x64x32-g8-w4-s4"): (0, 17, 0),
+    ("roast-table-a8-t32x64", "256x64x64-g8-w8-s4"): (0, 23, 0),
+    ("roast-hash-a1-t32x64", "128x64x32-g8-w4-s4"): (1, 43, 0),
+    ("roast-hash-a1-t32x64", "256x64x64-g8-w8-s4"): (1, 47, 0),
+    ("roast-table-a64-t64x128", "128x128x64-g8-w4-s4"): (0, 27, 0),
+    ("roast-table-a64-t64x128", "256x128x64-g8-w8-s3"): (0, 23, 0),
+    ("roast-hash-a64-t64x128", "128x128x64-g8-w4-s4"): (0, 22, 0),
+    ("roast-hash-a64-t64x128", "256x128x64-g8-w8-s3"): (0, 18, 0),
+    ("hashednet-mulshift", "128x128x64-g8-w4-s4"): (1, 143, 0),
+    ("hashednet-table", "128x128x64-g8-w4-s4"): (2, 223, 0),
+    ("hashednet-arith-only", "128x128x64-g8-w4-s4"): (0, 579, 936),
 }
 #: Recorded listings used for variants whose own listing is unusable (see the module notes).
 _MIX_ALIAS = {"hashednet-hash": "hashednet-arith-only"}
@@ -192,9 +214,9 @@ def _pick_mix(desc: KernelDescription, config: str):
         raise CacheSimError(f"no recorded instruction mix for {desc.variant!r}")
     for v, c in cands:
         if c == config:
-            return LOOP_MIXES[(v, c)], c
+            return LOOP_MIXES[(v, c)], c, v
     v, c = cands[0]
-    return LOOP_MIXES[(v, c)], c
+    return LOOP_MIXES[(v, c)], c, v
 
 
 @dataclass(frozen=True)
@@ -214,10 +236,14 @@ class IssueEstimate:
     issue_seconds: float
     elements: float = 0.0
     memory_bytes: float = 0.0
+    latency: object = None
+    lsu_instructions_per_iteration: float = 0.0
+    load_chain: int = 0
 
     def to_dict(self) -> dict:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "description"}
-        return {"description": self.description.to_dict(), **out}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("description", "latency")}
+        return {"description": self.description.to_dict(), **out,
+                "latency": None if self.latency is None else self.latency.to_dict()}
 
 
 def _occupancy(t, regs: int, shared: int, num_warps: int) -> int:
@@ -247,19 +273,19 @@ def _scaled_mix(desc: KernelDescription, block: Block, config: str, num_warps: i
         sub = KernelDescription("hashednet", "mulshift", None) if desc.index == "hash" else \
             KernelDescription("dense", None, None)
         return _scaled_mix(sub, block, config, num_warps)
-    (n, stall, ldl, _gld, regs, shared), rec_cfg = _pick_mix(desc, config)
+    (n, stall, ldl, _gld, regs, shared), rec_cfg, rec_var = _pick_mix(desc, config)
     rec_block = Block.parse(rec_cfg.split("-")[0])
     rec_warps = int(rec_cfg.split("-w")[1].split("-")[0])
     scale = _elements_per_thread(block, num_warps) / _elements_per_thread(rec_block, rec_warps)
     if desc.kernel == "roast" and desc.index == "hash":
         table = KernelDescription("roast", "table", desc.align, desc.tile)
-        (nt, st, _, _, _, _), tcfg = _pick_mix(table, rec_cfg)
+        (nt, st, _, _, _, _), tcfg, _ = _pick_mix(table, rec_cfg)
         if tcfg == rec_cfg:
             rec_tile = _recorded_tile(desc, rec_cfg)
             tscale = _tiles_per_iteration(block, desc.tile) / _tiles_per_iteration(rec_block, rec_tile)
             n, stall = nt * scale + (n - nt) * tscale, st * scale + (stall - st) * tscale
             scale = 1.0
-    return n * scale, stall * scale, ldl * scale, regs, shared, rec_cfg
+    return n * scale, stall * scale, ldl * scale, regs, shared, rec_cfg, (rec_var, scale)
 
 
 def _recorded_tile(desc: KernelDescription, rec_cfg: str):
@@ -271,23 +297,42 @@ def _recorded_tile(desc: KernelDescription, rec_cfg: str):
 
 
 def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
-                   num_stages=3, memory=None) -> IssueEstimate:
-    """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L)``)."""
+                   num_stages=3, memory=None, traffic=None) -> IssueEstimate:
+    """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L, (S + L +
+    lat_async) / num_stages)``).
+
+    ``traffic`` (the kernel's :class:`AnalyticTraffic` or ``GpuTraffic``) switches on the exposed memory
+    latencies of :mod:`cachesim.kernels.latency`; without it ``L`` is the spill reloads at one L1 hit each.
+    """
     config = _config_label(block, group_m, num_warps, num_stages)
-    n, stall, ldl, regs, shared, rec_cfg = _scaled_mix(desc, block, config, num_warps)
+    n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, config, num_warps)
     if rec_cfg != config:
         shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
     r = _occupancy(t, regs, shared, num_warps)
     w = r * num_warps / t.schedulers_per_sm
-    lat = ldl * t.l1_latency_ns * t.frequency_ghz
-    cyc = max(w * n / t.issue_per_scheduler_per_clk, stall + lat)
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
-    waves = max(1, math.ceil(programs / (t.num_sms * r)))
     iters = max(1, math.ceil(shape.k / block.bk))
+    chain, lsu, spill_bytes = LOOP_LOADS.get((rec_var, rec_cfg), (0, 0, 0))
+    if desc.scattered:  # 2-byte gathers cannot be staged by cp.async: synchronous loads
+        chain = max(chain, 1)
+    if traffic is None:
+        lat_info = None
+        lat, lat_async = ldl * t.l1_latency_ns * t.frequency_ghz, 0.0
+    else:
+        lat_info = load_latency(traffic, t, load_chain=chain, local_loads=ldl, spill_bytes=spill_bytes,
+                                warp_iterations=float(programs * num_warps * iters),
+                                threads_per_sm=r * num_warps * 32,
+                                shared_per_sm=r * (shared + t.shared_reserved_per_block))
+        lat, lat_async = lat_info.sync_cycles + lat_info.spill_cycles, lat_info.async_cycles
+    cyc = max(w * n / t.issue_per_scheduler_per_clk, stall + lat,
+              (stall + lat + lat_async) / max(1, num_stages))
+    waves = max(1, math.ceil(programs / (t.num_sms * r)))
     secs = waves * iters * cyc / (sm_clock_ghz(t) * 1e9)
     elements = float(shape.k) * shape.n * math.ceil(shape.m / block.bm)
+    lsu_scale = _elements_per_thread(block, num_warps) / _elements_per_thread(
+        Block.parse(rec_cfg.split("-")[0]), int(rec_cfg.split("-w")[1].split("-")[0]))
     return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
-                         2.0 * (memory or 0))
+                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain)
 
 
 def sm_clock_ghz(t) -> float:

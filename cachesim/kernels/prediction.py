@@ -335,7 +335,7 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
     _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic,
                                memory=None if traffic_kernel == "dense" else c["memory"])
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
-                           num_stages=c["num_stages"], memory=c["memory"])
+                           num_stages=c["num_stages"], memory=c["memory"], traffic=traffic)
     extra = 0.0
     if desc.kernel == "hashednet" and desc.index == "table":
         s, b = c["shape"], c["block"]

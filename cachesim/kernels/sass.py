@@ -18,6 +18,16 @@ Opcode classes (:data:`CLASSES`) follow the functional units of a Hopper SM sub-
 (tensor-core HGMMA/HMMA), ``global`` (LDG/LDGSTS/STG), ``shared`` (LDS/STS/LDSM), ``local`` (LDL/STL
 register spills), ``mufu``, ``convert`` (I2F/F2I), ``barrier``, ``control`` (branches, calls), ``uniform``
 (U* datapath), ``alu`` (everything else: integer/fp32 arithmetic, moves, predicates).
+
+Synchronous load chain (:func:`load_profile`): a ``LDG`` returns its value to registers and the warp
+waits on a scoreboard at the first use, whereas ``LDGSTS`` (``cp.async``, what Triton's software pipeline
+emits for 4- to 16-byte tiles) lands in shared memory ``num_stages - 1`` iterations ahead. The chain depth
+is the longest sequence of ``LDG`` s inside one iteration in which each load's address (or value) depends
+on the previous load's result (also through a shared-memory store and a later shared load) *and* the last
+one's result is consumed in the same iteration: 0 for the
+pipelined dense/aligned kernels, 1 for 2-byte scalar loads from computed addresses, 2 where an index is
+loaded first (a tile-start or index table). A load whose result is consumed only in the next iteration (a
+register prefetch such as ``LDG.E.CONSTANT`` of the ``pf`` variants) is not exposed.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ from dataclasses import dataclass, field
 
 from ..errors import CacheSimError
 
-__all__ = ["CLASSES", "LoopMix", "loop_mix", "parse_sass_listings"]
+__all__ = ["CLASSES", "LoadProfile", "LoopMix", "load_profile", "loop_mix", "parse_load_profiles",
+           "parse_sass_listings"]
 
 #: Opcode classes, in report order.
 CLASSES = ("alu", "uniform", "mufu", "convert", "global", "shared", "local", "mma", "barrier", "control")
@@ -97,6 +108,126 @@ class LoopMix:
                 "shared_bytes": self.shared_bytes}
 
 
+@dataclass(frozen=True)
+class LoadProfile:
+    """Memory-side counts of one k-loop iteration (per warp), from the SASS listing.
+
+    Attributes
+    ----------
+    load_chain : int
+        Depth of the exposed synchronous global-load chain (module notes).
+    lsu_instructions : int
+        Warp instructions that go through the LSU/MIO pipe: global, shared and local loads and stores.
+    spill_bytes : int
+        Bytes of local memory per thread the kernel addresses (distinct ``[R1+off]`` slots of its
+        ``STL``/``LDL`` times their width): the register-spill footprint.
+    """
+
+    load_chain: int
+    lsu_instructions: int
+    spill_bytes: int
+
+    def to_dict(self) -> dict:
+        return {"load_chain": self.load_chain, "lsu_instructions": self.lsu_instructions,
+                "spill_bytes": self.spill_bytes}
+
+
+_REG = re.compile(r"\b(U?R\d+)(?:\.64|\.128)?\b")
+_STORE_LIKE = ("ST", "LDGSTS", "RED", "BAR", "BRA", "CALL", "RET", "EXIT", "WARPGROUP", "DEPBAR", "LDGDEPBAR",
+               "ARRIVES", "SYNCS", "BSSY", "BSYNC", "NOP", "WARPSYNC")
+
+
+def _width(op: str, operand: str) -> int:
+    if operand.endswith(".128") or ".128" in op:
+        return 4
+    if operand.endswith(".64") or ".64" in op or ".WIDE" in op:
+        return 2
+    return 1
+
+
+def _regs(operand: str) -> list:
+    out = []
+    for m in _REG.finditer(operand):
+        name = m.group(1)
+        prefix, num = ("UR", name[2:]) if name.startswith("UR") else ("R", name[1:])
+        w = 4 if operand[m.end(1):].startswith(".128") else 2 if operand[m.end(1):].startswith(".64") else 1
+        out += [f"{prefix}{int(num) + i}" for i in range(w)]
+    return out
+
+
+def _split(body: str):
+    """``(op, dest registers, source registers)`` of one instruction's text."""
+    text = re.sub(r"^@!?U?P\w+\s+", "", body)
+    op, _, rest = text.partition(" ")
+    operands = [o.strip() for o in rest.split(",")] if rest else []
+    if not operands or op.startswith(_STORE_LIKE) or operands[0].startswith("["):
+        return op, [], [r for o in operands for r in _regs(o)]
+    first = operands[0]
+    dests = _regs(first)
+    if dests:
+        w = _width(op, first)
+        base = dests[0]
+        prefix = "UR" if base.startswith("UR") else "R"
+        dests = [f"{prefix}{int(base[len(prefix):]) + i}" for i in range(w)]
+    return op, dests, [r for o in operands[1:] for r in _regs(o)]
+
+
+def _chain_depth(body) -> int:
+    """Longest exposed chain of synchronous ``LDG`` s in one pass over the loop body (module notes)."""
+    depth: dict = {}
+    exposed = 0
+    for op, text, _ in body:
+        op, dests, srcs = _split(text)
+        if op.startswith(("LDS", "LDSM")):
+            srcs = srcs + ["SMEM"]
+        d_in = max((depth.get(r, 0) for r in srcs if r not in ("RZ", "URZ")), default=0)
+        exposed = max(exposed, d_in)
+        if op.startswith("STS"):  # a value staged through shared memory keeps its chain depth
+            depth["SMEM"] = max(depth.get("SMEM", 0), d_in)
+        d = d_in + 1 if op.startswith("LDG") and not op.startswith(("LDGSTS", "LDGDEPBAR")) else d_in
+        for r in dests:
+            depth[r] = d
+    return exposed
+
+
+def _spill_bytes(instrs) -> int:
+    slots = {}
+    for op, text, _ in instrs:
+        if op.startswith(("STL", "LDL")):
+            m = re.search(r"\[R1(?:\+(0x[0-9a-fA-F]+|\d+))?\]", text)
+            if m:
+                off = int(m.group(1), 0) if m.group(1) else 0
+                w = 16 if ".128" in op else 8 if ".64" in op else 4
+                slots[off] = max(slots.get(off, 0), w)
+    return sum(slots.values())
+
+
+def load_profile(text: str) -> LoadProfile | None:
+    """The :class:`LoadProfile` of one listing's k-loop (``None`` without a loop, as :func:`loop_mix`)."""
+    instrs, labels = _instructions(text)
+    span = _loop_span(instrs, labels)
+    if span is None:
+        return None
+    body = _expand(instrs, instrs[span[0]:span[1] + 1])[0]
+    lsu = sum(_klass(op) in ("global", "shared", "local") and not op.startswith("LDGDEPBAR")
+              for op, _, _ in body)
+    return LoadProfile(_chain_depth(body), lsu, _spill_bytes(instrs))
+
+
+def _expand(instrs, body):
+    """The loop body with each ``CALL`` followed by its subroutine, and the number of calls."""
+    calls = 0
+    expanded = []
+    for ins in body:
+        expanded.append(ins)
+        if ins[0].startswith("CALL"):
+            h = re.search(r"0x([0-9a-f]+)", ins[1])
+            if h:
+                calls += 1
+                expanded.extend(_subroutine(instrs, int(h.group(1), 16)))
+    return expanded, calls
+
+
 def _instructions(text: str):
     """``(instrs, labels)``: ``instrs`` = list of (opcode, body, stall), ``labels`` = {name: index}."""
     instrs, labels = [], {}
@@ -149,16 +280,7 @@ def loop_mix(text: str, kernel: str = "") -> LoopMix | None:
     span = _loop_span(instrs, labels)
     if span is None:
         return None
-    body = list(instrs[span[0]:span[1] + 1])
-    calls = 0
-    expanded = []
-    for ins in body:
-        expanded.append(ins)
-        if ins[0].startswith("CALL"):
-            h = re.search(r"0x([0-9a-f]+)", ins[1])
-            if h:
-                calls += 1
-                expanded.extend(_subroutine(instrs, int(h.group(1), 16)))
+    expanded, calls = _expand(instrs, list(instrs[span[0]:span[1] + 1]))
     by_class = dict.fromkeys(CLASSES, 0)
     for op, _, _ in expanded:
         by_class[_klass(op)] += 1
@@ -170,6 +292,12 @@ def loop_mix(text: str, kernel: str = "") -> LoopMix | None:
                    local_loads=sum(op.startswith("LDL") for op, _, _ in expanded),
                    registers=int(regs.group(1)) if regs else 0,
                    shared_bytes=int(shared.group(1)) if shared else 0)
+
+
+def parse_load_profiles(text: str) -> dict:
+    """``{header: LoadProfile or None}`` for a file of listings (as :func:`parse_sass_listings`)."""
+    secs = re.split(r"^##### ", text, flags=re.M)[1:]
+    return {sec.splitlines()[0].strip(): load_profile(sec) for sec in secs}
 
 
 def parse_sass_listings(text: str) -> dict:

@@ -9,8 +9,8 @@ import pytest
 
 from cachesim import CacheSimError
 from cachesim.kernels import Block, GemmShape, get_target, predict
-from cachesim.kernels.issue import LOOP_MIXES, describe, estimate_issue
-from cachesim.kernels.sass import loop_mix, parse_sass_listings
+from cachesim.kernels.issue import LOOP_LOADS, LOOP_MIXES, describe, estimate_issue
+from cachesim.kernels.sass import loop_mix, parse_load_profiles, parse_sass_listings
 from cachesim.kernels.waterfall import STEPS, waterfall
 from roast_toolkit.cli.cachesim_cmd import main
 
@@ -52,6 +52,15 @@ def test_loop_mix_table_is_recounted_from_the_recorded_sass():
         assert (m.instructions, m.stall_cycles, m.local_loads, m.by_class["global"], m.registers,
                 m.shared_bytes) == (n, stall, ldl, gld, regs, shared), key
     assert by[("hashednet-hash", "128x128x64-g8-w4-s4")] is None  # the recorded listing is cut
+
+
+@pytest.mark.skipif(not SASS.exists(), reason="GPU record not present")
+def test_loop_loads_table_is_recounted_from_the_recorded_sass():
+    profiles = {tuple(h.split()[:2]): p for h, p in parse_load_profiles(SASS.read_text()).items()}
+    for key, (chain, lsu, spill) in LOOP_LOADS.items():
+        p = profiles[key]
+        assert (p.load_chain, p.lsu_instructions, p.spill_bytes) == (chain, lsu, spill), key
+    assert set(LOOP_LOADS) == set(LOOP_MIXES)
 
 
 def test_arith_only_count_matches_nsight_compute():
@@ -110,7 +119,9 @@ def test_roast_alignment_and_index_path():
     a8 = predict("roast", "4096x768x3072", "h200", index="table", align=8, **kw)
     h1 = predict("roast", "4096x768x3072", "h200", index="hash", align=1, **kw)
     assert a1.terms["issue"] > a8.terms["issue"]  # scalar loads: more load instructions per iteration
-    assert h1.terms["issue"] > 2 * a1.terms["issue"]  # the in-loop 64-bit remainder
+    # the in-loop 64-bit remainder costs more than the table, but the table loop waits on two dependent
+    # loads (tile start, then B) where the hash loop waits on one: measured hash/table is 1.1-1.3
+    assert a1.terms["issue"] < h1.terms["issue"] < 2 * a1.terms["issue"]
 
 
 def test_default_output_unchanged_and_bad_combinations():

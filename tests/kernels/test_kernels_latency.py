@@ -1,0 +1,97 @@
+"""Exposed memory latency terms: the SASS load chain, the per-level latency rule, spills, the overlap."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from cachesim.kernels import predict
+from cachesim.kernels.latency import load_latency
+from cachesim.kernels.sass import load_profile
+
+# A hand listing: an index load feeds the address of a 2-byte load whose value is stored to shared memory
+# in the same iteration (chain 2); a cp.async copy and a register prefetch consumed only next iteration
+# (neither exposed); one spill reload and one 8-byte spill store.
+TOY = """##### toy 64x64x32-g8-w4-s3 regs=40 shared=1024
+Function:fwd_kernel
+--:-:-:-:1\tMOV R1, 0x0;
+LBB0:
+--:-:-:-:2\tLDG.E R4, desc[UR4][R2.64];
+--:-:-:-:4\tIMAD.WIDE R6, R4, 0x2, R8;
+--:-:-:-:2\tLDG.E.U16 R10, desc[UR4][R6.64];
+--:-:-:-:2\tSTS.U16 [R12], R10;
+--:-:-:-:2\tLDGSTS.E.BYPASS.128 [R13], desc[UR4][R14.64];
+--:-:-:-:1\tLDG.E.CONSTANT R20, desc[UR4][R16.64];
+--:-:-:-:2\tLDL R21, [R1+0x8];
+--:-:-:-:2\tSTL.64 [R1+0x10], R22;
+--:-:-:-:6\t@P0 BRA LBB0;
+--:-:-:-:5\tEXIT;
+"""
+
+
+def test_load_profile_of_a_hand_listing():
+    p = load_profile(TOY)
+    assert p.load_chain == 2
+    assert p.lsu_instructions == 7  # LDG, LDG.U16, STS, LDGSTS, LDG.CONSTANT, LDL, STL
+    assert p.spill_bytes == 4 + 8
+    # the same loop without the index load: the 2-byte load's address comes from registers only
+    one = TOY.replace("--:-:-:-:2\tLDG.E R4, desc[UR4][R2.64];\n", "")
+    assert load_profile(one).load_chain == 1
+    # a value staged through shared memory keeps its depth: LDS after STS of a loaded index
+    staged = TOY.replace("--:-:-:-:4\tIMAD.WIDE R6, R4, 0x2, R8;",
+                         "--:-:-:-:2\tSTS [R30], R4;\n--:-:-:-:2\tLDS R5, [R30];\n"
+                         "--:-:-:-:4\tIMAD.WIDE R6, R5, 0x2, R8;")
+    assert load_profile(staged).load_chain == 2
+    assert load_profile("--:-:-:-:1\tMOV R1, 0x0;\n") is None
+
+
+class _Target:
+    """Only what load_latency reads: latencies (calibration), sector size, L1 left after shared memory."""
+
+    sector_bytes = 32
+    calibration = {"chase_cycles": {"L1": 30.0, "L2": 300.0, "DRAM": 1000.0}}
+    sources: dict = {}
+
+    def __init__(self, l1_left):
+        self.l1_left = l1_left
+
+    def l1_bytes_for(self, shared):
+        return self.l1_left
+
+
+def _traffic(req, l1_miss, l2_miss, l2_requests, dram_bytes):
+    op = SimpleNamespace(l1_sector_requests=req, l1_sector_misses=l1_miss, l2_sector_misses=l2_miss)
+    return SimpleNamespace(operand=lambda name: op, l2_sector_requests=l2_requests, dram_bytes=dram_bytes)
+
+
+def test_load_latency_by_hand():
+    # B: 1000 sectors over 500 warp-iterations = 2 per warp-iteration, half hit L1, none miss L2:
+    # lat_B = 30 + (1 - 0.5**2) * (300 - 30) = 232.5; one index level before it: + 300
+    tr = _traffic(1000, 500, 0, 1000, 0.0)
+    lat = load_latency(tr, _Target(51200), load_chain=2, local_loads=10, spill_bytes=100,
+                       warp_iterations=500, threads_per_sm=1024, shared_per_sm=0)
+    assert lat.sync_cycles == pytest.approx(232.5 + 300.0)
+    assert lat.async_cycles == pytest.approx(300.0)  # no DRAM bytes: L2 latency
+    # spill footprint 100 B x 1024 threads = 102400 B vs 51200 B of L1: half the reloads hit L1
+    assert lat.spill_l1_hit == pytest.approx(0.5)
+    assert lat.spill_cycles == pytest.approx(10 * (0.5 * 30 + 0.5 * 300))
+    # every sector misses L2 (DRAM share 1): the async latency is DRAM's; chain 0 exposes nothing
+    tr = _traffic(1000, 1000, 1000, 1000, 32000.0)
+    lat = load_latency(tr, _Target(10 ** 6), load_chain=0, local_loads=0, spill_bytes=0,
+                       warp_iterations=500, threads_per_sm=1024, shared_per_sm=0)
+    assert (lat.sync_cycles, lat.spill_cycles) == (0.0, 0.0)
+    assert lat.async_cycles == pytest.approx(1000.0)
+
+
+def test_issue_cycles_follow_the_overlap_rule():
+    """cycles = max(W n, S + L, (S + L + lat_async) / num_stages), L = sync chain + spills."""
+    kw = dict(dtype="bf16", block="128x64x32", num_warps=4, num_stages=4, memory=262144, analytic=True)
+    for index, align in (("table", 1), ("hash", 1), ("table", 64)):
+        p = predict("roast", "4096x768x3072", "h200", index=index, align=align, **kw)
+        e = p.issue
+        lat = e.latency
+        L = lat.sync_cycles + lat.spill_cycles
+        assert e.exposed_latency_cycles == pytest.approx(L)
+        want = max(e.warps_per_scheduler * e.instructions_per_iteration, e.stall_cycles_per_iteration + L,
+                   (e.stall_cycles_per_iteration + L + lat.async_cycles) / 4)
+        assert e.cycles_per_iteration == pytest.approx(want)
+        assert lat.load_chain == {"table": 2, "hash": 1}.get(index if align == 1 else "", 0)
