@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from .._deprecate import deprecated_alias, renamed_kwargs
 from .._validate import pick_named
 from ..errors import CacheSimError
+from .micro_rates import interp_loglog, tile_rate
 from .targets import CpuTarget, GpuTarget, get_target
 
 
@@ -155,39 +156,45 @@ def n_waves(n_programs: int, num_sms: int) -> int:
 def gather_rate(cal: dict, memory_bytes: float) -> float:
     """Scattered 2-byte loads per second for a shared array of ``memory_bytes`` (log-log interpolation of
     the gather microbenchmark; clamped at its ends)."""
-    pts = cal["gather_bf16_per_s"]
-    if memory_bytes <= pts[0][0]:
-        return pts[0][1]
-    for (b0, r0), (b1, r1) in zip(pts, pts[1:]):
-        if memory_bytes <= b1:
-            w = math.log(memory_bytes / b0) / math.log(b1 / b0)
-            return math.exp(math.log(r0) + w * math.log(r1 / r0))
-    return pts[-1][1]
+    return interp_loglog(cal["gather_bf16_per_s"], memory_bytes)
 
 
-def _micro_terms(traffic, t, desc, issue) -> tuple[float, float]:
-    """``(index, gather)`` seconds of a HashedNet kernel priced by the microbenchmarks (0 otherwise).
+def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
+    """``(index, gather, lsu)`` seconds priced by the microbenchmarks (0 where a kernel has no such term).
 
-    ``elements = K x N x programs per column`` B elements are indexed and loaded; ``index = elements /
-    hash rate`` (``hash``/``arith-only``: the authors' two 64-bit remainders; ``mulshift``);
-    ``gather = elements / gather rate(shared-array bytes)`` for the scattered kernels.
+    ``elements = K x N x programs per column`` B elements are indexed and loaded. HashedNet: ``index =
+    elements / hash rate`` (``hash``/``arith-only``: the authors' two 64-bit remainders; ``mulshift``) and,
+    for the scattered kernels, ``gather = elements / rate`` where the rate is the gathered-tile
+    microbenchmark's at the kernel's resident warps per SM and shared-array size
+    (:func:`cachesim.kernels.micro_rates.tile_rate`; the full-occupancy gather rate where that record is
+    missing). ROAST: ``lsu = elements / rate`` of the tile-load microbenchmark with the same alignment class
+    (1: scalar loads stored to shared memory; 8 or 64: 16-byte copies) at the same warps per SM and size.
     """
     cal = t.calibration
-    if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
-        return 0.0, 0.0
     elements = issue.elements
+    warps = issue.warps_per_scheduler * t.schedulers_per_sm
+    if desc.kernel == "roast" and "tile_load_per_s" in cal:
+        table = cal["tile_load_per_s"][1 if desc.align == 1 else 8]
+        return 0.0, 0.0, elements / tile_rate(table, warps, issue.memory_bytes)
+    if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
+        return 0.0, 0.0, 0.0
     rate = {"hash": cal["hash_modp_per_s"], "arith-only": cal["hash_modp_per_s"],
             "mulshift": cal["hash_mulshift_per_s"]}.get(desc.index)
     index = elements / rate if rate else 0.0
-    gather = elements / gather_rate(cal, issue.memory_bytes) if desc.scattered else 0.0
-    return index, gather
+    gather = 0.0
+    if desc.scattered:
+        g = tile_rate(cal["tile_gather_per_s"], warps, issue.memory_bytes) if "tile_gather_per_s" in cal \
+            else gather_rate(cal, issue.memory_bytes)
+        gather = elements / g
+    return index, gather, 0.0
 
 
 def issue_pace(terms: dict) -> float:
-    """The overlapped part of the issue-aware time: ``max(compute, issue, L1, L2, index + gather, DRAM)``
+    """The overlapped part of the issue-aware time: ``max(compute, issue, L1, L2, index + gather, DRAM,
+    lsu)``
     of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds ``latency``)."""
     return max(terms["compute"], terms["issue"], terms["L1"], terms["L2"], terms["index"] + terms["gather"],
-               terms["DRAM"])
+               terms["DRAM"], terms.get("lsu", 0.0))
 
 
 def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32: bool = True,
@@ -235,8 +242,9 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     writes = getattr(traffic, "write_sector_requests", 0)
     wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
-    l2 = t.sector_bytes * l2_sectors / (cal.get("l2_stream_gbs", t.l2_bandwidth_gbs) * 1e9)
-    index_s, gather_s = _micro_terms(traffic, t, desc, issue)
+    l2_gbs = cal.get("l2_private_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs))
+    l2 = t.sector_bytes * l2_sectors / (l2_gbs * 1e9)
+    index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
     terms = [
         CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), cal["source"]),
         CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt); "
@@ -246,6 +254,7 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
         CostTerm("index", index_s, cal.get("micro_source", "")),
         CostTerm("gather", gather_s, cal.get("micro_source", "")),
         CostTerm("DRAM", traffic.dram_bytes / (cal["copy_gbps"] * 1e9), cal["source"]),
+        CostTerm("lsu", lsu_s, cal.get("micro2_source", "")),
     ]
     waves = 1 if n_waves is None else max(1, int(n_waves))
     lat = CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,

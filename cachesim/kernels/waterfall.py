@@ -8,8 +8,9 @@ group by group, re-applying the overlap rule after each swap:
 2. ``+ index arithmetic``: the hashed kernel's instruction issue (index computation and its load
    instructions, from the compiled loop) and, for HashedNet, its ``index`` term (hash microbenchmark);
 3. ``+ load issue``: its L1 wavefronts (one per distinct line a warp load touches; a scattered gather
-   takes one per element) and, for HashedNet, its ``gather`` term (gather microbenchmark, serial with
-   the index);
+   takes one per element), for HashedNet its ``gather`` term (gathered-tile microbenchmark, serial with
+   the index) and for ROAST its ``lsu`` term (tile-load microbenchmark: scalar loads stored to shared
+   memory where the tile start is not 16-byte aligned);
 4. ``+ extra L2 traffic``: its L2 sectors;
 5. ``+ DRAM``: its DRAM bytes and latency, which gives the hashed kernel's prediction.
 
@@ -30,7 +31,7 @@ from .cost import issue_pace
 __all__ = ["STEPS", "Waterfall", "WaterfallStep", "waterfall"]
 
 #: Step labels and the terms each one swaps in.
-STEPS = (("dense", ()), ("+ index arithmetic", ("issue", "index")), ("+ load issue", ("L1", "gather")),
+STEPS = (("dense", ()), ("+ index arithmetic", ("issue", "index")), ("+ load issue", ("L1", "gather", "lsu")),
          ("+ extra L2 traffic", ("L2",)), ("+ DRAM", ("DRAM", "latency", "compute")))
 
 

@@ -106,7 +106,7 @@ def test_index_paths_order_the_hashednet_kernels():
     assert p["arith-only"].terms["L1"] < p["table"].terms["L1"] / 10
     d = p["table"].to_dict()
     assert d["index"] == "table" and d["cost_model"] == "issue" and set(d["terms"]) == {
-        "compute", "issue", "L1", "L2", "index", "gather", "DRAM", "latency"}
+        "compute", "issue", "L1", "L2", "index", "gather", "DRAM", "lsu", "latency"}
     t = d["terms"]
     assert t["index"] == 0.0 and p["hash"].terms["index"] == pytest.approx(768 * 3072 * 32 / 2.21968e11)
     pace = max(t["compute"], t["issue"], t["L1"], t["L2"], t["index"] + t["gather"], t["DRAM"])
