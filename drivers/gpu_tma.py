@@ -38,7 +38,7 @@ from cachesim.measure import triton_fast as tf  # noqa: E402
 from cachesim.measure import triton_tma as tt  # noqa: E402
 
 FWD_BLOCKS = ((128, 128, 64), (64, 128, 64), (128, 256, 64), (256, 128, 64))
-DX_BLOCKS = ((128, 64, 128), (64, 64, 128), (256, 64, 128))
+DX_BLOCKS = ((128, 64, 128), (64, 64, 128), (128, 128, 128), (64, 128, 128), (128, 128, 64), (64, 128, 64))
 WARPS_STAGES = ((4, 4), (4, 3), (8, 3), (8, 4))
 SCHEDULES = ((False, False, False), (True, False, False), (True, False, True))
 ORDER = ("bert-ffn2", "bert-ffn1", "sq4096", "sq8192", "authors")
@@ -236,6 +236,17 @@ def run_train(rec, torch, best_fwd, rep, deadline):
         if time.time() > deadline:
             rec.add({"type": "skipped", "what": f"train {memory}", "reason": "budget"})
             continue
+        tuned = gf.attempt(rec, f"tune backward a128 {memory}", lambda mm=memory: ts.tune_backward(
+            m, k, n, mm, lambda fn: gf.bench(fn, rep), tile=(64, 128), align=128, kinds=("roast", "dense"),
+            dtype=gf.DTYPE, device=gf.DEVICE)) or {}
+        for kind, passes in tuned.items():
+            for pass_, res in passes.items():
+                rec.add({"type": "bwd-tune", "memory": memory, "kind": kind, "pass": pass_, "align": 128,
+                         "best": None if res["best"] is None else res["best"].to_dict(), "ms": res["ms"],
+                         "all": res["all"]})
+                print(f"  tune a128 m{memory} {kind} {pass_} {res['ms']} {res['best']}", flush=True)
+        rec.flush()
+        dw_best = {kind: passes.get("dw", {}).get("best") for kind, passes in tuned.items()}
         cases = ts.train_step_cases(m, k, n, memory, tile=(64, 128), align=64, fwd_config=fcfg,
                                     bwd_config=bw[1], dw_config=bw[6], hashednet=(), autograd=False,
                                     dtype=gf.DTYPE, device=gf.DEVICE)
@@ -248,7 +259,8 @@ def run_train(rec, torch, best_fwd, rep, deadline):
             if fc is None or dc is None:
                 rec.add({"type": "skipped", "what": f"train {key} {memory}", "reason": "no checked TMA config"})
                 continue
-            dw_cfg = bw[6] if w.scheme == "roast" else bw[1]
+            dw_cfg = dw_best.get("roast" if w.scheme == "roast" else "dense") or (bw[6] if w.scheme == "roast"
+                                                                                   else bw[1])
             case = _tma_step_case(torch, ts, fb, cases["triton-dense"], w, fc, dc, dw_cfg, memory)
             cases[case.name] = case
             configs_of[case.name] = f"fwd {fc.label()} dx {dc.label()} dw {dw_cfg.to_dict()}"
@@ -277,7 +289,8 @@ def run_dx(rec, torch, memory, rep, deadline):
     dy = torch.randn(m, n, device=gf.DEVICE, generator=g).to(dt)
     out = torch.empty(m, k, device=gf.DEVICE, dtype=dt)
     picks = {}
-    for w in (tf.FastWeight("roast", "table", memory, (64, 128), 128, seed=1), tf.FastWeight("dense", "dense")):
+    for w in (tf.FastWeight("roast", "table", memory, (64, 128), 128, seed=1),
+              tf.FastWeight("roast", "hash32", memory, (64, 128), 128, seed=1), tf.FastWeight("dense", "dense")):
         prep = w.prepare(k, n, gf.DEVICE)
         b = (torch.randn(k, n, device=gf.DEVICE, generator=g) if w.scheme == "dense"
              else torch.randn(memory, device=gf.DEVICE, generator=g)).to(dt)
@@ -292,13 +305,14 @@ def run_dx(rec, torch, memory, rep, deadline):
             if run is None:
                 continue
             out.fill_(float("nan"))
-            run()
+            if gf.attempt(rec, f"dx run {w.name} {cfg.label()}", run) is None:
+                continue
             gf.sync(torch)
             err = gf.rel_err(torch, out, ref) if bool(torch.isfinite(out).all()) else float("nan")
             ok = err < gf.TOL_BF16
             ms = gf.attempt(rec, f"dx time {w.name}", lambda run=run: gf.bench(run, rep)) if ok else None
             rec.add({"type": "dx", "variant": "tma-" + w.name, "M": m, "K": k, "N": n, "memory": memory,
-                     "config": cfg.label(), "rel_err": err, "passed": ok, "ms": ms})
+                     "config": cfg.label(), "config_dict": cfg.to_dict(), "rel_err": err, "passed": ok, "ms": ms})
             if ms is not None and (best is None or ms < best[0]):
                 best = (ms, cfg)
         if best is not None:
@@ -339,7 +353,7 @@ def main(argv=None):
         small = [mm for mm in mems if mm >= 32768][:1] or [32768]
         jobs = [(w, c, False) for w in weights(small[0]) for c in tt.tma_configs(
             w.prepare(512, 512), candidates=configs(FWD_BLOCKS))]
-        jobs += [(w, c, True) for w in weights(small[0])[:2] for c in tt.tma_configs(
+        jobs += [(w, c, True) for w in weights(small[0])[:3] for c in tt.tma_configs(
             w.prepare(512, 512), transpose=True, candidates=configs(DX_BLOCKS))]
         precompile(rec, jobs)
         rec.flush()

@@ -10,7 +10,8 @@ the B block is found:
 * 1 ROAST, start table; 8 ROAST, int32 in-loop hash (as ``_triton_fast_jit``): tile ``(kt, nt)`` of
   shape ``TBK x TBN`` starts at ``s = start(kt, nt)``, a multiple of ``TBN`` (``align == TBN``), so the
   shared array seen as a ``(memory / TBN) x TBN`` matrix holds the tile as the ``TBK`` rows from row
-  ``s / TBN``: one descriptor over that view copies a whole tile.
+  ``s / TBN``: one descriptor over that view copies a whole tile. For ``dX`` an output block may be one
+  tile (``BLOCK_P = TBK``) or two tiles (``2 TBK``: two accumulators, the A block read once) wide.
 
 ``PERSISTENT``: the programs walk the output blocks ``pid, pid + programs, ...`` (the grid is
 at most the number of SMs) instead of one program per block; ``FLATTEN`` / ``WARP_SPEC`` hand the
@@ -68,6 +69,42 @@ def _block_product(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4,
     return acc
 
 
+@triton.jit
+def _block_product_pair(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                        B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, BLOCK_M: tl.constexpr,
+                        BLOCK_R: tl.constexpr):
+    """ROAST ``dX`` block two tiles wide (``BLOCK_P = 2 TBK``): the A block is read once per step and
+    multiplied by the transposed tiles ``(2 pid_p, rb)`` and ``(2 pid_p + 1, rb)`` into two accumulators."""
+    acc0 = tl.zeros((BLOCK_M, TBK), dtype=tl.float32)
+    acc1 = tl.zeros((BLOCK_M, TBK), dtype=tl.float32)
+    for rb in range(0, tl.cdiv(R, BLOCK_R)):
+        a = a_desc.load([pid_m * BLOCK_M, rb * BLOCK_R])
+        b0 = _b_block(b_desc, rb, 2 * pid_p, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                      B_MODE, True, TBK, TBN, BLOCK_R, TBK)
+        b1 = _b_block(b_desc, rb, 2 * pid_p + 1, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                      B_MODE, True, TBK, TBN, BLOCK_R, TBK)
+        acc0 = tl.dot(a, b0, acc0)
+        acc1 = tl.dot(a, b1, acc1)
+    return acc0, acc1
+
+
+@triton.jit
+def _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7, prime, modulus,
+               B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
+               BLOCK_M: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_R: tl.constexpr, GROUP_M: tl.constexpr):
+    """Compute and store output block ``blk`` (grouped order)."""
+    pid_m, pid_p = _grouped_pid(blk, M, P, BLOCK_M, BLOCK_P, GROUP_M)
+    if B_MODE != 0 and TRANS_B and BLOCK_P == 2 * TBK:
+        acc0, acc1 = _block_product_pair(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7,
+                                         prime, modulus, B_MODE, TBK, TBN, BLOCK_M, BLOCK_R)
+        c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P], (acc0 * scale).to(c_desc.dtype))
+        c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P + TBK], (acc1 * scale).to(c_desc.dtype))
+    else:
+        acc = _block_product(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime,
+                             modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R)
+        c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P], (acc * scale).to(c_desc.dtype))
+
+
 @triton.jit(do_not_specialize=_NO_SPEC)
 def tma_kernel(a_desc, b_desc, c_desc, aux_ptr, M, P, R, NT, scale, r1, r2, r3, r4, r5, r7, prime, modulus,
                B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
@@ -79,12 +116,8 @@ def tma_kernel(a_desc, b_desc, c_desc, aux_ptr, M, P, R, NT, scale, r1, r2, r3, 
         n_blocks = tl.cdiv(M, BLOCK_M) * tl.cdiv(P, BLOCK_P)
         for blk in tl.range(tl.program_id(0), n_blocks, tl.num_programs(0), flatten=FLATTEN,
                             warp_specialize=WARP_SPEC):
-            pid_m, pid_p = _grouped_pid(blk, M, P, BLOCK_M, BLOCK_P, GROUP_M)
-            acc = _block_product(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime,
-                                 modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R)
-            c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P], (acc * scale).to(c_desc.dtype))
+            _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7, prime,
+                       modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
     else:
-        pid_m, pid_p = _grouped_pid(tl.program_id(0), M, P, BLOCK_M, BLOCK_P, GROUP_M)
-        acc = _block_product(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime,
-                             modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R)
-        c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P], (acc * scale).to(c_desc.dtype))
+        _one_block(a_desc, b_desc, c_desc, tl.program_id(0), M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7,
+                   prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)

@@ -100,13 +100,14 @@ TMA_CONFIGS = tuple(
 
 def tma_configs(prep: PreparedWeight, *, transpose: bool = False, candidates=TMA_CONFIGS) -> tuple:
     """The candidates whose blocks copy whole ROAST tiles (forward: ``block_k == BK, block_n == BN``;
-    ``dX``: ``block_n == BK, block_k == BN``); every candidate for dense."""
+    ``dX``: ``block_k == BN`` and ``block_n`` one or two tiles, ``BK`` or ``2 BK``); every candidate for
+    dense."""
     w = prep.weight
     if w.scheme == "dense":
         return tuple(candidates)
     bk, bn = w.tile
-    want = (bk, bn) if transpose else (bn, bk)
-    return tuple(c for c in candidates if (c.block_n, c.block_k) == want)
+    want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
+    return tuple(c for c in candidates if (c.block_n, c.block_k) in want)
 
 
 def _check(prep, config, m, transpose):
@@ -125,10 +126,10 @@ def _check(prep, config, m, transpose):
         if w.align != bn:
             raise CacheSimError(f"align={w.align} must equal BN={bn}: a TMA copy needs each tile to start "
                                 f"on a row of the (memory / BN) x BN view of the shared array")
-        want = (bk, bn) if transpose else (bn, bk)
-        if (config.block_n, config.block_k) != want:
-            raise CacheSimError(f"config {config.label()} must have (block_n, block_k) = {want} to copy "
-                                f"whole tiles {w.tile}{' (dX)' if transpose else ''}")
+        want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
+        if (config.block_n, config.block_k) not in want:
+            raise CacheSimError(f"config {config.label()} must have (block_n, block_k) in {list(want)} to "
+                                f"copy whole tiles {w.tile}{' (dX)' if transpose else ''}")
     for name, size, block in (("M", m, config.block_m), ("P", p, config.block_n), ("R", r, config.block_k)):
         if size % block:
             raise CacheSimError(f"{name}={size} is not a multiple of the block {block} ({config.label()})")
@@ -139,7 +140,8 @@ def _descriptors(torch, x, b, out, prep, config, transpose):
 
     w = prep.weight
     a_desc = TensorDescriptor.from_tensor(x, [config.block_m, config.block_k])
-    c_desc = TensorDescriptor.from_tensor(out, [config.block_m, config.block_n])
+    pair = w.scheme == "roast" and transpose and config.block_n == 2 * w.tile[0]
+    c_desc = TensorDescriptor.from_tensor(out, [config.block_m, config.block_n // 2 if pair else config.block_n])
     if w.scheme == "dense":
         box = [config.block_n, config.block_k] if transpose else [config.block_k, config.block_n]
         b_desc = TensorDescriptor.from_tensor(b, box)
