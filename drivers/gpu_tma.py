@@ -188,39 +188,61 @@ def run_forward(rec, torch, shape_name, memory, seed, rep, deadline):
 
 
 # ------------------------------------------------------------------------------------------ train
-def _tma_step_case(torch, ts, fb, base, w, fwd_cfg, dx_cfg, dw_cfg, memory):
-    """A StepCase whose forward and dX are TMA kernels (ROAST: start table of ``w``; dense: weight)."""
+def _tma_step_case(torch, ts, fb, base, preps, cfgs, memory):
+    """A StepCase of five launches whose forward, dX and weight gradient are TMA kernels: zero the fp32
+    gradient, ``Y`` (``preps["fwd"]``), ``dX`` (``preps["dx"]``), ``scale X^T dY`` added tile-wise
+    (``tma_grad``), SGD (``triton_fast_bwd.sgd_update``). ROAST preps share one start family."""
     x, dy = base.x, base.dy
     k, n = x.shape[1], dy.shape[1]
-    prep = w.prepare(k, n, x.device)
-
-    def fwd(xx, stored, *, scale):
-        return tt.tma_matmul(xx, stored, prep, fwd_cfg, scale=scale)
-
-    def dxp(dd, stored, *, scale):
-        return tt.tma_matmul(dd, stored, prep, dx_cfg, scale=scale, transpose=True)
-
+    fc, dc, (gm, gs, gw, gst) = cfgs
+    w = preps["fwd"].weight
     if w.scheme == "dense":
         stored = base.stored.detach().clone()  # the (K, N) weight of the triton-dense case
         grad = torch.zeros(k, n, dtype=torch.float32, device=x.device)
+        flat, slots, name = stored.view(-1), None, "tma-dense"
+    else:
+        from roast_theory import hashes
 
-        def run():
-            return fb.dense_train_step(x, stored, dy, base.lr, w.tile, scale=base.scale, grad_weight=grad,
-                                       config=dw_cfg, dw_config=dw_cfg, forward=fwd, dx_pass=dxp)
-
-        return ts.StepCase("tma-dense", run, stored, None, x, dy, base.lr, base.scale)
-    from roast_theory import hashes
-
-    stored = ts._memory(torch, memory, x.dtype, x.device, 7)
-    grad = torch.zeros(memory, dtype=torch.float32, device=x.device)
-    table = prep.aux
-    slots = lambda: hashes.tile_slot_index(table.cpu().numpy(), k, n, w.tile)  # noqa: E731
+        stored = ts._memory(torch, memory, x.dtype, x.device, 7)
+        grad = torch.zeros(memory, dtype=torch.float32, device=x.device)
+        table = preps["table"].aux
+        flat, name = stored, f"tma-roast-a{w.align}"
+        slots = lambda: hashes.tile_slot_index(table.cpu().numpy(), k, n, w.tile)  # noqa: E731
 
     def run():
-        return fb.roast_train_step(x, stored, table, dy, base.lr, w.tile, align=w.align, scale=base.scale,
-                                   grad_memory=grad, config=dw_cfg, dw_config=dw_cfg, forward=fwd, dx_pass=dxp)
+        grad.zero_()
+        y = tt.tma_matmul(x, stored, preps["fwd"], fc, scale=base.scale)
+        dx = tt.tma_matmul(dy, stored, preps["dx"], dc, scale=base.scale, transpose=True)
+        tt.tma_grad(x, dy, grad, preps["table"], scale=base.scale, block_m=gm, split_m=gs, num_warps=gw,
+                    num_stages=gst)
+        fb.sgd_update(flat, grad.view(-1), base.lr)
+        return y, dx, grad
 
-    return ts.StepCase(f"tma-roast-a{w.align}", run, stored, slots, x, dy, base.lr, base.scale)
+    return ts.StepCase(name, run, stored, slots, x, dy, base.lr, base.scale)
+
+
+def tune_grad(rec, torch, prep, memory, rep):
+    """Time ``tma_grad`` over (block_m, split_m, warps, stages) at 4096x768x3072; the best tuple."""
+    m, k, n = gf.SHAPES["bert-ffn1"]
+    g = torch.Generator(device=gf.DEVICE).manual_seed(5)
+    dt = getattr(torch, gf.DTYPE)
+    x = torch.randn(m, k, device=gf.DEVICE, generator=g).to(dt)
+    dy = torch.randn(m, n, device=gf.DEVICE, generator=g).to(dt)
+    w = prep.weight
+    grad = torch.zeros((k, n) if w.scheme == "dense" else (memory,), dtype=torch.float32, device=gf.DEVICE)
+    best = None
+    for cfg in [(bm, sm, nw, st) for bm in (64, 128) for sm in (1, 2, 4) for nw in (4, 8) for st in (3, 4)]:
+        if m % (cfg[0] * cfg[1]):
+            continue
+        ms = gf.attempt(rec, f"grad {w.name} {cfg}", lambda cfg=cfg: gf.bench(lambda: tt.tma_grad(
+            x, dy, grad, prep, block_m=cfg[0], split_m=cfg[1], num_warps=cfg[2], num_stages=cfg[3]), rep))
+        rec.add({"type": "grad", "variant": "tma-" + w.name, "memory": memory, "M": m, "K": k, "N": n,
+                 "config": dict(zip(("block_m", "split_m", "num_warps", "num_stages"), cfg)), "ms": ms})
+        if ms is not None and (best is None or ms < best[0]):
+            best = (ms, cfg)
+    if best is not None:
+        print(f"  grad m{memory} tma-{w.name:28s} {best[0]:.4f} ms {best[1]}", flush=True)
+    return None if best is None else best[1]
 
 
 def run_train(rec, torch, best_fwd, rep, deadline):
@@ -246,24 +268,35 @@ def run_train(rec, torch, best_fwd, rep, deadline):
                          "all": res["all"]})
                 print(f"  tune a128 m{memory} {kind} {pass_} {res['ms']} {res['best']}", flush=True)
         rec.flush()
-        dw_best = {kind: passes.get("dw", {}).get("best") for kind, passes in tuned.items()}
         cases = ts.train_step_cases(m, k, n, memory, tile=(64, 128), align=64, fwd_config=fcfg,
                                     bwd_config=bw[1], dw_config=bw[6], hashednet=(), autograd=False,
                                     dtype=gf.DTYPE, device=gf.DEVICE)
         configs_of = {"cublas": "-", "triton-dense": f"fwd {fcfg.label()} dx {bw[1].to_dict()}",
                       "roast-a64": f"fwd {fcfg.label()} dx {bw[1].to_dict()} dw {bw[6].to_dict()}"}
-        for w in (tf.FastWeight("roast", "table", memory, (64, 128), 128, seed=1), tf.FastWeight("dense", "dense")):
-            key = "tma-" + w.name
-            fc = best_fwd.get((shape_name, memory), {}).get(key)
-            dc = best_fwd.get(("dx", memory), {}).get(key)
-            if fc is None or dc is None:
-                rec.add({"type": "skipped", "what": f"train {key} {memory}", "reason": "no checked TMA config"})
+        fwd_pick = best_fwd.get((shape_name, memory), {})
+        dx_pick = best_fwd.get(("dx", memory), {})
+        for scheme in ("roast", "dense"):
+            if scheme == "roast":
+                ws = {ix: tf.FastWeight("roast", ix, memory, (64, 128), 128, seed=1) for ix in ("table", "hash32")}
+            else:
+                ws = {"dense": tf.FastWeight("dense", "dense", tile=(64, 128))}
+            pf = min(((fwd_pick["tma-" + v.name], ix) for ix, v in ws.items() if "tma-" + v.name in fwd_pick),
+                     default=None, key=lambda t: t[0][0])
+            pd = min(((dx_pick["tma-" + v.name], ix) for ix, v in ws.items() if "tma-" + v.name in dx_pick),
+                     default=None, key=lambda t: t[0][0])
+            if pf is None or pd is None:
+                rec.add({"type": "skipped", "what": f"train tma {scheme} {memory}", "reason": "no checked config"})
                 continue
-            dw_cfg = dw_best.get("roast" if w.scheme == "roast" else "dense") or (bw[6] if w.scheme == "roast"
-                                                                                   else bw[1])
-            case = _tma_step_case(torch, ts, fb, cases["triton-dense"], w, fc, dc, dw_cfg, memory)
+            preps = {"fwd": ws[pf[1]].prepare(k, n, gf.DEVICE), "dx": ws[pd[1]].prepare(k, n, gf.DEVICE),
+                     "table": ws["table" if scheme == "roast" else "dense"].prepare(k, n, gf.DEVICE)}
+            gcfg = tune_grad(rec, torch, preps["table"], memory, rep) or (64, 1, 4, 4)
+            case = gf.attempt(rec, f"tma step {scheme}", lambda preps=preps, pf=pf, pd=pd, gcfg=gcfg: _tma_step_case(
+                torch, ts, fb, cases["triton-dense"], preps, (pf[0][1], pd[0][1], gcfg), memory))
+            if case is None:
+                continue
             cases[case.name] = case
-            configs_of[case.name] = f"fwd {fc.label()} dx {dc.label()} dw {dw_cfg.to_dict()}"
+            configs_of[case.name] = (f"fwd {ws[pf[1]].name} {pf[0][1].label()} dx {ws[pd[1]].name} "
+                                     f"{pd[0][1].label()} grad (block_m, split_m, warps, stages) {gcfg}")
         errs = gf.attempt(rec, f"check train {memory}", lambda cases=cases: ts.check_train_steps(cases)) or {}
         tol = ts.TOLERANCE[gf.DTYPE]
         for name, case in cases.items():
@@ -316,7 +349,7 @@ def run_dx(rec, torch, memory, rep, deadline):
             if ms is not None and (best is None or ms < best[0]):
                 best = (ms, cfg)
         if best is not None:
-            picks["tma-" + w.name] = best[1]
+            picks["tma-" + w.name] = best
             print(f"  dx m{memory} tma-{w.name:28s} {best[0]:.4f} ms {best[1].label()}", flush=True)
     rec.flush()
     return picks
@@ -366,8 +399,8 @@ def main(argv=None):
                 continue
             best = gf.attempt(rec, f"forward {shape_name} {memory}", lambda s=shape_name, mm=memory, i=i: run_forward(
                 rec, torch, s, mm, 1000 + i, args.rep_ms, deadline)) or {}
-            best_fwd[(shape_name, memory)] = {k: tt.TmaConfig(**_cfg_dict(rec, k, shape_name, memory))
-                                              for k in best if k.startswith("tma-")}
+            best_fwd[(shape_name, memory)] = {k: (v[0], tt.TmaConfig(**_cfg_dict(rec, k, shape_name, memory)))
+                                              for k, v in best.items() if k.startswith("tma-")}
             rec.flush()
         if shape_name == "bert-ffn2" and "bert-ffn1" in gf.SHAPES:
             for memory in gf.memories(*gf.SHAPES["bert-ffn1"][1:]):

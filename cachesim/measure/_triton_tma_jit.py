@@ -121,3 +121,32 @@ def tma_kernel(a_desc, b_desc, c_desc, aux_ptr, M, P, R, NT, scale, r1, r2, r3, 
     else:
         _one_block(a_desc, b_desc, c_desc, tl.program_id(0), M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7,
                    prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
+
+
+@triton.jit(do_not_specialize=_NO_SPEC)
+def tma_grad_kernel(x_desc, dy_desc, g_ptr, aux_ptr, M, K, N, NT, scale, r1, r2, r3, r4, r5, r7, prime, modulus,
+                    B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, BLOCK_R: tl.constexpr,
+                    SPLIT_M: tl.constexpr, GROUP_M: tl.constexpr):
+    """Gradient of the stored weight: tile ``(kt, nt)`` of ``scale * X^T dY`` (``X`` and ``dY`` blocks copied
+    by TMA, the reduction over ``M`` split ``SPLIT_M`` ways) added into the fp32 buffer ``g`` with relaxed
+    vector atomics at the tile's ``TBK`` contiguous rows (ROAST: from its start; dense: the ``K x N``
+    matrix), so colliding tiles and the split partial sums meet in the atomics."""
+    n_tiles = tl.cdiv(K, TBK) * tl.cdiv(N, TBN)
+    pid = tl.program_id(0)
+    tile = pid % n_tiles
+    part = pid // n_tiles
+    kt, nt = _grouped_pid(tile, K, N, TBK, TBN, GROUP_M)
+    rows = M // SPLIT_M
+    acc = tl.zeros((TBK, TBN), dtype=tl.float32)
+    for mb in range(part * rows, (part + 1) * rows, BLOCK_R):
+        xa = x_desc.load([mb, kt * TBK])
+        g = dy_desc.load([mb, nt * TBN])
+        acc = tl.dot(tl.trans(xa), g, acc)
+    rk = tl.arange(0, TBK)
+    rn = tl.arange(0, TBN)
+    if B_MODE == 0:
+        off = (kt * TBK + rk)[:, None].to(tl.int64) * N + (nt * TBN + rn)[None, :]
+    else:
+        s = _tile_start(kt, nt, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus, B_MODE, TBN)
+        off = s + rk[:, None] * TBN + rn[None, :]
+    tl.atomic_add(g_ptr + off, acc * scale, sem="relaxed")

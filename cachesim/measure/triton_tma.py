@@ -27,7 +27,7 @@ from ..errors import CacheSimError
 from ._triton_host import LaunchConfig, check_operand, import_kernels, kernels_available
 from .triton_fast import PreparedWeight
 
-__all__ = ["TMA_CONFIGS", "TmaConfig", "tma_available", "tma_configs", "tma_launch", "tma_matmul"]
+__all__ = ["TMA_CONFIGS", "TmaConfig", "tma_available", "tma_configs", "tma_grad", "tma_launch", "tma_matmul"]
 
 _MODES = {("dense", "dense"): 0, ("roast", "table"): 1, ("roast", "hash32"): 8}
 
@@ -227,3 +227,61 @@ def tma_matmul(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 
     """``scale * X @ W`` (or ``scale * dY @ W^T`` with ``transpose``) with TMA-copied blocks; the
     arguments as in :func:`tma_launch`. Returns ``out`` (a new ``(M, N)`` or ``(M, K)`` tensor if None)."""
     return tma_launch(x, b, prep, config, scale=scale, transpose=transpose, out=out, num_sms=num_sms)()
+
+
+def tma_grad(x, dy, grad, prep: PreparedWeight, *, scale: float = 1.0, block_m: int = 64, split_m: int = 1,
+             group_m: int = 8, num_warps: int = 4, num_stages: int = 4):
+    """Add ``scale * X^T dY`` into ``grad`` tile by tile (``grad``: fp32, ``(memory,)`` for ROAST or
+    ``(K, N)`` for dense), with TMA-copied ``X`` and ``dY`` blocks; returns ``grad``.
+
+    Parameters
+    ----------
+    x : torch.Tensor, (M, K)
+    dy : torch.Tensor, (M, N)
+    grad : torch.Tensor, float32
+        Accumulated into (zero it first for one step's gradient).
+    prep : PreparedWeight
+        As :func:`tma_matmul` (the tile is the output block; dense uses ``prep.weight.tile`` as its block).
+    block_m : int
+        Reduction step over ``M`` (a power of two in [16, 256]).
+    split_m : int
+        Programs per tile, each reducing ``M / split_m`` rows (partial sums meet in the atomics).
+
+    Notes
+    -----
+    :math:`g[s(k_t, n_t) + i BN + j] \mathrel{+}= \lambda \sum_m X_{m, k_t BK + i} dY_{m, n_t BN + j}`.
+    """
+    import torch
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    from ._triton_host import int_in, pow2_in
+
+    if not isinstance(prep, PreparedWeight):
+        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    w = prep.weight
+    if (w.scheme, w.index) not in _MODES or (w.scheme == "roast" and w.align != w.tile[1]):
+        raise CacheSimError(f"weight {w.name}: tma_grad runs dense and ROAST (table or hash32, align == BN)")
+    check_operand(torch, "x", x, 2)
+    check_operand(torch, "dy", dy, 2, x.dtype, x.device)
+    k, n = prep.in_features, prep.out_features
+    m = x.shape[0]
+    if tuple(x.shape) != (m, k) or tuple(dy.shape) != (m, n):
+        raise CacheSimError(f"x {tuple(x.shape)} and dy {tuple(dy.shape)} must be (M, {k}) and (M, {n})")
+    want = (k, n) if w.scheme == "dense" else (w.memory,)
+    if not isinstance(grad, torch.Tensor) or grad.dtype != torch.float32 or tuple(grad.shape) != want:
+        raise CacheSimError(f"grad must be a float32 tensor of shape {want}")
+    block_m = pow2_in("block_m", block_m, 16, 256)
+    split_m = int_in("split_m", split_m, 1, 64)
+    bk, bn = w.tile
+    if k % bk or n % bn or m % (block_m * split_m):
+        raise CacheSimError(f"shape (M, K, N) = {(m, k, n)} must be multiples of (block_m * split_m, BK, BN) = "
+                            f"{(block_m * split_m, bk, bn)}")
+    x_desc = TensorDescriptor.from_tensor(x, [block_m, bk])
+    dy_desc = TensorDescriptor.from_tensor(dy, [block_m, bn])
+    aux = prep.aux if prep.aux is not None else grad
+    grid = ((k // bk) * (n // bn) * split_m,)
+    _jit().tma_grad_kernel[grid](
+        x_desc, dy_desc, grad, aux, m, k, n, prep.n_tile_cols, float(scale), *prep.args[:8],
+        B_MODE=_MODES[(w.scheme, w.index)], TBK=bk, TBN=bn, BLOCK_R=block_m, SPLIT_M=split_m, GROUP_M=group_m,
+        num_warps=num_warps, num_stages=num_stages)
+    return grad
