@@ -70,8 +70,9 @@ __all__ = [
     "warmup",
 ]
 
-#: Tile-start alignments (elements) the kernels are built for: scalar, 16 B of bf16, 128 B of bf16.
-ALIGNS = (1, 8, 64)
+#: Tile-start alignments (elements) the kernels are built for: scalar, 16 B and 128 B of bf16, and a whole
+#: row of a 128- or 256-wide tile (the TMA kernels of ``triton_tma`` copy such tiles in one piece).
+ALIGNS = (1, 8, 64, 128, 256)
 #: Prime of the authors' HashedNet element hash (RzLinear ``v1_combined``).
 HASHEDNET_PRIME = 2038074743
 _KIND = {"roast": 0, "hashednet-hash": 1, "hashednet-index": 2, "dense": 3, "hashednet-mulshift": 4}
@@ -631,16 +632,20 @@ def _step_args(x, dy, tile, scale, lr, config, dw_config):
     return torch, args
 
 
-def _launch_step(torch, x, dy, stored, flat, grad, addr, args, ieee, forward):
+def _launch_step(torch, x, dy, stored, flat, grad, addr, args, ieee, forward, dx_pass=None):
     """Launches 2-5 of a train step (the gradient buffer ``grad`` is already zeroed): forward (or the
-    ``forward`` hook), ``dX``, the gradient pass, SGD on ``flat`` (the 1-D view of ``stored``)."""
+    ``forward`` hook), ``dX`` (or the ``dx_pass`` hook), the gradient pass, SGD on ``flat`` (the 1-D view
+    of ``stored``)."""
     tile, scale, lr, config, dw_config = args
     k, n = x.shape[1], dy.shape[1]
     if forward is None:
         y = _run_forward(torch, x, stored, addr, n, tile, scale, config, ieee, None)
     else:
         y = forward(x, stored, scale=scale)
-    dx = _run_dx(torch, dy, stored, addr, k, tile, scale, config, ieee, None)
+    if dx_pass is None:
+        dx = _run_dx(torch, dy, stored, addr, k, tile, scale, config, ieee, None)
+    else:
+        dx = dx_pass(dy, stored, scale=scale)
     _run_grad(torch, x, dy, grad, addr, tile, scale, dw_config, ieee)
     _sgd(flat, grad, lr)
     return y, dx
@@ -661,7 +666,7 @@ def _grad_buffer(torch, grad_memory, memory):
 
 def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int = 1, scale: float = 1.0,
                      grad_memory=None, config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None,
-                     dw_config: BwdConfig | None = None):
+                     dw_config: BwdConfig | None = None, dx_pass=None):
     """One ROAST-MM SGD step with given output gradient ``dy``; updates ``memory`` in place.
 
     Contains exactly, in this order (five device launches, no host sync):
@@ -693,6 +698,9 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
         (:func:`fast_forward` with ``start_table=prep.aux``).
     dw_config : BwdConfig, optional
         Configuration of the gradient pass (default ``config``, which also runs ``dX``).
+    dx_pass : callable, optional
+        Replacement input-gradient pass ``dx_pass(dy, memory, *, scale) -> dX`` reading the same table
+        (e.g. :func:`cachesim.measure.triton_tma.tma_matmul` with ``transpose=True``).
 
     Returns
     -------
@@ -703,7 +711,7 @@ def roast_train_step(x, memory, start_table, dy, lr: float, tile, *, align: int 
     size = _check_memory(torch, memory, tile[0] * tile[1], ("x", x))
     addr = _roast_addr(torch, start_table, size, x.shape[1], dy.shape[1], tile, align, x.device)
     grad = _grad_buffer(torch, grad_memory, memory)
-    y, dx = _launch_step(torch, x, dy, memory, memory, grad, addr, args, ieee, forward)
+    y, dx = _launch_step(torch, x, dy, memory, memory, grad, addr, args, ieee, forward, dx_pass)
     return y, dx, grad
 
 
@@ -734,13 +742,14 @@ def hashednet_train_step(x, memory, dy, lr: float, tile, *, params=None, mulshif
 
 def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad_weight=None,
                      config: BwdConfig = BwdConfig(), ieee: bool = False, forward=None,
-                     dw_config: BwdConfig | None = None):
+                     dw_config: BwdConfig | None = None, dx_pass=None):
     """The same five launches with a dense ``(K, N)`` weight and the same Triton tiling (no cuBLAS).
 
     1. zero the fp32 ``(K, N)`` gradient buffer; 2. forward (or ``forward(x, weight, scale=scale)``);
     3. ``dX``; 4. per tile ``scale * X^T dY``
     STORED (no atomics; ``config.split_m`` must be 1); 5. SGD on ``weight``. Separates "Triton vs cuBLAS"
-    from "ROAST vs dense" in the step timings.
+    from "ROAST vs dense" in the step timings. ``forward`` / ``dx_pass``: hooks as in
+    :func:`roast_train_step`.
 
     Returns
     -------
@@ -753,7 +762,7 @@ def dense_train_step(x, weight, dy, lr: float, tile, *, scale: float = 1.0, grad
         raise CacheSimError(f"weight has shape {tuple(weight.shape)}: must be (K, N) = {(k, n)}")
     flat = weight.view(-1)
     grad = _grad_buffer(torch, None if grad_weight is None else grad_weight.view(-1), flat)
-    y, dx = _launch_step(torch, x, dy, weight, flat, grad, _Addr("dense"), args, ieee, forward)
+    y, dx = _launch_step(torch, x, dy, weight, flat, grad, _Addr("dense"), args, ieee, forward, dx_pass)
     return y, dx, grad.view(k, n)
 
 
