@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from .._deprecate import deprecated_alias, renamed_kwargs
 from .._validate import pick_named
 from ..errors import CacheSimError
-from .micro_rates import interp_loglog, tile_rate
+from .micro_rates import gather_seconds_per_element, interp_loglog, operand_levels, tile_rate
 from .targets import CpuTarget, GpuTarget, get_target
 
 
@@ -164,11 +164,12 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
 
     ``elements = K x N x programs per column`` B elements are indexed and loaded. HashedNet: ``index =
     elements / hash rate`` (``hash``/``arith-only``: the authors' two 64-bit remainders; ``mulshift``) and,
-    for the scattered kernels, ``gather = elements / rate`` where the rate is the gathered-tile
-    microbenchmark's at the kernel's resident warps per SM and shared-array size
-    (:func:`cachesim.kernels.micro_rates.tile_rate`; the full-occupancy gather rate where that record is
-    missing). ROAST: ``lsu = elements / rate`` of the tile-load microbenchmark with the same alignment class
-    (1: scalar loads stored to shared memory; 8 or 64: 16-byte copies) at the same warps per SM and size.
+    for the scattered kernels, ``gather = elements x`` the seconds per element of the gather
+    microbenchmark mixed by the level each sector is served from, at the kernel's resident warps per SM
+    (:func:`cachesim.kernels.micro_rates.gather_seconds_per_element`; where a target lacks that record, the
+    full-occupancy rate for the shared-array size). ROAST: ``lsu = elements / rate`` of the tile-load
+    microbenchmark with the same alignment class (1: scalar loads stored to shared memory; 8 or 64:
+    16-byte copies) at the same warps per SM and size.
     """
     cal = t.calibration
     elements = issue.elements
@@ -182,10 +183,11 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
             "mulshift": cal["hash_mulshift_per_s"]}.get(desc.index)
     index = elements / rate if rate else 0.0
     gather = 0.0
-    if desc.scattered:
-        g = tile_rate(cal["tile_gather_per_s"], warps, issue.memory_bytes) if "tile_gather_per_s" in cal \
-            else gather_rate(cal, issue.memory_bytes)
-        gather = elements / g
+    if desc.scattered and "gather_mwp_per_s" in cal:
+        gather = elements * gather_seconds_per_element(cal["gather_mwp_per_s"],
+                                                       operand_levels(traffic.operand("B")), warps)
+    elif desc.scattered:
+        gather = elements / gather_rate(cal, issue.memory_bytes)
     return index, gather, 0.0
 
 
@@ -242,8 +244,7 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     writes = getattr(traffic, "write_sector_requests", 0)
     wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
-    l2_gbs = cal.get("l2_private_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs))
-    l2 = t.sector_bytes * l2_sectors / (l2_gbs * 1e9)
+    l2 = t.sector_bytes * l2_sectors / (cal.get("l2_stream_gbs", t.l2_bandwidth_gbs) * 1e9)
     index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
     terms = [
         CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), cal["source"]),

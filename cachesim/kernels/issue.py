@@ -197,16 +197,19 @@ def _elements_per_thread(block: Block, num_warps: int) -> float:
 
 
 def _pick_mix(desc: KernelDescription, config: str):
-    """``(counts, recorded_config)`` of the recorded mix closest to ``desc`` (same variant, same config
-    when recorded; else the variant's first recorded config; ROAST alignments missing from the record
-    fall back to the nearest recorded one with the same index path)."""
+    """``(counts, recorded_config, recorded_variant)`` of the recorded mix closest to ``desc`` (same
+    variant, same config when recorded; else the variant's first recorded config; ROAST alignments missing
+    from the record fall back to a recorded one with the same index path and load class: 1 (scalar) or
+    8/64 (16-byte vectors), the nearest first)."""
     name = _MIX_ALIAS.get(desc.variant, desc.variant)
     cands = [(v, c) for (v, c) in LOOP_MIXES if v == name or v.startswith(name + "-t")]
     if desc.tile is not None:
         same = [(v, c) for v, c in cands if v.endswith(f"-t{desc.tile[0]}x{desc.tile[1]}")]
         cands = same + [vc for vc in cands if vc not in same]
     if not cands and desc.kernel == "roast":
-        for a in sorted(ALIGNS, key=lambda a: abs(a - desc.align)):
+        # same load class first: align 8 and 64 both give 16-byte aligned starts (the same vector loads;
+        # the recorded table-a8 and table-a64 loops match), align 1 gives 2-byte scalar loads
+        for a in sorted(ALIGNS, key=lambda a: ((a == 1) != (desc.align == 1), abs(a - desc.align))):
             cands = [(v, c) for (v, c) in LOOP_MIXES if v.startswith(f"roast-{desc.index}-a{a}-t")]
             if cands:
                 break

@@ -152,6 +152,31 @@ CALIBRATIONS = {
                              "2.22e11 evaluations/s; hash-mulshift 1.16e13/s; gather-bf16 (one sector per "
                              "element) elements/s by shared-array bytes; stream-bf16 from a 2 MiB array "
                              "(past L1, inside L2) 14.5 TB/s",
+             # drivers/gpu_micro2.py (measurements/gpu/call14_micro2): dependent-load latency (pointer
+             # chase; L1/L2 in SM cycles at the 1980 MHz the run started at, DRAM 350.6 ns at the loaded
+             # clock above), gather rate by level vs resident warps per SM (8 loads per thread in flight),
+             # B-tile path rates (tile-load, fed to tl.dot) by (warps per SM, array bytes) and alignment class
+             "chase_cycles": {"L1": 20.33 * 1.98, "L2": (145.9 + 142.5) / 2 * 1.98, "DRAM": 350.6 * 1.605},
+             "gather_mwp_per_s": {
+                 "L1": ((1, 3.934e11), (2, 7.665e11), (4, 7.683e11), (8, 7.688e11), (16, 7.687e11),
+                        (32, 7.689e11)),
+                 "L2": ((1, 9.376e10), (2, 1.568e11), (4, 1.617e11), (8, 1.582e11), (16, 1.581e11),
+                        (32, 1.617e11)),
+                 "DRAM": ((1, 3.635e10), (2, 5.354e10), (4, 4.828e10), (8, 4.754e10), (16, 4.759e10),
+                          (32, 4.930e10))},
+             "tile_load_per_s": {
+                 1: {(4, 131072): 7.097e11, (8, 131072): 1.111e12, (16, 131072): 1.458e12,
+                     (4, 2097152): 6.487e11, (8, 2097152): 1.146e12, (16, 2097152): 1.409e12},
+                 8: {(4, 131072): 2.080e12, (8, 131072): 2.175e12, (16, 131072): 2.200e12,
+                     (4, 2097152): 2.274e12, (8, 2097152): 2.868e12, (16, 2097152): 2.943e12}},
+             # No L2 ceiling from call14: its L2-resident private loads (7.8 TB/s) are bound by memory-warp
+             # parallelism (132 x 8 KiB in flight / 142.5 ns = 7.6 TB/s), a lower bound of the ceiling; and
+             # call12's stream-bf16 (l2_stream_gbs) is inflated by L1 hits (programs resident on one SM read
+             # the same blocks). l2_stream_gbs stays the model's L2 rate; see COMPARISON.md's causes.
+             "micro2_source": "measurements/gpu/call14_micro2/gpu_micro2.json (H200, 2026-11-29, "
+                              "drivers/gpu_micro2.py): pointer-chase latency L1 20.3 ns, L2 142-146 ns, DRAM "
+                              "351 ns; gather elements/s by level vs warps per SM; B-tile (32x64 bf16, fed "
+                              "to tl.dot) elements/s, align 1 (scalar loads to shared) and 8 (cp.async)",
              "source": "measurements/gpu/call7_time/gpu_fast_time.json, case type 'ceilings' (H200, "
                        "2026-11-29): cuBLAS bf16 8192^3 729.3 TFLOP/s; device copy 4282 GB/s; SM clock "
                        "1605 MHz sampled by nvidia-smi right after the cuBLAS ceiling (power-capped, "
