@@ -1,10 +1,12 @@
 """Exposed memory latency terms: the SASS load chain, the per-level latency rule, spills, the overlap."""
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from cachesim.kernels import predict
+from cachesim.kernels import get_target, predict
 from cachesim.kernels.latency import load_latency
 from cachesim.kernels.sass import load_profile
 
@@ -95,3 +97,43 @@ def test_issue_cycles_follow_the_overlap_rule():
                    (e.stall_cycles_per_iteration + L + lat.async_cycles) / 4)
         assert e.cycles_per_iteration == pytest.approx(want)
         assert lat.load_chain == {"table": 2, "hash": 1}.get(index if align == 1 else "", 0)
+
+
+MICRO2 = Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "call14_micro2" / "gpu_micro2.json"
+
+
+@pytest.mark.skipif(not MICRO2.exists(), reason="GPU record not present")
+def test_calibration_is_recounted_from_the_micro2_record():
+    cases = json.loads(MICRO2.read_text())["cases"]
+    cal = get_target("h200").calibration
+    chase = {c["memory_bytes"]: c["latency_ns"] for c in cases if c["type"] == "chase"}
+    assert all(c["equal_numpy"] for c in cases if "equal_numpy" in c)
+    assert cal["chase_cycles"]["L1"] == pytest.approx(chase[16384] * 1.98, rel=1e-3)
+    assert cal["chase_cycles"]["L2"] == pytest.approx((chase[1 << 20] + chase[8 << 20]) / 2 * 1.98, rel=1e-3)
+    assert cal["chase_cycles"]["DRAM"] == pytest.approx(chase[256 << 20] * cal["sm_clock_ghz"], rel=1e-3)
+    level = {65536: "L1", 8 << 20: "L2", 256 << 20: "DRAM"}
+    for c in cases:
+        if c["type"] == "gather-mwp" and c["loads_per_thread"] == 8:
+            got = dict(cal["gather_mwp_per_s"][level[c["memory_bytes"]]])[c["warps_per_sm"]]
+            assert got == pytest.approx(c["elements_per_second"], rel=1e-3)
+        if c["type"] == "tile-load" and c["dot"]:
+            got = cal["tile_load_per_s"][c["align"]][(4 * c["programs_per_sm"], c["memory_bytes"])]
+            assert got == pytest.approx(c["elements_per_second"], rel=1e-3)
+
+
+@pytest.mark.skipif(not MICRO2.exists(), reason="GPU record not present")
+def test_memory_warp_parallelism_bound_predicts_the_private_loads():
+    """Little's law per SM: bytes in flight / latency. 8 warps x 8 coalesced 128-byte loads in flight per
+    SM; footprints past L1 but inside L2 (256 KiB per SM) run at the L2 latency's bound, past L2 (2 MiB per
+    SM) at DRAM's: within 15 %, from the chase latencies alone."""
+    cases = json.loads(MICRO2.read_text())["cases"]
+    chase = {c["memory_bytes"]: c["latency_ns"] for c in cases if c["type"] == "chase"}
+    priv = {c["footprint_per_sm_bytes"]: c for c in cases if c["type"] == "private-load"}
+    sms = next(c["sms"] for c in cases if c["type"] == "device")
+    l2_ns, dram_ns = (chase[1 << 20] + chase[8 << 20]) / 2, chase[256 << 20]
+    for footprint, lat_ns in ((256 << 10, l2_ns), (2048 << 10, dram_ns)):
+        c = priv[footprint]
+        in_flight = c["warps_per_sm"] * c["loads_per_thread"] * 128  # bytes per SM
+        bound = sms * in_flight / (lat_ns * 1e-9)
+        measured = c["thread_loads_per_second"] * 4
+        assert measured == pytest.approx(bound, rel=0.15)
