@@ -137,3 +137,16 @@ def test_memory_warp_parallelism_bound_predicts_the_private_loads():
         bound = sms * in_flight / (lat_ns * 1e-9)
         measured = c["thread_loads_per_second"] * 4
         assert measured == pytest.approx(bound, rel=0.15)
+
+
+def test_lsu_term_is_the_tile_load_rate_at_the_kernels_occupancy():
+    """ROAST align 1 at 128x64x32, 4 warps: 4 programs per SM (125 registers) = 16 warps per SM; a
+    65536-element shared array = 131072 bytes, a measured point: lsu = B elements / 1.458e12."""
+    p = predict("roast", "4096x768x3072", "h200", index="table", align=1, dtype="bf16", block="128x64x32",
+                num_warps=4, num_stages=4, memory=65536, analytic=True)
+    assert p.issue.programs_per_sm == 4
+    elements = 768 * 3072 * (4096 // 128)
+    assert p.terms["lsu"] == pytest.approx(elements / 1.458e12, rel=1e-3)
+    a64 = predict("roast", "4096x768x3072", "h200", index="table", align=64, dtype="bf16", block="128x64x32",
+                  num_warps=4, num_stages=4, memory=65536, analytic=True)
+    assert a64.terms["lsu"] < p.terms["lsu"] / 1.4  # 16-byte copies: 2.2e12 elements/s at that point
