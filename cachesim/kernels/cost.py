@@ -159,11 +159,33 @@ def gather_rate(cal: dict, memory_bytes: float) -> float:
     return interp_loglog(cal["gather_bf16_per_s"], memory_bytes)
 
 
+#: The compiled loop whose stall-to-instruction ratio stands for each hash's dependency chains.
+_HASH_LOOP = {"hash": ("hashednet-arith-only", "128x128x64-g8-w4-s4"),
+              "arith-only": ("hashednet-arith-only", "128x128x64-g8-w4-s4"),
+              "mulshift": ("hashednet-mulshift", "128x128x64-g8-w4-s4")}
+
+
+def _issue_exposure(desc, issue) -> float:
+    """``max(1, (S / n) / W)``: how much slower than at full occupancy a hash issues with ``W`` warps per
+    scheduler. One warp alone issues one instruction per ``S / n`` cycles (the compiler's stall counts over
+    the instructions of the compiled hash loop); the hash microbenchmark ran at 16 warps per scheduler,
+    enough to fill every issue slot, while a kernel with fewer than ``S / n`` warps leaves slots empty
+    (MWP-CWP's computation-warp parallelism)."""
+    from .issue import LOOP_MIXES
+
+    key = _HASH_LOOP.get(desc.index)
+    if key is None or key not in LOOP_MIXES:
+        return 1.0
+    n, stall = LOOP_MIXES[key][:2]
+    return max(1.0, (stall / n) / max(issue.warps_per_scheduler, 1e-9))
+
+
 def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     """``(index, gather, lsu)`` seconds priced by the microbenchmarks (0 where a kernel has no such term).
 
     ``elements = K x N x programs per column`` B elements are indexed and loaded. HashedNet: ``index =
-    elements / hash rate`` (``hash``/``arith-only``: the authors' two 64-bit remainders; ``mulshift``) and,
+    elements / hash rate x max(1, (S / n) / W)`` (``hash``/``arith-only``: the authors' two 64-bit
+    remainders; ``mulshift``; the factor: :func:`_issue_exposure`) and,
     for the scattered kernels, ``gather = elements x`` the seconds per element of the gather
     microbenchmark mixed by the level each sector is served from, at the kernel's resident warps per SM
     (:func:`cachesim.kernels.micro_rates.gather_seconds_per_element`; where a target lacks that record, the
@@ -181,7 +203,7 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
         return 0.0, 0.0, 0.0
     rate = {"hash": cal["hash_modp_per_s"], "arith-only": cal["hash_modp_per_s"],
             "mulshift": cal["hash_mulshift_per_s"]}.get(desc.index)
-    index = elements / rate if rate else 0.0
+    index = elements / rate * _issue_exposure(desc, issue) if rate else 0.0
     gather = 0.0
     if desc.scattered and "gather_mwp_per_s" in cal:
         gather = elements * gather_seconds_per_element(cal["gather_mwp_per_s"],

@@ -33,36 +33,44 @@ PREDICTIONS_KIND = "model-time-prediction"
 #: prefix, cause)``; the first matching rule names a missed row's cause.
 TIME_MISSES = (
     ("spill-reload-latency", "hashednet-arith-only", "", "the arith-only kernel spills (255 registers, 292 "
-     "LDL per iteration at 128x128x64); the model charges each reload one L1 hit (33 cycles) but Nsight "
-     "Compute shows 3.7 long-scoreboard stall cycles per instruction (the spill footprint competes with the "
-     "B tiles in L1); at configurations whose loop was not compiled the hash is priced by the microbenchmark "
-     "(2.22e11 hashes/s at full occupancy) while the kernel keeps one or two programs per SM"),
+     "LDL per iteration at 128x128x64, a 936-byte spill slot area per thread); Nsight Compute shows about "
+     "120 exposed cycles per reload, between the L1 (40) and L2 (285) chase latencies, but the model's "
+     "deterministic rule (hit L1 while the footprint, 128 threads x 936 B = 117 KiB, fits the 124 KiB of L1 "
+     "left after the 132 KiB shared-memory carve-out) charges L1 hits; at configurations whose loop was not "
+     "compiled the hash is priced by the microbenchmark scaled to the kernel's warps per scheduler"),
     ("hash-listing-cut", "hashednet-hash", "hashednet-arith-only", "the recorded SASS of the authors' hash "
      "kernel is cut before its loop closes; the model reuses the arith-only mix (same instruction count per "
      "Nsight Compute) but the measured hash kernel spills less and runs up to 1.6x faster than arith-only "
      "at the recorded configuration"),
-    ("scalar-load-shared-stores", "roast-table-a1", "", "align 1: 2-byte scalar global loads are stored to "
-     "shared memory one element per instruction; Nsight Compute (call8_focus) shows 2.7x the LSU "
-     "instructions and 1.5x the shared-memory wavefronts of align 64; the model charges their issue slots "
-     "from the compiled loop but not the throughput of the LSU/shared-memory pipe they queue on"),
-    ("scalar-load-shared-stores", "roast-table-a8", "", "align 8: 16-byte loads that straddle 128-byte "
-     "lines (1.3x the L2 read sectors of align 64 in Nsight Compute, with 1.7x the long-scoreboard stalls); "
-     "the model charges the extra sectors, not the exposed latency"),
-    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash: the model adds its instructions "
-     "to an issue-bound loop (W x n), but the measured table loop is itself bound by load latency the model "
-     "does not charge (see scalar-load-shared-stores), and the hash instructions hide under it (measured "
-     "hash/table 1.1-1.3 where the model says 1.5-2.9); where tiles or configurations were not compiled, "
-     "the recorded mix is scaled (per tile for the hash, per element for the rest)"),
-    ("hashed-over-dense", "", "dense", "hashed / dense: the hashed kernel's predicted time misses latency "
-     "that low occupancy exposes (one program per SM for the HashedNet kernels and the 64x128 ROAST tiles: "
-     "the model's max(W n, S + L) has no term for scoreboard waits on global loads, MWP-CWP's memory-"
-     "latency case), and the gather microbenchmark runs at higher occupancy than the kernel; at M = 512 the "
-     "dense denominator is DRAM-bound on the traffic model's B re-reads (measured L2 keeps them)"),
+    ("scalar-load-latency", "roast-table-a1", "", "align 1: the model now charges the two dependent loads "
+     "of each iteration (tile start, then the 2-byte B loads: one chase latency each, from the SASS "
+     "dataflow) and the B path at the tile-load microbenchmark's rate, which closes about half the gap; "
+     "what remains: M = 512 (under-predicted 2-3x, see hashed-over-dense), the autotuned 64x256 tiles "
+     "(under) and 64x128 tiles (over-predicted 1.5-1.8x: the scaled 32x64-tile loop); Nsight Compute "
+     "(call8_focus) shows 2.7x the LSU instructions and 1.5x the shared-memory wavefronts of align 64"),
+    ("straddled-vector-loads", "roast-table-a8", "", "align 8: the same compiled loop as align 64 "
+     "(cp.async) but 16-byte loads straddle 128-byte lines: 1.3x the L2 read sectors and 1.7x the long-"
+     "scoreboard stalls of align 64 (Nsight Compute); the model charges the extra sectors at the L2 rate "
+     "of the calibration (14.5 TB/s), which is not a clean ceiling: call12's stream microbenchmark hits L1 "
+     "(programs resident on one SM read the same blocks) and call14's L2-resident private loads (7.8 TB/s) "
+     "are bound by memory-warp parallelism; a microbenchmark with more loads in flight would settle it"),
+    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash: the table loop now pays its extra "
+     "dependent load (tile start), so hash/table fell from 1.5-2.9 to about the measured 1.1-1.3 where the "
+     "loops were compiled; at 128x128x64 with one program per SM the table kernel runs its tensor-core "
+     "work and its loop issue one after the other (Nsight Compute: 887 cycles per iteration = 610 of MMA "
+     "+ 269 of issue) where the model overlaps them, so hash/table is over-predicted there"),
+    ("hashed-over-dense", "", "dense", "hashed / dense: the dense denominator with one program per SM "
+     "serialises its MMA and its loop issue (measured 1.1-1.4x the model's compute-bound time, see "
+     "roast-hash-in-loop), and at M = 512 it is DRAM-bound on the traffic model's B re-reads (measured L2 "
+     "keeps them); the HashedNet mulshift/table kernels at 128x128x64 gather at about 1.06e11 elements/s, "
+     "below the L2 gather microbenchmark (1.58e11 at 8 warps per SM) even where the shared array would fit "
+     "L1 (cause not established: the STS/barrier/MMA phase of each iteration does not overlap the gather "
+     "of the other resident program)"),
     ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
     ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table: the "
      "hash kernel's issue term comes from the spill-ridden arith-only mix scaled per element (too slow at "
-     "autotuned configurations); mulshift/table at small memory gather from L1 faster than the "
-     "microbenchmark's rate for that size"),
+     "autotuned configurations); mulshift/table at 128x128x64 gather slower than the microbenchmark (see "
+     "hashed-over-dense) and at small memory with small tiles faster (L1-resident)"),
 )
 
 TIME_TOLERANCE = 0.25
@@ -335,9 +343,13 @@ def time_markdown(directory: str | Path = "measurements/gpu") -> list:
     s, loso = time_summary(rows), leave_one_shape_out(rows)
     lines = ["", "## Issue-aware time model vs every recorded time ratio (bf16)", "",
              "Model: `cachesim.kernels.predict(..., cost_model=\"issue\", analytic=True)` "
-             "(`cachesim.kernels.issue`): instruction issue from the SASS loop mix of each kernel, L1 "
-             "wavefronts, L2 and DRAM traffic, occupancy and waves; constants from the CUDA C++ "
-             "Programming Guide (cc 9.0) and the ceilings measured in call7_time; nothing fitted to a "
+             "(`cachesim.kernels.issue`, `cachesim.kernels.latency`): instruction issue from the SASS loop "
+             "mix of each kernel with the exposed memory latency of its synchronous load chain, cp.async "
+             "pipelining and spill reloads (MWP-CWP), L1 wavefronts, L2 and DRAM traffic, the B-tile path "
+             "and the gather priced by microbenchmarks at the kernel's resident warps per SM, occupancy "
+             "and waves; constants from the CUDA C++ Programming Guide (cc 9.0), the ceilings measured in "
+             "call7_time and the microbenchmarks of call12_micro and call14_micro2 (pointer-chase "
+             "latencies, gather vs resident warps, tile loads); nothing fitted to a "
              f"timing. Predictions stored in `{PREDICTIONS_FILE}` "
              "(`cachesim.measure.compare.time_model.write_time_predictions`).",
              "",
