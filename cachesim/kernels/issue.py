@@ -33,17 +33,19 @@ Nsight Compute confirms: 256.7 M vs 258.8 M executed warp instructions at 4096x7
 Model (per SM sub-partition, one k-iteration)
 ---------------------------------------------
 Let ``n`` be the warp instructions of one iteration, ``S`` the sum of the compiler's stall counts (the
-cycles one warp alone needs for its fixed-latency dependencies), ``L`` the exposed variable latency of
-one warp (``local_loads x L1 hit latency``: spilled registers reloaded just before use) and ``W`` the warps
-resident per sub-partition (occupancy from registers, shared memory and warp slots). Then, as in the
-MWP-CWP model's compute-bound case (Hong & Kim, ISCA 2009)::
+cycles one warp alone needs for its fixed-latency dependencies), ``L`` the exposed memory latency of one
+warp (:mod:`cachesim.kernels.latency`: its chain of synchronous loads, one latency per level, and its
+spill reloads at the level they hit), ``lat_async`` the latency of the operands ``cp.async`` stages
+``num_stages - 1`` iterations ahead, and ``W`` the warps resident per sub-partition (occupancy from
+registers, shared memory and warp slots). Then, as in the MWP-CWP model (Hong & Kim, ISCA 2009)::
 
-    cycles per iteration = max(W * n / issue_rate, S + L)
+    T = cycles per iteration = max(W * n / issue_rate, S + L, (S + L + lat_async) / num_stages)
 
-(issue-bound when enough warps interleave, latency-bound when one warp's chain is longer than the issue
-of all of them). ``issue_seconds = waves * (K / BK) * cycles / f`` (``f`` = the SM clock measured under
-load, :func:`sm_clock_ghz`) with ``waves = ceil(programs /
-(SMs * programs per SM))``.
+(issue-bound when enough warps interleave; bound by one warp's dependency chain and memory waits when
+they do not; the third argument is the pipelined loads' latency left after ``num_stages - 1`` iterations
+of cover: ``T >= S + L + lat_async - (num_stages - 1) T``). ``issue_seconds = waves * (K / BK) * T / f``
+(``f`` = the SM clock measured under load, :func:`sm_clock_ghz`) with ``waves = ceil(programs /
+(SMs * programs per SM))``. Without the kernel's traffic, ``L`` is the spill reloads at one L1 hit each.
 
 L1 wavefronts: a warp load takes one wavefront per distinct 128-byte line it touches. Coalesced operands
 take ``ceil(sectors / 4)`` per request (at least one); the scattered HashedNet B operand takes one per
