@@ -150,3 +150,15 @@ def test_lsu_term_is_the_tile_load_rate_at_the_kernels_occupancy():
     a64 = predict("roast", "4096x768x3072", "h200", index="table", align=64, dtype="bf16", block="128x64x32",
                   num_warps=4, num_stages=4, memory=65536, analytic=True)
     assert a64.terms["lsu"] < p.terms["lsu"] / 1.4  # 16-byte copies: 2.2e12 elements/s at that point
+
+
+def test_lsu_count_of_the_sass_matches_nsight_compute():
+    """LSU-pipe warp instructions of roast-table-a1 at 128x64x64-w4 (4096x768x3072): the recorded loop
+    (128x64x32, 16 B elements per thread) scaled to 32 elements per thread, x 4 warps x 12 iterations
+    (K = 768) x 1536 programs (M/128 x N/64), vs smsp__inst_executed_pipe_lsu.sum = 6,721,536 (call8_focus,
+    ncu_bert-ffn1.csv)."""
+    from cachesim.kernels.issue import LOOP_LOADS
+
+    lsu = LOOP_LOADS[("roast-table-a1-t32x64", "128x64x32-g8-w4-s4")][1]
+    total = lsu * 2 * 4 * (768 // 64) * ((4096 // 128) * (3072 // 64))
+    assert total == pytest.approx(6721536, rel=0.05)
