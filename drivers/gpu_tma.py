@@ -3,6 +3,7 @@
 Run from the repository root on the GPU machine::
 
     PYTHONPATH=. python3 drivers/gpu_tma.py --out $OUT --budget-s 420
+    PYTHONPATH=. python3 drivers/gpu_tma.py --mode headline --out $OUT --budget-s 420
 
 What it does, in order (the record is rewritten after every group, so a run cut off still returns data):
 
@@ -18,6 +19,11 @@ What it does, in order (the record is rewritten after every group, so a run cut 
 4. training steps at 4096x768x3072 (both memories), CUDA-graph replays and flushed: cuBLAS autograd,
    the call13 ROAST step, and ROAST / dense steps whose forward and dX are TMA kernels (dW: the tuned
    split-M pass of ``triton_fast_bwd``), each checked against float64 references first.
+
+``--mode headline`` adds, on the same data in the same run: the HashedNet kernels (authors' hash,
+mulshift, table, arith-only) and gather-then-cuBLAS beside every forward case, the SASS of the best TMA
+kernels at 4096x768x3072, and the HashedNet training steps at 4096x768x3072 and 512x10240x10240 beside
+the TMA ROAST step; it skips the re-tuning of the older backward kernels.
 
 ``--selftest`` runs a tiny version on the CPU under ``TRITON_INTERPRET=1`` (not a measurement).
 """
@@ -140,7 +146,35 @@ def _check_and_time(rec, case, torch, label, fn, ref, rep, extra):
     return ms
 
 
-def run_forward(rec, torch, shape_name, memory, seed, rep, deadline):
+def run_baselines(rec, case, memory, rep):
+    """The HashedNet kernels (authors' hash, mulshift, table, arith-only; RzLinear's and the tuned blocks)
+    and gather-then-cuBLAS for ROAST and HashedNet, on the case's data (``drivers/gpu_fast.py``)."""
+    for index in ("hash", "mulshift", "table", "arith-only"):
+        w = tf.FastWeight("hashednet", index, memory, seed=2)
+        gf.attempt(rec, f"variant {w.name}", lambda w=w: gf.time_variant(rec, case, w, rep))
+    for w in (tf.FastWeight("roast", "table", memory, (64, 128), 128, seed=1),
+              tf.FastWeight("hashednet", "hash", memory, seed=2)):
+        gf.attempt(rec, f"gather {w.name}", lambda w=w: gf.time_torch(rec, case, "gather", w, rep))
+
+
+def dump_sass(rec, out_dir, label, cfg, run):
+    """Append the SASS of a launched TMA kernel to ``sass_tma.txt``; record its loop-body opcode mix."""
+    kern = getattr(run, "compiled", None)
+    if kern is None:
+        return
+    try:
+        sass = kern.asm["sass"]
+    except Exception as exc:  # noqa: BLE001 - no disassembler here
+        rec.add({"type": "sass", "variant": label, "config": cfg, "error": repr(exc)[:300]})
+        return
+    rec.add({"type": "sass", "variant": label, "config": cfg, "loop_mix": gf.loop_mix(sass),
+             "n_regs": getattr(kern, "n_regs", None), "shared": kern.metadata.shared})
+    with open(os.path.join(out_dir, "sass_tma.txt"), "a") as f:
+        f.write(f"##### {label} {cfg} regs={getattr(kern, 'n_regs', None)} shared={kern.metadata.shared}\n"
+                f"{sass}\n")
+
+
+def run_forward(rec, torch, shape_name, memory, seed, rep, deadline, headline=False, out_dir=None):
     m, k, n = gf.SHAPES[shape_name]
     case = gf.Case(torch, (m, k, n), memory, seed)
     dense_ref = case.ref(tf.FastWeight("dense", "dense"))
@@ -176,6 +210,13 @@ def run_forward(rec, torch, shape_name, memory, seed, rep, deadline):
             ms = gf.attempt(rec, f"tma-{w.name} {cfg.label()}", lambda w=w, run=run, extra=extra: _check_and_time(
                 rec, case, torch, "tma-" + w.name, run, case.ref(w), rep, extra))
             note("tma-" + w.name, ms, run, cfg.label())
+    if headline:
+        run_baselines(rec, case, memory, rep)
+        if shape_name == "bert-ffn1" and out_dir:
+            for label, (ms, fn, cfg) in best.items():
+                if label.startswith("tma-"):
+                    gf.attempt(rec, f"sass {label}", lambda label=label, cfg=cfg, fn=fn: dump_sass(
+                        rec, out_dir, label, cfg, fn))
     for label, (ms, fn, cfg) in best.items():
         graph = gf.attempt(rec, f"graph {label}", lambda fn=fn: gf.bench_graph(fn, rep)) if gf.DEVICE == "cuda" \
             else None
@@ -221,9 +262,9 @@ def _tma_step_case(torch, ts, fb, base, preps, cfgs, memory):
     return ts.StepCase(name, run, stored, slots, x, dy, base.lr, base.scale)
 
 
-def tune_grad(rec, torch, prep, memory, rep):
-    """Time ``tma_grad`` over (block_m, split_m, warps, stages) at 4096x768x3072; the best tuple."""
-    m, k, n = gf.SHAPES["bert-ffn1"]
+def tune_grad(rec, torch, prep, memory, rep, shape_name="bert-ffn1"):
+    """Time ``tma_grad`` over (block_m, split_m, warps, stages) at the shape; the best tuple."""
+    m, k, n = gf.SHAPES[shape_name]
     g = torch.Generator(device=gf.DEVICE).manual_seed(5)
     dt = getattr(torch, gf.DTYPE)
     x = torch.randn(m, k, device=gf.DEVICE, generator=g).to(dt)
@@ -245,20 +286,21 @@ def tune_grad(rec, torch, prep, memory, rep):
     return None if best is None else best[1]
 
 
-def run_train(rec, torch, best_fwd, rep, deadline):
-    """Training steps at 4096x768x3072: cuBLAS, the call13 ROAST step, and TMA forward + dX steps."""
+def run_train(rec, torch, best_fwd, rep, deadline, shape_name="bert-ffn1", memories=None, hashednet=(),
+              tune_old=True):
+    """Training steps at ``shape_name``: cuBLAS, the call13 ROAST step, TMA forward + dX + gradient steps
+    and (``hashednet``) the HashedNet steps of ``triton_fast_steps``."""
     from cachesim.measure import triton_fast_bwd as fb
     from cachesim.measure import triton_fast_steps as ts
 
-    shape_name = "bert-ffn1"
     m, k, n = gf.SHAPES[shape_name]
     bw = fb.BWD_CONFIGS
     fcfg = {c.label(): c for c in tf.CONFIGS}.get("128x128x64-g8-w4-s5", tf.CONFIGS[0])
-    for memory in gf.memories(k, n):
+    for memory in memories or gf.memories(k, n):
         if time.time() > deadline:
             rec.add({"type": "skipped", "what": f"train {memory}", "reason": "budget"})
             continue
-        tuned = gf.attempt(rec, f"tune backward a128 {memory}", lambda mm=memory: ts.tune_backward(
+        tuned = {} if not tune_old else gf.attempt(rec, f"tune backward a128 {memory}", lambda mm=memory: ts.tune_backward(
             m, k, n, mm, lambda fn: gf.bench(fn, rep), tile=(64, 128), align=128, kinds=("roast", "dense"),
             dtype=gf.DTYPE, device=gf.DEVICE)) or {}
         for kind, passes in tuned.items():
@@ -269,12 +311,12 @@ def run_train(rec, torch, best_fwd, rep, deadline):
                 print(f"  tune a128 m{memory} {kind} {pass_} {res['ms']} {res['best']}", flush=True)
         rec.flush()
         cases = ts.train_step_cases(m, k, n, memory, tile=(64, 128), align=64, fwd_config=fcfg,
-                                    bwd_config=bw[1], dw_config=bw[6], hashednet=(), autograd=False,
+                                    bwd_config=bw[1], dw_config=bw[6], hashednet=hashednet, autograd=False,
                                     dtype=gf.DTYPE, device=gf.DEVICE)
         configs_of = {"cublas": "-", "triton-dense": f"fwd {fcfg.label()} dx {bw[1].to_dict()}",
                       "roast-a64": f"fwd {fcfg.label()} dx {bw[1].to_dict()} dw {bw[6].to_dict()}"}
         fwd_pick = best_fwd.get((shape_name, memory), {})
-        dx_pick = best_fwd.get(("dx", memory), {})
+        dx_pick = best_fwd.get(("dx", shape_name, memory), {})
         for scheme in ("roast", "dense"):
             if scheme == "roast":
                 ws = {ix: tf.FastWeight("roast", ix, memory, (64, 128), 128, seed=1) for ix in ("table", "hash32")}
@@ -289,7 +331,7 @@ def run_train(rec, torch, best_fwd, rep, deadline):
                 continue
             preps = {"fwd": ws[pf[1]].prepare(k, n, gf.DEVICE), "dx": ws[pd[1]].prepare(k, n, gf.DEVICE),
                      "table": ws["table" if scheme == "roast" else "dense"].prepare(k, n, gf.DEVICE)}
-            gcfg = tune_grad(rec, torch, preps["table"], memory, rep) or (64, 1, 4, 4)
+            gcfg = tune_grad(rec, torch, preps["table"], memory, rep, shape_name) or (64, 1, 4, 4)
             case = gf.attempt(rec, f"tma step {scheme}", lambda preps=preps, pf=pf, pd=pd, gcfg=gcfg: _tma_step_case(
                 torch, ts, fb, cases["triton-dense"], preps, (pf[0][1], pd[0][1], gcfg), memory))
             if case is None:
@@ -314,9 +356,9 @@ def run_train(rec, torch, best_fwd, rep, deadline):
         rec.flush()
 
 
-def run_dx(rec, torch, memory, rep, deadline):
-    """dX = dY @ W^T at 4096x768x3072 with every TMA dX configuration; the best config per weight."""
-    m, k, n = gf.SHAPES["bert-ffn1"]
+def run_dx(rec, torch, memory, rep, deadline, shape_name="bert-ffn1"):
+    """dX = dY @ W^T of the shape's forward with every TMA dX configuration; the best config per weight."""
+    m, k, n = gf.SHAPES[shape_name]
     g = torch.Generator(device=gf.DEVICE).manual_seed(99)
     dt = getattr(torch, gf.DTYPE)
     dy = torch.randn(m, n, device=gf.DEVICE, generator=g).to(dt)
@@ -344,7 +386,8 @@ def run_dx(rec, torch, memory, rep, deadline):
             err = gf.rel_err(torch, out, ref) if bool(torch.isfinite(out).all()) else float("nan")
             ok = err < gf.TOL_BF16
             ms = gf.attempt(rec, f"dx time {w.name}", lambda run=run: gf.bench(run, rep)) if ok else None
-            rec.add({"type": "dx", "variant": "tma-" + w.name, "M": m, "K": k, "N": n, "memory": memory,
+            rec.add({"type": "dx", "variant": "tma-" + w.name, "shape": shape_name, "M": m, "K": k, "N": n,
+                     "memory": memory,
                      "config": cfg.label(), "config_dict": cfg.to_dict(), "rel_err": err, "passed": ok, "ms": ms})
             if ms is not None and (best is None or ms < best[0]):
                 best = (ms, cfg)
@@ -361,6 +404,8 @@ def main(argv=None):
     ap.add_argument("--budget-s", type=float, default=420.0)
     ap.add_argument("--rep-ms", type=float, default=40.0)
     ap.add_argument("--shapes", default=",".join(ORDER))
+    ap.add_argument("--mode", choices=("tma", "headline"), default="tma",
+                    help="headline: also the HashedNet kernels, gathers, SASS and HashedNet training steps")
     ap.add_argument("--selftest", action="store_true", help="CPU dry run of the driver (interpreter)")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -371,11 +416,12 @@ def main(argv=None):
     if args.selftest:
         gf.DEVICE, gf.DTYPE, gf.TOL_BF16 = "cpu", "float32", 1e-2
         gf.SHAPES.clear()
-        gf.SHAPES.update({"bert-ffn2": (256, 512, 256), "bert-ffn1": (256, 256, 512)})
+        gf.SHAPES.update({"bert-ffn2": (256, 512, 256), "bert-ffn1": (256, 256, 512), "authors": (128, 512, 512)})
+        gf.HN_CONFIGS = (tf.FastConfig(16, 64, 16, 2, 1, 1),)
         gf.COMPRESSIONS = (4,)
         global FWD_BLOCKS, DX_BLOCKS, WARPS_STAGES
         FWD_BLOCKS, DX_BLOCKS, WARPS_STAGES = ((128, 128, 64),), ((128, 64, 128),), ((4, 4),)
-    rec = gf.Recorder(args.out, "tma", "TMA kernels (cachesim.measure.triton_tma) vs cuBLAS and the fast kernels; "
+    rec = gf.Recorder(args.out, "tma" if args.mode == "tma" else "tma-headline", "TMA kernels (cachesim.measure.triton_tma) vs cuBLAS and the fast kernels; "
                       "bf16; do_bench medians (L2 flushed) and CUDA-graph replays, ms; every timed case "
                       "checked first against a float64 reference.")
     if not args.selftest:
@@ -389,25 +435,37 @@ def main(argv=None):
         jobs += [(w, c, True) for w in weights(small[0])[:3] for c in tt.tma_configs(
             w.prepare(512, 512), transpose=True, candidates=configs(DX_BLOCKS))]
         precompile(rec, jobs)
+        if args.mode == "headline":
+            hn = [(tf.FastWeight("hashednet", ix, mm, seed=2), c) for mm in mems
+                  for ix in ("hash", "mulshift", "table", "arith-only") for c in gf.HN_CONFIGS]
+            gf.precompile(rec, hn)
         rec.flush()
     best_fwd = {}
     names = [s for s in args.shapes.split(",") if s in gf.SHAPES]
+    headline = args.mode == "headline"
+    # (training shape, memory positions, HashedNet steps) run after that shape's forward cases
+    trains = {"bert-ffn1": (None, ("hash", "mulshift", "table") if headline else ())}
+    if headline:
+        trains["authors"] = ((1,), ("hash", "mulshift", "table"))
     for i, shape_name in enumerate(names):
         for memory in gf.memories(*gf.SHAPES[shape_name][1:]):
             if time.time() > deadline:
                 rec.add({"type": "skipped", "shape": shape_name, "memory": memory, "reason": "budget"})
                 continue
             best = gf.attempt(rec, f"forward {shape_name} {memory}", lambda s=shape_name, mm=memory, i=i: run_forward(
-                rec, torch, s, mm, 1000 + i, args.rep_ms, deadline)) or {}
+                rec, torch, s, mm, 1000 + i, args.rep_ms, deadline, headline, args.out)) or {}
             best_fwd[(shape_name, memory)] = {k: (v[0], tt.TmaConfig(**_cfg_dict(rec, k, shape_name, memory)))
                                               for k, v in best.items() if k.startswith("tma-")}
             rec.flush()
-        if shape_name == "bert-ffn2" and "bert-ffn1" in gf.SHAPES:
-            for memory in gf.memories(*gf.SHAPES["bert-ffn1"][1:]):
-                best_fwd[("dx", memory)] = gf.attempt(rec, "dx", lambda mm=memory: run_dx(
-                    rec, torch, mm, args.rep_ms, deadline + 60)) or {}
-        if shape_name == "bert-ffn1":
-            gf.attempt(rec, "train", lambda: run_train(rec, torch, best_fwd, args.rep_ms, deadline + 120))
+        if shape_name in trains:
+            pos, hn = trains[shape_name]
+            mems = gf.memories(*gf.SHAPES[shape_name][1:])
+            mems = mems if pos is None else [mems[p] for p in pos if p < len(mems)] or mems[-1:]
+            for memory in mems:
+                best_fwd[("dx", shape_name, memory)] = gf.attempt(rec, "dx", lambda mm=memory, s=shape_name: run_dx(
+                    rec, torch, mm, args.rep_ms, deadline + 60, s)) or {}
+            gf.attempt(rec, "train", lambda s=shape_name, mems=mems, hn=hn: run_train(
+                rec, torch, best_fwd, args.rep_ms, deadline + 150, s, mems, hn, tune_old=not headline))
     rec.add({"type": "clocks_end", "clocks": gf.clocks() if not args.selftest else "-"})
     rec.flush()
 

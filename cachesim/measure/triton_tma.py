@@ -216,9 +216,10 @@ def tma_launch(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 
     call = (*descs, aux, m, p, r, prep.n_tile_cols, float(scale), *args)
 
     def run():
-        kernel(*call, **const)
+        run.compiled = kernel(*call, **const)  # Triton's compiled kernel (``.asm["sass"]``), for listings
         return out
 
+    run.compiled = None
     return run
 
 
