@@ -127,7 +127,8 @@ def tma_configs(prep: PreparedWeight, *, transpose: bool = False, candidates=TMA
         return tuple(candidates)
     bk, bn = w.tile
     want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
-    return tuple(c for c in candidates if (c.block_n, c.block_k) in want)
+    return tuple(c for c in candidates if (c.block_n, c.block_k) in want
+                 and not (transpose and c.block_n == 2 * bk and c.warp_specialize))
 
 
 def _check(prep, config, m, transpose):
@@ -151,6 +152,10 @@ def _check(prep, config, m, transpose):
                 f"on a row of the (memory / BN) x BN view of the shared array"
             )
         want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
+        if transpose and config.block_n == 2 * bk and config.warp_specialize:
+            raise CacheSimError(f"config {config.label()}: warp_specialize with a dX block two tiles wide "
+                                f"left the output unwritten on the H200 (measurements/gpu/call18_headline); "
+                                f"use warp_specialize=False or block_n={bk}")
         if (config.block_n, config.block_k) not in want:
             raise CacheSimError(
                 f"config {config.label()} must have (block_n, block_k) in {list(want)} to "
@@ -177,6 +182,31 @@ def _descriptors(torch, x, b, out, prep, config, transpose):
         bk, bn = w.tile
         b_desc = TensorDescriptor.from_tensor(b.view(w.memory // bn, bn), [bk, bn])
     return a_desc, b_desc, c_desc
+
+
+def _operands(torch, x, b, prep, config, transpose, out):
+    """Check the operands of :func:`tma_launch`; ``(M, P, R, out)`` with ``out`` allocated if None."""
+    if not isinstance(prep, PreparedWeight):
+        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    w = prep.weight
+    check_operand(torch, "x", x, 2)
+    dense_b = w.scheme == "dense"
+    check_operand(torch, "b", b, 2 if dense_b else 1, x.dtype, x.device)
+    m = x.shape[0]
+    _check(prep, config, m, transpose)
+    k, n = prep.in_features, prep.out_features
+    r, p = (n, k) if transpose else (k, n)
+    if x.shape[1] != r:
+        raise CacheSimError(f"x has shape {tuple(x.shape)}: must have {r} columns")
+    want = (k, n) if dense_b else (w.memory,)
+    if tuple(b.shape) != want:
+        raise CacheSimError(f"b has shape {tuple(b.shape)}: must be {want}")
+    if out is None:
+        out = torch.empty((m, p), dtype=x.dtype, device=x.device)
+    check_operand(torch, "out", out, 2, x.dtype, x.device)
+    if tuple(out.shape) != (m, p):
+        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be {(m, p)}")
+    return m, p, r, out
 
 
 def tma_launch(
@@ -220,24 +250,8 @@ def tma_launch(
     """
     import torch
 
-    w = prep.weight if isinstance(prep, PreparedWeight) else None
-    check_operand(torch, "x", x, 2)
-    dense_b = w is not None and w.scheme == "dense"
-    check_operand(torch, "b", b, 2 if dense_b else 1, x.dtype, x.device)
-    m = x.shape[0]
-    _check(prep, config, m, transpose)
-    k, n = prep.in_features, prep.out_features
-    r, p = (n, k) if transpose else (k, n)
-    if x.shape[1] != r:
-        raise CacheSimError(f"x has shape {tuple(x.shape)}: must have {r} columns")
-    want = (k, n) if dense_b else (w.memory,)
-    if tuple(b.shape) != want:
-        raise CacheSimError(f"b has shape {tuple(b.shape)}: must be {want}")
-    if out is None:
-        out = torch.empty((m, p), dtype=x.dtype, device=x.device)
-    check_operand(torch, "out", out, 2, x.dtype, x.device)
-    if tuple(out.shape) != (m, p):
-        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be {(m, p)}")
+    m, p, r, out = _operands(torch, x, b, prep, config, transpose, out)
+    w = prep.weight
     if num_sms is None:
         num_sms = (
             torch.cuda.get_device_properties(x.device).multi_processor_count if x.device.type == "cuda" else 4
@@ -288,6 +302,35 @@ def tma_matmul(
     return tma_launch(x, b, prep, config, scale=scale, transpose=transpose, out=out, num_sms=num_sms)()
 
 
+def _grad_operands(torch, x, dy, grad, prep, block_m, split_m):
+    """Check the operands of :func:`tma_grad`; ``(block_m, split_m, (M, K, N), tile)``."""
+    from ._triton_host import int_in, pow2_in
+
+    if not isinstance(prep, PreparedWeight):
+        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    w = prep.weight
+    if (w.scheme, w.index) not in _MODES or (w.scheme == "roast" and w.align != w.tile[1]):
+        raise CacheSimError(f"weight {w.name}: tma_grad runs dense and ROAST (table or hash32, align == BN)")
+    check_operand(torch, "x", x, 2)
+    check_operand(torch, "dy", dy, 2, x.dtype, x.device)
+    k, n = prep.in_features, prep.out_features
+    m = x.shape[0]
+    if tuple(x.shape) != (m, k) or tuple(dy.shape) != (m, n):
+        raise CacheSimError(f"x {tuple(x.shape)} and dy {tuple(dy.shape)} must be (M, {k}) and (M, {n})")
+    want = (k, n) if w.scheme == "dense" else (w.memory,)
+    if not isinstance(grad, torch.Tensor) or grad.dtype != torch.float32 or tuple(grad.shape) != want:
+        raise CacheSimError(f"grad must be a float32 tensor of shape {want}")
+    block_m = pow2_in("block_m", block_m, 16, 256)
+    split_m = int_in("split_m", split_m, 1, 64)
+    bk, bn = w.tile
+    if k % bk or n % bn or m % (block_m * split_m):
+        raise CacheSimError(
+            f"shape (M, K, N) = {(m, k, n)} must be multiples of (block_m * split_m, BK, BN) = "
+            f"{(block_m * split_m, bk, bn)}"
+        )
+    return block_m, split_m, (m, k, n), (bk, bn)
+
+
 def tma_grad(
     x,
     dy,
@@ -324,30 +367,8 @@ def tma_grad(
     import torch
     from triton.tools.tensor_descriptor import TensorDescriptor
 
-    from ._triton_host import int_in, pow2_in
-
-    if not isinstance(prep, PreparedWeight):
-        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    block_m, split_m, (m, k, n), (bk, bn) = _grad_operands(torch, x, dy, grad, prep, block_m, split_m)
     w = prep.weight
-    if (w.scheme, w.index) not in _MODES or (w.scheme == "roast" and w.align != w.tile[1]):
-        raise CacheSimError(f"weight {w.name}: tma_grad runs dense and ROAST (table or hash32, align == BN)")
-    check_operand(torch, "x", x, 2)
-    check_operand(torch, "dy", dy, 2, x.dtype, x.device)
-    k, n = prep.in_features, prep.out_features
-    m = x.shape[0]
-    if tuple(x.shape) != (m, k) or tuple(dy.shape) != (m, n):
-        raise CacheSimError(f"x {tuple(x.shape)} and dy {tuple(dy.shape)} must be (M, {k}) and (M, {n})")
-    want = (k, n) if w.scheme == "dense" else (w.memory,)
-    if not isinstance(grad, torch.Tensor) or grad.dtype != torch.float32 or tuple(grad.shape) != want:
-        raise CacheSimError(f"grad must be a float32 tensor of shape {want}")
-    block_m = pow2_in("block_m", block_m, 16, 256)
-    split_m = int_in("split_m", split_m, 1, 64)
-    bk, bn = w.tile
-    if k % bk or n % bn or m % (block_m * split_m):
-        raise CacheSimError(
-            f"shape (M, K, N) = {(m, k, n)} must be multiples of (block_m * split_m, BK, BN) = "
-            f"{(block_m * split_m, bk, bn)}"
-        )
     x_desc = TensorDescriptor.from_tensor(x, [block_m, bk])
     dy_desc = TensorDescriptor.from_tensor(dy, [block_m, bn])
     aux = prep.aux if prep.aux is not None else grad
