@@ -643,10 +643,12 @@ def main(argv=None):
     ap.add_argument("--shapes", default=",".join(ORDER))
     ap.add_argument(
         "--mode",
-        choices=("tma", "headline"),
+        choices=("tma", "headline", "ncu"),
         default="tma",
-        help="headline: also the HashedNet kernels, gathers, SASS and HashedNet training steps",
+        help="headline: also the HashedNet kernels, gathers, SASS and HashedNet training steps; "
+        "ncu: Nsight Compute counters of cuBLAS, the TMA and the pointer ROAST kernels at the BERT shapes",
     )
+    ap.add_argument("--drive-ncu", default="", help="internal: SHAPE:MEMORY_INDEX launches for ncu")
     ap.add_argument("--selftest", action="store_true", help="CPU dry run of the driver (interpreter)")
     args = ap.parse_args(argv)
     if args.drive_ncu:
@@ -670,7 +672,7 @@ def main(argv=None):
         FWD_BLOCKS, DX_BLOCKS, WARPS_STAGES = ((128, 128, 64),), ((128, 64, 128),), ((4, 4),)
     rec = gf.Recorder(
         args.out,
-        "tma" if args.mode == "tma" else "tma-headline",
+        {"tma": "tma", "headline": "tma-headline", "ncu": "tma-ncu"}[args.mode],
         "TMA kernels (cachesim.measure.triton_tma) vs cuBLAS and the fast kernels; "
         "bf16; do_bench medians (L2 flushed) and CUDA-graph replays, ms; every timed case "
         "checked first against a float64 reference.",
