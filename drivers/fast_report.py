@@ -212,7 +212,11 @@ def tma_sections():
             "### Forward, independent repeat without the HashedNet kernels (call15_tma), ~8x",
             forward_table(rep, 0, baselines=False), "",
             "### Training steps (call18_headline)", tma_train_table(head), "",
-            "### Best TMA dX and weight-gradient passes (call18_headline)", tma_pass_table(head)]
+            "### Best TMA dX and weight-gradient passes (call18_headline)", tma_pass_table(head), "",
+            "### ncu at 4096x768x3072 (call19_tma_ncu)",
+            ncu_table(load("call19_tma_ncu", "gpu_fast_tma-ncu.json"), "bert-ffn1"), "",
+            "### ncu at 4096x3072x768 (call19_tma_ncu)",
+            ncu_table(load("call19_tma_ncu", "gpu_fast_tma-ncu.json"), "bert-ffn2")]
 
 
 def main():
