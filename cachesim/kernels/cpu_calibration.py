@@ -15,8 +15,11 @@ constant                     how it is read from the record
 ``dram_latency_ns(B)``       chase at the *knee* (first size past L2 whose latency is above the midpoint
                              of the L3 and largest-size latencies) and at the largest size, log-linear in
                              ``B`` between them (page walks make DRAM accesses slower as ``B`` grows)
-``mlp``                      (chase - L1 latency) / (independent - in-L1 independent time) at the largest
+``mlp[DRAM]``                (chase - L1 latency) / (independent - in-L1 independent time) at the largest
                              size, capped by the documented miss buffers of the core (:data:`MISS_BUFFERS`)
+``mlp[L2]``, ``mlp[L3]``     the same overlap for hits of L2 (at the L2 latency anchor) and of L3 (at the L3
+                             anchor, after removing its L2 part): predicted latency of the served lines
+                             divided by the measured extra time of the independent loads
 ``capacity_bytes[L3]``       effective last-level capacity: the one for which the analytic hit fractions of
                              :func:`cachesim.kernels.cpu_cost.lru_hit_fraction` reproduce the independent-
                              load time at the knee (another VM's share of a shared L3 makes it smaller than
@@ -30,7 +33,7 @@ constant                     how it is read from the record
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -60,7 +63,7 @@ class CpuCalibration:
     latency_ns: tuple              # L1, L2, L3 (load-to-use of a line served by that level)
     dram_anchor_bytes: tuple       # (knee, largest)
     dram_anchor_ns: tuple
-    mlp: float
+    mlp: tuple                     # L2, L3, DRAM hits: misses the core overlaps
     mlp_cap: int
     base_ns: dict
     copy_ns: dict
@@ -96,6 +99,18 @@ def _first_at_least(sizes, values, low: float) -> tuple[float, float]:
     if i >= sizes.size:
         raise CacheSimError(f"the cpu_micro record has no chase size >= {int(low)} bytes")
     return float(sizes[i]), float(values[i])
+
+
+def _clip_mlp(x: float, cap: int) -> float:
+    return float(min(cap, max(1.0, x)))
+
+
+def _parts(cal: CpuCalibration, memory_bytes: float) -> tuple:
+    """Latency beyond L1 per random load (with an 8-byte index stream) of each serving level, before MLP."""
+    from .cpu_cost import INDEX_BYTES, latency_terms_ns, served_per_element
+
+    served = served_per_element(cal, memory_bytes, (1.0, 1.0), INDEX_BYTES / cal.line_bytes)
+    return latency_terms_ns(cal, memory_bytes, served)
 
 
 def _per_backend(cases, typ: str) -> dict:
@@ -137,17 +152,24 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
         raise CacheSimError("the cpu_micro chase never leaves the last level: cannot place the DRAM latency")
     knee = float(cs[past][0])
     cap = MISS_BUFFERS[core][0]
-    mlp = float(min(cap, (cl[-1] - l1) / max(il[-1] - il[0], 1e-9)))
+    mlp_d = _clip_mlp((cl[-1] - l1) / max(il[-1] - il[0], 1e-9), cap)
     partial = CpuCalibration(
         line_bytes=line, capacity_bytes=(c1, c2, c3), latency_ns=(l1, l2, l3),
         dram_anchor_bytes=(knee, float(cs[-1])), dram_anchor_ns=(float(cl[past][0]), float(cl[-1])),
-        mlp=mlp, mlp_cap=cap, base_ns=_per_backend(cases, "backend-base"),
+        mlp=(mlp_d, mlp_d, mlp_d), mlp_cap=cap, base_ns=_per_backend(cases, "backend-base"),
         copy_ns=_per_backend(cases, "dense-copy"),
         stream_ns_per_byte=float(next(c["ns_per_byte"] for c in cases if c.get("type") == "stream")),
         anchors_bytes=tuple(sorted({float(cs[0]), a2, a3, knee, float(cs[-1]), float(is_[0])})),
         source=source,
     )
-    k = int(np.searchsorted(is_, knee))
-    target_ns = mlp * (il[k] - il[0])
-    l3_eff = effective_capacity(partial, knee, target_ns, low=c2, high=c3)
+    extra = {float(b): float(t - il[0]) for b, t in zip(is_, il)}
+    for b in (a2, a3, knee):
+        if b not in extra:
+            raise CacheSimError(f"the cpu_micro record has no 'independent' case at {int(b)} bytes")
+    parts = _parts(partial, a2)
+    mlp_2 = _clip_mlp(parts[0] / max(extra[a2], 1e-9), cap)
+    parts = _parts(replace(partial, mlp=(mlp_2, mlp_d, mlp_d)), a3)
+    mlp_3 = _clip_mlp(parts[1] / max(extra[a3] - parts[0] / mlp_2, 1e-9), cap)
+    partial = replace(partial, mlp=(mlp_2, mlp_3, mlp_d))
+    l3_eff = effective_capacity(partial, knee, extra[knee], low=c2, high=c3)
     return CpuCalibration(**{**asdict(partial), "capacity_bytes": (c1, c2, l3_eff)})

@@ -14,11 +14,12 @@ Which level serves a line access comes from the analytic reuse of a uniform rand
 time per element is
 
 .. math:: t = t_\\text{base} + \\max(t_\\text{lat}, t_\\text{bw}),\\quad
-          t_\\text{lat} = \\frac{1}{\\text{MLP}} \\sum_{l \\geq 2} n_l\\,(L_l - L_1),\\quad
+          t_\\text{lat} = \\sum_{l \\geq 2} n_l\\,(L_l - L_1) / \\text{MLP}_l,\\quad
           t_\\text{bw} = n_D\\,\\text{line}\\; c_\\text{stream}
 
 with ``n_l`` the line accesses per element served by level ``l`` (L2, L3, DRAM), ``L_l`` its load-to-use
-latency (pointer chase), MLP the misses a core overlaps (independent random loads), ``t_base`` the
+latency (pointer chase), MLP_l the misses a core overlaps when level ``l`` serves them (independent
+random loads), ``t_base`` the
 backend's per-element loop cost when ``M`` hits L1 (index load, bounds check, address arithmetic, the idx
 and W streams) and ``c_stream`` the streaming cost per byte: every constant from a ``cpu_micro`` record
 (:mod:`cachesim.kernels.cpu_calibration`). The overlap rule is the one of an out-of-order core whose loop
@@ -109,16 +110,16 @@ def latency_terms_ns(cal: CpuCalibration, memory_bytes: float, served) -> tuple[
 
 def effective_capacity(cal: CpuCalibration, memory_bytes: float, target_ns: float, *, low: float,
                        high: float) -> float:
-    """Last-level capacity whose predicted miss latency (one random access + an 8-byte index stream per
-    element) at ``memory_bytes`` equals ``target_ns``; bisection in ``[low, high]``."""
+    """Last-level capacity for which one random load per element (beside an 8-byte index stream) at
+    ``memory_bytes`` costs ``target_ns`` beyond an L1 hit (latency / MLP per level); bisection."""
     from dataclasses import replace
 
     lo, hi = float(low), float(high)
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         c = replace(cal, capacity_bytes=cal.capacity_bytes[:2] + (mid,))
-        got = sum(latency_terms_ns(c, memory_bytes, served_per_element(c, memory_bytes, (1.0, 1.0),
-                                                                       INDEX_BYTES / cal.line_bytes)))
+        served = served_per_element(c, memory_bytes, (1.0, 1.0), INDEX_BYTES / cal.line_bytes)
+        got = sum(x / m for x, m in zip(latency_terms_ns(c, memory_bytes, served), c.mlp))
         lo, hi = (mid, hi) if got > target_ns else (lo, mid)
     return 0.5 * (lo + hi)
 
@@ -153,7 +154,7 @@ def predict_cpu_gather(scheme: str, memory_bytes: int, backend: str, cal: CpuCal
     memory_bytes = check_int("memory_bytes", memory_bytes, low=VALUE_BYTES)
     u = line_accesses_per_element(scheme, tile, cal.line_bytes)
     served = served_per_element(cal, memory_bytes, u, (INDEX_BYTES + VALUE_BYTES) / cal.line_bytes)
-    lat = tuple(x / cal.mlp for x in latency_terms_ns(cal, memory_bytes, served))
+    lat = tuple(x / m for x, m in zip(latency_terms_ns(cal, memory_bytes, served), cal.mlp))
     bw = served[2] * cal.line_bytes * cal.stream_ns_per_byte
     mem = max(sum(lat), bw)
     base = cal.base_ns[backend]
