@@ -21,7 +21,7 @@ constant                     how it is read from the record
                              anchor, after removing its L2 part): predicted latency of the served lines
                              divided by the measured extra time of the independent loads
 ``capacity_bytes[L3]``       effective last-level capacity: the one for which the analytic hit fractions of
-                             :func:`cachesim.kernels.cpu_cost.lru_hit_fraction` reproduce the independent-
+                             :func:`cachesim.kernels.cpu_levels.lru_hit_fraction` reproduce the independent-
                              load time at the knee (another VM's share of a shared L3 makes it smaller than
                              the geometry's), bounded by [L2 capacity, geometry's L3]
 ``base_ns[backend]``         the backend's gather over a 4 KiB array with a sequential index
@@ -40,6 +40,7 @@ import numpy as np
 from .._validate import check_choice
 from ..errors import CacheSimError
 from ..levels import HierarchyConfig
+from .cpu_levels import INDEX_BYTES, effective_capacity, latency_terms_ns, served_per_element
 
 #: Outstanding L1-data misses one core can track, per target, with the source of the value. Only a cap on
 #: the measured memory-level parallelism: the model prices with the measured one.
@@ -107,8 +108,6 @@ def _clip_mlp(x: float, cap: int) -> float:
 
 def _parts(cal: CpuCalibration, memory_bytes: float) -> tuple:
     """Latency beyond L1 per random load (with an 8-byte index stream) of each serving level, before MLP."""
-    from .cpu_cost import INDEX_BYTES, latency_terms_ns, served_per_element
-
     served = served_per_element(cal, memory_bytes, (1.0, 1.0), INDEX_BYTES / cal.line_bytes)
     return latency_terms_ns(cal, memory_bytes, served)
 
@@ -133,8 +132,6 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
     core : str
         Which :data:`MISS_BUFFERS` entry caps the measured memory-level parallelism.
     """
-    from .cpu_cost import effective_capacity
-
     core = check_choice("core", core, tuple(MISS_BUFFERS))
     h = hierarchy if isinstance(hierarchy, HierarchyConfig) else HierarchyConfig.from_dict(hierarchy)
     if len(h.levels) != 3:
