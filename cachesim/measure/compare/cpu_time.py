@@ -85,7 +85,7 @@ def miss_cause(row: CpuRatioRow, cal: CpuCalibration) -> str | None:
                 "MiB (HashedNet x4), a smaller effective L3 than the calibration's, so the model prices "
                 "L3 hits where the machine then went to DRAM")
     if row.record == "gather_sweep.json" and row.measured < 1.0:
-        return "noise: ROAST slower than HashedNet at an L1-resident size (medians under load)"
+        return "noise: ROAST slower than HashedNet while M fits in L2 (medians taken under load)"
     if row.backend == "numpy" and b > c3 and row.error < 0:
         return ("overlap: numpy.take's slower loop hides part of ROAST's run-start misses (its ROAST time "
                 "rises less than base + latency/MLP), so the additive rule over-prices ROAST")
