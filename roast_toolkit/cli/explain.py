@@ -29,7 +29,9 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--waterfall", action="store_true",
                    help="print where the time goes: dense -> + index arithmetic -> + load issue -> + extra "
-                        "L2 traffic -> + DRAM, for ROAST and HashedNet (issue-aware cost model, bf16)")
+                        "L2 traffic -> + DRAM, for ROAST and HashedNet (issue-aware cost model, bf16); with "
+                        "--target host, the CPU gather W = M[idx]: dense copy -> + index load & arithmetic "
+                        "-> + L1 misses -> + L2 misses -> + DRAM latency / MLP, per shared-array size")
     p.add_argument("--roast-index", default="table", help="waterfall: ROAST index path, hash | table")
     p.add_argument("--align", default="64", help="waterfall: ROAST tile-start alignment, 1 | 8 | 64")
     p.add_argument("--hashednet-index", default="hash",
