@@ -2,7 +2,8 @@
 
 * GPU: :mod:`cachesim.measure.compare` pairs each recorded Nsight Compute count and time ratio with the
   stored model prediction; targets met or missed, and the documented cause of every miss.
-* CPU: measured gather-sweep knees against the simulated ones (:func:`cachesim.measure.compare_knees`).
+* CPU: measured gather-sweep knees against the simulated ones (:func:`cachesim.measure.compare_knees`), and
+  the gather time model against the recorded ratios (:mod:`._cpu_model`).
 * Training: the recorded global vs local sharing accuracies (``train_sharing.json``).
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cpu_model import cpu_model_blocks
 from ._doc import Bullets, Context, Heading, Para, SectionResult, Table, fmt
 from ._figures import new_figure
 
@@ -356,6 +358,7 @@ def measured_section(ctx: Context) -> SectionResult:
         bar.update(1)
         cpu_records = load_records(folder / "cpu")  # read once: the knees and the training share them
         problems += _cpu_knees(ctx, sec, folder / "cpu", cpu_records)
+        problems += cpu_model_blocks(ctx, sec, folder / "cpu")
         bar.update(1)
         _training(ctx, sec, folder / "cpu", cpu_records)
         bar.update(1)
