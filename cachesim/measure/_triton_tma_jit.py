@@ -30,27 +30,9 @@ _NO_SPEC = ["NT", "scale", "r1", "r2", "r3", "r4", "r5", "r7", "prime", "modulus
 
 
 @triton.jit
-def _b_block(
-    b_desc,
-    rb,
-    pb,
-    aux_ptr,
-    NT,
-    r1,
-    r2,
-    r3,
-    r4,
-    r5,
-    r7,
-    prime,
-    modulus,
-    B_MODE: tl.constexpr,
-    TRANS_B: tl.constexpr,
-    TBK: tl.constexpr,
-    TBN: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    BLOCK_P: tl.constexpr,
-):
+def _b_block(b_desc, rb, pb, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+             B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
+             BLOCK_R: tl.constexpr, BLOCK_P: tl.constexpr):
     """The ``BLOCK_R x BLOCK_P`` block ``op(B)[rb, pb]`` (reduction block ``rb``, output block ``pb``)."""
     if B_MODE == 0:
         if TRANS_B:
@@ -74,341 +56,79 @@ def _b_block(
 
 
 @triton.jit
-def _block_product(
-    a_desc,
-    b_desc,
-    pid_m,
-    pid_p,
-    R,
-    aux_ptr,
-    NT,
-    r1,
-    r2,
-    r3,
-    r4,
-    r5,
-    r7,
-    prime,
-    modulus,
-    B_MODE: tl.constexpr,
-    TRANS_B: tl.constexpr,
-    TBK: tl.constexpr,
-    TBN: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_P: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-):
+def _block_product(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                   B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
+                   BLOCK_M: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_R: tl.constexpr):
     """fp32 ``A[pid_m block, :] @ op(B)[:, pid_p block]``."""
     acc = tl.zeros((BLOCK_M, BLOCK_P), dtype=tl.float32)
     for rb in range(0, tl.cdiv(R, BLOCK_R)):
         a = a_desc.load([pid_m * BLOCK_M, rb * BLOCK_R])
-        b = _b_block(
-            b_desc,
-            rb,
-            pid_p,
-            aux_ptr,
-            NT,
-            r1,
-            r2,
-            r3,
-            r4,
-            r5,
-            r7,
-            prime,
-            modulus,
-            B_MODE,
-            TRANS_B,
-            TBK,
-            TBN,
-            BLOCK_R,
-            BLOCK_P,
-        )
+        b = _b_block(b_desc, rb, pid_p, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                     B_MODE, TRANS_B, TBK, TBN, BLOCK_R, BLOCK_P)
         acc = tl.dot(a, b, acc)
     return acc
 
 
 @triton.jit
-def _block_product_pair(
-    a_desc,
-    b_desc,
-    pid_m,
-    pid_p,
-    R,
-    aux_ptr,
-    NT,
-    r1,
-    r2,
-    r3,
-    r4,
-    r5,
-    r7,
-    prime,
-    modulus,
-    B_MODE: tl.constexpr,
-    TBK: tl.constexpr,
-    TBN: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-):
+def _block_product_pair(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                        B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, BLOCK_M: tl.constexpr,
+                        BLOCK_R: tl.constexpr):
     """ROAST ``dX`` block two tiles wide (``BLOCK_P = 2 TBK``): the A block is read once per step and
     multiplied by the transposed tiles ``(2 pid_p, rb)`` and ``(2 pid_p + 1, rb)`` into two accumulators."""
     acc0 = tl.zeros((BLOCK_M, TBK), dtype=tl.float32)
     acc1 = tl.zeros((BLOCK_M, TBK), dtype=tl.float32)
     for rb in range(0, tl.cdiv(R, BLOCK_R)):
         a = a_desc.load([pid_m * BLOCK_M, rb * BLOCK_R])
-        b0 = _b_block(
-            b_desc,
-            rb,
-            2 * pid_p,
-            aux_ptr,
-            NT,
-            r1,
-            r2,
-            r3,
-            r4,
-            r5,
-            r7,
-            prime,
-            modulus,
-            B_MODE,
-            True,
-            TBK,
-            TBN,
-            BLOCK_R,
-            TBK,
-        )
-        b1 = _b_block(
-            b_desc,
-            rb,
-            2 * pid_p + 1,
-            aux_ptr,
-            NT,
-            r1,
-            r2,
-            r3,
-            r4,
-            r5,
-            r7,
-            prime,
-            modulus,
-            B_MODE,
-            True,
-            TBK,
-            TBN,
-            BLOCK_R,
-            TBK,
-        )
+        b0 = _b_block(b_desc, rb, 2 * pid_p, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                      B_MODE, True, TBK, TBN, BLOCK_R, TBK)
+        b1 = _b_block(b_desc, rb, 2 * pid_p + 1, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime, modulus,
+                      B_MODE, True, TBK, TBN, BLOCK_R, TBK)
         acc0 = tl.dot(a, b0, acc0)
         acc1 = tl.dot(a, b1, acc1)
     return acc0, acc1
 
 
 @triton.jit
-def _one_block(
-    a_desc,
-    b_desc,
-    c_desc,
-    blk,
-    M,
-    P,
-    R,
-    aux_ptr,
-    NT,
-    scale,
-    r1,
-    r2,
-    r3,
-    r4,
-    r5,
-    r7,
-    prime,
-    modulus,
-    B_MODE: tl.constexpr,
-    TRANS_B: tl.constexpr,
-    TBK: tl.constexpr,
-    TBN: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_P: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    GROUP_M: tl.constexpr,
-):
+def _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7, prime,
+               modulus,
+               B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
+               BLOCK_M: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_R: tl.constexpr, GROUP_M: tl.constexpr):
     """Compute and store output block ``blk`` (grouped order)."""
     pid_m, pid_p = _grouped_pid(blk, M, P, BLOCK_M, BLOCK_P, GROUP_M)
     if B_MODE != 0 and TRANS_B and BLOCK_P == 2 * TBK:
-        acc0, acc1 = _block_product_pair(
-            a_desc,
-            b_desc,
-            pid_m,
-            pid_p,
-            R,
-            aux_ptr,
-            NT,
-            r1,
-            r2,
-            r3,
-            r4,
-            r5,
-            r7,
-            prime,
-            modulus,
-            B_MODE,
-            TBK,
-            TBN,
-            BLOCK_M,
-            BLOCK_R,
-        )
+        acc0, acc1 = _block_product_pair(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7,
+                                         prime, modulus, B_MODE, TBK, TBN, BLOCK_M, BLOCK_R)
         c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P], (acc0 * scale).to(c_desc.dtype))
         c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P + TBK], (acc1 * scale).to(c_desc.dtype))
     else:
-        acc = _block_product(
-            a_desc,
-            b_desc,
-            pid_m,
-            pid_p,
-            R,
-            aux_ptr,
-            NT,
-            r1,
-            r2,
-            r3,
-            r4,
-            r5,
-            r7,
-            prime,
-            modulus,
-            B_MODE,
-            TRANS_B,
-            TBK,
-            TBN,
-            BLOCK_M,
-            BLOCK_P,
-            BLOCK_R,
-        )
+        acc = _block_product(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3, r4, r5, r7, prime,
+                             modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R)
         c_desc.store([pid_m * BLOCK_M, pid_p * BLOCK_P], (acc * scale).to(c_desc.dtype))
 
 
 @triton.jit(do_not_specialize=_NO_SPEC)
-def tma_kernel(
-    a_desc,
-    b_desc,
-    c_desc,
-    aux_ptr,
-    M,
-    P,
-    R,
-    NT,
-    scale,
-    r1,
-    r2,
-    r3,
-    r4,
-    r5,
-    r7,
-    prime,
-    modulus,
-    B_MODE: tl.constexpr,
-    TRANS_B: tl.constexpr,
-    TBK: tl.constexpr,
-    TBN: tl.constexpr,
-    BLOCK_M: tl.constexpr,
-    BLOCK_P: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    GROUP_M: tl.constexpr,
-    PERSISTENT: tl.constexpr,
-    FLATTEN: tl.constexpr,
-    WARP_SPEC: tl.constexpr,
-):
+def tma_kernel(a_desc, b_desc, c_desc, aux_ptr, M, P, R, NT, scale, r1, r2, r3, r4, r5, r7, prime, modulus,
+               B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
+               BLOCK_M: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_R: tl.constexpr, GROUP_M: tl.constexpr,
+               PERSISTENT: tl.constexpr, FLATTEN: tl.constexpr,
+               WARP_SPEC: tl.constexpr):
     """``C = scale * A @ op(B)``; every dimension a multiple of its block (checked by the caller)."""
     if PERSISTENT:
         n_blocks = tl.cdiv(M, BLOCK_M) * tl.cdiv(P, BLOCK_P)
-        for blk in tl.range(
-            tl.program_id(0), n_blocks, tl.num_programs(0), flatten=FLATTEN, warp_specialize=WARP_SPEC
-        ):
-            _one_block(
-                a_desc,
-                b_desc,
-                c_desc,
-                blk,
-                M,
-                P,
-                R,
-                aux_ptr,
-                NT,
-                scale,
-                r1,
-                r2,
-                r3,
-                r4,
-                r5,
-                r7,
-                prime,
-                modulus,
-                B_MODE,
-                TRANS_B,
-                TBK,
-                TBN,
-                BLOCK_M,
-                BLOCK_P,
-                BLOCK_R,
-                GROUP_M,
-            )
+        for blk in tl.range(tl.program_id(0), n_blocks, tl.num_programs(0), flatten=FLATTEN,
+                            warp_specialize=WARP_SPEC):
+            _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7,
+                       prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
     else:
-        _one_block(
-            a_desc,
-            b_desc,
-            c_desc,
-            tl.program_id(0),
-            M,
-            P,
-            R,
-            aux_ptr,
-            NT,
-            scale,
-            r1,
-            r2,
-            r3,
-            r4,
-            r5,
-            r7,
-            prime,
-            modulus,
-            B_MODE,
-            TRANS_B,
-            TBK,
-            TBN,
-            BLOCK_M,
-            BLOCK_P,
-            BLOCK_R,
-            GROUP_M,
-        )
+        _one_block(a_desc, b_desc, c_desc, tl.program_id(0), M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5,
+                   r7, prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
 
 
 @triton.jit(do_not_specialize=_NO_SPEC)
-def tma_grad_kernel(
-    x_desc,
-    dy_desc,
-    g_ptr,
-    aux_ptr,
-    M,
-    K,
-    N,
-    NT,
-    scale,
-    r1,
-    r2,
-    r3,
-    r4,
-    r5,
-    r7,
-    prime,
-    modulus,
-    B_MODE: tl.constexpr,
-    TBK: tl.constexpr,
-    TBN: tl.constexpr,
-    BLOCK_R: tl.constexpr,
-    SPLIT_M: tl.constexpr,
-    GROUP_M: tl.constexpr,
-):
+def tma_grad_kernel(x_desc, dy_desc, g_ptr, aux_ptr, M, K, N, NT, scale, r1, r2, r3, r4, r5, r7, prime,
+                    modulus,
+                    B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, BLOCK_R: tl.constexpr,
+                    SPLIT_M: tl.constexpr, GROUP_M: tl.constexpr):
     """Gradient of the stored weight: tile ``(kt, nt)`` of ``scale * X^T dY`` (``X`` and ``dY`` blocks copied
     by TMA, the reduction over ``M`` split ``SPLIT_M`` ways) added into the fp32 buffer ``g`` with relaxed
     vector atomics at the tile's ``TBK`` contiguous rows (ROAST: from its start; dense: the ``K x N``
