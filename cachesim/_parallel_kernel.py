@@ -1,0 +1,83 @@
+"""Compiled kernels of :mod:`cachesim.parallel`: the set-group partition of a chunk, and GIL-free entry
+points to the replay kernels of :mod:`cachesim._kernel`.
+
+Every function here is compiled with ``nogil=True``, so threads of one process run them at the same
+time. The replay entry points only call the kernel of the same name in :mod:`cachesim._kernel` (the
+compiled code is the same; only the entry point releases the GIL), so a thread replaying its set group
+runs exactly the serial simulator's code.
+
+Partition: piece ``i`` has the set-group key ``(b0[i] >> shift) & mask``. :func:`count_keys` counts the
+pieces of ``[lo, hi)`` per key; :func:`scatter_keys` copies them to the slots of their key, starting at
+``pos[key]`` (a counting sort; stable, so the pieces of each key stay in trace order).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from . import _kernel as K
+
+
+@njit(cache=True, nogil=True)
+def count_keys(b0, lo, hi, shift, mask, counts):
+    """Add to ``counts[key]`` the number of pieces of ``b0[lo:hi]`` whose key ``(b0 >> shift) & mask`` is
+    ``key``."""
+    for i in range(lo, hi):
+        counts[(b0[i] >> shift) & mask] += 1
+
+
+@njit(cache=True, nogil=True)
+def scatter_keys(b0, b1, w, lo, hi, shift, mask, pos, ob0, ob1, ow):
+    """Copy pieces ``lo .. hi-1`` to the slots of their key: ``ob0[pos[key]] = b0[i]``, then
+    ``pos[key] += 1``.
+
+    ``b1`` and ``w`` are copied alongside when they have entries (empty arrays are skipped).
+    """
+    with_b1 = b1.shape[0] > 0
+    with_w = w.shape[0] > 0
+    for i in range(lo, hi):
+        a = b0[i]
+        g = (a >> shift) & mask
+        p = pos[g]
+        ob0[p] = a
+        if with_b1:
+            ob1[p] = b1[i]
+        if with_w:
+            ow[p] = w[i]
+        pos[g] = p + 1
+
+
+@njit(cache=True, nogil=True)
+def run_level_loads_compact(P, k, ctags, perm, empty, limit, stats, addrs, shift, out, outcome, want_outcome,
+                            emit, ahead):
+    """:func:`cachesim._kernel.run_level_loads_compact` without the GIL."""
+    return K.run_level_loads_compact(P, k, ctags, perm, empty, limit, stats, addrs, shift, out, outcome,
+                                     want_outcome, emit, ahead)
+
+
+@njit(cache=True, nogil=True)
+def run_level_loads(P, k, ts, tags, stamp, tree, clock, rng, stats, addrs, shift, out, outcome,
+                    want_outcome, emit):
+    """:func:`cachesim._kernel.run_level_loads` without the GIL."""
+    return K.run_level_loads(P, k, ts, tags, stamp, tree, clock, rng, stats, addrs, shift, out, outcome,
+                             want_outcome, emit)
+
+
+@njit(cache=True, nogil=True)
+def run_level(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, b0s, b1s, ws, outcome, rec):
+    """:func:`cachesim._kernel.run_level` without the GIL."""
+    return K.run_level(P, k, tags, stamp, valid, dirty, tree, clock, rng, stats, b0s, b1s, ws, outcome, rec)
+
+
+@njit(cache=True, nogil=True)
+def run_nested(P, inclusion, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0s, b1s, ws, outcome,
+               rec, nrec):
+    """:func:`cachesim._kernel.run_nested` without the GIL."""
+    return K.run_nested(P, inclusion, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0s, b1s, ws,
+                        outcome, rec, nrec)
+
+
+@njit(cache=True, nogil=True)
+def run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0s, b1s, ws, outcome):
+    """:func:`cachesim._kernel.run_exclusive` without the GIL."""
+    return K.run_exclusive(P, tags, stamp, valid, dirty, tree, clock, rng, stats, mem, b0s, b1s, ws, outcome)

@@ -1,0 +1,283 @@
+"""Exact replay with the cache sets split across threads: :func:`replay_parallel`.
+
+Why it is exact. Under the ``lru``, ``fifo``, ``mru`` and ``plru`` policies the state of a cache set
+changes only on requests for lines that map to that set. Take a partition of the lines such that every
+set of every level lies inside one part. Every request the model makes for a line of part ``g`` -- a
+trace access, a fill, a write-back, a write-through, an inclusive back-invalidation, an exclusive victim
+moving down -- is for a line of part ``g`` again (a victim shares its set with the line that evicted
+it). Replaying only the accesses of part ``g``, in trace order, therefore takes the sets of part ``g``
+through exactly the states they go through in the whole replay, at every level and under every
+inclusion, and each counter of the hierarchy is the sum of its values over the parts. (Timestamps of
+the LRU and FIFO orders are only compared within a set, so a per-part clock orders them the same way.)
+
+The partition. Level ``k`` (lines of ``2**l_k`` bytes, ``2**s_k`` modulo-indexed sets) takes its set
+index from address bits ``[l_k, l_k + s_k)``. With ``L = max_k l_k`` and
+``f = min_k (s_k - (L - l_k))``, the bits ``[L, L + f)`` lie inside every level's set index, so the
+``2**f`` values of ``key = (address >> L) mod 2**f`` are independent set groups (64 for the ``zen4``
+preset, whose L1 has 64 sets); ``G = 2**min(f, MAX_KEY_BITS)`` of them are used. Worker ``w`` of ``N``
+simulates the keys ``floor(w G / N) <= key < floor((w + 1) G / N)``; one partition serves every level,
+because the lower levels only ever see requests for lines of the part they came from.
+
+How. Each chunk of the trace is cut into line pieces (as :class:`~cachesim.engine.Simulator` does) and
+sorted by key with a stable counting sort: the ``N`` threads each count the keys of a ``1/N`` slice of
+the chunk, then copy its pieces to the slots of their key. Worker ``w``'s bucket is then one contiguous
+run of the sorted chunk, its keys one after the other, each key's pieces in trace order (the order
+between different keys does not matter: their sets are disjoint). Thread ``w`` replays its bucket
+through its own simulator state with the compiled kernels, which release the GIL
+(:mod:`cachesim._parallel_kernel`). State is carried across chunks, so streamed traces
+(:func:`cachesim.open_trace`) work as in :func:`cachesim.replay`.
+
+Serial fallback. Where no partition reproduces the serial counts, :func:`replay_parallel` replays
+serially and emits one :class:`SerialFallbackWarning` saying why:
+
+- a level with ``policy="random"`` (one pseudo-random stream per level, shared by all its sets);
+- a level with ``index_hash="xor"`` (its set index depends on every bit of the line number);
+- no address bit is common to every level's set index (``f <= 0``: a one-set level, or line sizes so
+  different that the set bits do not overlap).
+
+When the hierarchy has fewer independent groups than ``workers``, it uses one worker per group (same
+warning). ``workers`` that is not an integer in ``[1, MAX_WORKERS]`` raises
+:class:`~cachesim.errors.CacheSimError`.
+
+Memory: each worker holds a full copy of the simulator state (about 40 bytes per cache line of the
+hierarchy), of which it touches only its own sets.
+"""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import _parallel_kernel as PK
+from ._validate import check_allocation, check_int
+from .config import HierarchyConfig, load_hierarchy
+from .engine import (
+    _STATE_BYTES_PER_LINE,
+    MAX_SIM_LINES,
+    Simulator,
+    feed_chunks,
+    replay,
+    result_of,
+    split_pieces,
+)
+from .stats import ReplayResult
+from .trace import DEFAULT_CHUNK, TraceChunk, byte_bounded
+
+#: Most threads :func:`replay_parallel` accepts.
+MAX_WORKERS = 256
+
+#: The group key takes at most this many address bits (a lookup table of ``2**MAX_KEY_BITS`` entries
+#: maps a key to its worker).
+MAX_KEY_BITS = 12
+
+_EXACT_POLICIES = ("lru", "fifo", "mru", "plru")
+_NONE = np.empty(0, dtype=np.int64)
+
+
+class SerialFallbackWarning(UserWarning):
+    """:func:`replay_parallel` used fewer threads than asked (or one), to keep the counts exact."""
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """How :func:`replay_parallel` splits a hierarchy's sets among threads.
+
+    Attributes
+    ----------
+    workers : int
+        Threads that replay (1: serial).
+    shift, groups : int
+        A line piece at byte address ``a`` belongs to set group ``key = (a >> shift) mod groups``;
+        worker ``w`` takes the keys ``floor(w * groups / workers) <= key < floor((w + 1) * groups /
+        workers)``.
+    reason : str
+        Why fewer workers than asked are used (empty when all are).
+    """
+
+    workers: int
+    shift: int
+    groups: int
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_workers(workers) -> int:
+    """``workers`` as an int in ``[1, MAX_WORKERS]``, else ``CacheSimError`` naming the value and range."""
+    return check_int("workers", workers, low=1, high=MAX_WORKERS)
+
+
+def _uncoupled_reason(config: HierarchyConfig) -> str:
+    """Why the sets of ``config`` cannot be split into independent groups ("" when they can)."""
+    for c in config.levels:
+        if c.policy not in _EXACT_POLICIES:
+            return (f"level {c.name!r} has policy={c.policy!r}, whose victims come from one random stream "
+                    "shared by all its sets")
+        if c.index_hash != "modulo":
+            return f"level {c.name!r} has index_hash={c.index_hash!r}: its sets do not split by address bits"
+    return ""
+
+
+def plan_shards(hierarchy, workers: int) -> ShardPlan:
+    """The :class:`ShardPlan` of ``workers`` threads for ``hierarchy`` (see the module notes).
+
+    Raises
+    ------
+    CacheSimError
+        ``workers`` is not an integer in ``[1, MAX_WORKERS]``, or ``hierarchy`` is not valid.
+    """
+    workers = check_workers(workers)
+    config = load_hierarchy(hierarchy)
+    if workers == 1:
+        return ShardPlan(1, 0, 1)
+    lbits = [c.line.bit_length() - 1 for c in config.levels]
+    sbits = [c.sets.bit_length() - 1 for c in config.levels]
+    top = max(lbits)
+    common = min(s - (top - lb) for s, lb in zip(sbits, lbits))
+    reason = _uncoupled_reason(config)
+    if not reason and common <= 0:
+        reason = ("no set-index bit is common to all its levels (a level with one set, or line sizes too "
+                  "far apart)")
+    if reason:
+        return ShardPlan(1, 0, 1,
+                         f"workers={workers}: hierarchy {config.name!r}: {reason}; replaying serially")
+    groups = 1 << min(common, MAX_KEY_BITS)
+    if workers > groups:
+        return ShardPlan(groups, top, groups, f"workers={workers}: hierarchy {config.name!r} has {groups} "
+                         f"independent set groups; replaying with workers={groups}")
+    return ShardPlan(workers, top, groups)
+
+
+class _ShardSimulator(Simulator):
+    """A :class:`~cachesim.engine.Simulator` whose replay kernels release the GIL."""
+
+    _kernels = PK
+
+
+class _Shards:
+    """The per-thread simulators of one parallel replay and the partition of each chunk among them."""
+
+    def __init__(self, config: HierarchyConfig, plan: ShardPlan, pool: ThreadPoolExecutor):
+        n = plan.workers
+        check_allocation(f"the simulator state of {n} workers (one copy of hierarchy {config.name!r} each)",
+                         n * sum(c.n_lines for c in config.levels), _STATE_BYTES_PER_LINE,
+                         hard_count=n * MAX_SIM_LINES, unit="lines")
+        self.sims = [_ShardSimulator(config) for _ in range(n)]
+        self.plan = plan
+        self.pool = pool
+        # worker j simulates the keys [first_key[j], first_key[j + 1])
+        self.first_key = np.array([plan.groups * j // n for j in range(n + 1)])
+        self.line = config.levels[0].line
+        self._out = [_NONE, _NONE, _NONE]
+
+    def feed(self, chunk: TraceChunk) -> None:
+        """Replay one chunk: cut it into line pieces, partition them, replay each bucket in its thread."""
+        for sub in byte_bounded(chunk):
+            if sub.size is None and sub.write is None:  # loads of one byte: the pieces are the addresses
+                b0, b1, w = np.ascontiguousarray(sub.addr), _NONE, _NONE
+            else:
+                b0, b1, w, _ = split_pieces(sub, self.line)
+                b0, b1, w = (np.ascontiguousarray(a, dtype=np.int64) for a in (b0, b1, w))
+            buckets = self._partition(b0, b1, w)
+            for f in [self.pool.submit(_feed_bucket, s, *bk) for s, bk in zip(self.sims, buckets)]:
+                f.result()
+
+    def _buffer(self, j: int, n: int) -> np.ndarray:
+        if self._out[j].shape[0] < n:
+            self._out[j] = np.empty(n, dtype=np.int64)
+        return self._out[j][:n]
+
+    def _partition(self, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> list[tuple]:
+        """Stable counting sort of the pieces by set-group key, done by all threads on slices of the chunk;
+        returns each worker's bucket (its keys' pieces: key by key, each key's in trace order)."""
+        n, nw, groups = b0.shape[0], self.plan.workers, self.plan.groups
+        shift, mask = self.plan.shift, groups - 1
+        bounds = [n * i // nw for i in range(nw + 1)]
+        counts = np.zeros((nw, groups), dtype=np.int64)
+        self._run_all(PK.count_keys, [(b0, bounds[i], bounds[i + 1], shift, mask, counts[i])
+                                      for i in range(nw)])
+        per_key = counts.sum(axis=0)
+        key_start = np.concatenate(([0], np.cumsum(per_key)))
+        pos = key_start[None, :-1] + np.cumsum(counts, axis=0) - counts  # slice i's first slot per key
+        ob0 = self._buffer(0, n)
+        ob1 = self._buffer(1, n) if b1.shape[0] else _NONE
+        ow = self._buffer(2, n) if w.shape[0] else _NONE
+        self._run_all(PK.scatter_keys, [(b0, b1, w, bounds[i], bounds[i + 1], shift, mask,
+                                         np.ascontiguousarray(pos[i]), ob0, ob1, ow) for i in range(nw)])
+        cut = key_start[self.first_key]
+        return [tuple(a[cut[j] : cut[j + 1]] if a.shape[0] else _NONE for a in (ob0, ob1, ow))
+                for j in range(nw)]
+
+    def _run_all(self, fn, arglists) -> None:
+        for f in [self.pool.submit(fn, *args) for args in arglists]:
+            f.result()
+
+    def result(self, config: HierarchyConfig, accesses: int) -> ReplayResult:
+        stats = sum(s._stats for s in self.sims)
+        mem = sum(s._mem for s in self.sims)
+        return result_of(config, stats, accesses, mem)
+
+
+def _feed_bucket(sim: Simulator, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> None:
+    """Replay one worker's pieces (``b1``/``w`` empty: one-byte loads) through its simulator."""
+    if (b1.shape[0] == 0 and w.shape[0] == 0 and not sim._sectored and not sim._may_be_dirty
+            and sim._inclusion == PK.K.NON_INCLUSIVE):
+        sim._feed_loads(b0, np.zeros(0, dtype=np.int8), False)
+        return
+    if b1.shape[0] == 0:
+        b1 = b0 + 1
+    if w.shape[0] == 0:
+        w = np.zeros(b0.shape[0], dtype=np.int64)
+    sim.feed_pieces(b0, b1, w, want_outcome=False)
+
+
+def replay_parallel(trace, hierarchy, *, workers: int = 2, chunk_size: int = DEFAULT_CHUNK,
+                    progress: bool = False) -> ReplayResult:
+    """Replay a memory trace with the cache sets split among ``workers`` threads; exact.
+
+    Parameters
+    ----------
+    trace : array of int, TraceChunk or iterable of TraceChunk
+        As for :func:`cachesim.replay` (streamed chunk by chunk; state is kept across chunks).
+    hierarchy : HierarchyConfig, LevelConfig, preset name, dict or path
+    workers : int
+        Threads, in ``[1, MAX_WORKERS]``.
+    chunk_size, progress
+        As for :func:`cachesim.replay`.
+
+    Returns
+    -------
+    ReplayResult
+        Exactly the counters of ``cachesim.replay(trace, hierarchy)``.
+
+    Raises
+    ------
+    CacheSimError
+        ``workers`` is not an integer in ``[1, MAX_WORKERS]``.
+
+    Warns
+    -----
+    SerialFallbackWarning
+        The hierarchy's sets cannot be split (``random`` policy, XOR indexing, no common set bits): the
+        replay runs serially; or it has fewer independent set groups than ``workers``: it uses fewer.
+
+    Notes
+    -----
+    Level ``k`` with lines of ``2**l_k`` bytes and ``2**s_k`` sets: the set groups are the values of the
+    address bits ``[L, L + f)``, ``L = max_k l_k``, ``f = min_k (s_k - (L - l_k))``; see the module
+    docstring for why splitting by them is exact.
+    """
+    config = load_hierarchy(hierarchy)
+    plan = plan_shards(config, workers)
+    if plan.reason:
+        warnings.warn(plan.reason, SerialFallbackWarning, stacklevel=2)
+    if plan.workers == 1:
+        return replay(trace, config, chunk_size=chunk_size, progress=progress)
+    with ThreadPoolExecutor(plan.workers, thread_name_prefix="cachesim-replay") as pool:
+        shards = _Shards(config, plan, pool)
+        accesses = feed_chunks(trace, shards.feed, chunk_size, progress)
+    return shards.result(config, accesses)
