@@ -13,20 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
+from bench_cachesim import best_of  # this folder is on sys.path when the script runs
 
 from cachesim import replay, replay_parallel
-
-
-def best_of(fn, repeat: int):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def load_text() -> str:
