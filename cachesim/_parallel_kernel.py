@@ -6,7 +6,7 @@ time. The replay entry points only call the kernel of the same name in :mod:`cac
 compiled code is the same; only the entry point releases the GIL), so a thread replaying its set group
 runs exactly the serial simulator's code.
 
-Partition: piece ``i`` has the set-group key ``(b0[i] >> shift) & mask``. :func:`count_keys` counts the
+Partition: piece ``i`` has the set-group key :func:`group_key` of ``b0[i]``. :func:`count_keys` counts the
 pieces of ``[lo, hi)`` per key; :func:`scatter_keys` copies them to the slots of their key, starting at
 ``pos[key]`` (a counting sort; stable, so the pieces of each key stay in trace order).
 """
@@ -18,16 +18,24 @@ from numba import njit
 from . import _kernel as K
 
 
+@njit(cache=True, inline="always")
+def group_key(a, shift, mask, fold):
+    """Set-group key of byte address ``a``: ``(a >> shift) & mask``; with ``fold > 0`` (one XOR-indexed
+    level of ``2**fold`` sets) the low bits of the XOR-folded set index of line ``a >> shift``."""
+    if fold == 0:
+        return (a >> shift) & mask
+    return K.set_index(a >> shift, 1 << fold, fold, 1) & mask
+
+
 @njit(cache=True, nogil=True)
-def count_keys(b0, lo, hi, shift, mask, counts):
-    """Add to ``counts[key]`` the number of pieces of ``b0[lo:hi]`` whose key ``(b0 >> shift) & mask`` is
-    ``key``."""
+def count_keys(b0, lo, hi, shift, mask, fold, counts):
+    """Add to ``counts[key]`` the number of pieces of ``b0[lo:hi]`` whose :func:`group_key` is ``key``."""
     for i in range(lo, hi):
-        counts[(b0[i] >> shift) & mask] += 1
+        counts[group_key(b0[i], shift, mask, fold)] += 1
 
 
 @njit(cache=True, nogil=True)
-def scatter_keys(b0, b1, w, lo, hi, shift, mask, pos, ob0, ob1, ow):
+def scatter_keys(b0, b1, w, lo, hi, shift, mask, fold, pos, ob0, ob1, ow):
     """Copy pieces ``lo .. hi-1`` to the slots of their key: ``ob0[pos[key]] = b0[i]``, then
     ``pos[key] += 1``.
 
@@ -37,7 +45,7 @@ def scatter_keys(b0, b1, w, lo, hi, shift, mask, pos, ob0, ob1, ow):
     with_w = w.shape[0] > 0
     for i in range(lo, hi):
         a = b0[i]
-        g = (a >> shift) & mask
+        g = group_key(a, shift, mask, fold)
         p = pos[g]
         ob0[p] = a
         if with_b1:

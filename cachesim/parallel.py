@@ -31,7 +31,9 @@ Serial fallback. Where no partition reproduces the serial counts, :func:`replay_
 serially and emits one :class:`SerialFallbackWarning` saying why:
 
 - a level with ``policy="random"`` (one pseudo-random stream per level, shared by all its sets);
-- a level with ``index_hash="xor"`` (its set index depends on every bit of the line number);
+- a level with ``index_hash="xor"`` among several levels (its set index depends on every bit of the line
+  number, so no split of the lines keeps the sets of both indexings together). A hierarchy of one
+  XOR-indexed level is split by the low bits of its (folded) set index instead;
 - no address bit is common to every level's set index (``f <= 0``: a one-set level, or line sizes so
   different that the set bits do not overlap).
 
@@ -95,12 +97,16 @@ class ShardPlan:
         workers)``.
     reason : str
         Why fewer workers than asked are used (empty when all are).
+    fold : int
+        0, or (one XOR-indexed level of ``2**fold`` sets) the key is the set index XOR-folded from line
+        ``a >> shift``, modulo ``groups``.
     """
 
     workers: int
     shift: int
     groups: int
     reason: str = ""
+    fold: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,8 +123,9 @@ def _uncoupled_reason(config: HierarchyConfig) -> str:
         if c.policy not in _EXACT_POLICIES:
             return (f"level {c.name!r} has policy={c.policy!r}, whose victims come from one random stream "
                     "shared by all its sets")
-        if c.index_hash != "modulo":
-            return f"level {c.name!r} has index_hash={c.index_hash!r}: its sets do not split by address bits"
+        if c.index_hash != "modulo" and len(config.levels) > 1:
+            return (f"level {c.name!r} has index_hash={c.index_hash!r} and other levels do not: no split of "
+                    "the lines keeps the sets of both indexings together")
     return ""
 
 
@@ -138,6 +145,7 @@ def plan_shards(hierarchy, workers: int) -> ShardPlan:
     sbits = [c.sets.bit_length() - 1 for c in config.levels]
     top = max(lbits)
     common = min(s - (top - lb) for s, lb in zip(sbits, lbits))
+    fold = sbits[0] if config.levels[0].index_hash == "xor" else 0
     reason = _uncoupled_reason(config)
     if not reason and common <= 0:
         reason = ("no set-index bit is common to all its levels (a level with one set, or line sizes too "
@@ -148,8 +156,8 @@ def plan_shards(hierarchy, workers: int) -> ShardPlan:
     groups = 1 << min(common, MAX_KEY_BITS)
     if workers > groups:
         return ShardPlan(groups, top, groups, f"workers={workers}: hierarchy {config.name!r} has {groups} "
-                         f"independent set groups; replaying with workers={groups}")
-    return ShardPlan(workers, top, groups)
+                         f"independent set groups; replaying with workers={groups}", fold)
+    return ShardPlan(workers, top, groups, "", fold)
 
 
 class _ShardSimulator(Simulator):
@@ -195,10 +203,10 @@ class _Shards:
         """Stable counting sort of the pieces by set-group key, done by all threads on slices of the chunk;
         returns each worker's bucket (its keys' pieces: key by key, each key's in trace order)."""
         n, nw, groups = b0.shape[0], self.plan.workers, self.plan.groups
-        shift, mask = self.plan.shift, groups - 1
+        shift, mask, fold = self.plan.shift, groups - 1, self.plan.fold
         bounds = [n * i // nw for i in range(nw + 1)]
         counts = np.zeros((nw, groups), dtype=np.int64)
-        self._run_all(PK.count_keys, [(b0, bounds[i], bounds[i + 1], shift, mask, counts[i])
+        self._run_all(PK.count_keys, [(b0, bounds[i], bounds[i + 1], shift, mask, fold, counts[i])
                                       for i in range(nw)])
         per_key = counts.sum(axis=0)
         key_start = np.concatenate(([0], np.cumsum(per_key)))
@@ -206,7 +214,7 @@ class _Shards:
         ob0 = self._buffer(0, n)
         ob1 = self._buffer(1, n) if b1.shape[0] else _NONE
         ow = self._buffer(2, n) if w.shape[0] else _NONE
-        self._run_all(PK.scatter_keys, [(b0, b1, w, bounds[i], bounds[i + 1], shift, mask,
+        self._run_all(PK.scatter_keys, [(b0, b1, w, bounds[i], bounds[i + 1], shift, mask, fold,
                                          np.ascontiguousarray(pos[i]), ob0, ob1, ow) for i in range(nw)])
         cut = key_start[self.first_key]
         return [tuple(a[cut[j] : cut[j + 1]] if a.shape[0] else _NONE for a in (ob0, ob1, ow))

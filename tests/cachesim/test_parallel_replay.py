@@ -87,7 +87,7 @@ def test_every_policy_and_index_hash_gives_the_serial_counters(h, ch, workers):
     assert got == replay(ch, h)
     notes = [str(w.message) for w in caught if issubclass(w.category, SerialFallbackWarning)]
     assert notes == ([plan.reason] if plan.reason else [])
-    coupled = any(c.policy == "random" or c.index_hash == "xor" for c in h.levels)
+    coupled = any(c.policy == "random" or (c.index_hash == "xor" and len(h.levels) > 1) for c in h.levels)
     assert (plan.workers == 1) == (coupled or workers == 1)
 
 
@@ -134,7 +134,8 @@ def test_workers_0_message_is_exact():
     "levels, phrase",
     [
         ([LevelConfig("L1", 1024, 64, 4, policy="random")], "policy='random'"),
-        ([LevelConfig("L1", 1024, 64, 4, index_hash="xor")], "index_hash='xor'"),
+        ([LevelConfig("L1", 1024, 64, 4), LevelConfig("L2", 4096, 64, 4, index_hash="xor")],
+         "index_hash='xor'"),
         ([LevelConfig("L1", 1024, 64, "full")], "no set-index bit is common"),
         ([LevelConfig("L1", 1024, 16, 4), LevelConfig("L2", 4096, 256, 4)], "no set-index bit is common"),
     ],
@@ -158,9 +159,20 @@ def test_fewer_groups_than_workers_uses_one_worker_per_group():
     assert got == replay(addr, h)
 
 
+def test_one_xor_indexed_level_splits_by_its_folded_set_index():
+    h = HierarchyConfig((LevelConfig("L2", 64 * 4 * 32, 64, 4, index_hash="xor"),))  # 32 sets
+    plan = plan_shards(h, 3)
+    assert (plan.workers, plan.groups, plan.fold, plan.shift) == (3, 32, 5, 6)
+    rng = np.random.default_rng(10)
+    addr = rng.integers(0, 1 << 20, 20_000)  # high line bits change the folded set index
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert replay_parallel(addr, h, workers=3, chunk_size=3_000) == replay(addr, h)
+
+
 def test_zen4_plan_uses_the_l1_set_bits():
     plan = plan_shards("zen4", 2)
-    assert (plan.workers, plan.shift, plan.groups, plan.reason) == (2, 6, 64, "")  # 64 B lines, 64 L1 sets
+    assert (plan.workers, plan.shift, plan.groups, plan.reason, plan.fold) == (2, 6, 64, "", 0)  # 64 L1 sets
 
 
 @pytest.mark.nojit
@@ -174,8 +186,10 @@ def test_small_hierarchies_without_jit(inclusion):
     addr = rng.integers(0, 1 << 13, 300)
     loads = make_chunk(addr)
     mixed = make_chunk(addr, size=rng.integers(1, 64, 300), write=rng.random(300) < 0.3)
-    for ch in (loads, mixed):
-        assert replay_parallel(ch, h, workers=2, chunk_size=100) == replay(ch, h, chunk_size=100)
+    one_xor = HierarchyConfig((LevelConfig("L1", 512, 32, 2, index_hash="xor"),))
+    for hier in (h, one_xor):
+        for ch in (loads, mixed):
+            assert replay_parallel(ch, hier, workers=2, chunk_size=100) == replay(ch, hier, chunk_size=100)
 
 
 # ----------------------------------------------------------------------------------------- command line
