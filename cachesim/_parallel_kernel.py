@@ -6,9 +6,11 @@ time. The replay entry points only call the kernel of the same name in :mod:`cac
 compiled code is the same; only the entry point releases the GIL), so a thread replaying its set group
 runs exactly the serial simulator's code.
 
-Partition: piece ``i`` has the set-group key :func:`group_key` of ``b0[i]``. :func:`count_keys` counts the
-pieces of ``[lo, hi)`` per key; :func:`scatter_keys` copies them to the slots of their key, starting at
-``pos[key]`` (a counting sort; stable, so the pieces of each key stay in trace order).
+Partition: piece ``i`` has the set-group key :func:`group_key` of ``b0[i]``. :func:`select_keys` copies
+the pieces of a range of keys out of a chunk, in order (what one worker does when there are few).
+:func:`count_keys` counts the pieces of ``[lo, hi)`` per key; :func:`scatter_keys` copies them to the slots
+of their key, starting at ``pos[key]`` (a counting sort; stable, so the pieces of each key stay in trace
+order).
 """
 
 from __future__ import annotations
@@ -53,6 +55,29 @@ def scatter_keys(b0, b1, w, lo, hi, shift, mask, fold, pos, ob0, ob1, ow):
         if with_w:
             ow[p] = w[i]
         pos[g] = p + 1
+
+
+@njit(cache=True, nogil=True)
+def select_keys(b0, b1, w, shift, mask, fold, lo_key, hi_key, ob0, ob1, ow):
+    """Copy, in order, the pieces whose :func:`group_key` is in ``[lo_key, hi_key)`` to ``ob0`` (``ob1``,
+    ``ow`` alongside when ``b1``, ``w`` have entries); returns their number.
+
+    Branch-free: every piece is written to the next free slot, which only advances for a selected piece
+    (a data-dependent branch would be mispredicted half of the time on a random trace).
+    """
+    with_b1 = b1.shape[0] > 0
+    with_w = w.shape[0] > 0
+    p = 0
+    for i in range(b0.shape[0]):
+        a = b0[i]
+        g = group_key(a, shift, mask, fold)
+        ob0[p] = a
+        if with_b1:
+            ob1[p] = b1[i]
+        if with_w:
+            ow[p] = w[i]
+        p += (g >= lo_key) & (g < hi_key)
+    return p
 
 
 @njit(cache=True, nogil=True)

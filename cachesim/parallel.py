@@ -18,12 +18,14 @@ preset, whose L1 has 64 sets); ``G = 2**min(f, MAX_KEY_BITS)`` of them are used.
 simulates the keys ``floor(w G / N) <= key < floor((w + 1) G / N)``; one partition serves every level,
 because the lower levels only ever see requests for lines of the part they came from.
 
-How. Each chunk of the trace is cut into line pieces (as :class:`~cachesim.engine.Simulator` does) and
-sorted by key with a stable counting sort: the ``N`` threads each count the keys of a ``1/N`` slice of
-the chunk, then copy its pieces to the slots of their key. Worker ``w``'s bucket is then one contiguous
-run of the sorted chunk, its keys one after the other, each key's pieces in trace order (the order
-between different keys does not matter: their sets are disjoint). Thread ``w`` replays its bucket
-through its own simulator state with the compiled kernels, which release the GIL
+How. Each chunk of the trace is cut into line pieces (as :class:`~cachesim.engine.Simulator` does). With
+at most :data:`SELECT_MAX_WORKERS` workers, thread ``w`` copies the pieces of its keys out of the chunk,
+in trace order, in one branch-free pass, and replays them; so every thread reads the whole chunk. With
+more, the chunk is sorted by key with a stable counting sort shared by the threads (each counts the keys
+of a ``1/N`` slice, then copies its pieces to the slots of their key), and worker ``w``'s pieces are one
+contiguous run of the sorted chunk, its keys one after the other, each key's pieces in trace order (the
+order between different keys does not matter: their sets are disjoint). Either way, a thread replays its
+pieces through its own simulator state with the compiled kernels, which release the GIL
 (:mod:`cachesim._parallel_kernel`). State is carried across chunks, so streamed traces
 (:func:`cachesim.open_trace`) work as in :func:`cachesim.replay`.
 
@@ -70,6 +72,11 @@ from .trace import DEFAULT_CHUNK, TraceChunk, byte_bounded
 
 #: Most threads :func:`replay_parallel` accepts.
 MAX_WORKERS = 256
+
+#: Up to this many workers, each worker copies its own pieces out of every chunk (:func:`select_keys
+#: <cachesim._parallel_kernel.select_keys>`, about 1 ns per piece and worker); with more, the threads sort
+#: each chunk by group together (about 4-5 ns per piece in all), which then costs less per worker.
+SELECT_MAX_WORKERS = 4
 
 #: The group key takes at most this many address bits (a lookup table of ``2**MAX_KEY_BITS`` entries
 #: maps a key to its worker).
@@ -180,7 +187,7 @@ class _Shards:
         # worker j simulates the keys [first_key[j], first_key[j + 1])
         self.first_key = np.array([plan.groups * j // n for j in range(n + 1)])
         self.line = config.levels[0].line
-        self._out = [_NONE, _NONE, _NONE]
+        self._bufs: dict = {}
 
     def feed(self, chunk: TraceChunk) -> None:
         """Replay one chunk: cut it into line pieces, partition them, replay each bucket in its thread."""
@@ -190,14 +197,30 @@ class _Shards:
             else:
                 b0, b1, w, _ = split_pieces(sub, self.line)
                 b0, b1, w = (np.ascontiguousarray(a, dtype=np.int64) for a in (b0, b1, w))
-            buckets = self._partition(b0, b1, w)
-            for f in [self.pool.submit(_feed_bucket, s, *bk) for s, bk in zip(self.sims, buckets)]:
-                f.result()
+            if self.plan.workers <= SELECT_MAX_WORKERS:
+                self._run_all(self._select_and_feed, [(j, b0, b1, w) for j in range(self.plan.workers)])
+            else:
+                buckets = self._partition(b0, b1, w)
+                self._run_all(_feed_bucket, [(s, *bk) for s, bk in zip(self.sims, buckets)])
 
-    def _buffer(self, j: int, n: int) -> np.ndarray:
-        if self._out[j].shape[0] < n:
-            self._out[j] = np.empty(n, dtype=np.int64)
-        return self._out[j][:n]
+    def _buffers(self, owner, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> tuple:
+        """Reusable output arrays for ``b0``'s pieces (empty where ``b1`` or ``w`` is empty)."""
+        n = b0.shape[0]
+        out = []
+        for i, a in enumerate((b0, b1, w)):
+            buf = self._bufs.get((owner, i), _NONE)
+            if a.shape[0] and buf.shape[0] < n:
+                buf = self._bufs[(owner, i)] = np.empty(n, dtype=np.int64)
+            out.append(buf[:n] if a.shape[0] else _NONE)
+        return tuple(out)
+
+    def _select_and_feed(self, j: int, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> None:
+        """Worker ``j``: copy out the pieces of its keys, in trace order, and replay them."""
+        p = self.plan
+        ob0, ob1, ow = self._buffers(j, b0, b1, w)
+        m = PK.select_keys(b0, b1, w, p.shift, p.groups - 1, p.fold, self.first_key[j], self.first_key[j + 1],
+                           ob0, ob1, ow)
+        _feed_bucket(self.sims[j], *(a[:m] for a in (ob0, ob1, ow)))
 
     def _partition(self, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> list[tuple]:
         """Stable counting sort of the pieces by set-group key, done by all threads on slices of the chunk;
@@ -211,9 +234,7 @@ class _Shards:
         per_key = counts.sum(axis=0)
         key_start = np.concatenate(([0], np.cumsum(per_key)))
         pos = key_start[None, :-1] + np.cumsum(counts, axis=0) - counts  # slice i's first slot per key
-        ob0 = self._buffer(0, n)
-        ob1 = self._buffer(1, n) if b1.shape[0] else _NONE
-        ow = self._buffer(2, n) if w.shape[0] else _NONE
+        ob0, ob1, ow = self._buffers("sorted", b0, b1, w)
         self._run_all(PK.scatter_keys, [(b0, b1, w, bounds[i], bounds[i + 1], shift, mask, fold,
                                          np.ascontiguousarray(pos[i]), ob0, ob1, ow) for i in range(nw)])
         cut = key_start[self.first_key]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from cachesim import (
     HierarchyConfig,
     LevelConfig,
     SerialFallbackWarning,
+    parallel,
     plan_shards,
     replay,
     replay_parallel,
@@ -63,15 +65,20 @@ def traces(draw):
                       None if write is None else np.array(write))
 
 
+#: Both ways of handing the pieces to the workers: each worker selects its own, or one shared sort.
+STRATEGIES = {"select": parallel.MAX_WORKERS, "sort": 0}
+
+
 @SETTINGS
-@given(hierarchies(), traces(), st.integers(1, 64))
-def test_workers_1_to_4_give_the_serial_counters(h, ch, chunk):
+@given(hierarchies(), traces(), st.integers(1, 64), st.sampled_from(sorted(STRATEGIES)))
+def test_workers_1_to_4_give_the_serial_counters(h, ch, chunk, strategy):
     serial = replay(ch, h, chunk_size=chunk)
     for workers in (1, 2, 3, 4):
         plan = plan_shards(h, workers)
         if workers > 1:  # really split
             assert plan.groups >= 2 and plan.workers == min(workers, plan.groups)
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, \
+                mock.patch.object(parallel, "SELECT_MAX_WORKERS", STRATEGIES[strategy]):
             warnings.simplefilter("always")
             assert replay_parallel(ch, h, workers=workers, chunk_size=chunk) == serial
         assert len(caught) == (plan.workers < workers)  # a note only when there are fewer groups
@@ -96,7 +103,7 @@ def _zen4_trace(n=60_000, seed=3):
     return rng.integers(0, (64 << 20) // 4, n, dtype=np.int64) * 4
 
 
-@pytest.mark.parametrize("workers", [2, 3, 5])
+@pytest.mark.parametrize("workers", [2, 3, 5])  # 5: the shared sort
 def test_zen4_loads_then_stores_equal_serial(workers):
     """The loads fast path (compact LRU state), then a switch to the general path at the first store."""
     addr = _zen4_trace()
@@ -189,7 +196,9 @@ def test_small_hierarchies_without_jit(inclusion):
     one_xor = HierarchyConfig((LevelConfig("L1", 512, 32, 2, index_hash="xor"),))
     for hier in (h, one_xor):
         for ch in (loads, mixed):
-            assert replay_parallel(ch, hier, workers=2, chunk_size=100) == replay(ch, hier, chunk_size=100)
+            serial = replay(ch, hier, chunk_size=100)
+            for workers in (2, parallel.SELECT_MAX_WORKERS + 1):  # both strategies
+                assert replay_parallel(ch, hier, workers=workers, chunk_size=100) == serial
 
 
 # ----------------------------------------------------------------------------------------- command line
