@@ -418,10 +418,12 @@ def replay(trace, hierarchy, *, chunk_size: int = DEFAULT_CHUNK, progress: bool 
     return sim.result()
 
 
-def feed_chunks(trace, feed, chunk_size: int, progress: bool) -> int:
+def feed_chunks(trace, feed, chunk_size: int, progress: bool, through=None) -> int:
     """Call ``feed(chunk)`` on every chunk of ``trace`` (see :func:`replay`), with an optional tqdm bar;
-    returns the number of accesses fed."""
+    returns the number of accesses fed. ``through``: a function the chunk iterator is passed through."""
     chunks = iter_chunks(trace, chunk_size)
+    if through is not None:
+        chunks = through(chunks)
     bar = None
     total = 0
     if progress:

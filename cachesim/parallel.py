@@ -50,6 +50,7 @@ hierarchy), of which it touches only its own sets.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
@@ -308,5 +309,15 @@ def replay_parallel(trace, hierarchy, *, workers: int = 2, chunk_size: int = DEF
         return replay(trace, config, chunk_size=chunk_size, progress=progress)
     with ThreadPoolExecutor(plan.workers, thread_name_prefix="cachesim-replay") as pool:
         shards = _Shards(config, plan, pool)
-        accesses = feed_chunks(trace, shards.feed, chunk_size, progress)
+        accesses = feed_chunks(trace, shards.feed, chunk_size, progress, through=read_ahead)
     return shards.result(config, accesses)
+
+
+def read_ahead(chunks: Iterator[TraceChunk]) -> Iterator[TraceChunk]:
+    """The chunks of ``chunks``, the next one read (from a file: read and checked) in a thread of its own
+    while the caller works on the current one. Errors of the reader are raised in the caller."""
+    with ThreadPoolExecutor(1, thread_name_prefix="cachesim-read") as reader:
+        nxt = reader.submit(next, chunks, None)
+        while (chunk := nxt.result()) is not None:
+            nxt = reader.submit(next, chunks, None)
+            yield chunk

@@ -125,6 +125,15 @@ def test_streamed_trace_file_equals_serial(tmp_path):
     assert got.accesses == addr.size
 
 
+def test_an_error_of_the_trace_reader_reaches_the_caller():
+    def chunks():
+        yield make_chunk(_zen4_trace(1_000))
+        raise CacheSimError("trace line 1001 is broken")
+
+    with pytest.raises(CacheSimError, match="line 1001 is broken"):
+        replay_parallel(chunks(), "zen4", workers=2)
+
+
 @pytest.mark.parametrize("bad", [0, -1, 257, 1.5, "2", True, None])
 def test_bad_workers_raise_naming_the_value_and_range(bad):
     with pytest.raises(CacheSimError, match=r"workers=.* must be an integer in \[1, 256\]"):
