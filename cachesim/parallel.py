@@ -265,7 +265,7 @@ def _feed_bucket(sim: Simulator, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) 
     sim.feed_pieces(b0, b1, w, want_outcome=False)
 
 
-def replay_parallel(trace, hierarchy, *, workers: int = 2, chunk_size: int = DEFAULT_CHUNK,
+def replay_parallel(trace, hierarchy, *, workers: int, chunk_size: int = DEFAULT_CHUNK,
                     progress: bool = False) -> ReplayResult:
     """Replay a memory trace with the cache sets split among ``workers`` threads; exact.
 
