@@ -56,6 +56,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from . import _kernel as K
 from . import _parallel_kernel as PK
 from ._validate import check_allocation, check_int
 from .config import HierarchyConfig, load_hierarchy
@@ -78,6 +79,9 @@ MAX_WORKERS = 256
 #: <cachesim._parallel_kernel.select_keys>`, about 1 ns per piece and worker); with more, the threads sort
 #: each chunk by group together (about 4-5 ns per piece in all), which then costs less per worker.
 SELECT_MAX_WORKERS = 4
+
+#: Line pieces handed to the workers at a time (bounds the buffers of a worker to 3 x 8 MiB).
+ROUND = 1 << 20
 
 #: The group key takes at most this many address bits (a lookup table of ``2**MAX_KEY_BITS`` entries
 #: maps a key to its worker).
@@ -191,18 +195,20 @@ class _Shards:
         self._bufs: dict = {}
 
     def feed(self, chunk: TraceChunk) -> None:
-        """Replay one chunk: cut it into line pieces, partition them, replay each bucket in its thread."""
+        """Replay one chunk: cut it into line pieces, hand them to the workers :data:`ROUND` at a time."""
         for sub in byte_bounded(chunk):
             if sub.size is None and sub.write is None:  # loads of one byte: the pieces are the addresses
-                b0, b1, w = np.ascontiguousarray(sub.addr), _NONE, _NONE
+                pieces = (np.ascontiguousarray(sub.addr), _NONE, _NONE)
             else:
                 b0, b1, w, _ = split_pieces(sub, self.line)
-                b0, b1, w = (np.ascontiguousarray(a, dtype=np.int64) for a in (b0, b1, w))
-            if self.plan.workers <= SELECT_MAX_WORKERS:
-                self._run_all(self._select_and_feed, [(j, b0, b1, w) for j in range(self.plan.workers)])
-            else:
-                buckets = self._partition(b0, b1, w)
-                self._run_all(_feed_bucket, [(s, *bk) for s, bk in zip(self.sims, buckets)])
+                pieces = tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (b0, b1, w))
+            for lo in range(0, pieces[0].shape[0], ROUND):
+                b0, b1, w = (a[lo : lo + ROUND] if a.shape[0] else _NONE for a in pieces)
+                if self.plan.workers <= SELECT_MAX_WORKERS:
+                    self._run_all(self._select_and_feed, [(j, b0, b1, w) for j in range(self.plan.workers)])
+                else:
+                    buckets = self._partition(b0, b1, w)
+                    self._run_all(_feed_bucket, [(s, *bk) for s, bk in zip(self.sims, buckets)])
 
     def _buffers(self, owner, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> tuple:
         """Reusable output arrays for ``b0``'s pieces (empty where ``b1`` or ``w`` is empty)."""
@@ -255,7 +261,7 @@ class _Shards:
 def _feed_bucket(sim: Simulator, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> None:
     """Replay one worker's pieces (``b1``/``w`` empty: one-byte loads) through its simulator."""
     if (b1.shape[0] == 0 and w.shape[0] == 0 and not sim._sectored and not sim._may_be_dirty
-            and sim._inclusion == PK.K.NON_INCLUSIVE):
+            and sim._inclusion == K.NON_INCLUSIVE):
         sim._feed_loads(b0, np.zeros(0, dtype=np.int8), False)
         return
     if b1.shape[0] == 0:
