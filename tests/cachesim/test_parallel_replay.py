@@ -70,15 +70,17 @@ STRATEGIES = {"select": parallel.MAX_WORKERS, "sort": 0}
 
 
 @SETTINGS
-@given(hierarchies(), traces(), st.integers(1, 64), st.sampled_from(sorted(STRATEGIES)))
-def test_workers_1_to_4_give_the_serial_counters(h, ch, chunk, strategy):
+@given(hierarchies(), traces(), st.integers(1, 64), st.sampled_from(sorted(STRATEGIES)),
+       st.sampled_from([5, parallel.ROUND]))
+def test_workers_1_to_4_give_the_serial_counters(h, ch, chunk, strategy, round_size):
     serial = replay(ch, h, chunk_size=chunk)
     for workers in (1, 2, 3, 4):
         plan = plan_shards(h, workers)
         if workers > 1:  # really split
             assert plan.groups >= 2 and plan.workers == min(workers, plan.groups)
         with warnings.catch_warnings(record=True) as caught, \
-                mock.patch.object(parallel, "SELECT_MAX_WORKERS", STRATEGIES[strategy]):
+                mock.patch.object(parallel, "SELECT_MAX_WORKERS", STRATEGIES[strategy]), \
+                mock.patch.object(parallel, "ROUND", round_size):
             warnings.simplefilter("always")
             assert replay_parallel(ch, h, workers=workers, chunk_size=chunk) == serial
         assert len(caught) == (plan.workers < workers)  # a note only when there are fewer groups
