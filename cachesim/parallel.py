@@ -18,16 +18,18 @@ preset, whose L1 has 64 sets); ``G = 2**min(f, MAX_KEY_BITS)`` of them are used.
 simulates the keys ``floor(w G / N) <= key < floor((w + 1) G / N)``; one partition serves every level,
 because the lower levels only ever see requests for lines of the part they came from.
 
-How. Each chunk of the trace is cut into line pieces (as :class:`~cachesim.engine.Simulator` does). With
-at most :data:`SELECT_MAX_WORKERS` workers, thread ``w`` copies the pieces of its keys out of the chunk,
-in trace order, in one branch-free pass, and replays them; so every thread reads the whole chunk. With
-more, the chunk is sorted by key with a stable counting sort shared by the threads (each counts the keys
-of a ``1/N`` slice, then copies its pieces to the slots of their key), and worker ``w``'s pieces are one
-contiguous run of the sorted chunk, its keys one after the other, each key's pieces in trace order (the
-order between different keys does not matter: their sets are disjoint). Either way, a thread replays its
-pieces through its own simulator state with the compiled kernels, which release the GIL
-(:mod:`cachesim._parallel_kernel`). State is carried across chunks, so streamed traces
-(:func:`cachesim.open_trace`) work as in :func:`cachesim.replay`.
+How. Each chunk of the trace is cut into line pieces (as :class:`~cachesim.engine.Simulator` does) and
+handed on in rounds of at most :data:`ROUND` pieces. With at most :data:`SELECT_MAX_WORKERS` workers,
+thread ``w`` copies the pieces of its keys out of each round, in trace order, in one branch-free pass, and
+replays them; so every thread reads every round. These threads run at their own pace (no thread waits for
+the others after each round; the calling thread, which reads and cuts the next chunks meanwhile, is at
+most :data:`AHEAD` rounds ahead of the slowest). With more workers, each round is sorted by key with a
+stable counting sort shared by the threads (each counts the keys of a ``1/N`` slice, then copies its
+pieces to the slots of their key), and worker ``w``'s pieces are one contiguous run of the sorted round,
+its keys one after the other, each key's pieces in trace order (the order between different keys does not
+matter: their sets are disjoint). Either way, a thread replays its pieces through its own simulator state
+with the compiled kernels, which release the GIL (:mod:`cachesim._parallel_kernel`). State is carried
+across chunks, so streamed traces (:func:`cachesim.open_trace`) work as in :func:`cachesim.replay`.
 
 Serial fallback. Where no partition reproduces the serial counts, :func:`replay_parallel` replays
 serially and emits one :class:`SerialFallbackWarning` saying why:
@@ -49,6 +51,7 @@ hierarchy), of which it touches only its own sets.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +85,9 @@ SELECT_MAX_WORKERS = 4
 
 #: Line pieces handed to the workers at a time (bounds the buffers of a worker to 3 x 8 MiB).
 ROUND = 1 << 20
+
+#: Rounds the calling thread may be ahead of the slowest worker (free-running workers, see :class:`_Rounds`).
+AHEAD = 4
 
 #: The group key takes at most this many address bits (a lookup table of ``2**MAX_KEY_BITS`` entries
 #: maps a key to its worker).
@@ -178,6 +184,55 @@ class _ShardSimulator(Simulator):
     _kernels = PK
 
 
+class _Rounds:
+    """Rounds of line pieces that the calling thread puts and every worker thread takes, in order, each at
+    its own pace (no worker waits for another); at most :data:`AHEAD` rounds are kept."""
+
+    def __init__(self, workers: int):
+        self._cond = threading.Condition()
+        self._items: dict = {}
+        self._made = 0
+        self._done = [0] * workers
+        self._closed = self._failed = False
+
+    def put(self, item) -> bool:
+        """Add a round (waits while the slowest worker is :data:`AHEAD` rounds behind); False once a worker
+        failed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._failed or self._made - min(self._done) < AHEAD)
+            if self._failed:
+                return False
+            self._items[self._made] = item
+            self._made += 1
+            self._cond.notify_all()
+            return True
+
+    def take(self, worker: int, i: int):
+        """Round ``i`` (waits for it); None after :meth:`close` or :meth:`fail`."""
+        with self._cond:
+            self._cond.wait_for(lambda: i < self._made or self._closed or self._failed)
+            return None if self._failed or i >= self._made else self._items[i]
+
+    def release(self, worker: int, i: int) -> None:
+        """``worker`` is done with round ``i``; rounds every worker is done with are dropped."""
+        with self._cond:
+            self._done[worker] = i + 1
+            low = min(self._done)
+            for k in [k for k in self._items if k < low]:
+                del self._items[k]
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def fail(self) -> None:
+        with self._cond:
+            self._failed = True
+            self._cond.notify_all()
+
+
 class _Shards:
     """The per-thread simulators of one parallel replay and the partition of each chunk among them."""
 
@@ -193,6 +248,10 @@ class _Shards:
         self.first_key = np.array([plan.groups * j // n for j in range(n + 1)])
         self.line = config.levels[0].line
         self._bufs: dict = {}
+        self._rounds = self._workers = None
+        if n <= SELECT_MAX_WORKERS:  # free-running workers, each selecting its pieces from every round
+            self._rounds = _Rounds(n)
+            self._workers = [pool.submit(self._select_loop, j) for j in range(n)]
 
     def feed(self, chunk: TraceChunk) -> None:
         """Replay one chunk: cut it into line pieces, hand them to the workers :data:`ROUND` at a time."""
@@ -204,11 +263,35 @@ class _Shards:
                 pieces = tuple(np.ascontiguousarray(a, dtype=np.int64) for a in (b0, b1, w))
             for lo in range(0, pieces[0].shape[0], ROUND):
                 b0, b1, w = (a[lo : lo + ROUND] if a.shape[0] else _NONE for a in pieces)
-                if self.plan.workers <= SELECT_MAX_WORKERS:
-                    self._run_all(self._select_and_feed, [(j, b0, b1, w) for j in range(self.plan.workers)])
-                else:
+                if self._rounds is None:
                     buckets = self._partition(b0, b1, w)
                     self._run_all(_feed_bucket, [(s, *bk) for s, bk in zip(self.sims, buckets)])
+                elif not self._rounds.put((b0, b1, w)):
+                    self.finish()  # raises the failed worker's error
+
+    def _select_loop(self, j: int) -> None:
+        """Worker ``j``: replay its pieces of every round, in order, until the rounds are closed."""
+        try:
+            i = 0
+            while (item := self._rounds.take(j, i)) is not None:
+                self._select_and_feed(j, *item)
+                self._rounds.release(j, i)
+                i += 1
+        except BaseException:
+            self._rounds.fail()
+            raise
+
+    def finish(self) -> None:
+        """Wait for the workers to replay every round (raises a worker's error)."""
+        if self._rounds is not None:
+            self._rounds.close()
+            for f in self._workers:
+                f.result()
+
+    def abort(self) -> None:
+        """Stop the workers after their current round (the caller failed)."""
+        if self._rounds is not None:
+            self._rounds.fail()
 
     def _buffers(self, owner, b0: np.ndarray, b1: np.ndarray, w: np.ndarray) -> tuple:
         """Reusable output arrays for ``b0``'s pieces (empty where ``b1`` or ``w`` is empty)."""
@@ -278,7 +361,9 @@ def replay_parallel(trace, hierarchy, *, workers: int, chunk_size: int = DEFAULT
     Parameters
     ----------
     trace : array of int, TraceChunk or iterable of TraceChunk
-        As for :func:`cachesim.replay` (streamed chunk by chunk; state is kept across chunks).
+        As for :func:`cachesim.replay` (streamed chunk by chunk; state is kept across chunks). The next
+        chunks are read while earlier ones replay, so an iterable must not change a chunk's arrays after
+        yielding it (the readers of :func:`cachesim.open_trace` yield new arrays each time).
     hierarchy : HierarchyConfig, LevelConfig, preset name, dict or path
     workers : int
         Threads, in ``[1, MAX_WORKERS]``.
@@ -315,7 +400,12 @@ def replay_parallel(trace, hierarchy, *, workers: int, chunk_size: int = DEFAULT
         return replay(trace, config, chunk_size=chunk_size, progress=progress)
     with ThreadPoolExecutor(plan.workers, thread_name_prefix="cachesim-replay") as pool:
         shards = _Shards(config, plan, pool)
-        accesses = feed_chunks(trace, shards.feed, chunk_size, progress, through=read_ahead)
+        try:
+            accesses = feed_chunks(trace, shards.feed, chunk_size, progress, through=read_ahead)
+        except BaseException:
+            shards.abort()
+            raise
+        shards.finish()
     return shards.result(config, accesses)
 
 

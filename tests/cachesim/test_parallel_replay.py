@@ -4,6 +4,7 @@ policy, inclusion, write policy and sectoring; serial fallbacks and bad ``worker
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from unittest import mock
 
@@ -134,6 +135,25 @@ def test_an_error_of_the_trace_reader_reaches_the_caller():
 
     with pytest.raises(CacheSimError, match="line 1001 is broken"):
         replay_parallel(chunks(), "zen4", workers=2)
+
+
+def test_a_failing_worker_stops_the_replay_with_its_error():
+    """The caller is blocked on a full queue of rounds when the workers fail: it must wake up and raise."""
+    addr = _zen4_trace(2_000)
+    outcome: list = []
+
+    def run():
+        with mock.patch.object(parallel, "ROUND", 5), \
+                mock.patch.object(parallel._Shards, "_select_and_feed", side_effect=RuntimeError("boom")):
+            try:
+                replay_parallel(addr, "zen4", workers=2)
+            except RuntimeError as e:
+                outcome.append(str(e))
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive() and outcome == ["boom"]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 257, 1.5, "2", True, None])
