@@ -32,7 +32,8 @@ def add_parser(sub):
         default=None,
         metavar="N",
         help="threads that split the cache sets among them (same counts as 1; default 1). A hierarchy "
-        "whose sets cannot be split (random policy, XOR indexing) replays serially, with one note on stderr",
+        "whose sets cannot be split (a random policy, XOR indexing among several levels) replays "
+        "serially, with one note on stderr",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_progress_arguments(p)
@@ -66,7 +67,8 @@ def run(args) -> int:
             out["workers"] = plan.workers
         emit_json(out)
     else:
-        print(f"{trace.path} ({trace.format}), {seconds:.2f} s")
+        threads = "" if args.workers is None else f", workers={plan.workers}"
+        print(f"{trace.path} ({trace.format}), {seconds:.2f} s{threads}")
         print(result)
     return 0
 

@@ -252,6 +252,9 @@ def test_cli_workers_2_prints_the_serial_counters(capsys, trace_file):
         runs[w] = json.loads(out)
     assert runs["1"]["levels"] == runs["2"]["levels"] == replay(addr, "zen4").to_dict()["levels"]
     assert (runs["1"]["workers"], runs["2"]["workers"]) == (1, 2)
+    status, out, err = _cli(capsys, "replay", str(path), "--hierarchy", "zen4", "--workers", "2")
+    assert status == 0 and out.splitlines()[0].endswith(", workers=2")
+    assert str(replay(addr, "zen4")) in out
 
 
 @pytest.mark.parametrize("bad", ["0", "-3", "1.5", "two"])
