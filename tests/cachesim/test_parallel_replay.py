@@ -205,7 +205,7 @@ def test_one_xor_indexed_level_splits_by_its_folded_set_index():
     rng = np.random.default_rng(10)
     addr = rng.integers(0, 1 << 20, 20_000)  # high line bits change the folded set index
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", SerialFallbackWarning)
         assert replay_parallel(addr, h, workers=3, chunk_size=3_000) == replay(addr, h)
 
 
