@@ -142,8 +142,8 @@ def _uncoupled_reason(config: HierarchyConfig) -> str:
             return (f"level {c.name!r} has policy={c.policy!r}, whose victims come from one random stream "
                     "shared by all its sets")
         if c.index_hash != "modulo" and len(config.levels) > 1:
-            return (f"level {c.name!r} has index_hash={c.index_hash!r} and other levels do not: no split of "
-                    "the lines keeps the sets of both indexings together")
+            return (f"level {c.name!r} has index_hash={c.index_hash!r} in a hierarchy of several levels: no "
+                    "split of the lines keeps the sets of every level together")
     return ""
 
 
