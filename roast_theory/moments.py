@@ -89,7 +89,7 @@ def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: s
             xw = X * W
             variance = _tiles.cross_tile_weighted(X * X, W * W, p) + _tiles.cross_tile_weighted(xw, xw, p)
         elif sign == "tile":
-            variance = _tiles.tile_sign_weighted_lag_sum(X, W, p)
+            variance = _kl.tile_sign_variance(X, W, n_s, align)
         else:
             bias, variance = _kl.none_sign_moments(X, W, n_s, align)
             mean = inner + bias
@@ -181,14 +181,17 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     ``Var = sum_{t(i) != t(j)} (x_i^2 w_j^2 + x_i w_i x_j w_j) p(o(j) - o(i))``,
     ``p(d) = P(s_a - s_b = d) = (S - |d|)_+ / S^2``; per-tile sign:
     ``Var = sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (lags never wrap), summed over tile pairs
-    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` (``O(n Z + Z^2 log Z)``).
+    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W``: ``p`` is linear in ``|d|`` on the lags, so the
+    weighted sums are prefix sums along the diagonals of the Gram matrices (``O(n Z^2)`` for the Gram
+    products, ``O(Z^2)`` after; :mod:`roast_theory._gram_lags`).
 
     Kernel placement without sign: ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)``,
     ``S_ab = C_ab + D_ab``; ``E = <x, w> + sum_{a != b} sum_d p(d) C_ab(d)`` and
     ``Var = sum_{a<b} Var S_ab(lag) + sum_a sum_{b != c} Cov(S_ab(s_a - s_b), S_ac(s_a - s_c))``, the
     covariances from the three-tile law above (given ``s_a`` the two lags are independent). Lag sums use FFT
-    cross-correlations, the pair sums 2-D correlations of the Gram matrices, the three-tile sums per-tile lag
-    profiles ``R_a = sum_{b != a} S_ab`` (``O(n Z + Z^2 log Z + n_tiles^2 Z)``).
+    cross-correlations, the sums over all tile pairs the diagonals of the Gram matrices (both laws are linear
+    in ``|i|``-distances when ``S >= 2 (Z - 1) // A``; otherwise 2-D correlations of the Gram matrices), the
+    three-tile sums per-tile lag profiles ``R_a = sum_{b != a} S_ab`` (``O(n Z^2 + n_tiles^2 Z)``).
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
