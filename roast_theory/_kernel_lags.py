@@ -279,12 +279,30 @@ def shifted_window_energy(V: np.ndarray, C: np.ndarray, s: int, align: int) -> n
     if hi_mid - lo_mid + 1 <= 2 * align:
         u = np.arange(top)
         return (_window_at(csv, u, s, align) ** 2 * _window_at(csc, u, s, align)).sum(axis=1)
-    u = np.concatenate([np.arange(lo_mid), np.arange(hi_mid + 1, top)])
-    edge = (_window_at(csv, u, s, align) ** 2 * _window_at(csc, u, s, align)).sum(axis=1)
+    (lo_v, up_v, tot_v), (lo_c, up_c, tot_c) = _edge_windows(csv, s, align), _edge_windows(csc, s, align)
+    edge = np.einsum("ij,ij->i", lo_v * lo_v, lo_c) + np.einsum("ij,ij->i", up_v * up_v, up_c)
     rep = np.arange(lo_mid, lo_mid + align)  # one u per residue class in the middle
     count = (hi_mid - rep) // align + 1
-    mid = (_window_at(csv, rep, s, align) ** 2 * _window_at(csc, rep, s, align)) @ count
+    mid = ((tot_v * tot_v * tot_c)[:, rep % align]) @ count
     return edge + mid
+
+
+def _edge_windows(cs: np.ndarray, s: int, align: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window sums ``G(u)`` at the lower edge ``u < Z - 1``, at the upper edge ``A (S - 1) < u < A (S - 1)
+    + Z``, and the residue-class totals ``(rows, A)`` (``G`` of the middle), when the middle is not empty.
+
+    Lower edge: the window reaches below 0, ``G(u) = cs(u)``. Upper edge: with ``q = u - A S`` (in
+    ``[1 - A, Z - A)``), ``G(u) = total(u mod A) - cs(q)`` for ``q >= 0`` and the class total otherwise.
+    """
+    z = cs.shape[1]
+    width = min(align, z)
+    last = np.arange(width) + align * ((z - 1 - np.arange(width)) // align)
+    totals = np.zeros((cs.shape[0], align))
+    totals[:, :width] = cs[:, last]
+    upper = totals[:, np.arange(1 - align, z - align) % align]
+    if z > align:
+        upper[:, align - 1:] -= cs[:, :z - align]
+    return cs[:, :z - 1], upper, totals
 
 
 def none_sign_weight_mse(W: np.ndarray, mask: np.ndarray, s: int, align: int) -> float:

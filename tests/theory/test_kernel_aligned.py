@@ -42,6 +42,7 @@ CASES = [  # n, tile, memory, align; m - Z small enough to enumerate, lags wider
     (7, 3, 9, 1), (6, 2, 8, 1), (9, 3, 8, 1), (7, 3, 11, 2), (8, 3, 10, 3), (7, 3, 12, 4), (5, 2, 9, 8),
     (6, 2, 20, 1), (6, 3, 30, 2), (5, 3, 40, 3),  # many starts: window sums constant in the middle
     (8, 4, 6, 1), (9, 5, 9, 1), (10, 5, 13, 1),  # fewer starts than lags: clipped laws (FFT-grid path)
+    (6, 2, 40, 4), (5, 2, 30, 3),  # align > tile with many starts
 ]
 
 
