@@ -181,3 +181,31 @@ def general_symbolic_rows() -> list:
         rows.append(_row(f"exact rational n=5 m=13: {name}", label, "exact", package[name],
                          float(d.evaluate(values, 5, 13)), rel=1e-12))
     return rows
+
+
+def tile_symbolic_rows() -> list:
+    """C2/C3 (circular and kernel placement): the indicator-expectation derivation equals the closed form
+    exactly on an exact-rational instance, and the package's float value agrees with it."""
+    from fractions import Fraction
+
+    from .moments import tile_hashing_moments
+    from .symbolic_tiles import TILE_NAMES, derive_tiles
+
+    rng = np.random.default_rng(31)
+    x = [[Fraction(int(v), 7) for v in rng.integers(-9, 10, 3)] for _ in range(3)]
+    w = [[Fraction(int(v), 5) for v in rng.integers(-9, 10, 3)] for _ in range(3)]
+    xf, wf = np.array(x, dtype=float).ravel(), np.array(w, dtype=float).ravel()
+    cases = {"circular": [(7, 1)], "kernel": [(9, 2), (5, 1)]}  # (memory, align); m=5: clipped laws
+    rows = []
+    for name in TILE_NAMES:
+        d = derive_tiles(name)
+        sign = "tile" if name.startswith("C2") else "none"
+        for memory, align in cases[d.placement]:
+            derived, closed = d.evaluate(x, w, memory, align)
+            label, formula = f"{name} m={memory} A={align}", name.replace("-mean", "")
+            rows.append(VerificationRow(f"derived == closed (exact), {label}", formula, "exact",
+                                        float(closed), float(derived), (), None, derived == closed))
+            res = tile_hashing_moments(xf, wf, memory, 3, sign, d.placement, align=align)
+            rows.append(_row(f"float == exact rational, {label}", formula, "exact", float(closed),
+                             res.mean if name.endswith("mean") else res.variance, rel=1e-12))
+    return rows

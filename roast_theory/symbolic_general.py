@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ._symbols import M, N, T, W, X, Z
 from .errors import RoastTheoryError
+from .symbolic_tiles import TILE_NAMES, derive_tiles
 
-N, T, Z = sp.symbols("n T Z", integer=True, positive=True)
-M = sp.Symbol("m", positive=True)
-X, W = sp.IndexedBase("x"), sp.IndexedBase("w")
 _t, _a, _o = sp.symbols("t a o", integer=True)
 
 
@@ -171,14 +170,17 @@ def derive(name: str) -> GeneralDerivation:
 
     Parameters
     ----------
-    name : {"A", "A-mean-nosign", "weight-mse", "B1", "B3-global"}
+    name : {"A", "A-mean-nosign", "weight-mse", "B1", "B3-global", "C1", "C2", "C3", "C3-mean", "C2-kernel", \
+            "C3-kernel", "C3-kernel-mean"}
         ``A``: ``Var <w_hat, x>`` with signs (closed form ``Q(x, w)/m``); ``A-mean-nosign``: the mean without
         signs; ``weight-mse``: ``E|w_hat - w|^2 = (n - 1)|w|^2/m``; ``B1``: the hashed kernel ``Q(x, x2)/m``;
         ``B3-global``: ``V_G = Q(x, w)/m`` for the concatenated modules (``V_L``: ``A`` summed per module).
+        The tiled results ``C2``, ``C3``, ``C3-mean`` and their ``-kernel`` versions come from
+        :func:`roast_theory.symbolic_tiles.derive_tiles` (checked on exact-rational instances).
 
     Returns
     -------
-    GeneralDerivation
+    GeneralDerivation or TileDerivation
     """
     s = lambda *vs: sp.Sum(sp.Mul(*[v[_t] for v in vs]), (_t, 0, N - 1))  # noqa: E731
     if name in ("A", "B3-global"):
@@ -195,7 +197,10 @@ def derive(name: str) -> GeneralDerivation:
         return GeneralDerivation(name, _weight_mse_derived(), (N - 1) * s(W, W) / M)
     if name == "C1":
         return GeneralDerivation(name, _tile_variance_c1(), _c1_closed())
-    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of {', '.join(NAMES)}")
+    if name in TILE_NAMES:
+        return derive_tiles(name)
+    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of "
+                           f"{', '.join(NAMES + TILE_NAMES)}")
 
 
 def _offset_sum(pi_block, vectors):
