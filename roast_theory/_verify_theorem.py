@@ -147,6 +147,27 @@ def kernel_rows(trials: int, seed: int) -> list:
                             seed=seed + 810 + i, align=align)
         rows.append(_mc_row(f"E|w_hat - w|^2: Z=8, no sign, kernel, align={align}", "C4-kernel", res.mse,
                             est))
+    return rows + _tile_sharing_rows(trials, seed)
+
+
+def _tile_sharing_rows(trials: int, seed: int) -> list:
+    """B3 under tile hashing (modules of 32 and 16 in chunks of 8, m = 40): global and local vs MC."""
+    from .montecarlo import mc_total_inner_product
+    from .tile_sharing import tile_sharing_variance
+
+    x, w = builtin_vectors()
+    xs, ws = [x[:32], x[32:]], [w[:32], w[32:]]
+    rows = []
+    for i, (sign, placement) in enumerate([("tile", "circular"), ("none", "kernel")]):
+        res = tile_sharing_variance(xs, ws, 40, 8, sign, placement)
+        for j, sharing in enumerate(("global", "local")):
+            est = mc_total_inner_product(xs, ws, memory=40, sharing=sharing, tile=8, sign=sign,
+                                         placement=placement, trials=trials, seed=seed + 820 + 2 * i + j)
+            mean, var = getattr(res, f"{sharing}_mean"), getattr(res, f"{sharing}_variance")
+            label = f"B3 tiles Z=8 {sharing}, sign={sign}, {placement}"
+            if sign == "none":
+                rows.append(_mc_row(f"mean: {label}", "B3-tiles", mean, est, "mean"))
+            rows.append(_mc_row(f"variance: {label}", "B3-tiles", var, est, "variance"))
     return rows
 
 

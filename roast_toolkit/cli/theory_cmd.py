@@ -148,6 +148,11 @@ def _configure_sharing(p: argparse.ArgumentParser) -> None:
                    help="whole-slot local budgets m_1,...,m_k summing to --memory (default: by size)")
     p.add_argument("--scales", default=None,
                    help="module scales of the global array: 'optimal', or lambda_1,...,lambda_k (default 1)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="also compare under tile hashing: modules in chunks of TILE (adds 'tile_hashing')")
+    p.add_argument("--sign", default="element", help="with --tile: element | tile | none")
+    p.add_argument("--placement", default="circular", help="with --tile: circular | kernel")
+    p.add_argument("--align", type=int, default=1, help="with --tile and kernel placement: start alignment")
 
 
 def _sharing_options(args, xs, ws):
@@ -181,6 +186,12 @@ def _run_sharing(args) -> Outcome:
         payload["allocation"] = alloc.to_dict()
     except RoastTheoryError as exc:
         payload["allocation"] = {"error": str(exc)}
+    if args.tile is not None:
+        from roast_theory.tile_sharing import tile_sharing_variance
+
+        tiled = tile_sharing_variance(xs, ws, args.memory, args.tile, args.sign, args.placement,
+                                      align=args.align, scales=scales, local_slots=slots)
+        payload["tile_hashing"] = {**tiled.to_dict(), "global_wins": tiled.global_wins()}
     return Outcome(payload, _fmt(payload))
 
 
