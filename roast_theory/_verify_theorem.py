@@ -176,7 +176,7 @@ def general_symbolic_rows() -> list:
     from fractions import Fraction
 
     from .moments import element_hashing_moments, tile_hashing_moments, weight_mse
-    from .sharing import kernel_variance
+    from .sharing import kernel_variance, module_output_variance
     from .symbolic_general import NAMES, derive
 
     rng = np.random.default_rng(23)
@@ -192,15 +192,21 @@ def general_symbolic_rows() -> list:
     wt = [ws[:2], ws[2:4], [ws[4], Fraction(-2, 9)]]
     flat = lambda t: np.array([float(v) for row in t for v in row])  # noqa: E731
     package["C1"] = tile_hashing_moments(flat(xt), flat(wt), 13, 2).variance
+    lam = Fraction(3, 2)  # B2: module 0 = the first 3 elements, scale 3/2, 8 of the 13 slots locally
+    b2 = module_output_variance([xf[:3], xf[3:]], [wf[:3], wf[3:]], 0, 13, scales=[float(lam), 1.0],
+                                local_slots=(8, 5))
+    package["B2-global"], package["B2-local"] = b2.global_variance, b2.local_variance
+    us = [v / lam for v in ws[:3]] + ws[3:]
     rows = []
     for name in NAMES:
         d = derive(name)
         label = name if len(name) <= 10 else "A"
         rows.append(VerificationRow(f"sympy general n: {name} == closed form", label, "sympy", 0.0, 0.0, (),
                                     None, d.matches))
-        values = {"x": xt, "w": wt} if name == "C1" else {"x": xs, "w": ws, "x2": ws}
+        values = {"x": xt, "w": wt} if name == "C1" else {"x": xs, "w": ws, "x2": ws, "u": us}
+        module = (3, 8, lam) if name.startswith("B2") else None
         rows.append(_row(f"exact rational n=5 m=13: {name}", label, "exact", package[name],
-                         float(d.evaluate(values, 5, 13)), rel=1e-12))
+                         float(d.evaluate(values, 5, 13, module=module)), rel=1e-12))
     return rows
 
 

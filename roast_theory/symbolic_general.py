@@ -48,13 +48,30 @@ def _coarsenings(pi):
         yield [sum((pi[b] for b in g), []) for g in grouping], mu
 
 
+#: Module ``l`` of result B2: its ``n_l`` elements are the first ones, ``m_l`` its local slots, ``lambda``
+#: its scale; ``u`` the stored values of every module (``u_l = w_l / lambda_l``).
+NL, ML, LAM = sp.Symbol("n_l", integer=True, positive=True), sp.Symbol("m_l", positive=True), \
+    sp.Symbol("lambda", positive=True)
+U = sp.IndexedBase("u")
+
+
+@dataclass(frozen=True)
+class _Module:
+    """A vector supported on module ``l`` only (indices ``t < n_l``), zero elsewhere."""
+
+    base: sp.IndexedBase
+
+
 def _power_sum(vectors, positions):
-    """``Sum_t prod_{p} v_p[t]`` (element level)."""
-    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, 0, N - 1))
+    """``Sum_t prod_{p} v_p[t]`` (element level; over ``t < n_l`` when a factor lives on module ``l``)."""
+    upper = NL if any(isinstance(vectors[p], _Module) for p in positions) else N
+    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, 0, upper - 1))
 
 
 def _at(v):
     """``v[t]`` for an indexed vector, the constant itself otherwise (the all-ones vector is ``1``)."""
+    if isinstance(v, _Module):
+        return v.base[_t]
     return v[_t] if isinstance(v, sp.IndexedBase) else v
 
 
@@ -143,16 +160,19 @@ class GeneralDerivation:
                                      lambda z: sp.Sum(sp.expand(z.function), *z.limits).expand().doit())
         return sp.simplify(e)
 
-    def evaluate(self, values: dict, n: int, memory) -> sp.Rational:
+    def evaluate(self, values: dict, n: int, memory, module=None) -> sp.Rational:
         """Exact value for concrete ``n`` and vectors (``values = {"x": [...], "w": [...], ...}``).
 
         For ``C1`` the vectors are ``(T, Z)`` nested lists (tile ``a``, offset ``o``) and ``n`` is ignored.
+        For ``B2-*`` ``module = (n_l, m_l, lambda)``: module ``l`` is the first ``n_l`` elements.
         """
         first = next(iter(values.values()))
         if self.name == "C1":
             sizes = {T: len(first), Z: len(first[0])}
         else:
             sizes = {N: n}
+        if module is not None:
+            sizes.update({NL: module[0], ML: sp.nsimplify(module[1]), LAM: sp.nsimplify(module[2])})
         expr = self.derived.subs({**sizes, M: sp.Integer(memory)}).doit()
         subs = {}
         for name, vals in values.items():
@@ -170,11 +190,15 @@ def derive(name: str) -> GeneralDerivation:
 
     Parameters
     ----------
-    name : {"A", "A-mean-nosign", "weight-mse", "B1", "B3-global", "C1", "C2", "C3", "C3-mean", "C2-kernel", \
-            "C3-kernel", "C3-kernel-mean"}
+    name : str
+        One of :data:`NAMES` (proved symbolically) or :data:`TILE_NAMES` (``"C2"``, ``"C3"``, ``"C3-mean"``
+        and their ``-kernel`` versions, checked on exact-rational instances).
         ``A``: ``Var <w_hat, x>`` with signs (closed form ``Q(x, w)/m``); ``A-mean-nosign``: the mean without
         signs; ``weight-mse``: ``E|w_hat - w|^2 = (n - 1)|w|^2/m``; ``B1``: the hashed kernel ``Q(x, x2)/m``;
         ``B3-global``: ``V_G = Q(x, w)/m`` for the concatenated modules (``V_L``: ``A`` summed per module).
+        ``B2-global``: module ``l``'s output ``lambda <x_l, u_hat_l>`` with every module's stored values ``u``
+        in ``m`` slots, ``(lambda^2/m)[|x_l|^2 |u|^2 + <x_l, u_l>^2 - 2 sum_l x_i^2 u_i^2]`` (sums over
+        ``t < n_l`` for module ``l``); ``B2-local``: the module alone in ``m_l`` slots, ``Q(x_l, w_l)/m_l``.
         The tiled results ``C2``, ``C3``, ``C3-mean`` and their ``-kernel`` versions come from
         :func:`roast_theory.symbolic_tiles.derive_tiles` (checked on exact-rational instances).
 
@@ -197,10 +221,28 @@ def derive(name: str) -> GeneralDerivation:
         return GeneralDerivation(name, _weight_mse_derived(), (N - 1) * s(W, W) / M)
     if name == "C1":
         return GeneralDerivation(name, _tile_variance_c1(), _c1_closed())
+    if name in ("B2-global", "B2-local"):
+        return _b2(name)
     if name in TILE_NAMES:
         return derive_tiles(name)
     raise RoastTheoryError(f"name={name!r} is not derived here: choose one of "
                            f"{', '.join(NAMES + TILE_NAMES)}")
+
+
+def _b2(name: str) -> GeneralDerivation:
+    """B2: module ``l``'s output ``lambda <x_l, u_hat_l>``; globally ``u`` is every module's stored values in
+    ``m`` slots, locally the module alone (``w_l``) in ``m_l`` slots."""
+    xl = _Module(X)
+    if name == "B2-global":
+        var = _element_second_moment((xl, U, xl, U), True) - _element_mean(xl, U, True) ** 2
+        s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
+        closed = LAM**2 / M * (s(xl, xl) * s(U, U) + s(xl, U) ** 2 - 2 * s(xl, xl, U, U))
+        return GeneralDerivation(name, LAM**2 * var, closed)
+    wl = _Module(W)
+    var = _element_second_moment((xl, wl, xl, wl), True) - _element_mean(xl, wl, True) ** 2
+    s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
+    closed = (s(xl, xl) * s(wl, wl) + s(xl, wl) ** 2 - 2 * s(xl, xl, wl, wl)) / ML
+    return GeneralDerivation(name, var.subs(M, ML), closed)
 
 
 def _offset_sum(pi_block, vectors):
@@ -255,4 +297,4 @@ def _c1_closed():
 
 
 #: Results :func:`derive` knows.
-NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B3-global", "C1")
+NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B2-global", "B2-local", "B3-global", "C1")
