@@ -144,6 +144,17 @@ def _diagonal_classes(totals: np.ndarray, step: int) -> np.ndarray:
 
 
 def gram_pairs(X: np.ndarray, W: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """The two Gram pairs ``(X^T X, W^T W)`` and ``(X^T W, W^T X)`` whose lag sums add up to ``T``."""
-    h = X.T @ W
-    return (X.T @ X, W.T @ W), (h, np.ascontiguousarray(h.T))
+    """The two Gram pairs ``(X^T X, W^T W)`` and ``(X^T W, W^T X)`` whose lag sums add up to ``T``.
+
+    Tiles where ``x`` is zero add nothing to ``X^T X`` and ``X^T W`` and are left out (one output of a
+    layer touches one column of tiles only).
+    """
+    rows = nonzero_rows(X)
+    xs = X[rows]
+    h = xs.T @ W[rows]
+    return (xs.T @ xs, W.T @ W), (h, np.ascontiguousarray(h.T))
+
+
+def nonzero_rows(X: np.ndarray) -> np.ndarray:
+    """Indices of the tiles (rows) with a non-zero entry."""
+    return np.flatnonzero(np.any(X != 0, axis=1))

@@ -192,8 +192,10 @@ def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int,
     length = sfft.next_fast_len(2 * tile - 1, real=True)
     pvec = _lag_weights(length, tile, s, align)
     fx, fw = sfft.rfft(X, n=length, axis=1), sfft.rfft(W, n=length, axis=1)
-    xp = sfft.irfft(fx * sfft.rfft(pvec), n=length, axis=1)[:, :tile]
-    m1 = xp @ W.T  # m1[a, b] = sum_d p(d) C_ab(d)
+    rows = _gram_lags.nonzero_rows(X)  # m1[a, :] = 0 where tile a of x is zero
+    m1 = np.zeros((X.shape[0], W.shape[0]))
+    xp = sfft.irfft(fx[rows] * sfft.rfft(pvec), n=length, axis=1)[:, :tile]
+    m1[rows] = xp @ W.T  # m1[a, b] = sum_d p(d) C_ab(d)
     bias = float(m1.sum() - np.trace(m1))
     nn = m1 + m1.T  # nn[a, b] = p . S_ab
     diag_n = np.diag(nn)
@@ -235,8 +237,10 @@ def _lag_weights(length: int, tile: int, s: int, align: int) -> np.ndarray:
 
 def _same_tile(fx: np.ndarray, fw: np.ndarray, length: int, pvec: np.ndarray) -> tuple[np.ndarray, float]:
     """Per-tile ``S_aa = C_aa + D_aa`` (rows, FFT-indexed; ``D_aa(d) = C_aa(-d)``) from the row spectra,
-    and ``sum_a sum_d p(d) [C_aa(d)^2 + C_aa(d) D_aa(d)]``."""
-    c_aa = sfft.irfft(np.conj(fx) * fw, n=length, axis=1)
+    and ``sum_a sum_d p(d) [C_aa(d)^2 + C_aa(d) D_aa(d)]`` (rows of tiles where ``x`` or ``w`` is zero are
+    zero and left out)."""
+    rows = np.flatnonzero(np.any(fx != 0, axis=1) & np.any(fw != 0, axis=1))
+    c_aa = sfft.irfft(np.conj(fx[rows]) * fw[rows], n=length, axis=1)
     s_aa = c_aa + c_aa[:, (-np.arange(length)) % length]
     return s_aa, float((c_aa * s_aa).sum(axis=0) @ pvec)
 
