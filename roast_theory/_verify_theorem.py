@@ -147,7 +147,26 @@ def kernel_rows(trials: int, seed: int) -> list:
                             seed=seed + 810 + i, align=align)
         rows.append(_mc_row(f"E|w_hat - w|^2: Z=8, no sign, kernel, align={align}", "C4-kernel", res.mse,
                             est))
-    return rows + _tile_sharing_rows(trials, seed)
+    return rows + _tile_sharing_rows(trials, seed) + _layer_rows()
+
+
+def _layer_rows() -> list:
+    """Layer quantities: the eigen route against the per-element-sign closed form, and the trace of the
+    output covariance against the layer error of one input row (no sign, kernel placement, align 2)."""
+    from . import layer_moments as lm
+
+    rng = np.random.default_rng(41)
+    x, w = rng.standard_normal((4, 12)), rng.standard_normal((12, 10)) + 0.5
+    opts = lm._hashing("element", "circular", 1, (4, 5), 40)
+    rows = [_row("layer E||XW_hat - XW||^2: eigen route == closed form", "layer", "exact",
+                 lm.layer_output_mse(x, w, 40, (4, 5)).mse, lm._general_layer_mse(x, w, opts), rel=1e-12)]
+    mse = lm.layer_output_mse(x[:1], w, 40, (4, 5), "none", "kernel", 2).mse
+    cov = lm.output_covariance(x[0], w, 40, (4, 5), "none", "kernel", 2)
+    bias = np.array([lm._output_moments(x[0], n, w, ("none", "kernel", 2, (4, 5), 40))[0]
+                     for n in range(w.shape[1])])
+    rows.append(_row("layer MSE == trace(output cov) + |bias|^2, no sign, kernel", "layer", "exact", mse,
+                     float(np.trace(cov.covariance) + bias @ bias), rel=1e-12))
+    return rows
 
 
 def _tile_sharing_rows(trials: int, seed: int) -> list:
