@@ -252,16 +252,19 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
 
     Parameters
     ----------
-    w : array_like, shape (n,)
+    w : array_like, shape (n,) or (K, N)
+        A vector in chunks of ``tile``, or a weight matrix in ``(BK, BN)`` blocks (ROAST-MM B-tiles, the
+        layout of :func:`block_tile_moments`).
     memory : int
-    tile : int
-        Chunk size ``Z`` (1: element hashing).
+    tile : int or (int, int)
+        Chunk size ``Z`` (1: element hashing), or the block ``(BK, BN)`` for a 2-D ``w``.
     sign : {"element", "tile", "none"}
     placement : {"circular", "kernel"}
 
     Returns
     -------
     WeightError
+        ``tile`` is the tile size ``Z`` (``BK * BN`` for blocks).
 
     Notes
     -----
@@ -276,11 +279,9 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    wv = check_vector("w", w)
-    z = check_int("tile", tile, low=1)
+    W, mask, z = _weight_tiles(w, tile)
+    wv = W[mask > 0]
     m = check_memory(memory, z, placement)
-    W = _tiles.chunk_matrix(wv, z)
-    mask = _tiles.chunk_matrix(np.ones_like(wv), z)
     n_t = mask.sum(axis=1)
     norm_sq = float(wv @ wv)
     if placement == "circular":
@@ -299,3 +300,14 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
             mse = _tiles.cross_tile_weighted(mask, W * W, _kl.lag_probability(n_s, a))
     return WeightError(mse=float(mse), norm_sq=norm_sq, memory=m, tile=z, sign=sign,
                        formula="A" if z == 1 else "C4")
+
+
+def _weight_tiles(w, tile) -> tuple[np.ndarray, np.ndarray, int]:
+    """Tile matrix of ``w``, its 0/1 occupancy mask and the tile size: 1-D chunks or 2-D blocks."""
+    if np.ndim(w) == 2:
+        wv = check_vector("w", w, ndim=2)
+        bk, bn = check_tile_pair(tile)
+        return (_tiles.block_matrix(wv, bk, bn), _tiles.block_matrix(np.ones_like(wv), bk, bn), bk * bn)
+    wv = check_vector("w", w)
+    z = check_int("tile", tile, low=1)
+    return _tiles.chunk_matrix(wv, z), _tiles.chunk_matrix(np.ones_like(wv), z), z
