@@ -234,7 +234,7 @@ def tile_symbolic_rows() -> list:
     exactly on an exact-rational instance, and the package's float value agrees with it."""
     from fractions import Fraction
 
-    from .moments import tile_hashing_moments
+    from .moments import tile_hashing_moments, weight_mse
     from .symbolic_tiles import TILE_NAMES, derive_tiles
 
     rng = np.random.default_rng(31)
@@ -245,13 +245,17 @@ def tile_symbolic_rows() -> list:
     rows = []
     for name in TILE_NAMES:
         d = derive_tiles(name)
-        sign = "tile" if name.startswith("C2") else "none"
+        sign = "none" if name.startswith("C3") or name.endswith("nosign") else "tile"
         for memory, align in cases[d.placement]:
             derived, closed = d.evaluate(x, w, memory, align)
-            label, formula = f"{name} m={memory} A={align}", name.replace("-mean", "")
+            label, formula = f"{name} m={memory} A={align}", name.replace("-mean", "").replace("-nosign", "")
             rows.append(VerificationRow(f"derived == closed (exact), {label}", formula, "exact",
                                         float(closed), float(derived), (), None, derived == closed))
-            res = tile_hashing_moments(xf, wf, memory, 3, sign, d.placement, align=align)
-            rows.append(_row(f"float == exact rational, {label}", formula, "exact", float(closed),
-                             res.mean if name.endswith("mean") else res.variance, rel=1e-12))
+            if name.startswith("C4"):
+                value = weight_mse(wf, memory, 3, sign, d.placement, align=align).mse
+            else:
+                res = tile_hashing_moments(xf, wf, memory, 3, sign, d.placement, align=align)
+                value = res.mean if name.endswith("mean") else res.variance
+            rows.append(_row(f"float == exact rational, {label}", formula, "exact", float(closed), value,
+                             rel=1e-12))
     return rows

@@ -38,8 +38,9 @@ _b, _c, _e, _d, _d2, _p, _q = sp.symbols("b c e d d2 p q", integer=True)
 _KD = sp.KroneckerDelta
 
 #: Results :func:`derive_tiles` knows: ``C2``/``C3`` circular (``m >= 2Z - 1``) and ``-kernel``, variance
-#: (``C2``, ``C3``) and mean (``C3-mean``).
-TILE_NAMES = ("C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean")
+#: (``C2``, ``C3``) and mean (``C3-mean``); the weight error ``C4`` with one sign per tile or none.
+TILE_NAMES = ("C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean",
+              "C4", "C4-nosign", "C4-kernel", "C4-kernel-nosign")
 
 
 def _on_grid(d, body):
@@ -132,6 +133,31 @@ def _closed(kernel: bool, signed: bool):
     return mean, pair + three
 
 
+def _weight_error(kernel: bool, signed: bool):
+    """``(derived, closed)`` ``E |w_hat - w|^2``: ``e_i = sum_{j != i} g_i g_j [h_i = h_j] w_j``, so
+    ``E e_i^2 = sum_{j, k != i} E[g_j g_k] E[[h_i = h_j][h_i = h_k]] w_j w_k`` (the joint law with
+    ``(a3, o3) = (a1, o1)``). Closed form: ``sum_i sum_{t(j) != t(i)} w_j^2 p(o_j - o_i)`` plus, without
+    signs, ``sum_i sum_{b != c, both != t(i)} sum w_b[o'] w_c[o''] P3(o' - o_i, o'' - o_i)``."""
+    p, p3 = _laws(kernel)
+    a1, a2, _, a4 = _a
+    o1, o2, _, o4 = _o
+    at_i = {_a[2]: a1, _o[2]: o1}
+    sign = _KD(a2, a4) if signed else 1
+    other = (1 - _KD(a1, a2) * _KD(o1, o2)) * (1 - _KD(a1, a4) * _KD(o1, o4))
+    summand = W[a2, o2] * W[a4, o4] * sign * other * _joint_collision(kernel).subs(at_i)
+    derived = sp.Sum(summand, (o1, 0, Z - 1), (o2, 0, Z - 1), (o4, 0, Z - 1), (a1, 0, T - 1),
+                     (a2, 0, T - 1), (a4, 0, T - 1))
+    a, b, c, q, q2 = _b, _c, _e, _p, _q
+    sq = sp.Sum((1 - _KD(a, b)) * W[b, q] ** 2 * p(q - o1), (o1, 0, Z - 1), (q, 0, Z - 1), (a, 0, T - 1),
+                (b, 0, T - 1))
+    if signed:
+        return derived, sq
+    cross = sp.Sum((1 - _KD(a, b)) * (1 - _KD(a, c)) * (1 - _KD(b, c)) * W[b, q] * W[c, q2]
+                   * p3(q - o1, q2 - o1), (o1, 0, Z - 1), (q, 0, Z - 1), (q2, 0, Z - 1), (a, 0, T - 1),
+                   (b, 0, T - 1), (c, 0, T - 1))
+    return derived, sq + cross
+
+
 @dataclass(frozen=True)
 class TileDerivation:
     """A tiled result derived from indicator expectations (``derived``) and the package's ``closed_form``."""
@@ -177,9 +203,11 @@ def derive_tiles(name: str) -> TileDerivation:
 
     Parameters
     ----------
-    name : {"C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean"}
+    name : {"C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean", "C4", "C4-nosign", \
+            "C4-kernel", "C4-kernel-nosign"}
         ``C2``: ``Var <w_hat, x>`` with one sign per tile; ``C3``: without signs; ``-mean``: ``E <w_hat, x>``
-        without signs (with signs it is ``<x, w>``).
+        without signs (with signs it is ``<x, w>``); ``C4``: ``E |w_hat - w|^2`` with one sign per tile
+        (``-nosign``: none; :meth:`TileDerivation.evaluate` ignores ``x``).
 
     Returns
     -------
@@ -197,6 +225,8 @@ def derive_tiles(name: str) -> TileDerivation:
         raise RoastTheoryError(f"name={name!r} is not a tiled derivation: choose one of "
                                f"{', '.join(TILE_NAMES)}")
     kernel, signed = "kernel" in name, name.startswith("C2")
+    if name.startswith("C4"):
+        return TileDerivation(name, *_weight_error(kernel, not name.endswith("nosign")))
     d_mean, d_var = _derived(kernel, signed)
     c_mean, c_var = _closed(kernel, signed)
     if name.endswith("mean"):

@@ -18,11 +18,11 @@ from roast_theory.symbolic_tiles import TILE_NAMES, TileDerivation, derive_tiles
 
 
 def enumerate_exact(x, w, memory, placement, signed, align=1):
-    """Exact ``(E Y, Var Y)`` over all starts (and tile signs) for ``(T, Z)`` lists of fractions."""
+    """Exact ``(E Y, Var Y, E |w_hat - w|^2)`` over all starts (and tile signs) for ``(T, Z)`` fractions."""
     n_t, z = len(x), len(x[0])
     starts = range(memory) if placement == "circular" else range(0, memory - z, align)
     signs = list(itertools.product([-1, 1], repeat=n_t)) if signed else [(1,) * n_t]
-    ys = []
+    ys, errs = [], []
     for st in itertools.product(starts, repeat=n_t):
         for g in signs:
             mem = [Fraction(0)] * memory
@@ -31,8 +31,9 @@ def enumerate_exact(x, w, memory, placement, signed, align=1):
                 for o in range(z):
                     mem[slot[a][o]] += g[a] * w[a][o]
             ys.append(sum(g[a] * mem[slot[a][o]] * x[a][o] for a in range(n_t) for o in range(z)))
+            errs.append(sum((g[a] * mem[slot[a][o]] - w[a][o]) ** 2 for a in range(n_t) for o in range(z)))
     mean = sum(ys) / len(ys)
-    return mean, sum((y - mean) ** 2 for y in ys) / len(ys)
+    return mean, sum((y - mean) ** 2 for y in ys) / len(ys), sum(errs) / len(errs)
 
 
 def rational(rng, shape, den):
@@ -42,21 +43,24 @@ def rational(rng, shape, den):
 @pytest.mark.parametrize("name,memory,align", [
     ("C2", 3, 1), ("C3", 4, 1), ("C3-mean", 3, 1),
     ("C2-kernel", 6, 1), ("C3-kernel", 7, 2), ("C3-kernel", 4, 1), ("C3-kernel-mean", 6, 2),
+    ("C4", 3, 1), ("C4-nosign", 4, 1), ("C4-kernel", 6, 2), ("C4-kernel-nosign", 7, 2),
+    ("C4-kernel-nosign", 4, 1),
 ])
 def test_derivation_equals_enumeration_and_closed_form(name, memory, align):
     rng = np.random.default_rng(len(name) + memory)
     x, w = rational(rng, (3, 2), 7), rational(rng, (3, 2), 5)
     d = derive_tiles(name)
     derived, closed = d.evaluate(x, w, memory, align)
-    mean, var = enumerate_exact(x, w, memory, d.placement, name.startswith("C2"), align)
+    signed = name.startswith("C2") or (name.startswith("C4") and not name.endswith("nosign"))
+    mean, var, err = enumerate_exact(x, w, memory, d.placement, signed, align)
     assert derived == closed
-    assert derived == (mean if name.endswith("mean") else var)
+    assert derived == (err if name.startswith("C4") else mean if name.endswith("mean") else var)
 
 
 def test_reachable_from_rt_symbolic():
     d = rt.symbolic.derive("C3-kernel")
     assert isinstance(d, TileDerivation) and d.name == "C3-kernel" and d.placement == "kernel"
-    assert set(TILE_NAMES) <= {"C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean"}
+    assert {"C2", "C3-kernel", "C4-kernel-nosign"} <= set(TILE_NAMES)
 
 
 def test_bad_names_and_memory():
