@@ -215,15 +215,18 @@ def general_symbolic_rows() -> list:
     b2 = module_output_variance([xf[:3], xf[3:]], [wf[:3], wf[3:]], 0, 13, scales=[float(lam), 1.0],
                                 local_slots=(8, 5))
     package["B2-global"], package["B2-local"] = b2.global_variance, b2.local_variance
+    b3 = sharing_variance([xf[:3], xf[3:]], [wf[:3], wf[3:]], 13, local_slots=(8, 5))
+    package["B3-local"], package["B3-identity"] = b3.local_variance, 13 * b3.difference()
     us = [v / lam for v in ws[:3]] + ws[3:]
     rows = []
     for name in NAMES:
         d = derive(name)
-        label = name if len(name) <= 10 else "A"
+        label = name if len(name) <= 10 else name.split("-")[0]
         rows.append(VerificationRow(f"sympy general n: {name} == closed form", label, "sympy", 0.0, 0.0, (),
                                     None, d.matches))
         values = {"x": xt, "w": wt} if name == "C1" else {"x": xs, "w": ws, "x2": ws, "u": us}
-        module = (3, 8, lam) if name.startswith("B2") else None
+        module = (3, 8, lam) if name.startswith("B2") else (3, 8, 1) if name in ("B3-local", "B3-identity") \
+            else None
         rows.append(_row(f"exact rational n=5 m=13: {name}", label, "exact", package[name],
                          float(d.evaluate(values, 5, 13, module=module)), rel=1e-12))
     return rows

@@ -57,15 +57,19 @@ U = sp.IndexedBase("u")
 
 @dataclass(frozen=True)
 class _Module:
-    """A vector supported on module ``l`` only (indices ``t < n_l``), zero elsewhere."""
+    """A vector supported on one module only (indices ``lo <= t < hi``; default module ``l``: ``t < n_l``)."""
 
     base: sp.IndexedBase
+    lo: sp.Expr = sp.S.Zero
+    hi: sp.Expr = NL
 
 
 def _power_sum(vectors, positions):
-    """``Sum_t prod_{p} v_p[t]`` (element level; over ``t < n_l`` when a factor lives on module ``l``)."""
-    upper = NL if any(isinstance(vectors[p], _Module) for p in positions) else N
-    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, 0, upper - 1))
+    """``Sum_t prod_{p} v_p[t]`` (element level; over the module's range when a factor lives on one module,
+    every restricted factor of one product lying on the same module)."""
+    mods = [vectors[p] for p in positions if isinstance(vectors[p], _Module)]
+    lo, hi = (mods[0].lo, mods[0].hi) if mods else (sp.S.Zero, N)
+    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, lo, hi - 1))
 
 
 def _at(v):
@@ -199,6 +203,8 @@ def derive(name: str) -> GeneralDerivation:
         ``B2-global``: module ``l``'s output ``lambda <x_l, u_hat_l>`` with every module's stored values ``u``
         in ``m`` slots, ``(lambda^2/m)[|x_l|^2 |u|^2 + <x_l, u_l>^2 - 2 sum_l x_i^2 u_i^2]`` (sums over
         ``t < n_l`` for module ``l``); ``B2-local``: the module alone in ``m_l`` slots, ``Q(x_l, w_l)/m_l``.
+        ``B3-local``: two modules (``t < n_l``, ``n_l <= t < n``) in ``m_l`` and ``m - m_l`` slots;
+        ``B3-identity``: ``m (V_L - V_G)`` = covariance + alignment + diagonal terms (``q_l = m_l / m``).
         The tiled results ``C2``, ``C3``, ``C3-mean`` and their ``-kernel`` versions come from
         :func:`roast_theory.symbolic_tiles.derive_tiles` (checked on exact-rational instances).
 
@@ -223,6 +229,8 @@ def derive(name: str) -> GeneralDerivation:
         return GeneralDerivation(name, _tile_variance_c1(), _c1_closed())
     if name in ("B2-global", "B2-local"):
         return _b2(name)
+    if name in ("B3-local", "B3-identity"):
+        return _b3(name)
     if name in TILE_NAMES:
         return derive_tiles(name)
     raise RoastTheoryError(f"name={name!r} is not derived here: choose one of "
@@ -243,6 +251,47 @@ def _b2(name: str) -> GeneralDerivation:
     s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
     closed = (s(xl, xl) * s(wl, wl) + s(xl, wl) ** 2 - 2 * s(xl, xl, wl, wl)) / ML
     return GeneralDerivation(name, var.subs(M, ML), closed)
+
+
+def _module_variance(xl, wl, memory):
+    """Element-hashing ``Var <x_l, w_hat_l>`` of one module hashed alone into ``memory`` slots."""
+    var = _element_second_moment((xl, wl, xl, wl), True) - _element_mean(xl, wl, True) ** 2
+    return var.subs(M, memory)
+
+
+def _split_full_sums(expr):
+    """Write every ``Sum`` over ``0 <= t < n`` as the sum over module 1 (``t < n_l``) plus module 2."""
+    def split(z):
+        (var, lo, hi), = z.limits
+        if lo == 0 and hi == N - 1:
+            return sp.Sum(z.function, (var, 0, NL - 1)) + sp.Sum(z.function, (var, NL, N - 1))
+        return z
+    return expr.replace(lambda z: isinstance(z, sp.Sum) and len(z.limits) == 1, split)
+
+
+def _b3(name: str) -> GeneralDerivation:
+    """B3 with two modules (``t < n_l`` and ``n_l <= t < n``), local budgets ``m_l`` and ``m - m_l``.
+
+    ``B3-local``: ``V_L = Q(x_1, w_1)/m_1 + Q(x_2, w_2)/m_2``. ``B3-identity``: ``m (V_L - V_G)`` equals
+    the covariance + alignment + diagonal decomposition of :func:`roast_theory.sharing_variance` with
+    ``q_l = m_l / m``.
+    """
+    mods = [(_Module(X), _Module(W)), (_Module(X, NL, N), _Module(W, NL, N))]
+    budgets = (ML, M - ML)
+    v_l = sum(_module_variance(xl, wl, b) for (xl, wl), b in zip(mods, budgets))
+    s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
+    q = [s(xl, xl) * s(wl, wl) + s(xl, wl) ** 2 - 2 * s(xl, xl, wl, wl) for xl, wl in mods]
+    if name == "B3-local":
+        return GeneralDerivation(name, v_l, q[0] / ML + q[1] / (M - ML))
+    v_g = _split_full_sums((_element_second_moment((X, W, X, W), True) - _element_mean(X, W, True) ** 2)
+                           .doit())
+    frac = [b / M for b in budgets]
+    xx, ww, xw, dd = ([s(*[mod[i] for i in idx]) for mod in mods]
+                      for idx in ((0, 0), (1, 1), (0, 1), (0, 0, 1, 1)))
+    cov = sum(a * b / f for a, b, f in zip(xx, ww, frac)) - sum(xx) * sum(ww)
+    align = sum(c**2 / f for c, f in zip(xw, frac)) - sum(xw) ** 2
+    diag = -2 * (sum(d / f for d, f in zip(dd, frac)) - sum(dd))
+    return GeneralDerivation(name, M * (v_l - v_g), cov + align + diag)
 
 
 def _offset_sum(pi_block, vectors):
@@ -297,4 +346,5 @@ def _c1_closed():
 
 
 #: Results :func:`derive` knows.
-NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B2-global", "B2-local", "B3-global", "C1")
+NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B2-global", "B2-local", "B3-global", "B3-local",
+         "B3-identity", "C1")

@@ -61,3 +61,19 @@ def test_b2_global_matches_enumeration_and_a_wrong_closed_form_fails():
     from roast_theory.symbolic_general import GeneralDerivation
 
     assert not GeneralDerivation("B2-global", d.derived, 2 * d.closed_form).matches
+
+
+def test_b3_identity_is_not_vacuous_and_matches_sharing_variance():
+    from roast_theory.symbolic_general import NL, GeneralDerivation, M, W, X, _t
+
+    d = derive("B3-identity")
+    extra = sp.Sum(X[_t] * W[_t], (_t, 0, NL - 1)) ** 2 / M
+    assert not GeneralDerivation("B3-identity", d.derived, d.closed_form + extra).matches
+    x = [Fraction(1, 2), Fraction(-1, 3), Fraction(2), Fraction(1, 5)]
+    w = [Fraction(3, 4), Fraction(1), Fraction(-2, 5), Fraction(2, 3)]
+    res = rt.sharing_variance([np.array(x[:1], float), np.array(x[1:], float)],
+                              [np.array(w[:1], float), np.array(w[1:], float)], 9, local_slots=(2, 7))
+    exact = d.evaluate({"x": x, "w": w}, 4, 9, module=(1, 2, 1))
+    assert float(exact) == pytest.approx(9 * res.difference(), rel=1e-12)
+    assert float(derive("B3-local").evaluate({"x": x, "w": w}, 4, 9, module=(1, 2, 1))) == pytest.approx(
+        res.local_variance, rel=1e-12)
