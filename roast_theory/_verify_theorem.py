@@ -248,7 +248,8 @@ def tile_symbolic_rows() -> list:
     rows = []
     for name in TILE_NAMES:
         d = derive_tiles(name)
-        sign = "none" if name.startswith("C3") or name.endswith("nosign") else "tile"
+        sign = "element" if name.startswith("C1") else "none" if name.startswith("C3") or \
+            name.endswith("nosign") else "tile"
         for memory, align in cases[d.placement]:
             derived, closed = d.evaluate(x, w, memory, align)
             label, formula = f"{name} m={memory} A={align}", name.replace("-mean", "").replace("-nosign", "")

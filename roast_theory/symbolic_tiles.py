@@ -39,7 +39,7 @@ _KD = sp.KroneckerDelta
 
 #: Results :func:`derive_tiles` knows: ``C2``/``C3`` circular (``m >= 2Z - 1``) and ``-kernel``, variance
 #: (``C2``, ``C3``) and mean (``C3-mean``); the weight error ``C4`` with one sign per tile or none.
-TILE_NAMES = ("C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean",
+TILE_NAMES = ("C1-kernel", "C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean",
               "C4", "C4-nosign", "C4-kernel", "C4-kernel-nosign")
 
 
@@ -86,14 +86,25 @@ def _sum_all(expr, count: int):
     return sp.Sum(expr, *limits)
 
 
-def _derived(kernel: bool, signed: bool):
+def _sign_expectations(sign: str):
+    """``(E[g_1 g_2], E[g_1 g_2 g_3 g_4])`` for the four positions: a sign per element, per tile, or none."""
+    if sign == "none":
+        return 1, 1
+
+    def e(i, j):  # positions i, j carry the same sign variable
+        same = _KD(_a[i], _a[j])
+        return same * _KD(_o[i], _o[j]) if sign == "element" else same
+
+    return e(0, 1), (e(0, 1) * e(2, 3) + e(0, 2) * e(1, 3) + e(0, 3) * e(1, 2)
+                     - 2 * e(0, 1) * e(0, 2) * e(0, 3))
+
+
+def _derived(kernel: bool, sign: str):
     """``(E[Y], Var Y)`` from the indicator expectations."""
     p, _ = _laws(kernel)
     a1, a2, a3, a4 = _a
     o1, o2 = _o[:2]
-    sign2 = _KD(a1, a2) if signed else 1
-    sign4 = (_KD(a1, a2) * _KD(a3, a4) + _KD(a1, a3) * _KD(a2, a4) + _KD(a1, a4) * _KD(a2, a3)
-             - 2 * _KD(a1, a2) * _KD(a1, a3) * _KD(a1, a4)) if signed else 1
+    sign2, sign4 = _sign_expectations(sign)
     coll2 = _KD(a1, a2) * _KD(o1, o2) + (1 - _KD(a1, a2)) * p(o2 - o1)
     mean = _sum_all(X[a1, o1] * W[a2, o2] * sign2 * coll2, 2)
     second = _sum_all(X[a1, _o[0]] * W[a2, _o[1]] * X[a3, _o[2]] * W[a4, _o[3]] * sign4
@@ -111,7 +122,7 @@ def _pair_lags(a, b, d):
     return _lag(X, W, a, b, d) + _lag(W, X, a, b, d)
 
 
-def _closed(kernel: bool, signed: bool):
+def _closed(kernel: bool, sign: str):
     """``(mean, variance)`` of the package's closed forms."""
     p, p3 = _laws(kernel)
     a, b, c, d, d2 = _b, _c, _e, _d, _d2
@@ -122,7 +133,11 @@ def _closed(kernel: bool, signed: bool):
     mean = inner + sp.Sum(cross * p(d) * c_ab, lags, (a, 0, T - 1), (b, 0, T - 1))
     tile_sign = sp.Sum(cross * p(d) * (c_ab**2 + c_ab * _lag(W, X, a, b, d)), lags, (a, 0, T - 1),
                        (b, 0, T - 1))
-    if signed:
+    if sign == "element":
+        xw2 = X[a, _p] ** 2 * W[b, _q] ** 2 + X[a, _p] * W[a, _p] * X[b, _q] * W[b, _q]
+        return inner, sp.Sum(cross * p(_q - _p) * xw2, (_p, 0, Z - 1), (_q, 0, Z - 1), (a, 0, T - 1),
+                             (b, 0, T - 1))
+    if sign == "tile":
         return inner, tile_sign
     s_ab = _pair_lags(a, b, d)
     pair = sp.Sum(sp.Sum(p(d) * s_ab**2, lags) - sp.Sum(p(d) * s_ab, lags) ** 2, (b, a + 1, T - 1),
@@ -199,15 +214,15 @@ def _exact(expr, values, xv, wv) -> Fraction:
 
 
 def derive_tiles(name: str) -> TileDerivation:
-    """Derive ``C2``/``C3`` (circular or ``-kernel``) for general ``T`` tiles of ``Z`` offsets.
+    """Derive ``C1``-``C4`` (circular or ``-kernel``) for general ``T`` tiles of ``Z`` offsets.
 
     Parameters
     ----------
-    name : {"C2", "C3", "C3-mean", "C2-kernel", "C3-kernel", "C3-kernel-mean", "C4", "C4-nosign", \
-            "C4-kernel", "C4-kernel-nosign"}
-        ``C2``: ``Var <w_hat, x>`` with one sign per tile; ``C3``: without signs; ``-mean``: ``E <w_hat, x>``
-        without signs (with signs it is ``<x, w>``); ``C4``: ``E |w_hat - w|^2`` with one sign per tile
-        (``-nosign``: none; :meth:`TileDerivation.evaluate` ignores ``x``).
+    name : str
+        One of :data:`TILE_NAMES`. ``C1-kernel``: ``Var <w_hat, x>`` with a sign per element; ``C2``: with
+        one sign per tile; ``C3``: without signs; ``-mean``: ``E <w_hat, x>`` without signs (with signs it
+        is ``<x, w>``); ``C4``: ``E |w_hat - w|^2`` with one sign per tile (``-nosign``: none;
+        :meth:`TileDerivation.evaluate` ignores ``x``).
 
     Returns
     -------
@@ -216,6 +231,7 @@ def derive_tiles(name: str) -> TileDerivation:
     Notes
     -----
     Closed forms (``p``, ``P3`` as in the module notes; circular ``p = 1/m``, ``P3 = 1/m^2``):
+    ``C1: sum_{a != b} sum_{o, o'} p(o' - o) [x_ao^2 w_bo'^2 + x_ao w_ao x_bo' w_bo']``;
     ``C2: sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]``;
     ``C3 mean: <x, w> + sum_{a != b} sum_d p(d) C_ab(d)``;
     ``C3: (1/2) sum_{a != b} Var_p S_ab + sum_{a, b != c distinct} sum_{d1, d2} S_ab(d1) S_ac(d2)
@@ -224,11 +240,12 @@ def derive_tiles(name: str) -> TileDerivation:
     if name not in TILE_NAMES:
         raise RoastTheoryError(f"name={name!r} is not a tiled derivation: choose one of "
                                f"{', '.join(TILE_NAMES)}")
-    kernel, signed = "kernel" in name, name.startswith("C2")
+    kernel = "kernel" in name
     if name.startswith("C4"):
         return TileDerivation(name, *_weight_error(kernel, not name.endswith("nosign")))
-    d_mean, d_var = _derived(kernel, signed)
-    c_mean, c_var = _closed(kernel, signed)
+    sign = {"C1": "element", "C2": "tile", "C3": "none"}[name[:2]]
+    d_mean, d_var = _derived(kernel, sign)
+    c_mean, c_var = _closed(kernel, sign)
     if name.endswith("mean"):
         return TileDerivation(name, d_mean, c_mean)
     return TileDerivation(name, d_var, c_var)

@@ -21,7 +21,12 @@ def enumerate_exact(x, w, memory, placement, signed, align=1):
     """Exact ``(E Y, Var Y, E |w_hat - w|^2)`` over all starts (and tile signs) for ``(T, Z)`` fractions."""
     n_t, z = len(x), len(x[0])
     starts = range(memory) if placement == "circular" else range(0, memory - z, align)
-    signs = list(itertools.product([-1, 1], repeat=n_t)) if signed else [(1,) * n_t]
+    if signed == "element":
+        signs = [tuple(tuple(g[a * z:(a + 1) * z]) for a in range(n_t))
+                 for g in itertools.product([-1, 1], repeat=n_t * z)]
+    else:
+        signs = [tuple((v,) * z for v in g) for g in itertools.product([-1, 1], repeat=n_t)] if signed \
+            else [((1,) * z,) * n_t]
     ys, errs = [], []
     for st in itertools.product(starts, repeat=n_t):
         for g in signs:
@@ -29,9 +34,9 @@ def enumerate_exact(x, w, memory, placement, signed, align=1):
             slot = [[(st[a] + o) % memory for o in range(z)] for a in range(n_t)]
             for a in range(n_t):
                 for o in range(z):
-                    mem[slot[a][o]] += g[a] * w[a][o]
-            ys.append(sum(g[a] * mem[slot[a][o]] * x[a][o] for a in range(n_t) for o in range(z)))
-            errs.append(sum((g[a] * mem[slot[a][o]] - w[a][o]) ** 2 for a in range(n_t) for o in range(z)))
+                    mem[slot[a][o]] += g[a][o] * w[a][o]
+            ys.append(sum(g[a][o] * mem[slot[a][o]] * x[a][o] for a in range(n_t) for o in range(z)))
+            errs.append(sum((g[a][o] * mem[slot[a][o]] - w[a][o]) ** 2 for a in range(n_t) for o in range(z)))
     mean = sum(ys) / len(ys)
     return mean, sum((y - mean) ** 2 for y in ys) / len(ys), sum(errs) / len(errs)
 
@@ -41,7 +46,7 @@ def rational(rng, shape, den):
 
 
 @pytest.mark.parametrize("name,memory,align", [
-    ("C2", 3, 1), ("C3", 4, 1), ("C3-mean", 3, 1),
+    ("C1-kernel", 6, 1), ("C1-kernel", 7, 2), ("C2", 3, 1), ("C3", 4, 1), ("C3-mean", 3, 1),
     ("C2-kernel", 6, 1), ("C3-kernel", 7, 2), ("C3-kernel", 4, 1), ("C3-kernel-mean", 6, 2),
     ("C4", 3, 1), ("C4-nosign", 4, 1), ("C4-kernel", 6, 2), ("C4-kernel-nosign", 7, 2),
     ("C4-kernel-nosign", 4, 1),
@@ -51,7 +56,8 @@ def test_derivation_equals_enumeration_and_closed_form(name, memory, align):
     x, w = rational(rng, (3, 2), 7), rational(rng, (3, 2), 5)
     d = derive_tiles(name)
     derived, closed = d.evaluate(x, w, memory, align)
-    signed = name.startswith("C2") or (name.startswith("C4") and not name.endswith("nosign"))
+    signed = "element" if name.startswith("C1") else \
+        name.startswith("C2") or (name.startswith("C4") and not name.endswith("nosign"))
     mean, var, err = enumerate_exact(x, w, memory, d.placement, signed, align)
     assert derived == closed
     assert derived == (err if name.startswith("C4") else mean if name.endswith("mean") else var)
