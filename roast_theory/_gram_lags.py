@@ -16,7 +16,8 @@ for the pair law and ``S >= 2 I`` for the three-tile law, ``I = (Z - 1) // A`` t
 ``(o + A i, o' + A i)`` of one diagonal of a Gram matrix with a fixed row residue ``o mod A``. The
 distance weights ``sum_{u, u'} a(u) b(u') |u - u'|`` along a chain come from prefix sums of ``b`` and
 ``u b``. The cost is ``O(Z^2)`` per Gram pair (plus the ``O(n Z^2)`` Gram products), against the
-``O(Z^2 log Z)`` 2-D correlation grid it replaces, and everything stays in float64.
+``O(Z^2 log Z)`` 2-D correlation grid it replaces, and everything stays in float64. The one pass over the
+Gram matrices (:func:`_chain_kernel`) is a numba kernel; the ``nojit`` tests run it as plain Python.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _step(tile: int, align: int) -> int:
 
 
 @njit(cache=True)
-def _chain_kernel(g1, g2, step):  # pragma: no cover - compiled; the nojit tests run it as Python
+def _chain_kernel(g1, g2, step):  # pragma: no cover - compiled
     """One row-ordered pass over both Gram matrices with running sums per chain ``(o mod step, o' - o)``.
 
     Returns ``sum_chains (sum a)(sum b)``, ``sum_chains sum_{u, u'} a(u) b(u') |u - u'|`` and the chain
