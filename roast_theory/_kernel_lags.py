@@ -241,8 +241,8 @@ def _same_tile(fx: np.ndarray, fw: np.ndarray, length: int, pvec: np.ndarray) ->
     zero and left out)."""
     rows = np.flatnonzero(np.any(fx != 0, axis=1) & np.any(fw != 0, axis=1))
     c_aa = sfft.irfft(np.conj(fx[rows]) * fw[rows], n=length, axis=1)
-    s_aa = c_aa + c_aa[:, (-np.arange(length)) % length]
-    return s_aa, float((c_aa * s_aa).sum(axis=0) @ pvec)
+    s_aa = c_aa + np.concatenate([c_aa[:, :1], c_aa[:, :0:-1]], axis=1)  # index d -> index -d mod L
+    return s_aa, float(pvec @ np.einsum("ij,ij->j", c_aa, s_aa))
 
 
 def _reference_none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
