@@ -54,6 +54,7 @@ from .results import (
     ModuleOutputVariance,
     SharingVariance,
     SlotLoad,
+    TileSharingVariance,
     UnusedFraction,
     WeightError,
 )
@@ -70,6 +71,7 @@ from .sharing_theorem import (
     limit_global_win_probability,
     pair_energy,
 )
+from .tile_sharing import tile_module_output_variance, tile_sharing_variance
 from .verify import VerificationReport, VerificationRow, verify
 
 __all__ = [
@@ -79,6 +81,7 @@ __all__ = [
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
     "optimal_scales", "pair_energy", "PairEnergy", "expected_random_difference",
     "limit_global_win_probability", "layer_output_mse", "LayerError",
+    "tile_sharing_variance", "tile_module_output_variance", "TileSharingVariance",
     "output_covariance", "OutputCovariance",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",
