@@ -27,13 +27,24 @@ constant                     how it is read from the record
 ``base_ns[backend]``         the backend's gather over a 4 KiB array with a sequential index
 ``copy_ns[backend]``         the backend's dense copy (the measured dense reference)
 ``stream_ns_per_byte``       a compiled copy loop, time per byte moved (read + write)
+``matmul_gflops[batch]``     single-thread ``torch.matmul`` float32 ``X @ W`` (``X`` batch x 2048, ``W``
+                             2048 x 2048) at each recorded batch (only in records with ``matmul`` cases)
 ============================ ========================================================================
+
+Which statistic of the repeats (``stat``): records written since the microbenchmarks store, per case, the
+median of the repeats, their minimum (key suffix ``_min``) and the median process CPU time. The calibration
+reads the **minimum** by default. On a machine shared with other tenants, a repeat can only be slowed down
+by them (descheduling, another process's lines evicting ours, a busy memory controller), never sped up, so
+the fastest repeat is the one least disturbed and the closest to the machine's own latency; the median
+moves with the load (the 2-core development VM ran at load averages of 0.5 - 5). Older records hold only
+the median; they are read as medians whatever ``stat`` asks (:attr:`CpuCalibration.stat` says which was
+used).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -53,6 +64,7 @@ MISS_BUFFERS = {
 #: The record's machine is a Zen 4 EPYC (cpu_micro.json provenance: "AMD EPYC", family 25 model 17).
 HOST_CORE = "zen4"
 BACKENDS = ("torch", "numpy")
+STATS = ("min", "median")
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,8 @@ class CpuCalibration:
     stream_ns_per_byte: float
     anchors_bytes: tuple           # every microbenchmark size a constant was read at
     source: str = ""
+    stat: str = "median"           # statistic of the repeats the constants were read from
+    matmul_gflops: dict = field(default_factory=dict)   # batch -> GFLOP/s of the dense matmul
 
     def dram_latency_ns(self, memory_bytes: float) -> float:
         """DRAM load-to-use latency of a random line of an array of ``memory_bytes`` (page walks included).
@@ -83,12 +97,42 @@ class CpuCalibration:
         f = min(1.0, max(0.0, math.log(memory_bytes / bk) / math.log(bmax / bk)))
         return lk + f * (lmax - lk)
 
+    def matmul_ns(self, batch: int) -> float:
+        """Dense ``X @ W`` (``X`` of ``batch`` rows, ``W`` 2048 x 2048) in ns per element of ``W``.
+
+        Notes
+        -----
+        :math:`t = 2\\,\\text{batch} / G` with :math:`G` the measured GFLOP/s at that batch (a flop per ns
+        is a GFLOP/s): each element of ``W`` takes part in ``batch`` multiply-adds.
+        """
+        if not self.matmul_gflops:
+            raise CacheSimError("the cpu_micro record has no 'matmul' cases: rerun drivers/cpu_micro.py "
+                                "--matmul")
+        if batch not in self.matmul_gflops:
+            raise CacheSimError(f"batch={batch} has no matmul measurement: choose one of "
+                                f"{sorted(self.matmul_gflops)}")
+        return 2.0 * batch / self.matmul_gflops[batch]
+
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _curve(cases, typ: str) -> tuple[np.ndarray, np.ndarray]:
-    rows = sorted((c["memory_bytes"], c["ns_per_load"]) for c in cases if c.get("type") == typ)
+def _value(case: dict, key: str, stat: str) -> float:
+    """``case[key]`` (a median), or its ``_min`` companion when ``stat`` is "min" and the record has it."""
+    return float(case.get(f"{key}_min", case[key]) if stat == "min" else case[key])
+
+
+def _effective_stat(cases, stat: str) -> str:
+    return "min" if stat == "min" and any("ns_per_load_min" in c for c in cases) else "median"
+
+
+def _matmul(cases, stat: str) -> dict:
+    key = "gflops_max" if stat == "min" else "gflops"
+    return {int(c["batch"]): float(c.get(key, c["gflops"])) for c in cases if c.get("type") == "matmul"}
+
+
+def _curve(cases, typ: str, stat: str = "median") -> tuple[np.ndarray, np.ndarray]:
+    rows = sorted((c["memory_bytes"], _value(c, "ns_per_load", stat)) for c in cases if c.get("type") == typ)
     if len(rows) < 4:
         raise CacheSimError(f"the cpu_micro record has {len(rows)} {typ!r} cases; need at least 4 sizes")
     a = np.array(rows, dtype=float)
@@ -112,15 +156,16 @@ def _parts(cal: CpuCalibration, memory_bytes: float) -> tuple:
     return latency_terms_ns(cal, memory_bytes, served)
 
 
-def _per_backend(cases, typ: str) -> dict:
-    out = {c["backend"]: float(c["ns_per_element"]) for c in cases if c.get("type") == typ}
+def _per_backend(cases, typ: str, stat: str = "median") -> dict:
+    out = {c["backend"]: _value(c, "ns_per_element", stat) for c in cases if c.get("type") == typ}
     missing = [b for b in BACKENDS if b not in out]
     if missing:
         raise CacheSimError(f"the cpu_micro record has no {typ!r} case for backend(s) {missing}")
     return out
 
 
-def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = "") -> CpuCalibration:
+def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = "",
+                    stat: str = "min") -> CpuCalibration:
     """Derive the constants from a ``cpu_micro`` record's ``cases`` and ``hierarchy`` (see the module table).
 
     Parameters
@@ -131,16 +176,21 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
         The machine's cache geometry stored in the record (three levels: L1, L2, L3).
     core : str
         Which :data:`MISS_BUFFERS` entry caps the measured memory-level parallelism.
+    source : str
+        Where the record came from (kept in :attr:`CpuCalibration.source`).
+    stat : {"min", "median"}
+        Statistic of the repeats to read (see the module notes); records without minima give medians.
     """
     core = check_choice("core", core, tuple(MISS_BUFFERS))
+    stat = _effective_stat(cases, check_choice("stat", stat, STATS))
     h = hierarchy if isinstance(hierarchy, HierarchyConfig) else HierarchyConfig.from_dict(hierarchy)
     if len(h.levels) != 3:
         raise CacheSimError(f"hierarchy has {len(h.levels)} levels; the CPU gather model needs 3 "
                             "(L1, L2, L3)")
     c1, c2, c3 = (lv.size for lv in h.levels)
     line = h.levels[0].line
-    cs, cl = _curve(cases, "chase")
-    is_, il = _curve(cases, "independent")
+    cs, cl = _curve(cases, "chase", stat)
+    is_, il = _curve(cases, "independent", stat)
     l1 = float(cl[0])
     a2, l2 = _first_at_least(cs, cl, 2 * c1)
     a3, l3 = _first_at_least(cs, cl, 2 * c2)
@@ -153,11 +203,11 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
     partial = CpuCalibration(
         line_bytes=line, capacity_bytes=(c1, c2, c3), latency_ns=(l1, l2, l3),
         dram_anchor_bytes=(knee, float(cs[-1])), dram_anchor_ns=(float(cl[past][0]), float(cl[-1])),
-        mlp=(mlp_d, mlp_d, mlp_d), mlp_cap=cap, base_ns=_per_backend(cases, "backend-base"),
-        copy_ns=_per_backend(cases, "dense-copy"),
-        stream_ns_per_byte=float(next(c["ns_per_byte"] for c in cases if c.get("type") == "stream")),
+        mlp=(mlp_d, mlp_d, mlp_d), mlp_cap=cap, base_ns=_per_backend(cases, "backend-base", stat),
+        copy_ns=_per_backend(cases, "dense-copy", stat),
+        stream_ns_per_byte=_value(next(c for c in cases if c.get("type") == "stream"), "ns_per_byte", stat),
         anchors_bytes=tuple(sorted({float(cs[0]), a2, a3, knee, float(cs[-1]), float(is_[0])})),
-        source=source,
+        source=source, stat=stat, matmul_gflops=_matmul(cases, stat),
     )
     extra = {float(b): float(t - il[0]) for b, t in zip(is_, il)}
     for b in (a2, a3, knee):

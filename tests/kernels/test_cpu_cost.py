@@ -17,7 +17,7 @@ from cachesim.kernels.cpu_cost import (
     predict_cpu_gather,
     predict_dense_copy,
 )
-from cachesim.kernels.cpu_waterfall import CPU_STEPS, cpu_waterfall
+from cachesim.kernels.cpu_waterfall import CPU_STEPS, MATMUL_STEPS, cpu_waterfall
 from cachesim.levels import HierarchyConfig, LevelConfig
 
 KiB, MiB = 1 << 10, 1 << 20
@@ -199,3 +199,59 @@ def test_waterfall_scales_memory_steps_when_bandwidth_bound():
     assert sum(r.deltas_ns[2:]) == pytest.approx(p.memory_ns)
     with pytest.raises(CacheSimError, match="backend"):
         cpu_waterfall(4096, cal, backend="jax")
+
+
+def _with_minima(cases, factor=0.5):
+    """The synthetic record as a newer one: each median also stored as its minimum times ``factor``."""
+    out = []
+    for c in cases:
+        c = dict(c)
+        for key in ("ns_per_load", "ns_per_byte", "ns_per_element"):
+            if key in c:
+                c[f"{key}_min"] = c[key] * factor
+        out.append(c)
+    return out
+
+
+def test_calibration_reads_the_minimum_by_default_and_medians_on_request():
+    cases = _with_minima(_micro_cases())
+    low, med = cpu_calibration(cases, _hier()), cpu_calibration(cases, _hier(), stat="median")
+    assert low.stat == "min" and med.stat == "median"
+    assert low.latency_ns == (1.0, 2.5, 7.5) and med.latency_ns == (2.0, 5.0, 15.0)
+    assert low.base_ns == {"torch": 0.25, "numpy": 0.25} and low.stream_ns_per_byte == pytest.approx(0.01)
+    assert low.copy_ns == {"torch": 0.1, "numpy": 0.1}
+    # an older record holds only medians: read as medians whatever stat asks, and says so
+    old = cpu_calibration(_micro_cases(), _hier(), stat="min")
+    assert old.stat == "median" and old.latency_ns == med.latency_ns
+    with pytest.raises(CacheSimError, match="stat"):
+        cpu_calibration(cases, _hier(), stat="mean")
+
+
+def test_matmul_ns_is_two_flops_per_element_and_batch_row():
+    cases = _micro_cases() + [{"type": "matmul", "batch": 128, "gflops": 64.0, "gflops_max": 80.0}]
+    assert cpu_calibration(cases, _hier(), stat="median").matmul_ns(128) == pytest.approx(2 * 128 / 64.0)
+    cal = cpu_calibration(_with_minima(cases), _hier())
+    assert cal.matmul_gflops == {128: 80.0} and cal.matmul_ns(128) == pytest.approx(3.2)
+    with pytest.raises(CacheSimError, match="batch=7"):
+        cal.matmul_ns(7)
+    with pytest.raises(CacheSimError, match="--matmul"):
+        cpu_calibration(_micro_cases(), _hier()).matmul_ns(128)
+
+
+def test_gather_then_matmul_waterfall_starts_from_the_dense_matmul():
+    cal = replace(_cal(), matmul_gflops={16: 32.0})
+    sizes = [4 * KiB, 64 * MiB]
+    wf = cpu_waterfall(sizes, cal, scheme="hashednet", matmul=16, measured={64 * MiB: 9.0})
+    assert wf.steps == MATMUL_STEPS and wf.batch == 16 and wf.matmul_ns == pytest.approx(1.0)
+    for r in wf.rows:
+        p = predict_cpu_gather("hashednet", r.memory_bytes, "torch", cal)
+        assert r.cumulative_ns[0] == pytest.approx(1.0)              # 2 * 16 flops / 32 GFLOP/s
+        assert r.deltas_ns[1] == pytest.approx(1.0)                  # the whole gather loop (base)
+        assert r.total_ns == pytest.approx(1.0 + p.total_ns)
+    assert wf.rows[0].measured_ns is None and wf.rows[1].to_dict()["measured_ns"] == 9.0
+    assert [s["label"] for s in wf.rows[1].to_dict()["steps"]][:2] == list(MATMUL_STEPS[:2])
+    assert MATMUL_STEPS[0] == "dense matmul" and MATMUL_STEPS[2:] == CPU_STEPS[2:]
+    text = wf.format()
+    assert "X of 16 rows" in text and "(9.000)" in text and "dense matmul" in text
+    with pytest.raises(CacheSimError, match="batch=8"):
+        cpu_waterfall(4096, cal, matmul=8)
