@@ -4,7 +4,10 @@ Run from the repository root::
 
     PYTHONPATH=. python drivers/cpu_micro.py [--quick] [--out measurements/cpu/cpu_micro.json]
 
-Cases written (kind ``cpu_micro``; every time is the median of ``--repeats`` runs after one warm-up):
+Cases written (kind ``cpu_micro``; every time is the median of ``--repeats`` runs after one warm-up; each
+case also stores the minimum over the repeats (key suffix ``_min``) and the median process CPU time
+(``cpu_`` prefix, ``time.process_time``): the calibration prices with the minimum, the repeat least
+disturbed by other tenants of a shared machine, see :mod:`cachesim.kernels.cpu_calibration`):
 
 * ``chase``   pointer chasing through a random cyclic permutation of the 64-byte lines of an array of
   ``memory_bytes`` (one dependent load per step): the load-to-use latency of a uniformly random line of an
@@ -20,6 +23,13 @@ Cases written (kind ``cpu_micro``; every time is the median of ``--repeats`` run
   of the shared array.
 * ``dense-copy`` each backend's plain copy of a 2048 x 2048 float32 array (``torch.Tensor.copy_`` /
   ``numpy.copyto``): the dense reference of the hashed/dense-copy ratio.
+* ``matmul`` (``--matmul``) single-thread ``torch.matmul`` float32 ``X @ W``, ``X`` of ``batch x 2048``,
+  ``W`` 2048 x 2048, for each batch of :data:`MATMUL_BATCHES`: GFLOP/s (``2 * batch * 2048 * 2048`` flops)
+  and ns per element of ``W``; the dense matmul that a gather-then-matmul layer runs after ``W = M[idx]``.
+* ``gather-matmul`` (``--matmul``) the real torch layer ``W = M[idx]; X @ W`` (advanced indexing with the
+  2-D index, then the matmul; ``gather: "M[idx]"``) and the same with ``torch.index_select`` on the flat
+  index (``gather: "index_select"``, the backend the gather model is calibrated for) at a few sizes and one
+  batch, HashedNet and ROAST: a check of the gather-then-matmul prediction, never used to set a constant.
 
 None of these is the gather sweep the model is judged on (measurements/cpu/gather_sweep.json); the record
 also stores the machine's cache geometry (``hierarchy``, resolved from /sys at measuring time) and the load
@@ -72,14 +82,28 @@ def _numba_kernels():
     return chase, independent, copy
 
 
-def _median_time(fn, repeats: int) -> float:
+#: Batch sizes (rows of ``X``) of the dense matmul microbenchmark and of the CPU waterfall's matmul step.
+MATMUL_BATCHES = (1, 16, 128, 1024)
+#: (batch, shared-array sizes in bytes) of the measured gather-then-matmul check points.
+GATHER_MATMUL = (128, (64 << 10, 256 << 20))
+
+
+def _time_stats(fn, repeats: int) -> tuple[float, float, float]:
+    """(median wall, minimum wall, median process CPU time) seconds of ``repeats`` calls after a warm-up."""
     fn()
-    ts = []
+    ts, cs = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
+        cs.append(time.process_time() - c0)
+    return float(np.median(ts)), float(np.min(ts)), float(np.median(cs))
+
+
+def _fields(key: str, stats, scale: float) -> dict:
+    """``{key: median, key_min: minimum, cpu_key: CPU-time median}``, each seconds times ``scale``."""
+    med, low, cpu = stats
+    return {key: med * scale, f"{key}_min": low * scale, f"cpu_{key}": cpu * scale}
 
 
 def _chain(n_lines: int, rng) -> np.ndarray:
@@ -92,23 +116,25 @@ def _chain(n_lines: int, rng) -> np.ndarray:
 
 def chase_case(kern, memory_bytes: int, steps: int, repeats: int, rng) -> dict:
     nxt = _chain(memory_bytes // LINE, rng)
-    t = _median_time(lambda: kern(nxt, 0, steps), repeats)
-    return {"type": "chase", "memory_bytes": memory_bytes, "steps": steps, "ns_per_load": t / steps * 1e9}
+    t = _time_stats(lambda: kern(nxt, 0, steps), repeats)
+    return {"type": "chase", "memory_bytes": memory_bytes, "steps": steps,
+            **_fields("ns_per_load", t, 1e9 / steps)}
 
 
 def independent_case(kern, memory_bytes: int, n: int, repeats: int, rng) -> dict:
     a = rng.standard_normal(memory_bytes // 4, dtype=np.float32)
     idx = rng.integers(0, a.size, n, dtype=np.int64)
-    t = _median_time(lambda: kern(a, idx), repeats)
-    return {"type": "independent", "memory_bytes": memory_bytes, "loads": n, "ns_per_load": t / n * 1e9}
+    t = _time_stats(lambda: kern(a, idx), repeats)
+    return {"type": "independent", "memory_bytes": memory_bytes, "loads": n,
+            **_fields("ns_per_load", t, 1e9 / n)}
 
 
 def stream_case(kern, repeats: int, rng) -> dict:
     src = rng.standard_normal(SHAPE[0] * SHAPE[1], dtype=np.float32)
     dst = np.empty_like(src)
-    t = _median_time(lambda: kern(dst, src), repeats)
+    t = _time_stats(lambda: kern(dst, src), repeats)
     return {"type": "stream", "elements": src.size, "bytes_per_element": 8,
-            "ns_per_byte": t / (8 * src.size) * 1e9}
+            **_fields("ns_per_byte", t, 1e9 / (8 * src.size))}
 
 
 def backend_cases(repeats: int, rng) -> list:
@@ -127,8 +153,53 @@ def backend_cases(repeats: int, rng) -> list:
         ("dense-copy", "torch"): lambda: o_t.copy_(s_t),
         ("dense-copy", "numpy"): lambda: np.copyto(out, src),
     }
-    return [{"type": typ, "backend": b, "elements": n, "ns_per_element": _median_time(fn, repeats) / n * 1e9}
+    return [{"type": typ, "backend": b, "elements": n, **_fields("ns_per_element", _time_stats(fn, repeats),
+                                                                 1e9 / n)}
             for (typ, b), fn in runs.items()]
+
+
+def matmul_cases(repeats: int, rng) -> list:
+    """``matmul`` cases: single-thread ``X @ W`` at each of :data:`MATMUL_BATCHES` (see the module notes)."""
+    import torch
+
+    torch.set_num_threads(1)
+    k, n = SHAPE
+    w = torch.from_numpy(rng.standard_normal(SHAPE, dtype=np.float32))
+    out = []
+    for batch in MATMUL_BATCHES:
+        x = torch.from_numpy(rng.standard_normal((batch, k), dtype=np.float32))
+        t = _time_stats(lambda x=x: torch.matmul(x, w), repeats)
+        flops = 2.0 * batch * k * n
+        out.append({"type": "matmul", "batch": batch, "shape": [batch, k, n], "flops": flops,
+                    "gflops": flops / t[0] / 1e9, "gflops_max": flops / t[1] / 1e9,
+                    **_fields("ns_per_element", t, 1e9 / (k * n))})
+    return out
+
+
+def gather_matmul_cases(repeats: int) -> list:
+    """``gather-matmul`` cases: the torch layer ``W = M[idx]; X @ W`` (a check, never a constant)."""
+    import torch
+
+    from cachesim.measure.cpu.patterns import gather_indices
+
+    torch.set_num_threads(1)
+    batch, sizes = GATHER_MATMUL
+    rng = np.random.default_rng(2)
+    x = torch.from_numpy(rng.standard_normal((batch, SHAPE[0]), dtype=np.float32))
+    out = []
+    for mb in sizes:
+        m = torch.from_numpy(rng.standard_normal(mb // 4, dtype=np.float32))
+        for scheme in ("hashednet", "roast"):
+            flat = torch.from_numpy(gather_indices(scheme, mb // 4, *SHAPE, seed=3))
+            idx = flat.view(SHAPE)
+            runs = {"M[idx]": lambda m=m, idx=idx: x @ m[idx],
+                    "index_select": lambda m=m, flat=flat: x @ torch.index_select(m, 0, flat).view(SHAPE)}
+            for gather, fn in runs.items():
+                t = _time_stats(fn, repeats)
+                out.append({"type": "gather-matmul", "scheme": scheme, "backend": "torch", "gather": gather,
+                            "memory_bytes": mb, "batch": batch, "tile": [32, 64],
+                            **_fields("ns_per_element", t, 1e9 / flat.numel())})
+    return out
 
 
 def main(argv=None) -> int:
@@ -137,6 +208,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--sweep", action="store_true", help="also re-time the gather sweep (see above)")
     ap.add_argument("--sweep-out", default="measurements/cpu/gather_paired.json")
+    ap.add_argument("--matmul", action="store_true",
+                    help="also the dense matmul group and the measured gather-then-matmul points")
     ap.add_argument("--quick", action="store_true", help="few sizes, 3 repeats, nothing written")
     args = ap.parse_args(argv)
     repeats = 3 if args.quick else args.repeats
@@ -153,11 +226,14 @@ def main(argv=None) -> int:
         print(cases[-2], cases[-1], file=sys.stderr, flush=True)
     cases.append(stream_case(copy, repeats, rng))
     cases += backend_cases(repeats, rng)
+    if args.matmul:
+        cases += matmul_cases(repeats, rng) + gather_matmul_cases(repeats)
     load_after = os.getloadavg()
-    for c in cases[-5:]:
+    for c in cases[-17 if args.matmul else -5:]:
         print(c, file=sys.stderr)
     nb = __import__("numba").__version__
-    notes = (f"single thread; medians of {repeats} after one warm-up; numba {nb}; "
+    notes = (f"single thread; medians (and minima, process CPU time) of {repeats} after one warm-up; "
+             f"numba {nb}; "
              f"loadavg(1,5,15) before {tuple(round(x, 2) for x in load_before)}, after "
              f"{tuple(round(x, 2) for x in load_after)} (a 2-core VM shared with other jobs)")
     if not args.quick:
@@ -168,7 +244,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _sweep(args, sizes, repeats) -> None:
+def _sweep(args, sizes: list, repeats: int) -> None:
     from cachesim.measure import gather_sweep
 
     load_before = os.getloadavg()
