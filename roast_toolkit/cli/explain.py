@@ -42,17 +42,20 @@ def add_parser(sub):
                    help="CPU waterfall (--target host): gather backend, torch | numpy")
     p.add_argument("--cpu-records", default="measurements/cpu",
                    help="CPU waterfall: folder holding the cpu_micro record that calibrates the CPU model")
+    p.add_argument("--batch", default=None,
+                   help="CPU waterfall: gather-then-matmul W = M[idx]; X @ W, X of BATCH rows: start from "
+                        "the measured dense matmul (a batch of the cpu_micro record's matmul cases)")
     return p
 
 
 def cpu_waterfalls(args) -> dict:
     """``{"roast": CpuWaterfall, "hashednet": CpuWaterfall}`` of the CPU gather ``W = M[idx]`` (ROAST tile
     32x64) for ``explain --target <cpu> --waterfall``: one size (``--memory`` elements) or 4 KiB ... 512
-    MiB."""
+    MiB; with ``--batch``, gather-then-matmul from the dense matmul, measured points beside the rows."""
     from cachesim._validate import parse_int
     from cachesim.errors import CacheSimError
     from cachesim.kernels.cpu_waterfall import cpu_waterfall
-    from cachesim.measure.compare.cpu_time import micro_calibration
+    from cachesim.measure.compare.cpu_time import gather_matmul_rows, micro_calibration
 
     if args.target != "host":
         raise CacheSimError(f"target={args.target!r} has no CPU calibration record: the CPU gather model is "
@@ -62,7 +65,14 @@ def cpu_waterfalls(args) -> dict:
         raise CacheSimError(f"memory={memory} must be >= 1 element")
     sizes = [4 * memory] if memory is not None else [4096 << k for k in range(18)]
     cal = micro_calibration(args.cpu_records)
-    return {s: cpu_waterfall(sizes, cal, scheme=s, backend=args.backend) for s in ("roast", "hashednet")}
+    batch = parse_int("batch", getattr(args, "batch", None))
+    if batch is None:
+        return {s: cpu_waterfall(sizes, cal, scheme=s, backend=args.backend) for s in ("roast", "hashednet")}
+    pts = [p for p in gather_matmul_rows(args.cpu_records) if p["record"] == cal.source.split(" ")[0]
+           and p["batch"] == batch and p["gather"] == "index_select" and args.backend == "torch"]
+    return {s: cpu_waterfall(sizes, cal, scheme=s, backend=args.backend, matmul=batch,
+                             measured={p["memory_bytes"]: p["measured_ns"] for p in pts if p["scheme"] == s})
+            for s in ("roast", "hashednet")}
 
 
 def waterfalls(args) -> dict:
