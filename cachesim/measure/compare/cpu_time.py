@@ -103,9 +103,10 @@ def miss_cause(row: CpuRatioRow, cal: CpuCalibration) -> str | None:
                 "L3 hits where the machine then went to DRAM")
     if row.record == "gather_sweep.json" and row.measured < 1.0:
         return "noise: ROAST slower than HashedNet while M fits in L2 (medians taken under load)"
-    if row.backend == "numpy" and b > c3 and row.error < 0:
-        return ("overlap: numpy.take's slower loop hides part of ROAST's run-start misses (its ROAST time "
-                "rises less than base + latency/MLP), so the additive rule over-prices ROAST")
+    if row.backend == "numpy" and b > c3 and row.error < 0 and row.ratio.startswith("hashednet"):
+        return ("overlap: numpy.take keeps fewer of HashedNet's DRAM misses in flight than the compiled "
+                "independent-load loop that MLP is measured with, so HashedNet is under-priced just past L3 "
+                "(ROAST's numpy rows are within ~10% at these sizes)")
     if c1 / 4 < b <= c3 and row.error < 0:
         return ("L2/L3 hits: the backend's gather loop pays more per L1 miss than latency / MLP measured "
                 "with the compiled independent-load loop (it overlaps fewer short misses), and near L1's "
