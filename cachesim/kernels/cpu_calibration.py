@@ -36,9 +36,10 @@ median of the repeats, their minimum (key suffix ``_min``) and the median proces
 reads the **minimum** by default. On a machine shared with other tenants, a repeat can only be slowed down
 by them (descheduling, another process's lines evicting ours, a busy memory controller), never sped up, so
 the fastest repeat is the one least disturbed and the closest to the machine's own latency; the median
-moves with the load (the 2-core development VM ran at load averages of 0.5 - 5). Older records hold only
-the median; they are read as medians whatever ``stat`` asks (:attr:`CpuCalibration.stat` says which was
-used).
+moves with the load (the 2-core development VM ran at load averages of 0.5 - 5). ``stat="cpu"`` reads the
+median process CPU time instead (``cpu_`` prefix): it leaves out the time the process was descheduled, but
+not the caches and memory bandwidth other tenants take. Older records hold only the median; they are read
+as medians whatever ``stat`` asks (:attr:`CpuCalibration.stat` says which was used).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ MISS_BUFFERS = {
 #: The record's machine is a Zen 4 EPYC (cpu_micro.json provenance: "AMD EPYC", family 25 model 17).
 HOST_CORE = "zen4"
 BACKENDS = ("torch", "numpy")
-STATS = ("min", "median")
+STATS = ("min", "median", "cpu")
 
 
 @dataclass(frozen=True)
@@ -118,17 +119,20 @@ class CpuCalibration:
 
 
 def _value(case: dict, key: str, stat: str) -> float:
-    """``case[key]`` (a median), or its ``_min`` companion when ``stat`` is "min" and the record has it."""
-    return float(case.get(f"{key}_min", case[key]) if stat == "min" else case[key])
+    """``case[key]`` (a median), or its ``_min`` / ``cpu_`` companion for ``stat`` "min" / "cpu"."""
+    other = {"min": f"{key}_min", "cpu": f"cpu_{key}"}.get(stat, key)
+    return float(case.get(other, case[key]))
 
 
 def _effective_stat(cases, stat: str) -> str:
-    return "min" if stat == "min" and any("ns_per_load_min" in c for c in cases) else "median"
+    probe = {"min": "ns_per_load_min", "cpu": "cpu_ns_per_load"}.get(stat)
+    return stat if probe and any(probe in c for c in cases) else "median"
 
 
 def _matmul(cases, stat: str) -> dict:
-    key = "gflops_max" if stat == "min" else "gflops"
-    return {int(c["batch"]): float(c.get(key, c["gflops"])) for c in cases if c.get("type") == "matmul"}
+    """GFLOP/s by batch: ``2 batch`` flops per element of ``W`` over the statistic's ns per element."""
+    return {int(c["batch"]): 2.0 * int(c["batch"]) / _value(c, "ns_per_element", stat)
+            for c in cases if c.get("type") == "matmul"}
 
 
 def _curve(cases, typ: str, stat: str = "median") -> tuple[np.ndarray, np.ndarray]:
@@ -178,7 +182,7 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
         Which :data:`MISS_BUFFERS` entry caps the measured memory-level parallelism.
     source : str
         Where the record came from (kept in :attr:`CpuCalibration.source`).
-    stat : {"min", "median"}
+    stat : {"min", "median", "cpu"}
         Statistic of the repeats to read (see the module notes); records without minima give medians.
     """
     core = check_choice("core", core, tuple(MISS_BUFFERS))

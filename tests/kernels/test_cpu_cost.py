@@ -227,11 +227,21 @@ def test_calibration_reads_the_minimum_by_default_and_medians_on_request():
         cpu_calibration(cases, _hier(), stat="mean")
 
 
+def test_calibration_reads_process_cpu_time_on_request():
+    cases = [dict(c, **{f"cpu_{k}": v * 2 for k, v in c.items() if k.startswith("ns_per")})
+             for c in _micro_cases()]
+    cpu = cpu_calibration(cases, _hier(), stat="cpu")
+    assert cpu.stat == "cpu" and cpu.latency_ns == (4.0, 10.0, 30.0) and cpu.copy_ns["numpy"] == 0.4
+    assert cpu_calibration(_micro_cases(), _hier(), stat="cpu").stat == "median"
+
+
 def test_matmul_ns_is_two_flops_per_element_and_batch_row():
-    cases = _micro_cases() + [{"type": "matmul", "batch": 128, "gflops": 64.0, "gflops_max": 80.0}]
-    assert cpu_calibration(cases, _hier(), stat="median").matmul_ns(128) == pytest.approx(2 * 128 / 64.0)
-    cal = cpu_calibration(_with_minima(cases), _hier())
-    assert cal.matmul_gflops == {128: 80.0} and cal.matmul_ns(128) == pytest.approx(3.2)
+    # 4 ns per element of W at batch 128: 256 flops per element in 4 ns = 64 GFLOP/s
+    cases = _micro_cases() + [{"type": "matmul", "batch": 128, "ns_per_element": 4.0}]
+    med = cpu_calibration(cases, _hier(), stat="median")
+    assert med.matmul_gflops == {128: pytest.approx(64.0)} and med.matmul_ns(128) == pytest.approx(4.0)
+    cal = cpu_calibration(_with_minima(cases, 0.8), _hier())
+    assert cal.matmul_gflops == {128: pytest.approx(80.0)} and cal.matmul_ns(128) == pytest.approx(3.2)
     with pytest.raises(CacheSimError, match="batch=7"):
         cal.matmul_ns(7)
     with pytest.raises(CacheSimError, match="--matmul"):

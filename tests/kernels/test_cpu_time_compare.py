@@ -56,9 +56,11 @@ def test_the_minimum_is_robust_to_a_loaded_gather_run():
     for cal in ("cpu_micro.json", "cpu_micro_3.json"):
         assert tab[(cal, "gather_paired_2.json", "min")] >= 0.9 > 0.8 > tab[(cal, "gather_paired_2.json",
                                                                                 "median")]
+        # the process CPU time leaves out descheduling only: no better than the median here
+        assert tab[(cal, "gather_paired_2.json", "cpu")] < tab[(cal, "gather_paired_2.json", "min")]
     # a calibration measured while a co-tenant kept memory busy stays off with either statistic
     assert max(tab[("cpu_micro_2.json", r, s)] for r in ("gather_paired.json", "gather_paired_3.json")
-               for s in ("median", "min")) < 0.6
+               for s in ("median", "min", "cpu")) < 0.6
 
 
 def test_gather_then_matmul_check_points():
