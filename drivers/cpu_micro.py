@@ -212,6 +212,11 @@ def main(argv=None) -> int:
                     help="also the dense matmul group and the measured gather-then-matmul points")
     ap.add_argument("--quick", action="store_true", help="few sizes, 3 repeats, nothing written")
     args = ap.parse_args(argv)
+    taken = [p for p in (args.out, args.sweep_out if args.sweep else None)
+             if p and not args.quick and os.path.exists(p)]
+    if taken:
+        ap.error(f"{taken[0]} exists: records are never overwritten, pass a new --out / --sweep-out "
+                 "(the comparison calibrates from the newest cpu_micro record)")
     repeats = 3 if args.quick else args.repeats
     top = 16 if args.quick else 29
     sizes = [1 << k for k in range(12, top + 1, 2 if args.quick else 1)]
