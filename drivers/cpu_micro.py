@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    PYTHONPATH=. python drivers/cpu_micro.py [--quick] [--out measurements/cpu/cpu_micro.json]
+    PYTHONPATH=. python drivers/cpu_micro.py [--quick] [--matmul] [--sweep] \
+        --out measurements/cpu/cpu_micro_N.json --sweep-out measurements/cpu/gather_paired_N.json
 
 Cases written (kind ``cpu_micro``; every time is the median of ``--repeats`` runs after one warm-up; each
 case also stores the minimum over the repeats (key suffix ``_min``) and the median process CPU time
