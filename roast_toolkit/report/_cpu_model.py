@@ -16,8 +16,8 @@ from ._figures import new_figure
 
 def cpu_model_blocks(ctx: Context, sec: SectionResult, folder: Path) -> list[str]:
     """Add the CPU model's summary table and waterfall figure to ``sec``; return unexplained misses."""
+    from cachesim.errors import CacheSimError
     from cachesim.kernels import cpu_waterfall
-    from cachesim.kernels.cpu_waterfall import CPU_STEPS
     from cachesim.measure.compare.cpu_time import (
         CPU_RATIO_TOLERANCE,
         UNEXPLAINED,
@@ -46,20 +46,32 @@ def cpu_model_blocks(ctx: Context, sec: SectionResult, folder: Path) -> list[str
         tuple((k, str(v["rows"]), f"{v['within_share']:.0%}", f"{v['mae']:.1%}", fmt(v["max_error"], ".0%"))
               for k, v in summ.items())))
     sizes = sorted({r.memory_bytes for r in rows})
-    wf = cpu_waterfall(sizes, cal, scheme="hashednet", backend="torch")
-    fig, ax = new_figure(7.0, 4.0)
+    panels = [(cpu_waterfall(sizes, cal, scheme="hashednet", backend="torch"), "gather (W = M[idx])")]
+    try:
+        panels.append((cpu_waterfall(sizes, cal, scheme="hashednet", backend="torch", matmul=128),
+                       "gather then X @ W (batch 128)"))
+    except CacheSimError:  # a calibration record without the dense-matmul group
+        pass
+    fig, axes = new_figure(6.0 * len(panels), 4.0, ncols=len(panels))
+    for ax, (wf, title) in zip(np.atleast_1d(axes), panels):
+        _waterfall_panel(ax, wf, sizes, title)
+    sec.blocks.append(ctx.save(fig, "measured_cpu_waterfall.png",
+                               "CPU HashedNet waterfall as the shared array grows: dense copy (left) or "
+                               "dense matmul (right), + index load & arithmetic, + L1/L2 misses, + DRAM "
+                               "latency / MLP", sec))
+    return [f"CPU gather {r.record} {r.memory_bytes} {r.backend} {r.ratio}: misses without a cause"
+            for r in rows if r.cause == UNEXPLAINED]
+
+
+def _waterfall_panel(ax, wf, sizes, title):
+    """Stacked bars of one :class:`CpuWaterfall` (steps ``wf.steps``), sizes on the x axis."""
     x, bottom = np.arange(len(sizes)), np.zeros(len(sizes))
-    for i, label in enumerate(CPU_STEPS):
+    for i, label in enumerate(wf.steps):
         d = np.array([r.deltas_ns[i] for r in wf.rows])
         ax.bar(x, d, bottom=bottom, label=label)
         bottom += d
     ax.set_xticks(x[::2], [f"{b >> 10} KiB" if b < 1 << 20 else f"{b >> 20} MiB" for b in sizes[::2]],
                   rotation=45, ha="right", fontsize=7)
-    ax.set_ylabel("predicted ns per element (torch)")
-    ax.set_title("CPU HashedNet gather: where the time goes")
+    ax.set_ylabel("predicted ns per element of W (torch)")
+    ax.set_title(f"CPU HashedNet {title}", fontsize=9)
     ax.legend(fontsize=7)
-    sec.blocks.append(ctx.save(fig, "measured_cpu_waterfall.png",
-                               "CPU gather waterfall: dense copy, + index load & arithmetic, + L1/L2 misses, "
-                               "+ DRAM latency / MLP, as the shared array grows", sec))
-    return [f"CPU gather {r.record} {r.memory_bytes} {r.backend} {r.ratio}: misses without a cause"
-            for r in rows if r.cause == UNEXPLAINED]
