@@ -175,7 +175,7 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
     that can collide). Time: :func:`cachesim.kernels.predict` (``kernel="roast"``, block
     ``(block_m, BN, BK)``).
     """
-    from roast_theory import block_tile_moments
+    from roast_theory import block_tile_moments_by_align
 
     t0 = time.perf_counter()
     k, n = check_matrix_shape("shape", shape)
@@ -191,8 +191,7 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
     xv, wv = _vectors((k, n), x, w, seed)
     rows = []
     for tile in cand:
-        for a in aligns:
-            res = block_tile_moments(xv, wv, m, tile, sign, "kernel", align=a)
+        for a, res in zip(aligns, block_tile_moments_by_align(xv, wv, m, tile, sign, aligns)):
             sec, dom, used = _time((batch, k, n), target, dtype, tile, m, a, block_m, cost_model)
             rows.append((tile, a, res.variance, res.bias, sec, dom, used))
     flags = _pareto_flags([r[4] for r in rows], [r[2] for r in rows])
