@@ -37,7 +37,7 @@ def _step(tile: int, align: int) -> int:
     return min(align, tile)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _chain_kernel(g1, g2, step):  # pragma: no cover - compiled
     """One row-ordered pass over both Gram matrices with running sums per chain ``(o mod step, o' - o)``.
 
