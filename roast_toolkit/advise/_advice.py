@@ -151,7 +151,7 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
         Representative batch ``M`` of the predicted GEMM ``(M, K, N)``.
     sign : {"element", "tile", "none"}
         Sign convention of the variance (``"none"`` is the RzLinear kernel; its closed form costs
-        ``O(Z^2 log Z)`` memory and time per candidate, so it is for tiles up to about 32 x 64).
+        ``O(n Z^2)`` time and ``O(Z^2)`` memory per tile shape, shared between the alignments).
     x, w : array_like (K, N), optional
         Input and weight; default one output column with ``a ~ N(0, 1)`` and ``W ~ N(0, 1/K)``.
     seed : int
@@ -171,10 +171,11 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
 
     Notes
     -----
-    Variance: :func:`roast_theory.block_tile_moments` with ``placement="kernel"`` and ``align`` (the
+    Variance: :func:`roast_theory.block_tile_moments_by_align` (kernel placement, all ``aligns`` of one
+    tile at once; equal to :func:`roast_theory.block_tile_moments` per alignment) (the
     alignment changes it through the number of starts ``S = ceil((memory - BK BN) / align)`` and the lags
     that can collide). Time: :func:`cachesim.kernels.predict` (``kernel="roast"``, block
-    ``(block_m, BN, BK)``).
+    ``(block_m, BN, BK)``), evaluated in a second thread while the closed forms run.
     """
     from roast_theory import block_tile_moments_by_align
 
