@@ -175,7 +175,10 @@ class AlignFree:
 
     def spectra(self, length: int) -> tuple[np.ndarray, np.ndarray]:
         if length not in self._spectra:
-            self._spectra[length] = (sfft.rfft(self.X, n=length, axis=1), sfft.rfft(self.W, n=length, axis=1))
+            rows = _gram_lags.nonzero_rows(self.X)  # one output of a layer: most tiles of x are zero
+            fx = np.zeros((self.X.shape[0], length // 2 + 1), dtype=np.complex128)
+            fx[rows] = sfft.rfft(self.X[rows], n=length, axis=1)
+            self._spectra[length] = (fx, sfft.rfft(self.W, n=length, axis=1))
         return self._spectra[length]
 
     def row_profiles(self, length: int) -> np.ndarray:
@@ -183,9 +186,11 @@ class AlignFree:
         key = ("profiles", length)
         if key not in self._spectra:
             fx, fw = self.spectra(length)
+            rows = _gram_lags.nonzero_rows(self.X)
             fxt, fwt = fx.sum(axis=0), fw.sum(axis=0)
-            self._spectra[key] = sfft.irfft(np.conj(fx) * (fwt - fw) + np.conj(fw) * (fxt - fx), n=length,
-                                            axis=1)
+            spec = np.conj(fw) * fxt  # conj(fx) (fwt - fw) + conj(fw) (fxt - fx), fx = 0 off `rows`
+            spec[rows] += np.conj(fx[rows]) * (fwt - fw[rows]) - np.conj(fw[rows]) * fx[rows]
+            self._spectra[key] = sfft.irfft(spec, n=length, axis=1)
         return self._spectra[key]
 
 
