@@ -194,13 +194,16 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
     rows = []
     # The cost model runs in a second thread while the closed forms run here: both spend most of their
     # time in numpy, BLAS and nogil numba kernels, which release the GIL.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         times = {(tile, a): pool.submit(_time, (batch, k, n), target, dtype, tile, m, a, block_m, cost_model)
                  for tile in cand for a in aligns}
         for tile in cand:
             for a, res in zip(aligns, block_tile_moments_by_align(xv, wv, m, tile, sign, aligns)):
                 sec, dom, used = times[(tile, a)].result()
                 rows.append((tile, a, res.variance, res.bias, sec, dom, used))
+    finally:  # on an error, predictions not yet started are dropped instead of awaited
+        pool.shutdown(wait=True, cancel_futures=True)
     flags = _pareto_flags([r[4] for r in rows], [r[2] for r in rows])
     out = tuple(AdviceRow(tile=tuple(r[0]), align=r[1], variance=float(r[2]), bias=float(r[3]),
                           predicted_time_s=float(r[4]), dominant=str(r[5]), pareto=f, cost_model=r[6])
