@@ -28,6 +28,7 @@ from .layout import ModelLayout, auto_scales, local_slots
 from .mappings import ChunkMapping, ElementMapping, TileMapping
 from .moments import (
     block_tile_moments,
+    block_tile_moments_by_align,
     element_hashing_moments,
     layout_moments,
     tile_hashing_moments,
@@ -77,7 +78,8 @@ from .verify import VerificationReport, VerificationRow, verify
 __all__ = [
     "RoastTheoryError",
     # closed forms
-    "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "layout_moments", "weight_mse",
+    "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "block_tile_moments_by_align",
+    "layout_moments", "weight_mse",
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
     "optimal_scales", "pair_energy", "PairEnergy", "expected_random_difference",
     "limit_global_win_probability", "layer_output_mse", "LayerError",

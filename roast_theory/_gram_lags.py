@@ -37,7 +37,7 @@ def _step(tile: int, align: int) -> int:
     return min(align, tile)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _chain_kernel(g1, g2, step):  # pragma: no cover - compiled
     """One row-ordered pass over both Gram matrices with running sums per chain ``(o mod step, o' - o)``.
 
@@ -151,9 +151,9 @@ def gram_pairs(X: np.ndarray, W: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarr
     layer touches one column of tiles only).
     """
     rows = nonzero_rows(X)
-    xs = X[rows]
-    h = xs.T @ W[rows]
-    return (xs.T @ xs, W.T @ W), (h, np.ascontiguousarray(h.T))
+    xs, ws = X[rows], W[rows]
+    # W^T X as its own (low-rank, cheap) product: a contiguous copy of h.T costs more for large tiles
+    return (xs.T @ xs, W.T @ W), (xs.T @ ws, ws.T @ xs)
 
 
 def nonzero_rows(X: np.ndarray) -> np.ndarray:

@@ -155,6 +155,45 @@ def _spectra_of_pair(h: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray
     return fh, fht
 
 
+class AlignFree:
+    """The pieces of the kernel-placement sums that depend on ``(X, W)`` only, computed on first use and
+    kept: the Gram pairs of :func:`_gram_lags.gram_pairs` and the row spectra ``rfft(X)``, ``rfft(W)``.
+
+    One instance serves every number of starts ``S`` and alignment ``A`` of the same tile layout (the
+    tile advisor tries several alignments per tile shape; the Gram products are its largest cost).
+    """
+
+    def __init__(self, X: np.ndarray, W: np.ndarray):
+        self.X, self.W = X, W
+        self._grams = None
+        self._spectra = {}
+
+    def grams(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        if self._grams is None:
+            self._grams = _gram_lags.gram_pairs(self.X, self.W)
+        return self._grams
+
+    def spectra(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        if length not in self._spectra:
+            rows = _gram_lags.nonzero_rows(self.X)  # one output of a layer: most tiles of x are zero
+            fx = np.zeros((self.X.shape[0], length // 2 + 1), dtype=np.complex128)
+            fx[rows] = sfft.rfft(self.X[rows], n=length, axis=1)
+            self._spectra[length] = (fx, sfft.rfft(self.W, n=length, axis=1))
+        return self._spectra[length]
+
+    def row_profiles(self, length: int) -> np.ndarray:
+        """``R_a = sum_{b != a} S_ab`` per tile (rows, FFT-indexed lags), from the row spectra."""
+        key = ("profiles", length)
+        if key not in self._spectra:
+            fx, fw = self.spectra(length)
+            rows = _gram_lags.nonzero_rows(self.X)
+            fxt, fwt = fx.sum(axis=0), fw.sum(axis=0)
+            spec = np.conj(fw) * fxt  # conj(fx) (fwt - fw) + conj(fw) (fxt - fx), fx = 0 off `rows`
+            spec[rows] += np.conj(fx[rows]) * (fwt - fw[rows]) - np.conj(fw[rows]) * fx[rows]
+            self._spectra[key] = sfft.irfft(spec, n=length, axis=1)
+        return self._spectra[key]
+
+
 def _grid_sums_fft(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
     """``sum_d p(d) T(d, d)`` and ``sum T P3`` from the full 2-D lag grid ``T`` (FFT; any ``S``)."""
     tile = X.shape[1]
@@ -164,19 +203,19 @@ def _grid_sums_fft(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[fl
     return float(np.diagonal(t) @ pvec), window_quadratic_2d(t, tile, s, align)
 
 
-def _grid_sums(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
+def _grid_sums(X: np.ndarray, W: np.ndarray, s: int, align: int, shared=None) -> tuple[float, float]:
     """:func:`_grid_sums_fft` from chain sums of the Gram matrices where the lag laws are unclipped."""
     if not _gram_lags.fast_path_ok(X.shape[1], s, align):
         return _grid_sums_fft(X, W, s, align)
     pair, three = 0.0, 0.0
-    for g1, g2 in _gram_lags.gram_pairs(X, W):
+    for g1, g2 in (shared or AlignFree(X, W)).grams():
         p2, p3 = _gram_lags.pair_and_three(g1, g2, s, align)
         pair, three = pair + p2, three + p3
     return pair, three
 
 
 def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int,
-                      grid_sums=None) -> tuple[float, float]:
+                      grid_sums=None, shared=None) -> tuple[float, float]:
     """Bias and variance of ``<w_hat, x>`` without signs under kernel placement (see module notes).
 
     ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)`` with ``S_ab = C_ab + D_ab``. The pair terms give
@@ -186,46 +225,62 @@ def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int,
     (``DD`` and ``DC`` are reflections of ``CC`` and ``CD``) and ``sum_{a,b} p.(C_ab^2 + C_ab D_ab)`` is
     the ``p``-weighted diagonal of ``T``; the ``a = b`` terms come from per-tile correlations. The two
     sums over ``T`` come from ``grid_sums`` (default :func:`_grid_sums`: Gram chain sums, or the FFT grid
-    where the lag laws are clipped, ``S < 2 (Z - 1) // A``).
+    where the lag laws are clipped, ``S < 2 (Z - 1) // A``). ``shared``: an :class:`AlignFree` of
+    ``(X, W)`` whose Gram matrices and row spectra are reused between calls (other ``S`` or ``align``).
     """
     tile = X.shape[1]
     length = sfft.next_fast_len(2 * tile - 1, real=True)
     pvec = _lag_weights(length, tile, s, align)
-    fx, fw = sfft.rfft(X, n=length, axis=1), sfft.rfft(W, n=length, axis=1)
-    rows = _gram_lags.nonzero_rows(X)  # m1[a, :] = 0 where tile a of x is zero
-    m1 = np.zeros((X.shape[0], W.shape[0]))
-    xp = sfft.irfft(fx[rows] * sfft.rfft(pvec), n=length, axis=1)[:, :tile]
-    m1[rows] = xp @ W.T  # m1[a, b] = sum_d p(d) C_ab(d)
-    bias = float(m1.sum() - np.trace(m1))
-    nn = m1 + m1.T  # nn[a, b] = p . S_ab
-    diag_n = np.diag(nn)
-    pp_pairs = 0.5 * float((nn * nn).sum() - diag_n @ diag_n)
-    t_diag, t_three = (grid_sums or _grid_sums)(X, W, s, align)
+    shared = shared or AlignFree(X, W)
+    fx, fw = shared.spectra(length)
+    bias, pp_pairs, p_r = _first_moments(X, W, fx, length, pvec)
+    t_diag, t_three = grid_sums(X, W, s, align) if grid_sums else _grid_sums(X, W, s, align, shared)
     s_aa, same = _same_tile(fx, fw, length, pvec)
     v2 = t_diag - same - pp_pairs
-    fxt, fwt = fx.sum(axis=0), fw.sum(axis=0)
-    r = sfft.irfft(np.conj(fx) * (fwt - fw) + np.conj(fw) * (fxt - fx), n=length, axis=1)
-    p_r = nn.sum(axis=1) - diag_n
-    three = float(window_quadratic(r, tile, s, align).sum() - p_r @ p_r)
+    three = float(window_quadratic(shared.row_profiles(length), tile, s, align).sum() - p_r @ p_r)
     pairs_p3 = 2.0 * t_three - float(window_quadratic(s_aa, tile, s, align).sum())
     three -= pairs_p3 - 2.0 * pp_pairs
     return bias, v2 + three
 
 
-def tile_sign_variance(X: np.ndarray, W: np.ndarray, s: int, align: int) -> float:
+def _first_moments(X: np.ndarray, W: np.ndarray, fx: np.ndarray, length: int,
+                   pvec: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The bias ``sum_{a != b} p.C_ab``, ``sum_{a<b} (p.S_ab)^2`` and ``p_r[a] = sum_{b != a} p.S_ab``.
+
+    ``m1[a, b] = p.C_ab`` is zero on the rows of tiles where ``x`` is zero, so only the ``r`` non-zero
+    rows ``m1r = m1[rows]`` are formed (``r x n_tiles`` instead of ``n_tiles^2``). With ``nn = m1 + m1^T``
+    (``nn[a, b] = p.S_ab``): ``sum nn^2 = 2 sum m1r^2 + 2 sum_{a, b in rows} m1[a, b] m1[b, a]``, the
+    diagonal ``nn[a, a] = 2 m1[a, a]`` lives on ``rows`` and ``sum_b nn[a, b]`` is the row sum of ``m1``
+    plus its column sum.
+    """
+    tile = X.shape[1]
+    rows = _gram_lags.nonzero_rows(X)
+    xp = sfft.irfft(fx[rows] * sfft.rfft(pvec), n=length, axis=1)[:, :tile]
+    m1r = xp @ W.T  # m1r[k, b] = m1[rows[k], b] = sum_d p(d) C_ab(d)
+    diag_r = m1r[np.arange(rows.size), rows]
+    bias = float(m1r.sum() - diag_r.sum())
+    sub = m1r[:, rows]
+    pp_pairs = float((m1r * m1r).sum() + (sub * sub.T).sum() - 2.0 * diag_r @ diag_r)
+    p_r = m1r.sum(axis=0)
+    p_r[rows] += m1r.sum(axis=1) - 2.0 * diag_r
+    return bias, pp_pairs, p_r
+
+
+def tile_sign_variance(X: np.ndarray, W: np.ndarray, s: int, align: int, shared=None) -> float:
     """``sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (one sign per tile, kernel placement).
 
     All ordered pairs from the Gram chain sums (:func:`_gram_lags.pair_sum`) minus the ``a = b`` terms
     from per-tile correlations; where the pair law is clipped (``S < (Z - 1) // A``) the diagonal FFT
-    sums of :func:`_tiles.tile_sign_weighted_lag_sum`.
+    sums of :func:`_tiles.tile_sign_weighted_lag_sum`. ``shared`` as in :func:`none_sign_moments`.
     """
     tile = X.shape[1]
     if not _gram_lags.fast_path_ok(tile, s, align, three=False):
         return _tiles.tile_sign_weighted_lag_sum(X, W, lag_probability(s, align))
-    total = sum(_gram_lags.pair_sum(g1, g2, s, align) for g1, g2 in _gram_lags.gram_pairs(X, W))
+    shared = shared or AlignFree(X, W)
+    total = sum(_gram_lags.pair_sum(g1, g2, s, align) for g1, g2 in shared.grams())
     length = sfft.next_fast_len(2 * tile - 1, real=True)
     pvec = _lag_weights(length, tile, s, align)
-    _, same = _same_tile(sfft.rfft(X, n=length, axis=1), sfft.rfft(W, n=length, axis=1), length, pvec)
+    _, same = _same_tile(*shared.spectra(length), length, pvec)
     return total - same
 
 

@@ -147,7 +147,7 @@ def kernel_rows(trials: int, seed: int) -> list:
                             seed=seed + 810 + i, align=align)
         rows.append(_mc_row(f"E|w_hat - w|^2: Z=8, no sign, kernel, align={align}", "C4-kernel", res.mse,
                             est))
-    return rows + _tile_sharing_rows(trials, seed) + _layer_rows()
+    return rows + _tile_sharing_rows(trials, seed) + _layer_rows() + _layer_mc_rows(trials, seed)
 
 
 def _layer_rows() -> list:
@@ -166,6 +166,30 @@ def _layer_rows() -> list:
                      for n in range(w.shape[1])])
     rows.append(_row("layer MSE == trace(output cov) + |bias|^2, no sign, kernel", "layer", "exact", mse,
                      float(np.trace(cov.covariance) + bias @ bias), rel=1e-12))
+    return rows
+
+
+def _layer_mc_rows(trials: int, seed: int) -> list:
+    """``E ||X W_hat - X W||^2`` without signs, kernel placement, align 1 and 2, on a 12 x 10 layer in
+    ``(4, 5)`` tiles (memory 40, batch 3): the mean squared error over ``TileMapping`` draws of the real tile
+    starts (``trials // 25`` draws, at most 4000: each draw builds a whole mapping)."""
+    from .layer_moments import layer_output_mse
+    from .mappings import TileMapping
+
+    rng = np.random.default_rng(43)
+    x, w = rng.standard_normal((3, 12)), rng.standard_normal((12, 10)) + 0.5
+    draws = max(200, min(trials // 25, 4000))
+    rows = []
+    for i, align in enumerate((1, 2)):
+        res = layer_output_mse(x, w, 40, (4, 5), "none", "kernel", align)
+        errs = np.empty(draws)
+        for d in range(draws):
+            mp = TileMapping((12, 10), 40, tile=(4, 5), placement="kernel", sign="none", align=align,
+                             seed=(seed + 1) * 1_000_003 + 10_000 * i + d)
+            errs[d] = ((x @ mp.recover(mp.sketch(w)) - x @ w) ** 2).sum()
+        se = float(errs.std(ddof=1) / np.sqrt(draws))
+        rows.append(_row(f"layer E||XW_hat - XW||^2: no sign, kernel, align={align}, {draws} draws",
+                         "layer", "MC", float(res.mse), float(errs.mean()), se))
     return rows
 
 

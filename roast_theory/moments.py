@@ -67,7 +67,7 @@ def _check_align(align, placement: str) -> int:
 
 
 def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: str,
-                           formula: str, align: int = 1) -> InnerProductMoments:
+                           formula: str, align: int = 1, shared=None) -> InnerProductMoments:
     m = memory
     inner = float(np.sum(X * W))
     xs, ws = X.sum(axis=1), W.sum(axis=1)
@@ -89,9 +89,9 @@ def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: s
             xw = X * W
             variance = _tiles.cross_tile_weighted(X * X, W * W, p) + _tiles.cross_tile_weighted(xw, xw, p)
         elif sign == "tile":
-            variance = _kl.tile_sign_variance(X, W, n_s, align)
+            variance = _kl.tile_sign_variance(X, W, n_s, align, shared)
         else:
-            bias, variance = _kl.none_sign_moments(X, W, n_s, align)
+            bias, variance = _kl.none_sign_moments(X, W, n_s, align, shared=shared)
             mean = inner + bias
     variance = max(float(variance), 0.0)
     return InnerProductMoments(
@@ -225,6 +225,41 @@ def block_tile_moments(x, w, memory, tile, sign: str = "tile",
     X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
     a = _check_align(align, placement)
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement), a)
+
+
+def block_tile_moments_by_align(x, w, memory, tile, sign: str = "tile", aligns=(1,)) -> tuple:
+    """:func:`block_tile_moments` with kernel placement for several alignments, sharing the work.
+
+    Parameters
+    ----------
+    x, w : array_like, shape (K, N)
+    memory : int
+    tile : (int, int)
+        The block ``(BK, BN)``.
+    sign : {"element", "tile", "none"}
+    aligns : sequence of int
+        Start alignments; one result per entry, in order.
+
+    Returns
+    -------
+    tuple of InnerProductMoments
+        Equal to ``block_tile_moments(x, w, memory, tile, sign, "kernel", align=a)`` for each ``a``.
+
+    Notes
+    -----
+    The Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` and the per-tile spectra do not depend on the
+    alignment (only the lag law ``p`` does), so they are computed once for all alignments.
+    """
+    sign = check_choice("sign", sign, SIGNS)
+    xv, wv = check_pair(x, w, ndim=2)
+    bk, bn = check_tile_pair(tile)
+    z = bk * bn
+    m = check_memory(memory, z, "kernel")
+    aligns = [_check_align(a, "kernel") for a in aligns]
+    X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
+    shared = _kl.AlignFree(X, W)
+    formula = _formula(z, sign, "kernel")
+    return tuple(_moments_from_matrices(X, W, m, z, sign, "kernel", formula, a, shared) for a in aligns)
 
 
 def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",

@@ -83,3 +83,47 @@ def test_layer_sized_fast_path_equals_previous_implementation(align):
     assert bias == pytest.approx(ref_bias, rel=1e-9) and var == pytest.approx(ref_var, rel=1e-9)
     ref = _tiles.tile_sign_weighted_lag_sum(X, W, kl.lag_probability(s, align))
     assert kl.tile_sign_variance(X, W, s, align) == pytest.approx(ref, rel=1e-9)
+
+
+def _dense_first_moments(X, W, s, a):
+    """Bias, ``sum_{a<b} (p.S_ab)^2`` and ``sum_{b != a} p.S_ab`` per tile, by loops over all pairs."""
+    z, n = X.shape[1], X.shape[0]
+    p = kl.lag_probability(s, a)
+    ps = np.zeros((n, n))  # ps[a, b] = sum_d p(d) C_ab(d), C_ab(d) = sum_o X[a, o] W[b, o + d]
+    for ia in range(n):
+        for ib in range(n):
+            ps[ia, ib] = sum(p(q - o) * X[ia, o] * W[ib, q] for o in range(z) for q in range(z))
+    bias = sum(ps[i, j] for i in range(n) for j in range(n) if i != j)
+    pp = sum((ps[i, j] + ps[j, i]) ** 2 for i in range(n) for j in range(i + 1, n))
+    p_r = np.array([sum(ps[i, j] + ps[j, i] for j in range(n) if j != i) for i in range(n)])
+    return bias, pp, p_r
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("s,a", [(12, 1), (5, 2)])
+def test_first_moments_with_zero_input_tiles(s, a):
+    """Tiles where ``x`` is zero (rows 0, 2, 3) are skipped; the result equals the all-pairs loops."""
+    rng = np.random.default_rng(7 * s + a)
+    X, W = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    X[[0, 2, 3]] = 0.0
+    length = 16
+    fx = np.fft.rfft(X, n=length, axis=1)
+    pvec = kl._lag_weights(length, 5, s, a)
+    bias, pp, p_r = kl._first_moments(X, W, fx, length, pvec)
+    ref_bias, ref_pp, ref_p_r = _dense_first_moments(X, W, s, a)
+    assert bias == pytest.approx(ref_bias, rel=1e-12) and pp == pytest.approx(ref_pp, rel=1e-12)
+    np.testing.assert_allclose(p_r, ref_p_r, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.nojit
+def test_align_free_pieces_are_reused_and_equal_fresh_ones():
+    rng = np.random.default_rng(3)
+    X, W = rng.standard_normal((5, 6)), rng.standard_normal((5, 6))
+    X[1] = 0.0
+    shared = kl.AlignFree(X, W)
+    for s, a in [(40, 1), (14, 3), (7, 6)]:
+        fresh = kl.none_sign_moments(X, W, s, a)
+        assert kl.none_sign_moments(X, W, s, a, shared=shared) == pytest.approx(fresh, rel=1e-13)
+        assert kl.tile_sign_variance(X, W, s, a, shared) == pytest.approx(kl.tile_sign_variance(X, W, s, a),
+                                                                         rel=1e-13)
+    assert shared.grams() is shared.grams() and shared.spectra(16)[0] is shared.spectra(16)[0]
