@@ -3,6 +3,7 @@
 from .config import HierarchyConfig, LevelConfig, load_hierarchy
 from .engine import AccessResult, Cache, Simulator, replay
 from .errors import CacheSimError
+from .parallel import SerialFallbackWarning, ShardPlan, plan_shards, replay_parallel
 from .presets import get_preset, preset_names
 from .stackdist import (
     MissRatioCurve,
@@ -27,6 +28,8 @@ __all__ = [
     "OlkenProfiler",
     "PerSetStackProfiler",
     "ReplayResult",
+    "SerialFallbackWarning",
+    "ShardPlan",
     "Simulator",
     "StackDistanceHistogram",
     "TraceFile",
@@ -35,8 +38,10 @@ __all__ = [
     "load_hierarchy",
     "miss_ratio_curve",
     "open_trace",
+    "plan_shards",
     "preset_names",
     "replay",
+    "replay_parallel",
     "stack_distance_histogram",
     "stack_distances",
     "write_trace",

@@ -89,6 +89,10 @@ class Simulator:
         Anything :func:`cachesim.config.load_hierarchy` accepts.
     """
 
+    #: The module whose ``run_*`` replay kernels this simulator calls (:mod:`cachesim.parallel` swaps in
+    #: the same kernels behind GIL-free entry points).
+    _kernels = K
+
     def __init__(self, hierarchy, *, record_memory: bool = False):
         self.config: HierarchyConfig = load_hierarchy(hierarchy)
         lv = self.config.levels
@@ -160,14 +164,15 @@ class Simulator:
         self._sync_canonical()
         self._compact_live = [False] * len(self._compact)
         if self._inclusion == K.EXCLUSIVE:
-            K.run_exclusive(self._P, self._tags, self._stamp, self._valid, self._dirty, self._tree,
-                            self._clock, self._rng, self._stats, self._mem, b0, b1, w, outcome)
+            self._kernels.run_exclusive(self._P, self._tags, self._stamp, self._valid, self._dirty,
+                                        self._tree, self._clock, self._rng, self._stats, self._mem, b0, b1,
+                                        w, outcome)
             return outcome, None
         if self._inclusion == K.INCLUSIVE:
             rec = self._rec_buffer(npc) if self._record else np.empty((0, 3), dtype=np.int64)
-            nr = K.run_nested(self._P, self._inclusion, self._tags, self._stamp, self._valid,
-                              self._dirty, self._tree, self._clock, self._rng, self._stats, self._mem,
-                              b0, b1, w, outcome, rec, 0)
+            nr = self._kernels.run_nested(self._P, self._inclusion, self._tags, self._stamp, self._valid,
+                                          self._dirty, self._tree, self._clock, self._rng, self._stats,
+                                          self._mem, b0, b1, w, outcome, rec, 0)
             return outcome, (rec[:nr] if self._record else None)
         # Non-inclusive: a level never depends on the levels below it, so the hierarchy is the
         # composition of single levels, each fed with the request stream of the level above.
@@ -176,8 +181,8 @@ class Simulator:
         for k in range(n):
             rec = self._rec_buffer(b0.shape[0], k)
             oc = outcome if k == 0 else np.zeros(b0.shape[0], dtype=np.int8)
-            nr = K.run_level(self._P, k, self._tags, self._stamp, self._valid, self._dirty, self._tree,
-                             self._clock, self._rng, self._stats, b0, b1, w, oc, rec)
+            nr = self._kernels.run_level(self._P, k, self._tags, self._stamp, self._valid, self._dirty,
+                                         self._tree, self._clock, self._rng, self._stats, b0, b1, w, oc, rec)
             rec = rec[:nr]
             b0 = np.ascontiguousarray(rec[:, 0])
             b1 = np.ascontiguousarray(rec[:, 1])
@@ -234,9 +239,9 @@ class Simulator:
                 nout = pos = 0
                 while True:  # more than once only when a tag does not fit the uint32 tags
                     ctags, perm, empty, limit, ahead = self._compact[k]
-                    m, done = K.run_level_loads_compact(P, k, ctags, perm, empty, limit, self._stats,
-                                                        lines[pos:], shift, out[nout:], oc[pos:],
-                                                        k == 0 and want_outcome, emit, ahead)
+                    m, done = self._kernels.run_level_loads_compact(
+                        P, k, ctags, perm, empty, limit, self._stats, lines[pos:], shift, out[nout:],
+                        oc[pos:], k == 0 and want_outcome, emit, ahead)
                     nout += m
                     pos += done
                     if pos == lines.shape[0]:
@@ -245,9 +250,9 @@ class Simulator:
                 self._canon_live[k] = False
             else:
                 self._valid_stale = True
-                nout = K.run_level_loads(P, k, self._ts, self._tags, self._stamp, self._tree, self._clock,
-                                         self._rng, self._stats, lines, shift, out, oc,
-                                         k == 0 and want_outcome, emit)
+                nout = self._kernels.run_level_loads(P, k, self._ts, self._tags, self._stamp, self._tree,
+                                                     self._clock, self._rng, self._stats, lines, shift, out,
+                                                     oc, k == 0 and want_outcome, emit)
             lines = out[:nout] if emit else nout
         ls = int(P[nlev - 1, K.LSHIFT])
         nmem = lines.shape[0] if self._record else lines
@@ -322,11 +327,7 @@ class Simulator:
 
     def result(self) -> ReplayResult:
         """Counters so far as a :class:`ReplayResult`."""
-        levels = tuple(
-            LevelStats(c.name, **{name: int(self._stats[k, j]) for j, name in enumerate(COUNTERS)})
-            for k, c in enumerate(self.config.levels)
-        )
-        return ReplayResult(levels, self.accesses, self.config, int(self._mem[0]), int(self._mem[1]))
+        return result_of(self.config, self._stats, self.accesses, self._mem)
 
     def contents(self, level: int | str = 0) -> set[int]:
         """Line numbers resident in ``level`` (index or name)."""
@@ -362,6 +363,16 @@ class Simulator:
                 f"level={plain(level)!r} must be a name in {names} or an index in [0, {len(names)})"
             )
         return int(level)
+
+
+def result_of(config: HierarchyConfig, stats: np.ndarray, accesses: int, mem: np.ndarray) -> ReplayResult:
+    """The :class:`ReplayResult` of counters ``stats`` (levels x :data:`~cachesim.stats.COUNTERS`), the
+    number of trace ``accesses`` and the memory traffic ``mem = (bytes read, bytes written)``."""
+    levels = tuple(
+        LevelStats(c.name, **{name: int(stats[k, j]) for j, name in enumerate(COUNTERS)})
+        for k, c in enumerate(config.levels)
+    )
+    return ReplayResult(levels, int(accesses), config, int(mem[0]), int(mem[1]))
 
 
 def seed_state(seed: int) -> int:
@@ -400,24 +411,35 @@ def replay(trace, hierarchy, *, chunk_size: int = DEFAULT_CHUNK, progress: bool 
     Notes
     -----
     Every level obeys ``accesses = hits + misses + sector_misses``; see the module docstring for
-    the model.
+    the model. :func:`cachesim.parallel.replay_parallel` gives the same counters using several threads.
     """
     sim = Simulator(hierarchy)
+    feed_chunks(trace, lambda ch: sim.feed(ch, want_outcome=False), chunk_size, progress)
+    return sim.result()
+
+
+def feed_chunks(trace, feed, chunk_size: int, progress: bool, through=None) -> int:
+    """Call ``feed(chunk)`` on every chunk of ``trace`` (see :func:`replay`), with an optional tqdm bar;
+    returns the number of accesses fed. ``through``: a function the chunk iterator is passed through."""
     chunks = iter_chunks(trace, chunk_size)
+    if through is not None:
+        chunks = through(chunks)
     bar = None
+    total = 0
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=_total_len(trace), unit="acc", unit_scale=True, desc="replay")
     try:
         for ch in chunks:
-            sim.feed(ch, want_outcome=False)
+            feed(ch)
+            total += len(ch)
             if bar is not None:
                 bar.update(len(ch))
     finally:
         if bar is not None:
             bar.close()
-    return sim.result()
+    return total
 
 
 @dataclass(frozen=True)

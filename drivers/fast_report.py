@@ -2,7 +2,8 @@
 
     PYTHONPATH=. python3 drivers/fast_report.py > /tmp/tables.md
 
-Reads ``measurements/gpu/call9_final/gpu_fast_focus.json`` (forward sweep), ``call6_check`` (full
+Reads ``measurements/gpu/call18_headline`` and ``call15_tma`` (TMA kernels, ``drivers/gpu_tma.py``),
+``measurements/gpu/call9_final/gpu_fast_focus.json`` (forward sweep), ``call6_check`` (full
 ablation incl. align 1/8), ``call8_focus`` (ncu), ``call10_launch_train`` (launch check) and
 ``call11_train_graph`` (training steps).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,6 +22,8 @@ from cachesim.measure.fast_records import index_fast_cases  # noqa: E402
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "measurements", "gpu")
 SHAPES = [(4096, 768, 3072), (4096, 3072, 768), (4096, 4096, 4096), (8192, 4096, 4096), (512, 10240, 10240)]
 HN = ("hashednet-hash", "hashednet-mulshift", "hashednet-table", "hashednet-arith-only")
+ALIGNED_ROAST = re.compile(r"^(tma-|fast-)?roast-.*-a(64|128|256)-t")
+DENSE = ("dense", "fast-dense", "tma-dense")
 
 
 def load(folder, name):
@@ -31,7 +35,12 @@ def fmt(x, d=4):
     return "-" if x is None else f"{x:.{d}f}"
 
 
-def forward_table(cases, mem_pos):
+def _dense_label(d) -> str:
+    """``config``, or ``variant, config`` when the record holds several dense kernel families."""
+    return d["config"] if d["variant"] == "dense" else f"{d['variant']}, {d['config']}"
+
+
+def forward_table(cases, mem_pos, baselines=True):
     best, times = index_fast_cases(cases)
     rows = ["| M x K x N | memory | cuBLAS ms | Triton dense ms (config) | "
             "fast ROAST-MM ms (variant, config) | "
@@ -44,16 +53,24 @@ def forward_table(cases, mem_pos):
             continue
         key = (m, k, n, mems[mem_pos])
         b = best[key]
-        roast = [c for v, c in b.items() if v.startswith("roast-") and "-a64-" in v]
-        r = min(roast, key=lambda c: c["ms"])
-        d = b["dense"]
-        same = times[key]["dense"].get(r["config"])
+        r = min((c for v, c in b.items() if ALIGNED_ROAST.match(v)), key=lambda c: c["ms"])
+        d = min((b[v] for v in DENSE if v in b), key=lambda c: c["ms"])
+        tma_or_fast = r["variant"].startswith(("tma-", "fast-"))
+        family = r["variant"].split("-")[0] + "-dense" if tma_or_fast else "dense"
+        same = times[key][family].get(r["config"])
+        if not baselines:
+            rows.append(f"| {m}x{k}x{n} | {mems[mem_pos]} | {fmt(b['cublas']['ms'])} | "
+                        f"{fmt(d['ms'])} ({d['variant']}, {d.get('config', '-')}) | "
+                        f"{fmt(r['ms'])} ({r['variant']}, {r['config']}) | "
+                        f"{r['ms'] / b['cublas']['ms']:.2f} | "
+                        f"{r['ms'] / same:.2f} | - | - | - |")
+            continue
         hn = " / ".join(fmt(b[v]["ms"], 3) for v in HN)
-        gr = b.get("gather-roast-table-a1-t32x64", {}).get("ms")
+        gr = next((c["ms"] for v, c in sorted(b.items()) if v.startswith("gather-roast")), None)
         gh = b.get("gather-hashednet-hash", {}).get("ms")
         comp = k * n / mems[mem_pos]
         rows.append(f"| {m}x{k}x{n} | {mems[mem_pos]} ({comp:.0f}x) | {fmt(b['cublas']['ms'])} | "
-                    f"{fmt(d['ms'])} ({d['config']}) | {fmt(r['ms'])} ({r['variant']}, {r['config']}) | "
+                    f"{fmt(d['ms'])} ({_dense_label(d)}) | {fmt(r['ms'])} ({r['variant']}, {r['config']}) | "
                     f"{r['ms'] / b['cublas']['ms']:.2f} | {r['ms'] / same:.2f} | {hn} | "
                     f"{b['hashednet-hash']['ms'] / r['ms']:.1f} | {fmt(gr)} / {fmt(gh)} |")
     return "\n".join(rows)
@@ -153,9 +170,58 @@ def train_table(cases):
     return "\n".join(rows)
 
 
+def tma_train_table(cases):
+    """Training steps of a gpu_tma record: every step of each case over its cuBLAS step."""
+    rows = ["| shape | memory | step | flushed ms | CUDA graph ms | graph / cuBLAS graph | checks | "
+            "kernels |",
+            "|---|---|---|---|---|---|---|---|"]
+    groups = {}
+    for c in cases:
+        if c.get("type") == "train":
+            groups.setdefault((c["M"], c["K"], c["N"], c["memory"]), []).append(c)
+    for key, cs in groups.items():
+        cub = next((c["ms_graph"] for c in cs if c["impl"] == "cublas"), None)
+        for c in cs:
+            ratio = "-" if not (cub and c.get("ms_graph")) else f"{c['ms_graph'] / cub:.2f}"
+            rows.append(f"| {key[0]}x{key[1]}x{key[2]} | {key[3]} | {c['impl']} | {fmt(c['ms'])} | "
+                        f"{fmt(c.get('ms_graph'))} | {ratio} | {'pass' if c['passed'] else 'FAIL'} | "
+                        f"{c.get('configs') or '-'} |")
+    return "\n".join(rows)
+
+
+def tma_pass_table(cases):
+    """Best TMA dX and weight-gradient configuration per (shape, memory, kernel) of a gpu_tma record."""
+    best = {}
+    for c in cases:
+        if c.get("type") in ("dx", "grad") and c.get("ms"):
+            key = (c["type"], c["M"], c["K"], c["N"], c["memory"], c["variant"])
+            if key not in best or c["ms"] < best[key]["ms"]:
+                best[key] = c
+    rows = ["| pass | shape | memory | kernel | best ms | config |", "|---|---|---|---|---|---|"]
+    for (kind, m, k, n, mem, v), c in sorted(best.items(), key=lambda kv: str(kv[0])):
+        rows.append(f"| {kind} | {m}x{k}x{n} | {mem} | {v} | {fmt(c['ms'])} | {c['config']} |")
+    return "\n".join(rows)
+
+
+def tma_sections():
+    """The tables of the TMA section (call18_headline, with call15_tma as an independent repeat)."""
+    head = load("call18_headline", "gpu_fast_tma-headline.json")
+    rep = load("call15_tma", "gpu_fast_tma.json")
+    return ["### Forward, compression ~8x (call18_headline)", forward_table(head, 0), "",
+            "### Forward, compression ~64x (call18_headline)", forward_table(head, 1), "",
+            "### Forward, independent repeat without the HashedNet kernels (call15_tma), ~8x",
+            forward_table(rep, 0, baselines=False), "",
+            "### Training steps (call18_headline)", tma_train_table(head), "",
+            "### Best TMA dX and weight-gradient passes (call18_headline)", tma_pass_table(head), "",
+            "### ncu at 4096x768x3072 (call19_tma_ncu)",
+            ncu_table(load("call19_tma_ncu", "gpu_fast_tma-ncu.json"), "bert-ffn1"), "",
+            "### ncu at 4096x3072x768 (call19_tma_ncu)",
+            ncu_table(load("call19_tma_ncu", "gpu_fast_tma-ncu.json"), "bert-ffn2")]
+
+
 def main():
     final = load("call9_final", "gpu_fast_focus.json")
-    out = ["### Forward, compression ~8x", forward_table(final, 0), "",
+    out = [*tma_sections(), "", "### Forward, compression ~8x", forward_table(final, 0), "",
            "### Forward, compression ~64x", forward_table(final, 1), "",
            "### Ablation at 4096x768x3072 (call6_check: every align / index)",
            ablation_table(load("call6_check", "gpu_fast_check.json"), (4096, 768, 3072)), "",

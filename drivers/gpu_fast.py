@@ -518,20 +518,22 @@ def parse_ncu(text):
     return [kernels[i] for i in sorted(kernels, key=int)]
 
 
-def run_ncu(rec, out_dir, deadline):
+def run_ncu(rec, out_dir, deadline, shapes=None, script=None, regex="fwd_kernel|nvjet|gemm|sm90|cutlass"):
+    """Nsight Compute over ``script --mode ncu --drive-ncu SHAPE:MEMORY_INDEX`` (default: this driver and
+    ``NCU_SHAPES``), kernels matching ``regex``; rows ``ncu`` labelled by the driver's ``LAUNCH`` lines."""
     ncu = "ncu"
-    for shape_name, mi in NCU_SHAPES:
+    for shape_name, mi in shapes or NCU_SHAPES:
         if time.time() > deadline:
             rec.add({"type": "skipped", "what": f"ncu {shape_name}", "reason": "budget"})
             continue
         m, k, n = SHAPES[shape_name]
         memory = memories(k, n)[mi]
-        drv = [sys.executable, os.path.abspath(__file__), "--mode", "ncu", "--out", out_dir, "--drive-ncu",
-               f"{shape_name}:{mi}"]
+        drv = [sys.executable, script or os.path.abspath(__file__), "--mode", "ncu", "--out", out_dir,
+               "--drive-ncu", f"{shape_name}:{mi}"]
         for tiers in (3, 2, 1):
             metrics = ",".join(sum(NCU_METRICS[:tiers], []))
             cmd = [ncu, "--clock-control", "none", "--csv", "--metrics", metrics, "--kernel-name",
-                   "regex:fwd_kernel|nvjet|gemm|sm90|cutlass"] + drv
+                   "regex:" + regex] + drv
             t0 = time.time()
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
             kernels = parse_ncu(p.stdout)

@@ -28,6 +28,7 @@ from .layout import ModelLayout, auto_scales, local_slots
 from .mappings import ChunkMapping, ElementMapping, TileMapping
 from .moments import (
     block_tile_moments,
+    block_tile_moments_by_align,
     element_hashing_moments,
     layout_moments,
     tile_hashing_moments,
@@ -54,6 +55,7 @@ from .results import (
     ModuleOutputVariance,
     SharingVariance,
     SlotLoad,
+    TileSharingVariance,
     UnusedFraction,
     WeightError,
 )
@@ -70,15 +72,18 @@ from .sharing_theorem import (
     limit_global_win_probability,
     pair_energy,
 )
+from .tile_sharing import tile_module_output_variance, tile_sharing_variance
 from .verify import VerificationReport, VerificationRow, verify
 
 __all__ = [
     "RoastTheoryError",
     # closed forms
-    "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "layout_moments", "weight_mse",
+    "element_hashing_moments", "tile_hashing_moments", "block_tile_moments", "block_tile_moments_by_align",
+    "layout_moments", "weight_mse",
     "kernel_variance", "module_output_variance", "sharing_variance", "optimal_allocation",
     "optimal_scales", "pair_energy", "PairEnergy", "expected_random_difference",
     "limit_global_win_probability", "layer_output_mse", "LayerError",
+    "tile_sharing_variance", "tile_module_output_variance", "TileSharingVariance",
     "output_covariance", "OutputCovariance",
     "kernel_slot_load", "unused_fraction",
     "InnerProductMoments", "WeightError", "KernelVariance", "ModuleOutputVariance", "SharingVariance",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import fft as sfft
 
-from . import _tiles
+from . import _gram_lags, _tiles
 from .errors import RoastTheoryError
 
 
@@ -60,12 +60,19 @@ def window_quadratic(rows: np.ndarray, tile: int, s: int, align: int) -> np.ndar
     """Per row ``r``: ``sum_{d1, d2} r(d1) r(d2) P3(d1, d2) = S^-3 sum_{j<S} F(j)^2``.
 
     ``F(j) = sum_{k<S} r(A (j - k))`` is the window sum of the aligned lags; it equals the row total for
-    ``I <= j <= S - 1 - I`` (``I = (Z - 1) // A``), so only ``2I`` values of ``j`` are evaluated.
+    ``I <= j <= S - 1 - I`` (``I = (Z - 1) // A``), so only ``2I`` values of ``j`` are evaluated. When
+    ``S > 2I`` those are the prefix sums ``F(j) = cs(j)`` (``j < I``) and the suffix sums ``F(j) = total -
+    cs(j - S)`` (``j >= S - I``) of the aligned lags, read as slices.
     """
     big_i = (tile - 1) // align
-    v = rows[:, _aligned_index(rows.shape[-1], tile, align)]
+    v = _aligned_lags(rows, tile, align)
     cs = np.cumsum(v, axis=1)
     total = cs[:, -1]
+    if s > 2 * big_i + 1:
+        head, tail = cs[:, big_i:2 * big_i], total[:, None] - cs[:, :big_i]
+        mid = s - 2 * big_i
+        return (np.einsum("ij,ij->i", head, head) + np.einsum("ij,ij->i", tail, tail)
+                + mid * total**2) / float(s) ** 3
 
     def cum(i):  # sum_{i' <= i} v(i'), i an integer array
         out = cs[:, np.clip(i + big_i, 0, 2 * big_i)]
@@ -75,6 +82,14 @@ def window_quadratic(rows: np.ndarray, tile: int, s: int, align: int) -> np.ndar
     js, mid = _window_positions(s, big_i)
     f = cum(np.minimum(js, big_i)) - cum(js - s)
     return ((f * f).sum(axis=1) + mid * total**2) / float(s) ** 3
+
+
+def _aligned_lags(rows: np.ndarray, tile: int, align: int) -> np.ndarray:
+    """The aligned lags ``A i``, ``|A i| < Z``, of FFT-indexed rows, in increasing order of ``i``."""
+    big_i = (tile - 1) // align
+    length = rows.shape[-1]
+    neg = rows[:, length - big_i * align:length:align] if big_i else rows[:, :0]
+    return np.concatenate([neg, rows[:, 0:big_i * align + 1:align]], axis=1)
 
 
 def _window_positions(s: int, big_i: int) -> tuple[np.ndarray, int]:
@@ -140,7 +155,67 @@ def _spectra_of_pair(h: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray
     return fh, fht
 
 
-def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
+class AlignFree:
+    """The pieces of the kernel-placement sums that depend on ``(X, W)`` only, computed on first use and
+    kept: the Gram pairs of :func:`_gram_lags.gram_pairs` and the row spectra ``rfft(X)``, ``rfft(W)``.
+
+    One instance serves every number of starts ``S`` and alignment ``A`` of the same tile layout (the
+    tile advisor tries several alignments per tile shape; the Gram products are its largest cost).
+    """
+
+    def __init__(self, X: np.ndarray, W: np.ndarray):
+        self.X, self.W = X, W
+        self._grams = None
+        self._spectra = {}
+
+    def grams(self) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+        if self._grams is None:
+            self._grams = _gram_lags.gram_pairs(self.X, self.W)
+        return self._grams
+
+    def spectra(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        if length not in self._spectra:
+            rows = _gram_lags.nonzero_rows(self.X)  # one output of a layer: most tiles of x are zero
+            fx = np.zeros((self.X.shape[0], length // 2 + 1), dtype=np.complex128)
+            fx[rows] = sfft.rfft(self.X[rows], n=length, axis=1)
+            self._spectra[length] = (fx, sfft.rfft(self.W, n=length, axis=1))
+        return self._spectra[length]
+
+    def row_profiles(self, length: int) -> np.ndarray:
+        """``R_a = sum_{b != a} S_ab`` per tile (rows, FFT-indexed lags), from the row spectra."""
+        key = ("profiles", length)
+        if key not in self._spectra:
+            fx, fw = self.spectra(length)
+            rows = _gram_lags.nonzero_rows(self.X)
+            fxt, fwt = fx.sum(axis=0), fw.sum(axis=0)
+            spec = np.conj(fw) * fxt  # conj(fx) (fwt - fw) + conj(fw) (fxt - fx), fx = 0 off `rows`
+            spec[rows] += np.conj(fx[rows]) * (fwt - fw[rows]) - np.conj(fw[rows]) * fx[rows]
+            self._spectra[key] = sfft.irfft(spec, n=length, axis=1)
+        return self._spectra[key]
+
+
+def _grid_sums_fft(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
+    """``sum_d p(d) T(d, d)`` and ``sum T P3`` from the full 2-D lag grid ``T`` (FFT; any ``S``)."""
+    tile = X.shape[1]
+    length = sfft.next_fast_len(2 * tile - 1, real=True)
+    pvec = _lag_weights(length, tile, s, align)
+    t = _all_pairs_lag_grid(X, W, length)
+    return float(np.diagonal(t) @ pvec), window_quadratic_2d(t, tile, s, align)
+
+
+def _grid_sums(X: np.ndarray, W: np.ndarray, s: int, align: int, shared=None) -> tuple[float, float]:
+    """:func:`_grid_sums_fft` from chain sums of the Gram matrices where the lag laws are unclipped."""
+    if not _gram_lags.fast_path_ok(X.shape[1], s, align):
+        return _grid_sums_fft(X, W, s, align)
+    pair, three = 0.0, 0.0
+    for g1, g2 in (shared or AlignFree(X, W)).grams():
+        p2, p3 = _gram_lags.pair_and_three(g1, g2, s, align)
+        pair, three = pair + p2, three + p3
+    return pair, three
+
+
+def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int,
+                      grid_sums=None, shared=None) -> tuple[float, float]:
     """Bias and variance of ``<w_hat, x>`` without signs under kernel placement (see module notes).
 
     ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)`` with ``S_ab = C_ab + D_ab``. The pair terms give
@@ -148,32 +223,87 @@ def none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple
     ``sum_a [Q(R_a) - (p.R_a)^2] - sum_{a != b} [Q(S_ab) - (p.S_ab)^2]`` with ``R_a = sum_{b != a} S_ab``
     and ``Q(r) = r^T P3 r``. With ``T`` of :func:`_all_pairs_lag_grid`, ``sum_{a,b} Q(S_ab) = 2 <T, P3>``
     (``DD`` and ``DC`` are reflections of ``CC`` and ``CD``) and ``sum_{a,b} p.(C_ab^2 + C_ab D_ab)`` is
-    the ``p``-weighted diagonal of ``T``; the ``a = b`` terms come from per-tile correlations.
+    the ``p``-weighted diagonal of ``T``; the ``a = b`` terms come from per-tile correlations. The two
+    sums over ``T`` come from ``grid_sums`` (default :func:`_grid_sums`: Gram chain sums, or the FFT grid
+    where the lag laws are clipped, ``S < 2 (Z - 1) // A``). ``shared``: an :class:`AlignFree` of
+    ``(X, W)`` whose Gram matrices and row spectra are reused between calls (other ``S`` or ``align``).
     """
     tile = X.shape[1]
     length = sfft.next_fast_len(2 * tile - 1, real=True)
-    lag = _lag_index(length, tile)
-    p = lag_probability(s, align)
-    pvec = p(lag) * (np.abs(lag) < tile)
-    xp = sfft.irfft(sfft.rfft(X, n=length, axis=1) * sfft.rfft(pvec, n=length), n=length, axis=1)[:, :tile]
-    m1 = xp @ W.T  # m1[a, b] = sum_d p(d) C_ab(d)
-    bias = float(m1.sum() - np.trace(m1))
-    nn = m1 + m1.T  # nn[a, b] = p . S_ab
-    diag_n = np.diag(nn)
-    pp_pairs = 0.5 * float((nn * nn).sum() - diag_n @ diag_n)
-    t = _all_pairs_lag_grid(X, W, length)
-    c_aa = _xcorr_rows(X, W, length)
-    d_aa = _xcorr_rows(W, X, length)
-    same = float(((c_aa * c_aa + c_aa * d_aa).sum(axis=0)) @ pvec)
-    v2 = float(np.diagonal(t) @ pvec) - same - pp_pairs
-    xt, wt = X.sum(axis=0), W.sum(axis=0)
-    r = _xcorr_rows(X, wt[None, :] - W, length) + _xcorr_rows(W, xt[None, :] - X, length)
-    p_r = nn.sum(axis=1) - diag_n
-    three = float(window_quadratic(r, tile, s, align).sum() - p_r @ p_r)
-    pairs_p3 = 2.0 * window_quadratic_2d(t, tile, s, align) - float(
-        window_quadratic(c_aa + d_aa, tile, s, align).sum())
+    pvec = _lag_weights(length, tile, s, align)
+    shared = shared or AlignFree(X, W)
+    fx, fw = shared.spectra(length)
+    bias, pp_pairs, p_r = _first_moments(X, W, fx, length, pvec)
+    t_diag, t_three = grid_sums(X, W, s, align) if grid_sums else _grid_sums(X, W, s, align, shared)
+    s_aa, same = _same_tile(fx, fw, length, pvec)
+    v2 = t_diag - same - pp_pairs
+    three = float(window_quadratic(shared.row_profiles(length), tile, s, align).sum() - p_r @ p_r)
+    pairs_p3 = 2.0 * t_three - float(window_quadratic(s_aa, tile, s, align).sum())
     three -= pairs_p3 - 2.0 * pp_pairs
     return bias, v2 + three
+
+
+def _first_moments(X: np.ndarray, W: np.ndarray, fx: np.ndarray, length: int,
+                   pvec: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The bias ``sum_{a != b} p.C_ab``, ``sum_{a<b} (p.S_ab)^2`` and ``p_r[a] = sum_{b != a} p.S_ab``.
+
+    ``m1[a, b] = p.C_ab`` is zero on the rows of tiles where ``x`` is zero, so only the ``r`` non-zero
+    rows ``m1r = m1[rows]`` are formed (``r x n_tiles`` instead of ``n_tiles^2``). With ``nn = m1 + m1^T``
+    (``nn[a, b] = p.S_ab``): ``sum nn^2 = 2 sum m1r^2 + 2 sum_{a, b in rows} m1[a, b] m1[b, a]``, the
+    diagonal ``nn[a, a] = 2 m1[a, a]`` lives on ``rows`` and ``sum_b nn[a, b]`` is the row sum of ``m1``
+    plus its column sum.
+    """
+    tile = X.shape[1]
+    rows = _gram_lags.nonzero_rows(X)
+    xp = sfft.irfft(fx[rows] * sfft.rfft(pvec), n=length, axis=1)[:, :tile]
+    m1r = xp @ W.T  # m1r[k, b] = m1[rows[k], b] = sum_d p(d) C_ab(d)
+    diag_r = m1r[np.arange(rows.size), rows]
+    bias = float(m1r.sum() - diag_r.sum())
+    sub = m1r[:, rows]
+    pp_pairs = float((m1r * m1r).sum() + (sub * sub.T).sum() - 2.0 * diag_r @ diag_r)
+    p_r = m1r.sum(axis=0)
+    p_r[rows] += m1r.sum(axis=1) - 2.0 * diag_r
+    return bias, pp_pairs, p_r
+
+
+def tile_sign_variance(X: np.ndarray, W: np.ndarray, s: int, align: int, shared=None) -> float:
+    """``sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (one sign per tile, kernel placement).
+
+    All ordered pairs from the Gram chain sums (:func:`_gram_lags.pair_sum`) minus the ``a = b`` terms
+    from per-tile correlations; where the pair law is clipped (``S < (Z - 1) // A``) the diagonal FFT
+    sums of :func:`_tiles.tile_sign_weighted_lag_sum`. ``shared`` as in :func:`none_sign_moments`.
+    """
+    tile = X.shape[1]
+    if not _gram_lags.fast_path_ok(tile, s, align, three=False):
+        return _tiles.tile_sign_weighted_lag_sum(X, W, lag_probability(s, align))
+    shared = shared or AlignFree(X, W)
+    total = sum(_gram_lags.pair_sum(g1, g2, s, align) for g1, g2 in shared.grams())
+    length = sfft.next_fast_len(2 * tile - 1, real=True)
+    pvec = _lag_weights(length, tile, s, align)
+    _, same = _same_tile(*shared.spectra(length), length, pvec)
+    return total - same
+
+
+def _lag_weights(length: int, tile: int, s: int, align: int) -> np.ndarray:
+    """``p(d)`` at each FFT index (``d < 0`` at the end), zero for ``|d| >= Z``."""
+    lag = _lag_index(length, tile)
+    return lag_probability(s, align)(lag) * (np.abs(lag) < tile)
+
+
+def _same_tile(fx: np.ndarray, fw: np.ndarray, length: int, pvec: np.ndarray) -> tuple[np.ndarray, float]:
+    """Per-tile ``S_aa = C_aa + D_aa`` (rows, FFT-indexed; ``D_aa(d) = C_aa(-d)``) from the row spectra,
+    and ``sum_a sum_d p(d) [C_aa(d)^2 + C_aa(d) D_aa(d)]`` (rows of tiles where ``x`` or ``w`` is zero are
+    zero and left out)."""
+    rows = np.flatnonzero(np.any(fx != 0, axis=1) & np.any(fw != 0, axis=1))
+    c_aa = sfft.irfft(np.conj(fx[rows]) * fw[rows], n=length, axis=1)
+    s_aa = c_aa + np.concatenate([c_aa[:, :1], c_aa[:, :0:-1]], axis=1)  # index d -> index -d mod L
+    return s_aa, float(pvec @ np.einsum("ij,ij->j", c_aa, s_aa))
+
+
+def _reference_none_sign_moments(X: np.ndarray, W: np.ndarray, s: int, align: int) -> tuple[float, float]:
+    """:func:`none_sign_moments` with the 2-D FFT lag grid for every ``S`` (the previous implementation,
+    kept as the reference the chain sums are tested against)."""
+    return none_sign_moments(X, W, s, align, grid_sums=_grid_sums_fft)
 
 
 def _residue_cumsum(v: np.ndarray, align: int) -> np.ndarray:
@@ -208,12 +338,30 @@ def shifted_window_energy(V: np.ndarray, C: np.ndarray, s: int, align: int) -> n
     if hi_mid - lo_mid + 1 <= 2 * align:
         u = np.arange(top)
         return (_window_at(csv, u, s, align) ** 2 * _window_at(csc, u, s, align)).sum(axis=1)
-    u = np.concatenate([np.arange(lo_mid), np.arange(hi_mid + 1, top)])
-    edge = (_window_at(csv, u, s, align) ** 2 * _window_at(csc, u, s, align)).sum(axis=1)
+    (lo_v, up_v, tot_v), (lo_c, up_c, tot_c) = _edge_windows(csv, s, align), _edge_windows(csc, s, align)
+    edge = np.einsum("ij,ij->i", lo_v * lo_v, lo_c) + np.einsum("ij,ij->i", up_v * up_v, up_c)
     rep = np.arange(lo_mid, lo_mid + align)  # one u per residue class in the middle
     count = (hi_mid - rep) // align + 1
-    mid = (_window_at(csv, rep, s, align) ** 2 * _window_at(csc, rep, s, align)) @ count
+    mid = ((tot_v * tot_v * tot_c)[:, rep % align]) @ count
     return edge + mid
+
+
+def _edge_windows(cs: np.ndarray, s: int, align: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Window sums ``G(u)`` at the lower edge ``u < Z - 1``, at the upper edge ``A (S - 1) < u < A (S - 1)
+    + Z``, and the residue-class totals ``(rows, A)`` (``G`` of the middle), when the middle is not empty.
+
+    Lower edge: the window reaches below 0, ``G(u) = cs(u)``. Upper edge: with ``q = u - A S`` (in
+    ``[1 - A, Z - A)``), ``G(u) = total(u mod A) - cs(q)`` for ``q >= 0`` and the class total otherwise.
+    """
+    z = cs.shape[1]
+    width = min(align, z)
+    last = np.arange(width) + align * ((z - 1 - np.arange(width)) // align)
+    totals = np.zeros((cs.shape[0], align))
+    totals[:, :width] = cs[:, last]
+    upper = totals[:, np.arange(1 - align, z - align) % align]
+    if z > align:
+        upper[:, align - 1:] -= cs[:, :z - align]
+    return cs[:, :z - 1], upper, totals
 
 
 def none_sign_weight_mse(W: np.ndarray, mask: np.ndarray, s: int, align: int) -> float:

@@ -88,12 +88,14 @@ def tile_sign_lag_sum(X: np.ndarray, W: np.ndarray, memory: int) -> float:
 def cross_tile_weighted(F: np.ndarray, G: np.ndarray, p_of_lag) -> float:
     """``sum_{t(i) != t(j)} F_i G_j p(o(j) - o(i))`` for a lag weight ``p`` (no wrap: lags in (-Z, Z)).
 
-    All-pairs part from the column sums, same-tile part from the summed per-row spectra, both by FFT.
+    All-pairs part from the column sums, same-tile part from the summed per-row spectra, both by FFT
+    (only rows where both ``F`` and ``G`` have a non-zero entry add to the same-tile part).
     """
     tile = F.shape[1]
     length = sfft.next_fast_len(2 * tile - 1, real=True)
-    ff = sfft.rfft(F, n=length, axis=1)
-    fg = sfft.rfft(G, n=length, axis=1)
+    both = np.flatnonzero(np.any(F != 0, axis=1) & np.any(G != 0, axis=1))
+    ff = sfft.rfft(F[both], n=length, axis=1)
+    fg = sfft.rfft(G[both], n=length, axis=1)
     fcol = sfft.rfft(F.sum(axis=0), n=length)
     gcol = sfft.rfft(G.sum(axis=0), n=length)
     spec = np.conj(fcol) * gcol - (np.conj(ff) * fg).sum(axis=0)

@@ -147,6 +147,70 @@ def kernel_rows(trials: int, seed: int) -> list:
                             seed=seed + 810 + i, align=align)
         rows.append(_mc_row(f"E|w_hat - w|^2: Z=8, no sign, kernel, align={align}", "C4-kernel", res.mse,
                             est))
+    return rows + _tile_sharing_rows(trials, seed) + _layer_rows() + _layer_mc_rows(trials, seed)
+
+
+def _layer_rows() -> list:
+    """Layer quantities: the eigen route against the per-element-sign closed form, and the trace of the
+    output covariance against the layer error of one input row (no sign, kernel placement, align 2)."""
+    from . import layer_moments as lm
+
+    rng = np.random.default_rng(41)
+    x, w = rng.standard_normal((4, 12)), rng.standard_normal((12, 10)) + 0.5
+    opts = lm._hashing("element", "circular", 1, (4, 5), 40)
+    rows = [_row("layer E||XW_hat - XW||^2: eigen route == closed form", "layer", "exact",
+                 lm.layer_output_mse(x, w, 40, (4, 5)).mse, lm._general_layer_mse(x, w, opts), rel=1e-12)]
+    mse = lm.layer_output_mse(x[:1], w, 40, (4, 5), "none", "kernel", 2).mse
+    cov = lm.output_covariance(x[0], w, 40, (4, 5), "none", "kernel", 2)
+    bias = np.array([lm._output_moments(x[0], n, w, ("none", "kernel", 2, (4, 5), 40))[0]
+                     for n in range(w.shape[1])])
+    rows.append(_row("layer MSE == trace(output cov) + |bias|^2, no sign, kernel", "layer", "exact", mse,
+                     float(np.trace(cov.covariance) + bias @ bias), rel=1e-12))
+    return rows
+
+
+def _layer_mc_rows(trials: int, seed: int) -> list:
+    """``E ||X W_hat - X W||^2`` without signs, kernel placement, align 1 and 2, on a 12 x 10 layer in
+    ``(4, 5)`` tiles (memory 40, batch 3): the mean squared error over ``TileMapping`` draws of the real tile
+    starts (``trials // 25`` draws, at most 4000: each draw builds a whole mapping)."""
+    from .layer_moments import layer_output_mse
+    from .mappings import TileMapping
+
+    rng = np.random.default_rng(43)
+    x, w = rng.standard_normal((3, 12)), rng.standard_normal((12, 10)) + 0.5
+    draws = max(200, min(trials // 25, 4000))
+    rows = []
+    for i, align in enumerate((1, 2)):
+        res = layer_output_mse(x, w, 40, (4, 5), "none", "kernel", align)
+        errs = np.empty(draws)
+        for d in range(draws):
+            mp = TileMapping((12, 10), 40, tile=(4, 5), placement="kernel", sign="none", align=align,
+                             seed=(seed + 1) * 1_000_003 + 10_000 * i + d)
+            errs[d] = ((x @ mp.recover(mp.sketch(w)) - x @ w) ** 2).sum()
+        se = float(errs.std(ddof=1) / np.sqrt(draws))
+        rows.append(_row(f"layer E||XW_hat - XW||^2: no sign, kernel, align={align}, {draws} draws",
+                         "layer", "MC", float(res.mse), float(errs.mean()), se))
+    return rows
+
+
+def _tile_sharing_rows(trials: int, seed: int) -> list:
+    """B3 under tile hashing (modules of 32 and 16 in chunks of 8, m = 40): global and local vs MC."""
+    from .montecarlo import mc_total_inner_product
+    from .tile_sharing import tile_sharing_variance
+
+    x, w = builtin_vectors()
+    xs, ws = [x[:32], x[32:]], [w[:32], w[32:]]
+    rows = []
+    for i, (sign, placement) in enumerate([("tile", "circular"), ("none", "kernel")]):
+        res = tile_sharing_variance(xs, ws, 40, 8, sign, placement)
+        for j, sharing in enumerate(("global", "local")):
+            est = mc_total_inner_product(xs, ws, memory=40, sharing=sharing, tile=8, sign=sign,
+                                         placement=placement, trials=trials, seed=seed + 820 + 2 * i + j)
+            mean, var = getattr(res, f"{sharing}_mean"), getattr(res, f"{sharing}_variance")
+            label = f"B3 tiles Z=8 {sharing}, sign={sign}, {placement}"
+            if sign == "none":
+                rows.append(_mc_row(f"mean: {label}", "B3-tiles", mean, est, "mean"))
+            rows.append(_mc_row(f"variance: {label}", "B3-tiles", var, est, "variance"))
     return rows
 
 
@@ -155,7 +219,7 @@ def general_symbolic_rows() -> list:
     from fractions import Fraction
 
     from .moments import element_hashing_moments, tile_hashing_moments, weight_mse
-    from .sharing import kernel_variance
+    from .sharing import kernel_variance, module_output_variance
     from .symbolic_general import NAMES, derive
 
     rng = np.random.default_rng(23)
@@ -171,13 +235,55 @@ def general_symbolic_rows() -> list:
     wt = [ws[:2], ws[2:4], [ws[4], Fraction(-2, 9)]]
     flat = lambda t: np.array([float(v) for row in t for v in row])  # noqa: E731
     package["C1"] = tile_hashing_moments(flat(xt), flat(wt), 13, 2).variance
+    lam = Fraction(3, 2)  # B2: module 0 = the first 3 elements, scale 3/2, 8 of the 13 slots locally
+    b2 = module_output_variance([xf[:3], xf[3:]], [wf[:3], wf[3:]], 0, 13, scales=[float(lam), 1.0],
+                                local_slots=(8, 5))
+    package["B2-global"], package["B2-local"] = b2.global_variance, b2.local_variance
+    b3 = sharing_variance([xf[:3], xf[3:]], [wf[:3], wf[3:]], 13, local_slots=(8, 5))
+    package["B3-local"], package["B3-identity"] = b3.local_variance, 13 * b3.difference()
+    us = [v / lam for v in ws[:3]] + ws[3:]
     rows = []
     for name in NAMES:
         d = derive(name)
-        label = name if len(name) <= 10 else "A"
+        label = name if len(name) <= 10 else name.split("-")[0]
         rows.append(VerificationRow(f"sympy general n: {name} == closed form", label, "sympy", 0.0, 0.0, (),
                                     None, d.matches))
-        values = {"x": xt, "w": wt} if name == "C1" else {"x": xs, "w": ws, "x2": ws}
+        values = {"x": xt, "w": wt} if name == "C1" else {"x": xs, "w": ws, "x2": ws, "u": us}
+        module = (3, 8, lam) if name.startswith("B2") else (3, 8, 1) if name in ("B3-local", "B3-identity") \
+            else None
         rows.append(_row(f"exact rational n=5 m=13: {name}", label, "exact", package[name],
-                         float(d.evaluate(values, 5, 13)), rel=1e-12))
+                         float(d.evaluate(values, 5, 13, module=module)), rel=1e-12))
+    return rows
+
+
+def tile_symbolic_rows() -> list:
+    """C2/C3 (circular and kernel placement): the indicator-expectation derivation equals the closed form
+    exactly on an exact-rational instance, and the package's float value agrees with it."""
+    from fractions import Fraction
+
+    from .moments import tile_hashing_moments, weight_mse
+    from .symbolic_tiles import TILE_NAMES, derive_tiles
+
+    rng = np.random.default_rng(31)
+    x = [[Fraction(int(v), 7) for v in rng.integers(-9, 10, 3)] for _ in range(3)]
+    w = [[Fraction(int(v), 5) for v in rng.integers(-9, 10, 3)] for _ in range(3)]
+    xf, wf = np.array(x, dtype=float).ravel(), np.array(w, dtype=float).ravel()
+    cases = {"circular": [(7, 1)], "kernel": [(9, 2), (5, 1)]}  # (memory, align); m=5: clipped laws
+    rows = []
+    for name in TILE_NAMES:
+        d = derive_tiles(name)
+        sign = "element" if name.startswith("C1") else "none" if name.startswith("C3") or \
+            name.endswith("nosign") else "tile"
+        for memory, align in cases[d.placement]:
+            derived, closed = d.evaluate(x, w, memory, align)
+            label, formula = f"{name} m={memory} A={align}", name.replace("-mean", "").replace("-nosign", "")
+            rows.append(VerificationRow(f"derived == closed (exact), {label}", formula, "exact",
+                                        float(closed), float(derived), (), None, derived == closed))
+            if name.startswith("C4"):
+                value = weight_mse(wf, memory, 3, sign, d.placement, align=align).mse
+            else:
+                res = tile_hashing_moments(xf, wf, memory, 3, sign, d.placement, align=align)
+                value = res.mean if name.endswith("mean") else res.variance
+            rows.append(_row(f"float == exact rational, {label}", formula, "exact", float(closed), value,
+                             rel=1e-12))
     return rows

@@ -13,6 +13,12 @@ Summed over the batch rows ``x_b`` and the outputs ``n``:
 ``m E||X W_hat - X W||^2 = sum_k |X_:k|^2 sum_n (|W|^2 - |W_t(kn)|^2) + ||X W||^2 - sum_{kb} ||X_kb W_kb||^2``
 where ``X_kb W_kb`` is the product restricted to row block ``kb`` (the rows of one tile row), because two
 rows of one column lie in different tiles iff they lie in different row blocks.
+
+Other sign conventions and the kernel placement (``sign="tile"``/``"none"``, ``placement="kernel"``, any
+``align``) go through the exact single-output moments of :func:`roast_theory.block_tile_moments`: one output
+``y_hat_bn = <x_b e_n^T, W_hat>`` has mean squared error ``E <x_b e_n^T, W_hat - W>^2``, a quadratic form in
+``x_b``, so the batch sum is ``sum_r lambda_r MSE(v_r e_n^T)`` over the eigenpairs of ``X^T X``; covariances
+of two outputs follow by polarization, ``Cov(y_n, y_n') = (Var(y_n + y_n') - Var y_n - Var y_n') / 2``.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import check_int, check_tile_pair
+from ._validate import PLACEMENTS, SIGNS, check_choice, check_memory, check_tile_pair
 from .errors import RoastTheoryError
+from .moments import _check_align, block_tile_moments
 from .results import _Result
 
 
@@ -40,7 +47,39 @@ class LayerError(_Result):
         return self.mse / self.exact_norm_sq if self.exact_norm_sq > 0 else float("nan")
 
 
-def layer_output_mse(X, W, memory, tile=(1, 1)) -> LayerError:
+def _hashing(sign, placement, align, tile, memory) -> tuple:
+    """Checked ``(sign, placement, align, (bk, bn), m)``."""
+    sign = check_choice("sign", sign, SIGNS)
+    placement = check_choice("placement", placement, PLACEMENTS)
+    bk, bn = check_tile_pair(tile)
+    m = check_memory(memory, bk * bn, placement)
+    return sign, placement, _check_align(align, placement), (bk, bn), m
+
+
+def _output_moments(xcol, n, w, opts) -> tuple[float, float]:
+    """``(bias, variance)`` of ``<xcol e_n^T, W_hat>`` (column ``n`` of ``x W_hat``; a tuple of columns:
+    the sum of those outputs)."""
+    sign, placement, align, tile, m = opts
+    xt = np.zeros_like(w)
+    xt[:, [n] if np.ndim(n) == 0 else list(n)] = np.asarray(xcol)[:, None]
+    res = block_tile_moments(xt, w, m, tile, sign, placement, align=align)
+    return res.bias, res.variance
+
+
+def _general_layer_mse(x, w, opts) -> float:
+    """``sum_{b, n} MSE(x_b e_n^T)`` as ``sum_r lambda_r sum_n MSE(v_r e_n^T)`` (eigenpairs of ``X^T X``)."""
+    lam, vecs = np.linalg.eigh(x.T @ x)
+    keep = lam > 1e-13 * max(float(lam.max()), 0.0) if lam.size else lam > 0
+    total = 0.0
+    for lr, v in zip(lam[keep], vecs.T[keep]):
+        for n in range(w.shape[1]):
+            bias, var = _output_moments(v, n, w, opts)
+            total += lr * (var + bias * bias)
+    return total
+
+
+def layer_output_mse(X, W, memory, tile=(1, 1), sign: str = "element", placement: str = "circular",
+                     align: int = 1) -> LayerError:
     """Expected squared Frobenius error of the layer output ``X W_hat`` (see the module notes).
 
     Parameters
@@ -50,13 +89,24 @@ def layer_output_mse(X, W, memory, tile=(1, 1)) -> LayerError:
     W : array_like, shape (K, N)
         The weight matrix.
     memory : int
-        Slots ``m >= BK * BN``.
+        Slots ``m >= BK * BN`` (kernel placement: ``> BK * BN``).
     tile : (int, int)
         ROAST tile ``(BK, BN)``; ``(1, 1)`` is element hashing.
+    sign : {"element", "tile", "none"}
+    placement : {"circular", "kernel"}
+    align : int
+        Kernel placement: tile starts are multiples of ``align``.
 
     Returns
     -------
     LayerError
+
+    Notes
+    -----
+    Per-element signs, circular: the closed form of the module notes (``O(B K N)``). Otherwise
+    ``E ||X W_hat - X W||^2 = sum_r lambda_r sum_n [Var + bias^2](v_r e_n^T)`` with ``(lambda_r, v_r)`` the
+    eigenpairs of ``X^T X`` and each term from :func:`roast_theory.block_tile_moments` (``rank(X) * N``
+    single-output closed forms: meant for layers up to a few hundred outputs).
     """
     x = np.asarray(X, dtype=np.float64)
     w = np.asarray(W, dtype=np.float64)
@@ -64,8 +114,12 @@ def layer_output_mse(X, W, memory, tile=(1, 1)) -> LayerError:
         raise RoastTheoryError(f"X {x.shape} and W {w.shape} must be (B, K) and (K, N)")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(w))):
         raise RoastTheoryError("X and W must be finite")
-    bk, bn = check_tile_pair(tile)
-    m = check_int("memory", memory, low=bk * bn)
+    opts = _hashing(sign, placement, align, tile, memory)
+    (bk, bn), m = opts[3], opts[4]
+    if opts[:2] != ("element", "circular"):
+        y = x @ w
+        return LayerError(mse=_general_layer_mse(x, w, opts), exact_norm_sq=float((y * y).sum()), memory=m,
+                          tile=(bk, bn), batch=x.shape[0])
     k, n = w.shape
     kb, nb = -(-k // bk), -(-n // bn)
     pad = np.zeros((kb * bk, nb * bn))
@@ -100,8 +154,20 @@ class OutputCovariance(_Result):
             return self.covariance / np.outer(sd, sd)
 
 
-def output_covariance(x, W, memory, tile=(1, 1)) -> OutputCovariance:
-    """Covariance of the outputs ``y_hat_n = sum_k x_k W_hat_kn`` under per-element signs, circular tiles.
+def _general_covariance(xv, w, opts) -> np.ndarray:
+    """Polarization: ``Cov(y_n, y_n') = (Var(y_n + y_n') - Var y_n - Var y_n') / 2``."""
+    n = w.shape[1]
+    var = np.array([_output_moments(xv, j, w, opts)[1] for j in range(n)])
+    cov = np.diag(var)
+    for a in range(n):
+        for b in range(a + 1, n):
+            cov[a, b] = cov[b, a] = 0.5 * (_output_moments(xv, (a, b), w, opts)[1] - var[a] - var[b])
+    return cov
+
+
+def output_covariance(x, W, memory, tile=(1, 1), sign: str = "element", placement: str = "circular",
+                      align: int = 1) -> OutputCovariance:
+    """Covariance of the outputs ``y_hat_n = sum_k x_k W_hat_kn`` of one input row.
 
     Parameters
     ----------
@@ -111,10 +177,17 @@ def output_covariance(x, W, memory, tile=(1, 1)) -> OutputCovariance:
     memory : int
     tile : (int, int)
         ROAST tile ``(BK, BN)``.
+    sign : {"element", "tile", "none"}
+    placement : {"circular", "kernel"}
+    align : int
+        Kernel placement: tile starts are multiples of ``align``.
 
     Returns
     -------
     OutputCovariance
+        ``memory`` is ``m``; for per-element signs and circular placement the closed form below, otherwise
+        ``N (N + 1) / 2`` single-output closed forms of :func:`roast_theory.block_tile_moments` combined by
+        polarization (outputs that share a tile column are the strongly correlated ones).
 
     Notes
     -----
@@ -129,8 +202,11 @@ def output_covariance(x, W, memory, tile=(1, 1)) -> OutputCovariance:
     w = np.asarray(W, dtype=np.float64)
     if xv.ndim != 1 or w.ndim != 2 or xv.size != w.shape[0]:
         raise RoastTheoryError(f"x {xv.shape} and W {w.shape} must be (K,) and (K, N)")
-    bk, bn = check_tile_pair(tile)
-    m = check_int("memory", memory, low=bk * bn)
+    opts = _hashing(sign, placement, align, tile, memory)
+    (bk, bn), m = opts[3], opts[4]
+    if opts[:2] != ("element", "circular"):
+        return OutputCovariance(covariance=_general_covariance(xv, w, opts), exact_output=xv @ w, memory=m,
+                                tile=(bk, bn))
     k, n = w.shape
     kb = -(-k // bk)
     y = xv @ w

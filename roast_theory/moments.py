@@ -67,7 +67,7 @@ def _check_align(align, placement: str) -> int:
 
 
 def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: str,
-                           formula: str, align: int = 1) -> InnerProductMoments:
+                           formula: str, align: int = 1, shared=None) -> InnerProductMoments:
     m = memory
     inner = float(np.sum(X * W))
     xs, ws = X.sum(axis=1), W.sum(axis=1)
@@ -89,9 +89,9 @@ def _moments_from_matrices(X, W, memory: int, tile: int, sign: str, placement: s
             xw = X * W
             variance = _tiles.cross_tile_weighted(X * X, W * W, p) + _tiles.cross_tile_weighted(xw, xw, p)
         elif sign == "tile":
-            variance = _tiles.tile_sign_weighted_lag_sum(X, W, p)
+            variance = _kl.tile_sign_variance(X, W, n_s, align, shared)
         else:
-            bias, variance = _kl.none_sign_moments(X, W, n_s, align)
+            bias, variance = _kl.none_sign_moments(X, W, n_s, align, shared=shared)
             mean = inner + bias
     variance = max(float(variance), 0.0)
     return InnerProductMoments(
@@ -181,14 +181,17 @@ def tile_hashing_moments(x, w, memory, tile, sign: str = "element",
     ``Var = sum_{t(i) != t(j)} (x_i^2 w_j^2 + x_i w_i x_j w_j) p(o(j) - o(i))``,
     ``p(d) = P(s_a - s_b = d) = (S - |d|)_+ / S^2``; per-tile sign:
     ``Var = sum_{a != b} sum_d p(d) [C_ab(d)^2 + C_ab(d) D_ab(d)]`` (lags never wrap), summed over tile pairs
-    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` (``O(n Z + Z^2 log Z)``).
+    through the Gram matrices ``X^T X``, ``W^T W``, ``X^T W``: ``p`` is linear in ``|d|`` on the lags, so the
+    weighted sums are prefix sums along the diagonals of the Gram matrices (``O(n Z^2)`` for the Gram
+    products, ``O(Z^2)`` after; :mod:`roast_theory._gram_lags`).
 
     Kernel placement without sign: ``<w_hat, x> = <x, w> + sum_{a<b} S_ab(s_a - s_b)``,
     ``S_ab = C_ab + D_ab``; ``E = <x, w> + sum_{a != b} sum_d p(d) C_ab(d)`` and
     ``Var = sum_{a<b} Var S_ab(lag) + sum_a sum_{b != c} Cov(S_ab(s_a - s_b), S_ac(s_a - s_c))``, the
     covariances from the three-tile law above (given ``s_a`` the two lags are independent). Lag sums use FFT
-    cross-correlations, the pair sums 2-D correlations of the Gram matrices, the three-tile sums per-tile lag
-    profiles ``R_a = sum_{b != a} S_ab`` (``O(n Z + Z^2 log Z + n_tiles^2 Z)``).
+    cross-correlations, the sums over all tile pairs the diagonals of the Gram matrices (both laws are linear
+    in ``|i|``-distances when ``S >= 2 (Z - 1) // A``; otherwise 2-D correlations of the Gram matrices), the
+    three-tile sums per-tile lag profiles ``R_a = sum_{b != a} S_ab`` (``O(n Z^2 + n_tiles^2 Z)``).
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
@@ -224,6 +227,41 @@ def block_tile_moments(x, w, memory, tile, sign: str = "tile",
     return _moments_from_matrices(X, W, m, z, sign, placement, _formula(z, sign, placement), a)
 
 
+def block_tile_moments_by_align(x, w, memory, tile, sign: str = "tile", aligns=(1,)) -> tuple:
+    """:func:`block_tile_moments` with kernel placement for several alignments, sharing the work.
+
+    Parameters
+    ----------
+    x, w : array_like, shape (K, N)
+    memory : int
+    tile : (int, int)
+        The block ``(BK, BN)``.
+    sign : {"element", "tile", "none"}
+    aligns : sequence of int
+        Start alignments; one result per entry, in order.
+
+    Returns
+    -------
+    tuple of InnerProductMoments
+        Equal to ``block_tile_moments(x, w, memory, tile, sign, "kernel", align=a)`` for each ``a``.
+
+    Notes
+    -----
+    The Gram matrices ``X^T X``, ``W^T W``, ``X^T W`` and the per-tile spectra do not depend on the
+    alignment (only the lag law ``p`` does), so they are computed once for all alignments.
+    """
+    sign = check_choice("sign", sign, SIGNS)
+    xv, wv = check_pair(x, w, ndim=2)
+    bk, bn = check_tile_pair(tile)
+    z = bk * bn
+    m = check_memory(memory, z, "kernel")
+    aligns = [_check_align(a, "kernel") for a in aligns]
+    X, W = _tiles.block_matrix(xv, bk, bn), _tiles.block_matrix(wv, bk, bn)
+    shared = _kl.AlignFree(X, W)
+    formula = _formula(z, sign, "kernel")
+    return tuple(_moments_from_matrices(X, W, m, z, sign, "kernel", formula, a, shared) for a in aligns)
+
+
 def layout_moments(x, w, tile_id, offset, memory, tile_size, sign: str = "tile",
                    placement: str = "circular", align: int = 1) -> InnerProductMoments:
     """Moments for an arbitrary layout given per-element ``tile_id`` and ``offset`` in ``[0, tile_size)``.
@@ -249,16 +287,19 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
 
     Parameters
     ----------
-    w : array_like, shape (n,)
+    w : array_like, shape (n,) or (K, N)
+        A vector in chunks of ``tile``, or a weight matrix in ``(BK, BN)`` blocks (ROAST-MM B-tiles, the
+        layout of :func:`block_tile_moments`).
     memory : int
-    tile : int
-        Chunk size ``Z`` (1: element hashing).
+    tile : int or (int, int)
+        Chunk size ``Z`` (1: element hashing), or the block ``(BK, BN)`` for a 2-D ``w``.
     sign : {"element", "tile", "none"}
     placement : {"circular", "kernel"}
 
     Returns
     -------
     WeightError
+        ``tile`` is the tile size ``Z`` (``BK * BN`` for blocks).
 
     Notes
     -----
@@ -273,11 +314,9 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
     """
     sign = check_choice("sign", sign, SIGNS)
     placement = check_choice("placement", placement, PLACEMENTS)
-    wv = check_vector("w", w)
-    z = check_int("tile", tile, low=1)
+    W, mask, z = _weight_tiles(w, tile)
+    wv = W[mask > 0]
     m = check_memory(memory, z, placement)
-    W = _tiles.chunk_matrix(wv, z)
-    mask = _tiles.chunk_matrix(np.ones_like(wv), z)
     n_t = mask.sum(axis=1)
     norm_sq = float(wv @ wv)
     if placement == "circular":
@@ -296,3 +335,14 @@ def weight_mse(w, memory, tile=1, sign: str = "element", placement: str = "circu
             mse = _tiles.cross_tile_weighted(mask, W * W, _kl.lag_probability(n_s, a))
     return WeightError(mse=float(mse), norm_sq=norm_sq, memory=m, tile=z, sign=sign,
                        formula="A" if z == 1 else "C4")
+
+
+def _weight_tiles(w, tile) -> tuple[np.ndarray, np.ndarray, int]:
+    """Tile matrix of ``w``, its 0/1 occupancy mask and the tile size: 1-D chunks or 2-D blocks."""
+    if np.ndim(w) == 2:
+        wv = check_vector("w", w, ndim=2)
+        bk, bn = check_tile_pair(tile)
+        return (_tiles.block_matrix(wv, bk, bn), _tiles.block_matrix(np.ones_like(wv), bk, bn), bk * bn)
+    wv = check_vector("w", w)
+    z = check_int("tile", tile, low=1)
+    return _tiles.chunk_matrix(wv, z), _tiles.chunk_matrix(np.ones_like(wv), z), z

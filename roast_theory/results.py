@@ -240,3 +240,45 @@ class UnusedFraction(_Result):
     def unused_slots(self) -> float:
         """Expected number of unused slots."""
         return self.fraction * self.memory
+
+
+@dataclass(frozen=True)
+class TileSharingVariance(_Result):
+    """B2/B3 under tile hashing: the hashed total (or one module's output) under global and local sharing.
+
+    ``global_*``: every module's tiles in one array of ``memory`` slots (stored values ``w_l / lambda_l``,
+    read back times ``lambda_l``); ``local_*``: module ``l`` alone in its ``local_slots[l]`` slots. Without
+    signs both estimators are biased, so :meth:`global_mse` / :meth:`local_mse` (bias squared plus variance)
+    are the fair comparison.
+    """
+
+    global_mean: float
+    global_variance: float
+    local_mean: float
+    local_variance: float
+    exact_inner_product: float
+    memory: int
+    module_sizes: tuple
+    local_slots: tuple
+    tile: int
+    sign: str
+    placement: str
+    align: int
+    formula: str
+    module: int | None = None
+
+    def difference(self) -> float:
+        """``local_variance - global_variance`` (> 0: global sharing has the smaller variance)."""
+        return self.local_variance - self.global_variance
+
+    def global_mse(self) -> float:
+        """``(global_mean - exact)^2 + global_variance``."""
+        return (self.global_mean - self.exact_inner_product) ** 2 + self.global_variance
+
+    def local_mse(self) -> float:
+        """``(local_mean - exact)^2 + local_variance``."""
+        return (self.local_mean - self.exact_inner_product) ** 2 + self.local_variance
+
+    def global_wins(self) -> bool:
+        """True when the global mean squared error is below the local one."""
+        return self.global_mse() < self.local_mse()

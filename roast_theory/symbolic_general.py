@@ -23,11 +23,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ._symbols import M, N, T, W, X, Z
 from .errors import RoastTheoryError
+from .symbolic_tiles import TILE_NAMES, derive_tiles
 
-N, T, Z = sp.symbols("n T Z", integer=True, positive=True)
-M = sp.Symbol("m", positive=True)
-X, W = sp.IndexedBase("x"), sp.IndexedBase("w")
 _t, _a, _o = sp.symbols("t a o", integer=True)
 
 
@@ -49,13 +48,34 @@ def _coarsenings(pi):
         yield [sum((pi[b] for b in g), []) for g in grouping], mu
 
 
+#: Module ``l`` of result B2: its ``n_l`` elements are the first ones, ``m_l`` its local slots, ``lambda``
+#: its scale; ``u`` the stored values of every module (``u_l = w_l / lambda_l``).
+NL, ML, LAM = sp.Symbol("n_l", integer=True, positive=True), sp.Symbol("m_l", positive=True), \
+    sp.Symbol("lambda", positive=True)
+U = sp.IndexedBase("u")
+
+
+@dataclass(frozen=True)
+class _Module:
+    """A vector supported on one module only (indices ``lo <= t < hi``; default module ``l``: ``t < n_l``)."""
+
+    base: sp.IndexedBase
+    lo: sp.Expr = sp.S.Zero
+    hi: sp.Expr = NL
+
+
 def _power_sum(vectors, positions):
-    """``Sum_t prod_{p} v_p[t]`` (element level)."""
-    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, 0, N - 1))
+    """``Sum_t prod_{p} v_p[t]`` (element level; over the module's range when a factor lives on one module,
+    every restricted factor of one product lying on the same module)."""
+    mods = [vectors[p] for p in positions if isinstance(vectors[p], _Module)]
+    lo, hi = (mods[0].lo, mods[0].hi) if mods else (sp.S.Zero, N)
+    return sp.Sum(sp.Mul(*[_at(vectors[p]) for p in positions]), (_t, lo, hi - 1))
 
 
 def _at(v):
     """``v[t]`` for an indexed vector, the constant itself otherwise (the all-ones vector is ``1``)."""
+    if isinstance(v, _Module):
+        return v.base[_t]
     return v[_t] if isinstance(v, sp.IndexedBase) else v
 
 
@@ -144,16 +164,19 @@ class GeneralDerivation:
                                      lambda z: sp.Sum(sp.expand(z.function), *z.limits).expand().doit())
         return sp.simplify(e)
 
-    def evaluate(self, values: dict, n: int, memory) -> sp.Rational:
+    def evaluate(self, values: dict, n: int, memory, module=None) -> sp.Rational:
         """Exact value for concrete ``n`` and vectors (``values = {"x": [...], "w": [...], ...}``).
 
         For ``C1`` the vectors are ``(T, Z)`` nested lists (tile ``a``, offset ``o``) and ``n`` is ignored.
+        For ``B2-*`` ``module = (n_l, m_l, lambda)``: module ``l`` is the first ``n_l`` elements.
         """
         first = next(iter(values.values()))
         if self.name == "C1":
             sizes = {T: len(first), Z: len(first[0])}
         else:
             sizes = {N: n}
+        if module is not None:
+            sizes.update({NL: module[0], ML: sp.nsimplify(module[1]), LAM: sp.nsimplify(module[2])})
         expr = self.derived.subs({**sizes, M: sp.Integer(memory)}).doit()
         subs = {}
         for name, vals in values.items():
@@ -171,14 +194,23 @@ def derive(name: str) -> GeneralDerivation:
 
     Parameters
     ----------
-    name : {"A", "A-mean-nosign", "weight-mse", "B1", "B3-global"}
+    name : str
+        One of :data:`NAMES` (proved symbolically) or :data:`TILE_NAMES` (``"C2"``, ``"C3"``, ``"C3-mean"``
+        and their ``-kernel`` versions, checked on exact-rational instances).
         ``A``: ``Var <w_hat, x>`` with signs (closed form ``Q(x, w)/m``); ``A-mean-nosign``: the mean without
         signs; ``weight-mse``: ``E|w_hat - w|^2 = (n - 1)|w|^2/m``; ``B1``: the hashed kernel ``Q(x, x2)/m``;
         ``B3-global``: ``V_G = Q(x, w)/m`` for the concatenated modules (``V_L``: ``A`` summed per module).
+        ``B2-global``: module ``l``'s output ``lambda <x_l, u_hat_l>`` with every module's stored values ``u``
+        in ``m`` slots, ``(lambda^2/m)[|x_l|^2 |u|^2 + <x_l, u_l>^2 - 2 sum_l x_i^2 u_i^2]`` (sums over
+        ``t < n_l`` for module ``l``); ``B2-local``: the module alone in ``m_l`` slots, ``Q(x_l, w_l)/m_l``.
+        ``B3-local``: two modules (``t < n_l``, ``n_l <= t < n``) in ``m_l`` and ``m - m_l`` slots;
+        ``B3-identity``: ``m (V_L - V_G)`` = covariance + alignment + diagonal terms (``q_l = m_l / m``).
+        The tiled results ``C2``, ``C3``, ``C3-mean`` and their ``-kernel`` versions come from
+        :func:`roast_theory.symbolic_tiles.derive_tiles` (checked on exact-rational instances).
 
     Returns
     -------
-    GeneralDerivation
+    GeneralDerivation or TileDerivation
     """
     s = lambda *vs: sp.Sum(sp.Mul(*[v[_t] for v in vs]), (_t, 0, N - 1))  # noqa: E731
     if name in ("A", "B3-global"):
@@ -195,7 +227,71 @@ def derive(name: str) -> GeneralDerivation:
         return GeneralDerivation(name, _weight_mse_derived(), (N - 1) * s(W, W) / M)
     if name == "C1":
         return GeneralDerivation(name, _tile_variance_c1(), _c1_closed())
-    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of {', '.join(NAMES)}")
+    if name in ("B2-global", "B2-local"):
+        return _b2(name)
+    if name in ("B3-local", "B3-identity"):
+        return _b3(name)
+    if name in TILE_NAMES:
+        return derive_tiles(name)
+    raise RoastTheoryError(f"name={name!r} is not derived here: choose one of "
+                           f"{', '.join(NAMES + TILE_NAMES)}")
+
+
+def _b2(name: str) -> GeneralDerivation:
+    """B2: module ``l``'s output ``lambda <x_l, u_hat_l>``; globally ``u`` is every module's stored values in
+    ``m`` slots, locally the module alone (``w_l``) in ``m_l`` slots."""
+    xl = _Module(X)
+    if name == "B2-global":
+        var = _element_second_moment((xl, U, xl, U), True) - _element_mean(xl, U, True) ** 2
+        s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
+        closed = LAM**2 / M * (s(xl, xl) * s(U, U) + s(xl, U) ** 2 - 2 * s(xl, xl, U, U))
+        return GeneralDerivation(name, LAM**2 * var, closed)
+    wl = _Module(W)
+    var = _element_second_moment((xl, wl, xl, wl), True) - _element_mean(xl, wl, True) ** 2
+    s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
+    closed = (s(xl, xl) * s(wl, wl) + s(xl, wl) ** 2 - 2 * s(xl, xl, wl, wl)) / ML
+    return GeneralDerivation(name, var.subs(M, ML), closed)
+
+
+def _module_variance(xl, wl, memory):
+    """Element-hashing ``Var <x_l, w_hat_l>`` of one module hashed alone into ``memory`` slots."""
+    var = _element_second_moment((xl, wl, xl, wl), True) - _element_mean(xl, wl, True) ** 2
+    return var.subs(M, memory)
+
+
+def _split_full_sums(expr):
+    """Write every ``Sum`` over ``0 <= t < n`` as the sum over module 1 (``t < n_l``) plus module 2."""
+    def split(z):
+        (var, lo, hi), = z.limits
+        if lo == 0 and hi == N - 1:
+            return sp.Sum(z.function, (var, 0, NL - 1)) + sp.Sum(z.function, (var, NL, N - 1))
+        return z
+    return expr.replace(lambda z: isinstance(z, sp.Sum) and len(z.limits) == 1, split)
+
+
+def _b3(name: str) -> GeneralDerivation:
+    """B3 with two modules (``t < n_l`` and ``n_l <= t < n``), local budgets ``m_l`` and ``m - m_l``.
+
+    ``B3-local``: ``V_L = Q(x_1, w_1)/m_1 + Q(x_2, w_2)/m_2``. ``B3-identity``: ``m (V_L - V_G)`` equals
+    the covariance + alignment + diagonal decomposition of :func:`roast_theory.sharing_variance` with
+    ``q_l = m_l / m``.
+    """
+    mods = [(_Module(X), _Module(W)), (_Module(X, NL, N), _Module(W, NL, N))]
+    budgets = (ML, M - ML)
+    v_l = sum(_module_variance(xl, wl, b) for (xl, wl), b in zip(mods, budgets))
+    s = lambda *vs: _power_sum(vs, range(len(vs)))  # noqa: E731
+    q = [s(xl, xl) * s(wl, wl) + s(xl, wl) ** 2 - 2 * s(xl, xl, wl, wl) for xl, wl in mods]
+    if name == "B3-local":
+        return GeneralDerivation(name, v_l, q[0] / ML + q[1] / (M - ML))
+    v_g = _split_full_sums((_element_second_moment((X, W, X, W), True) - _element_mean(X, W, True) ** 2)
+                           .doit())
+    frac = [b / M for b in budgets]
+    xx, ww, xw, dd = ([s(*[mod[i] for i in idx]) for mod in mods]
+                      for idx in ((0, 0), (1, 1), (0, 1), (0, 0, 1, 1)))
+    cov = sum(a * b / f for a, b, f in zip(xx, ww, frac)) - sum(xx) * sum(ww)
+    align = sum(c**2 / f for c, f in zip(xw, frac)) - sum(xw) ** 2
+    diag = -2 * (sum(d / f for d, f in zip(dd, frac)) - sum(dd))
+    return GeneralDerivation(name, M * (v_l - v_g), cov + align + diag)
 
 
 def _offset_sum(pi_block, vectors):
@@ -250,4 +346,5 @@ def _c1_closed():
 
 
 #: Results :func:`derive` knows.
-NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B3-global", "C1")
+NAMES = ("A", "A-mean-nosign", "weight-mse", "B1", "B2-global", "B2-local", "B3-global", "B3-local",
+         "B3-identity", "C1")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._validate import check_int, check_seed
 from ._verify_rows import CI_LEVEL, Z_LIMIT, VerificationRow, _exact_row, _mc_row, builtin_vectors  # noqa: F401
-from ._verify_theorem import general_symbolic_rows, kernel_rows, theorem_rows
+from ._verify_theorem import general_symbolic_rows, kernel_rows, theorem_rows, tile_symbolic_rows
 from .moments import tile_hashing_moments, weight_mse
 from .placement import kernel_slot_load, unused_fraction
 from .results import _Result
@@ -180,7 +180,7 @@ def verify(trials: int = 100_000, seed: int = 0) -> VerificationReport:
     seed = check_seed(seed)
     rows = _symbolic_rows() + _moment_rows(trials, seed) + _sharing_rows(trials, seed) \
         + _placement_rows(trials, seed) + kernel_rows(trials, seed) + theorem_rows(trials, seed) \
-        + general_symbolic_rows()
+        + general_symbolic_rows() + tile_symbolic_rows()
     return VerificationReport(rows=tuple(rows), trials=trials, seed=seed)
 
 

@@ -2,7 +2,9 @@
 
 Entry points: :func:`predict` (one kernel on one target -> :class:`KernelPrediction`; ``index=``/``align=``
 select the issue-aware cost model of :mod:`cachesim.kernels.issue`), :func:`explain` (dense vs ROAST vs
-HashedNet -> :class:`KernelExplanation`) and :func:`waterfall` (dense -> hashed kernel, one cost at a time).
+HashedNet -> :class:`KernelExplanation`) and :func:`waterfall` (dense -> hashed kernel, one cost at a time);
+on the CPU, :func:`predict_cpu_gather` and :func:`cpu_waterfall` (the gather ``W = M[idx]`` priced with
+latency / memory-level parallelism, constants from :func:`cpu_calibration` of a ``cpu_micro`` record).
 """
 
 from ._common import Block, GemmShape
@@ -14,6 +16,9 @@ from .analytic import (
     expected_window_sectors,
 )
 from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
+from .cpu_calibration import CpuCalibration, cpu_calibration
+from .cpu_cost import CpuGatherTime, predict_cpu_gather
+from .cpu_waterfall import CpuWaterfall, cpu_waterfall
 from .embedding import embedding_trace, simulate_embedding
 from .explanation import KernelExplanation, explain
 from .gather import GatherTraffic, gather_cpu, gather_cpu_trace, gather_gpu, gather_indices
@@ -42,5 +47,6 @@ __all__ = [
     "n_waves",
     "plan_gemm", "predict_cpu", "predict_gpu", "replay_sectors", "simulate_embedding", "simulate_gemm_cpu",
     "simulate_gemm_gpu", "IssueEstimate", "KernelDescription", "Waterfall", "WaterfallStep", "describe",
-    "waterfall",
+    "waterfall", "CpuCalibration", "CpuGatherTime", "CpuWaterfall", "cpu_calibration", "cpu_waterfall",
+    "predict_cpu_gather",
 ]

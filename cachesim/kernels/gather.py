@@ -13,6 +13,10 @@ GPU: one thread per element, 32 consecutive elements per warp instruction, block
 assigned round-robin to the SMs; per warp: one index load (``32 x 8 B``), one gather of ``M`` (its
 distinct sectors), one store of ``W`` (whole sectors, L1 bypass), replayed like the GEMM kernels.
 The dense GEMM that follows is :func:`simulate_gemm_gpu` / :func:`simulate_gemm_cpu` with ``kernel="dense"``.
+
+These functions count traffic. The CPU gather's *time* (latency-bound once the shared array outgrows the
+caches) is priced by :func:`cachesim.kernels.cpu_cost.predict_cpu_gather` and broken down level by level
+by :func:`cachesim.kernels.cpu_waterfall.cpu_waterfall`.
 """
 
 from __future__ import annotations

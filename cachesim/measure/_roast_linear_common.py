@@ -82,3 +82,60 @@ def _fast_forward(layer, x2):
     from . import triton_fast as tf
 
     return tf.fast_matmul(x2, layer.memory_param, choice[0], choice[1], scale=layer.scale, ieee=layer.ieee)
+
+
+def _tma_prep(layer, device):
+    """The TMA kernels' prepared weight of the layer on ``device`` (its start table checked equal)."""
+    key = ("tma", str(device))
+    if key not in layer._prep:
+        from . import triton_fast as tf
+
+        w = tf.FastWeight("roast", "table", memory=layer.memory_param.numel(), tile=layer.tile,
+                          align=layer.align, seed=layer.seed)
+        prep = w.prepare(layer.in_features, layer.out_features, device)
+        if not _tables_equal(prep.aux, layer.start_table):
+            raise CacheSimError("triton_tma's start table differs from roast_theory's: "
+                                "the two kernels would read different slots")
+        layer._prep[key] = prep
+    return layer._prep[key]
+
+
+def _tables_equal(a, b) -> bool:
+    return bool((a.cpu() == b.cpu()).all())
+
+
+def _tma_candidates(tile, pass_):
+    """Default TMA configurations of a pass, largest blocks first (the first that covers is used)."""
+    from . import triton_tma as tt
+
+    bk, bn = tile
+    if pass_ == "forward":
+        return [tt.TmaConfig(bm, bn, bk, 8, 4, 3) for bm in (128, 64, 32, 16)]
+    return [tt.TmaConfig(bm, p, bn, 8, 4, 4) for bm in (64, 32, 16) for p in (2 * bk, bk)]
+
+
+def _tma_config(layer, pass_: str, m: int):
+    """The layer's TMA configuration of ``pass_`` ("forward", "dx") for ``m`` rows (cached), or an error."""
+    key = (pass_, m)
+    if key not in layer._tma_choices:
+        given = (layer.tma_configs or {}).get(pass_)
+        cands = [given] if given is not None else _tma_candidates(layer.tile, pass_)
+        p = layer.out_features if pass_ == "forward" else layer.in_features
+        r = layer.in_features if pass_ == "forward" else layer.out_features
+        ok = [c for c in cands if m % c.block_m == 0 and p % c.block_n == 0 and r % c.block_k == 0]
+        if not ok:
+            raise CacheSimError(f"forward_kernel='tma': no {pass_} configuration covers M={m}, "
+                                f"{'N' if pass_ == 'forward' else 'K'}={p} with whole tiles {layer.tile}")
+        layer._tma_choices[key] = ok[0]
+    return layer._tma_choices[key]
+
+
+def _tma_grad_config(layer, m: int) -> dict:
+    """``tma_grad`` keyword arguments for ``m`` rows (``tma_configs["grad"]`` or the largest block_m)."""
+    given = (layer.tma_configs or {}).get("grad")
+    if given is not None:
+        return dict(given)
+    for bm in (64, 32, 16):
+        if m % bm == 0:
+            return {"block_m": bm}
+    raise CacheSimError(f"forward_kernel='tma': M={m} rows must be a multiple of 16")

@@ -11,7 +11,15 @@ from torch import nn
 from ..errors import CacheSimError
 from ..trace import plain
 from . import triton_fast_bwd as fb
-from ._roast_linear_common import _check_layout, _fast_forward, _int, start_table
+from ._roast_linear_common import (
+    _check_layout,
+    _fast_forward,
+    _int,
+    _tma_config,
+    _tma_grad_config,
+    _tma_prep,
+    start_table,
+)
 
 
 class RoastMatmul(torch.autograd.Function):
@@ -23,6 +31,8 @@ class RoastMatmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x2, memory, layer):
+        if layer.forward_kernel == "tma":
+            return _TmaPasses.forward(ctx, x2, memory, layer)
         y = _fast_forward(layer, x2)
         if y is None:
             y = fb._run_forward(torch, x2, memory, layer._addr(memory), layer.out_features, layer.tile,
@@ -36,6 +46,8 @@ class RoastMatmul(torch.autograd.Function):
         x2, memory = ctx.saved_tensors
         layer = ctx.layer
         dy = dy.contiguous()
+        if layer.forward_kernel == "tma":
+            return _TmaPasses.backward(ctx, x2, memory, layer, dy)
         addr = layer._addr(memory)
         dx = None
         if ctx.needs_input_grad[0]:
@@ -45,6 +57,35 @@ class RoastMatmul(torch.autograd.Function):
         if ctx.needs_input_grad[1]:
             g = torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
             fb._run_grad(torch, x2, dy, g, addr, layer.tile, layer.scale, layer.dw_config, layer.ieee)
+            dmem = g if memory.dtype == torch.float32 else g.to(memory.dtype)
+        return dx, dmem, None
+
+
+class _TmaPasses:
+    """Forward, dX and the gradient into the memory on the TMA kernels of :mod:`.triton_tma`."""
+
+    @staticmethod
+    def forward(ctx, x2, memory, layer):
+        from . import triton_tma as tt
+
+        prep = _tma_prep(layer, x2.device)
+        y = tt.tma_matmul(x2, memory, prep, _tma_config(layer, "forward", x2.shape[0]), scale=layer.scale)
+        ctx.save_for_backward(x2, memory)
+        ctx.layer = layer
+        return y
+
+    @staticmethod
+    def backward(ctx, x2, memory, layer, dy):
+        from . import triton_tma as tt
+
+        prep = _tma_prep(layer, dy.device)
+        dx = dmem = None
+        if ctx.needs_input_grad[0]:
+            dx = tt.tma_matmul(dy, memory, prep, _tma_config(layer, "dx", dy.shape[0]), scale=layer.scale,
+                               transpose=True)
+        if ctx.needs_input_grad[1]:
+            g = torch.zeros(memory.shape[0], dtype=torch.float32, device=memory.device)
+            tt.tma_grad(x2, dy, g, prep, scale=layer.scale, **_tma_grad_config(layer, x2.shape[0]))
             dmem = g if memory.dtype == torch.float32 else g.to(memory.dtype)
         return dx, dmem, None
 
@@ -62,8 +103,8 @@ class RoastLinear(nn.Module):
         Needs ``memory > BK*BN`` elements, ``align`` dividing ``memory - BK*BN``, ``< 2**31``.
     tile : (int, int)
         ROAST tile ``(BK, BN)``, powers of two >= 16 (RzLinear: ``(32, 64)``).
-    align : {1, 8, 64}
-        Tile-start alignment in elements.
+    align : {1, 8, 64, 128, 256}
+        Tile-start alignment in elements (``forward_kernel="tma"``: ``tile[1]``).
     seed : int
         Seed of the tile-start hash (and of a new memory's values).
     scale : float or None
@@ -82,8 +123,13 @@ class RoastLinear(nn.Module):
         Launch configuration of the gradient pass.
     fwd_configs : sequence of triton_fast.FastConfig or None
         Candidates of the fast forward (None: all that cover the tile).
-    forward_kernel : {"auto", "reference"}
-        ``auto`` uses the fast forward when a configuration covers the shape.
+    forward_kernel : {"auto", "reference", "tma"}
+        ``auto`` uses the fast forward when a configuration covers the shape; ``tma`` runs the forward,
+        ``dX`` and the gradient into the memory on the TMA kernels of :mod:`cachesim.measure.triton_tma`
+        (Hopper GPUs or Triton's interpreter; needs ``align == tile[1]``).
+    tma_configs : dict or None
+        ``forward_kernel="tma"``: ``{"forward": TmaConfig, "dx": TmaConfig, "grad": {tma_grad keyword
+        arguments}}``, each optional (default: the largest blocks that cover the shape).
     ieee : bool
         fp32: exact fp32 products instead of TF32.
     """
@@ -91,12 +137,20 @@ class RoastLinear(nn.Module):
     def __init__(self, in_features: int, out_features: int, memory, *, tile=(32, 64), align: int = 8,
                  seed: int = 0, scale: float | None = None, bias: bool = False, dtype="float32",
                  device=None, config=None, dw_config=None, fwd_configs=None,
-                 forward_kernel: str = "auto", ieee: bool = False):
+                 forward_kernel: str = "auto", ieee: bool = False, tma_configs=None):
         super().__init__()
         from roast_theory import torch_layers as tlayers
 
-        if forward_kernel not in ("auto", "reference"):
-            raise CacheSimError(f"forward_kernel={forward_kernel!r} must be 'auto' or 'reference'")
+        if forward_kernel not in ("auto", "reference", "tma"):
+            raise CacheSimError(f"forward_kernel={forward_kernel!r} must be 'auto', 'reference' or 'tma'")
+        if forward_kernel == "tma" and align != (tile[1] if isinstance(tile, tuple | list) and len(tile) == 2
+                                                 else None):
+            raise CacheSimError(f"forward_kernel='tma' needs align == tile[1] (a whole tile row); got "
+                                f"align={plain(align)!r}, tile={plain(tile)!r}")
+        if tma_configs is not None and (not isinstance(tma_configs, dict)
+                                        or set(tma_configs) - {"forward", "dx", "grad"}):
+            raise CacheSimError(f"tma_configs={plain(tma_configs)!r} must be a dict with keys among "
+                                "'forward', 'dx', 'grad'")
         if isinstance(memory, numbers.Integral) and not isinstance(memory, bool):
             size = int(memory)
             _check_layout(in_features, out_features, size, tile, align)
@@ -126,6 +180,8 @@ class RoastLinear(nn.Module):
         self.register_buffer("start_table", torch.as_tensor(table).to(param.device))
         self._prep = {}
         self._fast_choices = {}
+        self._tma_choices = {}
+        self.tma_configs = tma_configs
         self.bias = nn.Parameter(torch.zeros(n, dtype=param.dtype, device=param.device)) if bias else None
 
     @property

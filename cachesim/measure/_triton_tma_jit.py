@@ -89,7 +89,8 @@ def _block_product_pair(a_desc, b_desc, pid_m, pid_p, R, aux_ptr, NT, r1, r2, r3
 
 
 @triton.jit
-def _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7, prime, modulus,
+def _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7, prime,
+               modulus,
                B_MODE: tl.constexpr, TRANS_B: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr,
                BLOCK_M: tl.constexpr, BLOCK_P: tl.constexpr, BLOCK_R: tl.constexpr, GROUP_M: tl.constexpr):
     """Compute and store output block ``blk`` (grouped order)."""
@@ -116,15 +117,16 @@ def tma_kernel(a_desc, b_desc, c_desc, aux_ptr, M, P, R, NT, scale, r1, r2, r3, 
         n_blocks = tl.cdiv(M, BLOCK_M) * tl.cdiv(P, BLOCK_P)
         for blk in tl.range(tl.program_id(0), n_blocks, tl.num_programs(0), flatten=FLATTEN,
                             warp_specialize=WARP_SPEC):
-            _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7, prime,
-                       modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
+            _one_block(a_desc, b_desc, c_desc, blk, M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7,
+                       prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
     else:
-        _one_block(a_desc, b_desc, c_desc, tl.program_id(0), M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5, r7,
-                   prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
+        _one_block(a_desc, b_desc, c_desc, tl.program_id(0), M, P, R, aux_ptr, NT, scale, r1, r2, r3, r4, r5,
+                   r7, prime, modulus, B_MODE, TRANS_B, TBK, TBN, BLOCK_M, BLOCK_P, BLOCK_R, GROUP_M)
 
 
 @triton.jit(do_not_specialize=_NO_SPEC)
-def tma_grad_kernel(x_desc, dy_desc, g_ptr, aux_ptr, M, K, N, NT, scale, r1, r2, r3, r4, r5, r7, prime, modulus,
+def tma_grad_kernel(x_desc, dy_desc, g_ptr, aux_ptr, M, K, N, NT, scale, r1, r2, r3, r4, r5, r7, prime,
+                    modulus,
                     B_MODE: tl.constexpr, TBK: tl.constexpr, TBN: tl.constexpr, BLOCK_R: tl.constexpr,
                     SPLIT_M: tl.constexpr, GROUP_M: tl.constexpr):
     """Gradient of the stored weight: tile ``(kt, nt)`` of ``scale * X^T dY`` (``X`` and ``dY`` blocks copied

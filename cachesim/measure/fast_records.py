@@ -10,21 +10,32 @@ Reads the ``gpu-fast-focus`` (forward) and ``gpu-fast-train`` (training step) re
   int32 index) hash: scatter only;
 * ``gather``: materialise the weight ``W = M[idx]``, then cuBLAS.
 
-"Fast ROAST-MM" is the fastest ROAST variant with 128-byte aligned tile starts (``align`` = 64) in the
-row; every time is the smallest ``do_bench`` median over the same candidate configurations (L2 flushed).
+"Fast ROAST-MM" is the fastest ROAST variant with tile starts aligned to at least 128 bytes (``align``
+64, or 128 / 256 = a whole tile row for the TMA kernels of ``triton_tma``) in the row; every time is the
+smallest ``do_bench`` median over the candidate configurations (L2 flushed). The newest record is read:
+``gpu-fast-tma-headline`` (``drivers/gpu_tma.py --mode headline``: TMA and pointer kernels, HashedNet and
+gathers in one run) when present, else ``gpu-fast-focus`` (``drivers/gpu_fast.py``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import CacheSimError
 from .records import load_records
 
-__all__ = ["FastHeadline", "TrainStep", "fast_headline", "fast_train_steps", "index_fast_cases"]
+__all__ = ["HEADLINE_KINDS", "FastHeadline", "TrainStep", "fast_headline", "fast_train_steps",
+           "index_fast_cases"]
 
 _HN = ("hash", "mulshift", "table", "arith-only")
+#: Record kinds holding forward headline cases, newest format first.
+HEADLINE_KINDS = ("gpu-fast-tma-headline", "gpu-fast-focus")
+#: A ROAST variant with tile starts aligned to >= 128 bytes, from either kernel family (``tma-`` prefix:
+#: ``triton_tma``; ``fast-`` or none: ``triton_fast``).
+_ALIGNED_ROAST = re.compile(r"^(tma-|fast-)?roast-.*-a(64|128|256)-t")
+_DENSE = ("dense", "fast-dense", "tma-dense")
 
 
 @dataclass(frozen=True)
@@ -96,15 +107,25 @@ def _records(folder, kind: str):
     return max(recs, key=lambda r: r.provenance.get("date", ""))
 
 
+def _same_config_dense(variant: str) -> str:
+    """The dense kernel of the same family as ``variant`` (timed at the same configurations)."""
+    if variant.startswith(("tma-", "fast-")):
+        return variant.split("-")[0] + "-dense"
+    return "dense"
+
+
 def _row(key, b: dict, times: dict, source: str) -> FastHeadline:
-    roast = [c for v, c in b.items() if v.startswith("roast-") and "-a64-" in v]
-    if not roast or "cublas" not in b or "dense" not in b:
-        raise CacheSimError(f"{source}: case {key} lacks cuBLAS, dense or an align-64 ROAST variant")
+    roast = [c for v, c in b.items() if _ALIGNED_ROAST.match(v)]
+    dense = [b[v] for v in _DENSE if v in b]
+    if not roast or "cublas" not in b or not dense:
+        raise CacheSimError(f"{source}: case {key} lacks cuBLAS, Triton dense or an aligned ROAST variant")
     r = min(roast, key=lambda c: c["ms"])
+    d = min(dense, key=lambda c: c["ms"])
+    same = times.get(key, {}).get(_same_config_dense(r["variant"]), {}).get(r["config"])
     return FastHeadline(
         shape=f"{key[0]}x{key[1]}x{key[2]}", memory=int(key[3]), compression=float(r["compression"]),
-        cublas_ms=b["cublas"]["ms"], dense_ms=b["dense"]["ms"], roast_ms=r["ms"], roast_variant=r["variant"],
-        roast_config=r["config"], dense_same_config_ms=times.get(key, {}).get("dense", {}).get(r["config"]),
+        cublas_ms=b["cublas"]["ms"], dense_ms=d["ms"], roast_ms=r["ms"], roast_variant=r["variant"],
+        roast_config=r["config"], dense_same_config_ms=same,
         hashednet_ms={i: b[f"hashednet-{i}"]["ms"] for i in _HN if f"hashednet-{i}" in b},
         gather_roast_ms=next((c["ms"] for v, c in b.items() if v.startswith("gather-roast")), None),
         gather_hashednet_ms=b.get("gather-hashednet-hash", {}).get("ms"), source=source)
@@ -124,29 +145,41 @@ def index_fast_cases(cases) -> tuple[dict, dict]:
     return best, times
 
 
-def fast_headline(folder="measurements/gpu") -> list[FastHeadline]:
-    """The forward headline rows of the newest ``gpu-fast-focus`` record under ``folder``.
+def fast_headline(folder="measurements/gpu", kind: str | None = None) -> list[FastHeadline]:
+    """The forward headline rows of the newest headline record under ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+    kind : str, optional
+        ``"gpu-fast-tma-headline"`` or ``"gpu-fast-focus"``; None: the first of :data:`HEADLINE_KINDS`
+        present.
 
     Raises
     ------
     CacheSimError
         When the folder holds no such record, or a case lacks the kernels the headline needs.
     """
-    rec = _records(folder, "gpu-fast-focus")
+    if kind is None:
+        kind = next((k for k in HEADLINE_KINDS if load_records(Path(folder), k)), HEADLINE_KINDS[-1])
+    elif kind not in HEADLINE_KINDS:
+        raise CacheSimError(f"kind={kind!r} must be one of {HEADLINE_KINDS}")
+    rec = _records(folder, kind)
     best, times = index_fast_cases(rec.cases)
-    source = str(Path(rec.path).relative_to(Path(folder))) if rec.path else "gpu-fast-focus"
+    source = str(Path(rec.path).relative_to(Path(folder))) if rec.path else kind
     return [_row(key, b, times, source) for key, b in sorted(best.items(), key=lambda kv: kv[0])]
 
 
 def _step_key(c: dict) -> tuple:
-    return c["M"], c["K"], c["N"], c["memory"], str(c["bwd_config"]), str(c.get("dw_config"))
+    return c["M"], c["K"], c["N"], c["memory"], str(c.get("bwd_config")), str(c.get("dw_config"))
 
 
 def fast_train_steps(folder="measurements/gpu", kind: str = "gpu-fast-train") -> list[TrainStep]:
     """Training steps of the newest ``kind`` record, each with the same case's cuBLAS step.
 
-    ``kind`` is ``gpu-fast-train`` (one backward configuration for dX and dW) or ``gpu-fast-train-tuned``
-    (the dW pass split over M, dX with the start table read one step ahead).
+    ``kind`` is ``gpu-fast-train`` (one backward configuration for dX and dW), ``gpu-fast-train-tuned``
+    (the dW pass split over M, dX with the start table read one step ahead) or ``gpu-fast-tma-headline``
+    (TMA forward, dX and weight-gradient kernels beside the older steps and the HashedNet steps).
     """
     rec = _records(folder, kind)
     source = str(Path(rec.path).relative_to(Path(folder))) if rec.path else "gpu-fast-train"

@@ -80,8 +80,20 @@ class TmaConfig(LaunchConfig):
         return super().label() + tail
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("block_m", "block_n", "block_k", "group_m", "num_warps",
-                                               "num_stages", "persistent", "flatten", "warp_specialize")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "block_m",
+                "block_n",
+                "block_k",
+                "group_m",
+                "num_warps",
+                "num_stages",
+                "persistent",
+                "flatten",
+                "warp_specialize",
+            )
+        }
 
 
 def _grid(m, bn_m, p, bn_p, persistent, num_sms):
@@ -92,10 +104,18 @@ def _grid(m, bn_m, p, bn_p, persistent, num_sms):
 #: Candidates timed by the device driver (block_n / block_k fixed by the ROAST tile for ROAST).
 TMA_CONFIGS = tuple(
     TmaConfig(bm, bn, bk, 8, w, s, p, f, ws)
-    for (bm, bn, bk) in ((128, 128, 64), (128, 256, 64), (64, 128, 64), (128, 64, 128), (64, 64, 128),
-                         (256, 128, 64), (128, 128, 128))
+    for (bm, bn, bk) in (
+        (128, 128, 64),
+        (128, 256, 64),
+        (64, 128, 64),
+        (128, 64, 128),
+        (64, 64, 128),
+        (256, 128, 64),
+        (128, 128, 128),
+    )
     for (w, s) in ((4, 4), (8, 3), (4, 3))
-    for (p, f, ws) in ((False, False, False), (True, False, False), (True, True, False), (True, False, True)))
+    for (p, f, ws) in ((False, False, False), (True, False, False), (True, True, False), (True, False, True))
+)
 
 
 def tma_configs(prep: PreparedWeight, *, transpose: bool = False, candidates=TMA_CONFIGS) -> tuple:
@@ -107,7 +127,8 @@ def tma_configs(prep: PreparedWeight, *, transpose: bool = False, candidates=TMA
         return tuple(candidates)
     bk, bn = w.tile
     want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
-    return tuple(c for c in candidates if (c.block_n, c.block_k) in want)
+    return tuple(c for c in candidates if (c.block_n, c.block_k) in want
+                 and not (transpose and c.block_n == 2 * bk and c.warp_specialize))
 
 
 def _check(prep, config, m, transpose):
@@ -117,19 +138,29 @@ def _check(prep, config, m, transpose):
         raise CacheSimError(f"config has type {type(config).__name__}: must be a TmaConfig")
     w = prep.weight
     if (w.scheme, w.index) not in _MODES:
-        raise CacheSimError(f"scheme={w.scheme!r}, index={w.index!r}: the TMA kernel runs dense and ROAST "
-                            f"with index 'table' or 'hash32'")
+        raise CacheSimError(
+            f"scheme={w.scheme!r}, index={w.index!r}: the TMA kernel runs dense and ROAST "
+            f"with index 'table' or 'hash32'"
+        )
     k, n = prep.in_features, prep.out_features
     p, r = (k, n) if transpose else (n, k)
     if w.scheme == "roast":
         bk, bn = w.tile
         if w.align != bn:
-            raise CacheSimError(f"align={w.align} must equal BN={bn}: a TMA copy needs each tile to start "
-                                f"on a row of the (memory / BN) x BN view of the shared array")
+            raise CacheSimError(
+                f"align={w.align} must equal BN={bn}: a TMA copy needs each tile to start "
+                f"on a row of the (memory / BN) x BN view of the shared array"
+            )
         want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
+        if transpose and config.block_n == 2 * bk and config.warp_specialize:
+            raise CacheSimError(f"config {config.label()}: warp_specialize with a dX block two tiles wide "
+                                f"left the output unwritten on the H200 (measurements/gpu/call18_headline); "
+                                f"use warp_specialize=False or block_n={bk}")
         if (config.block_n, config.block_k) not in want:
-            raise CacheSimError(f"config {config.label()} must have (block_n, block_k) in {list(want)} to "
-                                f"copy whole tiles {w.tile}{' (dX)' if transpose else ''}")
+            raise CacheSimError(
+                f"config {config.label()} must have (block_n, block_k) in {list(want)} to "
+                f"copy whole tiles {w.tile}{' (dX)' if transpose else ''}"
+            )
     for name, size, block in (("M", m, config.block_m), ("P", p, config.block_n), ("R", r, config.block_k)):
         if size % block:
             raise CacheSimError(f"{name}={size} is not a multiple of the block {block} ({config.label()})")
@@ -141,7 +172,9 @@ def _descriptors(torch, x, b, out, prep, config, transpose):
     w = prep.weight
     a_desc = TensorDescriptor.from_tensor(x, [config.block_m, config.block_k])
     pair = w.scheme == "roast" and transpose and config.block_n == 2 * w.tile[0]
-    c_desc = TensorDescriptor.from_tensor(out, [config.block_m, config.block_n // 2 if pair else config.block_n])
+    c_desc = TensorDescriptor.from_tensor(
+        out, [config.block_m, config.block_n // 2 if pair else config.block_n]
+    )
     if w.scheme == "dense":
         box = [config.block_n, config.block_k] if transpose else [config.block_k, config.block_n]
         b_desc = TensorDescriptor.from_tensor(b, box)
@@ -151,8 +184,42 @@ def _descriptors(torch, x, b, out, prep, config, transpose):
     return a_desc, b_desc, c_desc
 
 
-def tma_launch(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 1.0, transpose: bool = False,
-               out=None, num_sms: int | None = None):
+def _operands(torch, x, b, prep, config, transpose, out):
+    """Check the operands of :func:`tma_launch`; ``(M, P, R, out)`` with ``out`` allocated if None."""
+    if not isinstance(prep, PreparedWeight):
+        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    w = prep.weight
+    check_operand(torch, "x", x, 2)
+    dense_b = w.scheme == "dense"
+    check_operand(torch, "b", b, 2 if dense_b else 1, x.dtype, x.device)
+    m = x.shape[0]
+    _check(prep, config, m, transpose)
+    k, n = prep.in_features, prep.out_features
+    r, p = (n, k) if transpose else (k, n)
+    if x.shape[1] != r:
+        raise CacheSimError(f"x has shape {tuple(x.shape)}: must have {r} columns")
+    want = (k, n) if dense_b else (w.memory,)
+    if tuple(b.shape) != want:
+        raise CacheSimError(f"b has shape {tuple(b.shape)}: must be {want}")
+    if out is None:
+        out = torch.empty((m, p), dtype=x.dtype, device=x.device)
+    check_operand(torch, "out", out, 2, x.dtype, x.device)
+    if tuple(out.shape) != (m, p):
+        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be {(m, p)}")
+    return m, p, r, out
+
+
+def tma_launch(
+    x,
+    b,
+    prep: PreparedWeight,
+    config: TmaConfig,
+    *,
+    scale: float = 1.0,
+    transpose: bool = False,
+    out=None,
+    num_sms: int | None = None,
+):
     """Check the operands once; return ``run() -> out`` launching ``scale * X @ W`` (or ``scale * dY @ W^T``
     with ``transpose``) with TMA-copied blocks (the descriptors are built once, so a timer measures the
     launch, not the checks).
@@ -183,55 +250,101 @@ def tma_launch(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 
     """
     import torch
 
-    w = prep.weight if isinstance(prep, PreparedWeight) else None
-    check_operand(torch, "x", x, 2)
-    dense_b = w is not None and w.scheme == "dense"
-    check_operand(torch, "b", b, 2 if dense_b else 1, x.dtype, x.device)
-    m = x.shape[0]
-    _check(prep, config, m, transpose)
-    k, n = prep.in_features, prep.out_features
-    r, p = (n, k) if transpose else (k, n)
-    if x.shape[1] != r:
-        raise CacheSimError(f"x has shape {tuple(x.shape)}: must have {r} columns")
-    want = (k, n) if dense_b else (w.memory,)
-    if tuple(b.shape) != want:
-        raise CacheSimError(f"b has shape {tuple(b.shape)}: must be {want}")
-    if out is None:
-        out = torch.empty((m, p), dtype=x.dtype, device=x.device)
-    check_operand(torch, "out", out, 2, x.dtype, x.device)
-    if tuple(out.shape) != (m, p):
-        raise CacheSimError(f"out has shape {tuple(out.shape)}: must be {(m, p)}")
+    m, p, r, out = _operands(torch, x, b, prep, config, transpose, out)
+    w = prep.weight
     if num_sms is None:
-        num_sms = (torch.cuda.get_device_properties(x.device).multi_processor_count
-                   if x.device.type == "cuda" else 4)
+        num_sms = (
+            torch.cuda.get_device_properties(x.device).multi_processor_count if x.device.type == "cuda" else 4
+        )
     descs = _descriptors(torch, x, b, out, prep, config, transpose)
     aux = prep.aux if prep.aux is not None else out
     grid = (_grid(m, config.block_m, p, config.block_n, config.persistent, int(num_sms)),)
     args = prep.args[:8]  # r1 r2 r3 r4 r5 r7 prime modulus
     kernel = _jit().tma_kernel[grid]
-    const = dict(B_MODE=_MODES[(w.scheme, w.index)], TRANS_B=bool(transpose), TBK=w.tile[0], TBN=w.tile[1],
-                 BLOCK_M=config.block_m, BLOCK_P=config.block_n, BLOCK_R=config.block_k, GROUP_M=config.group_m,
-                 PERSISTENT=config.persistent, FLATTEN=config.flatten, WARP_SPEC=config.warp_specialize,
-                 num_warps=config.num_warps, num_stages=config.num_stages)
+    const = dict(
+        B_MODE=_MODES[(w.scheme, w.index)],
+        TRANS_B=bool(transpose),
+        TBK=w.tile[0],
+        TBN=w.tile[1],
+        BLOCK_M=config.block_m,
+        BLOCK_P=config.block_n,
+        BLOCK_R=config.block_k,
+        GROUP_M=config.group_m,
+        PERSISTENT=config.persistent,
+        FLATTEN=config.flatten,
+        WARP_SPEC=config.warp_specialize,
+        num_warps=config.num_warps,
+        num_stages=config.num_stages,
+    )
     call = (*descs, aux, m, p, r, prep.n_tile_cols, float(scale), *args)
 
     def run():
-        kernel(*call, **const)
+        run.compiled = kernel(*call, **const)  # Triton's compiled kernel (``.asm["sass"]``), for listings
         return out
 
+    run.compiled = None
     return run
 
 
-def tma_matmul(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 1.0, transpose: bool = False,
-               out=None, num_sms: int | None = None):
+def tma_matmul(
+    x,
+    b,
+    prep: PreparedWeight,
+    config: TmaConfig,
+    *,
+    scale: float = 1.0,
+    transpose: bool = False,
+    out=None,
+    num_sms: int | None = None,
+):
     """``scale * X @ W`` (or ``scale * dY @ W^T`` with ``transpose``) with TMA-copied blocks; the
     arguments as in :func:`tma_launch`. Returns ``out`` (a new ``(M, N)`` or ``(M, K)`` tensor if None)."""
     return tma_launch(x, b, prep, config, scale=scale, transpose=transpose, out=out, num_sms=num_sms)()
 
 
-def tma_grad(x, dy, grad, prep: PreparedWeight, *, scale: float = 1.0, block_m: int = 64, split_m: int = 1,
-             group_m: int = 8, num_warps: int = 4, num_stages: int = 4):
-    """Add ``scale * X^T dY`` into ``grad`` tile by tile (``grad``: fp32, ``(memory,)`` for ROAST or
+def _grad_operands(torch, x, dy, grad, prep, block_m, split_m):
+    """Check the operands of :func:`tma_grad`; ``(block_m, split_m, (M, K, N), tile)``."""
+    from ._triton_host import int_in, pow2_in
+
+    if not isinstance(prep, PreparedWeight):
+        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    w = prep.weight
+    if (w.scheme, w.index) not in _MODES or (w.scheme == "roast" and w.align != w.tile[1]):
+        raise CacheSimError(f"weight {w.name}: tma_grad runs dense and ROAST (table or hash32, align == BN)")
+    check_operand(torch, "x", x, 2)
+    check_operand(torch, "dy", dy, 2, x.dtype, x.device)
+    k, n = prep.in_features, prep.out_features
+    m = x.shape[0]
+    if tuple(x.shape) != (m, k) or tuple(dy.shape) != (m, n):
+        raise CacheSimError(f"x {tuple(x.shape)} and dy {tuple(dy.shape)} must be (M, {k}) and (M, {n})")
+    want = (k, n) if w.scheme == "dense" else (w.memory,)
+    if not isinstance(grad, torch.Tensor) or grad.dtype != torch.float32 or tuple(grad.shape) != want:
+        raise CacheSimError(f"grad must be a float32 tensor of shape {want}")
+    block_m = pow2_in("block_m", block_m, 16, 256)
+    split_m = int_in("split_m", split_m, 1, 64)
+    bk, bn = w.tile
+    if k % bk or n % bn or m % (block_m * split_m):
+        raise CacheSimError(
+            f"shape (M, K, N) = {(m, k, n)} must be multiples of (block_m * split_m, BK, BN) = "
+            f"{(block_m * split_m, bk, bn)}"
+        )
+    return block_m, split_m, (m, k, n), (bk, bn)
+
+
+def tma_grad(
+    x,
+    dy,
+    grad,
+    prep: PreparedWeight,
+    *,
+    scale: float = 1.0,
+    block_m: int = 64,
+    split_m: int = 1,
+    group_m: int = 8,
+    num_warps: int = 4,
+    num_stages: int = 4,
+):
+    r"""Add ``scale * X^T dY`` into ``grad`` tile by tile (``grad``: fp32, ``(memory,)`` for ROAST or
     ``(K, N)`` for dense), with TMA-copied ``X`` and ``dY`` blocks; returns ``grad``.
 
     Parameters
@@ -254,34 +367,30 @@ def tma_grad(x, dy, grad, prep: PreparedWeight, *, scale: float = 1.0, block_m: 
     import torch
     from triton.tools.tensor_descriptor import TensorDescriptor
 
-    from ._triton_host import int_in, pow2_in
-
-    if not isinstance(prep, PreparedWeight):
-        raise CacheSimError(f"prep has type {type(prep).__name__}: must be a PreparedWeight")
+    block_m, split_m, (m, k, n), (bk, bn) = _grad_operands(torch, x, dy, grad, prep, block_m, split_m)
     w = prep.weight
-    if (w.scheme, w.index) not in _MODES or (w.scheme == "roast" and w.align != w.tile[1]):
-        raise CacheSimError(f"weight {w.name}: tma_grad runs dense and ROAST (table or hash32, align == BN)")
-    check_operand(torch, "x", x, 2)
-    check_operand(torch, "dy", dy, 2, x.dtype, x.device)
-    k, n = prep.in_features, prep.out_features
-    m = x.shape[0]
-    if tuple(x.shape) != (m, k) or tuple(dy.shape) != (m, n):
-        raise CacheSimError(f"x {tuple(x.shape)} and dy {tuple(dy.shape)} must be (M, {k}) and (M, {n})")
-    want = (k, n) if w.scheme == "dense" else (w.memory,)
-    if not isinstance(grad, torch.Tensor) or grad.dtype != torch.float32 or tuple(grad.shape) != want:
-        raise CacheSimError(f"grad must be a float32 tensor of shape {want}")
-    block_m = pow2_in("block_m", block_m, 16, 256)
-    split_m = int_in("split_m", split_m, 1, 64)
-    bk, bn = w.tile
-    if k % bk or n % bn or m % (block_m * split_m):
-        raise CacheSimError(f"shape (M, K, N) = {(m, k, n)} must be multiples of (block_m * split_m, BK, BN) = "
-                            f"{(block_m * split_m, bk, bn)}")
     x_desc = TensorDescriptor.from_tensor(x, [block_m, bk])
     dy_desc = TensorDescriptor.from_tensor(dy, [block_m, bn])
     aux = prep.aux if prep.aux is not None else grad
     grid = ((k // bk) * (n // bn) * split_m,)
     _jit().tma_grad_kernel[grid](
-        x_desc, dy_desc, grad, aux, m, k, n, prep.n_tile_cols, float(scale), *prep.args[:8],
-        B_MODE=_MODES[(w.scheme, w.index)], TBK=bk, TBN=bn, BLOCK_R=block_m, SPLIT_M=split_m, GROUP_M=group_m,
-        num_warps=num_warps, num_stages=num_stages)
+        x_desc,
+        dy_desc,
+        grad,
+        aux,
+        m,
+        k,
+        n,
+        prep.n_tile_cols,
+        float(scale),
+        *prep.args[:8],
+        B_MODE=_MODES[(w.scheme, w.index)],
+        TBK=bk,
+        TBN=bn,
+        BLOCK_R=block_m,
+        SPLIT_M=split_m,
+        GROUP_M=group_m,
+        num_warps=num_warps,
+        num_stages=num_stages,
+    )
     return grad

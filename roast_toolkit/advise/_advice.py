@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -150,7 +151,7 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
         Representative batch ``M`` of the predicted GEMM ``(M, K, N)``.
     sign : {"element", "tile", "none"}
         Sign convention of the variance (``"none"`` is the RzLinear kernel; its closed form costs
-        ``O(Z^2 log Z)`` memory and time per candidate, so it is for tiles up to about 32 x 64).
+        ``O(n Z^2)`` time and ``O(Z^2)`` memory per tile shape, shared between the alignments).
     x, w : array_like (K, N), optional
         Input and weight; default one output column with ``a ~ N(0, 1)`` and ``W ~ N(0, 1/K)``.
     seed : int
@@ -170,12 +171,13 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
 
     Notes
     -----
-    Variance: :func:`roast_theory.block_tile_moments` with ``placement="kernel"`` and ``align`` (the
+    Variance: :func:`roast_theory.block_tile_moments_by_align` (kernel placement, all ``aligns`` of one
+    tile at once; equal to :func:`roast_theory.block_tile_moments` per alignment) (the
     alignment changes it through the number of starts ``S = ceil((memory - BK BN) / align)`` and the lags
     that can collide). Time: :func:`cachesim.kernels.predict` (``kernel="roast"``, block
-    ``(block_m, BN, BK)``).
+    ``(block_m, BN, BK)``), evaluated in a second thread while the closed forms run.
     """
-    from roast_theory import block_tile_moments
+    from roast_theory import block_tile_moments_by_align
 
     t0 = time.perf_counter()
     k, n = check_matrix_shape("shape", shape)
@@ -190,11 +192,18 @@ def advise(shape, memory, target="h200", tiles=None, aligns=DEFAULT_ALIGNS, *, b
         raise RoastTheoryError(f"no tile fits memory={m} and shape={(k, n)}: give smaller tiles")
     xv, wv = _vectors((k, n), x, w, seed)
     rows = []
-    for tile in cand:
-        for a in aligns:
-            res = block_tile_moments(xv, wv, m, tile, sign, "kernel", align=a)
-            sec, dom, used = _time((batch, k, n), target, dtype, tile, m, a, block_m, cost_model)
-            rows.append((tile, a, res.variance, res.bias, sec, dom, used))
+    # The cost model runs in a second thread while the closed forms run here: both spend most of their
+    # time in numpy, BLAS and nogil numba kernels, which release the GIL.
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        times = {(tile, a): pool.submit(_time, (batch, k, n), target, dtype, tile, m, a, block_m, cost_model)
+                 for tile in cand for a in aligns}
+        for tile in cand:
+            for a, res in zip(aligns, block_tile_moments_by_align(xv, wv, m, tile, sign, aligns)):
+                sec, dom, used = times[(tile, a)].result()
+                rows.append((tile, a, res.variance, res.bias, sec, dom, used))
+    finally:  # on an error, predictions not yet started are dropped instead of awaited
+        pool.shutdown(wait=True, cancel_futures=True)
     flags = _pareto_flags([r[4] for r in rows], [r[2] for r in rows])
     out = tuple(AdviceRow(tile=tuple(r[0]), align=r[1], variance=float(r[2]), bias=float(r[3]),
                           predicted_time_s=float(r[4]), dominant=str(r[5]), pareto=f, cost_model=r[6])

@@ -29,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="candidate ROAST tiles BKxBN,... (default: six from 16x16 to 64x64)")
     p.add_argument("--aligns", default="1,8,64", help="candidate start alignments (default 1,8,64)")
     p.add_argument("--batch", type=int, default=512, help="representative batch M of the GEMM (default 512)")
-    p.add_argument("--sign", default="element", help="element | tile | none (none: small tiles only)")
+    p.add_argument("--sign", default="element", help="element | tile | none (none: RzLinear, no signs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random x, w")
     p.add_argument("--cost-model", default="issue", help="issue (prices the alignment) | roofline")
     p.add_argument("--plot", default=None, help="write the variance-vs-time plot to this PNG")

@@ -7,6 +7,7 @@ import sys
 
 from cachesim.kernels.explanation import DEFAULT_MEMORY, EXPLAIN_KERNELS
 from cachesim.kernels.explanation import explain as explain_kernels
+from cachesim.kernels.targets import CPU_TARGETS
 
 from .kernel import add_common_arguments, parsed_common
 
@@ -28,14 +29,50 @@ def add_parser(sub):
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--waterfall", action="store_true",
                    help="print where the time goes: dense -> + index arithmetic -> + load issue -> + extra "
-                        "L2 traffic -> + DRAM, for ROAST and HashedNet (issue-aware cost model, bf16)")
+                        "L2 traffic -> + DRAM, for ROAST and HashedNet (issue-aware cost model, bf16); with "
+                        "--target host, the CPU gather W = M[idx]: dense copy -> + index load & arithmetic "
+                        "-> + L1 misses -> + L2 misses -> + DRAM latency / MLP, per shared-array size")
     p.add_argument("--roast-index", default="table", help="waterfall: ROAST index path, hash | table")
     p.add_argument("--align", default="64", help="waterfall: ROAST tile-start alignment, 1 | 8 | 64")
     p.add_argument("--hashednet-index", default="hash",
                    help="waterfall: HashedNet index path, hash | mulshift | table | arith-only")
     p.add_argument("--records", default="measurements/gpu",
                    help="waterfall: folder of GPU timing records for the measured ablation deltas")
+    p.add_argument("--backend", default="torch",
+                   help="CPU waterfall (--target host): gather backend, torch | numpy")
+    p.add_argument("--cpu-records", default="measurements/cpu",
+                   help="CPU waterfall: folder holding the cpu_micro record that calibrates the CPU model")
+    p.add_argument("--batch", default=None,
+                   help="CPU waterfall: gather-then-matmul W = M[idx]; X @ W, X of BATCH rows: start from "
+                        "the measured dense matmul (a batch of the cpu_micro record's matmul cases)")
     return p
+
+
+def cpu_waterfalls(args) -> dict:
+    """``{"roast": CpuWaterfall, "hashednet": CpuWaterfall}`` of the CPU gather ``W = M[idx]`` (ROAST tile
+    32x64) for ``explain --target <cpu> --waterfall``: one size (``--memory`` elements) or 4 KiB ... 512
+    MiB; with ``--batch``, gather-then-matmul from the dense matmul, measured points beside the rows."""
+    from cachesim._validate import parse_int
+    from cachesim.errors import CacheSimError
+    from cachesim.kernels.cpu_waterfall import cpu_waterfall
+    from cachesim.measure.compare.cpu_time import gather_matmul_rows, micro_calibration
+
+    if args.target != "host":
+        raise CacheSimError(f"target={args.target!r} has no CPU calibration record: the CPU gather model is "
+                            "calibrated only for 'host' (measured by drivers/cpu_micro.py)")
+    memory = parse_int("memory", args.memory)
+    if memory is not None and memory < 1:
+        raise CacheSimError(f"memory={memory} must be >= 1 element")
+    sizes = [4 * memory] if memory is not None else [4096 << k for k in range(18)]
+    cal = micro_calibration(args.cpu_records)
+    batch = parse_int("batch", getattr(args, "batch", None))
+    if batch is None:
+        return {s: cpu_waterfall(sizes, cal, scheme=s, backend=args.backend) for s in ("roast", "hashednet")}
+    pts = [p for p in gather_matmul_rows(args.cpu_records) if p["record"] == cal.source.split(" ")[0]
+           and p["batch"] == batch and p["gather"] == "index_select" and args.backend == "torch"]
+    return {s: cpu_waterfall(sizes, cal, scheme=s, backend=args.backend, matmul=batch,
+                             measured={p["memory_bytes"]: p["measured_ns"] for p in pts if p["scheme"] == s})
+            for s in ("roast", "hashednet")}
 
 
 def waterfalls(args) -> dict:
@@ -95,6 +132,13 @@ def _fmt(v) -> str:
 def run(args) -> int:
     from ._common import emit_json
 
+    if getattr(args, "waterfall", False) and args.target in CPU_TARGETS:
+        ws = cpu_waterfalls(args)
+        if args.json:
+            emit_json({k: v.to_dict() for k, v in ws.items()})
+        else:
+            sys.stdout.write("\n\n".join(v.format() for v in ws.values()) + "\n")
+        return 0
     if getattr(args, "waterfall", False):
         ws = waterfalls(args)
         if args.json:

@@ -148,6 +148,11 @@ def _configure_sharing(p: argparse.ArgumentParser) -> None:
                    help="whole-slot local budgets m_1,...,m_k summing to --memory (default: by size)")
     p.add_argument("--scales", default=None,
                    help="module scales of the global array: 'optimal', or lambda_1,...,lambda_k (default 1)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="also compare under tile hashing: modules in chunks of TILE (adds 'tile_hashing')")
+    p.add_argument("--sign", default="element", help="with --tile: element | tile | none")
+    p.add_argument("--placement", default="circular", help="with --tile: circular | kernel")
+    p.add_argument("--align", type=int, default=1, help="with --tile and kernel placement: start alignment")
 
 
 def _sharing_options(args, xs, ws):
@@ -181,6 +186,40 @@ def _run_sharing(args) -> Outcome:
         payload["allocation"] = alloc.to_dict()
     except RoastTheoryError as exc:
         payload["allocation"] = {"error": str(exc)}
+    if args.tile is not None:
+        from roast_theory.tile_sharing import tile_sharing_variance
+
+        tiled = tile_sharing_variance(xs, ws, args.memory, args.tile, args.sign, args.placement,
+                                      align=args.align, scales=scales, local_slots=slots)
+        payload["tile_hashing"] = {**tiled.to_dict(), "global_wins": tiled.global_wins()}
+    return Outcome(payload, _fmt(payload))
+
+
+def _configure_layer(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--x", required=True, help="batch of inputs X, shape (B, K) (.npy)")
+    p.add_argument("--w", required=True, help="weight matrix W, shape (K, N) (.npy)")
+    p.add_argument("--memory", required=True, type=parse_count, help="number of slots m")
+    p.add_argument("--tile", default="1,1", help="BK,BN (default 1,1: element hashing; Z means 1,Z)")
+    p.add_argument("--sign", default="element", help="element | tile | none")
+    p.add_argument("--placement", default="circular", help="circular | kernel")
+    p.add_argument("--align", type=int, default=1, help="kernel placement: start alignment")
+    p.add_argument("--covariance", action="store_true",
+                   help="also the covariance matrix of the outputs of the first input row")
+
+
+def _run_layer(args) -> Outcome:
+    from roast_theory.layer_moments import layer_output_mse, output_covariance
+
+    x, w = load_array("--x", args.x), load_array("--w", args.w)
+    tile = parse_tile(args.tile)
+    tile = (1, tile) if isinstance(tile, int) else tile
+    res = layer_output_mse(x, w, args.memory, tile, args.sign, args.placement, align=args.align)
+    payload = {**res.to_dict(), "relative": res.relative(), "sign": args.sign, "placement": args.placement,
+               "align": args.align}
+    if args.covariance:
+        cov = output_covariance(x[0] if x.ndim == 2 else x, w, args.memory, tile, args.sign, args.placement,
+                                align=args.align)
+        payload["output_covariance"] = cov.covariance.tolist()
     return Outcome(payload, _fmt(payload))
 
 
@@ -238,6 +277,8 @@ SUBCOMMANDS: list[Subcommand] = [
     Subcommand("montecarlo", "Monte Carlo estimate of <w_hat, x>", _configure_montecarlo, _run_montecarlo),
     Subcommand("sharing", "global vs local sharing (B3) and allocation", _configure_sharing, _run_sharing),
     Subcommand("verify", "closed forms vs Monte Carlo and sympy", _configure_verify, _run_verify),
+    Subcommand("layer", "E||X W_hat - X W||^2 of a layer and the covariance of its outputs", _configure_layer,
+               _run_layer),
     Subcommand("report", "end-to-end report folder (markdown, HTML, PNGs, JSON)", _configure_report,
                _run_report),
     Subcommand("sweep", "a TOML grid of theory points, serial or on Dask, into a CSV/Parquet table",

@@ -2,7 +2,8 @@
 
 * GPU: :mod:`cachesim.measure.compare` pairs each recorded Nsight Compute count and time ratio with the
   stored model prediction; targets met or missed, and the documented cause of every miss.
-* CPU: measured gather-sweep knees against the simulated ones (:func:`cachesim.measure.compare_knees`).
+* CPU: measured gather-sweep knees against the simulated ones (:func:`cachesim.measure.compare_knees`), and
+  the gather time model against the recorded ratios (:mod:`._cpu_model`).
 * Training: the recorded global vs local sharing accuracies (``train_sharing.json``).
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cpu_model import cpu_model_blocks
 from ._doc import Bullets, Context, Heading, Para, SectionResult, Table, fmt
 from ._figures import new_figure
 
@@ -160,10 +162,11 @@ def _fast_headline(sec: SectionResult, folder: Path) -> None:
         heads, steps = fast_headline(folder), fast_train_steps(folder)
     except CacheSimError:  # an older measurements folder without the fast-kernel records
         return
-    try:
-        steps += fast_train_steps(folder, "gpu-fast-train-tuned")
-    except CacheSimError:
-        pass
+    for kind in ("gpu-fast-train-tuned", "gpu-fast-tma-headline"):
+        try:
+            steps += fast_train_steps(folder, kind)
+        except CacheSimError:
+            pass
     sec.data["fast"] = {"forward": [h.to_dict() for h in heads], "train": [t.to_dict() for t in steps]}
     sec.blocks.append(Heading("The headline re-measured: fast ROAST-MM vs HashedNet (H200, bf16)", 4))
     sec.blocks.append(Para(
@@ -171,6 +174,8 @@ def _fast_headline(sec: SectionResult, folder: Path) -> None:
         "What each HashedNet/ROAST ratio measures: `hash` = the authors' kernel (64-bit modulo hash per "
         "element AND scattered loads); `arith-only` = the same hash arithmetic, weights read coalesced "
         "(arithmetic only); `mulshift` / `table` = scattered loads with a cheap or no hash (scatter only). "
+        "The fast ROAST-MM is the fastest ROAST kernel with tile starts aligned to >= 128 bytes (`tma-`: "
+        "blocks copied by the Tensor Memory Accelerator, `cachesim.measure.triton_tma`). "
         f"Record: `{heads[0].source}`."))
     sec.blocks.append(Table(
         ("shape", "memory", "ROAST/cuBLAS", "ROAST/Triton dense (same config)", "HN hash/ROAST",
@@ -191,7 +196,7 @@ def _fast_headline(sec: SectionResult, folder: Path) -> None:
 def _best_steps(steps) -> dict:
     best: dict = {}
     for t in steps:
-        if t.impl in ("roast-a64", "hashednet-hash"):
+        if t.impl in ("roast-a64", "tma-roast-a128", "hashednet-hash"):
             key = (t.source, t.shape, t.memory, t.impl)
             best[key] = min(best.get(key, float("inf")), t.over_cublas)
     return best
@@ -353,6 +358,7 @@ def measured_section(ctx: Context) -> SectionResult:
         bar.update(1)
         cpu_records = load_records(folder / "cpu")  # read once: the knees and the training share them
         problems += _cpu_knees(ctx, sec, folder / "cpu", cpu_records)
+        problems += cpu_model_blocks(ctx, sec, folder / "cpu")
         bar.update(1)
         _training(ctx, sec, folder / "cpu", cpu_records)
         bar.update(1)

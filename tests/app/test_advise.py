@@ -86,3 +86,20 @@ def test_cli_advise_json_and_error():
     assert len(out["rows"]) == 4 and out["pareto"]
     bad = subprocess.run(base[:-4] + ["--tiles", "8by8"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--tiles" in bad.stderr
+
+
+@pytest.mark.parametrize("sign", ["element", "tile", "none"])
+def test_by_align_equals_one_call_per_alignment(sign):
+    from roast_theory import block_tile_moments_by_align
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((32, 48))
+    x = np.zeros((32, 48))
+    x[:, 17] = rng.standard_normal(32)
+    got = block_tile_moments_by_align(x, w, 700, (8, 16), sign, (1, 4, 32))
+    assert len(got) == 3
+    for a, res in zip((1, 4, 32), got):
+        ref = block_tile_moments(x, w, 700, (8, 16), sign, "kernel", align=a)
+        assert res.align == a and res.formula == ref.formula
+        assert res.variance == pytest.approx(ref.variance, rel=1e-12)
+        assert res.mean == pytest.approx(ref.mean, rel=1e-12, abs=1e-12)

@@ -205,7 +205,7 @@ def test_fast_md_tables_match_the_records():
     r = _load_script("fast_report")
     fast = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "FAST.md").read_text()
     final = r.load("call9_final", "gpu_fast_focus.json")
-    for table in (r.forward_table(final, 0), r.forward_table(final, 1),
+    for table in (*r.tma_sections(), r.forward_table(final, 0), r.forward_table(final, 1),
                   r.train_table(r.load("call11_train_graph", "gpu_fast_train.json")),
                   r.ncu_table(r.load("call8_focus", "gpu_fast_focus.json"), "bert-ffn1"), r.sass_table()):
         assert table in fast

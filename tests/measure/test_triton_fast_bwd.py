@@ -273,7 +273,7 @@ def _t(*shape, dtype=torch.float32):
 
 @pytest.mark.parametrize("call, match", [
     (lambda: fb.roast_dx(_t(4, 64), _t(704), _t(2, 2, dtype=torch.int32), 32, TILE, align=3),
-     r"align=3 must be one of \(1, 8, 64\)"),
+     r"align=3 must be one of \(1, 8, 64, 128, 256\)"),
     (lambda: fb.roast_dx(_t(4, 64), _t(500), _t(2, 2, dtype=torch.int32), 32, TILE),
      r"memory has 500 elements: must be in \[512, "),
     (lambda: fb.roast_dx(_t(4, 64), _t(704), _t(2, 3, dtype=torch.int32), 32, TILE),
@@ -413,13 +413,15 @@ def test_roast_linear_slots_are_the_families():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(memory=700, align=3), r"align=3 must be one of \(1, 8, 64\)"),
+    (dict(memory=700, align=3), r"align=3 must be one of \(1, 8, 64, 128, 256\)"),
     (dict(memory=512), r"memory=512 must be an integer in \[513, "),
     (dict(memory=700, align=64), r"memory=700: align=64 must divide memory - BK\*BN = 188"),
     (dict(memory=704, dtype=torch.float64), r"dtype=torch.float64 must be float32, bfloat16 or float16"),
     (dict(memory=704, tile=(16, 20)), r"tile\[1\] \(BN\)=20 must be a power of two"),
     (dict(memory="704"), r"memory has type str: must be an int"),
-    (dict(memory=704, forward_kernel="fast"), r"forward_kernel='fast' must be 'auto' or 'reference'"),
+    (dict(memory=704, forward_kernel="fast"), r"forward_kernel='fast' must be 'auto', 'reference' or 'tma'"),
+    (dict(memory=704, forward_kernel="tma", align=8), r"forward_kernel='tma' needs align == tile\[1\]"),
+    (dict(memory=704, tma_configs=[1]), r"tma_configs=\[1\] must be a dict"),
 ])
 def test_roast_linear_bad_input(kwargs, match):
     rl = _roast_linear()

@@ -41,6 +41,8 @@ def enumerate_all(x, w, m, z, sign, align):
 CASES = [  # n, tile, memory, align; m - Z small enough to enumerate, lags wider than the span
     (7, 3, 9, 1), (6, 2, 8, 1), (9, 3, 8, 1), (7, 3, 11, 2), (8, 3, 10, 3), (7, 3, 12, 4), (5, 2, 9, 8),
     (6, 2, 20, 1), (6, 3, 30, 2), (5, 3, 40, 3),  # many starts: window sums constant in the middle
+    (8, 4, 6, 1), (9, 5, 9, 1), (10, 5, 13, 1),  # fewer starts than lags: clipped laws (FFT-grid path)
+    (6, 2, 40, 4), (5, 2, 30, 3),  # align > tile with many starts
 ]
 
 
@@ -140,3 +142,28 @@ def test_tile_mapping_aligned_starts_and_mc_mean():
     assert abs(vals.mean() - res.mean) < 5 * vals.std() / np.sqrt(vals.size)
     with pytest.raises(RoastTheoryError, match="align=2"):
         TileMapping((12,), 17, tile=3, align=2)
+
+
+@pytest.mark.parametrize("sign,placement,align", [("none", "kernel", 2), ("tile", "kernel", 1),
+                                                  ("none", "circular", 1), ("tile", "circular", 1)])
+def test_weight_mse_of_block_tiles_equals_enumeration(sign, placement, align):
+    """A 3 x 4 weight in 2 x 2 blocks (the last block row is half full), every start and tile sign."""
+    rng = np.random.default_rng(len(sign) + align)
+    w = rng.standard_normal((3, 4))
+    m, (bk, bn) = 7, (2, 2)
+    tile_of = (np.arange(3)[:, None] // bk) * 2 + np.arange(4)[None, :] // bn
+    off = (np.arange(3)[:, None] % bk) * bn + np.arange(4)[None, :] % bn
+    starts = range(m) if placement == "circular" else range(0, m - 4, align)
+    if sign == "tile":
+        sign_sets = [np.array(g, float)[tile_of] for g in itertools.product([-1, 1], repeat=4)]
+    else:
+        sign_sets = [np.ones((3, 4))]
+    errs = []
+    for st in itertools.product(starts, repeat=4):
+        h = (np.array(st)[tile_of] + off) % m
+        for g in sign_sets:
+            mem = np.zeros(m)
+            np.add.at(mem, h, g * w)
+            errs.append(((g * mem[h] - w) ** 2).sum())
+    res = weight_mse(w, m, (bk, bn), sign, placement, align=align)
+    assert res.mse == pytest.approx(np.mean(errs), abs=1e-9) and res.tile == 4
