@@ -16,9 +16,20 @@ Modules, one job each: :mod:`.known_misses` (:data:`KNOWN_MISSES`, the documente
 :mod:`.predictions` (:func:`model_prediction` through :func:`cachesim.kernels.predict`, the stored
 ``model-prediction`` record), :mod:`.rows` (:func:`comparison_rows`: model beside measurement),
 :mod:`.ratios` (:func:`headline_rows`, :func:`authors_rows`: measured speed-ups), :mod:`.markdown`
-(:func:`comparison_markdown`), :mod:`.run` (:func:`compare_measurements`, the command's one call).
+(:func:`comparison_markdown`), :mod:`.run` (:func:`compare_measurements`, the command's one call),
+:mod:`.cpu_time` (the CPU gather time model against the CPU records, ``measurements/COMPARISON_CPU.md``).
 """
 
+from .cpu_time import (
+    CPU_RATIO_TOLERANCE,
+    CpuRatioRow,
+    cpu_ratio_rows,
+    cpu_time_markdown,
+    cpu_time_summary,
+    gather_matmul_rows,
+    stat_table,
+    write_cpu_comparison,
+)
 from .known_misses import KNOWN_MISSES, KnownMiss
 from .markdown import comparison_markdown
 from .predictions import SIMULATE_MAX_FLOP, model_prediction, stored_predictions, write_predictions
@@ -29,6 +40,14 @@ from .run import compare_measurements
 _predictions = stored_predictions  # the old private name, still used by tests on other branches
 
 __all__ = [
+    "CPU_RATIO_TOLERANCE",
+    "CpuRatioRow",
+    "cpu_ratio_rows",
+    "cpu_time_markdown",
+    "cpu_time_summary",
+    "gather_matmul_rows",
+    "stat_table",
+    "write_cpu_comparison",
     "KNOWN_MISSES",
     "RATIO_TOLERANCE",
     "SECTOR_METRICS",
