@@ -192,16 +192,22 @@ def _warm_worker(jobs):
     return done, errors
 
 
-def precompile(rec, pairs, procs=12):
-    """Compile every (variant, config) in parallel processes into Triton's on-disk cache."""
+def precompile(rec, pairs, procs=12, worker=None, timeout=240):
+    """Compile every (variant, config) in parallel processes into Triton's on-disk cache.
+
+    ``worker(jobs) -> (done, errors)`` compiles one chunk (default: :func:`_warm_worker`, which also
+    drops duplicate (mode, tile, align, config) pairs first); it must be importable by spawned processes.
+    """
     import multiprocessing as mp
 
     t0 = time.time()
-    pairs = list({(w.mode, w.tile, w.align, c): (w, c) for w, c in pairs}.values())
+    if worker is None:
+        worker = _warm_worker
+        pairs = list({(w.mode, w.tile, w.align, c): (w, c) for w, c in pairs}.values())
     chunks = [pairs[i::procs] for i in range(procs)]
     try:
         with mp.get_context("spawn").Pool(procs) as pool:
-            res = pool.map_async(_warm_worker, [c for c in chunks if c]).get(timeout=240)
+            res = pool.map_async(worker, [c for c in chunks if c]).get(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - timing then compiles on first launch
         rec.add({"type": "precompile", "error": repr(exc)[:500]})
         return

@@ -119,32 +119,8 @@ def _warm(jobs):
 
 
 def precompile(rec, jobs, procs=12):
-    import multiprocessing as mp
-
-    t0 = time.time()
-    chunks = [jobs[i::procs] for i in range(procs)]
-    try:
-        with mp.get_context("spawn").Pool(procs) as pool:
-            res = pool.map_async(_warm, [c for c in chunks if c]).get(timeout=200)
-    except Exception as exc:  # noqa: BLE001 - kernels then compile on first launch
-        rec.add({"type": "precompile", "error": repr(exc)[:500]})
-        return
-    errors = [e for _, errs in res for e in errs]
-    rec.add(
-        {
-            "type": "precompile",
-            "kernels": len(jobs),
-            "compiled": sum(d for d, _ in res),
-            "errors": errors[:60],
-            "wall_s": round(time.time() - t0, 1),
-        }
-    )
-    print(
-        f"precompiled {sum(d for d, _ in res)}/{len(jobs)} in {time.time() - t0:.0f} s; {len(errors)} errors",
-        flush=True,
-    )
-    for e in errors[:8]:
-        print("  ", e, flush=True)
+    """Launch every (weight, config, transpose) once in worker processes (``gpu_fast.precompile``)."""
+    gf.precompile(rec, jobs, procs, worker=_warm, timeout=200)
 
 
 # ------------------------------------------------------------------------------------------ forward

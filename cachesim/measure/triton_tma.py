@@ -209,17 +209,8 @@ def _operands(torch, x, b, prep, config, transpose, out):
     return m, p, r, out
 
 
-def tma_launch(
-    x,
-    b,
-    prep: PreparedWeight,
-    config: TmaConfig,
-    *,
-    scale: float = 1.0,
-    transpose: bool = False,
-    out=None,
-    num_sms: int | None = None,
-):
+def tma_launch(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 1.0, transpose: bool = False,
+               out=None, num_sms: int | None = None):
     """Check the operands once; return ``run() -> out`` launching ``scale * X @ W`` (or ``scale * dY @ W^T``
     with ``transpose``) with TMA-copied blocks (the descriptors are built once, so a timer measures the
     launch, not the checks).
@@ -286,17 +277,8 @@ def tma_launch(
     return run
 
 
-def tma_matmul(
-    x,
-    b,
-    prep: PreparedWeight,
-    config: TmaConfig,
-    *,
-    scale: float = 1.0,
-    transpose: bool = False,
-    out=None,
-    num_sms: int | None = None,
-):
+def tma_matmul(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 1.0, transpose: bool = False,
+               out=None, num_sms: int | None = None):
     """``scale * X @ W`` (or ``scale * dY @ W^T`` with ``transpose``) with TMA-copied blocks; the
     arguments as in :func:`tma_launch`. Returns ``out`` (a new ``(M, N)`` or ``(M, K)`` tensor if None)."""
     return tma_launch(x, b, prep, config, scale=scale, transpose=transpose, out=out, num_sms=num_sms)()

@@ -1,15 +1,15 @@
 """TMA kernels (``cachesim.measure.triton_tma``): forward, dX and weight gradient against float64.
 
 Run under Triton's CPU interpreter (``TRITON_INTERPRET=1``) at tiny shapes in fp32. References come from
-the tile index written out by hand from the ``rz-aligned`` start formula (Python ints, not the kernel's
-code), then ``W = M[idx]``; bf16 and the speed are checked on the device (``drivers/gpu_tma.py``).
+the slot index of the ``roast_theory.hashes`` family (``FastWeight.slot_index``, not the kernel's code;
+``test_triton_fast`` checks that index against the start formula written out by hand), then
+``W = M[idx]``; bf16 and the speed are checked on the device (``drivers/gpu_tma.py``).
 """
 
 from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
 from cachesim.errors import CacheSimError
@@ -30,21 +30,6 @@ def _needs_triton():
     pytest.importorskip("triton.tools.tensor_descriptor")
 
 
-def _by_hand_index(w: tf.FastWeight, k: int, n: int) -> np.ndarray:
-    """Slot of every weight from the ``rz-aligned`` formula: start ``align (raw mod n_starts)``."""
-    bk, bn = w.tile
-    r1, r2, r3, r4, r5, _r6, r7 = hashes.make_family("rz-stable", w.seed).r
-    p = hashes.P_STABLE
-    n_starts = (w.memory - bk * bn) // w.align
-    idx = np.empty((k, n), dtype=np.int64)
-    for kb in range(k // bk):
-        for nb in range(n // bn):
-            raw = ((kb * r3 + nb * r2 + r1) % p) * p + (kb * r7 + nb * r5 + r4) % p
-            s = w.align * (raw % n_starts)
-            idx[kb * bk:(kb + 1) * bk, nb * bn:(nb + 1) * bn] = s + np.arange(bk * bn).reshape(bk, bn)
-    return idx
-
-
 def _weights():
     return [tf.FastWeight("dense", "dense", tile=TILE),
             tf.FastWeight("roast", "table", MEMORY, TILE, TILE[1], seed=3),
@@ -60,17 +45,12 @@ def _operands(w, seed=0):
         wmat = b.double()
     else:
         b = torch.randn(MEMORY, generator=g)
-        wmat = b.double()[torch.as_tensor(_by_hand_index(w, K, N))]
+        wmat = b.double()[torch.as_tensor(w.slot_index(K, N))]
     return x, dy, b, wmat
 
 
 def _rel(got, ref):
     return float((got.double() - ref).norm() / ref.norm())
-
-
-def test_the_hand_index_is_the_family_index():
-    w = _weights()[1]
-    assert (_by_hand_index(w, K, N) == w.slot_index(K, N)).all()
 
 
 FWD = (tt.TmaConfig(32, 64, 32, 2, 4, 2), tt.TmaConfig(32, 64, 32, 2, 4, 2, persistent=True),
@@ -105,7 +85,7 @@ def test_weight_gradient_adds_tilewise_into_the_store(wi, split):
     if w.scheme == "dense":
         grad, ref = torch.zeros(K, N), g_kn
     else:
-        idx = torch.as_tensor(_by_hand_index(w, K, N)).reshape(-1)
+        idx = torch.as_tensor(w.slot_index(K, N)).reshape(-1)
         grad = torch.zeros(MEMORY)
         ref = torch.zeros(MEMORY, dtype=torch.float64).index_add_(0, idx, g_kn.reshape(-1))
     tt.tma_grad(x, dy, grad, prep, scale=0.25, block_m=16, split_m=split)
@@ -175,7 +155,7 @@ def test_roast_linear_on_tma_kernels_matches_the_gathered_weight():
     mem = layer.memory_param.detach().double().requires_grad_(True)
     x64 = x.detach().double().requires_grad_(True)
     w = tf.FastWeight("roast", "table", MEMORY, TILE, TILE[1], seed=3)
-    idx = torch.as_tensor(_by_hand_index(w, K, N))
+    idx = torch.as_tensor(w.slot_index(K, N))
     y_ref = x64 @ (layer.scale * mem[idx])
     (y_ref * c.double()).sum().backward()
     assert _rel(layer(x).detach(), y_ref.detach()) < 1e-5
