@@ -189,7 +189,7 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     when the footprint exceeds L2. DRAM bytes: 32 x (L2 misses + written sectors).
     """
     if plan is None:
-        plan = plan_gemm(**kwargs)
+        plan = plan_gemm(**{"tables": False, **kwargs})
     t = gpu_target(target)
     n_sms = t.num_sms if num_sms is None else int(num_sms)
     l1 = t.l1_bytes_for(plan.shared_bytes) if l1_bytes is None else int(l1_bytes)

@@ -282,7 +282,7 @@ def _stride_vec(ld_elems: int, elem_bytes: int) -> int:
 @renamed_kwargs(kind="kernel")
 def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=False, group_m=8, num_warps=4,
               num_stages=3, dtype="fp32", memory=None, seed=0, family=None, load_path="auto",
-              roast_vector_bytes=None) -> GemmPlan:
+              roast_vector_bytes=None, tables=True) -> GemmPlan:
     """Validate the kernel parameters and build the (cached) plan.
 
     Parameters
@@ -299,6 +299,13 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
     load_path : {"auto", "ld", "ldgsts"}
     roast_vector_bytes : int, optional
         Bytes per thread for ROAST B loads (default: the element size; see the module notes).
+    tables : bool
+        Build the ROAST tile-start table (``starts``) and the HashedNet per-element slot table (``slots``,
+        ``K x N`` entries). Only the trace simulation reads them; the closed-form model
+        (:func:`~cachesim.kernels.analytic.analytic_gemm`) does not, so it plans with ``tables=False``
+        (``starts`` and ``slots`` are then ``None``; the family is still resolved and checked for the
+        method it needs, but its output range is checked only when a table is built). Every other field
+        is the same.
 
     Raises
     ------
@@ -342,6 +349,8 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
             f"roast_vector_bytes={roast_vector_bytes} must be a power of two in [{elem}, 16] dividing "
             f"BLOCK_N*{elem}={block.bn * elem}"
         )
+    if not isinstance(tables, bool):
+        raise CacheSimError(f"tables={tables!r} must be True or False")
     if family is None:
         family = DEFAULT_FAMILY.get(kernel)
     fam_key = family if isinstance(family, str) or family is None else id(family)
@@ -349,18 +358,21 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
         hash(family)
     except TypeError:  # an unhashable family object: build the plan without caching it
         return _plan_cached.__wrapped__(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype,
-                                        elem, memory, seed, fam_key, load_path, roast_vector_bytes, family)
+                                        elem, memory, seed, fam_key, load_path, roast_vector_bytes, family,
+                                        tables)
     return _plan_cached(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory,
-                        seed, fam_key, load_path, roast_vector_bytes, family)
+                        seed, fam_key, load_path, roast_vector_bytes, family, tables)
 
 
 @functools.lru_cache(maxsize=8)
 def _plan_cached(kernel, backward, shape, block, group_m, num_warps, num_stages, dtype, elem, memory, seed,
-                 fam_key, load_path, roast_vec, family):
+                 fam_key, load_path, roast_vec, family, tables=True):
     m, k, n = shape.m, shape.k, shape.n
     bm, bn, bk = block.bm, block.bn, block.bk
     starts = slots = None
-    if kernel == "roast":
+    if not tables and kernel != "dense":  # the family is still resolved (and checked), no table is built
+        resolve_family(family, seed, need="tile_starts" if kernel == "roast" else "element_slots")
+    elif kernel == "roast":
         fam = resolve_family(family, seed, need="tile_starts")
         kb, nb = np.meshgrid(np.arange(k // bk, dtype=np.int64), np.arange(n // bn, dtype=np.int64),
                              indexing="ij")

@@ -78,6 +78,9 @@ def simulate_gemm_gpu(plan: GemmPlan | None = None, *, target="h200", num_sms: i
         plan = plan_gemm(**kwargs)
     elif kwargs:
         raise CacheSimError(f"pass either a plan or keyword arguments, not both (got {sorted(kwargs)})")
+    if plan.kernel != "dense" and plan.starts is None and plan.slots is None:
+        raise CacheSimError("the plan was built with tables=False: the simulation needs plan_gemm(..., "
+                            "tables=True)")
     t = gpu_target(target)
     if num_sms is not None:
         t = replace(t, num_sms=check_int("num_sms", num_sms, low=1))

@@ -285,7 +285,8 @@ def _gemm_traffic(kernel, c, t, *, analytic, backward=False, memory=None):
 
     plan = plan_gemm(kernel, c["shape"], block=c["block"], backward=backward, group_m=c["group_m"],
                      num_warps=c["num_warps"], num_stages=c["num_stages"], dtype=c["dtype"],
-                     memory=memory, seed=c["seed"], family=c["family"], load_path=c["load_path"])
+                     memory=memory, seed=c["seed"], family=c["family"], load_path=c["load_path"],
+                     tables=not analytic)  # the closed form reads no slot / tile-start table
     return plan, (analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t))
 
 
