@@ -279,6 +279,19 @@ def _stride_vec(ld_elems: int, elem_bytes: int) -> int:
     return 16 // elem_bytes if (ld_elems * elem_bytes) % 16 == 0 else 1
 
 
+def _check_roast_vector_bytes(roast_vector_bytes, elem: int, block: Block) -> int:
+    """Bytes per thread of ROAST B loads: a power of two in ``[elem, 16]`` dividing ``BLOCK_N * elem``."""
+    if roast_vector_bytes is None:
+        return elem
+    roast_vector_bytes = check_int("roast_vector_bytes", roast_vector_bytes, low=elem, high=16)
+    if roast_vector_bytes & (roast_vector_bytes - 1) or block.bn * elem % roast_vector_bytes:
+        raise CacheSimError(
+            f"roast_vector_bytes={roast_vector_bytes} must be a power of two in [{elem}, 16] dividing "
+            f"BLOCK_N*{elem}={block.bn * elem}"
+        )
+    return roast_vector_bytes
+
+
 @renamed_kwargs(kind="kernel")
 def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=False, group_m=8, num_warps=4,
               num_stages=3, dtype="fp32", memory=None, seed=0, family=None, load_path="auto",
@@ -341,14 +354,7 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
                 f"memory={memory} must be > BLOCK_K*BLOCK_N = {tile}: a ROAST tile must fit in the "
                 "shared array"
             )
-    if roast_vector_bytes is None:
-        roast_vector_bytes = elem
-    roast_vector_bytes = check_int("roast_vector_bytes", roast_vector_bytes, low=elem, high=16)
-    if roast_vector_bytes & (roast_vector_bytes - 1) or block.bn * elem % roast_vector_bytes:
-        raise CacheSimError(
-            f"roast_vector_bytes={roast_vector_bytes} must be a power of two in [{elem}, 16] dividing "
-            f"BLOCK_N*{elem}={block.bn * elem}"
-        )
+    roast_vector_bytes = _check_roast_vector_bytes(roast_vector_bytes, elem, block)
     if not isinstance(tables, bool):
         raise CacheSimError(f"tables={tables!r} must be True or False")
     if family is None:
