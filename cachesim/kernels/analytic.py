@@ -8,6 +8,9 @@ Approximations (stated, and tested against the simulation within stated bounds):
 
 * strided operands (``X``, dense ``W``, ``dY``) are never re-used in L1 by a later program on the same SM
   (exact when the grid is a single wave);
+* L2 re-reads of strided operands: programs run in waves of one program per SM in grouped order, the
+  SMs of a wave in lock step; a tile read earlier in the same wave hits, one last read ``d`` waves
+  earlier hits when ``d`` waves' working sets fit in L2 (:func:`_reread_hit_share`);
 * references to the shared array follow the *independent reference model*: a request to an array
   of ``F`` sectors hits a cache holding ``C`` of them with probability ``min(1, C/F)``, except for first
   touches, which always miss. ``C`` counts sectors: ``L1_bytes / 32`` for ROAST (tiles fill whole lines),
@@ -146,6 +149,48 @@ def _irm_misses(requests, distinct, capacity: float, footprint: float):
     return distinct + (requests - distinct) * (1.0 - p_hit)
 
 
+def _wave_footprint(plan: GemmPlan, n_sms: int, footprints: dict) -> float:
+    """Mean sectors one wave of ``n_sms`` programs reads (its distinct row and column tiles)."""
+    prow, pcol = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
+    wave = np.arange(plan.n_programs) // max(1, n_sms)
+    n_waves = int(wave[-1]) + 1
+    total = 0.0
+    for op, key, n_keys in ((0, prow, plan.n_rows), (1, pcol, plan.n_cols)):
+        if op in footprints:
+            pairs = np.unique(wave * n_keys + key).size
+            total += footprints[op] * pairs / (n_waves * n_keys)
+    return total
+
+
+def _reread_hit_share(plan: GemmPlan, op: int, n_sms: int, capacity: float, wave_fp: float) -> float:
+    """Expected L2 hit share of the re-reads of strided operand ``op`` (0: row tiles, 1: column tiles).
+
+    Programs run in waves of ``n_sms`` in grouped order, the SMs of a wave in lock step. A re-read of a
+    tile that a program of the same wave read before hits; a tile last read ``d`` waves earlier hits
+    when ``d F_wave <= C`` (``F_wave`` = one wave's working set in sectors, ``C`` the L2 sectors): an LRU
+    cache swept cyclically keeps what was touched within its capacity and nothing older.
+    """
+    prow, pcol = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
+    key = prow if op == 0 else pcol
+    wave = np.arange(plan.n_programs) // max(1, n_sms)
+    last = {}
+    hits = rereads = 0.0
+    for w, k in zip(wave.tolist(), key.tolist()):
+        prev = last.get(k)
+        last[k] = w
+        if prev is None:
+            continue
+        rereads += 1
+        d = w - prev
+        hits += 1.0 if d * wave_fp <= capacity else 0.0
+    return hits / rereads if rereads else 1.0
+
+
+def _l2_misses(requests, distinct, hit_share: float) -> float:
+    """L2 misses: first touches miss; re-reads miss with probability ``1 - hit_share``."""
+    return distinct + (requests - distinct) * (1.0 - hit_share)
+
+
 def _sectored_capacity(l1_bytes: float, line_bytes: int, sector_bytes: int,
                        footprint_sectors: float) -> float:
     """Sectors a sectored LRU cache holds under uniform random sector references to ``footprint_sectors``.
@@ -185,8 +230,10 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     per SM with its first touches ``F (1 - (1 - q)^{tiles})`` (``q`` = fraction of the array one tile
     covers); for HashedNet's scattered sectors the capacity is :func:`_sectored_capacity` (one sector per
     resident line when the array is much larger than L1, all of them when it fits). L2 misses: the
-    compulsory footprint of every operand plus the independent-reference term
-    when the footprint exceeds L2. DRAM bytes: 32 x (L2 misses + written sectors).
+    compulsory footprint of every operand; re-reads of strided operands by the wave rule of
+    :func:`_reread_hit_share` (``F_wave`` from :func:`_wave_footprint` plus one wave's share of the
+    shared-array reads and atomics), re-reads of the shared array by the independent-reference term
+    when the whole footprint exceeds L2. DRAM bytes: 32 x (L2 misses + written sectors).
     """
     if plan is None:
         plan = plan_gemm(**{"tables": False, **kwargs})
@@ -199,17 +246,26 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
             raise CacheSimError(f"analytic model needs rows of {what}*{e} bytes to be a multiple of {S}")
     arr_sectors = None if plan.memory is None else -(-plan.memory * e // S)
     ops = _strided_operands(plan, S)
-    if not plan.backward and plan.kernel != "dense":
+    shared = not plan.backward and plan.kernel != "dense"
+    if shared:
         ops.append(_shared_array_operand(plan, t, n_sms, l1, arr_sectors))
     ops.sort(key=lambda o: o[0])
     # ---- L2: compulsory footprint, plus IRM term beyond capacity
     footprint = sum(o[5] for o in ops)
     l2_cap = t.l2_bytes / S
+    strided = {o[0]: o[5] for o in ops if not (o[0] == 1 and shared)}
+    w_instr, w_req, written, w_read = _epilogue(plan, S, arr_sectors)
+    # shared-array reads and atomics: one wave's share of the programs touches its share of them
+    shared_fp = (footprint - sum(strided.values()) + w_read) * min(1.0, n_sms / plan.n_programs)
+    wave_fp = _wave_footprint(plan, n_sms, strided) + shared_fp
     results = []
     for op, n_instr, req, miss, exact, fp in ops:
-        l2_miss = float(_irm_misses(miss, min(fp, miss), l2_cap, footprint))
+        if op in strided:
+            hit = _reread_hit_share(plan, op, n_sms, l2_cap, wave_fp)
+        else:  # the shared array: whole-problem independent reference model
+            hit = min(1.0, l2_cap / footprint) if footprint > 0 else 1.0
+        l2_miss = float(_l2_misses(miss, min(fp, miss), hit))
         results.append(OperandExpectation(plan.op_names[op], int(n_instr), req, miss, l2_miss, exact))
-    w_instr, w_req, written, w_read = _epilogue(plan, S, arr_sectors)
     results.append(OperandExpectation(plan.op_names[2], int(w_instr), 0.0, 0.0, float(w_read), True))
     loads = results[:2]
     l1_req = sum(o.l1_sector_requests for o in loads)
