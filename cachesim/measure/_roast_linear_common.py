@@ -84,24 +84,30 @@ def _fast_forward(layer, x2):
     return tf.fast_matmul(x2, layer.memory_param, choice[0], choice[1], scale=layer.scale, ieee=layer.ieee)
 
 
+def _table_weight(layer):
+    """The ``triton_fast.FastWeight`` of the layer's tile-start table (both kernel families read it)."""
+    from . import triton_fast as tf
+
+    return tf.FastWeight("roast", "table", memory=layer.memory_param.numel(), tile=layer.tile,
+                         align=layer.align, seed=layer.seed)
+
+
+def _check_table(prep, layer, kernels: str):
+    """``prep``, whose start table must equal the layer's (``roast_theory``'s): else the kernels would read
+    other slots."""
+    if not bool((prep.aux.cpu() == layer.start_table.cpu()).all()):
+        raise CacheSimError(f"{kernels}'s start table differs from roast_theory's: "
+                            "the two kernels would read different slots")
+    return prep
+
+
 def _tma_prep(layer, device):
     """The TMA kernels' prepared weight of the layer on ``device`` (its start table checked equal)."""
     key = ("tma", str(device))
     if key not in layer._prep:
-        from . import triton_fast as tf
-
-        w = tf.FastWeight("roast", "table", memory=layer.memory_param.numel(), tile=layer.tile,
-                          align=layer.align, seed=layer.seed)
-        prep = w.prepare(layer.in_features, layer.out_features, device)
-        if not _tables_equal(prep.aux, layer.start_table):
-            raise CacheSimError("triton_tma's start table differs from roast_theory's: "
-                                "the two kernels would read different slots")
-        layer._prep[key] = prep
+        prep = _table_weight(layer).prepare(layer.in_features, layer.out_features, device)
+        layer._prep[key] = _check_table(prep, layer, "triton_tma")
     return layer._prep[key]
-
-
-def _tables_equal(a, b) -> bool:
-    return bool((a.cpu() == b.cpu()).all())
 
 
 def _tma_candidates(tile, pass_):

@@ -13,8 +13,10 @@ from ..trace import plain
 from . import triton_fast_bwd as fb
 from ._roast_linear_common import (
     _check_layout,
+    _check_table,
     _fast_forward,
     _int,
+    _table_weight,
     _tma_config,
     _tma_grad_config,
     _tma_prep,
@@ -192,15 +194,10 @@ class RoastLinear(nn.Module):
         key = str(device)
         if key not in self._prep:
             try:
-                w = tf.FastWeight("roast", "table", memory=self.memory_param.numel(), tile=self.tile,
-                                  align=self.align, seed=self.seed)
-                prep = w.prepare(self.in_features, self.out_features, device)
+                prep = _table_weight(self).prepare(self.in_features, self.out_features, device)
             except CacheSimError:  # the fast kernel does not cover this layout (e.g. partial tiles)
                 prep = None
-            if prep is not None and not torch.equal(prep.aux.cpu(), self.start_table.cpu()):
-                raise CacheSimError("triton_fast's start table differs from roast_theory's: "
-                                    "the two kernels would read different slots")
-            self._prep[key] = prep
+            self._prep[key] = prep if prep is None else _check_table(prep, self, "triton_fast")
         return self._prep[key]
 
     def _addr(self, memory):

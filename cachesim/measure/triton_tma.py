@@ -96,6 +96,14 @@ class TmaConfig(LaunchConfig):
         }
 
 
+@functools.cache
+def _sm_count(device_index: int) -> int:
+    """SMs of a CUDA device (asked once per device, not on every launch)."""
+    import torch
+
+    return torch.cuda.get_device_properties(device_index).multi_processor_count
+
+
 def _grid(m, bn_m, p, bn_p, persistent, num_sms):
     blocks = (m // bn_m) * (p // bn_p)
     return min(blocks, num_sms) if persistent else blocks
@@ -118,6 +126,18 @@ TMA_CONFIGS = tuple(
 )
 
 
+def _tile_blocks(w, transpose: bool) -> tuple:
+    """``(block_n, block_k)`` pairs that copy whole ROAST tiles: forward ``(BN, BK)``; dX one or two tiles
+    wide, ``(BK, BN)`` or ``(2 BK, BN)``."""
+    bk, bn = w.tile
+    return ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
+
+
+def _unwritten_pair(w, config, transpose: bool) -> bool:
+    """The dX block two tiles wide under warp specialisation, which left its output unwritten on the H200."""
+    return transpose and config.block_n == 2 * w.tile[0] and config.warp_specialize
+
+
 def tma_configs(prep: PreparedWeight, *, transpose: bool = False, candidates=TMA_CONFIGS) -> tuple:
     """The candidates whose blocks copy whole ROAST tiles (forward: ``block_k == BK, block_n == BN``;
     ``dX``: ``block_k == BN`` and ``block_n`` one or two tiles, ``BK`` or ``2 BK``); every candidate for
@@ -125,10 +145,9 @@ def tma_configs(prep: PreparedWeight, *, transpose: bool = False, candidates=TMA
     w = prep.weight
     if w.scheme == "dense":
         return tuple(candidates)
-    bk, bn = w.tile
-    want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
-    return tuple(c for c in candidates if (c.block_n, c.block_k) in want
-                 and not (transpose and c.block_n == 2 * bk and c.warp_specialize))
+    want = _tile_blocks(w, transpose)
+    return tuple(c for c in candidates
+                 if (c.block_n, c.block_k) in want and not _unwritten_pair(w, c, transpose))
 
 
 def _check(prep, config, m, transpose):
@@ -151,8 +170,8 @@ def _check(prep, config, m, transpose):
                 f"align={w.align} must equal BN={bn}: a TMA copy needs each tile to start "
                 f"on a row of the (memory / BN) x BN view of the shared array"
             )
-        want = ((bk, bn), (2 * bk, bn)) if transpose else ((bn, bk),)
-        if transpose and config.block_n == 2 * bk and config.warp_specialize:
+        want = _tile_blocks(w, transpose)
+        if _unwritten_pair(w, config, transpose):
             raise CacheSimError(f"config {config.label()}: warp_specialize with a dX block two tiles wide "
                                 f"left the output unwritten on the H200 (measurements/gpu/call18_headline); "
                                 f"use warp_specialize=False or block_n={bk}")
@@ -244,9 +263,7 @@ def tma_launch(x, b, prep: PreparedWeight, config: TmaConfig, *, scale: float = 
     m, p, r, out = _operands(torch, x, b, prep, config, transpose, out)
     w = prep.weight
     if num_sms is None:
-        num_sms = (
-            torch.cuda.get_device_properties(x.device).multi_processor_count if x.device.type == "cuda" else 4
-        )
+        num_sms = _sm_count(x.device.index or 0) if x.device.type == "cuda" else 4
     descs = _descriptors(torch, x, b, out, prep, config, transpose)
     aux = prep.aux if prep.aux is not None else out
     grid = (_grid(m, config.block_m, p, config.block_n, config.persistent, int(num_sms)),)
