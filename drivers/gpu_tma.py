@@ -191,6 +191,8 @@ def dump_sass(rec, out_dir, label, cfg, run):
 
 
 def run_forward(rec, torch, shape_name, memory, seed, rep, deadline, headline=False, out_dir=None):
+    """Check and time cuBLAS, the recorded best pointer kernels and every TMA configuration of the case;
+    ``{variant: (best ms, launcher, config or its label)}``."""
     m, k, n = gf.SHAPES[shape_name]
     case = gf.Case(torch, (m, k, n), memory, seed)
     dense_ref = case.ref(tf.FastWeight("dense", "dense"))
@@ -236,7 +238,7 @@ def run_forward(rec, torch, shape_name, memory, seed, rep, deadline, headline=Fa
                     rec, case, torch, "tma-" + w.name, run, case.ref(w), rep, extra
                 ),
             )
-            note("tma-" + w.name, ms, run, cfg.label())
+            note("tma-" + w.name, ms, run, cfg)
     if headline:
         run_baselines(rec, case, memory, rep)
         if shape_name == "bert-ffn1" and out_dir:
@@ -245,9 +247,10 @@ def run_forward(rec, torch, shape_name, memory, seed, rep, deadline, headline=Fa
                     gf.attempt(
                         rec,
                         f"sass {label}",
-                        lambda label=label, cfg=cfg, fn=fn: dump_sass(rec, out_dir, label, cfg, fn),
+                        lambda label=label, cfg=cfg, fn=fn: dump_sass(rec, out_dir, label, _label(cfg), fn),
                     )
     for label, (ms, fn, cfg) in best.items():
+        cfg = _label(cfg)
         graph = (
             gf.attempt(rec, f"graph {label}", lambda fn=fn: gf.bench_graph(fn, rep))
             if gf.DEVICE == "cuda"
@@ -719,11 +722,7 @@ def main(argv=None):
                 )
                 or {}
             )
-            best_fwd[(shape_name, memory)] = {
-                k: (v[0], tt.TmaConfig(**_cfg_dict(rec, k, shape_name, memory)))
-                for k, v in best.items()
-                if k.startswith("tma-")
-            }
+            best_fwd[(shape_name, memory)] = {k: v[::2] for k, v in best.items() if k.startswith("tma-")}
             rec.flush()
         if shape_name in trains:
             pos, hn = trains[shape_name]
@@ -749,20 +748,9 @@ def main(argv=None):
     rec.flush()
 
 
-def _cfg_dict(rec, label, shape_name, memory) -> dict:
-    """The config dict of the best recorded time of ``label`` in this case."""
-    m, k, n = gf.SHAPES[shape_name]
-    rows = [
-        c
-        for c in rec.cases
-        if c.get("type") == "time"
-        and c.get("variant") == label
-        and c.get("M") == m
-        and c.get("K") == k
-        and c.get("N") == n
-        and c.get("memory") == memory
-    ]
-    return min(rows, key=lambda c: c["ms"])["config_dict"]
+def _label(cfg) -> str:
+    """A configuration's label (TMA and pointer configurations) or the label itself."""
+    return cfg.label() if hasattr(cfg, "label") else cfg
 
 
 if __name__ == "__main__":
