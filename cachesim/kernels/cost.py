@@ -196,6 +196,9 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     cal = t.calibration
     elements = issue.elements
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
+    if getattr(desc, "tma", False):
+        table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
+        return 0.0, 0.0, (elements / tile_rate(table, warps, issue.memory_bytes) if table else 0.0)
     if desc.kernel == "roast" and "tile_load_per_s" in cal:
         table = cal["tile_load_per_s"][1 if desc.align == 1 else 8]
         return 0.0, 0.0, elements / tile_rate(table, warps, issue.memory_bytes)

@@ -55,20 +55,26 @@ element. ``wavefront_seconds = wavefronts / (SMs * wavefronts per clock * f)``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import CacheSimError
 from ._common import Block
 from .latency import load_latency
 
-__all__ = ["INDEX_PATHS", "LOOP_LOADS", "LOOP_MIXES", "KernelDescription", "IssueEstimate", "describe",
-           "estimate_issue"]
+__all__ = ["INDEX_PATHS", "LOADS", "LOOP_LOADS", "LOOP_MIXES", "TMA_ALIGNS", "TMA_LOOP_LOADS",
+           "TMA_LOOP_MIXES", "KernelDescription", "IssueEstimate", "describe", "estimate_issue"]
 
-#: Index paths each kernel accepts (first = default).
-INDEX_PATHS = {"dense": (None,), "roast": ("hash", "table"),
+#: Index paths each kernel accepts (first = default). ROAST ``hash32``: the int32 in-loop hash of the fast
+#: kernels; ``table-pf``: the tile-start table read one k-step ahead (a register prefetch).
+INDEX_PATHS = {"dense": (None,), "roast": ("hash", "table", "hash32", "table-pf"),
                "hashednet": ("hash", "mulshift", "table", "arith-only")}
-#: ROAST tile-start alignments (elements).
+#: ROAST tile-start alignments (elements) of the pointer kernels; the TMA kernels take ``align == BN`` of
+#: the tile (:data:`TMA_ALIGNS`): every B box starts a row of the shared array viewed as (memory/BN) x BN.
 ALIGNS = (1, 8, 64)
+TMA_ALIGNS = (64, 128, 256)
+#: Load paths of the issue-aware model: ``pointer`` (per-thread addresses: ``ld`` / ``cp.async``) and
+#: ``tma`` (Tensor Memory Accelerator box copies; dense and ROAST only, index ``table`` or ``hash32``).
+LOADS = ("pointer", "tma")
 
 #: ``(variant, config): (instructions, stall_cycles, local_loads, global_loads, registers, shared_bytes)``
 #: per warp and k-iteration, counted by :func:`cachesim.kernels.sass.loop_mix` from
@@ -110,6 +116,19 @@ LOOP_LOADS = {
     ("hashednet-table", "128x128x64-g8-w4-s4"): (2, 223, 0),
     ("hashednet-arith-only", "128x128x64-g8-w4-s4"): (0, 579, 936),
 }
+#: The TMA kernels' k-loops (same tuples as :data:`LOOP_MIXES` / :data:`LOOP_LOADS`), counted from
+#: ``measurements/gpu/call18_headline/sass_tma.txt`` (H200, Triton 3.6.0, bf16; the k-loop is the shortest
+#: backward-branch region holding the HGMMAs). Configurations ending in ``-p`` / ``-pw`` are the persistent
+#: (and warp-specialised) schedules. A test recounts them from the record.
+TMA_LOOP_MIXES = {
+    ("tma-dense", "128x128x64-g8-w4-s3"): (96, 230, 0, 0, 154, 98328),
+    ("tma-dense", "128x128x64-g8-w8-s3"): (83, 188, 0, 0, 90, 98328),
+    ("tma-roast-table-a128-t64x128", "128x128x64-g8-w4-s3"): (123, 340, 0, 2, 154, 65556),
+    ("tma-roast-hash32-a128-t64x128", "128x128x64-g8-w4-s3"): (133, 300, 0, 0, 154, 98328),
+    ("tma-roast-table-a256-t64x256", "128x256x64-g8-w8-s3-pw"): (116, 292, 0, 2, 173, 163860),
+    ("tma-roast-hash32-a256-t64x256", "128x256x64-g8-w8-s3-p"): (124, 348, 0, 0, 166, 213016),
+}
+TMA_LOOP_LOADS = {k: (0, 5 if "table" in k[0] else 0, 0) for k in TMA_LOOP_MIXES}
 #: Recorded listings used for variants whose own listing is unusable (see the module notes).
 _MIX_ALIAS = {"hashednet-hash": "hashednet-arith-only"}
 
@@ -122,15 +141,23 @@ class KernelDescription:
     index: str | None
     align: int | None
     tile: tuple | None = None
+    loads: str = "pointer"
 
     @property
     def variant(self) -> str:
-        """The recorded variant family name (``roast-table-a64``, ``hashednet-hash``, ``dense``)."""
+        """The recorded variant family name (``roast-table-a64``, ``hashednet-hash``, ``dense``; TMA kernels
+        carry a ``tma-`` prefix: ``tma-roast-table-a128``)."""
+        pre = "tma-" if self.loads == "tma" else ""
         if self.kernel == "dense":
-            return "dense"
+            return pre + "dense"
         if self.kernel == "roast":
-            return f"roast-{self.index}-a{self.align}"
+            return f"{pre}roast-{self.index}-a{self.align}"
         return f"hashednet-{self.index}"
+
+    @property
+    def tma(self) -> bool:
+        """True when A and B arrive by TMA box copies (no per-thread load instructions)."""
+        return self.loads == "tma"
 
     @property
     def scattered(self) -> bool:
@@ -139,7 +166,7 @@ class KernelDescription:
 
     def to_dict(self) -> dict:
         return {"kernel": self.kernel, "index": self.index, "align": self.align,
-                "tile": None if self.tile is None else list(self.tile)}
+                "tile": None if self.tile is None else list(self.tile), "loads": self.loads}
 
 
 def _tile(tile):
@@ -156,15 +183,21 @@ def _tile(tile):
     return tuple(tile)
 
 
-def describe(kernel: str, index=None, align=None, tile=None) -> KernelDescription:
-    """Validate ``(kernel, index, align)`` and return the :class:`KernelDescription`.
+def describe(kernel: str, index=None, align=None, tile=None, loads="pointer") -> KernelDescription:
+    """Validate ``(kernel, index, align, tile, loads)`` and return the :class:`KernelDescription`.
 
     Raises
     ------
     CacheSimError
-        Unknown index path, an alignment on a kernel without tile starts, an alignment not in 1/8/64,
-        a ``tile`` (ROAST ``(BK, BN)``; default: the program's ``BK x BN``) on another kernel.
+        Unknown index path, an alignment on a kernel without tile starts, an alignment not in 1/8/64
+        (TMA: not the tile's ``BN``), a ``tile`` (ROAST ``(BK, BN)``; default: the program's ``BK x BN``)
+        on another kernel, an unknown ``loads``, TMA with HashedNet (element gathers have no box) or with
+        an index path the TMA kernels do not have.
     """
+    if loads not in LOADS:
+        raise CacheSimError(f"loads={loads!r} must be one of {', '.join(LOADS)}")
+    if loads == "tma":
+        return _describe_tma(kernel, index, align, tile)
     if tile is not None and kernel != "roast":
         raise CacheSimError(f"tile={tile!r}: only ROAST has tiles (kernel={kernel!r})")
     if kernel not in INDEX_PATHS:
@@ -190,6 +223,27 @@ def describe(kernel: str, index=None, align=None, tile=None) -> KernelDescriptio
     return KernelDescription(kernel, index, align, _tile(tile))
 
 
+def _describe_tma(kernel, index, align, tile) -> KernelDescription:
+    if kernel == "hashednet":
+        raise CacheSimError("loads='tma': HashedNet gathers element by element; a TMA box copies a "
+                            "contiguous tile (dense and ROAST only)")
+    if kernel == "dense":
+        return replace(describe(kernel, index, align), loads="tma")
+    if kernel != "roast":
+        raise CacheSimError(f"kernel={kernel!r}: loads='tma' covers the dense and ROAST GEMMs")
+    index = "table" if index is None else index
+    if index not in ("table", "hash32"):
+        raise CacheSimError(f"index={index!r}: the TMA ROAST kernels read the tile start from a table or "
+                            "the int32 hash (table | hash32)")
+    tile = _tile(tile)
+    if isinstance(align, bool) or not isinstance(align, int) or align not in TMA_ALIGNS:
+        raise CacheSimError(f"align={align!r} must be one of {', '.join(map(str, TMA_ALIGNS))} with "
+                            "loads='tma' (the tile's BN)")
+    if tile is not None and tile[1] != align:
+        raise CacheSimError(f"align={align} must equal the tile's BN={tile[1]} with loads='tma'")
+    return KernelDescription("roast", index, align, tile, "tma")
+
+
 def _config_label(block: Block, group_m: int, num_warps: int, num_stages: int) -> str:
     return f"{block.bm}x{block.bn}x{block.bk}-g{group_m}-w{num_warps}-s{num_stages}"
 
@@ -203,11 +257,17 @@ def _pick_mix(desc: KernelDescription, config: str):
     variant, same config when recorded; else the variant's first recorded config; ROAST alignments missing
     from the record fall back to a recorded one with the same index path and load class: 1 (scalar) or
     8/64 (16-byte vectors), the nearest first)."""
+    if desc.tma:
+        return _pick_tma_mix(desc, config)
     name = _MIX_ALIAS.get(desc.variant, desc.variant)
     cands = [(v, c) for (v, c) in LOOP_MIXES if v == name or v.startswith(name + "-t")]
     if desc.tile is not None:
         same = [(v, c) for v, c in cands if v.endswith(f"-t{desc.tile[0]}x{desc.tile[1]}")]
         cands = same + [vc for vc in cands if vc not in same]
+    if not cands and desc.kernel == "roast" and desc.index in ("hash32", "table-pf"):
+        # no listing of the int32-hash / prefetched-table loop: the table loop of the same alignment (the
+        # int32 hash costs a few instructions per tile, the prefetch moves the same load one step ahead)
+        return _pick_mix(replace(desc, index="table"), config)
     if not cands and desc.kernel == "roast":
         # same load class first: align 8 and 64 both give 16-byte aligned starts (the same vector loads;
         # the recorded table-a8 and table-a64 loops match), align 1 gives 2-byte scalar loads
@@ -222,6 +282,21 @@ def _pick_mix(desc: KernelDescription, config: str):
             return LOOP_MIXES[(v, c)], c, v
     v, c = cands[0]
     return LOOP_MIXES[(v, c)], c, v
+
+
+def _pick_tma_mix(desc: KernelDescription, config: str):
+    """The TMA loop of ``desc`` at ``config`` if recorded, else its variant's first recorded (plain)
+    configuration, else the ROAST TMA loop with the same index path, else the dense TMA loop."""
+    plain = [(v, c) for (v, c) in TMA_LOOP_MIXES if not c.endswith(("-p", "-pw", "-f"))]
+    for pick in (lambda v, c: v.startswith(desc.variant) and c == config,
+                 lambda v, c: v.startswith(desc.variant),
+                 lambda v, c: v.startswith(f"tma-roast-{desc.index}-"),
+                 lambda v, c: v == "tma-dense"):
+        hits = [(v, c) for v, c in plain if pick(v, c)]
+        if hits:
+            v, c = hits[0]
+            return TMA_LOOP_MIXES[(v, c)], c, v
+    raise CacheSimError(f"no recorded TMA instruction mix for {desc.variant!r}")
 
 
 @dataclass(frozen=True)
@@ -317,7 +392,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     w = r * num_warps / t.schedulers_per_sm
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
     iters = max(1, math.ceil(shape.k / block.bk))
-    chain, lsu, spill_bytes = LOOP_LOADS.get((rec_var, rec_cfg), (0, 0, 0))
+    chain, lsu, spill_bytes = {**LOOP_LOADS, **TMA_LOOP_LOADS}.get((rec_var, rec_cfg), (0, 0, 0))
     if desc.scattered:  # 2-byte gathers cannot be staged by cp.async: synchronous loads
         chain = max(chain, 1)
     if traffic is None:
@@ -352,6 +427,8 @@ def l1_wavefronts(traffic, desc: KernelDescription) -> float:
     (every element lies in its own line).
     """
     total = 0.0
+    if desc.tma:  # box copies: no warp load instructions, no L1 lookups
+        return total
     for name in ("A", "B"):
         op = traffic.operand(name)
         sectors = float(op.l1_sector_requests)

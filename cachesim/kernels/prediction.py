@@ -218,8 +218,9 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
         Hash seed.
     family : str or object, optional
         Hash family (default: the kernel's exact formula).
-    load_path : {"auto", "ld", "ldgsts"}
-        GPU global-load path (``auto``: ``ldgsts`` when ``num_stages > 1``).
+    load_path : {"auto", "ld", "ldgsts", "tma"}
+        GPU global-load path (``auto``: ``ldgsts`` when ``num_stages > 1``); ``tma``: the TMA kernels
+        (:mod:`cachesim.kernels.tma`; issue-aware cost model, dense and ROAST).
     loop_tiles : str or tuple
         ``"TMxTNxTK"`` tiles of the CPU loop nest.
     analytic : bool
@@ -256,7 +257,7 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
              load_path=load_path, loop_tiles=loop_tiles, tf32=tf32)
     t = _check_flags(dtype, target, backward, analytic)
-    model = _cost_model(cost_model, index, align, tile)
+    model = _cost_model(cost_model, index, align, tile, load_path)
     if model == "issue":
         return _gemm_gpu_issue(kernel, backward, c, t, analytic=analytic, desc=(index, align, tile))
     if isinstance(t, GpuTarget):
@@ -309,9 +310,13 @@ def _check_flags(dtype, target, backward, analytic):
     return t
 
 
-def _cost_model(cost_model, index, align, tile=None) -> str:
+def _cost_model(cost_model, index, align, tile=None, load_path="auto") -> str:
     if cost_model is None:
-        return "issue" if (index is not None or align is not None or tile is not None) else "roofline"
+        chosen = index is not None or align is not None or tile is not None or load_path == "tma"
+        return "issue" if chosen else "roofline"
+    if load_path == "tma" and cost_model != "issue":
+        raise CacheSimError(f"load_path='tma' needs cost_model='issue' (got cost_model={cost_model!r}): the "
+                            "roofline prices the pointer kernels' traffic")
     model = check_choice("cost_model", cost_model, ("roofline", "issue"))
     if model == "roofline" and (index is not None or align is not None):
         raise CacheSimError(f"index={index!r} / align={align!r} need cost_model='issue' (the roofline has "
@@ -326,7 +331,10 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
 
     if not isinstance(t, GpuTarget):
         raise CacheSimError(f"target={t.name!r}: the issue-aware cost model prices GPU kernels (h200)")
-    desc = describe(kernel, *desc)
+    tma = c["load_path"] == "tma"
+    desc = describe(kernel, *desc, loads="tma" if tma else "pointer")
+    if tma:  # the same sectors as the aligned cp.async kernel, copied by TMA (cachesim.kernels.tma)
+        c = dict(c, load_path="ldgsts")
     if backward:
         raise CacheSimError("backward=True: the issue-aware model covers the forward kernels only")
     if t.calibration is None:
@@ -335,6 +343,10 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
     traffic_kernel = "dense" if desc.index == "arith-only" else kernel
     _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic,
                                memory=None if traffic_kernel == "dense" else c["memory"])
+    if tma:
+        from .tma import tma_traffic
+
+        traffic = tma_traffic(traffic)
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
                            num_stages=c["num_stages"], memory=c["memory"], traffic=traffic)
     extra = 0.0

@@ -247,15 +247,21 @@ def _instructions(text: str):
 
 
 def _loop_span(instrs, labels):
-    best = None
+    """``(first, last)`` of the k-loop: the shortest backward-branch region holding a tensor-core
+    instruction (the TMA kernels also branch back around their epilogue's barrier waits); without one, the
+    longest backward-branch region."""
+    spans = []
     for i, (op, body, _) in enumerate(instrs):
         if op != "BRA":
             continue
         t = re.search(r"\b(L\w+)\b", body)
         j = labels.get(t.group(1)) if t else None
-        if j is not None and j <= i and (best is None or i - j > best[1] - best[0]):
-            best = (j, i)
-    return best
+        if j is not None and j <= i:
+            spans.append((j, i))
+    with_mma = [s for s in spans if any(_klass(op) == "mma" for op, _, _ in instrs[s[0]:s[1] + 1])]
+    if with_mma:
+        return min(with_mma, key=lambda s: s[1] - s[0])
+    return max(spans, key=lambda s: s[1] - s[0], default=None)
 
 
 def _subroutine(instrs, target_pc: int) -> list:

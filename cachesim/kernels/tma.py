@@ -1,0 +1,45 @@
+"""Traffic of the TMA kernels: the pointer kernel's sectors, delivered by box copies instead of loads.
+
+A Tensor Memory Accelerator (TMA) copy moves a whole box (a ``BK x BN`` tile of B, a ``BM x BK`` tile of
+A) from global memory into shared memory on one instruction of one thread: no per-thread load
+instructions, no L1 lookup (the copy goes from L2 to shared memory; NVIDIA Hopper Tuning Guide, "Tensor
+Memory Accelerator"). The sectors are the same as those the pointer kernel requests -- a ROAST box with
+``align == BN`` starts a row of the shared array, so it covers whole 32-byte sectors, exactly like the
+aligned ``cp.async`` tile -- but none of them can hit in L1: every sector of A and B is an L2 request.
+DRAM bytes are unchanged (what L2 keeps does not depend on the path into the SM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+__all__ = ["tma_traffic"]
+
+
+def tma_traffic(traffic):
+    """The traffic of the same kernel with A and B copied by TMA (module notes).
+
+    ``traffic``: an :class:`~cachesim.kernels.analytic.AnalyticTraffic` (or anything with the same
+    fields and ``by_operand``). A and B lose their load instructions and their L1 hits; L2 requests grow by
+    the sectors L1 used to serve.
+
+    Examples
+    --------
+    >>> from cachesim.kernels.analytic import AnalyticTraffic, OperandExpectation
+    >>> ops = (OperandExpectation("A", 10, 40.0, 10.0, 5.0, True),
+    ...        OperandExpectation("B", 10, 40.0, 40.0, 8.0, True))
+    >>> tr = AnalyticTraffic("dense", False, "h200", 20, 80.0, 50.0, 50.0, 13.0, 4.0, 1e3, 100, ops)
+    >>> t = tma_traffic(tr)
+    >>> t.load_instructions, t.l2_sector_requests, t.l1_sector_misses
+    (0, 80.0, 80.0)
+    """
+    ops, gained, instr = [], 0.0, 0
+    for op in traffic.by_operand:
+        if op.name[:1] in ("A", "B"):
+            gained += float(op.l1_sector_requests) - float(op.l1_sector_misses)
+            instr += int(op.instructions)
+            op = replace(op, instructions=0, l1_sector_misses=op.l1_sector_requests)
+        ops.append(op)
+    return replace(traffic, load_instructions=int(traffic.load_instructions) - instr,
+                   l1_sector_misses=float(traffic.l1_sector_misses) + gained,
+                   l2_sector_requests=float(traffic.l2_sector_requests) + gained, by_operand=tuple(ops))

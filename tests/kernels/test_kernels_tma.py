@@ -1,0 +1,78 @@
+"""The TMA load path of the issue-aware model: description, traffic, loop mixes from the record."""
+
+from pathlib import Path
+
+import pytest
+
+from cachesim.errors import CacheSimError
+from cachesim.kernels import predict
+from cachesim.kernels.issue import TMA_LOOP_LOADS, TMA_LOOP_MIXES, describe
+from cachesim.kernels.sass import loop_mix, parse_load_profiles, parse_sass_listings
+
+SASS = Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "call18_headline" / "sass_tma.txt"
+
+
+@pytest.mark.skipif(not SASS.exists(), reason="GPU record not present")
+def test_tma_loop_mixes_are_recounted_from_the_recorded_sass():
+    text = SASS.read_text()
+    mixes = {tuple(h.split()[:2]): m for h, m in parse_sass_listings(text).items()}
+    profiles = {tuple(h.split()[:2]): p for h, p in parse_load_profiles(text).items()}
+    for key, (n, stall, ldl, gld, regs, shared) in TMA_LOOP_MIXES.items():
+        m = mixes[key]
+        assert (m.instructions, m.stall_cycles, m.local_loads, m.by_class["global"], m.registers,
+                m.shared_bytes) == (n, stall, ldl, gld, regs, shared), key
+        assert m.by_class["mma"] > 0  # the k-loop, not the epilogue's barrier-wait loop
+        p = profiles[key]
+        assert (p.load_chain, p.lsu_instructions, p.spill_bytes) == TMA_LOOP_LOADS[key], key
+
+
+def test_loop_is_the_shortest_region_holding_the_mma():
+    text = "\n".join([
+        "--:-:-:-:1\tMOV R1, 0x0;", "LBB0:", "--:-:-:-:1\tIADD3 R2, R2, 1, RZ;", "LBB1:",
+        "--:-:-:-:4\tHGMMA.64x128x16.F32.BF16 R24, gdesc[UR20], R24;", "--:-:-:-:2\t@P0 BRA LBB1;",
+        "--:-:-:-:1\tFMUL R3, R3, R3;", "--:-:-:-:1\tFMUL R4, R4, R4;", "--:-:-:-:1\t@P1 BRA LBB0;",
+        "--:-:-:-:1\tEXIT;"])
+    m = loop_mix(text)
+    assert m.instructions == 2 and m.stall_cycles == 6 and m.by_class["mma"] == 1
+
+
+def test_tma_description_rules():
+    d = describe("roast", "table", 128, (64, 128), loads="tma")
+    assert d.tma and d.variant == "tma-roast-table-a128"
+    assert describe("dense", loads="tma").variant == "tma-dense"
+
+
+@pytest.mark.parametrize("args, msg", [
+    (("hashednet", "table", None, None, "tma"), "HashedNet gathers element by element"),
+    (("roast", "hash", 128, (64, 128), "tma"), "index='hash'"),
+    (("roast", "table", 8, None, "tma"), "align=8 must be one of 64, 128, 256"),
+    (("roast", "table", 128, (64, 256), "tma"), "align=128 must equal the tile's BN=256"),
+    (("roast", "table", 64, None, "box"), "loads='box' must be one of pointer, tma"),
+])
+def test_tma_description_errors(args, msg):
+    with pytest.raises(CacheSimError, match=msg.replace("(", r"\(").replace(")", r"\)")):
+        describe(*args[:4], loads=args[4])
+
+
+def _predict(kernel, load_path, **kw):
+    return predict(kernel, "4096x768x3072", "h200", dtype="bf16", block="128x128x64", num_warps=4,
+                   num_stages=3, analytic=True, load_path=load_path, cost_model="issue", **kw)
+
+
+def test_tma_traffic_sends_every_box_sector_to_l2():
+    ptr = _predict("roast", "auto", memory=262144, index="table", align=64, tile=(64, 128))
+    tma = _predict("roast", "tma", memory=262144, index="table", align=128, tile=(64, 128))
+    for name in ("A", "B"):
+        op_p, op_t = ptr.traffic.operand(name), tma.traffic.operand(name)
+        assert op_t.instructions == 0
+        assert op_t.l1_sector_requests == op_p.l1_sector_requests
+        assert op_t.l1_sector_misses == op_t.l1_sector_requests
+    assert tma.traffic.l2_sector_requests >= ptr.traffic.l2_sector_requests
+    assert tma.traffic.dram_bytes == ptr.traffic.dram_bytes
+    assert tma.terms["L1"] == 0.0 and ptr.terms["L1"] > 0.0
+
+
+def test_tma_needs_the_issue_model():
+    with pytest.raises(CacheSimError, match="load_path='tma' needs cost_model='issue'"):
+        predict("dense", "512x512x512", "h200", dtype="bf16", load_path="tma", cost_model="roofline",
+                analytic=True)
