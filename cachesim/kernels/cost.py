@@ -293,3 +293,27 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
         dominant = "index+gather"
     kernel = getattr(traffic, "kernel", None) or desc.kernel
     return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))
+
+
+def predict_vendor_gemm(shape, target="h200", *, dtype: str = "bf16") -> CostPrediction:
+    """The vendor library's GEMM (cuBLAS) priced at the target's measured ceilings.
+
+    Its kernel choice and tiles are not visible, so it is priced as what the library reaches on a large
+    square product: ``t = launch + max(2 M K N / sustained, (M K + K N + M N) e / B_copy)`` with the
+    sustained rate and copy bandwidth of the target's calibration (``sustained_bf16_tflops``,
+    ``copy_gbps``; other dtypes scaled by the datasheet ratio) and ``e`` bytes per element: every operand
+    read once and the output written once (compulsory traffic).
+    """
+    from ._common import GemmShape, dtype_bytes
+
+    t = target if isinstance(target, GpuTarget) else get_target(target)
+    cal = getattr(t, "calibration", None)
+    if not isinstance(t, GpuTarget) or cal is None:
+        raise CacheSimError(f"target={getattr(t, 'name', t)!r} has no measured GEMM ceiling (calibrated: h200)")
+    s = GemmShape.parse(shape)
+    rate = cal["sustained_bf16_tflops"] * 1e12 * t.peak_tflops[dtype] / t.peak_tflops["bf16"]
+    e = dtype_bytes(dtype)
+    terms = [CostTerm("compute", 2.0 * s.m * s.k * s.n / rate, cal["source"]),
+             CostTerm("DRAM", (s.m * s.k + s.k * s.n + s.m * s.n) * e / (cal["copy_gbps"] * 1e9), cal["source"])]
+    lat = CostTerm("latency", t.launch_overhead_ns * 1e-9, t.sources.get("launch_overhead_ns", ""))
+    return _finish("cublas", t.name, terms, lat)

@@ -78,7 +78,7 @@ TIME_MISSES = (
 
 TIME_TOLERANCE = 0.25
 _FAST_KINDS = ("gpu-fast-time", "gpu-fast-focus")
-_VARIANT = re.compile(r"^(dense|roast-(table|hash)-a(\d+)-t(\d+x\d+)|"
+_VARIANT = re.compile(r"^(dense|roast-(table-pf|table|hash32|hash)-a(\d+)-t(\d+x\d+)|"
                       r"hashednet-(hash|mulshift|table|arith-only))$")
 
 
@@ -132,23 +132,28 @@ def _describe(variant: str):
 _STORED: dict = {}
 
 
-def _predict(kernel, index, align, tile, shape, memory, config):
-    key = (kernel, index, align, tile, shape, memory, config)
+def _predict(kernel, index, align, tile, shape, memory, config, load_path="auto"):
+    key = (kernel, index, align, tile, shape, memory, config, load_path)
     if key not in _STORED:
         _STORED[key] = _compute(*key)
     return _STORED[key]
 
 
-@functools.lru_cache(maxsize=4096)
-def _compute(kernel, index, align, tile, shape, memory, config):
-    """Issue-aware prediction (analytic traffic, expected over hash seeds: seed 0)."""
+@functools.lru_cache(maxsize=8192)
+def _compute(kernel, index, align, tile, shape, memory, config, load_path="auto"):
+    """Issue-aware prediction (analytic traffic, expected over hash seeds: seed 0); ``cublas``: the vendor
+    GEMM at its measured ceilings (:func:`cachesim.kernels.cost.predict_vendor_gemm`)."""
     from ...kernels import predict
+    from ...kernels.cost import predict_vendor_gemm
 
+    if kernel == "cublas":
+        p = predict_vendor_gemm(shape, "h200", dtype="bf16")
+        return p.predicted_time_s, p.dominant
     cfg = re.match(r"(\d+x\d+x\d+)-g(\d+)-w(\d+)-s(\d+)", config)
     p = predict(kernel, shape, "h200", dtype="bf16", block=cfg.group(1), group_m=int(cfg.group(2)),
                 num_warps=int(cfg.group(3)), num_stages=int(cfg.group(4)),
                 memory=None if kernel == "dense" else memory, seed=0, analytic=True, index=index,
-                align=align, tile=tile, cost_model="issue")
+                align=align, tile=tile, cost_model="issue", load_path=load_path)
     return p.predicted_time_s, p.dominant
 
 
@@ -156,7 +161,8 @@ def _load_stored(directory) -> None:
     _STORED.clear()
     for rec in load_records(directory, PREDICTIONS_KIND):
         for c in rec.cases:
-            _STORED[tuple(c["key"])] = (c["predicted_time_s"], c["dominant"])
+            key = tuple(c["key"])
+            _STORED[key + ("auto",) * (8 - len(key))] = (c["predicted_time_s"], c["dominant"])
 
 
 def write_time_predictions(directory: str | Path = "measurements/gpu"):
@@ -212,10 +218,10 @@ def _pairs(variants) -> list:
         pairs += [("hashednet-hash", v) for v in variants
                   if v.startswith("hashednet-") and v != "hashednet-hash"]
         pairs += [("hashednet-hash", v) for v in variants if v.startswith("roast-table-a64")]
-    for v in variants:
-        m = re.match(r"roast-hash-a(\d+)-(t\d+x\d+)", v)
-        if m and f"roast-table-a{m.group(1)}-{m.group(2)}" in variants:
-            pairs.append((v, f"roast-table-a{m.group(1)}-{m.group(2)}"))
+    for v in variants:  # each in-loop hash and the prefetched table against the table loop
+        m = re.match(r"roast-(hash|hash32|table-pf)-a(\d+)-(t\d+x\d+)", v)
+        if m and f"roast-table-a{m.group(2)}-{m.group(3)}" in variants:
+            pairs.append((v, f"roast-table-a{m.group(2)}-{m.group(3)}"))
         m = re.match(r"roast-table-a(1|8)-(t\d+x\d+)", v)
         if m and f"roast-table-a64-{m.group(2)}" in variants:
             pairs.append((v, f"roast-table-a64-{m.group(2)}"))
@@ -272,7 +278,9 @@ def time_rows(directory: str | Path = "measurements/gpu", *, stored: bool = True
         names = {v: _describe(v) for v in t}
         for num, den in _pairs(sorted(t)):
             rows.append(_row(key, num, den, t, names))
-    return rows
+    from .tma_time import tma_rows
+
+    return rows + tma_rows(directory)
 
 
 def time_summary(rows) -> dict:
@@ -320,10 +328,18 @@ def measured_times(directory: str | Path, shape: str, memory: int, config: str) 
     return out
 
 
+def _record_group(record: str) -> str:
+    from .tma_time import TMA_FOLDERS
+
+    if record == "call2_sweep":
+        return "old sweep"
+    return "TMA records" if record in TMA_FOLDERS else "fast kernels"
+
+
 def _group_lines(rows) -> list:
     groups: dict = {}
     for r in rows:
-        key = ("old sweep" if r.record == "call2_sweep" else "fast kernels", r.numerator, r.denominator)
+        key = (_record_group(r.record), r.numerator, r.denominator)
         groups.setdefault(key, []).append(r)
     lines = ["| records | ratio | rows | within 25% | median meas/pred | worst meas/pred | misses by cause |",
              "|---|---|---|---|---|---|---|"]

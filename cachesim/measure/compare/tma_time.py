@@ -1,0 +1,114 @@
+"""Measured time ratios of the TMA records beside the issue-aware model (:mod:`cachesim.kernels.tma`).
+
+The TMA sweeps (``gpu-fast-tma``: call15_tma, call16/17 training sweeps; ``gpu-fast-tma-headline``:
+call18_headline) time the TMA kernels (``tma-dense``, ``tma-roast-{table,hash32}-a<BN>-t<BKxBN>``), the
+fast pointer kernels (``fast-...``), the HashedNet kernels and cuBLAS on the same inputs. Rows:
+
+* every TMA ROAST kernel over the TMA dense kernel at the same configuration;
+* between the autotuned (``best``) cases of one shape and shared-array size: TMA ROAST / TMA dense,
+  TMA ROAST / cuBLAS, fast ROAST / fast dense, and each HashedNet index path / the TMA ROAST table kernel.
+
+Configurations with a persistent (``-p``), flattened (``-f``) or warp-specialised (``-w``) schedule are
+left out (the model has no such schedule) and counted in :func:`tma_summary_line`. cuBLAS is priced at
+its measured ceilings (:func:`cachesim.kernels.cost.predict_vendor_gemm`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..records import load_records
+
+__all__ = ["TMA_FOLDERS", "TMA_KINDS", "tma_rows", "tma_skipped"]
+
+TMA_KINDS = ("gpu-fast-tma", "gpu-fast-tma-headline")
+#: The record folders of those kinds (the rows' ``record``).
+TMA_FOLDERS = ("call15_tma", "call16_tma_train", "call17_tma_train2", "call18_headline")
+_PLAIN = re.compile(r"^\d+x\d+x\d+-g\d+-w\d+-s\d+$")
+_SCHEDULED = re.compile(r"^(\d+x\d+x\d+-g\d+-w\d+-s\d+)-([pfw]+)$")
+#: Include the persistent / flattened / warp-specialised schedules, priced as the plain schedule.
+WITH_SCHEDULES = True
+_TMA = re.compile(r"^tma-(dense|roast-(table|hash32)-a(\d+)-t(\d+x\d+))$")
+
+
+def describe_variant(variant: str):
+    """``(kernel, index, align, tile, load_path)`` of a TMA-record variant name, None if not modelled."""
+    from .time_model import _describe
+
+    m = _TMA.match(variant)
+    if m:
+        if m.group(1) == "dense":
+            return ("dense", None, None, None, "tma")
+        return ("roast", m.group(2), int(m.group(3)), m.group(4), "tma")
+    if variant == "cublas":
+        return ("cublas", None, None, None, "auto")
+    d = _describe(variant[5:] if variant.startswith("fast-") else variant)
+    return None if d is None else (*d, "auto")
+
+
+def _cases(directory):
+    """``[(folder, case)]`` of the bf16 forward ``time`` / ``best`` cases of every TMA record."""
+    out = []
+    for rec in load_records(directory):
+        if rec.kind not in TMA_KINDS:
+            continue
+        folder = Path(rec.path).parent.name if getattr(rec, "path", None) else rec.kind
+        out += [(folder, c) for c in rec.cases
+                if c.get("type") in ("time", "best") and c.get("dtype", "bf16") == "bf16" and "M" in c
+                and describe_variant(c.get("variant", "")) is not None]
+    return out
+
+
+def _groups(directory):
+    """``({(folder, shape, memory, config): {variant: (ms, config)}}, skipped)``; best cases under
+    config ``autotuned``; cases with a persistent / flattened / warp-specialised schedule skipped."""
+    groups, skipped = {}, 0
+    for folder, c in _cases(directory):
+        cfg = c.get("config") or "-"
+        if c["variant"] != "cublas" and not _PLAIN.match(cfg):
+            if not (WITH_SCHEDULES and _SCHEDULED.match(cfg)):
+                skipped += 1
+                continue
+        shape = f"{c['M']}x{c['K']}x{c['N']}"
+        key = (folder, shape, c.get("memory"), "autotuned" if c["type"] == "best" else cfg)
+        groups.setdefault(key, {})[c["variant"]] = (c["ms"], cfg)
+    return groups, skipped
+
+
+def _pairs(variants, autotuned: bool) -> list:
+    tma_roast = [v for v in variants if v.startswith("tma-roast-")]
+    pairs = [(v, "tma-dense") for v in tma_roast]
+    if autotuned:
+        pairs += [(v, "cublas") for v in tma_roast]
+        pairs += [(v, "fast-dense") for v in variants if v.startswith("fast-roast-")]
+        table = [v for v in tma_roast if v.startswith("tma-roast-table-")]
+        pairs += [(v, t) for v in variants if v.startswith("hashednet-") for t in table]
+    return [p for p in pairs if p[0] in variants and p[1] in variants]
+
+
+def tma_rows(directory: str | Path = "measurements/gpu") -> list:
+    """Every modelled ratio of the TMA records as :class:`~cachesim.measure.compare.time_model.TimeRow`."""
+    from .time_model import TimeRow, _predict
+
+    groups, _ = _groups(directory)
+    rows = []
+    for key, t in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        folder, shape, memory, config = key
+        for num, den in _pairs(sorted(t), config == "autotuned"):
+            pn = _predict(*_args(num, shape, memory, t[num][1]))
+            pd = _predict(*_args(den, shape, memory, t[den][1]))
+            rows.append(TimeRow(folder, shape, memory, config, num, den, t[num][0] / t[den][0],
+                                pn[0] / pd[0], pn[1]))
+    return rows
+
+
+def _args(variant, shape, memory, config):
+    kernel, index, align, tile, load_path = describe_variant(variant)
+    m = _SCHEDULED.match(config)
+    return kernel, index, align, tile, shape, memory, m.group(1) if m else config, load_path
+
+
+def tma_skipped(directory: str | Path = "measurements/gpu") -> int:
+    """Timed cases of the TMA records left out because of their schedule (persistent etc.)."""
+    return _groups(directory)[1]
