@@ -75,7 +75,7 @@ def _kernels():
     if os.environ.get("TRITON_INTERPRET") == "1":
         micro2._interpreter_compat()
 
-    @triton.jit
+    @triton.jit(do_not_specialize=["REPS"])      # REPS varies by case: one compile per (UNROLL, warps)
     def stream(x_ptr, out_ptr, SLICE, REPS, UNROLL: tl.constexpr, VEC: tl.constexpr,
                NTHREADS: tl.constexpr):
         pid = tl.program_id(0)
@@ -258,13 +258,14 @@ def tile_operands(ctx, bm, bk, bn, memory):
     return a, m
 
 
-def tile_align_check(ctx, align, tile) -> dict:
+def tile_align_check(ctx, align, tile, stages) -> dict:
+    """Same constexprs, warps and stages as the timed cases (no extra compile)."""
     torch, dev = ctx["torch"], ctx["device"]
     (bk, bn), bm, lg, programs, K = tile, 128, 12, 2, 16
     a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
     out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
     ctx["kern"]["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm, BK=bk,
-                                     BN=bn, num_warps=4)
+                                     BN=bn, num_warps=4, num_stages=stages)
     want = tile_reference(a.float().cpu().numpy(), m.float().cpu().numpy(), programs, K, align, (1 << lg) - 1,
                           bk, bn)
     ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
@@ -452,12 +453,12 @@ def tma_launch(ctx, ops, out, programs, K, roast, tile, nw, stages=None):
                                                 BM=TMA_TILE["BM"], BK=bk, BN=bn, num_warps=nw, **kw)
 
 
-def tma_check(ctx, roast, tile) -> dict:
+def tma_check(ctx, roast, tile, stages) -> dict:
     torch, dev = ctx["torch"], ctx["device"]
     memory, programs, K = 1 << 17, 3, 16
     ops = tma_operands(ctx, memory, roast, tile)
     out = torch.empty(programs * TMA_TILE["BM"] * tile[1], dtype=torch.float32, device=dev)
-    tma_launch(ctx, ops, out, programs, K, roast, tile, 4)
+    tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages)
     want = tma_reference(ops[0].float().cpu().numpy(), ops[1].float().cpu().numpy(), programs, K, roast,
                          ops[3], tile, memory)
     ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
@@ -522,14 +523,22 @@ def plan(smoke: bool) -> dict:
                               elements_per_sm=1 << 23, stages=3))
 
 
+def _tile_align_checks(ctx) -> list[dict]:
+    p = ctx["plan"]["tile_align"]
+    return [tile_align_check(ctx, al, (bk, bn), st) for bk, bn, st in p["tiles"] for al in p["aligns"]]
+
+
+def _tma_checks(ctx) -> list[dict]:
+    p = ctx["plan"]["tma_tile"]
+    return [tma_check(ctx, roast, p["tile"], p["stages"]) for roast in (True, False)]
+
+
 CHECKS = {
     "l2": lambda ctx: [stream_check(ctx)],
-    "tile_align": lambda ctx: [tile_align_check(ctx, al, t) for t in ((32, 64), (64, 128))
-                               for al in (1, 8, 64)],
+    "tile_align": _tile_align_checks,
     "overlap": lambda ctx: [overlap_check(ctx, x, d) for x in (0, 4) for d in (True, False)],
-    "tma_tile": lambda ctx: [tma_check(ctx, r, TMA_TILE_SHAPE) for r in (True, False)],
+    "tma_tile": _tma_checks,
 }
-TMA_TILE_SHAPE = (TMA_TILE["BK"], TMA_TILE["BN"])
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group}
 
 
