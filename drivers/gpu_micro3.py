@@ -139,16 +139,25 @@ def _kernels():
     return triton, dict(stream=stream, tile=kern["tile"], overlap=overlap, tma_tile=tma_tile)
 
 
-def compiled_info(handle) -> dict:
-    """Registers, spills and shared memory of a compiled kernel (empty under the interpreter)."""
+SM90 = dict(regs=65536, shared=228 * 1024, warps=64)   # per-SM limits of sm_90 (H100 / H200)
+
+
+def compiled_info(handle, num_warps: int, per_sm: int) -> dict:
+    """Registers, spills and shared memory of a compiled kernel (empty under the interpreter), and
+    ``resident_per_sm``: how many of the ``per_sm`` programs an SM can hold at once by those numbers
+    (registers allocated per warp in units of 256, 1 KiB of shared memory reserved per program)."""
     out = {}
-    for key, attr in (("n_regs", "n_regs"), ("n_spills", "n_spills")):
-        v = getattr(handle, attr, None)
+    for key in ("n_regs", "n_spills"):
+        v = getattr(handle, key, None)
         if isinstance(v, int):
             out[key] = v
     shared = getattr(getattr(handle, "metadata", None), "shared", None)
     if isinstance(shared, int):
         out["shared_bytes"] = shared
+    if "n_regs" in out and "shared_bytes" in out:
+        warp_regs = -(-out["n_regs"] * 32 // 256) * 256
+        out["resident_per_sm"] = min(per_sm, SM90["regs"] // max(1, warp_regs * num_warps),
+                                     SM90["shared"] // (shared + 1024), SM90["warps"] // num_warps)
     return out
 
 
@@ -196,7 +205,7 @@ def stream_case(ctx, x, programs, slice_, reps, unroll, nw) -> tuple[float, floa
     def launch():
         return kern["stream"][(programs,)](x, out, slice_, reps, UNROLL=unroll, VEC=4, NTHREADS=32 * nw,
                                            num_warps=nw)
-    info = compiled_info(launch())
+    info = compiled_info(launch(), nw, programs // ctx["sms"])
     ok = int(out.sum()) == int(x[:programs * slice_].sum(dtype=torch.int64)) * reps
     t_min, t_med = ctx["timer"].best(launch)
     return t_min, t_med, ok, info
@@ -281,7 +290,7 @@ def tile_case(ctx, a, m, per_sm, K, align, lg, tile, stages) -> tuple[float, dic
     def launch():
         return kern["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm,
                                          BK=bk, BN=bn, num_warps=4, num_stages=stages)
-    info = compiled_info(launch())
+    info = compiled_info(launch(), 4, per_sm)
     return ctx["timer"](launch), info
 
 
@@ -365,7 +374,7 @@ def overlap_case(ctx, a, b, x_ops, dot, nw, per_sm, K) -> dict:
     def launch():
         return kern["overlap"][(programs,)](a, b, out, K, 977, SIGN, X=x_ops, DOT=dot, NBMASK=NB - 1, **OVL,
                                             num_warps=nw)
-    info = compiled_info(launch())
+    info = compiled_info(launch(), nw, per_sm)
     secs = ctx["timer"](launch)
     return {"type": "overlap", "name": f"overlap-x{x_ops}-{'dot' if dot else 'alu'}", "x_ops": x_ops,
             "dot": dot, "block": f"{OVL['BM']}x{OVL['BN']}x{OVL['BK']}", "dtype": str(ctx["tile_dtype"]),
@@ -494,7 +503,7 @@ def tma_group(ctx, rows, log2_sizes, tile, per_sm_list, elements_per_sm, stages)
 
                     def launch(ops=ops, out=out, programs=programs, K=K, roast=path == "tma-roast"):
                         return tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages)
-                    info = compiled_info(launch())
+                    info = compiled_info(launch(), 4, per_sm)
                     secs = ctx["timer"](launch)
                 rows.append(tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info))
                 ctx["save"]()
