@@ -39,6 +39,11 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   matrix (``dense``); and the pointer-load tile kernel at the same starts (``ptr``, ``align == BN``);
   1 and 2 programs per SM, arrays of 2 MiB and 64 MiB. B elements per second.
 
+Wall time on an H200 (estimate, not yet measured): about 30 kernel compilations (0.1-1.5 s each on the CPU
+box for sm_90), 113 timed cases of 30-100 ms, CUDA start-up: 40-70 s in all. ``--budget-s`` stops
+measuring at the deadline (checked before every case compiles); the groups not reached are recorded as
+``skipped``.
+
 Every kernel stores a value computed from all it loaded, and a small case of each kernel is checked
 against numpy (``check`` rows), so an optimised-away kernel is caught. Rows of compiled kernels carry
 ``n_regs`` / ``n_spills`` / ``shared_bytes`` (occupancy and spills explain many rates).

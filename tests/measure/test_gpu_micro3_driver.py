@@ -125,3 +125,43 @@ def test_smoke_run_under_the_interpreter_passes_every_check(tmp_path):
     for kind in ("l2-stream", "tile-align", "overlap", "overlap-summary", "tma-tile"):
         assert any(c["type"] == kind for c in cases), kind
     assert not any(c["type"] == "skipped" for c in cases)
+
+
+def _sm90_compile(fn, types, constexprs, divisible, num_warps, num_stages=3):
+    """Compile a kernel for sm_90 without a GPU (Triton's bundled ptxas); the CompiledKernel."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+
+    target = GPUTarget("cuda", 90, 32)
+    backend = triton.compiler.make_backend(target)
+    signature = {n: "constexpr" if n in constexprs else types[n] for n in fn.arg_names}
+    attrs = {(fn.arg_names.index(n),): [["tt.divisibility", 16]] for n in divisible}
+    src = triton.compiler.ASTSource(fn=fn, signature=signature, constexprs=constexprs, attrs=attrs)
+    opts = backend.parse_options(dict(num_warps=num_warps, num_stages=num_stages))
+    return triton.compile(src, target=target, options=opts.__dict__)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_TRITON or os.environ.get("TRITON_INTERPRET") == "1",
+                    reason="needs compiled triton")
+def test_kernels_compile_for_sm90(micro3):
+    pytest.importorskip("triton.backends.nvidia")
+    _, kern = micro3._kernels()
+    c = _sm90_compile(kern["stream"], {"x_ptr": "*i32", "out_ptr": "*i64", "SLICE": "i32", "REPS": "i32"},
+                      {"UNROLL": 8, "VEC": 4, "NTHREADS": 128}, ["x_ptr", "out_ptr", "SLICE"], 4)
+    loads = [line for line in c.asm["ptx"].splitlines() if "ld.global" in line]
+    assert len(loads) == 8 and all("ld.global.cg.v4.b32" in line for line in loads)  # 16 B, L1 bypassed
+    bf16 = {"a_ptr": "*bf16", "b_ptr": "*bf16", "m_ptr": "*bf16", "out_ptr": "*fp32", "K": "i32",
+            "seed": "i32", "hmask": "i32", "smul": "i32", "HMASK": "i32", "NCB": "i32",
+            "b_desc": "tensordesc<bf16[64,128]>"}
+    for x in (0, 16):
+        c = _sm90_compile(kern["overlap"], bf16,
+                          {"X": x, "DOT": True, "NBMASK": 7, "BM": 128, "BK": 64, "BN": 128},
+                          ["a_ptr", "b_ptr", "out_ptr", "K"], 8)
+        assert "wgmma" in c.asm["ptx"]
+    c = _sm90_compile(kern["tma_tile"], bf16, {"ROAST": True, "NCB": 1, "BM": 128, "BK": 64, "BN": 128},
+                      ["a_ptr", "out_ptr", "K"], 4)
+    assert "cp.async.bulk.tensor" in c.asm["ptx"]
+    c = _sm90_compile(kern["tile"], bf16, {"ALIGN": 64, "DOT": True, "BM": 128, "BK": 64, "BN": 128},
+                      ["a_ptr", "m_ptr", "out_ptr", "K"], 4)
+    assert "cp.async" in c.asm["ptx"]  # align 64: 16-byte asynchronous copies (align 1: 2-byte loads)
