@@ -55,6 +55,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 
 import numpy as np
 
@@ -568,6 +569,9 @@ def run_groups(ctx, names, cases, budget_s, save) -> None:
             GROUPS[g](ctx, cases, **ctx["plan"][g])
         except BudgetSpent:
             cases.append({"type": "skipped", "name": g, "reason": "budget spent inside the group"})
+        except Exception as exc:  # one device run: keep the other groups' numbers
+            traceback.print_exc()
+            cases.append({"type": "error", "name": g, "error": f"{type(exc).__name__}: {exc}"[:2000]})
         cases.append({"type": "group-time", "name": g, "seconds": time.monotonic() - g0})
         save()
         print(f"[{time.monotonic() - t0:.1f}s] {g} done", flush=True)
@@ -608,9 +612,10 @@ def main(argv=None) -> int:
     save()
     for c in cases:
         print({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in c.items()})
-    bad = [c["name"] for c in cases if c.get("equal_numpy") is False or c.get("sum_ok") is False]
+    bad = [c["name"] for c in cases
+           if c.get("equal_numpy") is False or c.get("sum_ok") is False or c["type"] == "error"]
     if bad:
-        print(f"CHECK FAILED: {bad}", file=sys.stderr)
+        print(f"CHECK FAILED or ERROR: {bad}", file=sys.stderr)
         return 1
     return 0
 

@@ -165,3 +165,19 @@ def test_kernels_compile_for_sm90(micro3):
     c = _sm90_compile(kern["tile"], bf16, {"ALIGN": 64, "DOT": True, "BM": 128, "BK": 64, "BN": 128},
                       ["a_ptr", "m_ptr", "out_ptr", "K"], 4)
     assert "cp.async" in c.asm["ptx"]  # align 64: 16-byte asynchronous copies (align 1: 2-byte loads)
+
+
+def test_a_failing_group_is_recorded_and_the_next_one_runs(micro3, monkeypatch):
+    def broken(ctx, rows):
+        raise RuntimeError("descriptor refused")
+
+    def fine(ctx, rows):
+        rows.append({"type": "overlap", "name": "ok"})
+    for name, group in (("tma_tile", broken), ("overlap", fine)):
+        monkeypatch.setitem(micro3.GROUPS, name, group)
+        monkeypatch.setitem(micro3.CHECKS, name, lambda ctx: [])
+    cases, saves = [], []
+    micro3.run_groups({"plan": {"tma_tile": {}, "overlap": {}}}, ["tma_tile", "overlap"], cases, 100.0,
+                      lambda: saves.append(len(cases)))
+    assert [c["type"] for c in cases] == ["error", "group-time", "overlap", "group-time"]
+    assert "descriptor refused" in cases[0]["error"] and len(saves) == 2
