@@ -1,0 +1,624 @@
+"""Device script: L2 ceiling, tile alignment, tensor-core / issue overlap and TMA tile microbenchmarks.
+
+Run from the repository root on the GPU machine::
+
+    PYTHONPATH=. python3 drivers/gpu_micro3.py --out $OUT --budget-s 110
+
+and on the CPU, as a dry run of every kernel under Triton's interpreter::
+
+    PYTHONPATH=.:/work/triton-site TRITON_INTERPRET=1 python3 drivers/gpu_micro3.py --out /tmp/m3 --smoke
+
+Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still returns data):
+
+* ``l2``        a clean L2 bandwidth ceiling: every program streams its own disjoint, contiguous slice of an
+  int32 array (no line is read by two programs, so no L1 reuse) with 16-byte vector loads that bypass L1
+  (``cache_modifier=".cg"``), ``unroll`` independent loads per thread in flight; the slice is swept
+  ``reps`` times per launch (launch cost amortised); arrays of about 8 and 24 MiB (L2-resident after the
+  untimed warm-up launches) and 2 GiB (DRAM). Bytes/s, best and median of the timed launches; every case
+  checks its sum against ``torch.sum`` (exact integers).
+* ``tile_align`` the ROAST B-tile path by alignment: a ``BK x BN`` bf16 tile loaded from a runtime random
+  start that is a multiple of ``align`` elements (1, 8, 64) and fed to ``tl.dot`` with a fixed A tile
+  (``gpu_micro2``'s ``tile`` kernel), tiles 32x64 and 64x128, 1/2/4 programs of four warps per SM, arrays
+  of 128 KiB, 2 MiB and 64 MiB. Align 8 starts straddle 128-byte lines (16-byte vectors, but about 1.3x
+  the L2 sectors of align 64); align 64 starts on a line. B elements per second.
+* ``overlap``   do tensor-core work and instruction issue overlap? A k-loop over ``tl.dot`` of 128x128x64
+  bf16 blocks (A loaded once, B cycling through 8 blocks of a 128 KiB array) where every B element first
+  goes through ``X`` extra dependent integer operations (``X / 2`` rounds of ``h = h * c + (h >> 16)``: a
+  shift and a multiply-add, on ``h`` = element index + step * seed) whose top bit is XORed into the
+  element's sign bit through a runtime mask, so the chain cannot be dropped (the index, the mask and the
+  XOR, a few operations, are paid at every ``X``, so every variant takes the same register path from load
+  to ``tl.dot``); ``X`` in 0, 4, 16, 64; the same loop with the dot replaced by an elementwise
+  fp32 sum (``alu``); 1 and 2 programs per SM with 4 and 8 warps. Seconds per iteration per SM
+  (launch time / (K * programs per SM)); the ``overlap-summary`` rows set ``dot`` (X = 0, with dot),
+  ``alu`` (X, without dot) and ``both`` (X, with dot) side by side: ``both ~= max(dot, alu)`` means the
+  tensor cores run under the issue, ``both ~= dot + alu`` means they run one after the other
+  (``overlap_fraction = (dot + alu - both) / min(dot, alu)``: 1 overlapped, 0 serial).
+* ``tma_tile``  the TMA B-tile path: a 64x128 box copied by a host tensor descriptor over the shared array
+  viewed as ``(memory / BN + BK) x BN`` at a random row per k-step (a ROAST tile with ``align == BN``),
+  fed to ``tl.dot``; the same kernel copying consecutive boxes of a dense ``(memory / 1024) x 1024``
+  matrix (``dense``); and the pointer-load tile kernel at the same starts (``ptr``, ``align == BN``);
+  1 and 2 programs per SM, arrays of 2 MiB and 64 MiB. B elements per second.
+
+Wall time on an H200 (estimate, not yet measured): about 30 kernel compilations (0.1-1.5 s each on the CPU
+box for sm_90), 113 timed cases of 30-100 ms, CUDA start-up: 40-70 s in all. ``--budget-s`` stops
+measuring at the deadline (checked before every case compiles); the groups not reached are recorded as
+``skipped``.
+
+Every kernel stores a value computed from all it loaded, and a small case of each kernel is checked
+against numpy (``check`` rows), so an optimised-away kernel is caught. Rows of compiled kernels carry
+``n_regs`` / ``n_spills`` / ``shared_bytes`` (occupancy and spills explain many rates).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gpu_micro2 as micro2  # noqa: E402
+
+from cachesim.measure.records import write_record  # noqa: E402
+
+NOTES = ("L2 ceiling / tile alignment / tensor-core and issue overlap / TMA tile microbenchmarks for the "
+         "issue-aware cost model")
+SMUL = micro2.SMUL                  # odd multiplier of the random tile start (as in gpu_micro2)
+HASH_MUL = 0x2C1B3C6D               # odd multiplier of the overlap chain (a literal inside the kernel)
+SIGN = 0x8000                       # the bf16 / fp16 sign bit the chain's top bit is XORed into
+BudgetSpent = micro2.BudgetSpent
+
+
+def _kernels():
+    import triton
+    import triton.language as tl
+
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        micro2._interpreter_compat()
+
+    @triton.jit(do_not_specialize=["REPS"])      # REPS varies by case: one compile per (UNROLL, warps)
+    def stream(x_ptr, out_ptr, SLICE, REPS, UNROLL: tl.constexpr, VEC: tl.constexpr,
+               NTHREADS: tl.constexpr):
+        pid = tl.program_id(0)
+        STEP: tl.constexpr = UNROLL * VEC * NTHREADS
+        base = pid.to(tl.int64) * SLICE
+        offs = tl.arange(0, STEP)
+        acc = tl.zeros((STEP,), dtype=tl.int32)
+        for _ in range(0, REPS):
+            for i in range(0, SLICE, STEP):
+                acc += tl.load(x_ptr + base + i + offs, cache_modifier=".cg")
+        tl.store(out_ptr + pid, tl.sum(acc.to(tl.int64)))
+
+    @triton.jit
+    def overlap(a_ptr, b_ptr, out_ptr, K, seed, hmask, X: tl.constexpr, DOT: tl.constexpr,
+                NBMASK: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr):
+        pid = tl.program_id(0)
+        rm = tl.arange(0, BM)
+        rk = tl.arange(0, BK)
+        rn = tl.arange(0, BN)
+        inner = rk[:, None] * BN + rn[None, :]
+        a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        accb = tl.zeros((BK, BN), dtype=tl.float32)
+        hm = hmask.to(tl.uint32)
+        for k in range(0, K):
+            b = tl.load(b_ptr + (k & NBMASK) * BK * BN + inner)
+            h = (inner + (pid * K + k) * seed).to(tl.uint32)
+            for _ in tl.static_range(X // 2):
+                h = h * 0x2C1B3C6D + (h >> 16)
+            flip = ((h >> 16) & hm).to(tl.uint16)
+            b = (b.to(tl.uint16, bitcast=True) ^ flip).to(b.dtype, bitcast=True)
+            if DOT:
+                acc = tl.dot(a, b, acc)
+            else:
+                accb += b.to(tl.float32)
+        if DOT:
+            tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
+        else:
+            tl.store(out_ptr + pid * BM * BN + inner, accb)
+
+    @triton.jit
+    def tma_tile(a_ptr, b_desc, out_ptr, K, smul, HMASK, NCB, ROAST: tl.constexpr, BM: tl.constexpr,
+                 BK: tl.constexpr, BN: tl.constexpr):
+        pid = tl.program_id(0)
+        rm = tl.arange(0, BM)
+        rk = tl.arange(0, BK)
+        rn = tl.arange(0, BN)
+        a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        col = (pid % NCB) * BN
+        for k in range(0, K):
+            if ROAST:
+                row = (((pid * K + k) * smul) & HMASK) // BN
+            else:
+                row = (k * BK) & HMASK
+            b = b_desc.load([row, col])
+            acc = tl.dot(a, b, acc)
+        tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
+
+    kern = micro2._kernels()[1]
+    return triton, dict(stream=stream, tile=kern["tile"], overlap=overlap, tma_tile=tma_tile)
+
+
+SM90 = dict(regs=65536, shared=228 * 1024, warps=64)   # per-SM limits of sm_90 (H100 / H200)
+
+
+def compiled_info(handle, num_warps: int, per_sm: int) -> dict:
+    """Registers, spills and shared memory of a compiled kernel (empty under the interpreter), and
+    ``resident_per_sm``: how many of the ``per_sm`` programs an SM can hold at once by those numbers
+    (registers allocated per warp in units of 256, 1 KiB of shared memory reserved per program)."""
+    out = {}
+    for key in ("n_regs", "n_spills"):
+        v = getattr(handle, key, None)
+        if isinstance(v, int):
+            out[key] = v
+    shared = getattr(getattr(handle, "metadata", None), "shared", None)
+    if isinstance(shared, int):
+        out["shared_bytes"] = shared
+    if "n_regs" in out and "shared_bytes" in out:
+        warp_regs = -(-out["n_regs"] * 32 // 256) * 256
+        out["resident_per_sm"] = min(per_sm, SM90["regs"] // max(1, warp_regs * num_warps),
+                                     SM90["shared"] // (shared + 1024), SM90["warps"] // num_warps)
+    return out
+
+
+class Timer(micro2.Bench):
+    """:class:`gpu_micro2.Bench` (no L2 flush, two warm-up launches, about 30 ms of timed launches) that
+    keeps every timed launch: ``best(fn)`` returns ``(min, median)`` seconds."""
+
+    def check(self) -> None:
+        """Raise :class:`BudgetSpent` once the deadline has passed (called before a case compiles)."""
+        if time.monotonic() > self.deadline:
+            raise BudgetSpent
+
+    def best(self, fn) -> tuple[float, float]:
+        self.check()
+        if self.device == "cpu":
+            t = self(fn)
+            return t, t
+        cuda = self.torch.cuda
+        est = self(fn)                               # warms up, and sizes the timed run
+        n = int(min(50, max(5, 0.03 / max(est, 1e-6))))
+        ev = [(cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)) for _ in range(n)]
+        for a, b in ev:
+            a.record()
+            fn()
+            b.record()
+        cuda.synchronize()
+        ts = [a.elapsed_time(b) * 1e-3 for a, b in ev]
+        return float(min(ts)), float(np.median(ts))
+
+
+# ------------------------------------------------------------------------------------------------- l2
+
+def stream_layout(target_bytes: int, programs: int, step: int) -> tuple[int, int]:
+    """``(slice, total)`` int32 elements: each program's slice a positive multiple of ``step`` elements,
+    ``total = programs * slice`` as close to ``target_bytes`` as that allows."""
+    slice_ = max(step, int(round(target_bytes / 4 / programs / step)) * step)
+    return slice_, slice_ * programs
+
+
+def stream_case(ctx, x, programs, slice_, reps, unroll, nw) -> tuple[float, float, bool, dict]:
+    torch, kern = ctx["torch"], ctx["kern"]
+    ctx["timer"].check()
+    out = torch.zeros(programs, dtype=torch.int64, device=ctx["device"])
+
+    def launch():
+        return kern["stream"][(programs,)](x, out, slice_, reps, UNROLL=unroll, VEC=4, NTHREADS=32 * nw,
+                                           num_warps=nw)
+    info = compiled_info(launch(), nw, programs // ctx["sms"])
+    ok = int(out.sum()) == int(x[:programs * slice_].sum(dtype=torch.int64)) * reps
+    t_min, t_med = ctx["timer"].best(launch)
+    return t_min, t_med, ok, info
+
+
+def stream_check(ctx) -> dict:
+    torch, dev = ctx["torch"], ctx["device"]
+    programs, unroll, nw, reps = 3, 2, 1, 2
+    slice_ = 2 * unroll * 4 * 32 * nw
+    x = torch.randint(0, 16, (programs * slice_,), dtype=torch.int32, device=dev)
+    out = torch.zeros(programs, dtype=torch.int64, device=dev)
+    ctx["kern"]["stream"][(programs,)](x, out, slice_, reps, UNROLL=unroll, VEC=4, NTHREADS=32 * nw,
+                                       num_warps=nw)
+    want = x.cpu().numpy().astype(np.int64).reshape(programs, slice_).sum(axis=1) * reps
+    ok = bool(np.array_equal(out.cpu().numpy(), want))
+    return {"type": "check", "name": "l2-stream", "equal_numpy": ok}
+
+
+def l2_group(ctx, rows, sizes, configs, bytes_per_launch) -> None:
+    torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
+    for target in sizes:
+        biggest = max(stream_layout(target, sms * ps, u * 4 * 32 * nw)[1] for nw, ps, u in configs)
+        x = torch.randint(0, 16, (biggest,), dtype=torch.int32, device=dev)
+        for nw, per_sm, unroll in configs:
+            programs = sms * per_sm
+            slice_, total = stream_layout(target, programs, unroll * 4 * 32 * nw)
+            reps = max(2, int(round(bytes_per_launch / (4 * total))))   # 1 would compile a variant
+            t_min, t_med, ok, info = stream_case(ctx, x, programs, slice_, reps, unroll, nw)
+            nbytes = 4 * total * reps
+            rows.append({"type": "l2-stream", "name": "stream-int32-cg", "target_bytes": target,
+                         "memory_bytes": 4 * total, "slice_bytes": 4 * slice_, "reps": reps, "num_warps": nw,
+                         "programs_per_sm": per_sm, "warps_per_sm": nw * per_sm, "programs": programs,
+                         "loads_per_thread": unroll, "load_bytes": 16,
+                         "bytes_in_flight_per_sm": 16 * unroll * 32 * nw * per_sm,
+                         "seconds_best": t_min, "seconds_median": t_med, "bytes_per_second": nbytes / t_min,
+                         "bytes_per_second_median": nbytes / t_med, "sum_ok": ok, **info})
+            ctx["save"]()
+        del x
+
+
+# ------------------------------------------------------------------------------------------ tile_align
+
+def tile_reference(a, m, programs, K, align, hmask, bk, bn) -> np.ndarray:
+    """fp64 ``acc[p] = sum_k A @ B_k`` with ``B_k`` the ``bk x bn`` tile at the start
+    ``((p K + k) SMUL mod 2^32) & hmask`` rounded down to a multiple of ``align`` (``gpu_micro2.tile``)."""
+    a = a.astype(np.float64)
+    out = np.zeros((programs, a.shape[0], bn))
+    for p in range(programs):
+        for k in range(K):
+            st = ((((p * K + k) * SMUL) & 0xFFFFFFFF) & hmask) // align * align
+            out[p] += a @ m[st:st + bk * bn].astype(np.float64).reshape(bk, bn)
+    return out
+
+
+def tile_operands(ctx, bm, bk, bn, memory):
+    torch, dev, dt = ctx["torch"], ctx["device"], ctx["tile_dtype"]
+    a = torch.randn(bm, bk, device=dev).to(dt)
+    m = torch.randn(memory + bk * bn, device=dev).to(dt)
+    return a, m
+
+
+def tile_align_check(ctx, align, tile, stages) -> dict:
+    """Same constexprs, warps and stages as the timed cases (no extra compile)."""
+    torch, dev = ctx["torch"], ctx["device"]
+    (bk, bn), bm, lg, programs, K = tile, 128, 12, 2, 16
+    a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
+    out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
+    ctx["kern"]["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm, BK=bk,
+                                     BN=bn, num_warps=4, num_stages=stages)
+    want = tile_reference(a.float().cpu().numpy(), m.float().cpu().numpy(), programs, K, align, (1 << lg) - 1,
+                          bk, bn)
+    ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
+    return {"type": "check", "name": f"tile-a{align}-{bk}x{bn}", "equal_numpy": ok}
+
+
+def tile_case(ctx, a, m, per_sm, K, align, lg, tile, stages) -> tuple[float, dict]:
+    torch, kern, dev = ctx["torch"], ctx["kern"], ctx["device"]
+    (bk, bn), bm, programs = tile, a.shape[0], ctx["sms"] * per_sm
+    ctx["timer"].check()
+    out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
+
+    def launch():
+        return kern["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm,
+                                         BK=bk, BN=bn, num_warps=4, num_stages=stages)
+    info = compiled_info(launch(), 4, per_sm)
+    return ctx["timer"](launch), info
+
+
+def tile_align_group(ctx, rows, log2_sizes, tiles, aligns, per_sm_list, elements_per_sm) -> None:
+    bm = 128
+    for lg in log2_sizes:
+        for bk, bn, stages in tiles:
+            a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
+            for align in aligns:
+                for per_sm in per_sm_list:
+                    K = max(4, elements_per_sm // (bk * bn * per_sm))
+                    secs, info = tile_case(ctx, a, m, per_sm, K, align, lg, (bk, bn), stages)
+                    programs = ctx["sms"] * per_sm
+                    rows.append({"type": "tile-align", "name": f"tile-a{align}-dot", "align": align,
+                                 "tile": [bk, bn], "dtype": str(ctx["tile_dtype"]), "memory": 1 << lg,
+                                 "memory_bytes": 2 << lg, "block": f"{bm}x{bn}x{bk}", "num_warps": 4,
+                                 "num_stages": stages, "programs_per_sm": per_sm, "K": K,
+                                 "programs": programs, "seconds": secs,
+                                 "elements_per_second": programs * K * bk * bn / secs,
+                                 "ns_per_iteration": secs / K * 1e9, **info})
+                    ctx["save"]()
+            del a, m
+
+
+# -------------------------------------------------------------------------------------------- overlap
+
+OVL = dict(BM=128, BK=64, BN=128)
+NB = 8                              # B blocks the overlap k-loop cycles through (128 KiB of bf16)
+
+
+def overlap_reference(a, bs, programs, K, seed, hmask, x_ops, dot) -> np.ndarray:
+    """fp64 reference of the ``overlap`` kernel; ``bs``: the ``NB`` B blocks as uint16 bit patterns,
+    ``to_float`` turns bit patterns back into values (bf16 / fp16)."""
+    bits, to_float = bs
+    nb, bk, bn = bits.shape
+    inner = np.arange(bk * bn, dtype=np.int64).reshape(bk, bn)
+    out = []
+    for p in range(programs):
+        acc = np.zeros((a.shape[0], bn) if dot else (bk, bn))
+        for k in range(K):
+            h = (inner + (p * K + k) * seed) & 0xFFFFFFFF
+            for _ in range(x_ops // 2):
+                h = (h * HASH_MUL + (h >> 16)) & 0xFFFFFFFF
+            b = to_float(bits[k % nb] ^ ((h >> 16) & hmask).astype(np.uint16))
+            acc += a.astype(np.float64) @ b if dot else b
+        out.append(acc)
+    return np.stack(out)
+
+
+def overlap_operands(ctx):
+    torch, dev, dt = ctx["torch"], ctx["device"], ctx["tile_dtype"]
+    a = torch.randn(OVL["BM"], OVL["BK"], device=dev).to(dt)
+    b = torch.randn(NB, OVL["BK"], OVL["BN"], device=dev).to(dt)
+    return a, b
+
+
+def overlap_check(ctx, x_ops, dot) -> dict:
+    torch, dev, kern = ctx["torch"], ctx["device"], ctx["kern"]
+    programs, K, seed = 2, 16, 977
+    a, b = overlap_operands(ctx)
+    out = torch.empty(programs * OVL["BM"] * OVL["BN"], dtype=torch.float32, device=dev)
+    kern["overlap"][(programs,)](a, b, out, K, seed, SIGN, X=x_ops, DOT=dot, NBMASK=NB - 1, **OVL,
+                                 num_warps=4)
+    dt = ctx["tile_dtype"]
+
+    def to_float(u16):
+        return torch.from_numpy(u16.astype(np.int16)).view(dt).float().numpy().astype(np.float64)
+    bits = b.cpu().view(torch.int16).numpy().astype(np.uint16)
+    want = overlap_reference(a.float().cpu().numpy(), (bits, to_float), programs, K, seed, SIGN, x_ops, dot)
+    got = out.cpu().numpy().reshape(programs, -1)[:, :want[0].size].reshape(want.shape)
+    ok = bool(np.allclose(got, want, rtol=2e-2, atol=5e-2))
+    return {"type": "check", "name": f"overlap-x{x_ops}-{'dot' if dot else 'alu'}", "equal_numpy": ok}
+
+
+def overlap_case(ctx, a, b, x_ops, dot, nw, per_sm, K) -> dict:
+    torch, kern, dev = ctx["torch"], ctx["kern"], ctx["device"]
+    programs = ctx["sms"] * per_sm
+    ctx["timer"].check()
+    out = torch.empty(programs * OVL["BM"] * OVL["BN"], dtype=torch.float32, device=dev)
+
+    def launch():
+        return kern["overlap"][(programs,)](a, b, out, K, 977, SIGN, X=x_ops, DOT=dot, NBMASK=NB - 1, **OVL,
+                                            num_warps=nw)
+    info = compiled_info(launch(), nw, per_sm)
+    secs = ctx["timer"](launch)
+    return {"type": "overlap", "name": f"overlap-x{x_ops}-{'dot' if dot else 'alu'}", "x_ops": x_ops,
+            "dot": dot, "block": f"{OVL['BM']}x{OVL['BN']}x{OVL['BK']}", "dtype": str(ctx["tile_dtype"]),
+            "num_warps": nw, "programs_per_sm": per_sm, "warps_per_sm": nw * per_sm, "K": K,
+            "programs": programs, "seconds": secs, "ns_per_iteration": secs / K * 1e9,
+            "seconds_per_iteration_per_sm": secs / (K * per_sm),
+            "chain_ops_per_iteration_per_thread": x_ops * OVL["BK"] * OVL["BN"] // (32 * nw), **info}
+
+
+def overlap_summary(rows, x_list, occupancy) -> list[dict]:
+    """``dot`` (X = 0 with dot), ``alu`` (X without dot) and ``both`` (X with dot) per occupancy and X."""
+    by = {(r["x_ops"], r["dot"], r["num_warps"], r["programs_per_sm"]): r["seconds_per_iteration_per_sm"]
+          for r in rows if r.get("type") == "overlap"}
+    out = []
+    for nw, per_sm in occupancy:
+        for x in x_list:
+            dot, alu, both = (by.get(key) for key in ((0, True, nw, per_sm), (x, False, nw, per_sm),
+                                                      (x, True, nw, per_sm)))
+            if None in (dot, alu, both):
+                continue
+            out.append({"type": "overlap-summary", "name": f"overlap-x{x}", "x_ops": x, "num_warps": nw,
+                        "programs_per_sm": per_sm, "dot_s": dot, "alu_s": alu, "both_s": both,
+                        "both_over_max": both / max(dot, alu), "both_over_sum": both / (dot + alu),
+                        "overlap_fraction": (dot + alu - both) / min(dot, alu)})
+    return out
+
+
+def overlap_group(ctx, rows, x_list, occupancy, K) -> None:
+    a, b = overlap_operands(ctx)
+    new: list[dict] = []
+    for nw, per_sm in occupancy:
+        for x in x_list:
+            for dot in (True, False):
+                new.append(overlap_case(ctx, a, b, x, dot, nw, per_sm, K))
+                rows.append(new[-1])
+                ctx["save"]()
+    rows += overlap_summary(new, x_list, occupancy)
+
+
+# ------------------------------------------------------------------------------------------- tma_tile
+
+TMA_TILE = dict(BM=128, BK=64, BN=128)
+DENSE_COL_BLOCKS = 8                # the dense matrix is (memory / (8 BN)) x (8 BN)
+
+
+def tma_operands(ctx, memory, roast, tile):
+    """``(a, m, desc, hmask)``: A tile, backing tensor, host TMA descriptor over the ROAST view
+    ``(memory / BN + BK) x BN`` or the dense ``(memory / (8 BN)) x (8 BN)`` matrix, and the row mask."""
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    bk, bn = tile
+    a, m = tile_operands(ctx, TMA_TILE["BM"], bk, bn, memory)
+    if roast:
+        desc = TensorDescriptor.from_tensor(m.view(memory // bn + bk, bn), [bk, bn])
+        return a, m, desc, memory - 1
+    cols = DENSE_COL_BLOCKS * bn
+    rows = memory // cols
+    if rows < bk or rows & (rows - 1):
+        raise ValueError(f"memory={memory} must make memory / {cols} a power of two >= BK={bk}")
+    desc = TensorDescriptor.from_tensor(m[:memory].view(memory // cols, cols), [bk, bn])
+    return a, m, desc, memory // cols - 1
+
+
+def tma_reference(a, m, programs, K, roast, hmask, tile, memory) -> np.ndarray:
+    bk, bn = tile
+    if roast:  # the same tiles as the pointer kernel at align == BN
+        return tile_reference(a, m, programs, K, bn, hmask, bk, bn)
+    cols = DENSE_COL_BLOCKS * bn
+    mat = m[:memory].astype(np.float64).reshape(memory // cols, cols)
+    out = np.zeros((programs, a.shape[0], bn))
+    for p in range(programs):
+        c0 = (p % DENSE_COL_BLOCKS) * bn
+        for k in range(K):
+            r0 = (k * bk) & hmask
+            out[p] += a.astype(np.float64) @ mat[r0:r0 + bk, c0:c0 + bn]
+    return out
+
+
+def tma_launch(ctx, ops, out, programs, K, roast, tile, nw, stages=None):
+    a, m, desc, hmask = ops
+    bk, bn = tile
+    kw = {} if stages is None else dict(num_stages=stages)
+    ncb = 1 if roast else DENSE_COL_BLOCKS          # ROAST boxes always start at column 0
+    return ctx["kern"]["tma_tile"][(programs,)](a, desc, out, K, SMUL, hmask, ncb, ROAST=roast,
+                                                BM=TMA_TILE["BM"], BK=bk, BN=bn, num_warps=nw, **kw)
+
+
+def tma_check(ctx, roast, tile, stages) -> dict:
+    torch, dev = ctx["torch"], ctx["device"]
+    memory, programs, K = 1 << 17, 3, 16
+    ops = tma_operands(ctx, memory, roast, tile)
+    out = torch.empty(programs * TMA_TILE["BM"] * tile[1], dtype=torch.float32, device=dev)
+    tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages)
+    want = tma_reference(ops[0].float().cpu().numpy(), ops[1].float().cpu().numpy(), programs, K, roast,
+                         ops[3], tile, memory)
+    ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
+    return {"type": "check", "name": f"tma-{'roast' if roast else 'dense'}-{tile[0]}x{tile[1]}",
+            "equal_numpy": ok}
+
+
+def tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info) -> dict:
+    bk, bn = tile
+    programs = ctx["sms"] * per_sm
+    return {"type": "tma-tile", "name": f"tile-{path}", "path": path, "tile": [bk, bn],
+            "align": bn if path != "tma-dense" else None, "dtype": str(ctx["tile_dtype"]),
+            "memory": 1 << lg, "memory_bytes": 2 << lg, "block": f"{TMA_TILE['BM']}x{bn}x{bk}",
+            "num_warps": 4, "num_stages": stages, "programs_per_sm": per_sm, "K": K, "programs": programs,
+            "seconds": secs, "elements_per_second": programs * K * bk * bn / secs,
+            "ns_per_iteration": secs / K * 1e9, **info}
+
+
+def tma_group(ctx, rows, log2_sizes, tile, per_sm_list, elements_per_sm, stages) -> None:
+    torch, dev = ctx["torch"], ctx["device"]
+    bk, bn = tile
+    for lg in log2_sizes:
+        for path in ("tma-roast", "tma-dense", "ptr-roast"):
+            ops = tma_operands(ctx, 1 << lg, path != "tma-dense", tile)
+            for per_sm in per_sm_list:
+                K = max(4, elements_per_sm // (bk * bn * per_sm))
+                programs = ctx["sms"] * per_sm
+                out = torch.empty(programs * TMA_TILE["BM"] * bn, dtype=torch.float32, device=dev)
+                if path == "ptr-roast":
+                    secs, info = tile_case(ctx, ops[0], ops[1], per_sm, K, bn, lg, tile, stages)
+                else:
+                    ctx["timer"].check()
+
+                    def launch(ops=ops, out=out, programs=programs, K=K, roast=path == "tma-roast"):
+                        return tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages)
+                    info = compiled_info(launch(), 4, per_sm)
+                    secs = ctx["timer"](launch)
+                rows.append(tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info))
+                ctx["save"]()
+            del ops
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+def plan(smoke: bool) -> dict:
+    """Sizes of every group (``smoke``: tiny, for the CPU interpreter)."""
+    if smoke:
+        return dict(l2=dict(sizes=[1 << 14, 1 << 15], configs=[(1, 1, 2), (2, 1, 1)],
+                            bytes_per_launch=1 << 16),
+                    tile_align=dict(log2_sizes=[12], tiles=[(32, 64, 4), (64, 128, 3)], aligns=[1, 8, 64],
+                                    per_sm_list=[1], elements_per_sm=2 * 64 * 128),
+                    overlap=dict(x_list=[0, 4], occupancy=[(4, 1)], K=2),
+                    tma_tile=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
+                                  elements_per_sm=2 * 64 * 128, stages=3))
+    return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
+                        configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
+                        bytes_per_launch=1 << 30),
+                tile_align=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)], aligns=[1, 8, 64],
+                                per_sm_list=[1, 2, 4], elements_per_sm=1 << 23),
+                overlap=dict(x_list=[0, 4, 16, 64], occupancy=[(4, 1), (4, 2), (8, 1), (8, 2)], K=256),
+                tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
+                              elements_per_sm=1 << 23, stages=3))
+
+
+def _tile_align_checks(ctx) -> list[dict]:
+    p = ctx["plan"]["tile_align"]
+    return [tile_align_check(ctx, al, (bk, bn), st) for bk, bn, st in p["tiles"] for al in p["aligns"]]
+
+
+def _tma_checks(ctx) -> list[dict]:
+    p = ctx["plan"]["tma_tile"]
+    return [tma_check(ctx, roast, p["tile"], p["stages"]) for roast in (True, False)]
+
+
+CHECKS = {
+    "l2": lambda ctx: [stream_check(ctx)],
+    "tile_align": _tile_align_checks,
+    "overlap": lambda ctx: [overlap_check(ctx, x, d) for x in (0, 4) for d in (True, False)],
+    "tma_tile": _tma_checks,
+}
+GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group}
+
+
+def run_groups(ctx, names, cases, budget_s, save) -> None:
+    t0 = time.monotonic()
+    for i, g in enumerate(names):
+        if time.monotonic() - t0 > budget_s:
+            cases += [{"type": "skipped", "name": n, "reason": "budget"} for n in names[i:]]
+            break
+        g0 = time.monotonic()
+        try:
+            cases += CHECKS[g](ctx)
+            GROUPS[g](ctx, cases, **ctx["plan"][g])
+        except BudgetSpent:
+            cases.append({"type": "skipped", "name": g, "reason": "budget spent inside the group"})
+        except Exception as exc:  # one device run: keep the other groups' numbers
+            traceback.print_exc()
+            cases.append({"type": "error", "name": g, "error": f"{type(exc).__name__}: {exc}"[:2000]})
+        cases.append({"type": "group-time", "name": g, "seconds": time.monotonic() - g0})
+        save()
+        print(f"[{time.monotonic() - t0:.1f}s] {g} done", flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--budget-s", type=float, default=110.0)
+    ap.add_argument("--device", default=None, help="default: cuda when available, else cpu")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes (a CPU dry run under TRITON_INTERPRET=1)")
+    ap.add_argument("--groups", default=",".join(GROUPS))
+    args = ap.parse_args(argv)
+    names = [g.strip() for g in args.groups.split(",") if g.strip()]
+    unknown = [g for g in names if g not in GROUPS]
+    if unknown:
+        print(f"unknown group(s) {unknown} (choose from {', '.join(GROUPS)})", file=sys.stderr)
+        return 2
+    import torch
+
+    triton, kern = _kernels()
+    dev = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    sms = torch.cuda.get_device_properties(0).multi_processor_count if dev == "cuda" else 2
+    path = os.path.join(args.out, "gpu_micro3.json")
+    command = [sys.executable, *sys.argv]
+    cases: list[dict] = [{"type": "device", "device": dev, "sms": sms,
+                          "name": torch.cuda.get_device_name(0) if dev == "cuda" else "cpu-interpreter"}]
+
+    def save():
+        write_record(path, "gpu-micro3", cases, notes=NOTES, command=command)
+    # bf16 as in the fused kernels; fp16 (same 2-byte loads) under the CPU interpreter, whose bf16 tl.dot
+    # returns garbage (Triton 3.6.0)
+    ctx = dict(torch=torch, kern=kern, device=dev, sms=sms, plan=plan(args.smoke), save=save,
+               timer=Timer(triton, torch, dev, time.monotonic() + args.budget_s),
+               tile_dtype=torch.bfloat16 if dev == "cuda" else torch.float16)
+    run_groups(ctx, names, cases, args.budget_s, save)
+    save()
+    for c in cases:
+        print({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in c.items()})
+    bad = [c["name"] for c in cases
+           if c.get("equal_numpy") is False or c.get("sum_ok") is False or c["type"] == "error"]
+    if bad:
+        print(f"CHECK FAILED or ERROR: {bad}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
