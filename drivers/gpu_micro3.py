@@ -39,6 +39,11 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   matrix (``dense``); and the pointer-load tile kernel at the same starts (``ptr``, ``align == BN``);
   1 and 2 programs per SM, arrays of 2 MiB and 64 MiB. B elements per second.
 
+* ``launch`` and ``dense_ceiling`` (:mod:`_micro3_ceilings`): ``do_bench`` of an empty kernel at 1 to 16
+  waves of programs (the launch cost inside the fast records' timer), and the fused dense kernel of
+  ``triton_fast`` at every configuration of ``CONFIGS`` on an 8192^3 bf16 product (a shape no timing record
+  holds): the sustained tensor-core rate of each compiled configuration.
+
 Wall time on an H200 (estimate, not yet measured): about 30 kernel compilations (0.1-1.5 s each on the CPU
 box for sm_90), 113 timed cases of 30-100 ms, CUDA start-up: 40-70 s in all. ``--budget-s`` stops
 measuring at the deadline (checked before every case compiles); the groups not reached are recorded as
@@ -62,6 +67,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _micro3_ceilings as ceilings  # noqa: E402
 import gpu_micro2 as micro2  # noqa: E402
 
 from cachesim.measure.records import write_record  # noqa: E402
@@ -527,7 +533,8 @@ def plan(smoke: bool) -> dict:
                                     per_sm_list=[1], elements_per_sm=2 * 64 * 128),
                     overlap=dict(x_list=[0, 4], occupancy=[(4, 1)], K=2),
                     tma_tile=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
-                                  elements_per_sm=2 * 64 * 128, stages=3))
+                                  elements_per_sm=2 * 64 * 128, stages=3),
+                    launch=dict(programs=(1, 2)), dense_ceiling=dict(size=128, configs=_smoke_configs()))
     return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
                         bytes_per_launch=1 << 30),
@@ -535,7 +542,14 @@ def plan(smoke: bool) -> dict:
                                 per_sm_list=[1, 2, 4], elements_per_sm=1 << 23),
                 overlap=dict(x_list=[0, 4, 16, 64], occupancy=[(4, 1), (4, 2), (8, 1), (8, 2)], K=256),
                 tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
-                              elements_per_sm=1 << 23, stages=3))
+                              elements_per_sm=1 << 23, stages=3),
+                launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None))
+
+
+def _smoke_configs():
+    from cachesim.measure.triton_fast import FastConfig
+
+    return (FastConfig(64, 64, 32, 8, 4, 2),)
 
 
 def _tile_align_checks(ctx) -> list[dict]:
@@ -553,8 +567,11 @@ CHECKS = {
     "tile_align": _tile_align_checks,
     "overlap": lambda ctx: [overlap_check(ctx, x, d) for x in (0, 4) for d in (True, False)],
     "tma_tile": _tma_checks,
+    "launch": lambda ctx: [],          # each launch row checks its own output
+    "dense_ceiling": lambda ctx: [],   # each configuration is checked against torch.matmul
 }
-GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group}
+GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
+          "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group}
 
 
 def run_groups(ctx, names, cases, budget_s, save) -> None:
