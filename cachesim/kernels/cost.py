@@ -199,9 +199,8 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
         return 0.0, 0.0, (elements / tile_rate(table, warps, issue.memory_bytes) if table else 0.0)
-    if desc.kernel == "roast" and "tile_load_per_s" in cal:
-        table = cal["tile_load_per_s"][1 if desc.align == 1 else 8]
-        return 0.0, 0.0, elements / tile_rate(table, warps, issue.memory_bytes)
+    if desc.kernel == "roast" and ("tile_align_per_s" in cal or "tile_load_per_s" in cal):
+        return 0.0, 0.0, elements / tile_rate(_tile_table(cal, desc, issue), warps, issue.memory_bytes)
     if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
         return 0.0, 0.0, 0.0
     rate = {"hash": cal["hash_modp_per_s"], "arith-only": cal["hash_modp_per_s"],
@@ -216,12 +215,48 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     return index, gather, 0.0
 
 
-def issue_pace(terms: dict) -> float:
-    """The overlapped part of the issue-aware time: ``max(compute, issue, L1, L2, index + gather, DRAM,
-    lsu)``
-    of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds ``latency``)."""
-    return max(terms["compute"], terms["issue"], terms["L1"], terms["L2"], terms["index"] + terms["gather"],
-               terms["DRAM"], terms.get("lsu", 0.0))
+def _tile_table(cal: dict, desc, issue) -> dict:
+    """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
+    vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), and the measured
+    tile width nearest the kernel's ROAST tile width (``BN``: 64 or 128). Falls back to the older
+    two-class table (1 or 8, width 64) where a target lacks the newer one."""
+    if "tile_align_per_s" not in cal:
+        return cal["tile_load_per_s"][1 if desc.align == 1 else 8]
+    table = cal["tile_align_per_s"]
+    klass = 1 if desc.align == 1 else (8 if desc.align < 64 else 64)
+    bn = desc.tile[1] if desc.tile is not None else 64
+    widths = sorted({w for a, w in table if a == klass}, key=lambda w: (abs(math.log2(w / bn)), -w))
+    return table[(klass, widths[0])]
+
+
+def overlap(a: float, b: float, fraction: float) -> float:
+    """Time of two activities of one SM that overlap by ``fraction`` of the shorter one:
+    ``max(a, b) + (1 - fraction) min(a, b)`` (``fraction`` 1: fully hidden, 0: one after the other).
+
+    >>> overlap(3.0, 1.0, 1.0), overlap(3.0, 1.0, 0.0), overlap(3.0, 1.0, 0.5)
+    (3.0, 4.0, 3.5)
+    """
+    return max(a, b) + (1.0 - fraction) * min(a, b)
+
+
+def issue_pace(terms: dict, overlap_fraction: float = 1.0) -> float:
+    """The overlapped part of the issue-aware time: ``max(overlap(compute, issue), L1, L2, index + gather,
+    DRAM, lsu)`` of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds ``latency``);
+    tensor-core work and instruction issue overlap by ``overlap_fraction`` (:func:`overlap`)."""
+    return max(overlap(terms["compute"], terms["issue"], overlap_fraction), terms["L1"], terms["L2"],
+               terms["index"] + terms["gather"], terms["DRAM"], terms.get("lsu", 0.0))
+
+
+def _latency_term(t, waves: int) -> CostTerm:
+    """``launch + waves x DRAM latency``: the launch cost measured inside the timer (micro3) and the
+    pointer-chase DRAM latency where the calibration has them, else the preset's assumed values."""
+    cal = t.calibration or {}
+    if "launch_s" in cal and "chase_cycles" in cal:
+        dram_s = cal["chase_cycles"]["DRAM"] / (cal.get("sm_clock_ghz", t.frequency_ghz) * 1e9)
+        return CostTerm("latency", cal["launch_s"] + waves * dram_s, cal.get("micro3_source", ""))
+    src = t.sources
+    return CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,
+                    src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
 
 
 def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32: bool = True,
@@ -264,30 +299,35 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
         raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
                             "(measured ceilings exist for: h200)")
     src = t.sources
-    frac = cal["sustained_bf16_tflops"] / t.peak_tflops["bf16"]
+    sustained = cal["sustained_bf16_tflops"]
+    if not getattr(desc, "tma", False):  # the pointer kernels: the dense loop's rate at this configuration
+        sustained = cal.get("dense_tflops_by_config", {}).get(issue.config, sustained)
+    frac = sustained / t.peak_tflops["bf16"]
     f = sm_clock_ghz(t) * 1e9
     writes = getattr(traffic, "write_sector_requests", 0)
     wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
-    l2 = t.sector_bytes * l2_sectors / (cal.get("l2_stream_gbs", t.l2_bandwidth_gbs) * 1e9)
+    l2_gbs = cal.get("l2_read_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs))
+    l2 = t.sector_bytes * l2_sectors / (l2_gbs * 1e9)
     index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
+    dram_gbs = cal.get("dram_stream_gbs", cal["copy_gbps"])
+    micro3 = cal.get("micro3_source", "")
     terms = [
-        CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), cal["source"]),
+        CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), micro3 or cal["source"]),
         CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt); "
                  + src.get("issue_per_scheduler_per_clk", "")),
         CostTerm("L1", wf / (t.num_sms * t.l1_wavefronts_per_clk * f), src.get("l1_wavefronts_per_clk", "")),
         CostTerm("L2", l2, cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
         CostTerm("index", index_s, cal.get("micro_source", "")),
         CostTerm("gather", gather_s, cal.get("micro_source", "")),
-        CostTerm("DRAM", traffic.dram_bytes / (cal["copy_gbps"] * 1e9), cal["source"]),
-        CostTerm("lsu", lsu_s, cal.get("micro2_source", "")),
+        CostTerm("DRAM", traffic.dram_bytes / (dram_gbs * 1e9), micro3 or cal["source"]),
+        CostTerm("lsu", lsu_s, micro3 or cal.get("micro2_source", "")),
     ]
     waves = 1 if n_waves is None else max(1, int(n_waves))
-    lat = CostTerm("latency", (t.launch_overhead_ns + waves * t.dram_latency_ns) * 1e-9,
-                   src.get("launch_overhead_ns", "") + "; " + src.get("dram_latency_ns", ""))
+    lat = _latency_term(t, waves)
     by = {x.name: x.seconds for x in terms}
     serial = by["index"] + by["gather"]
-    pace = issue_pace(by)
+    pace = issue_pace(by, cal.get("overlap_fraction", 1.0))
     dominant = max(terms, key=lambda x: x.seconds).name
     if serial == pace and by["index"] and by["gather"]:
         dominant = "index+gather"
@@ -309,11 +349,14 @@ def predict_vendor_gemm(shape, target="h200", *, dtype: str = "bf16") -> CostPre
     t = target if isinstance(target, GpuTarget) else get_target(target)
     cal = getattr(t, "calibration", None)
     if not isinstance(t, GpuTarget) or cal is None:
-        raise CacheSimError(f"target={getattr(t, 'name', t)!r} has no measured GEMM ceiling (calibrated: h200)")
+        raise CacheSimError(f"target={getattr(t, 'name', t)!r} has no measured GEMM ceiling "
+                            "(calibrated: h200)")
     s = GemmShape.parse(shape)
     rate = cal["sustained_bf16_tflops"] * 1e12 * t.peak_tflops[dtype] / t.peak_tflops["bf16"]
     e = dtype_bytes(dtype)
+    compulsory = (s.m * s.k + s.k * s.n + s.m * s.n) * e
     terms = [CostTerm("compute", 2.0 * s.m * s.k * s.n / rate, cal["source"]),
-             CostTerm("DRAM", (s.m * s.k + s.k * s.n + s.m * s.n) * e / (cal["copy_gbps"] * 1e9), cal["source"])]
-    lat = CostTerm("latency", t.launch_overhead_ns * 1e-9, t.sources.get("launch_overhead_ns", ""))
+             CostTerm("DRAM", compulsory / (cal.get("dram_stream_gbs", cal["copy_gbps"]) * 1e9),
+                      cal["source"])]
+    lat = _latency_term(t, 1)
     return _finish("cublas", t.name, terms, lat)

@@ -319,6 +319,7 @@ class IssueEstimate:
     latency: object = None
     lsu_instructions_per_iteration: float = 0.0
     load_chain: int = 0
+    config: str = ""
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("description", "latency")}
@@ -412,7 +413,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     lsu_scale = _elements_per_thread(block, num_warps) / _elements_per_thread(
         Block.parse(rec_cfg.split("-")[0]), int(rec_cfg.split("-w")[1].split("-")[0]))
     return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
-                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain)
+                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain, config)
 
 
 def sm_clock_ghz(t) -> float:

@@ -177,6 +177,51 @@ CALIBRATIONS = {
                               "drivers/gpu_micro2.py): pointer-chase latency L1 20.3 ns, L2 142-146 ns, DRAM "
                               "351 ns; gather elements/s by level vs warps per SM; B-tile (32x64 bf16, fed "
                               "to tl.dot) elements/s, align 1 (scalar loads to shared) and 8 (cp.async)",
+             # drivers/gpu_micro3.py (measurements/gpu/call21_micro3): a clean L2 read ceiling (16-byte .cg
+             # streams, disjoint slices: no L1 hits; best of L2-resident cases), the DRAM stream, the B-tile
+             # path by alignment (1, 8, 64) and tile width (BN 64 / 128) at resident warps per SM and array
+             # bytes, the TMA box path (random-row ROAST boxes vs consecutive dense boxes), the overlap of
+             # tensor-core work with integer issue, the launch cost inside do_bench and the sustained rate
+             # of the dense Triton loop of every configuration on an 8192^3 product (a shape no timing
+             # record holds)
+             "l2_read_gbs": 8820.0, "dram_stream_gbs": 4558.0,
+             "launch_s": 3.649e-6, "launch_per_wave_s": (4.860e-6 - 3.649e-6) / 15,
+             "overlap_fraction": 0.528,
+             "dense_tflops_by_config": {
+                 "128x64x32-g8-w4-s4": 415.5, "128x64x64-g8-w4-s4": 432.3, "128x64x64-g8-w4-s5": 452.4,
+                 "256x64x64-g8-w8-s4": 504.2, "128x128x64-g8-w4-s4": 724.1, "128x128x64-g8-w8-s4": 690.4,
+                 "128x128x64-g8-w4-s5": 740.3, "256x128x64-g8-w8-s3": 712.4, "128x256x64-g8-w8-s3": 788.4,
+                 "128x256x64-g8-w8-s4": 770.6, "64x128x64-g8-w4-s4": 450.2, "64x256x64-g8-w4-s4": 634.8,
+                 "128x128x64-g8-w4-s3": 676.4, "64x128x64-g8-w4-s3": 443.2, "64x256x64-g8-w4-s3": 526.4},
+             "tile_align_per_s": {
+                 (1, 64): {(4, 131072): 7.095e11, (8, 131072): 1.106e12, (16, 131072): 1.437e12,
+                           (4, 2097152): 6.534e11, (8, 2097152): 1.153e12, (16, 2097152): 1.412e12,
+                           (4, 67108864): 3.96e11, (8, 67108864): 7.234e11, (16, 67108864): 1.207e12},
+                 (8, 64): {(4, 131072): 2.122e12, (8, 131072): 2.183e12, (16, 131072): 2.179e12,
+                           (4, 2097152): 2.3e12, (8, 2097152): 2.847e12, (16, 2097152): 2.83e12,
+                           (4, 67108864): 1.359e12, (8, 67108864): 2.072e12, (16, 67108864): 2.478e12},
+                 (64, 64): {(4, 131072): 2.562e12, (8, 131072): 3.291e12, (16, 131072): 3.165e12,
+                            (4, 2097152): 2.527e12, (8, 2097152): 3.287e12, (16, 2097152): 3.156e12,
+                            (4, 67108864): 1.378e12, (8, 67108864): 2.281e12, (16, 67108864): 2.676e12},
+                 (1, 128): {(4, 131072): 1.236e12, (8, 131072): 1.668e12, (4, 2097152): 1.117e12,
+                            (8, 2097152): 1.469e12, (4, 67108864): 7.32e11, (8, 67108864): 1.244e12},
+                 (8, 128): {(4, 131072): 2.221e12, (8, 131072): 2.223e12, (12, 131072): 2.036e12,
+                            (4, 2097152): 2.827e12, (8, 2097152): 2.896e12, (12, 2097152): 2.21e12,
+                            (4, 67108864): 2.119e12, (8, 67108864): 2.54e12, (12, 67108864): 1.998e12},
+                 (64, 128): {(4, 131072): 3.324e12, (8, 131072): 3.311e12, (12, 131072): 3.284e12,
+                             (4, 2097152): 3.31e12, (8, 2097152): 3.298e12, (12, 2097152): 2.698e12,
+                             (4, 67108864): 2.426e12, (8, 67108864): 2.861e12, (12, 67108864): 2.506e12}},
+             "tma_tile_per_s": {
+                 "roast": {(4, 2097152): 3.418e12, (8, 2097152): 3.4e12, (4, 67108864): 2.432e12,
+                           (8, 67108864): 2.935e12},
+                 "dense": {(4, 2097152): 3.419e12, (8, 2097152): 3.402e12, (4, 67108864): 3.03e12,
+                           (8, 67108864): 3.389e12}},
+             "micro3_source": "measurements/gpu/call21_micro3/gpu_micro3.json (H200, 2026-11-29, "
+                              "drivers/gpu_micro3.py): L2 read ceiling 8.82 TB/s, DRAM stream 4.56 TB/s; "
+                              "tile path by alignment and width; TMA box path; tensor-core / issue overlap "
+                              "fraction 0.53 (mean at 4 and 16 integer ops per element); launch 3.65 us "
+                              "in do_bench, +0.08 us per wave of empty programs; dense loop TFLOP/s per "
+                              "configuration at 8192^3",
              "source": "measurements/gpu/call7_time/gpu_fast_time.json, case type 'ceilings' (H200, "
                        "2026-11-29): cuBLAS bf16 8192^3 729.3 TFLOP/s; device copy 4282 GB/s; SM clock "
                        "1605 MHz sampled by nvidia-smi right after the cuBLAS ceiling (power-capped, "
