@@ -159,3 +159,32 @@ def test_failed_and_open_cases_are_kept_apart(monkeypatch, tmp_path):
     assert t.failed == {("dense", "b"): "CompilationError: x",
                         ("dense", "c"): "no closed k-loop in the listing"}
     assert t.to_dict()["mixes"] == {"dense a": [10, 20, 0, 2, 64, 1024]}
+
+
+@needs_files
+def test_loop_counts_against_nsight_compute():
+    """Warp instructions of the launch from the loop count (``n x programs x warps x K / BK``) against
+    ``smsp__inst_executed`` (call8_focus, 512x10240x10240: 160 k-iterations, the prologue and epilogue a few
+    percent): 95-100 %, except where the 64-bit remainder subroutine is called behind a branch to an inline
+    32-bit path. The count takes both the inline path and the expanded subroutine, of which a warp runs
+    one: the ROAST in-loop hash (operands below 2**32: the subroutine never runs) is counted over twice,
+    the HashedNet hash about 17 % over. (``arith-only`` calls the subroutine unconditionally: exact.)"""
+    data = json.loads((GPU / "call8_focus" / "gpu_fast_focus.json").read_text())
+    table = loop_table.offline_loops()
+    ratios = {}
+    for c in data["cases"]:
+        if c.get("type") != "ncu" or c["variant"] == "cublas" or c["M"] != 512:
+            continue
+        key = (c["variant"], c["config"])
+        bm, bn, bk = (int(v) for v in c["config"].split("-")[0].split("x"))
+        warps = int(c["config"].split("-w")[1].split("-")[0])
+        launch = table.mixes[key][0] * (c["M"] // bm) * (c["N"] // bn) * warps * (c["K"] // bk)
+        ratios[key] = launch / c["metrics"]["smsp__inst_executed.sum"]
+    assert len(ratios) == 18
+    for key, ratio in ratios.items():
+        if key[0].startswith("roast-hash-"):
+            assert ratio > 2.0, key
+        elif key[0] == "hashednet-hash":
+            assert 1.1 < ratio < 1.25, key
+        else:
+            assert 0.95 <= ratio <= 1.0, (key, ratio)
