@@ -168,7 +168,8 @@ def test_loop_counts_against_nsight_compute():
     percent): 95-100 %, except where the 64-bit remainder subroutine is called behind a branch to an inline
     32-bit path. The count takes both the inline path and the expanded subroutine, of which a warp runs
     one: the ROAST in-loop hash (operands below 2**32: the subroutine never runs) is counted over twice,
-    the HashedNet hash about 17 % over. (``arith-only`` calls the subroutine unconditionally: exact.)"""
+    the HashedNet hash (operands above 2**32: the inline paths never run) about 17 % over. (``arith-only``
+    calls the subroutine unconditionally: exact.)"""
     data = json.loads((GPU / "call8_focus" / "gpu_fast_focus.json").read_text())
     table = loop_table.offline_loops()
     ratios = {}
