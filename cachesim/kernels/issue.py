@@ -20,15 +20,20 @@ Per-iteration instruction mix
 -----------------------------
 For every kernel variant whose compiled code was recorded, :data:`LOOP_MIXES` holds the k-loop's warp
 instructions and stall cycles per iteration, counted from the SASS listing by
-:func:`cachesim.kernels.sass.loop_mix` (the subroutine calls expanded). A configuration that was not
-compiled takes the counts of the recorded configuration of the same variant (same ROAST tile where
-recorded), scaled by the B elements each thread handles per iteration (``BK * BN / (32 * num_warps)``);
-the ROAST in-loop hash's extra over the table loop scales with the ROAST tiles per iteration instead (it is
-computed once per tile); the HashedNet hash loops are recorded at one configuration only, elsewhere the
-loop comes from ``mulshift``/``dense`` and the hash arithmetic from the microbenchmark term
-(:func:`cachesim.kernels.cost.predict_gpu_issue`). The recorded HashedNet ``hash``
-listing is cut before its loop closes; its mix is the ``arith-only`` one (the same index arithmetic), which
-Nsight Compute confirms: 256.7 M vs 258.8 M executed warp instructions at 4096x768x3072 (call8_focus).
+:func:`cachesim.kernels.sass.loop_mix` (the subroutine calls expanded). A ``(variant, config)`` the device
+did not record takes the counts of the same kernel compiled offline for sm_90 with the device's Triton
+(:mod:`cachesim.kernels.loop_table`: every configuration timed on the H200; equal to the device's listing
+where both exist). Only a configuration in neither table takes the counts of the recorded configuration
+of the same variant (same ROAST tile where recorded), scaled by the B elements each thread handles per
+iteration (``BK * BN / (32 * num_warps)``); the ROAST in-loop hash's extra over the table loop scales with
+the ROAST tiles per iteration instead (it is computed once per tile); the HashedNet hash loops are recorded
+by the device at one configuration only, elsewhere (without a listing) the loop comes from
+``mulshift``/``dense`` and the hash arithmetic from the microbenchmark term
+(:func:`cachesim.kernels.cost.predict_gpu_issue`). The device's HashedNet ``hash``
+listing is cut at 64 KiB of code (Triton 3.6's disassembler reads four-digit addresses only), before its
+loop closes; without the offline listing (complete) its mix is the ``arith-only`` one (the same index
+arithmetic), which Nsight Compute confirms: 256.7 M vs 258.8 M executed warp instructions at
+4096x768x3072 (call8_focus).
 
 Model (per SM sub-partition, one k-iteration)
 ---------------------------------------------
@@ -60,6 +65,7 @@ from dataclasses import dataclass, replace
 from ..errors import CacheSimError
 from ._common import Block
 from .latency import load_latency
+from .loop_table import offline_loops
 
 __all__ = ["INDEX_PATHS", "LOADS", "LOOP_LOADS", "LOOP_MIXES", "TMA_ALIGNS", "TMA_LOOP_LOADS",
            "TMA_LOOP_MIXES", "KernelDescription", "IssueEstimate", "describe", "estimate_issue"]
@@ -339,8 +345,34 @@ def _tiles_per_iteration(block: Block, tile) -> float:
     return max(1.0, block.bk / tk) * max(1.0, block.bn / tn)
 
 
+def _listed_variant(desc: KernelDescription, block: Block) -> str:
+    """The listing name of ``desc``: ``dense``, ``hashednet-hash``, ``roast-table-a64-t64x128`` (a ROAST
+    description without a tile has the program's ``BK x BN`` tile)."""
+    if desc.kernel != "roast":
+        return desc.variant
+    tk, tn = desc.tile if desc.tile is not None else (block.bk, block.bn)
+    return f"{desc.variant}-t{tk}x{tn}"
+
+
+def _exact_mix(desc: KernelDescription, block: Block, config: str):
+    """``(counts, variant)`` of the listing of exactly ``desc`` at ``config``: the device's
+    (:data:`LOOP_MIXES`) first, else the offline compile's (:mod:`cachesim.kernels.loop_table`); None."""
+    key = (_listed_variant(desc, block), config)
+    counts = LOOP_MIXES.get(key) or offline_loops().mixes.get(key)
+    return None if counts is None else (counts, key[0])
+
+
+def _loop_loads(variant: str, config: str) -> tuple:
+    """``(load_chain, lsu, spill_bytes)`` of a listed loop (device first, then offline; zeros if neither)."""
+    key = (variant, config)
+    return LOOP_LOADS.get(key) or TMA_LOOP_LOADS.get(key) or offline_loops().loads.get(key, (0, 0, 0))
+
+
 def _scaled_mix(desc: KernelDescription, block: Block, config: str, num_warps: int):
     """``(n, stall, local_loads, regs, shared, recorded_config)`` for ``config`` (module notes).
+
+    The listed loop of exactly this kernel and configuration (device or offline) when there is one;
+    otherwise scaled from a recorded one as follows.
 
     Per-element work scales with the B elements per thread. ROAST ``hash``: the in-loop tile-start hash is
     per ROAST tile, so its extra over the ``table`` loop of the same recorded configuration scales with the
@@ -349,6 +381,10 @@ def _scaled_mix(desc: KernelDescription, block: Block, config: str, num_warps: i
     taken from ``mulshift`` (scattered loads, cheap index) or ``dense``, and the hash arithmetic is priced by
     the microbenchmark term ``index`` of the cost model instead.
     """
+    exact = _exact_mix(desc, block, config)
+    if exact is not None:
+        (n, stall, ldl, _gld, regs, shared), variant = exact
+        return n, stall, ldl, regs, shared, config, (variant, 1.0)
     if (desc.kernel == "hashednet" and desc.index in ("hash", "arith-only")
             and ("hashednet-arith-only", config) not in LOOP_MIXES):
         sub = KernelDescription("hashednet", "mulshift", None) if desc.index == "hash" else \
@@ -393,7 +429,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     w = r * num_warps / t.schedulers_per_sm
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
     iters = max(1, math.ceil(shape.k / block.bk))
-    chain, lsu, spill_bytes = {**LOOP_LOADS, **TMA_LOOP_LOADS}.get((rec_var, rec_cfg), (0, 0, 0))
+    chain, lsu, spill_bytes = _loop_loads(rec_var, rec_cfg)
     if desc.scattered:  # 2-byte gathers cannot be staged by cp.async: synchronous loads
         chain = max(chain, 1)
     if traffic is None:

@@ -32,13 +32,15 @@ register prefetch such as ``LDG.E.CONSTANT`` of the ``pf`` variants) is not expo
 
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import CacheSimError
 
 __all__ = ["CLASSES", "LoadProfile", "LoopMix", "load_profile", "loop_mix", "parse_load_profiles",
-           "parse_sass_listings"]
+           "parse_sass_listings", "read_listings"]
 
 #: Opcode classes, in report order.
 CLASSES = ("alu", "uniform", "mufu", "convert", "global", "shared", "local", "mma", "barrier", "control")
@@ -313,3 +315,12 @@ def parse_sass_listings(text: str) -> dict:
         head = sec.splitlines()[0].strip()
         out[head] = loop_mix(sec, kernel=head)
     return out
+
+
+def read_listings(path) -> str:
+    """The text of a listings file (``##### <variant> <config> ...`` sections), gzipped (``.gz``) or not."""
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt") as f:
+            return f.read()
+    return path.read_text()

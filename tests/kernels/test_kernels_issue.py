@@ -10,6 +10,7 @@ import pytest
 from cachesim import CacheSimError
 from cachesim.kernels import Block, GemmShape, get_target, predict
 from cachesim.kernels.issue import LOOP_LOADS, LOOP_MIXES, describe, estimate_issue
+from cachesim.kernels.loop_table import offline_loops
 from cachesim.kernels.sass import loop_mix, parse_load_profiles, parse_sass_listings
 from cachesim.kernels.waterfall import STEPS, waterfall
 from roast_toolkit.cli.cachesim_cmd import main
@@ -100,7 +101,15 @@ def test_index_paths_order_the_hashednet_kernels():
     kw = dict(dtype="bf16", block="128x128x64", num_warps=4, num_stages=4, memory=262144, analytic=True)
     p = {i: predict("hashednet", "4096x768x3072", "h200", index=i, **kw) for i in
          ("hash", "mulshift", "table", "arith-only")}
-    assert p["hash"].dominant == "issue" and p["table"].dominant in ("L1", "gather")
+    # the hash kernel's own compiled loop (offline listing; the device's was cut): 255 registers and
+    # 80 KiB of shared memory fit two programs of 4 warps per SM; its issue term no longer dominates the
+    # serial index + gather (until the offline listings it borrowed the arith-only loop, whose 128 KiB of
+    # shared memory fit one program: W = 1 and issue dominant)
+    hash_mix = offline_loops().mixes.get(("hashednet-hash", "128x128x64-g8-w4-s4"))
+    if hash_mix is not None:
+        assert p["hash"].issue.instructions_per_iteration == hash_mix[0] and hash_mix[4:] == (255, 81920)
+        assert p["hash"].dominant == "index+gather"
+    assert p["table"].dominant in ("L1", "gather")
     assert p["hash"].terms["issue"] > 10 * p["mulshift"].terms["issue"]
     # arith-only reads B coalesced: far fewer L1 wavefronts than the scattered gather
     assert p["arith-only"].terms["L1"] < p["table"].terms["L1"] / 10
@@ -112,9 +121,10 @@ def test_index_paths_order_the_hashednet_kernels():
     # instruction per S/n cycles of the compiled hash loop instead of one per cycle at the
     # microbenchmark's 16 warps per scheduler
     n, stall = LOOP_MIXES[("hashednet-arith-only", "128x128x64-g8-w4-s4")][:2]
-    assert p["hash"].issue.warps_per_scheduler == 1.0
+    w = p["hash"].issue.warps_per_scheduler
+    assert w == (1.0 if hash_mix is None else 2.0)
     assert t["index"] == 0.0 and p["hash"].terms["index"] == pytest.approx(
-        768 * 3072 * 32 / 2.21968e11 * (stall / n))
+        768 * 3072 * 32 / 2.21968e11 * (stall / n) / w)
     pace = max(t["compute"], t["issue"], t["L1"], t["L2"], t["index"] + t["gather"], t["DRAM"])
     assert d["predicted_time_s"] == pytest.approx(t["latency"] + pace)
 
@@ -221,27 +231,36 @@ def test_bad_tiles(kernel, tile, msg):
 
 def test_roast_hash_is_charged_per_tile_not_per_element():
     """Same tile, twice the BK per program: the table loop doubles, the in-loop hash's extra doubles (two
-    tiles per iteration); with a tile as large as the program's B block the extra stays one tile's."""
+    tiles per iteration); with a tile as large as the program's B block the extra stays one tile's.
+
+    Scaling applies only to a configuration no listing has: 3 stages (never timed, so not compiled
+    offline); at 4 stages the offline listing's own count is used."""
     t = get_target("h200")
     d32 = describe("roast", "hash", 1, tile=(32, 64))
     one = estimate_issue(d32, GemmShape.parse("4096x768x3072"), Block.parse("128x64x32"), t, num_stages=4)
-    two = estimate_issue(d32, GemmShape.parse("4096x768x3072"), Block.parse("128x64x64"), t, num_stages=4)
+    two = estimate_issue(d32, GemmShape.parse("4096x768x3072"), Block.parse("128x64x64"), t, num_stages=3)
+    listed = offline_loops().mixes.get(("roast-hash-a1-t32x64", "128x64x64-g8-w4-s4"))
+    if listed is not None:
+        four = estimate_issue(d32, GemmShape.parse("4096x768x3072"), Block.parse("128x64x64"), t,
+                              num_stages=4)
+        assert (four.instructions_per_iteration, four.mix_config) == (listed[0], "128x64x64-g8-w4-s4")
     n_hash, n_table = (LOOP_MIXES[(f"roast-{i}-a1-t32x64", "128x64x32-g8-w4-s4")][0]
                        for i in ("hash", "table"))
     assert one.instructions_per_iteration == pytest.approx(n_hash)
     assert two.instructions_per_iteration == pytest.approx(2 * n_table + 2 * (n_hash - n_table))
     big = estimate_issue(describe("roast", "hash", 1, tile=(64, 64)), GemmShape.parse("4096x768x3072"),
-                         Block.parse("128x64x64"), t, num_stages=4)
+                         Block.parse("128x64x64"), t, num_stages=3)
     assert big.instructions_per_iteration == pytest.approx(2 * n_table + (n_hash - n_table))
 
 
 def test_hashednet_hash_elsewhere_takes_the_mulshift_loop_and_the_microbenchmark():
+    """A configuration no listing has (3 stages: never timed, so not compiled offline either)."""
     t = get_target("h200")
     e = estimate_issue(describe("hashednet", "hash"), GemmShape.parse("4096x768x3072"),
-                       Block.parse("128x64x32"), t, num_stages=4)
+                       Block.parse("128x64x32"), t, num_stages=3)
     n_mul = LOOP_MIXES[("hashednet-mulshift", "128x128x64-g8-w4-s4")][0]
     assert e.instructions_per_iteration == pytest.approx(n_mul * (64 * 32) / (128 * 64))
-    p = predict("hashednet", "4096x768x3072", "h200", dtype="bf16", block="128x64x32", num_stages=4,
+    p = predict("hashednet", "4096x768x3072", "h200", dtype="bf16", block="128x64x32", num_stages=3,
                 memory=262144, analytic=True, index="hash")
     n, stall = LOOP_MIXES[("hashednet-arith-only", "128x128x64-g8-w4-s4")][:2]
     w = p.issue.warps_per_scheduler  # 2 programs of 4 warps per SM: 2 per scheduler

@@ -183,8 +183,9 @@ def _fast_times(directory) -> dict:
     variant at a configuration whose loop was recorded, and each variant at its autotuned configuration
     (``config = "autotuned"``: the record's ``best`` case)."""
     from ...kernels.issue import LOOP_MIXES
+    from ...kernels.loop_table import offline_loops
 
-    recorded = {(v if v != "hashednet-arith-only" else v, c) for v, c in LOOP_MIXES}
+    recorded = set(LOOP_MIXES) | set(offline_loops().mixes)
     recorded |= {("hashednet-hash", c) for v, c in LOOP_MIXES if v == "hashednet-arith-only"}
     out: dict = {}
     for rec in _fast_records(directory):

@@ -1,0 +1,92 @@
+"""Exact k-loop counts of the fast GEMM kernels compiled offline for sm_90 (read from the stored record).
+
+``drivers/gpu_sass_offline.py`` compiles every ``(variant, config)`` of the fast kernels timed on the H200
+(``cachesim.measure.triton_fast``) with the device's Triton version and the launch's own specialisation, for
+``cuda:90`` on a CPU host, and counts each k-loop with :func:`cachesim.kernels.sass.loop_mix` and
+:func:`cachesim.kernels.sass.load_profile`. It writes the record
+``measurements/gpu/sass_offline/gpu_sass_offline.json`` (kind ``gpu-sass-offline``). For the pairs whose
+SASS the device itself recorded, the offline counts equal the device's (a test checks it), so the offline
+table extends :data:`cachesim.kernels.issue.LOOP_MIXES` / ``LOOP_LOADS`` to every timed configuration
+instead of scaling the few recorded ones.
+
+The record is read by path (this module must not import ``cachesim.measure``); where it is absent (an
+installed package without the repository's ``measurements/``) the table is empty and the cost model
+scales the recorded loops as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import CacheSimError
+
+__all__ = ["RECORD", "LoopTable", "offline_loops"]
+
+#: The offline SASS record, relative to the repository this package lives in.
+RECORD = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
+          / "gpu_sass_offline.json")
+KIND = "gpu-sass-offline"
+_MIX_KEYS = ("instructions", "stall_cycles", "local_loads", "global_loads", "registers", "shared_bytes")
+_LOAD_KEYS = ("chain", "lsu", "spill")
+
+
+@dataclass(frozen=True)
+class LoopTable:
+    """Loop counts per ``(variant, config)``, in the tuples of ``LOOP_MIXES`` and ``LOOP_LOADS``.
+
+    Attributes
+    ----------
+    mixes : dict
+        ``(variant, config): (instructions, stall_cycles, local_loads, global_loads, registers,
+        shared_bytes)`` per warp and k-iteration.
+    loads : dict
+        ``(variant, config): (load_chain, lsu_instructions, spill_bytes)``.
+    failed : dict
+        ``(variant, config): reason`` for pairs without counts (compile error, or no closed loop).
+    source : str
+        The file read ("" when none was found).
+    """
+
+    mixes: dict = field(default_factory=dict)
+    loads: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        return {"source": self.source,
+                "mixes": {f"{v} {c}": list(t) for (v, c), t in sorted(self.mixes.items())},
+                "loads": {f"{v} {c}": list(t) for (v, c), t in sorted(self.loads.items())},
+                "failed": {f"{v} {c}": r for (v, c), r in sorted(self.failed.items())}}
+
+
+def offline_loops() -> LoopTable:
+    """The :class:`LoopTable` of :data:`RECORD` (read once; empty when the file is absent)."""
+    return _read(str(RECORD))
+
+
+@functools.cache
+def _read(path: str) -> LoopTable:
+    p = Path(path)
+    if not p.is_file():
+        return LoopTable()
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise CacheSimError(f"offline SASS record {p}: not readable JSON ({exc})") from exc
+    if data.get("kind") != KIND:
+        raise CacheSimError(f"offline SASS record {p}: kind={data.get('kind')!r}, expected {KIND!r}")
+    mixes, loads, failed = {}, {}, {}
+    for c in data.get("cases", []):
+        if c.get("type") != "sass":
+            continue
+        key = (c["variant"], c["config"])
+        if c.get("error") or not c.get("loop_mix"):
+            failed[key] = c.get("error") or "no closed k-loop in the listing"
+            continue
+        mixes[key] = tuple(int(c["loop_mix"][k]) for k in _MIX_KEYS)
+        if c.get("load_profile"):
+            loads[key] = tuple(int(c["load_profile"][k]) for k in _LOAD_KEYS)
+    return LoopTable(mixes, loads, failed, str(p))
