@@ -47,7 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cachesim.kernels.sass import load_profile, loop_mix  # noqa: E402
+from cachesim.kernels.sass import load_profile, loop_mix, read_listings, remainder_path  # noqa: E402
 from cachesim.measure import triton_fast as tf  # noqa: E402
 from cachesim.measure.records import load_records, write_record  # noqa: E402
 
@@ -207,9 +207,12 @@ class OfflineCompiler:
 
 
 def counts(sass: str, header: str) -> dict:
-    """The k-loop's counts as ``cachesim.kernels.issue`` holds them (``None`` where the loop is missing)."""
-    mix = loop_mix(sass, kernel=header)
-    prof = load_profile(sass)
+    """The k-loop's counts as ``cachesim.kernels.issue`` holds them (``None`` where the loop is missing),
+    with only the side of each guarded 64-bit remainder that the variant's hash runs
+    (:func:`cachesim.kernels.sass.remainder_path`)."""
+    path = remainder_path(header.split()[0]) if header else "both"
+    mix = loop_mix(sass, kernel=header, remainder=path)
+    prof = load_profile(sass, remainder=path)
     out = {"loop_closed": mix is not None, "loop_mix": None, "by_class": None, "calls": None,
            "load_profile": None}
     if mix is not None:
@@ -303,6 +306,32 @@ def run(records: Path, out: Path, limit: int | None = None, check_shapes: int = 
                                                                          for c in cases[1:])}
 
 
+def recount(out: Path) -> dict:
+    """Recount every case of the stored record from the stored listings (no compile): after a change of
+    the counting rules of :mod:`cachesim.kernels.sass`. Rewrites the record atomically."""
+    from cachesim.measure.records import load_records
+
+    listing = out / "sass_offline.txt.gz"
+    texts = read_listings(listing if listing.exists() else out / "sass_offline.txt")
+    secs = {sec.splitlines()[0].strip(): sec for sec in re.split(r"^##### ", texts, flags=re.M)[1:]}
+    by_pair = {tuple(h.split()[:2]): (h, sec) for h, sec in secs.items()}
+    rec = load_records(out, "gpu-sass-offline")[0]
+    cases, changed = [], 0
+    for c in rec.cases:
+        pair = (c.get("variant"), c.get("config"))
+        if c.get("type") == "sass" and pair in by_pair:
+            new = {**c, **counts(by_pair[pair][1], by_pair[pair][0])}
+            changed += new != c
+            c = new
+        cases.append(c)
+    prov = getattr(rec, "provenance", None) or {}
+    compiled = prov.get("compiled") or f"{prov.get('command', '?')} on {prov.get('date', '?')}"
+    notes = (rec.notes.split(" [recounted")[0] + f" [recounted from the listings by --recount; compiled by "
+             f"{compiled}]")
+    write_record(out / "gpu_sass_offline.json", "gpu-sass-offline", cases, notes=notes)
+    return {"cases": len(cases), "changed": changed}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", default="measurements/gpu", help="folder of the fast-kernel records")
@@ -310,7 +339,12 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="compile only the first N pairs")
     ap.add_argument("--check-shapes", type=int, default=0,
                     help="compile N pairs also at a second timed shape and compare the listings")
+    ap.add_argument("--recount", action="store_true",
+                    help="recount the stored record from the stored listings (no compile)")
     args = ap.parse_args(argv)
+    if args.recount:
+        print(recount(Path(args.out)))
+        return 0
     print(run(Path(args.records), Path(args.out), args.limit, args.check_shapes))
     return 0
 

@@ -39,8 +39,8 @@ from pathlib import Path
 
 from ..errors import CacheSimError
 
-__all__ = ["CLASSES", "LoadProfile", "LoopMix", "load_profile", "loop_mix", "parse_load_profiles",
-           "parse_sass_listings", "read_listings"]
+__all__ = ["CLASSES", "REMAINDER_PATHS", "LoadProfile", "LoopMix", "load_profile", "loop_mix",
+           "parse_load_profiles", "parse_sass_listings", "read_listings", "remainder_path"]
 
 #: Opcode classes, in report order.
 CLASSES = ("alu", "uniform", "mufu", "convert", "global", "shared", "local", "mma", "barrier", "control")
@@ -204,13 +204,14 @@ def _spill_bytes(instrs) -> int:
     return sum(slots.values())
 
 
-def load_profile(text: str) -> LoadProfile | None:
-    """The :class:`LoadProfile` of one listing's k-loop (``None`` without a loop, as :func:`loop_mix`)."""
+def load_profile(text: str, remainder: str = "both") -> LoadProfile | None:
+    """The :class:`LoadProfile` of one listing's k-loop (``None`` without a loop, as :func:`loop_mix`;
+    ``remainder`` as there)."""
     instrs, labels = _instructions(text)
     span = _loop_span(instrs, labels)
     if span is None:
         return None
-    body = _expand(instrs, instrs[span[0]:span[1] + 1])[0]
+    body = _expand(instrs, _executed(instrs, labels, span, remainder))[0]
     lsu = sum(_klass(op) in ("global", "shared", "local") and not op.startswith("LDGDEPBAR")
               for op, _, _ in body)
     return LoadProfile(_chain_depth(body), lsu, _spill_bytes(instrs))
@@ -278,7 +279,55 @@ def _subroutine(instrs, target_pc: int) -> list:
     raise CacheSimError(f"subroutine at 0x{target_pc:x} has no RET in the listing")
 
 
-def loop_mix(text: str, kernel: str = "") -> LoopMix | None:
+#: Which side of a guarded 64-bit remainder runs: the compiler tests the operands' high words and branches
+#: to the ``CALL`` of the 64-bit subroutine, else runs an inline 32-bit remainder. ROAST's in-loop hash keeps
+#: its operands below 2**32 (the inline side runs); the authors' HashedNet hash (also in ``arith-only``)
+#: multiplies into 64 bits (the subroutine runs). Other kernels have no such diamond.
+REMAINDER_PATHS = {"roast-hash-": "narrow", "hashednet-hash": "wide", "hashednet-arith-only": "wide"}
+
+
+def remainder_path(variant: str) -> str:
+    """``"narrow"``, ``"wide"`` or ``"both"`` (count both sides) for a variant name (:data:`REMAINDER_PATHS`).
+
+    >>> remainder_path("roast-hash-a64-t64x128"), remainder_path("hashednet-hash"), remainder_path("dense")
+    ('narrow', 'wide', 'both')
+    """
+    for prefix, path in REMAINDER_PATHS.items():
+        if variant.startswith(prefix):
+            return path
+    return "both"
+
+
+def _executed(instrs, labels, span, remainder: str) -> list:
+    """The loop body ``instrs[first:last+1]`` without the side of each guarded remainder that does not run.
+
+    A diamond is ``@P BRA La`` (forward), the fall-through (inline) side ending in an unconditional
+    ``BRA Lb``, and ``[La, Lb)`` holding a ``CALL``; ``narrow`` drops ``[La, Lb)``, ``wide`` drops the inline
+    side, ``both`` keeps everything (each side counted, as if a warp ran both).
+    """
+    first, last = span
+    if remainder == "both":
+        return list(instrs[first:last + 1])
+    if remainder not in ("narrow", "wide"):
+        raise CacheSimError(f"remainder={remainder!r} must be one of narrow, wide, both")
+    drop = set()
+    for i in range(first, last + 1):
+        op, body, _ = instrs[i]
+        if op != "BRA" or not body.startswith("@"):
+            continue
+        t = re.search(r"\b(L\w+)\b", body)
+        a = labels.get(t.group(1)) if t else None
+        if a is None or not (i < a <= last) or instrs[a - 1][0] != "BRA" or instrs[a - 1][1].startswith("@"):
+            continue
+        t2 = re.search(r"\b(L\w+)\b", instrs[a - 1][1])
+        b = labels.get(t2.group(1)) if t2 else None
+        if b is None or not (a < b <= last + 1) or not any(o.startswith("CALL") for o, _, _ in instrs[a:b]):
+            continue
+        drop.update(range(a, b) if remainder == "narrow" else range(i + 1, a))
+    return [ins for j, ins in enumerate(instrs[first:last + 1], first) if j not in drop]
+
+
+def loop_mix(text: str, kernel: str = "", remainder: str = "both") -> LoopMix | None:
     """The :class:`LoopMix` of one listing (Triton's ``kernel.asm["sass"]`` form), ``None`` without a loop.
 
     A listing cut before its loop's backward branch (as the recorded HashedNet ``hash`` kernel is) has no
@@ -288,7 +337,7 @@ def loop_mix(text: str, kernel: str = "") -> LoopMix | None:
     span = _loop_span(instrs, labels)
     if span is None:
         return None
-    expanded, calls = _expand(instrs, list(instrs[span[0]:span[1] + 1]))
+    expanded, calls = _expand(instrs, _executed(instrs, labels, span, remainder))
     by_class = dict.fromkeys(CLASSES, 0)
     for op, _, _ in expanded:
         by_class[_klass(op)] += 1
@@ -305,15 +354,17 @@ def loop_mix(text: str, kernel: str = "") -> LoopMix | None:
 def parse_load_profiles(text: str) -> dict:
     """``{header: LoadProfile or None}`` for a file of listings (as :func:`parse_sass_listings`)."""
     secs = re.split(r"^##### ", text, flags=re.M)[1:]
-    return {sec.splitlines()[0].strip(): load_profile(sec) for sec in secs}
+    return {sec.splitlines()[0].strip(): load_profile(sec, remainder_path(sec.split(None, 1)[0]))
+            for sec in secs}
 
 
 def parse_sass_listings(text: str) -> dict:
-    """``{header: LoopMix or None}`` for a file of ``##### <variant> <config> regs=.. shared=..`` sections."""
+    """``{header: LoopMix or None}`` for a file of ``##### <variant> <config> regs=.. shared=..`` sections
+    (each counted with the remainder side its variant runs, :func:`remainder_path`)."""
     out = {}
     for sec in re.split(r"^##### ", text, flags=re.M)[1:]:
         head = sec.splitlines()[0].strip()
-        out[head] = loop_mix(sec, kernel=head)
+        out[head] = loop_mix(sec, kernel=head, remainder=remainder_path(head.split(None, 1)[0]))
     return out
 
 

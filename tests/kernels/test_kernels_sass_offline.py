@@ -10,7 +10,7 @@ import pytest
 from cachesim import CacheSimError
 from cachesim.kernels import Block, GemmShape, get_target, loop_table
 from cachesim.kernels.issue import LOOP_LOADS, LOOP_MIXES, describe, estimate_issue
-from cachesim.kernels.sass import load_profile, loop_mix, read_listings
+from cachesim.kernels.sass import load_profile, loop_mix, read_listings, remainder_path
 
 GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
 DEVICE = GPU / "call7_time" / "sass_fast.txt"
@@ -89,7 +89,8 @@ def test_offline_record_counts_are_recounted_from_its_listings():
     assert set(offline) == set(cases) and len(cases) >= 150
     for key in sorted(cases)[::7] + [("hashednet-hash", "128x128x64-g8-w4-s4")]:
         head, body = offline[key]
-        mix, prof = loop_mix(body, kernel=head), load_profile(body)
+        path = remainder_path(key[0])
+        mix, prof = loop_mix(body, kernel=head, remainder=path), load_profile(body, remainder=path)
         c = cases[key]
         assert c["specialisations"] == 1 and not c.get("error"), key
         assert (mix.instructions, mix.stall_cycles, mix.local_loads, mix.by_class["global"], mix.registers,
@@ -101,8 +102,10 @@ def test_offline_record_counts_are_recounted_from_its_listings():
 def test_hashednet_hash_has_a_complete_loop_offline():
     mix = loop_table.offline_loops().mixes[("hashednet-hash", "128x128x64-g8-w4-s4")]
     arith = LOOP_MIXES[("hashednet-arith-only", "128x128x64-g8-w4-s4")]
-    # the same per-element hash (64 remainder calls) plus the scattered loads the arith-only kernel lacks
-    assert mix[0] > arith[0] and mix[3] > arith[3]
+    # the same per-element hash (64 remainder calls, the subroutine side) with the scattered loads the
+    # arith-only kernel lacks and fewer spill reloads: within 2 % of its instructions, as Nsight Compute saw
+    # (256.7 M vs 258.8 M executed warp instructions at 4096x768x3072, call8_focus)
+    assert abs(mix[0] / arith[0] - 1) < 0.02 and mix[3] > arith[3] and mix[2] < arith[2]
 
 
 @needs_files
@@ -165,11 +168,10 @@ def test_failed_and_open_cases_are_kept_apart(monkeypatch, tmp_path):
 def test_loop_counts_against_nsight_compute():
     """Warp instructions of the launch from the loop count (``n x programs x warps x K / BK``) against
     ``smsp__inst_executed`` (call8_focus, 512x10240x10240: 160 k-iterations, the prologue and epilogue a few
-    percent): 95-100 %, except where the 64-bit remainder subroutine is called behind a branch to an inline
-    32-bit path. The count takes both the inline path and the expanded subroutine, of which a warp runs
-    one: the ROAST in-loop hash (operands below 2**32: the subroutine never runs) is counted over twice,
-    the HashedNet hash (operands above 2**32: the inline paths never run) about 17 % over. (``arith-only``
-    calls the subroutine unconditionally: exact.)"""
+    percent): 95-100 % for every kernel, the hashed ones included, once each guarded 64-bit remainder is
+    counted on the side the hash runs (the ROAST in-loop hash: the inline 32-bit path; the HashedNet hash:
+    the subroutine). Counting both sides, as a plain listing walk does, over-counts the ROAST hash loop
+    2.2x and the HashedNet hash loop 17 %."""
     data = json.loads((GPU / "call8_focus" / "gpu_fast_focus.json").read_text())
     table = loop_table.offline_loops()
     ratios = {}
@@ -183,9 +185,24 @@ def test_loop_counts_against_nsight_compute():
         ratios[key] = launch / c["metrics"]["smsp__inst_executed.sum"]
     assert len(ratios) == 18
     for key, ratio in ratios.items():
-        if key[0].startswith("roast-hash-"):
-            assert ratio > 2.0, key
-        elif key[0] == "hashednet-hash":
-            assert 1.1 < ratio < 1.25, key
-        else:
-            assert 0.95 <= ratio <= 1.0, (key, ratio)
+        assert 0.95 <= ratio <= 1.0, (key, ratio)
+
+
+def test_guarded_remainder_counts_one_side():
+    """A guarded 64-bit remainder: ``narrow`` keeps the inline side, ``wide`` the subroutine call,
+    ``both`` (a listing walk) counts each."""
+    text = "\n".join([
+        "LBB9:", "--:-:-:-:1\tISETP.NE.U32.AND P0, PT, R3, RZ, PT;", "--:-:-:-:2\t@P0 BRA LBB0;",
+        "--:-:-:-:3\tIMAD R4, R4, R5, RZ;", "--:-:-:-:3\tIADD3 R4, R4, 1, RZ;", "--:-:-:-:1\tBRA LBB1;",
+        "LBB0:", "--:-:-:-:5\tCALL.REL.NOINC 0x90;", "LBB1:",
+        "--:-:-:-:4\tHMMA.16816.F32.BF16 R8, R4, R6, R8;", "--:-:-:-:1\t@P1 BRA LBB9;",
+        "--:-:-:-:1\tEXIT;", "--:-:-:-:7\tIMAD.WIDE R4, R4, R5, RZ;", "--:-:-:-:1\tRET.REL.NODEC R2 0x0;"])
+    narrow = loop_mix(text, remainder="narrow")
+    wide = loop_mix(text, remainder="wide")
+    both = loop_mix(text)
+    assert (narrow.instructions, narrow.calls) == (7, 0)      # ISETP, BRA, IMAD, IADD3, BRA, HMMA, BRA
+    assert (wide.instructions, wide.calls) == (7, 1)         # ISETP, BRA, CALL + 2 subroutine, HMMA, BRA
+    assert both.instructions == 10 and both.calls == 1
+    assert narrow.stall_cycles == 1 + 2 + 3 + 3 + 1 + 4 + 1
+    with pytest.raises(CacheSimError, match="remainder='odd'"):
+        loop_mix(text, remainder="odd")
