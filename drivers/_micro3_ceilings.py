@@ -82,3 +82,69 @@ def dense_ceiling_group(ctx, rows, size=8192, configs=None) -> None:
             rows.append({"type": "error", "name": "dense-ceiling", "config": cfg.label(),
                          "error": f"{type(exc).__name__}: {exc}"[:500]})
         ctx["save"]()
+
+
+def _tma_stream_kernel():
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def tma_stream(desc, out_ptr, K, HMASK, NCB, BK: tl.constexpr, BN: tl.constexpr):
+        pid = tl.program_id(0)
+        col = (pid % NCB) * BN
+        acc = tl.zeros((BK, BN), dtype=tl.float32)
+        for k in range(0, K):
+            row = ((pid // NCB + k) * BK) & HMASK
+            acc += desc.load([row, col]).to(tl.float32)
+        tl.store(out_ptr + pid, tl.sum(acc))
+
+    return tma_stream
+
+
+def tma_l2_group(ctx, rows, memory_bytes=(24 << 20,), per_sm_list=(1, 2, 4), stages_list=(3, 4),
+                 tile=(64, 128), k_steps=256, col_blocks=8) -> None:
+    """``tma-l2`` rows: bytes/s that TMA box copies (no tensor-core work: each box is added into an fp32
+    register tile) draw from an L2-resident array, by programs per SM and pipeline stages; the L2 ceiling
+    of the TMA load path (the pointer path's is the ``l2`` group). Checked against numpy."""
+    import numpy as np
+    import triton
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
+    kern = _tma_stream_kernel()
+    bk, bn = tile
+    cols = col_blocks * bn
+    for nbytes in memory_bytes:
+        n_rows = nbytes // 2 // cols
+        n_rows = 1 << (n_rows.bit_length() - 1)
+        g = torch.Generator(device=dev).manual_seed(11)
+        m = torch.randn(n_rows * cols, device=dev, generator=g).to(ctx["tile_dtype"])
+        desc = TensorDescriptor.from_tensor(m.view(n_rows, cols), [bk, bn])
+        for per_sm in per_sm_list:
+            for stages in stages_list:
+                programs = sms * per_sm
+                out = torch.empty(programs, dtype=torch.float32, device=dev)
+
+                def fn(out=out, programs=programs, stages=stages, desc=desc, hmask=n_rows - 1):
+                    kern[(programs,)](desc, out, k_steps, hmask, col_blocks, BK=bk, BN=bn, num_warps=4,
+                                      num_stages=stages)
+                fn()
+                ok = True
+                if per_sm == per_sm_list[0] and stages == stages_list[0]:
+                    mat = m.float().cpu().numpy().reshape(n_rows, cols)
+                    want = []
+                    for p in range(min(programs, 8)):
+                        c0, tot = (p % col_blocks) * bn, 0.0
+                        for k in range(k_steps):
+                            r0 = ((p // col_blocks + k) * bk) & (n_rows - 1)
+                            tot += float(mat[r0:r0 + bk, c0:c0 + bn].sum())
+                        want.append(tot)
+                    ok = bool(np.allclose(out.cpu().numpy()[:len(want)], want, rtol=1e-3, atol=1e-1))
+                ms = triton.testing.do_bench(fn, warmup=5, rep=40) if dev == "cuda" else float("nan")
+                moved = programs * k_steps * bk * bn * 2
+                rows.append({"type": "tma-l2", "name": "tma-stream", "memory_bytes": n_rows * cols * 2,
+                             "tile": list(tile), "programs_per_sm": per_sm, "num_warps": 4,
+                             "num_stages": stages, "programs": programs, "k_steps": k_steps,
+                             "bytes": moved, "seconds": ms * 1e-3, "bytes_per_second": moved / (ms * 1e-3),
+                             "equal_numpy": ok})
+                ctx["save"]()

@@ -43,6 +43,8 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   waves of programs (the launch cost inside the fast records' timer), and the fused dense kernel of
   ``triton_fast`` at every configuration of ``CONFIGS`` on an 8192^3 bf16 product (a shape no timing record
   holds): the sustained tensor-core rate of each compiled configuration.
+* ``tma_l2`` (:mod:`_micro3_ceilings`): TMA box copies from an L2-resident array added into an fp32 register
+  tile (no tensor-core work): the L2 ceiling of the TMA load path.
 
 Wall time on an H200 (estimate, not yet measured): about 30 kernel compilations (0.1-1.5 s each on the CPU
 box for sm_90), 113 timed cases of 30-100 ms, CUDA start-up: 40-70 s in all. ``--budget-s`` stops
@@ -534,7 +536,8 @@ def plan(smoke: bool) -> dict:
                     overlap=dict(x_list=[0, 4], occupancy=[(4, 1)], K=2),
                     tma_tile=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
                                   elements_per_sm=2 * 64 * 128, stages=3),
-                    launch=dict(programs=(1, 2)), dense_ceiling=dict(size=128, configs=_smoke_configs()))
+                    launch=dict(programs=(1, 2)), dense_ceiling=dict(size=128, configs=_smoke_configs()),
+                    tma_l2=dict(memory_bytes=(1 << 18,), per_sm_list=(1,), stages_list=(2,), k_steps=4))
     return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
                         bytes_per_launch=1 << 30),
@@ -543,7 +546,8 @@ def plan(smoke: bool) -> dict:
                 overlap=dict(x_list=[0, 4, 16, 64], occupancy=[(4, 1), (4, 2), (8, 1), (8, 2)], K=256),
                 tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
                               elements_per_sm=1 << 23, stages=3),
-                launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None))
+                launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None),
+                tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)))
 
 
 def _smoke_configs():
@@ -569,9 +573,11 @@ CHECKS = {
     "tma_tile": _tma_checks,
     "launch": lambda ctx: [],          # each launch row checks its own output
     "dense_ceiling": lambda ctx: [],   # each configuration is checked against torch.matmul
+    "tma_l2": lambda ctx: [],          # the first case of each size is checked against numpy
 }
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
-          "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group}
+          "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
+          "tma_l2": ceilings.tma_l2_group}
 
 
 def run_groups(ctx, names, cases, budget_s, save) -> None:

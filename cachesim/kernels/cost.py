@@ -190,26 +190,39 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     microbenchmark mixed by the level each sector is served from, at the kernel's resident warps per SM
     (:func:`cachesim.kernels.micro_rates.gather_seconds_per_element`; where a target lacks that record, the
     full-occupancy rate for the shared-array size). ROAST: ``lsu = elements / rate`` of the tile-load
-    microbenchmark with the same alignment class (1: scalar loads stored to shared memory; 8 or 64:
-    16-byte copies) at the same warps per SM and size.
+    microbenchmark with the same alignment class (1: scalar loads stored to shared memory; 8: 16-byte
+    copies straddling lines; 64 and wider: line-aligned copies) and nearest tile width at the same warps per
+    SM and size; TMA kernels: the TMA box-path microbenchmark.
+
+    Clock: the microbenchmarks ran at the unthrottled 1980 MHz their records show before each run
+    (``micro_clock_ghz``), the kernels they price at the loaded clock the model assumes
+    (:func:`cachesim.kernels.issue.sm_clock_ghz`). Rates bound inside the SM (the tile paths, the hash
+    evaluations, gathers served by L1 and L2) scale with the SM clock, so they are converted by
+    ``sm_clock / micro_clock``; gathers served by DRAM are not.
     """
+    from .issue import sm_clock_ghz
+
     cal = t.calibration
     elements = issue.elements
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
+    clock = sm_clock_ghz(t) / cal.get("micro_clock_ghz", sm_clock_ghz(t))
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
-        return 0.0, 0.0, (elements / tile_rate(table, warps, issue.memory_bytes) if table else 0.0)
+        return 0.0, 0.0, (elements / (clock * tile_rate(table, warps, issue.memory_bytes)) if table else 0.0)
     if desc.kernel == "roast" and ("tile_align_per_s" in cal or "tile_load_per_s" in cal):
-        return 0.0, 0.0, elements / tile_rate(_tile_table(cal, desc, issue), warps, issue.memory_bytes)
+        rate = clock * tile_rate(_tile_table(cal, desc, issue), warps, issue.memory_bytes)
+        return 0.0, 0.0, elements / rate
     if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
         return 0.0, 0.0, 0.0
     rate = {"hash": cal["hash_modp_per_s"], "arith-only": cal["hash_modp_per_s"],
             "mulshift": cal["hash_mulshift_per_s"]}.get(desc.index)
-    index = elements / rate * _issue_exposure(desc, issue) if rate else 0.0
+    index = elements / (clock * rate) * _issue_exposure(desc, issue) if rate else 0.0
     gather = 0.0
     if desc.scattered and "gather_mwp_per_s" in cal:
-        gather = elements * gather_seconds_per_element(cal["gather_mwp_per_s"],
-                                                       operand_levels(traffic.operand("B")), warps)
+        h1, h2, hd = operand_levels(traffic.operand("B"))
+        rates = cal["gather_mwp_per_s"]
+        on_chip = gather_seconds_per_element(rates, (h1, h2, 0.0), warps) / clock
+        gather = elements * (on_chip + gather_seconds_per_element(rates, (0.0, 0.0, hd), warps))
     elif desc.scattered:
         gather = elements / gather_rate(cal, issue.memory_bytes)
     return index, gather, 0.0

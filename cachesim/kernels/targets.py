@@ -185,6 +185,10 @@ CALIBRATIONS = {
              # of the dense Triton loop of every configuration on an 8192^3 product (a shape no timing
              # record holds)
              "l2_read_gbs": 8820.0, "dram_stream_gbs": 4558.0,
+             # the SM clock the microbenchmark records show at their start (smi_before.txt of call12,
+             # call14, call21: 1980 MHz, no throttle reason); SM-bound rates are converted to the loaded
+             # clock (sm_clock_ghz) by the cost model
+             "micro_clock_ghz": 1.98,
              "launch_s": 3.649e-6, "launch_per_wave_s": (4.860e-6 - 3.649e-6) / 15,
              "overlap_fraction": 0.528,
              "dense_tflops_by_config": {

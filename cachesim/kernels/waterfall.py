@@ -70,18 +70,19 @@ class Waterfall:
                 "ablations": [dict(a) for a in self.ablations]}
 
 
-def _time(terms: dict) -> float:
-    """The overlap rule of :func:`cachesim.kernels.cost.predict_gpu_issue`."""
-    return terms["latency"] + issue_pace(terms)
+def _time(terms: dict, overlap_fraction: float = 1.0) -> float:
+    """The overlap rule of :func:`cachesim.kernels.cost.predict_gpu_issue` (tensor-core work and issue
+    overlapping by the target's measured ``overlap_fraction``)."""
+    return terms["latency"] + issue_pace(terms, overlap_fraction)
 
 
-def _steps(dense: dict, hashed: dict) -> tuple:
+def _steps(dense: dict, hashed: dict, overlap_fraction: float = 1.0) -> tuple:
     cur = dict(dense)
     out, prev = [], None
     for label, names in STEPS:
         for n in names:
             cur[n] = hashed[n]
-        t = _time(cur)
+        t = _time(cur, overlap_fraction)
         out.append(WaterfallStep(label, t, 0.0 if prev is None else t - prev))
         prev = t
     return tuple(out)
@@ -139,7 +140,10 @@ def waterfall(kernel, shape, *, index=None, align=None, memory, block="128x128x6
         return predict(k, shape, target, memory=None if k == "dense" else memory, index=i, align=a, **common)
 
     dense, hashed = run("dense", None, None), run(kernel, desc.index, desc.align)
-    steps = _steps(dense.terms, hashed.terms)
+    from .targets import get_target
+
+    phi = (get_target(target).calibration or {}).get("overlap_fraction", 1.0)
+    steps = _steps(dense.terms, hashed.terms, phi)
     ablations = []
     for label, num, den in _ablation_pairs(kernel, desc.index, desc.align):
         pn = hashed if num == (kernel, desc.index, desc.align) else run(*num)
