@@ -15,6 +15,10 @@ from cachesim.kernels.sass import loop_mix, parse_load_profiles, parse_sass_list
 from cachesim.kernels.waterfall import STEPS, waterfall
 from roast_toolkit.cli.cachesim_cmd import main
 
+_CAL = get_target("h200").calibration
+#: the microbenchmarks ran at 1980 MHz; the model converts SM-bound rates to its loaded clock
+CLOCK = _CAL["sm_clock_ghz"] / _CAL["micro_clock_ghz"]
+
 SASS = Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "call7_time" / "sass_fast.txt"
 
 # A hand-written listing: a prologue, a 4-instruction loop with one CALL to a 3-instruction subroutine.
@@ -124,7 +128,7 @@ def test_index_paths_order_the_hashednet_kernels():
     w = p["hash"].issue.warps_per_scheduler
     assert w == (1.0 if hash_mix is None else 2.0)
     assert t["index"] == 0.0 and p["hash"].terms["index"] == pytest.approx(
-        768 * 3072 * 32 / 2.21968e11 * (stall / n) / w)
+        768 * 3072 * 32 / (2.21968e11 * CLOCK) * (stall / n) / w)
     pace = max(t["compute"], t["issue"], t["L1"], t["L2"], t["index"] + t["gather"], t["DRAM"])
     assert d["predicted_time_s"] == pytest.approx(t["latency"] + pace)
 
@@ -265,4 +269,4 @@ def test_hashednet_hash_elsewhere_takes_the_mulshift_loop_and_the_microbenchmark
     n, stall = LOOP_MIXES[("hashednet-arith-only", "128x128x64-g8-w4-s4")][:2]
     w = p.issue.warps_per_scheduler  # 2 programs of 4 warps per SM: 2 per scheduler
     assert w == 2.0
-    assert p.terms["index"] == pytest.approx(768 * 3072 * 32 / 2.21968e11 * max(1.0, stall / n / w))
+    assert p.terms["index"] == pytest.approx(768 * 3072 * 32 / (2.21968e11 * CLOCK) * max(1.0, stall / n / w))

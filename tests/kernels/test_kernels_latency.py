@@ -142,15 +142,18 @@ def test_memory_warp_parallelism_bound_predicts_the_private_loads():
 def test_lsu_term_is_the_tile_load_rate_at_the_kernels_occupancy():
     """ROAST align 1 at 128x64x32, 4 warps: 4 programs per SM (125 registers) = 16 warps per SM; a
     65536-element shared array = 131072 bytes, a measured point of call21_micro3's tile path (align 1,
-    tile width 64): lsu = B elements / 1.437e12; align 64 at the same point: 3.165e12."""
+    tile width 64): lsu = B elements / 1.437e12; align 64 at the same point: 3.165e12 (both measured at
+    1980 MHz and converted to the model's loaded clock)."""
     p = predict("roast", "4096x768x3072", "h200", index="table", align=1, dtype="bf16", block="128x64x32",
                 num_warps=4, num_stages=4, memory=65536, analytic=True)
     assert p.issue.programs_per_sm == 4
     elements = 768 * 3072 * (4096 // 128)
-    assert p.terms["lsu"] == pytest.approx(elements / 1.437e12, rel=1e-3)
+    cal = get_target("h200").calibration
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    assert p.terms["lsu"] == pytest.approx(elements / (1.437e12 * clock), rel=1e-3)
     a64 = predict("roast", "4096x768x3072", "h200", index="table", align=64, dtype="bf16", block="128x64x32",
                   num_warps=4, num_stages=4, memory=65536, analytic=True)
-    assert a64.terms["lsu"] == pytest.approx(elements / 3.165e12, rel=1e-3)  # 16-byte copies, line-aligned
+    assert a64.terms["lsu"] == pytest.approx(elements / (3.165e12 * clock), rel=1e-3)  # line-aligned copies
 
 
 def test_lsu_count_of_the_sass_matches_nsight_compute():

@@ -1,0 +1,72 @@
+"""The h200 calibration's micro3 constants are recounted from the record they cite (call21_micro3)."""
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from cachesim.kernels import get_target
+
+GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
+MICRO3 = GPU / "call21_micro3" / "gpu_micro3.json"
+MICRO3B = GPU / "call22_micro3b" / "gpu_micro3.json"
+
+pytestmark = pytest.mark.skipif(not MICRO3.exists(), reason="GPU record not present")
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return json.loads(MICRO3.read_text())["cases"]
+
+
+def test_every_micro3_kernel_was_checked(cases):
+    checked = [c for c in cases if "equal_numpy" in c or "sum_ok" in c]
+    assert len(checked) > 40
+    assert all(c.get("equal_numpy", True) and c.get("sum_ok", True) for c in checked)
+    assert not [c for c in cases if c["type"] in ("error", "skipped")]
+
+
+def test_ceilings_are_the_records(cases):
+    cal = get_target("h200").calibration
+    stream = [c for c in cases if c["type"] == "l2-stream"]
+    l2 = max(c["bytes_per_second"] for c in stream if c["memory_bytes"] < 1 << 30)
+    dram = max(c["bytes_per_second"] for c in stream if c["memory_bytes"] > 1 << 30)
+    assert cal["l2_read_gbs"] * 1e9 == pytest.approx(l2, rel=1e-3)
+    assert cal["dram_stream_gbs"] * 1e9 == pytest.approx(dram, rel=1e-3)
+    launch = {c["programs"]: c["seconds"] for c in cases if c["type"] == "launch"}
+    assert cal["launch_s"] == pytest.approx(launch[132], rel=1e-3)
+    assert cal["launch_per_wave_s"] == pytest.approx((launch[2112] - launch[132]) / 15, rel=1e-3)
+    dense = {c["config"]: c["tflops"] for c in cases if c["type"] == "dense-ceiling"}
+    assert set(dense) == set(cal["dense_tflops_by_config"])
+    for cfg, tflops in dense.items():
+        assert cal["dense_tflops_by_config"][cfg] == pytest.approx(tflops, rel=1e-3), cfg
+    frac = [c["overlap_fraction"] for c in cases if c["type"] == "overlap-summary" and c["x_ops"] in (4, 16)]
+    assert cal["overlap_fraction"] == pytest.approx(statistics.mean(frac), abs=1e-3)
+
+
+def test_tile_tables_are_the_records(cases):
+    cal = get_target("h200").calibration
+    n = 0
+    for c in cases:
+        if c.get("programs_per_sm", 1) > (c.get("resident_per_sm") or 99):
+            continue  # not every program resident: not a concurrency point
+        warps = c.get("num_warps", 4) * c.get("programs_per_sm", 1)
+        if c["type"] == "tile-align":
+            table = cal["tile_align_per_s"][(c["align"], c["tile"][1])]
+        elif c["type"] == "tma-tile" and c["path"] in ("tma-roast", "tma-dense"):
+            table = cal["tma_tile_per_s"][c["path"][4:]]
+        else:
+            continue
+        assert table[(warps, c["memory_bytes"])] == pytest.approx(c["elements_per_second"], rel=1e-3)
+        n += 1
+    assert n == 45 + 8  # 54 tile rows less the 9 whose programs did not all fit, 8 TMA rows
+
+
+@pytest.mark.skipif(not MICRO3B.exists(), reason="GPU record not present")
+def test_tma_l2_ceiling_agrees_with_the_pointer_ceiling():
+    """The TMA path draws from L2 at the pointer path's ceiling: both about 9 TB/s (within 5 %)."""
+    cases = json.loads(MICRO3B.read_text())["cases"]
+    assert all(c["equal_numpy"] for c in cases if "equal_numpy" in c)
+    tma = max(c["bytes_per_second"] for c in cases if c["type"] == "tma-l2")
+    assert tma == pytest.approx(get_target("h200").calibration["l2_read_gbs"] * 1e9, rel=0.05)
