@@ -136,7 +136,8 @@ def _tail(p: KernelPrediction, *, with_terms: bool) -> dict:
 
 
 def _issue_tail(p: KernelPrediction) -> dict:
-    return {"index": p.description.index, "align": p.description.align, "cost_model": "issue",
+    return {"index": p.description.index, "align": p.description.align, "loads": p.description.loads,
+            "cost_model": "issue",
             "model": p.model, "predicted_time_s": p.predicted_time_s, "dominant": p.dominant,
             "terms": p.terms, "issue": {k: v for k, v in p.issue.to_dict().items() if k != "description"}}
 

@@ -26,7 +26,7 @@ def add_common_arguments(p, *, shape_default=None) -> None:
     p.add_argument("--memory", default=None, help="shared array size in elements (ROAST / HashedNet)")
     p.add_argument("--seed", default="0", help="hash seed")
     p.add_argument("--family", default=None, help="hash family (default: the kernel's exact formula)")
-    p.add_argument("--load-path", default="auto", help="auto | ld | ldgsts")
+    p.add_argument("--load-path", default="auto", help="auto | ld | ldgsts | tma (TMA: issue-aware model)")
     p.add_argument("--loop-tiles", default=None, help="CPU loop-nest tiles TMxTNxTK (default 32x32x32)")
     p.add_argument("--tiles", default=None, help="deprecated spelling of --loop-tiles")
 

@@ -15,154 +15,27 @@ No constant of the model comes from these timings (see :func:`leave_one_shape_ou
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..records import load_records, read_once
+from .time_misses import TIME_MISSES
+from .time_predict import (  # noqa: F401 - the row type, cache and constants of the time model
+    _FAST_KINDS,
+    _STORED,
+    PREDICTIONS_FILE,
+    PREDICTIONS_KIND,
+    TIME_TOLERANCE,
+    TimeRow,
+    _compute,
+    _describe,
+    _load_stored,
+    _predict,
+)
 
 __all__ = ["TIME_MISSES", "TIME_TOLERANCE", "TimeRow", "leave_one_shape_out", "time_rows", "time_summary",
            "write_time_predictions"]
-
-PREDICTIONS_FILE = "time_model_predictions.json"
-PREDICTIONS_KIND = "model-time-prediction"
-
-_STRADDLE = ("align 8: the same compiled loop as align 64 "
-     "(cp.async) but 16-byte loads straddle 128-byte lines: 1.3x the L2 read sectors and 1.7x the long-"
-     "scoreboard stalls of align 64 (Nsight Compute); the model charges the extra sectors at the L2 rate "
-     "of the calibration (14.5 TB/s), which is not a clean ceiling: call12's stream microbenchmark hits L1 "
-     "(programs resident on one SM read the same blocks) and call14's L2-resident private loads (7.8 TB/s) "
-     "are bound by memory-warp parallelism; a microbenchmark with more loads in flight would settle it")
-
-#: Causes of the rows that miss the 25 % target, by class of rows: ``(name, numerator prefix, denominator
-#: prefix, cause)``; the first matching rule names a missed row's cause.
-TIME_MISSES = (
-    ("spill-reload-latency", "hashednet-arith-only", "", "the arith-only kernel spills (255 registers, 292 "
-     "LDL per iteration at 128x128x64, a 936-byte spill slot area per thread); Nsight Compute shows about "
-     "120 exposed cycles per reload, between the L1 (40) and L2 (285) chase latencies, but the model's "
-     "deterministic rule (hit L1 while the footprint, 128 threads x 936 B = 117 KiB, fits the 124 KiB of L1 "
-     "left after the 132 KiB shared-memory carve-out) charges L1 hits; at configurations whose loop was not "
-     "compiled the hash is priced by the microbenchmark scaled to the kernel's warps per scheduler"),
-    ("hash-listing-cut", "hashednet-hash", "hashednet-arith-only", "the recorded SASS of the authors' hash "
-     "kernel is cut before its loop closes; the model reuses the arith-only mix (same instruction count per "
-     "Nsight Compute) but the measured hash kernel spills less and runs up to 1.6x faster than arith-only "
-     "at the recorded configuration"),
-    ("scalar-load-latency", "roast-table-a1", "", "align 1: the model now charges the two dependent loads "
-     "of each iteration (tile start, then the 2-byte B loads: one chase latency each, from the SASS "
-     "dataflow) and the B path at the tile-load microbenchmark's rate, which closes about half the gap; "
-     "what remains: M = 512 (under-predicted 2-3x, see hashed-over-dense), the autotuned 64x256 tiles "
-     "(under) and 64x128 tiles (over-predicted 1.5-1.8x: the scaled 32x64-tile loop); Nsight Compute "
-     "(call8_focus) shows 2.7x the LSU instructions and 1.5x the shared-memory wavefronts of align 64"),
-    ("straddled-vector-loads", "roast-table-a8", "", _STRADDLE),
-    ("straddled-vector-loads", "roast-hash-a8", "", _STRADDLE),
-    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash: the table loop now pays its extra "
-     "dependent load (tile start), so hash/table fell from 1.5-2.9 to about the measured 1.1-1.3 where the "
-     "loops were compiled; at 128x128x64 with one program per SM the table kernel runs its tensor-core "
-     "work and its loop issue one after the other (Nsight Compute: 887 cycles per iteration = 610 of MMA "
-     "+ 269 of issue) where the model overlaps them, so hash/table is over-predicted there"),
-    ("hashed-over-dense", "", "dense", "hashed / dense: the dense denominator with one program per SM "
-     "serialises its MMA and its loop issue (measured 1.1-1.4x the model's compute-bound time, see "
-     "roast-hash-in-loop), and at M = 512 it is DRAM-bound on the traffic model's B re-reads (measured L2 "
-     "keeps them); the HashedNet mulshift/table kernels at 128x128x64 gather at about 1.06e11 elements/s, "
-     "below the L2 gather microbenchmark (1.58e11 at 8 warps per SM) even where the shared array would fit "
-     "L1 (cause not established: the STS/barrier/MMA phase of each iteration does not overlap the gather "
-     "of the other resident program)"),
-    ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
-    ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table: the "
-     "hash kernel's issue term comes from the spill-ridden arith-only mix scaled per element (too slow at "
-     "autotuned configurations); mulshift/table at 128x128x64 gather slower than the microbenchmark (see "
-     "hashed-over-dense) and at small memory with small tiles faster (L1-resident)"),
-)
-
-TIME_TOLERANCE = 0.25
-_FAST_KINDS = ("gpu-fast-time", "gpu-fast-focus")
-_VARIANT = re.compile(r"^(dense|roast-(table-pf|table|hash32|hash)-a(\d+)-t(\d+x\d+)|"
-                      r"hashednet-(hash|mulshift|table|arith-only))$")
-
-
-@dataclass(frozen=True)
-class TimeRow:
-    """One measured time ratio beside the model's (``measured / predicted`` judged)."""
-
-    record: str
-    shape: str
-    memory: int
-    config: str
-    numerator: str
-    denominator: str
-    measured: float
-    predicted: float
-    dominant: str
-
-    @property
-    def ratio(self) -> float:
-        return self.measured / self.predicted
-
-    @property
-    def within(self) -> bool:
-        return abs(self.ratio - 1.0) <= TIME_TOLERANCE
-
-    @property
-    def miss(self) -> str:
-        """Name of the :data:`TIME_MISSES` rule that explains a missed row ('' when within target)."""
-        if self.within:
-            return ""
-        for name, num, den, _ in TIME_MISSES:
-            if self.numerator.startswith(num) and self.denominator.startswith(den):
-                return name
-        return "unexplained"
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"ratio": self.ratio}
-
-
-def _describe(variant: str):
-    m = _VARIANT.match(variant)
-    if not m:
-        return None
-    if variant == "dense":
-        return ("dense", None, None, None)
-    if m.group(2):
-        return ("roast", m.group(2), int(m.group(3)), m.group(4))
-    return ("hashednet", m.group(5), None, None)
-
-
-_STORED: dict = {}
-
-
-def _predict(kernel, index, align, tile, shape, memory, config, load_path="auto"):
-    key = (kernel, index, align, tile, shape, memory, config, load_path)
-    if key not in _STORED:
-        _STORED[key] = _compute(*key)
-    return _STORED[key]
-
-
-@functools.lru_cache(maxsize=8192)
-def _compute(kernel, index, align, tile, shape, memory, config, load_path="auto"):
-    """Issue-aware prediction (analytic traffic, expected over hash seeds: seed 0); ``cublas``: the vendor
-    GEMM at its measured ceilings (:func:`cachesim.kernels.cost.predict_vendor_gemm`)."""
-    from ...kernels import predict
-    from ...kernels.cost import predict_vendor_gemm
-
-    if kernel == "cublas":
-        p = predict_vendor_gemm(shape, "h200", dtype="bf16")
-        return p.predicted_time_s, p.dominant
-    cfg = re.match(r"(\d+x\d+x\d+)-g(\d+)-w(\d+)-s(\d+)", config)
-    p = predict(kernel, shape, "h200", dtype="bf16", block=cfg.group(1), group_m=int(cfg.group(2)),
-                num_warps=int(cfg.group(3)), num_stages=int(cfg.group(4)),
-                memory=None if kernel == "dense" else memory, seed=0, analytic=True, index=index,
-                align=align, tile=tile, cost_model="issue", load_path=load_path)
-    return p.predicted_time_s, p.dominant
-
-
-def _load_stored(directory) -> None:
-    _STORED.clear()
-    for rec in load_records(directory, PREDICTIONS_KIND):
-        for c in rec.cases:
-            key = tuple(c["key"])
-            _STORED[key + ("auto",) * (8 - len(key))] = (c["predicted_time_s"], c["dominant"])
 
 
 def write_time_predictions(directory: str | Path = "measurements/gpu"):
@@ -357,20 +230,31 @@ def _group_lines(rows) -> list:
     return lines
 
 
+_MODEL_TEXT = ('Model: `cachesim.kernels.predict(..., cost_model="issue", analytic=True)` '
+               '(`cachesim.kernels.issue`, `cachesim.kernels.latency`, `cachesim.kernels.tma`): '
+               "instruction issue from the k-loop of each kernel's own compiled code (device SASS of "
+               "call7_time/call18_headline, and the sm_90 listings compiled offline with the device's "
+               'Triton for every timed configuration, `measurements/gpu/sass_offline`; each guarded '
+               "64-bit remainder counted on the side the hash runs: 0.96-1.00 of Nsight Compute's "
+               'executed instructions) with the exposed latency of its synchronous load chain, '
+               'cp.async pipelining and spill reloads (MWP-CWP); L1 wavefronts, L2 and DRAM traffic '
+               '(TMA kernels: every box sector an L2 request); the B-tile path by alignment and width,'
+               " the TMA box path and the gather priced by microbenchmarks at the kernel's resident "
+               'warps per SM; tensor-core work and issue overlapping by the measured fraction 0.53; '
+               "the dense loop's sustained rate per configuration; occupancy and waves; cuBLAS at its "
+               'measured ceilings. Constants from the CUDA C++ Programming Guide (cc 9.0), the '
+               'ceilings of call7_time and the microbenchmarks of call12_micro, call14_micro2, '
+               'call21_micro3 and call22_micro3b (SM-bound rates converted from their 1980 MHz to the '
+               'loaded 1605 MHz); nothing fitted to a timing. ')
+
+
 def time_markdown(directory: str | Path = "measurements/gpu") -> list:
     """Lines of the COMPARISON.md section on the issue-aware time model (from the stored predictions)."""
     rows = time_rows(directory)
     s, loso = time_summary(rows), leave_one_shape_out(rows)
     lines = ["", "## Issue-aware time model vs every recorded time ratio (bf16)", "",
-             "Model: `cachesim.kernels.predict(..., cost_model=\"issue\", analytic=True)` "
-             "(`cachesim.kernels.issue`, `cachesim.kernels.latency`): instruction issue from the SASS loop "
-             "mix of each kernel with the exposed memory latency of its synchronous load chain, cp.async "
-             "pipelining and spill reloads (MWP-CWP), L1 wavefronts, L2 and DRAM traffic, the B-tile path "
-             "and the gather priced by microbenchmarks at the kernel's resident warps per SM, occupancy "
-             "and waves; constants from the CUDA C++ Programming Guide (cc 9.0), the ceilings measured in "
-             "call7_time and the microbenchmarks of call12_micro and call14_micro2 (pointer-chase "
-             "latencies, gather vs resident warps, tile loads); nothing fitted to a "
-             f"timing. Predictions stored in `{PREDICTIONS_FILE}` "
+             _MODEL_TEXT +
+             f"Predictions stored in `{PREDICTIONS_FILE}` "
              "(`cachesim.measure.compare.time_model.write_time_predictions`).",
              "",
              f"**{s['rows']} ratios: {s['within_25pct']:.1%} within 25% (target 80%), {s['beyond_2x']} "

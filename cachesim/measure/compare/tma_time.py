@@ -34,7 +34,7 @@ _TMA = re.compile(r"^tma-(dense|roast-(table|hash32)-a(\d+)-t(\d+x\d+))$")
 
 def describe_variant(variant: str):
     """``(kernel, index, align, tile, load_path)`` of a TMA-record variant name, None if not modelled."""
-    from .time_model import _describe
+    from .time_predict import _describe
 
     m = _TMA.match(variant)
     if m:
@@ -89,7 +89,7 @@ def _pairs(variants, autotuned: bool) -> list:
 
 def tma_rows(directory: str | Path = "measurements/gpu") -> list:
     """Every modelled ratio of the TMA records as :class:`~cachesim.measure.compare.time_model.TimeRow`."""
-    from .time_model import TimeRow, _predict
+    from .time_predict import TimeRow, _predict
 
     groups, _ = _groups(directory)
     rows = []
