@@ -19,7 +19,7 @@ CPU targets use the same form with per-level line traffic: ``64 B x accesses_at_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._deprecate import deprecated_alias, renamed_kwargs
 from .._validate import pick_named
@@ -228,6 +228,25 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     return index, gather, 0.0
 
 
+def tile_excess(traffic, t, desc, issue) -> float:
+    """Seconds the B-tile path of a ROAST pointer kernel adds on top of its tensor-core work: ``elements x
+    (1 / r_tile(align) - 1 / r_tile(64))`` at the kernel's resident warps, tile width and array size
+    (0 for line-aligned starts, TMA and the other kernels).
+
+    The tile-path microbenchmark feeds every tile to ``tl.dot``; with line-aligned starts it runs at the
+    dot's own rate (3.3e12 B elements/s for 64x128 tiles, the 128x128x64 MMA's), so the slower rate of
+    scalar (align 1) or line-straddling (align 8) loads is time the load path adds that the MMA does not
+    hide, in the microbenchmark itself. :func:`issue_pace` adds it to the kernel's tensor-core / issue
+    pace."""
+    cal = t.calibration or {}
+    if (desc.kernel != "roast" or getattr(desc, "tma", False) or desc.align >= 64
+            or "tile_align_per_s" not in cal):
+        return 0.0
+    lsu = _micro_terms(traffic, t, desc, issue)[2]
+    aligned = _micro_terms(traffic, t, replace(desc, align=64), issue)[2]
+    return max(0.0, lsu - aligned)
+
+
 def _tile_table(cal: dict, desc, issue) -> dict:
     """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
     vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), and the measured
@@ -253,11 +272,13 @@ def overlap(a: float, b: float, fraction: float) -> float:
 
 
 def issue_pace(terms: dict, overlap_fraction: float = 1.0) -> float:
-    """The overlapped part of the issue-aware time: ``max(overlap(compute, issue), L1, L2, index + gather,
-    DRAM, lsu)`` of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds ``latency``);
-    tensor-core work and instruction issue overlap by ``overlap_fraction`` (:func:`overlap`)."""
-    return max(overlap(terms["compute"], terms["issue"], overlap_fraction), terms["L1"], terms["L2"],
-               terms["index"] + terms["gather"], terms["DRAM"], terms.get("lsu", 0.0))
+    """The overlapped part of the issue-aware time: ``max(overlap(compute, issue) + lsu_excess, L1, L2,
+    index + gather, DRAM, lsu)`` of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds
+    ``latency``); tensor-core work and instruction issue overlap by ``overlap_fraction`` (:func:`overlap`),
+    and the B-tile path's excess over the line-aligned path (:func:`tile_excess`) adds to them."""
+    core = overlap(terms["compute"], terms["issue"], overlap_fraction) + terms.get("lsu_excess", 0.0)
+    return max(core, terms["L1"], terms["L2"], terms["index"] + terms["gather"], terms["DRAM"],
+               terms.get("lsu", 0.0))
 
 
 def _latency_term(t, waves: int) -> CostTerm:
@@ -335,6 +356,7 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
         CostTerm("gather", gather_s, cal.get("micro_source", "")),
         CostTerm("DRAM", traffic.dram_bytes / (dram_gbs * 1e9), micro3 or cal["source"]),
         CostTerm("lsu", lsu_s, micro3 or cal.get("micro2_source", "")),
+        CostTerm("lsu_excess", tile_excess(traffic, t, desc, issue), micro3),
     ]
     waves = 1 if n_waves is None else max(1, int(n_waves))
     lat = _latency_term(t, waves)
@@ -344,6 +366,9 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     dominant = max(terms, key=lambda x: x.seconds).name
     if serial == pace and by["index"] and by["gather"]:
         dominant = "index+gather"
+    core = overlap(by["compute"], by["issue"], cal.get("overlap_fraction", 1.0))
+    if by["lsu_excess"] and pace == core + by["lsu_excess"] and pace > max(x.seconds for x in terms):
+        dominant = "lsu_excess"
     kernel = getattr(traffic, "kernel", None) or desc.kernel
     return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))
 

@@ -31,7 +31,8 @@ from .cost import issue_pace
 __all__ = ["STEPS", "Waterfall", "WaterfallStep", "waterfall"]
 
 #: Step labels and the terms each one swaps in.
-STEPS = (("dense", ()), ("+ index arithmetic", ("issue", "index")), ("+ load issue", ("L1", "gather", "lsu")),
+STEPS = (("dense", ()), ("+ index arithmetic", ("issue", "index")),
+         ("+ load issue", ("L1", "gather", "lsu", "lsu_excess")),
          ("+ extra L2 traffic", ("L2",)), ("+ DRAM", ("DRAM", "latency", "compute")))
 
 

@@ -166,3 +166,25 @@ def test_lsu_count_of_the_sass_matches_nsight_compute():
     lsu = LOOP_LOADS[("roast-table-a1-t32x64", "128x64x32-g8-w4-s4")][1]
     total = lsu * 2 * 4 * (768 // 64) * ((4096 // 128) * (3072 // 64))
     assert total == pytest.approx(6721536, rel=0.05)
+
+
+def test_tile_excess_adds_the_unhidden_part_of_the_tile_path():
+    """Align 1 at the measured point of the lsu test: the excess is the align-1 tile path minus the
+    line-aligned one (the microbenchmark's dot-bound rate), added to the tensor-core / issue pace; align 64
+    has none."""
+    from cachesim.kernels.cost import issue_pace, overlap
+
+    kw = dict(dtype="bf16", block="128x64x32", num_warps=4, num_stages=4, memory=65536, analytic=True)
+    a1 = predict("roast", "4096x768x3072", "h200", index="table", align=1, **kw)
+    a64 = predict("roast", "4096x768x3072", "h200", index="table", align=64, **kw)
+    cal = get_target("h200").calibration
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    elements = 768 * 3072 * (4096 // 128)
+    want = elements / (1.437e12 * clock) - elements / (3.165e12 * clock)
+    assert a1.terms["lsu_excess"] == pytest.approx(want, rel=1e-3)
+    assert a64.terms["lsu_excess"] == 0.0
+    t = a1.terms
+    core = overlap(t["compute"], t["issue"], cal["overlap_fraction"]) + t["lsu_excess"]
+    assert issue_pace(t, cal["overlap_fraction"]) == max(core, t["L1"], t["L2"], t["DRAM"], t["lsu"],
+                                                         t["index"] + t["gather"])
+    assert a1.predicted_time_s == pytest.approx(t["latency"] + issue_pace(t, cal["overlap_fraction"]))

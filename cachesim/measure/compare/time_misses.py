@@ -4,12 +4,14 @@ from __future__ import annotations
 
 __all__ = ["TIME_MISSES"]
 
-_STRADDLE = ("align 8: the 16-byte copies straddle 128-byte lines; the tile-path microbenchmark "
-             "(call21) prices them at 0.65-0.87x the line-aligned (align 64) rate, but the kernels run "
-             "1.25-2.4x the predicted a8/a64 and a8/dense ratios (median 1.34-1.43): inside the kernel the "
-             "straddled copies share the LSU and L2 with the A operand's loads, which the isolated "
-             "microbenchmark does not (Nsight Compute, call8_focus: 1.3x the L2 read sectors and 1.7x the "
-             "long-scoreboard stalls of align 64); cause of the remaining gap not measured")
+_STRADDLE = ("align 8: the 16-byte copies straddle 128-byte lines; the model adds the tile path's excess "
+             'over the line-aligned one (call21: align 8 runs 0.65-0.87x the align-64 rate, whose tile '
+             'path is as fast as the dot) to the tensor-core / issue pace, yet the kernels run 1.25-2.5x '
+             '(median 1.37) the predicted ratios over dense and align 64: inside the kernel the straddled '
+             "copies share the LSU and L2 with the A operand's copies, which the isolated microbenchmark "
+             'does not (Nsight Compute, call8_focus: 1.3x the L2 read sectors and 1.7x the long-scoreboard'
+             ' stalls of align 64); the extra sectors are not in the traffic model, whose plan ignores the'
+             ' start alignment')
 _TMA_L2 = ("the TMA kernels are priced L2-bound at the ceiling both load paths reach (8.8-9.0 TB/s, call21/"
            "call22); the TMA dense kernels draw 10.0-10.3 TB/s by the model's sector count at 4096^3 and "
            "8192x4096^2, so the count or the ceiling is about 15 % off for them")
@@ -41,36 +43,37 @@ TIME_MISSES = (
      "runs 0.55-0.8x that prediction relative to arith-only: the gather of one resident program overlaps the "
      "hash arithmetic of the other, which the serial rule does not allow"),
     ("scalar-load-latency", "roast-table-a1", "", "align 1 (2-byte scalar loads): the model charges the "
-     "two dependent loads of each iteration (tile start, then B) and the scalar tile path at the "
-     "microbenchmark's rate (call21, at the kernel's resident warps); the kernels run 1.25-2.0x (median "
-     "1.42) the predicted ratio over dense: the microbenchmark loads only B, while in the kernel the A "
-     "operand's cp.async copies and the scalar B loads share the LSU pipe (Nsight Compute, call8_focus: 2.7x "
-     "the LSU instructions and 1.5x the shared-memory wavefronts of align 64)"),
+     "two dependent loads of each iteration (tile start, then B) and adds the scalar tile path's excess over "
+     "the line-aligned one (call21, at the kernel's resident warps) to the tensor-core / issue pace; most "
+     "rows are now within 25 %, the missed ones over-predicted 0.59-0.75x (mostly against align 64 at "
+     "8192x4096x4096 and 512x10240x10240: there the scalar loads hide behind the other programs' MMA better "
+     "than in the one-tile microbenchmark) or under-predicted 1.25-1.56x against dense"),
     ("scalar-load-latency", "roast-table-pf-a1", "", "as roast-table-a1 (the prefetched table loop has the "
      "same scalar B loads)"),
     ("straddled-vector-loads", "roast-table-a8", "", _STRADDLE),
     ("straddled-vector-loads", "roast-hash-a8", "", _STRADDLE),
     ("straddled-vector-loads", "roast-hash32-a8", "dense", _STRADDLE),
     ("straddled-vector-loads", "roast-table-pf-a8", "dense", _STRADDLE),
-    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash: the loop counts now take only "
-     "the executed side of each guarded 64-bit remainder (0.96-1.00 of Nsight Compute's executed "
-     "instructions); over the table loop most rows are within 25 %, but over dense the hash kernels run "
-     "1.25-2.2x (median 1.5) the predicted ratio where their issue or tile path dominates: as for the other "
-     "hashed kernels (hashed-over-dense), the model's overlap of issue with the tile path and L2 (a max) is "
-     "more generous than the hardware's (the one overlap measured, tensor core vs integer issue, is 0.53); "
-     "at 256x128x64 the int32 hash runs 0.6-0.75x its predicted ratio over the table loop (compute-bound "
-     "prediction)"),
+    ("roast-hash-in-loop", "roast-hash", "", "the in-loop tile-start hash: the loop counts take only the "
+     "executed side of each guarded 64-bit remainder (0.96-1.00 of Nsight Compute's executed instructions); "
+     "the 64-bit hash kernels need 131 KiB of shared memory at 128x128x64 (one program per SM) and run "
+     "1.25-2.2x (median 1.41) the predicted ratio over dense and the table loop: with one program per SM "
+     "the tensor-core work and the hash's issue overlap less than the 0.53 the overlap microbenchmark "
+     "averages (it measured 0.14 at 4 warps and 16 integer operations per element); the int32 hash at "
+     "256x128x64 runs 0.58-0.75x its predicted ratio over the table loop (compute-bound prediction)"),
     ("prefetched-table", "roast-table-pf", "roast-table", "the prefetched table loop runs 0.57-0.75x the "
      "plain table loop's predicted ratio, mostly at 256x128x64 where both are predicted compute-bound: the "
      "plain table loop is slower there than the model says (its exposed start load, see scalar-load-latency "
      "and hashed-over-dense)"),
-    ("hashed-over-dense", "", "dense", "hashed / dense: the dense kernel is now priced by the sustained rate "
-     "of its own configuration (call21, 415-788 TFLOP/s) and L2 (8.8 TB/s) and lands at median 0.95 of its "
-     "measured time; the hashed kernels are under-predicted 1.25-2x in the missed rows: the model takes the "
-     "max of issue, tile path, L1, L2 and gather where only tensor core vs issue has a measured overlap "
-     "(0.53); the HashedNet mulshift/table kernels at 128x128x64 gather at about 1.06e11 elements/s, below "
-     "the L2 gather microbenchmark (1.58e11 at 8 warps per SM, 1.28e11 at the loaded clock), even where the "
-     "shared array would fit L1 (cause not established)"),
+    ("hashed-over-dense", "", "dense", "hashed / dense: the dense kernel is priced by the sustained rate of "
+     "its own configuration (call21, 415-788 TFLOP/s) and the L2 ceiling (8.8 TB/s) and lands at median 0.95 "
+     "of its measured time (the traffic model's L2 reads of its strided operands are 1.1-1.8x Nsight "
+     "Compute's: the known l2-reads-l1-reuse traffic miss); the hashed kernels in the missed rows run "
+     "1.25-3.6x (median 1.45) the predicted ratio: the model takes the max of issue, tile path, L1, L2 and "
+     "gather where only tensor core vs issue and the tile path's excess have a measured composition; the "
+     "HashedNet mulshift/table kernels at 128x128x64 gather at about 1.06e11 elements/s, below the L2 "
+     "gather microbenchmark (1.28e11 at the loaded clock), even where the shared array would fit L1 (cause "
+     "not established)"),
     ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
     ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table at the "
      "autotuned configurations (4096x3072x768, 4096x768x3072): the serial index + gather of the hash kernel "
