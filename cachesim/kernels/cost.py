@@ -310,20 +310,25 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
 
     Notes
     -----
-    Terms (seconds): ``compute = flops / sustained`` (the measured cuBLAS ceiling; other dtypes scaled
-    by the same sustained/datasheet fraction); ``issue`` (:func:`~cachesim.kernels.issue.estimate_issue`);
-    ``L1 = wavefronts / (SMs x wavefronts/clk x f)``; ``L2 = 32 B x (L2 sectors + writes) / B_L2``;
-    ``DRAM = bytes / measured copy bandwidth``; ``latency = launch + waves x DRAM latency``.
+    Terms (seconds): ``compute = flops / sustained`` (pointer kernels: the dense loop's measured rate at the
+    same configuration, ``dense_tflops_by_config``; otherwise the cuBLAS ceiling; other dtypes scaled by
+    the sustained/datasheet fraction); ``issue`` (:func:`~cachesim.kernels.issue.estimate_issue`);
+    ``L1 = wavefronts / (SMs x wavefronts/clk x f)``; ``L2 = 32 B x (L2 sectors + writes) / B_L2`` (the
+    clean L2 read ceiling); ``DRAM = bytes / measured stream bandwidth``; ``lsu`` and ``lsu_excess`` (the
+    ROAST B-tile path and its excess over the line-aligned path, :func:`tile_excess`); ``latency = launch +
+    waves x DRAM latency`` (both measured where the calibration has them).
 
     HashedNet adds two terms priced by microbenchmarks (:func:`_micro_terms`): ``index`` (evaluations of
     its hash at the measured rate) and ``gather`` (scattered 2-byte loads at the rate measured for the
     same shared-array size; a memory-divergent load holds the L1's miss-handling resources until all its
     lines return, Wang et al., MICRO 2018, so the microbenchmark's rate already includes that queueing).
 
-    Overlap rule: ``t = latency + max(compute, issue, L1, L2, index + gather, DRAM)``: the pipelined
-    units overlap; the index and the gather it feeds are serial (each load's address is the hash's
-    result, and the kernel keeps too few warps resident to hide one behind the other). ``dominant`` names
-    the largest term (``index+gather`` when their sum sets the pace).
+    Overlap rule (:func:`issue_pace`): ``t = latency + max(overlap(compute, issue) + lsu_excess, L1, L2,
+    index + gather, DRAM, lsu)``: tensor-core work and issue overlap by the measured ``overlap_fraction``;
+    the other pipelined units overlap; the index and the gather it feeds are serial (each load's address is
+    the hash's result, and the kernel keeps too few warps resident to hide one behind the other).
+    ``dominant`` names the largest term (``index+gather`` when their sum sets the pace, ``lsu_excess`` when
+    the tile path's excess lifts the tensor-core / issue pace above every single term).
     """
     from .issue import l1_wavefronts, sm_clock_ghz
 
