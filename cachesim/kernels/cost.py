@@ -330,14 +330,31 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     ``dominant`` names the largest term (``index+gather`` when their sum sets the pace, ``lsu_excess`` when
     the tile path's excess lifts the tensor-core / issue pace above every single term).
     """
-    from .issue import l1_wavefronts, sm_clock_ghz
-
     t = target
     cal = t.calibration
     if cal is None:
         raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
                             "(measured ceilings exist for: h200)")
-    src = t.sources
+    terms = _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors)
+    lat = _latency_term(t, 1 if n_waves is None else max(1, int(n_waves)))
+    by = {x.name: x.seconds for x in terms}
+    phi = cal.get("overlap_fraction", 1.0)
+    pace = issue_pace(by, phi)
+    dominant = max(terms, key=lambda x: x.seconds).name
+    if by["index"] + by["gather"] == pace and by["index"] and by["gather"]:
+        dominant = "index+gather"
+    core = overlap(by["compute"], by["issue"], phi)
+    if by["lsu_excess"] and pace == core + by["lsu_excess"] and pace > max(x.seconds for x in terms):
+        dominant = "lsu_excess"
+    kernel = getattr(traffic, "kernel", None) or desc.kernel
+    return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))
+
+
+def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list:
+    """The throughput terms of :func:`predict_gpu_issue` (its Notes), each with its source."""
+    from .issue import l1_wavefronts, sm_clock_ghz
+
+    cal, src = t.calibration, t.sources
     sustained = cal["sustained_bf16_tflops"]
     if not getattr(desc, "tma", False):  # the pointer kernels: the dense loop's rate at this configuration
         sustained = cal.get("dense_tflops_by_config", {}).get(issue.config, sustained)
@@ -347,35 +364,22 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
     l2_gbs = cal.get("l2_read_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs))
-    l2 = t.sector_bytes * l2_sectors / (l2_gbs * 1e9)
     index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
     dram_gbs = cal.get("dram_stream_gbs", cal["copy_gbps"])
     micro3 = cal.get("micro3_source", "")
-    terms = [
+    return [
         CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), micro3 or cal["source"]),
-        CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt); "
-                 + src.get("issue_per_scheduler_per_clk", "")),
+        CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt, "
+                 "measurements/gpu/sass_offline); " + src.get("issue_per_scheduler_per_clk", "")),
         CostTerm("L1", wf / (t.num_sms * t.l1_wavefronts_per_clk * f), src.get("l1_wavefronts_per_clk", "")),
-        CostTerm("L2", l2, cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
+        CostTerm("L2", t.sector_bytes * l2_sectors / (l2_gbs * 1e9),
+                 micro3 or cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
         CostTerm("index", index_s, cal.get("micro_source", "")),
         CostTerm("gather", gather_s, cal.get("micro_source", "")),
         CostTerm("DRAM", traffic.dram_bytes / (dram_gbs * 1e9), micro3 or cal["source"]),
         CostTerm("lsu", lsu_s, micro3 or cal.get("micro2_source", "")),
         CostTerm("lsu_excess", tile_excess(traffic, t, desc, issue), micro3),
     ]
-    waves = 1 if n_waves is None else max(1, int(n_waves))
-    lat = _latency_term(t, waves)
-    by = {x.name: x.seconds for x in terms}
-    serial = by["index"] + by["gather"]
-    pace = issue_pace(by, cal.get("overlap_fraction", 1.0))
-    dominant = max(terms, key=lambda x: x.seconds).name
-    if serial == pace and by["index"] and by["gather"]:
-        dominant = "index+gather"
-    core = overlap(by["compute"], by["issue"], cal.get("overlap_fraction", 1.0))
-    if by["lsu_excess"] and pace == core + by["lsu_excess"] and pace > max(x.seconds for x in terms):
-        dominant = "lsu_excess"
-    kernel = getattr(traffic, "kernel", None) or desc.kernel
-    return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))
 
 
 def predict_vendor_gemm(shape, target="h200", *, dtype: str = "bf16") -> CostPrediction:
