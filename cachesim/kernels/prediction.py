@@ -347,7 +347,9 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
     if tma:
         from .tma import tma_traffic
 
-        traffic = tma_traffic(traffic)
+        s, b = c["shape"], c["block"]
+        whole_rows = s.k * s.n * -(-s.m // b.bm) * dtype_bytes(c["dtype"]) / t.sector_bytes
+        traffic = tma_traffic(traffic, b_sectors=whole_rows if desc.kernel == "roast" else None)
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
                            num_stages=c["num_stages"], memory=c["memory"], traffic=traffic)
     extra = 0.0

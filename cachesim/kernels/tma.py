@@ -16,12 +16,14 @@ from dataclasses import replace
 __all__ = ["tma_traffic"]
 
 
-def tma_traffic(traffic):
+def tma_traffic(traffic, b_sectors: float | None = None):
     """The traffic of the same kernel with A and B copied by TMA (module notes).
 
     ``traffic``: an :class:`~cachesim.kernels.analytic.AnalyticTraffic` (or anything with the same
     fields and ``by_operand``). A and B lose their load instructions and their L1 hits; L2 requests grow by
-    the sectors L1 used to serve.
+    the sectors L1 used to serve. ``b_sectors``: the sectors B's boxes cover, where the pointer kernel's
+    count differs (a ROAST box with ``align == BN`` covers whole rows, ``B elements x bytes / 32``, while
+    the pointer plan counts the windows of element-aligned starts).
 
     Examples
     --------
@@ -36,10 +38,14 @@ def tma_traffic(traffic):
     ops, gained, instr = [], 0.0, 0
     for op in traffic.by_operand:
         if op.name[:1] in ("A", "B"):
-            gained += float(op.l1_sector_requests) - float(op.l1_sector_misses)
+            req = float(op.l1_sector_requests)
+            if op.name[:1] == "B" and b_sectors is not None:
+                req = float(b_sectors)
+            gained += req - float(op.l1_sector_misses)
             instr += int(op.instructions)
-            op = replace(op, instructions=0, l1_sector_misses=op.l1_sector_requests)
+            op = replace(op, instructions=0, l1_sector_requests=req, l1_sector_misses=req)
         ops.append(op)
+    l1_req = sum(float(op.l1_sector_requests) for op in ops)
     return replace(traffic, load_instructions=int(traffic.load_instructions) - instr,
-                   l1_sector_misses=float(traffic.l1_sector_misses) + gained,
+                   l1_sector_requests=l1_req, l1_sector_misses=float(traffic.l1_sector_misses) + gained,
                    l2_sector_requests=float(traffic.l2_sector_requests) + gained, by_operand=tuple(ops))
