@@ -148,3 +148,78 @@ def tma_l2_group(ctx, rows, memory_bytes=(24 << 20,), per_sm_list=(1, 2, 4), sta
                              "bytes": moved, "seconds": ms * 1e-3, "bytes_per_second": moved / (ms * 1e-3),
                              "equal_numpy": ok})
                 ctx["save"]()
+
+
+def _tma_table_kernel():
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def tma_table(a_ptr, b_desc, rows_ptr, out_ptr, K, smul, HMASK, TABLE: tl.constexpr, BM: tl.constexpr,
+                  BK: tl.constexpr, BN: tl.constexpr):
+        pid = tl.program_id(0)
+        rm = tl.arange(0, BM)
+        rk = tl.arange(0, BK)
+        rn = tl.arange(0, BN)
+        a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        acc = tl.zeros((BM, BN), dtype=tl.float32)
+        for k in range(0, K):
+            if TABLE:
+                row = tl.load(rows_ptr + pid * K + k)
+            else:
+                row = (((pid * K + k) * smul) & HMASK) // BN
+            b = b_desc.load([row, 0])
+            acc = tl.dot(a, b, acc)
+        tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
+
+    return tma_table
+
+
+def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements_per_sm=1 << 23, stages=3,
+                    tile=(64, 128), bm=128) -> None:
+    """``tma-table`` rows: B elements/s of the TMA ROAST box path whose row comes from an int32 start table
+    read in the k-loop (as the TMA table kernels read theirs) vs the same rows computed by the in-loop hash,
+    fed to ``tl.dot`` with a fixed A tile; 1 and 2 programs of 4 warps per SM. Both read the same rows;
+    the table one is checked against numpy."""
+    import numpy as np
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
+    kern = _tma_table_kernel()
+    bk, bn = tile
+    smul = 0x9E3779B1 & 0x7FFFFFFF
+    for lg in log2_sizes:
+        memory = 1 << lg
+        g = torch.Generator(device=dev).manual_seed(5)
+        a = torch.randn(bm, bk, device=dev, generator=g).to(ctx["tile_dtype"])
+        m = torch.randn(memory + bk * bn, device=dev, generator=g).to(ctx["tile_dtype"])
+        desc = TensorDescriptor.from_tensor(m.view(memory // bn + bk, bn), [bk, bn])
+        for per_sm in per_sm_list:
+            programs = sms * per_sm
+            K = max(4, elements_per_sm // (bk * bn * per_sm))
+            ids = (np.arange(programs * K, dtype=np.int64) * smul) & (memory - 1)
+            table = torch.tensor((ids // bn).astype(np.int32), device=dev)
+            out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
+            for use_table in (True, False):
+                def fn(out=out, table=table, programs=programs, K=K, use_table=use_table, a=a, desc=desc,
+                       hmask=memory - 1):
+                    kern[(programs,)](a, desc, table, out, K, smul, hmask, TABLE=use_table, BM=bm, BK=bk,
+                                      BN=bn, num_warps=4, num_stages=stages)
+                fn()
+                ok = True
+                if use_table and per_sm == per_sm_list[0]:
+                    am = a.float().cpu().numpy()
+                    mm = m.float().cpu().numpy()
+                    rws = table.cpu().numpy().reshape(programs, K)
+                    p = programs - 1
+                    want = sum(am @ mm[r * bn:(r + bk) * bn].reshape(bk, bn) for r in rws[p])
+                    got = out.cpu().numpy().reshape(programs, bm, bn)[p]
+                    ok = bool(np.allclose(got, want, rtol=2e-2, atol=5e-1))
+                secs = ctx["timer"](fn)
+                rows.append({"type": "tma-table", "name": "tma-table" if use_table else "tma-hash",
+                             "path": "table" if use_table else "hash", "tile": [bk, bn], "align": bn,
+                             "memory": memory, "memory_bytes": 2 * memory, "num_warps": 4,
+                             "num_stages": stages,
+                             "programs_per_sm": per_sm, "K": K, "programs": programs, "seconds": secs,
+                             "elements_per_second": programs * K * bk * bn / secs, "equal_numpy": ok})
+                ctx["save"]()
