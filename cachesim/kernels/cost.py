@@ -208,6 +208,8 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     clock = sm_clock_ghz(t) / cal.get("micro_clock_ghz", sm_clock_ghz(t))
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
+        if desc.kernel == "roast" and desc.index == "table" and "tma_table_per_s" in cal:
+            table = cal["tma_table_per_s"]["table"]
         return 0.0, 0.0, (elements / (clock * tile_rate(table, warps, issue.memory_bytes)) if table else 0.0)
     if desc.kernel == "roast" and ("tile_align_per_s" in cal or "tile_load_per_s" in cal):
         rate = clock * tile_rate(_tile_table(cal, desc, issue), warps, issue.memory_bytes)
@@ -239,12 +241,28 @@ def tile_excess(traffic, t, desc, issue) -> float:
     hide, in the microbenchmark itself. :func:`issue_pace` adds it to the kernel's tensor-core / issue
     pace."""
     cal = t.calibration or {}
-    if (desc.kernel != "roast" or getattr(desc, "tma", False) or desc.align >= 64
-            or "tile_align_per_s" not in cal):
+    if getattr(desc, "tma", False):
+        return _tma_table_excess(cal, t, desc, issue)
+    if desc.kernel != "roast" or desc.align >= 64 or "tile_align_per_s" not in cal:
         return 0.0
     lsu = _micro_terms(traffic, t, desc, issue)[2]
     aligned = _micro_terms(traffic, t, replace(desc, align=64), issue)[2]
     return max(0.0, lsu - aligned)
+
+
+def _tma_table_excess(cal: dict, t, desc, issue) -> float:
+    """TMA ROAST with the start table: ``elements x (1 / r_table - 1 / r_hash)`` of the same-run pair of the
+    TMA box-path microbenchmark (rows from an int32 table read in the k-loop vs from the in-loop hash) at
+    the kernel's resident warps and array size, at the loaded clock; 0 for the other TMA kernels."""
+    from .issue import sm_clock_ghz
+
+    pair = cal.get("tma_table_per_s")
+    if desc.kernel != "roast" or desc.index != "table" or not pair:
+        return 0.0
+    warps = issue.warps_per_scheduler * t.schedulers_per_sm
+    clock = sm_clock_ghz(t) / cal.get("micro_clock_ghz", sm_clock_ghz(t))
+    table, hashed = (tile_rate(pair[k], warps, issue.memory_bytes) for k in ("table", "hash"))
+    return max(0.0, issue.elements / clock * (1.0 / table - 1.0 / hashed))
 
 
 def _tile_table(cal: dict, desc, issue) -> dict:
