@@ -3,10 +3,11 @@
 A Tensor Memory Accelerator (TMA) copy moves a whole box (a ``BK x BN`` tile of B, a ``BM x BK`` tile of
 A) from global memory into shared memory on one instruction of one thread: no per-thread load
 instructions, no L1 lookup (the copy goes from L2 to shared memory; NVIDIA Hopper Tuning Guide, "Tensor
-Memory Accelerator"). The sectors are the same as those the pointer kernel requests -- a ROAST box with
-``align == BN`` starts a row of the shared array, so it covers whole 32-byte sectors, exactly like the
-aligned ``cp.async`` tile -- but none of them can hit in L1: every sector of A and B is an L2 request.
-DRAM bytes are unchanged (what L2 keeps does not depend on the path into the SM).
+Memory Accelerator"). A's boxes cover the sectors the pointer kernel's 16-byte copies request; a ROAST box
+with ``align == BN`` starts a row of the shared array, so it covers whole 32-byte sectors, ``B elements x
+bytes / 32`` (the pointer plan counts the windows of element-aligned starts, 1.47x that for 2-byte
+elements), the same as dense W's boxes. None of them can hit in L1: every sector of A and B is an L2
+request. DRAM bytes are unchanged (what L2 keeps does not depend on the path into the SM).
 """
 
 from __future__ import annotations
