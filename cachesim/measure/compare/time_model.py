@@ -33,6 +33,7 @@ from .time_predict import (  # noqa: F401 - the row type, cache and constants of
     _load_stored,
     _predict,
 )
+from .tma_time import TMA_FOLDERS, tma_rows
 
 __all__ = ["TIME_MISSES", "TIME_TOLERANCE", "TimeRow", "leave_one_shape_out", "time_rows", "time_summary",
            "write_time_predictions"]
@@ -143,18 +144,17 @@ def time_rows(directory: str | Path = "measurements/gpu", *, stored: bool = True
     ``stored``: take the predictions from the stored record (:func:`write_time_predictions`) where it has
     them; cases it lacks are computed (about a second each).
     """
-    with read_once():  # predictions, the old sweep and the fast records: one read of the folder
+    with read_once():  # predictions, the old sweep, the fast and the TMA records: one read of the folder
         if stored:
             _load_stored(directory)
         rows = _old_rows(directory)
         fast = _fast_times(directory)
+        tma = tma_rows(directory)
     for key, t in sorted(fast.items(), key=lambda kv: str(kv[0])):
         names = {v: _describe(v) for v in t}
         for num, den in _pairs(sorted(t)):
             rows.append(_row(key, num, den, t, names))
-    from .tma_time import tma_rows
-
-    return rows + tma_rows(directory)
+    return rows + tma
 
 
 def time_summary(rows) -> dict:
@@ -203,8 +203,6 @@ def measured_times(directory: str | Path, shape: str, memory: int, config: str) 
 
 
 def _record_group(record: str) -> str:
-    from .tma_time import TMA_FOLDERS
-
     if record == "call2_sweep":
         return "old sweep"
     return "TMA records" if record in TMA_FOLDERS else "fast kernels"
