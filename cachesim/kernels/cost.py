@@ -200,20 +200,17 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     evaluations, gathers served by L1 and L2) scale with the SM clock, so they are converted by
     ``sm_clock / micro_clock``; gathers served by DRAM are not.
     """
-    from .issue import sm_clock_ghz
-
     cal = t.calibration
     elements = issue.elements
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
-    clock = sm_clock_ghz(t) / cal.get("micro_clock_ghz", sm_clock_ghz(t))
+    clock = _micro_clock(t)
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
         if desc.kernel == "roast" and desc.index == "table" and "tma_table_per_s" in cal:
             table = cal["tma_table_per_s"]["table"]
         return 0.0, 0.0, (elements / (clock * tile_rate(table, warps, issue.memory_bytes)) if table else 0.0)
-    if desc.kernel == "roast" and ("tile_align_per_s" in cal or "tile_load_per_s" in cal):
-        rate = clock * tile_rate(_tile_table(cal, desc, issue), warps, issue.memory_bytes)
-        return 0.0, 0.0, elements / rate
+    if desc.kernel == "roast" and "tile_align_per_s" in cal:
+        return 0.0, 0.0, elements / _tile_path_rate(t, desc, issue)
     if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
         return 0.0, 0.0, 0.0
     rate = {"hash": cal["hash_modp_per_s"], "arith-only": cal["hash_modp_per_s"],
@@ -230,7 +227,21 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     return index, gather, 0.0
 
 
-def tile_excess(traffic, t, desc, issue) -> float:
+def _micro_clock(t) -> float:
+    """``sm_clock / micro_clock``: SM-bound microbenchmark rates at the model's loaded clock."""
+    from .issue import sm_clock_ghz
+
+    return sm_clock_ghz(t) / (t.calibration or {}).get("micro_clock_ghz", sm_clock_ghz(t))
+
+
+def _tile_path_rate(t, desc, issue) -> float:
+    """B elements/s of the ROAST pointer kernel's tile path (:func:`_tile_table`) at its resident warps and
+    shared-array size, at the loaded clock."""
+    warps = issue.warps_per_scheduler * t.schedulers_per_sm
+    return _micro_clock(t) * tile_rate(_tile_table(t.calibration, desc, issue), warps, issue.memory_bytes)
+
+
+def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
     """Seconds the B-tile path of a ROAST pointer kernel adds on top of its tensor-core work: ``elements x
     (1 / r_tile(align) - 1 / r_tile(64))`` at the kernel's resident warps, tile width and array size
     (0 for line-aligned starts, TMA and the other kernels).
@@ -239,39 +250,33 @@ def tile_excess(traffic, t, desc, issue) -> float:
     dot's own rate (3.3e12 B elements/s for 64x128 tiles, the 128x128x64 MMA's), so the slower rate of
     scalar (align 1) or line-straddling (align 8) loads is time the load path adds that the MMA does not
     hide, in the microbenchmark itself. :func:`issue_pace` adds it to the kernel's tensor-core / issue
-    pace."""
+    pace. ``lsu``: the kernel's own tile-path seconds where the caller has them (``_micro_terms``)."""
     cal = t.calibration or {}
     if getattr(desc, "tma", False):
         return _tma_table_excess(cal, t, desc, issue)
     if desc.kernel != "roast" or desc.align >= 64 or "tile_align_per_s" not in cal:
         return 0.0
-    lsu = _micro_terms(traffic, t, desc, issue)[2]
-    aligned = _micro_terms(traffic, t, replace(desc, align=64), issue)[2]
-    return max(0.0, lsu - aligned)
+    if lsu is None:
+        lsu = issue.elements / _tile_path_rate(t, desc, issue)
+    return max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue))
 
 
 def _tma_table_excess(cal: dict, t, desc, issue) -> float:
     """TMA ROAST with the start table: ``elements x (1 / r_table - 1 / r_hash)`` of the same-run pair of the
     TMA box-path microbenchmark (rows from an int32 table read in the k-loop vs from the in-loop hash) at
     the kernel's resident warps and array size, at the loaded clock; 0 for the other TMA kernels."""
-    from .issue import sm_clock_ghz
-
     pair = cal.get("tma_table_per_s")
     if desc.kernel != "roast" or desc.index != "table" or not pair:
         return 0.0
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
-    clock = sm_clock_ghz(t) / cal.get("micro_clock_ghz", sm_clock_ghz(t))
     table, hashed = (tile_rate(pair[k], warps, issue.memory_bytes) for k in ("table", "hash"))
-    return max(0.0, issue.elements / clock * (1.0 / table - 1.0 / hashed))
+    return max(0.0, issue.elements / _micro_clock(t) * (1.0 / table - 1.0 / hashed))
 
 
 def _tile_table(cal: dict, desc, issue) -> dict:
     """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
     vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), and the measured
-    tile width nearest the kernel's ROAST tile width (``BN``: 64 or 128). Falls back to the older
-    two-class table (1 or 8, width 64) where a target lacks the newer one."""
-    if "tile_align_per_s" not in cal:
-        return cal["tile_load_per_s"][1 if desc.align == 1 else 8]
+    tile width nearest the kernel's ROAST tile width (``BN``: 64 or 128)."""
     table = cal["tile_align_per_s"]
     klass = 1 if desc.align == 1 else (8 if desc.align < 64 else 64)
     bn = desc.tile[1] if desc.tile is not None else 64
@@ -396,7 +401,7 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
         CostTerm("gather", gather_s, cal.get("micro_source", "")),
         CostTerm("DRAM", traffic.dram_bytes / (dram_gbs * 1e9), micro3 or cal["source"]),
         CostTerm("lsu", lsu_s, micro3 or cal.get("micro2_source", "")),
-        CostTerm("lsu_excess", tile_excess(traffic, t, desc, issue), micro3),
+        CostTerm("lsu_excess", tile_excess(traffic, t, desc, issue, lsu_s), micro3),
     ]
 
 

@@ -164,6 +164,8 @@ CALIBRATIONS = {
                         (32, 1.617e11)),
                  "DRAM": ((1, 3.635e10), (2, 5.354e10), (4, 4.828e10), (8, 4.754e10), (16, 4.759e10),
                           (32, 4.930e10))},
+             # tile_load_per_s: call14's two-class tile path (align 1 / 8, width 64), superseded in the
+             # model by call21's tile_align_per_s; kept as that record's numbers (a test recounts them)
              "tile_load_per_s": {
                  1: {(4, 131072): 7.097e11, (8, 131072): 1.111e12, (16, 131072): 1.458e12,
                      (4, 2097152): 6.487e11, (8, 2097152): 1.146e12, (16, 2097152): 1.409e12},
