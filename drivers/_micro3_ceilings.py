@@ -150,31 +150,6 @@ def tma_l2_group(ctx, rows, memory_bytes=(24 << 20,), per_sm_list=(1, 2, 4), sta
                 ctx["save"]()
 
 
-def _tma_table_kernel():
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def tma_table(a_ptr, b_desc, rows_ptr, out_ptr, K, smul, HMASK, TABLE: tl.constexpr, BM: tl.constexpr,
-                  BK: tl.constexpr, BN: tl.constexpr):
-        pid = tl.program_id(0)
-        rm = tl.arange(0, BM)
-        rk = tl.arange(0, BK)
-        rn = tl.arange(0, BN)
-        a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
-        acc = tl.zeros((BM, BN), dtype=tl.float32)
-        for k in range(0, K):
-            if TABLE:
-                row = tl.load(rows_ptr + pid * K + k)
-            else:
-                row = (((pid * K + k) * smul) & HMASK) // BN
-            b = b_desc.load([row, 0])
-            acc = tl.dot(a, b, acc)
-        tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
-
-    return tma_table
-
-
 def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements_per_sm=1 << 23, stages=3,
                     tile=(64, 128), bm=128) -> None:
     """``tma-table`` rows: B elements/s of the TMA ROAST box path whose row comes from an int32 start table
@@ -185,7 +160,7 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
-    kern = _tma_table_kernel()
+    kern = ctx["kern"]["tma_tile"]  # gpu_micro3's TMA box-path kernel, rows from the table (TABLE) or hash
     bk, bn = tile
     smul = 0x9E3779B1 & 0x7FFFFFFF
     for lg in log2_sizes:
@@ -203,8 +178,8 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
             for use_table in (True, False):
                 def fn(out=out, table=table, programs=programs, K=K, use_table=use_table, a=a, desc=desc,
                        hmask=memory - 1):
-                    kern[(programs,)](a, desc, table, out, K, smul, hmask, TABLE=use_table, BM=bm, BK=bk,
-                                      BN=bn, num_warps=4, num_stages=stages)
+                    kern[(programs,)](a, desc, table, out, K, smul, hmask, 1, ROAST=True, TABLE=use_table,
+                                      BM=bm, BK=bk, BN=bn, num_warps=4, num_stages=stages)
                 fn()
                 ok = True
                 if use_table and per_sm == per_sm_list[0]:

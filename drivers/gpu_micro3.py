@@ -133,8 +133,8 @@ def _kernels():
             tl.store(out_ptr + pid * BM * BN + inner, accb)
 
     @triton.jit
-    def tma_tile(a_ptr, b_desc, out_ptr, K, smul, HMASK, NCB, ROAST: tl.constexpr, BM: tl.constexpr,
-                 BK: tl.constexpr, BN: tl.constexpr):
+    def tma_tile(a_ptr, b_desc, rows_ptr, out_ptr, K, smul, HMASK, NCB, ROAST: tl.constexpr,
+                 TABLE: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr):
         pid = tl.program_id(0)
         rm = tl.arange(0, BM)
         rk = tl.arange(0, BK)
@@ -143,7 +143,9 @@ def _kernels():
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         col = (pid % NCB) * BN
         for k in range(0, K):
-            if ROAST:
+            if TABLE:  # the row read from an int32 start table in the k-loop (tma_table group)
+                row = tl.load(rows_ptr + pid * K + k)
+            elif ROAST:
                 row = (((pid * K + k) * smul) & HMASK) // BN
             else:
                 row = (k * BK) & HMASK
@@ -474,8 +476,9 @@ def tma_launch(ctx, ops, out, programs, K, roast, tile, nw, stages=None):
     bk, bn = tile
     kw = {} if stages is None else dict(num_stages=stages)
     ncb = 1 if roast else DENSE_COL_BLOCKS          # ROAST boxes always start at column 0
-    return ctx["kern"]["tma_tile"][(programs,)](a, desc, out, K, SMUL, hmask, ncb, ROAST=roast,
-                                                BM=TMA_TILE["BM"], BK=bk, BN=bn, num_warps=nw, **kw)
+    return ctx["kern"]["tma_tile"][(programs,)](a, desc, out, out, K, SMUL, hmask, ncb, ROAST=roast,
+                                                TABLE=False, BM=TMA_TILE["BM"], BK=bk, BN=bn, num_warps=nw,
+                                                **kw)
 
 
 def tma_check(ctx, roast, tile, stages) -> dict:

@@ -152,14 +152,15 @@ def test_kernels_compile_for_sm90(micro3):
     loads = [line for line in c.asm["ptx"].splitlines() if "ld.global" in line]
     assert len(loads) == 8 and all("ld.global.cg.v4.b32" in line for line in loads)  # 16 B, L1 bypassed
     bf16 = {"a_ptr": "*bf16", "b_ptr": "*bf16", "m_ptr": "*bf16", "out_ptr": "*fp32", "K": "i32",
-            "seed": "i32", "hmask": "i32", "smul": "i32", "HMASK": "i32", "NCB": "i32",
+            "seed": "i32", "hmask": "i32", "smul": "i32", "HMASK": "i32", "NCB": "i32", "rows_ptr": "*i32",
             "b_desc": "tensordesc<bf16[64,128]>"}
     for x in (0, 16):
         c = _sm90_compile(kern["overlap"], bf16,
                           {"X": x, "DOT": True, "NBMASK": 7, "BM": 128, "BK": 64, "BN": 128},
                           ["a_ptr", "b_ptr", "out_ptr", "K"], 8)
         assert "wgmma" in c.asm["ptx"]
-    c = _sm90_compile(kern["tma_tile"], bf16, {"ROAST": True, "NCB": 1, "BM": 128, "BK": 64, "BN": 128},
+    c = _sm90_compile(kern["tma_tile"], bf16, {"ROAST": True, "TABLE": False, "NCB": 1, "BM": 128, "BK": 64,
+                                               "BN": 128},
                       ["a_ptr", "out_ptr", "K"], 4)
     assert "cp.async.bulk.tensor" in c.asm["ptx"]
     c = _sm90_compile(kern["tile"], bf16, {"ALIGN": 64, "DOT": True, "BM": 128, "BK": 64, "BN": 128},
