@@ -476,11 +476,15 @@ def main(argv=None) -> int:
         write_record(path, "gpu-micro2", cases, notes=NOTES, command=command)
         print(f"[{time.monotonic() - t0:.1f}s] {g} done", flush=True)
     write_record(path, "gpu-micro2", cases, notes=NOTES, command=command)
+    return report(cases, [c["name"] for c in cases if c.get("equal_numpy") is False])
+
+
+def report(cases, bad, label: str = "CHECK FAILED") -> int:
+    """Print every case (floats to 4 digits) and the names in ``bad``; the exit status (1 if any)."""
     for c in cases:
         print({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in c.items()})
-    bad = [c["name"] for c in cases if c.get("equal_numpy") is False]
     if bad:
-        print(f"CHECK FAILED: {bad}", file=sys.stderr)
+        print(f"{label}: {bad}", file=sys.stderr)
         return 1
     return 0
 

@@ -640,14 +640,9 @@ def main(argv=None) -> int:
                tile_dtype=torch.bfloat16 if dev == "cuda" else torch.float16)
     run_groups(ctx, names, cases, args.budget_s, save)
     save()
-    for c in cases:
-        print({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in c.items()})
     bad = [c["name"] for c in cases
            if c.get("equal_numpy") is False or c.get("sum_ok") is False or c["type"] == "error"]
-    if bad:
-        print(f"CHECK FAILED or ERROR: {bad}", file=sys.stderr)
-        return 1
-    return 0
+    return micro2.report(cases, bad, "CHECK FAILED or ERROR")
 
 
 if __name__ == "__main__":
