@@ -37,3 +37,21 @@ def _triton_interpreter_numpy_index(monkeypatch):
         scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.reshape(-1)[0]))
 
     monkeypatch.setattr(ti, "_patch_lang_tensor", patched)
+
+
+def _load_driver(name: str):
+    """Import ``drivers/<name>.py`` as a module (the drivers are scripts, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "drivers" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_driver_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def load_driver():
+    """``load_driver("gpu_micro2")``: a driver script imported as a module."""
+    return _load_driver

@@ -1,6 +1,5 @@
 """The pure-Python parts of the microbenchmark driver drivers/gpu_micro2.py (its kernels run on the GPU)."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +9,8 @@ DRIVER = Path(__file__).resolve().parents[2] / "drivers" / "gpu_micro2.py"
 
 
 @pytest.fixture(scope="module")
-def micro2():
-    spec = importlib.util.spec_from_file_location("gpu_micro2", DRIVER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def micro2(load_driver):
+    return load_driver("gpu_micro2")
 
 
 def test_chain_is_one_cycle_through_every_line(micro2):

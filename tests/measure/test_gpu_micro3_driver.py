@@ -18,11 +18,8 @@ HAVE_TRITON = importlib.util.find_spec("triton") is not None
 
 
 @pytest.fixture(scope="module")
-def micro3():
-    spec = importlib.util.spec_from_file_location("gpu_micro3", DRIVER)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def micro3(load_driver):
+    return load_driver("gpu_micro3")
 
 
 def test_stream_slices_are_whole_steps_near_the_target(micro3):

@@ -162,19 +162,10 @@ def test_configs_cover_whole_tiles_and_bad_launch():
 
 
 # ------------------------------------------------------------------------------ device driver helpers
-def _load_script(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "drivers" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_driver_{name}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
-def test_loop_mix_reads_both_sass_listings():
-    g = _load_script("gpu_fast")
+def test_loop_mix_reads_both_sass_listings(load_driver):
+    g = load_driver("gpu_fast")
     cuobjdump = """
         /*0100*/                   MOV R1, c[0x0][0x28] ;
         /*0110*/                   LDGSTS.E.BYPASS.128 [R2], desc[UR4][R4.64] ;
@@ -191,18 +182,18 @@ def test_loop_mix_reads_both_sass_listings():
     assert g.loop_mix("no loop here") == {}
 
 
-def test_memories_are_powers_of_two_at_the_compressions():
-    g = _load_script("gpu_fast")
+def test_memories_are_powers_of_two_at_the_compressions(load_driver):
+    g = load_driver("gpu_fast")
     for _, k, n in g.SHAPES.values():
         for mem, c in zip(g.memories(k, n), g.COMPRESSIONS):
             assert mem & (mem - 1) == 0 and mem <= k * n // c < 2 * mem
 
 
-def test_fast_md_tables_match_the_records():
+def test_fast_md_tables_match_the_records(load_driver):
     """measurements/gpu/FAST.md holds the tables drivers/fast_report.py makes from the records."""
     from pathlib import Path
 
-    r = _load_script("fast_report")
+    r = load_driver("fast_report")
     fast = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "FAST.md").read_text()
     final = r.load("call9_final", "gpu_fast_focus.json")
     for table in (*r.tma_sections(), r.forward_table(final, 0), r.forward_table(final, 1),
