@@ -150,6 +150,14 @@ def launch_table(cases):
     return "\n".join(rows)
 
 
+def _over_cublas_graph(cs):
+    """``(case, "graph / cuBLAS graph" text)`` for each training-step case of one group ("-" without a
+    cuBLAS graph time)."""
+    cub = next((c["ms_graph"] for c in cs if c["impl"] == "cublas"), None)
+    for c in cs:
+        yield c, ("-" if not (cub and c.get("ms_graph")) else f"{c['ms_graph'] / cub:.2f}")
+
+
 def train_table(cases):
     rows = ["| shape | memory | bwd config (block_m, block_k, warps, prefetch) | step | flushed ms | "
             "CUDA graph ms | graph / cuBLAS graph | checks |", "|---|---|---|---|---|---|---|---|"]
@@ -161,9 +169,7 @@ def train_table(cases):
                                                          bc.get("prefetch")))
             groups.setdefault(key, []).append(c)
     for key, cs in groups.items():
-        cub = next((c["ms_graph"] for c in cs if c["impl"] == "cublas"), None)
-        for c in cs:
-            ratio = "-" if not (cub and c.get("ms_graph")) else f"{c['ms_graph'] / cub:.2f}"
+        for c, ratio in _over_cublas_graph(cs):
             rows.append(f"| {key[0]}x{key[1]}x{key[2]} | {key[3]} | {key[4]} | {c['impl']} | "
                         f"{fmt(c['ms'])} | "
                         f"{fmt(c.get('ms_graph'))} | {ratio} | {'pass' if c['passed'] else 'FAIL'} |")
@@ -180,9 +186,7 @@ def tma_train_table(cases):
         if c.get("type") == "train":
             groups.setdefault((c["M"], c["K"], c["N"], c["memory"]), []).append(c)
     for key, cs in groups.items():
-        cub = next((c["ms_graph"] for c in cs if c["impl"] == "cublas"), None)
-        for c in cs:
-            ratio = "-" if not (cub and c.get("ms_graph")) else f"{c['ms_graph'] / cub:.2f}"
+        for c, ratio in _over_cublas_graph(cs):
             rows.append(f"| {key[0]}x{key[1]}x{key[2]} | {key[3]} | {c['impl']} | {fmt(c['ms'])} | "
                         f"{fmt(c.get('ms_graph'))} | {ratio} | {'pass' if c['passed'] else 'FAIL'} | "
                         f"{c.get('configs') or '-'} |")
