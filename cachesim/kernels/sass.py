@@ -261,7 +261,8 @@ def _loop_span(instrs, labels):
         j = labels.get(t.group(1)) if t else None
         if j is not None and j <= i:
             spans.append((j, i))
-    with_mma = [s for s in spans if any(_klass(op) == "mma" for op, _, _ in instrs[s[0]:s[1] + 1])]
+    mma = [i for i, (op, _, _) in enumerate(instrs) if _klass(op) == "mma"]
+    with_mma = [s for s in spans if any(s[0] <= i <= s[1] for i in mma)]
     if with_mma:
         return min(with_mma, key=lambda s: s[1] - s[0])
     return max(spans, key=lambda s: s[1] - s[0], default=None)
