@@ -206,9 +206,11 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     clock = _micro_clock(t)
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
-        if desc.kernel == "roast" and desc.index == "table" and "tma_table_per_s" in cal:
-            table = cal["tma_table_per_s"]["table"]
-        return 0.0, 0.0, (elements / (clock * tile_rate(table, warps, issue.memory_bytes)) if table else 0.0)
+        level = warps
+        if (desc.kernel == "roast" and desc.index == "table" and "tma_table_per_s" in cal
+                and getattr(issue, "schedule", "plain") != "warp-specialized"):
+            table, level = cal["tma_table_per_s"]["table"], issue.programs_per_sm  # keyed by programs
+        return 0.0, 0.0, (elements / (clock * tile_rate(table, level, issue.memory_bytes)) if table else 0.0)
     if desc.kernel == "roast" and "tile_align_per_s" in cal:
         return 0.0, 0.0, elements / _tile_path_rate(t, desc, issue)
     if desc.kernel != "hashednet" or "hash_modp_per_s" not in cal:
@@ -264,12 +266,18 @@ def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
 def _tma_table_excess(cal: dict, t, desc, issue) -> float:
     """TMA ROAST with the start table: ``elements x (1 / r_table - 1 / r_hash)`` of the same-run pair of the
     TMA box-path microbenchmark (rows from an int32 table read in the k-loop vs from the in-loop hash) at
-    the kernel's resident warps and array size, at the loaded clock; 0 for the other TMA kernels."""
+    the kernel's resident programs per SM (a persistent launch: one) and array size, at the loaded clock;
+    0 for the other TMA kernels and for a warp-specialised listing (its producer partition reads the start
+    with a plain load, the consumers wait only on the stages' barriers: no per-step wait in the MMA loop).
+
+    The pair is keyed by programs per SM: each program waits on its own start read every k-step
+    (``DEPBAR.LE SB0, 0x0``), which only another resident program can hide, whatever its warp count."""
     pair = cal.get("tma_table_per_s")
     if desc.kernel != "roast" or desc.index != "table" or not pair:
         return 0.0
-    warps = issue.warps_per_scheduler * t.schedulers_per_sm
-    table, hashed = (tile_rate(pair[k], warps, issue.memory_bytes) for k in ("table", "hash"))
+    if getattr(issue, "schedule", "plain") == "warp-specialized":
+        return 0.0
+    table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes) for k in ("table", "hash"))
     return max(0.0, issue.elements / _micro_clock(t) * (1.0 / table - 1.0 / hashed))
 
 

@@ -136,6 +136,8 @@ TMA_LOOP_MIXES = {
     ("tma-roast-hash32-a256-t64x256", "128x256x64-g8-w8-s3-p"): (124, 348, 0, 0, 166, 213016),
 }
 TMA_LOOP_LOADS = {k: (0, 5 if "table" in k[0] else 0, 0) for k in TMA_LOOP_MIXES}
+#: Config label suffix of each TMA schedule (``cachesim.measure.triton_tma.TmaConfig.label``).
+_SCHEDULE_SUFFIX = {"plain": "", "persistent": "-p", "warp-specialized": "-pw"}
 #: Recorded listings used for variants whose own listing is unusable (see the module notes).
 _MIX_ALIAS = {"hashednet-hash": "hashednet-arith-only"}
 
@@ -327,6 +329,7 @@ class IssueEstimate:
     lsu_instructions_per_iteration: float = 0.0
     load_chain: int = 0
     config: str = ""
+    schedule: str = "plain"
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("description", "latency")}
@@ -357,9 +360,10 @@ def _listed_variant(desc: KernelDescription, block: Block) -> str:
 
 def _exact_mix(desc: KernelDescription, block: Block, config: str):
     """``(counts, variant)`` of the listing of exactly ``desc`` at ``config``: the device's
-    (:data:`LOOP_MIXES`) first, else the offline compile's (:mod:`cachesim.kernels.loop_table`); None."""
+    (:data:`LOOP_MIXES`, :data:`TMA_LOOP_MIXES`) first, else the offline compile's
+    (:mod:`cachesim.kernels.loop_table`); None. A TMA ``config`` may carry its schedule (``-p``, ``-pw``)."""
     key = (_listed_variant(desc, block), config)
-    counts = LOOP_MIXES.get(key) or offline_loops().mixes.get(key)
+    counts = LOOP_MIXES.get(key) or TMA_LOOP_MIXES.get(key) or offline_loops().mixes.get(key)
     return None if counts is None else (counts, key[0])
 
 
@@ -415,18 +419,28 @@ def _recorded_tile(desc: KernelDescription, rec_cfg: str):
 
 
 def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
-                   num_stages=3, memory=None, traffic=None) -> IssueEstimate:
+                   num_stages=3, memory=None, traffic=None, schedule="plain") -> IssueEstimate:
     """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L, (S + L +
     lat_async) / num_stages)``).
 
     ``traffic`` (the kernel's :class:`AnalyticTraffic` or ``GpuTraffic``) switches on the exposed memory
     latencies of :mod:`cachesim.kernels.latency`; without it ``L`` is the spill reloads at one L1 hit each.
+    ``schedule`` (TMA kernels, :data:`cachesim.kernels.tma.SCHEDULES`): a persistent launch keeps one
+    program per SM whatever the occupancy would allow; the estimate carries the schedule the compiler
+    produced (:func:`cachesim.kernels.tma.compiled_schedule`).
     """
+    from .tma import compiled_schedule
+
     config = _config_label(block, group_m, num_warps, num_stages)
-    n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, config, num_warps)
-    if rec_cfg != config:
+    if schedule != "plain" and not desc.tma:
+        raise CacheSimError(f"schedule={schedule!r} needs loads='tma' (the pointer kernels launch one "
+                            "program per block)")
+    listed = config + _SCHEDULE_SUFFIX[schedule]  # the timed label, as the listings name it
+    schedule = compiled_schedule(desc.variant, config, schedule)
+    n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, listed, num_warps)
+    if rec_cfg != listed:
         shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
-    r = _occupancy(t, regs, shared, num_warps)
+    r = 1 if schedule != "plain" else _occupancy(t, regs, shared, num_warps)
     w = r * num_warps / t.schedulers_per_sm
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
     iters = max(1, math.ceil(shape.k / block.bk))
@@ -450,7 +464,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     lsu_scale = _elements_per_thread(block, num_warps) / _elements_per_thread(
         Block.parse(rec_cfg.split("-")[0]), int(rec_cfg.split("-w")[1].split("-")[0]))
     return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
-                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain, config)
+                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain, config, schedule)
 
 
 def sm_clock_ghz(t) -> float:

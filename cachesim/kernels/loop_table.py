@@ -9,8 +9,12 @@ SASS the device itself recorded, the offline counts equal the device's (a test c
 table extends :data:`cachesim.kernels.issue.LOOP_MIXES` / ``LOOP_LOADS`` to every timed configuration
 instead of scaling the few recorded ones.
 
-The record is read by path (this module must not import ``cachesim.measure``); where it is absent (an
-installed package without the repository's ``measurements/``) the table is empty and the cost model
+``drivers/gpu_sass_tma_offline.py`` does the same for every timed TMA kernel (``tma-dense``,
+``tma-roast-{table,hash32}-a<BN>-t<BKxBN>``) at its plain, persistent (``-p``) and warp-specialised
+(``-pw``) schedule (:data:`TMA_RECORD`, kind ``gpu-sass-tma-offline``); its pairs join the same table.
+
+The records are read by path (this module must not import ``cachesim.measure``); where they are absent
+(an installed package without the repository's ``measurements/``) the table is empty and the cost model
 scales the recorded loops as before.
 """
 
@@ -23,12 +27,15 @@ from pathlib import Path
 
 from ..errors import CacheSimError
 
-__all__ = ["RECORD", "LoopTable", "offline_loops"]
+__all__ = ["RECORD", "TMA_RECORD", "LoopTable", "offline_loops"]
 
 #: The offline SASS record, relative to the repository this package lives in.
 RECORD = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
           / "gpu_sass_offline.json")
 KIND = "gpu-sass-offline"
+#: The offline SASS record of the TMA kernels (same case layout).
+TMA_RECORD = RECORD.with_name("gpu_sass_tma_offline.json")
+TMA_KIND = "gpu-sass-tma-offline"
 _MIX_KEYS = ("instructions", "stall_cycles", "local_loads", "global_loads", "registers", "shared_bytes")
 _LOAD_KEYS = ("chain", "lsu", "spill")
 
@@ -63,12 +70,20 @@ class LoopTable:
 
 
 def offline_loops() -> LoopTable:
-    """The :class:`LoopTable` of :data:`RECORD` (read once; empty when the file is absent)."""
-    return _read(str(RECORD))
+    """The :class:`LoopTable` of :data:`RECORD` and :data:`TMA_RECORD` (read once; empty where a file is
+    absent)."""
+    return _merged(str(RECORD), str(TMA_RECORD))
 
 
 @functools.cache
-def _read(path: str) -> LoopTable:
+def _merged(path: str, tma_path: str) -> LoopTable:
+    a, b = _read(path), _read(tma_path, TMA_KIND)
+    return LoopTable({**a.mixes, **b.mixes}, {**a.loads, **b.loads}, {**a.failed, **b.failed},
+                     "; ".join(x.source for x in (a, b) if x.source))
+
+
+@functools.cache
+def _read(path: str, kind: str = KIND) -> LoopTable:
     p = Path(path)
     if not p.is_file():
         return LoopTable()
@@ -76,8 +91,8 @@ def _read(path: str) -> LoopTable:
         data = json.loads(p.read_text())
     except (OSError, ValueError) as exc:
         raise CacheSimError(f"offline SASS record {p}: not readable JSON ({exc})") from exc
-    if data.get("kind") != KIND:
-        raise CacheSimError(f"offline SASS record {p}: kind={data.get('kind')!r}, expected {KIND!r}")
+    if data.get("kind") != kind:
+        raise CacheSimError(f"offline SASS record {p}: kind={data.get('kind')!r}, expected {kind!r}")
     mixes, loads, failed = {}, {}, {}
     for c in data.get("cases", []):
         if c.get("type") != "sass":

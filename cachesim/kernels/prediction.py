@@ -194,7 +194,7 @@ def _memory_arg(memory):
 def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", memory=None, backward=False,
             group_m=8, num_warps=4, num_stages=3, seed=0, family=None, load_path="auto",
             loop_tiles="32x32x32", analytic=False, tf32=True, index=None, align=None,
-            cost_model=None, tile=None) -> KernelPrediction:
+            cost_model=None, tile=None, schedule="plain") -> KernelPrediction:
     """Traffic and predicted time of one kernel on one target.
 
     Parameters
@@ -235,6 +235,10 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     cost_model : {"roofline", "issue"}, optional
         ``"roofline"`` (the traffic roofline, unchanged) or ``"issue"`` (:mod:`cachesim.kernels.issue`;
         GPU GEMM forward kernels on a calibrated target).
+    schedule : {"plain", "persistent", "warp-specialized"}
+        Launch schedule of a TMA kernel (``load_path="tma"`` only): one program per block, one program
+        per SM walking the blocks, or that with Triton's warp specialisation asked for (priced as what the
+        compiler produced: :func:`cachesim.kernels.tma.compiled_schedule`).
 
     Returns
     -------
@@ -256,7 +260,7 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     dtype = canonical_dtype(dtype)  # aliases: float32, tf32, float16, bfloat16, ...
     c = dict(shape=GemmShape.parse(shape), block=Block.parse(block), dtype=dtype, memory=_memory_arg(memory),
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
-             load_path=load_path, loop_tiles=loop_tiles, tf32=tf32)
+             load_path=load_path, loop_tiles=loop_tiles, tf32=tf32, schedule=_schedule(schedule, load_path))
     t = _check_flags(dtype, target, backward, analytic)
     model = _cost_model(cost_model, index, align, tile, load_path)
     if model == "issue":
@@ -274,7 +278,7 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
 
 def _make(kernel, c, t, *, backward, model, traffic, cost, parts=()) -> KernelPrediction:
     opts = {k: c[k] for k in ("group_m", "num_warps", "num_stages", "seed", "family", "load_path",
-                              "loop_tiles", "tf32")}
+                              "loop_tiles", "tf32", "schedule") if k in c}
     return KernelPrediction(kernel, c["shape"], t.name, c["dtype"], c["block"], c["memory"], backward, model,
                             traffic, cost, tuple(parts), opts)
 
@@ -351,7 +355,8 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         whole_rows = s.k * s.n * -(-s.m // b.bm) * dtype_bytes(c["dtype"]) / t.sector_bytes
         traffic = tma_traffic(traffic, b_sectors=whole_rows if desc.kernel == "roast" else None)
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
-                           num_stages=c["num_stages"], memory=c["memory"], traffic=traffic)
+                           num_stages=c["num_stages"], memory=c["memory"], traffic=traffic,
+                           schedule=c["schedule"] if tma else "plain")
     extra = 0.0
     if desc.kernel == "hashednet" and desc.index == "table":
         s, b = c["shape"], c["block"]
@@ -361,6 +366,19 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
     p = _make(kernel, c, t, backward=False, model="analytic" if analytic else "simulation", traffic=traffic,
               cost=cost)
     return replace(p, description=desc, issue=issue)
+
+
+def _schedule(schedule, load_path) -> str:
+    """Validated ``schedule``: one of :data:`cachesim.kernels.tma.SCHEDULES`, other than ``plain`` only with
+    ``load_path="tma"``."""
+    from .tma import SCHEDULES
+
+    if schedule not in SCHEDULES:
+        raise CacheSimError(f"schedule={schedule!r} must be one of {', '.join(SCHEDULES)}")
+    if schedule != "plain" and load_path != "tma":
+        raise CacheSimError(f"schedule={schedule!r} needs load_path='tma' (got load_path={load_path!r}): "
+                            "only the TMA kernels have a persistent schedule")
+    return schedule
 
 
 def _need_memory(kernel, c) -> None:

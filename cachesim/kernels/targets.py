@@ -221,12 +221,13 @@ CALIBRATIONS = {
                  "dense": {(4, 2097152): 3.419e12, (8, 2097152): 3.402e12, (4, 67108864): 3.03e12,
                            (8, 67108864): 3.389e12}},
              # measurements/gpu/call23_micro3c (tma_table group): the TMA ROAST box path with each row read
-             # from an int32 start table in the k-loop vs the same rows from the in-loop hash, same run
+             # from an int32 start table in the k-loop vs the same rows from the in-loop hash, same run;
+             # keyed by (programs per SM, array bytes) (4 warps each)
              "tma_table_per_s": {
-                 "table": {(4, 2097152): 2.451e12, (8, 2097152): 3.331e12, (4, 67108864): 1.508e12,
-                           (8, 67108864): 2.492e12},
-                 "hash": {(4, 2097152): 3.365e12, (8, 2097152): 3.345e12, (4, 67108864): 2.799e12,
-                          (8, 67108864): 2.815e12}},
+                 "table": {(1, 2097152): 2.451e12, (2, 2097152): 3.331e12, (1, 67108864): 1.508e12,
+                           (2, 67108864): 2.492e12},
+                 "hash": {(1, 2097152): 3.365e12, (2, 2097152): 3.345e12, (1, 67108864): 2.799e12,
+                          (2, 67108864): 2.815e12}},
              "micro3_source": "measurements/gpu/call21_micro3/gpu_micro3.json (H200, 2026-11-29, "
                               "drivers/gpu_micro3.py): L2 read ceiling 8.82 TB/s, DRAM stream 4.56 TB/s; "
                               "tile path by alignment and width; TMA box path; tensor-core / issue overlap "

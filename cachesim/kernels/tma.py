@@ -8,13 +8,72 @@ with ``align == BN`` starts a row of the shared array, so it covers whole 32-byt
 bytes / 32`` (the pointer plan counts the windows of element-aligned starts, 1.47x that for 2-byte
 elements), the same as dense W's boxes. None of them can hit in L1: every sector of A and B is an L2
 request. DRAM bytes are unchanged (what L2 keeps does not depend on the path into the SM).
+
+Schedules (:func:`compiled_schedule`): ``plain`` launches one program per output block; ``persistent``
+launches at most one program per SM, each walking blocks in the grouped order (one resident program per
+SM); ``warp-specialized`` asks Triton to split the persistent loop into a producer partition (the TMA
+copies and, for ROAST, the start-table read) and consumer partitions (the MMA). Whether the compiler
+actually split it is read from the offline listings of every timed persistent pair
+(``drivers/gpu_sass_tma_offline.py``, ``measurements/gpu/sass_offline/gpu_sass_tma_offline.json``):
+Triton 3.6.0 split only the 4-warp ``64x128x64`` kernels (12 warps launched, ``USETMAXREG``, the start
+read by one ``LDG`` in the producer); every 8-warp ``-pw`` listing is byte-identical to its ``-p`` listing.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 from dataclasses import replace
+from pathlib import Path
 
-__all__ = ["tma_traffic"]
+from ..errors import CacheSimError
+
+__all__ = ["SCHEDULES", "SCHEDULE_RECORD", "compiled_schedule", "tma_traffic"]
+
+#: Launch schedules of the TMA kernels (``cachesim.measure.triton_tma.TmaConfig``: ``persistent``,
+#: ``persistent`` + ``warp_specialize``).
+SCHEDULES = ("plain", "persistent", "warp-specialized")
+#: The offline listings of the persistent TMA pairs, relative to the repository this package lives in.
+SCHEDULE_RECORD = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
+                   / "gpu_sass_tma_offline.json")
+
+
+@functools.lru_cache(maxsize=4)
+def _split_pairs(path: str) -> dict:
+    """``{(variant without its tile, config without the schedule): warp_specialized}`` of the ``-pw`` pairs
+    of the offline record (empty where the record is absent)."""
+    try:
+        cases = json.loads(Path(path).read_text())["cases"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {(re.sub(r"-t\d+x\d+$", "", c["variant"]), c["config"][:-3]): bool(c["warp_specialized"])
+            for c in cases if c.get("type") == "sass" and str(c.get("config", "")).endswith("-pw")
+            and "warp_specialized" in c}
+
+
+def compiled_schedule(variant: str, config: str, schedule: str, record: str | Path | None = None) -> str:
+    """The schedule Triton compiled for ``schedule`` (module notes): ``warp-specialized`` stays so only where
+    the listing of ``(variant, config)`` is split into partitions, else it is ``persistent``.
+
+    ``variant``: ``tma-dense``, ``tma-roast-table-a128`` ...; ``config``: ``BMxBNxBK-gG-wW-sS``. Pairs the
+    record lacks follow what every recorded pair showed: split at 4 warps, not at 8.
+
+    Examples
+    --------
+    >>> compiled_schedule("tma-roast-table-a128", "64x128x64-g8-w8-s3", "warp-specialized")
+    'persistent'
+    >>> compiled_schedule("tma-roast-table-a128", "64x128x64-g8-w4-s3", "warp-specialized")
+    'warp-specialized'
+    """
+    if schedule not in SCHEDULES:
+        raise CacheSimError(f"schedule={schedule!r} must be one of {', '.join(SCHEDULES)}")
+    if schedule != "warp-specialized":
+        return schedule
+    split = _split_pairs(str(record or SCHEDULE_RECORD)).get((variant, config))
+    if split is None:
+        split = re.search(r"-w4-", config) is not None
+    return "warp-specialized" if split else "persistent"
 
 
 def tma_traffic(traffic, b_sectors: float | None = None):

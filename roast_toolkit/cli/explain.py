@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from cachesim.errors import CacheSimError
 from cachesim.kernels.explanation import DEFAULT_MEMORY, EXPLAIN_KERNELS
 from cachesim.kernels.explanation import explain as explain_kernels
 from cachesim.kernels.targets import CPU_TARGETS
@@ -53,7 +54,6 @@ def cpu_waterfalls(args) -> dict:
     32x64) for ``explain --target <cpu> --waterfall``: one size (``--memory`` elements) or 4 KiB ... 512
     MiB; with ``--batch``, gather-then-matmul from the dense matmul, measured points beside the rows."""
     from cachesim._validate import parse_int
-    from cachesim.errors import CacheSimError
     from cachesim.kernels.cpu_waterfall import cpu_waterfall
     from cachesim.measure.compare.cpu_time import gather_matmul_rows, micro_calibration
 
@@ -83,7 +83,7 @@ def waterfalls(args) -> dict:
     from cachesim.kernels.waterfall import waterfall
     from cachesim.measure.compare.time_model import measured_times
 
-    c = parsed_common(args)
+    c = _plain(parsed_common(args))
     memory = c["memory"] if c["memory"] is not None else DEFAULT_MEMORY
     kw = dict(memory=memory, block=c["block"], group_m=c["group_m"], num_warps=c["num_warps"],
               num_stages=c["num_stages"], target=c["target"], analytic=not args.simulate)
@@ -97,6 +97,15 @@ def waterfalls(args) -> dict:
         out[kernel] = waterfall(kernel, c["shape"], index=index, align=align, measured=meas, **kw) if meas \
             else w
     return out
+
+
+def _plain(c: dict) -> dict:
+    """The common options without ``schedule``, which ``cachesim explain`` does not take (plain launches)."""
+    schedule = c.pop("schedule", "plain")
+    if schedule != "plain":
+        raise CacheSimError(f"--schedule {schedule}: cachesim explain compares plain launches; price a "
+                            "persistent TMA kernel with cachesim kernel --load-path tma --schedule")
+    return c
 
 
 def _print_waterfalls(ws: dict) -> None:
@@ -117,7 +126,7 @@ def _print_waterfalls(ws: dict) -> None:
 
 def explain(args) -> dict:
     """The JSON object of ``cachesim explain`` for parsed arguments (see :func:`cachesim.kernels.explain`)."""
-    c = parsed_common(args)
+    c = _plain(parsed_common(args))
     c.pop("loop_tiles")
     res = explain_kernels(backward=bool(args.backward), analytic=not args.simulate, **c)
     return res.to_dict() | {"shape": args.shape, "block": args.block}

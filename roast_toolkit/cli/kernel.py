@@ -27,6 +27,9 @@ def add_common_arguments(p, *, shape_default=None) -> None:
     p.add_argument("--seed", default="0", help="hash seed")
     p.add_argument("--family", default=None, help="hash family (default: the kernel's exact formula)")
     p.add_argument("--load-path", default="auto", help="auto | ld | ldgsts | tma (TMA: issue-aware model)")
+    p.add_argument("--schedule", default="plain",
+                   help="TMA kernels: plain | persistent | warp-specialized (one program per SM walking the "
+                        "blocks; warp-specialized as Triton compiles it)")
     p.add_argument("--loop-tiles", default=None, help="CPU loop-nest tiles TMxTNxTK (default 32x32x32)")
     p.add_argument("--tiles", default=None, help="deprecated spelling of --loop-tiles")
 
@@ -78,7 +81,8 @@ def parsed_common(args) -> dict:
                 memory=parse_int("memory", args.memory), group_m=parse_int("group_m", args.group_m),
                 num_warps=parse_int("num_warps", args.num_warps),
                 num_stages=parse_int("num_stages", args.num_stages), seed=parse_int("seed", args.seed),
-                family=args.family, load_path=args.load_path, loop_tiles=_loop_tiles(args))
+                family=args.family, load_path=args.load_path, loop_tiles=_loop_tiles(args),
+                schedule=getattr(args, "schedule", "plain"))
 
 
 def run_kernel(args) -> dict:

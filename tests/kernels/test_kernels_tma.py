@@ -80,3 +80,99 @@ def test_tma_needs_the_issue_model():
     with pytest.raises(CacheSimError, match="load_path='tma' needs cost_model='issue'"):
         predict("dense", "512x512x512", "h200", dtype="bf16", load_path="tma", cost_model="roofline",
                 analytic=True)
+
+
+# --- launch schedules (persistent, warp-specialised), from the offline listings of every timed pair -------
+
+TMA_OFFLINE = SASS.parents[1] / "sass_offline" / "gpu_sass_tma_offline.json"
+_KW = dict(dtype="bf16", num_stages=3, memory=1 << 20, analytic=True, load_path="tma", tile=(64, 128),
+           align=128)
+
+
+@pytest.mark.skipif(not TMA_OFFLINE.exists(), reason="offline TMA record not present")
+def test_offline_tma_loops_equal_the_device_listings():
+    import json
+
+    cases = {(c["variant"], c["config"]): c for c in json.loads(TMA_OFFLINE.read_text())["cases"][1:]}
+    assert not [k for k, c in cases.items() if "error" in c or not c["loop_closed"]]
+    for key, want in TMA_LOOP_MIXES.items():  # the six pairs the device dumped
+        m = cases[key]["loop_mix"]
+        got = tuple(m[k] for k in ("instructions", "stall_cycles", "local_loads", "global_loads",
+                                   "registers", "shared_bytes"))
+        assert got == want, key
+
+
+@pytest.mark.skipif(not TMA_OFFLINE.exists(), reason="offline TMA record not present")
+def test_warp_specialised_flags_are_read_from_the_listings():
+    import gzip
+    import json
+    import re
+
+    text = gzip.decompress((TMA_OFFLINE.parent / "sass_tma_offline.txt.gz").read_bytes()).decode()
+    sections = {tuple(s.splitlines()[0].split()[:2]): s.split("\n", 1)[1].rstrip("\n")
+                for s in re.split(r"^##### ", text, flags=re.M)[1:]}
+    cases = [c for c in json.loads(TMA_OFFLINE.read_text())["cases"][1:] if c["config"].endswith("-pw")]
+    assert cases
+    for c in cases:
+        sass = sections[(c["variant"], c["config"])]
+        assert c["warp_specialized"] == ("USETMAXREG" in sass)
+        persistent = sections[(c["variant"], c["config"][:-1])]
+        assert c["same_as_persistent"] == (sass == persistent)
+        assert c["same_as_persistent"] != c["warp_specialized"]
+        assert c["warp_specialized"] == ("-w4-" in c["config"])  # what Triton 3.6.0 did at every pair
+
+
+def test_persistent_launch_keeps_one_program_per_sm_and_pays_the_table_wait():
+    from cachesim.kernels.targets import get_target
+
+    cal = get_target("h200").calibration
+    plain = predict("roast", "4096x768x3072", "h200", index="table", block="64x128x64", num_warps=4, **_KW)
+    pers = predict("roast", "4096x768x3072", "h200", index="table", block="64x128x64", num_warps=4,
+                   schedule="persistent", **_KW)
+    assert plain.issue.programs_per_sm >= 2 and pers.issue.programs_per_sm == 1
+    assert pers.issue.schedule == "persistent"
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    elements = 768 * 3072 * (4096 // 64)
+    want = elements / clock * (1 / 2.451e12 - 1 / 3.365e12)  # call23: one program per SM, 2 MiB
+    assert pers.terms["lsu_excess"] == pytest.approx(want, rel=1e-3)
+    assert pers.predicted_time_s > plain.predicted_time_s
+
+
+def test_warp_specialised_where_triton_split_the_loop():
+    kw = dict(block="64x128x64", **_KW)
+    split = predict("roast", "4096x768x3072", "h200", index="table", num_warps=4,
+                    schedule="warp-specialized", **kw)
+    assert split.issue.schedule == "warp-specialized" and split.terms["lsu_excess"] == 0.0
+    assert split.issue.mix_config.endswith("-pw")  # its own (producer / consumer) listing
+    same = predict("roast", "4096x768x3072", "h200", index="table", num_warps=8,
+                   schedule="warp-specialized", **kw)
+    pers = predict("roast", "4096x768x3072", "h200", index="table", num_warps=8, schedule="persistent",
+                   **kw)
+    assert same.issue.schedule == "persistent" and same.terms["lsu_excess"] == pers.terms["lsu_excess"] > 0
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(schedule="pipelined", load_path="tma"), "schedule='pipelined' must be one of"),
+    (dict(schedule="persistent", load_path="auto"), "needs load_path='tma'"),
+    (dict(schedule=["persistent"], load_path="tma"), "must be one of"),
+])
+def test_bad_schedule_is_a_clear_error(kw, match):
+    with pytest.raises(CacheSimError, match=match):
+        predict("roast", "4096x768x3072", "h200", dtype="bf16", block="64x128x64", memory=1 << 20,
+                analytic=True, index="table", align=128 if kw["load_path"] == "tma" else 64, **kw)
+
+
+def test_cli_schedule_flag(capsys):
+    import json
+
+    from roast_toolkit.cli.cachesim_cmd import main
+
+    base = ["kernel", "--kernel", "roast", "--shape", "4096x768x3072", "--dtype", "bf16", "--block",
+            "64x128x64", "--memory", "1048576", "--analytic", "--index", "table", "--align", "128",
+            "--load-path", "tma", "--json"]
+    assert main(base + ["--schedule", "persistent"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["predicted_time_s"] > 0
+    assert main(base + ["--schedule", "sometimes"]) == 2
+    out, err = capsys.readouterr()
+    assert "schedule='sometimes' must be one of" in err and "Traceback" not in err

@@ -78,6 +78,10 @@ def _predict(kernel, index, align, tile, shape, memory, config, load_path="auto"
     return _STORED[key]
 
 
+#: Config label suffix -> ``predict(schedule=...)`` (``cachesim.measure.triton_tma.TmaConfig.label``).
+_SCHEDULES = {None: "plain", "-p": "persistent", "-pw": "warp-specialized"}
+
+
 @functools.lru_cache(maxsize=8192)
 def _compute(kernel, index, align, tile, shape, memory, config, load_path="auto"):
     """Issue-aware prediction (analytic traffic, expected over hash seeds: seed 0); ``cublas``: the vendor
@@ -88,11 +92,12 @@ def _compute(kernel, index, align, tile, shape, memory, config, load_path="auto"
     if kernel == "cublas":
         p = predict_vendor_gemm(shape, "h200", dtype="bf16")
         return p.predicted_time_s, p.dominant
-    cfg = re.match(r"(\d+x\d+x\d+)-g(\d+)-w(\d+)-s(\d+)", config)
+    cfg = re.match(r"(\d+x\d+x\d+)-g(\d+)-w(\d+)-s(\d+)(-pw?)?$", config)
     p = predict(kernel, shape, "h200", dtype="bf16", block=cfg.group(1), group_m=int(cfg.group(2)),
                 num_warps=int(cfg.group(3)), num_stages=int(cfg.group(4)),
                 memory=None if kernel == "dense" else memory, seed=0, analytic=True, index=index,
-                align=align, tile=tile, cost_model="issue", load_path=load_path)
+                align=align, tile=tile, cost_model="issue", load_path=load_path,
+                schedule=_SCHEDULES[cfg.group(5)])
     return p.predicted_time_s, p.dominant
 
 

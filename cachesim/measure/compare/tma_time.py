@@ -8,9 +8,10 @@ fast pointer kernels (``fast-...``), the HashedNet kernels and cuBLAS on the sam
 * between the autotuned (``best``) cases of one shape and shared-array size: TMA ROAST / TMA dense,
   TMA ROAST / cuBLAS, fast ROAST / fast dense, and each HashedNet index path / the TMA ROAST table kernel.
 
-Configurations with a persistent (``-p``), flattened (``-f``) or warp-specialised (``-w``) schedule are
-left out (the model has no such schedule) and counted in :func:`tma_summary_line`. cuBLAS is priced at
-its measured ceilings (:func:`cachesim.kernels.cost.predict_vendor_gemm`).
+Configurations with a persistent (``-p``) or warp-specialised (``-pw``) schedule are priced with that
+schedule (``predict(..., schedule=...)``: one program per SM; warp specialisation where Triton compiled
+it, :func:`cachesim.kernels.tma.compiled_schedule`); other schedules (``-f``) are left out and counted.
+cuBLAS is priced at its measured ceilings (:func:`cachesim.kernels.cost.predict_vendor_gemm`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ TMA_KINDS = ("gpu-fast-tma", "gpu-fast-tma-headline")
 #: The record folders of those kinds (the rows' ``record``).
 TMA_FOLDERS = ("call15_tma", "call16_tma_train", "call17_tma_train2", "call18_headline")
 _PLAIN = re.compile(r"^\d+x\d+x\d+-g\d+-w\d+-s\d+$")
-_SCHEDULED = re.compile(r"^(\d+x\d+x\d+-g\d+-w\d+-s\d+)-([pfw]+)$")
-#: Include the persistent / flattened / warp-specialised schedules, priced as the plain schedule.
+_SCHEDULED = re.compile(r"^(\d+x\d+x\d+-g\d+-w\d+-s\d+)-(pw?)$")
+#: Include the persistent / warp-specialised schedules (priced with their schedule).
 WITH_SCHEDULES = True
 _TMA = re.compile(r"^tma-(dense|roast-(table|hash32)-a(\d+)-t(\d+x\d+))$")
 
@@ -104,9 +105,13 @@ def tma_rows(directory: str | Path = "measurements/gpu") -> list:
 
 
 def _args(variant, shape, memory, config):
+    """The prediction key of one timed case; a TMA kernel keeps its schedule suffix (``-p``, ``-pw``),
+    which :func:`~cachesim.measure.compare.time_predict._compute` prices; the pointer kernels have none."""
     kernel, index, align, tile, load_path = describe_variant(variant)
     m = _SCHEDULED.match(config)
-    return kernel, index, align, tile, shape, memory, m.group(1) if m else config, load_path
+    if m and load_path != "tma":
+        config = m.group(1)
+    return kernel, index, align, tile, shape, memory, config, load_path
 
 
 def tma_skipped(directory: str | Path = "measurements/gpu") -> int:
