@@ -16,12 +16,13 @@ What it does
    constexprs and ``num_warps``/``num_stages``), asks Triton's argument binder for the launch's
    specialisation and compiles it with ``triton.compile(ASTSource(...), target=GPUTarget("cuda", 90, 32))``.
 3. Records per pair the k-loop counts of :func:`gpu_sass_offline.counts` (the shortest backward-branch
-   region holding the MMA; registers and shared memory for the occupancy), ``warp_specialized`` (the listing holds ``USETMAXREG``, the register hand-over
-   between the producer and consumer partitions of Triton's warp specialisation), the warps the compiled
-   kernel launches (``num_warps`` of its metadata: 12 for a 4-warp consumer plus its partitions),
-   registers, shared memory, the listing's SHA-256, the table load (``LDGSTS`` + ``DEPBAR``: the consumer
-   waits on the start's cp.async; ``LDG`` only: the producer reads it) and, for a ``-pw`` pair,
-   ``same_as_persistent``: its listing is byte-identical to the ``-p`` listing of the same kernel.
+   region holding the MMA; registers and shared memory for the occupancy), ``warp_specialized`` (the
+   listing holds ``USETMAXREG``, the register hand-over between the producer and consumer partitions of
+   Triton's warp specialisation), the warps the compiled kernel launches (``num_warps`` of its metadata:
+   12 for a 4-warp consumer plus its partitions), the listing's SHA-256, the table load (``LDGSTS`` +
+   ``DEPBAR``: the consumer waits on the start's cp.async; ``LDG`` only: the producer reads it) and, for
+   a ``-pw`` pair, ``same_as_persistent``: its listing is byte-identical to the ``-p`` listing of the
+   same kernel.
 4. Writes ``<out>/gpu_sass_tma_offline.json`` (kind ``gpu-sass-tma-offline``) and the listings
    ``<out>/sass_tma_offline.txt.gz`` (``##### <variant> <config> regs=.. shared=..`` sections).
 
