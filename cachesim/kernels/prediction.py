@@ -265,6 +265,11 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     model = _cost_model(cost_model, index, align, tile, load_path)
     if model == "issue":
         return _gemm_gpu_issue(kernel, backward, c, t, analytic=analytic, desc=(index, align, tile))
+    return _roofline(kernel, backward, c, t, analytic)
+
+
+def _roofline(kernel, backward, c, t, analytic) -> KernelPrediction:
+    """:func:`predict` with the traffic roofline: GPU gather or GEMM, or a CPU kernel."""
     if isinstance(t, GpuTarget):
         if kernel.startswith("gather"):
             if backward:

@@ -126,6 +126,7 @@ def test_estimate_uses_the_exact_offline_loop():
 
 def test_missing_record_falls_back_to_scaling(monkeypatch, tmp_path):
     monkeypatch.setattr(loop_table, "RECORD", tmp_path / "absent.json")
+    monkeypatch.setattr(loop_table, "TMA_RECORD", tmp_path / "absent-tma.json")
     assert loop_table.offline_loops().mixes == {}
     e = estimate_issue(describe("roast", "table", 64, tile=(64, 128)), GemmShape.parse("4096x768x3072"),
                        Block.parse("64x128x64"), get_target("h200"), num_stages=4)
@@ -157,6 +158,7 @@ def test_failed_and_open_cases_are_kept_apart(monkeypatch, tmp_path):
         {"type": "sass", "variant": "dense", "config": "b", "error": "CompilationError: x"},
         {"type": "sass", "variant": "dense", "config": "c", "loop_mix": None}]}))
     monkeypatch.setattr(loop_table, "RECORD", rec)
+    monkeypatch.setattr(loop_table, "TMA_RECORD", tmp_path / "absent-tma.json")
     t = loop_table.offline_loops()
     assert t.mixes == {("dense", "a"): (10, 20, 0, 2, 64, 1024)} and t.loads == {("dense", "a"): (0, 3, 0)}
     assert t.failed == {("dense", "b"): "CompilationError: x",
@@ -206,3 +208,19 @@ def test_guarded_remainder_counts_one_side():
     assert narrow.stall_cycles == 1 + 2 + 3 + 3 + 1 + 4 + 1
     with pytest.raises(CacheSimError, match="remainder='odd'"):
         loop_mix(text, remainder="odd")
+
+
+def test_tma_record_joins_the_table_and_is_checked(monkeypatch, tmp_path):
+    rec = tmp_path / "tma.json"
+    names = ("instructions", "stall_cycles", "local_loads", "global_loads", "registers", "shared_bytes")
+    rec.write_text(json.dumps({"kind": "gpu-sass-tma-offline", "cases": [
+        {"type": "sass", "variant": "tma-dense", "config": "a-p",
+         "loop_mix": dict(zip(names, (9, 8, 0, 0, 64, 4))),
+         "load_profile": {"chain": 0, "lsu": 0, "spill": 0}}]}))
+    monkeypatch.setattr(loop_table, "RECORD", tmp_path / "absent.json")
+    monkeypatch.setattr(loop_table, "TMA_RECORD", rec)
+    assert loop_table.offline_loops().mixes == {("tma-dense", "a-p"): (9, 8, 0, 0, 64, 4)}
+    monkeypatch.setattr(loop_table, "TMA_RECORD", tmp_path / "absent.json")
+    monkeypatch.setattr(loop_table, "RECORD", rec)  # the TMA record where the pointer kernels' belongs
+    with pytest.raises(CacheSimError, match="expected 'gpu-sass-offline'"):
+        loop_table.offline_loops()
