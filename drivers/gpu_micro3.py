@@ -47,6 +47,9 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   tile (no tensor-core work): the L2 ceiling of the TMA load path.
 * ``tma_table`` (:mod:`_micro3_ceilings`): the TMA ROAST box path with each row read from an int32 start
   table inside the k-loop vs the same rows computed by the in-loop hash: what the table read costs.
+* ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
+  tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
+  scalar chain overlaps the tensor-core work.
 
 Wall time on an H200 (estimate, not yet measured): about 30 kernel compilations (0.1-1.5 s each on the CPU
 box for sm_90), 113 timed cases of 30-100 ms, CUDA start-up: 40-70 s in all. ``--budget-s`` stops
@@ -72,6 +75,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _micro3_ceilings as ceilings  # noqa: E402
+import _micro3_hash as hash_micro  # noqa: E402
 import gpu_micro2 as micro2  # noqa: E402
 
 from cachesim.measure.records import write_record  # noqa: E402
@@ -543,7 +547,8 @@ def plan(smoke: bool) -> dict:
                                   elements_per_sm=2 * 64 * 128, stages=3),
                     launch=dict(programs=(1, 2)), dense_ceiling=dict(size=128, configs=_smoke_configs()),
                     tma_l2=dict(memory_bytes=(1 << 18,), per_sm_list=(1,), stages_list=(2,), k_steps=4),
-                    tma_table=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128))
+                    tma_table=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128),
+                    hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1),), K=2))
     return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
                         bytes_per_launch=1 << 30),
@@ -553,7 +558,9 @@ def plan(smoke: bool) -> dict:
                 tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
                               elements_per_sm=1 << 23, stages=3),
                 launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None),
-                tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)), tma_table=dict())
+                tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)), tma_table=dict(),
+                hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
+                                  K=256))
 
 
 def _smoke_configs():
@@ -581,10 +588,12 @@ CHECKS = {
     "dense_ceiling": lambda ctx: [],   # each configuration is checked against torch.matmul
     "tma_l2": lambda ctx: [],          # the first case of each size is checked against numpy
     "tma_table": lambda ctx: [],       # the table path's first case of each size is checked against numpy
+    "hash_overlap": hash_micro.checks,
 }
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
-          "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group}
+          "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
+          "hash_overlap": hash_micro.hash_overlap_group}
 
 
 def run_groups(ctx, names, cases, budget_s, save) -> None:
