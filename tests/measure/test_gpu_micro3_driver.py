@@ -118,8 +118,9 @@ def test_smoke_run_under_the_interpreter_passes_every_check(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     cases = json.loads((tmp_path / "gpu_micro3.json").read_text())["cases"]
     checks = [c for c in cases if c["type"] == "check"]
-    assert len(checks) == 13 and all(c["equal_numpy"] for c in checks)
-    for kind in ("l2-stream", "tile-align", "overlap", "overlap-summary", "tma-tile"):
+    assert len(checks) == 23 and all(c["equal_numpy"] for c in checks)
+    for kind in ("l2-stream", "tile-align", "overlap", "overlap-summary", "tma-tile", "hash-overlap",
+                 "hash-overlap-summary"):
         assert any(c["type"] == kind for c in cases), kind
     assert not any(c["type"] == "skipped" for c in cases)
 
@@ -179,3 +180,22 @@ def test_a_failing_group_is_recorded_and_the_next_one_runs(micro3, monkeypatch):
                       lambda: saves.append(len(cases)))
     assert [c["type"] for c in cases] == ["error", "group-time", "overlap", "group-time"]
     assert "descriptor refused" in cases[0]["error"] and len(saves) == 2
+
+
+def test_hash_overlap_host_starts_follow_the_fast_kernels_formulas(load_driver):
+    """The host starts of the hash_overlap check: the 64-bit hash from a table weight of the same family
+    equals the family's own tile starts; hash32 from its int32 formula stays inside the modulus."""
+    pytest.importorskip("torch")
+    h = load_driver("_micro3_hash")
+    from cachesim.measure import triton_fast as tf
+    from roast_theory.hashes import tile_start_table
+
+    K, G = 4, 2
+    starts = h.host_starts(2, K, G)
+    w = tf.FastWeight("roast", "hash", h.MEMORY, h.TILE, 1, seed=1)
+    want = tile_start_table(w.family(), h.TILE[0] * K * G, h.TILE[1] * h.NT, h.TILE, h.MEMORY, np.int64)
+    assert starts.shape == (K * G, h.NT) and np.array_equal(starts, want)
+    s32 = h.host_starts(8, K, G)
+    modulus = h.hash_args(8, K, G)[7]
+    assert s32.shape == (K * G, h.NT) and s32.min() >= 0 and s32.max() < modulus
+    assert len(np.unique(s32)) > K * G  # not a constant
