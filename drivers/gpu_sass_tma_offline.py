@@ -9,8 +9,10 @@ Run from the repository root, with Triton 3.6.0 importable (its NVIDIA backend b
 What it does
 ------------
 1. Collects every ``(variant, config)`` of the TMA kernels timed in the TMA records (``gpu-fast-tma``,
-   ``gpu-fast-tma-headline``): plain, persistent (``-p``) and warp-specialised (``-pw``), one timed shape
-   each (the kernel does not specialise on the sizes: they are multiples of 16 in every record).
+   ``gpu-fast-tma-headline``): plain, persistent (``-p``) and warp-specialised (``-pw``), forward and the
+   input-gradient kernel ``dX = dY W^T`` (cases of type ``dx``; its pairs carry the config suffix ``-dx``),
+   one timed shape each (the kernel does not specialise on the sizes: they are multiples of 16 in every
+   record).
 2. Builds the launch exactly as :func:`cachesim.measure.triton_tma.tma_launch` does (the record's weight,
    ``prepare`` on the CPU for the scalar arguments, host tensor descriptors over mock tensors, the same
    constexprs and ``num_warps``/``num_stages``), asks Triton's argument binder for the launch's
@@ -48,7 +50,7 @@ from cachesim.measure import triton_fast as tf  # noqa: E402
 from cachesim.measure.records import write_record  # noqa: E402
 
 KIND = "gpu-sass-tma-offline"
-_CONFIG = re.compile(r"^(\d+)x(\d+)x(\d+)-g(\d+)-w(\d+)-s(\d+)(-p|-pw)?$")
+_CONFIG = re.compile(r"^(\d+)x(\d+)x(\d+)-g(\d+)-w(\d+)-s(\d+)(-p|-pw)?(-dx)?$")
 _VARIANT = re.compile(r"^tma-(dense|roast-(table|hash32)-a(\d+)-t(\d+)x(\d+))$")
 SEEDS = {"roast": 1}
 
@@ -70,18 +72,25 @@ def config_of(label: str):
 
     m = _CONFIG.match(label)
     if not m:
-        raise ValueError(f"config={label!r} is not a BMxBNxBK-gG-wW-sS[-p|-pw] label")
+        raise ValueError(f"config={label!r} is not a BMxBNxBK-gG-wW-sS[-p|-pw][-dx] label")
     bm, bn, bk, g, w, s = (int(x) for x in m.groups()[:6])
     return TmaConfig(block_m=bm, block_n=bn, block_k=bk, group_m=g, num_warps=w, num_stages=s,
                      persistent=m.group(7) is not None, warp_specialize=m.group(7) == "-pw")
 
 
 def timed_pairs(records: Path) -> dict:
-    """``{(variant, config): (M, K, N, memory)}``: the timed TMA pairs, one timed shape each."""
+    """``{(variant, config): (M, K, N, memory)}``: the timed TMA pairs (``dX`` kernels: config + ``-dx``),
+    one timed shape each."""
     from cachesim.measure.compare.tma_time import _cases
+    from cachesim.measure.records import load_records
 
     out: dict = {}
-    for _, c in _cases(records):
+    cases = [c for _, c in _cases(records)]
+    for rec in load_records(records):
+        if rec.kind in ("gpu-fast-tma", "gpu-fast-tma-headline"):
+            cases += [dict(c, config=f"{c['config']}-dx") for c in rec.cases
+                      if c.get("type") == "dx" and c.get("dtype", "bf16") == "bf16" and c.get("config")]
+    for c in cases:
         if c["variant"].startswith("tma-") and _CONFIG.match(c.get("config") or ""):
             out.setdefault((c["variant"], c["config"]), (c["M"], c["K"], c["N"], c.get("memory")))
     return dict(sorted(out.items()))
@@ -99,7 +108,8 @@ class TmaCompiler(OfflineCompiler):
         self.fn = tma_kernel
         self.binder = create_function_from_signature(self.fn.signature, self.fn.params, self.backend)
 
-    def specialise(self, w: tf.FastWeight, cfg, shape):
+    def specialise(self, w: tf.FastWeight, cfg, shape, transpose: bool = False):
+        """Triton's packed launch arguments of ``tma_launch`` (``transpose``: the ``dX`` kernel)."""
         from triton.tools.tensor_descriptor import TensorDescriptor
 
         from cachesim.measure.triton_tma import _MODES
@@ -107,25 +117,27 @@ class TmaCompiler(OfflineCompiler):
         m, k, n, _ = shape
         prep = w.prepare(k, n, "cpu")
         dt = self.torch.bfloat16
+        p, r = (k, n) if transpose else (n, k)
 
         def desc(rows, cols, block):
             return TensorDescriptor(self.Mock(dt), [rows, cols], [cols, 1], list(block))
 
-        a = desc(m, k, (cfg.block_m, cfg.block_k))
-        c = desc(m, n, (cfg.block_m, cfg.block_n))
+        a = desc(m, r, (cfg.block_m, cfg.block_k))
+        pair = w.scheme == "roast" and transpose and cfg.block_n == 2 * w.tile[0]
+        c = desc(m, p, (cfg.block_m, cfg.block_n // 2 if pair else cfg.block_n))
         if w.scheme == "dense":
-            b = desc(k, n, (cfg.block_k, cfg.block_n))
+            b = desc(k, n, (cfg.block_n, cfg.block_k) if transpose else (cfg.block_k, cfg.block_n))
         else:
             bk, bn = w.tile
             b = desc(w.memory // bn, bn, (bk, bn))
         aux = self.Mock(self.torch.int32 if prep.aux is not None else dt)
-        kw = dict(B_MODE=_MODES[(w.scheme, w.index)], TRANS_B=False, TBK=w.tile[0], TBN=w.tile[1],
+        kw = dict(B_MODE=_MODES[(w.scheme, w.index)], TRANS_B=transpose, TBK=w.tile[0], TBN=w.tile[1],
                   BLOCK_M=cfg.block_m, BLOCK_P=cfg.block_n, BLOCK_R=cfg.block_k, GROUP_M=cfg.group_m,
                   PERSISTENT=cfg.persistent, FLATTEN=cfg.flatten, WARP_SPEC=cfg.warp_specialize,
                   num_warps=cfg.num_warps, num_stages=cfg.num_stages)
         kw["debug"] = self.fn.debug or self.knobs.runtime.debug
         kw["instrumentation_mode"] = self.knobs.compilation.instrumentation_mode
-        args = (a, b, c, aux, m, n, k, prep.n_tile_cols, 1.0, *prep.args[:8])
+        args = (a, b, c, aux, m, p, r, prep.n_tile_cols, 1.0, *prep.args[:8])
         bound, spec, opts = self.binder(*args, **kw)
         return None, self.fn._pack_args(self.backend, kw, bound, spec, opts)
 
@@ -156,7 +168,8 @@ def run(records: Path, out: Path, limit: int | None = None) -> dict:
     for i, ((variant, config), shape) in enumerate(pairs):
         case = {"type": "sass", "variant": variant, "config": config, "shape": list(shape)}
         try:
-            _, packed = comp.specialise(weight_of(variant, shape[3] or 0), config_of(config), shape)
+            _, packed = comp.specialise(weight_of(variant, shape[3] or 0), config_of(config), shape,
+                                        transpose=config.endswith("-dx"))
             sass, regs, shared, warps = comp.compile_full(packed)
         except Exception as e:  # recorded, not raised: one failed pair must not lose the others
             case["error"] = f"{type(e).__name__}: {e}"[:400]
@@ -171,8 +184,9 @@ def run(records: Path, out: Path, limit: int | None = None) -> dict:
               flush=True)
     sha = {(c["variant"], c["config"]): c.get("sha256") for c in cases[1:]}
     for c in cases[1:]:
-        if c["config"].endswith("-pw") and "sha256" in c:
-            c["same_as_persistent"] = sha.get((c["variant"], c["config"][:-1])) == c["sha256"]
+        base, dx = (c["config"][:-3], "-dx") if c["config"].endswith("-dx") else (c["config"], "")
+        if base.endswith("-pw") and "sha256" in c:
+            c["same_as_persistent"] = sha.get((c["variant"], base[:-1] + dx)) == c["sha256"]
     out.mkdir(parents=True, exist_ok=True)
     path = out / "sass_tma_offline.txt.gz"
     tmp = path.with_suffix(".gz.tmp")

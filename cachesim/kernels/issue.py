@@ -419,7 +419,8 @@ def _recorded_tile(desc: KernelDescription, rec_cfg: str):
 
 
 def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
-                   num_stages=3, memory=None, traffic=None, schedule="plain") -> IssueEstimate:
+                   num_stages=3, memory=None, traffic=None, schedule="plain",
+                   transpose=False) -> IssueEstimate:
     """Instruction-issue time of the fused kernel ``desc`` (module notes: ``max(W n, S + L, (S + L +
     lat_async) / num_stages)``).
 
@@ -427,16 +428,18 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     latencies of :mod:`cachesim.kernels.latency`; without it ``L`` is the spill reloads at one L1 hit each.
     ``schedule`` (TMA kernels, :data:`cachesim.kernels.tma.SCHEDULES`): a persistent launch keeps one
     program per SM whatever the occupancy would allow; the estimate carries the schedule the compiler
-    produced (:func:`cachesim.kernels.tma.compiled_schedule`).
+    produced (:func:`cachesim.kernels.tma.compiled_schedule`). ``transpose``: the TMA input-gradient
+    kernel ``dX = dY W^T`` (``shape`` is then its own ``M x N x K`` GEMM; its listings carry ``-dx``).
     """
     from .tma import compiled_schedule
 
     config = _config_label(block, group_m, num_warps, num_stages)
-    if schedule != "plain" and not desc.tma:
-        raise CacheSimError(f"schedule={schedule!r} needs loads='tma' (the pointer kernels launch one "
-                            "program per block)")
-    listed = config + _SCHEDULE_SUFFIX[schedule]  # the timed label, as the listings name it
-    schedule = compiled_schedule(desc.variant, config, schedule)
+    if (schedule != "plain" or transpose) and not desc.tma:
+        raise CacheSimError(f"schedule={schedule!r}, transpose={transpose!r}: needs loads='tma' (the pointer "
+                            "kernels launch one program per block and have no dX kernel)")
+    dx = "-dx" if transpose else ""
+    listed = config + _SCHEDULE_SUFFIX[schedule] + dx  # the timed label, as the listings name it
+    schedule = compiled_schedule(desc.variant, config + dx, schedule)
     n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, listed, num_warps)
     if rec_cfg != listed:
         shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2

@@ -194,7 +194,7 @@ def _memory_arg(memory):
 def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", memory=None, backward=False,
             group_m=8, num_warps=4, num_stages=3, seed=0, family=None, load_path="auto",
             loop_tiles="32x32x32", analytic=False, tf32=True, index=None, align=None,
-            cost_model=None, tile=None, schedule="plain") -> KernelPrediction:
+            cost_model=None, tile=None, schedule="plain", transpose=False) -> KernelPrediction:
     """Traffic and predicted time of one kernel on one target.
 
     Parameters
@@ -239,6 +239,9 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
         Launch schedule of a TMA kernel (``load_path="tma"`` only): one program per block, one program
         per SM walking the blocks, or that with Triton's warp specialisation asked for (priced as what the
         compiler produced: :func:`cachesim.kernels.tma.compiled_schedule`).
+    transpose : bool
+        TMA kernels: the input-gradient GEMM ``dX = dY W^T`` of the layer ``shape`` (``M x N x K``: the
+        reduction runs over ``N``; ``block`` is ``BLOCK_M x BLOCK_N x BLOCK_K`` of that GEMM).
 
     Returns
     -------
@@ -260,7 +263,8 @@ def predict(kernel, shape, target="h200", *, dtype="fp32", block="128x64x32", me
     dtype = canonical_dtype(dtype)  # aliases: float32, tf32, float16, bfloat16, ...
     c = dict(shape=GemmShape.parse(shape), block=Block.parse(block), dtype=dtype, memory=_memory_arg(memory),
              group_m=group_m, num_warps=num_warps, num_stages=num_stages, seed=seed, family=family,
-             load_path=load_path, loop_tiles=loop_tiles, tf32=tf32, schedule=_schedule(schedule, load_path))
+             load_path=load_path, loop_tiles=loop_tiles, tf32=tf32, schedule=_schedule(schedule, load_path),
+             transpose=_transpose(transpose, load_path, backward))
     t = _check_flags(dtype, target, backward, analytic)
     model = _cost_model(cost_model, index, align, tile, load_path)
     if model == "issue":
@@ -283,7 +287,7 @@ def _roofline(kernel, backward, c, t, analytic) -> KernelPrediction:
 
 def _make(kernel, c, t, *, backward, model, traffic, cost, parts=()) -> KernelPrediction:
     opts = {k: c[k] for k in ("group_m", "num_warps", "num_stages", "seed", "family", "load_path",
-                              "loop_tiles", "tf32", "schedule") if k in c}
+                              "loop_tiles", "tf32", "schedule", "transpose") if k in c}
     return KernelPrediction(kernel, c["shape"], t.name, c["dtype"], c["block"], c["memory"], backward, model,
                             traffic, cost, tuple(parts), opts)
 
@@ -343,6 +347,9 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         raise CacheSimError(f"target={t.name!r}: the issue-aware cost model prices GPU kernels (h200)")
     tma = c["load_path"] == "tma"
     desc = describe(kernel, *desc, loads="tma" if tma else "pointer")
+    if c.get("transpose"):  # dX = dY W^T: its own GEMM, reduction over the layer's N
+        s = c["shape"]
+        c = dict(c, shape=GemmShape(s.m, s.n, s.k))
     if tma:  # the same sectors as the aligned cp.async kernel, copied by TMA (cachesim.kernels.tma)
         c = dict(c, load_path="ldgsts")
     if backward:
@@ -361,7 +368,7 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         traffic = tma_traffic(traffic, b_sectors=whole_rows if desc.kernel == "roast" else None)
     issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
                            num_stages=c["num_stages"], memory=c["memory"], traffic=traffic,
-                           schedule=c["schedule"] if tma else "plain")
+                           schedule=c["schedule"] if tma else "plain", transpose=bool(c.get("transpose")))
     extra = 0.0
     if desc.kernel == "hashednet" and desc.index == "table":
         s, b = c["shape"], c["block"]
@@ -384,6 +391,16 @@ def _schedule(schedule, load_path) -> str:
         raise CacheSimError(f"schedule={schedule!r} needs load_path='tma' (got load_path={load_path!r}): "
                             "only the TMA kernels have a persistent schedule")
     return schedule
+
+
+def _transpose(transpose, load_path, backward) -> bool:
+    """Validated ``transpose``: True only for the TMA kernels' forward-shaped ``dX`` GEMM."""
+    if not isinstance(transpose, bool):
+        raise CacheSimError(f"transpose={transpose!r} must be True or False")
+    if transpose and (load_path != "tma" or backward):
+        raise CacheSimError(f"transpose=True needs load_path='tma' and backward=False (got load_path="
+                            f"{load_path!r}, backward={backward!r}): the dX kernel is a TMA kernel")
+    return transpose
 
 
 def _need_memory(kernel, c) -> None:

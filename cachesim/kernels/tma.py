@@ -47,8 +47,9 @@ def _split_pairs(path: str) -> dict:
         cases = json.loads(Path(path).read_text())["cases"]
     except (OSError, ValueError, KeyError):
         return {}
-    return {(re.sub(r"-t\d+x\d+$", "", c["variant"]), c["config"][:-3]): bool(c["warp_specialized"])
-            for c in cases if c.get("type") == "sass" and str(c.get("config", "")).endswith("-pw")
+    return {(re.sub(r"-t\d+x\d+$", "", c["variant"]), re.sub(r"-pw(-dx)?$", r"\1", c["config"])):
+            bool(c["warp_specialized"])
+            for c in cases if c.get("type") == "sass" and re.search(r"-pw(-dx)?$", str(c.get("config", "")))
             and "warp_specialized" in c}
 
 
@@ -56,8 +57,9 @@ def compiled_schedule(variant: str, config: str, schedule: str, record: str | Pa
     """The schedule Triton compiled for ``schedule`` (module notes): ``warp-specialized`` stays so only where
     the listing of ``(variant, config)`` is split into partitions, else it is ``persistent``.
 
-    ``variant``: ``tma-dense``, ``tma-roast-table-a128`` ...; ``config``: ``BMxBNxBK-gG-wW-sS``. Pairs the
-    record lacks follow what every recorded pair showed: split at 4 warps, not at 8.
+    ``variant``: ``tma-dense``, ``tma-roast-table-a128`` ...; ``config``: ``BMxBNxBK-gG-wW-sS`` (``-dx``
+    appended for the input-gradient kernel). Pairs the record lacks follow what every recorded forward
+    pair showed: split at 4 warps, not at 8.
 
     Examples
     --------

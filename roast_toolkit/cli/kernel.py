@@ -45,6 +45,8 @@ def add_parser(sub):
     p.add_argument("--backward", action="store_true", help="backward-weight kernel (dW = X^T dY)")
     add_common_arguments(p)
     p.add_argument("--analytic", action="store_true", help="use the analytic model instead of simulating")
+    p.add_argument("--transpose", action="store_true",
+                   help="TMA kernels: the input-gradient GEMM dX = dY W^T of the layer --shape")
     add_index_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
@@ -89,7 +91,8 @@ def run_kernel(args) -> dict:
     """The JSON object of ``cachesim kernel`` for parsed arguments (kept for the report; prefer
     :func:`cachesim.kernels.predict`)."""
     pred = predict(args.kernel, backward=bool(args.backward), analytic=bool(args.analytic),
-                   **parsed_common(args), **parsed_index(args))
+                   transpose=bool(getattr(args, "transpose", False)), **parsed_common(args),
+                   **parsed_index(args))
     return pred.to_dict() | {"shape": args.shape, "block": args.block}
 
 

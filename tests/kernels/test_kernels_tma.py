@@ -176,3 +176,55 @@ def test_cli_schedule_flag(capsys):
     assert main(base + ["--schedule", "sometimes"]) == 2
     out, err = capsys.readouterr()
     assert "schedule='sometimes' must be one of" in err and "Traceback" not in err
+
+
+# --- the input-gradient kernel dX = dY W^T ------------------------------------------------------------------
+
+def test_dx_is_priced_as_its_own_gemm_with_its_own_listing():
+    kw = dict(block="128x64x128", num_warps=4, **_KW)
+    dx = predict("roast", "4096x768x3072", "h200", index="table", transpose=True, **kw)
+    assert (dx.shape.m, dx.shape.k, dx.shape.n) == (4096, 3072, 768)  # reduction over the layer's N
+    assert dx.issue.mix_config == "128x64x128-g8-w4-s3-dx"
+    assert dx.issue.iterations == 3072 // 128
+    dense = predict("dense", "4096x768x3072", "h200", transpose=True,
+                    **{k: v for k, v in kw.items() if k not in ("tile", "align", "memory")})
+    assert dense.issue.mix_config == "128x64x128-g8-w4-s3-dx"
+    # the same B elements as the forward kernel, as whole rows: K x N x (M / BM) x 2 bytes / 32
+    b = [op for op in dx.traffic.by_operand if op.name.startswith("B")][0]
+    assert b.l1_sector_requests == 768 * 3072 * (4096 // 128) * 2 / 32
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(transpose=True, load_path="auto", align=64), "transpose=True needs load_path='tma'"),
+    (dict(transpose="yes", load_path="tma", align=128), "transpose='yes' must be True or False"),
+])
+def test_bad_transpose_is_a_clear_error(kw, match):
+    with pytest.raises(CacheSimError, match=match):
+        predict("roast", "4096x768x3072", "h200", dtype="bf16", block="128x64x128", memory=1 << 20,
+                analytic=True, index="table", **kw)
+
+
+def test_cli_transpose_flag(capsys):
+    import json
+
+    from roast_toolkit.cli.cachesim_cmd import main
+
+    base = ["kernel", "--kernel", "dense", "--shape", "4096x768x3072", "--dtype", "bf16", "--block",
+            "128x64x128", "--analytic", "--load-path", "tma", "--cost-model", "issue", "--json"]
+    assert main(base + ["--transpose"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["predicted_time_s"] > 0
+    pointer = [a for a in base if a not in ("--load-path", "tma")]
+    assert main(pointer + ["--transpose"]) == 2  # the pointer kernel has no dX model
+    out, err = capsys.readouterr()
+    assert "needs load_path='tma'" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not TMA_OFFLINE.exists(), reason="offline TMA record not present")
+def test_dx_listings_split_like_the_forward_ones():
+    import json
+
+    cases = [c for c in json.loads(TMA_OFFLINE.read_text())["cases"][1:] if c["config"].endswith("-pw-dx")]
+    assert cases and all(c["loop_closed"] for c in cases)
+    for c in cases:
+        assert c["warp_specialized"] == ("-w4-" in c["config"]) != c["same_as_persistent"]

@@ -41,6 +41,30 @@ def test_every_tma_ratio_is_compared_with_its_cause():
 
 
 @needs_records
+def test_dx_rows_are_the_recorded_dx_ratios():
+    """Each dX row is the recorded ms of the TMA ROAST dX kernel over the TMA dense dX kernel at the same
+    record, shape, array size and configuration (read here from the JSON, not through the module)."""
+    import json
+
+    rows = tma_time.dx_rows(GPU)
+    assert len(rows) > 400
+    assert {r.denominator for r in rows} == {"tma-dense (dX)"}
+    assert all(r.numerator.endswith(" (dX)") and r.numerator.startswith("tma-roast-") for r in rows)
+    assert all(r.miss != "unexplained" and (r.miss == "") == r.within for r in rows)
+    ms = {}
+    for folder in tma_time.TMA_FOLDERS:
+        for f in (GPU / folder).glob("gpu_fast_tma*.json"):
+            for c in json.loads(f.read_text())["cases"]:
+                if c.get("type") == "dx" and isinstance(c.get("ms"), float) and c.get("passed", True):
+                    shape = f"{c['M']}x{c['K']}x{c['N']}"
+                    ms[(folder, shape, c["memory"], c["config"], c["variant"])] = c["ms"]
+    for r in rows:
+        key = (r.record, r.shape, r.memory, r.config)
+        want = ms[key + (r.numerator[:-5],)] / ms[key + ("tma-dense",)]
+        assert r.measured == pytest.approx(want, rel=1e-12)
+
+
+@needs_records
 def test_vendor_gemm_is_priced_at_the_measured_ceiling():
     """cuBLAS at 4096^3 bf16: compute-bound at the calibration's 729.3 TFLOP/s, plus the launch; the
     recorded best (call18_headline, 0.179-0.182 ms) within 10 %."""

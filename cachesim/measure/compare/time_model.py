@@ -236,13 +236,16 @@ _MODEL_TEXT = ('Model: `cachesim.kernels.predict(..., cost_model="issue", analyt
                "64-bit remainder counted on the side the hash runs: 0.96-1.00 of Nsight Compute's "
                'executed instructions) with the exposed latency of its synchronous load chain, '
                'cp.async pipelining and spill reloads (MWP-CWP); L1 wavefronts, L2 and DRAM traffic '
-               '(TMA kernels: every box sector an L2 request); the B-tile path by alignment and width,'
+               '(TMA kernels: every box sector an L2 request; persistent launches at one program per '
+               'SM, warp specialisation where Triton compiled it, the input-gradient kernels dX = dY W^T '
+               'as their own GEMM with their own listings); the B-tile path by alignment and width,'
                " the TMA box path and the gather priced by microbenchmarks at the kernel's resident "
                'warps per SM; tensor-core work and issue overlapping by the measured fraction 0.53; '
                "the dense loop's sustained rate per configuration; occupancy and waves; cuBLAS at its "
                'measured ceilings. Constants from the CUDA C++ Programming Guide (cc 9.0), the '
                'ceilings of call7_time and the microbenchmarks of call12_micro, call14_micro2, '
-               'call21_micro3 and call22_micro3b (SM-bound rates converted from their 1980 MHz to the '
+               'call21_micro3, call22_micro3b and call23_micro3c (SM-bound rates converted from their '
+               '1980 MHz to the '
                'loaded 1605 MHz); nothing fitted to a timing. ')
 
 

@@ -92,12 +92,12 @@ def _compute(kernel, index, align, tile, shape, memory, config, load_path="auto"
     if kernel == "cublas":
         p = predict_vendor_gemm(shape, "h200", dtype="bf16")
         return p.predicted_time_s, p.dominant
-    cfg = re.match(r"(\d+x\d+x\d+)-g(\d+)-w(\d+)-s(\d+)(-pw?)?$", config)
+    cfg = re.match(r"(\d+x\d+x\d+)-g(\d+)-w(\d+)-s(\d+)(-pw?)?(-dx)?$", config)
     p = predict(kernel, shape, "h200", dtype="bf16", block=cfg.group(1), group_m=int(cfg.group(2)),
                 num_warps=int(cfg.group(3)), num_stages=int(cfg.group(4)),
                 memory=None if kernel == "dense" else memory, seed=0, analytic=True, index=index,
                 align=align, tile=tile, cost_model="issue", load_path=load_path,
-                schedule=_SCHEDULES[cfg.group(5)])
+                schedule=_SCHEDULES[cfg.group(5)], transpose=cfg.group(6) is not None)
     return p.predicted_time_s, p.dominant
 
 

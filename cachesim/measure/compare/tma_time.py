@@ -6,7 +6,10 @@ fast pointer kernels (``fast-...``), the HashedNet kernels and cuBLAS on the sam
 
 * every TMA ROAST kernel over the TMA dense kernel at the same configuration;
 * between the autotuned (``best``) cases of one shape and shared-array size: TMA ROAST / TMA dense,
-  TMA ROAST / cuBLAS, fast ROAST / fast dense, and each HashedNet index path / the TMA ROAST table kernel.
+  TMA ROAST / cuBLAS, fast ROAST / fast dense, and each HashedNet index path / the TMA ROAST table kernel;
+* the input-gradient kernels (``dx`` cases, ``dX = dY W^T``): TMA ROAST / TMA dense at the same
+  configuration (:func:`dx_rows`). The weight-gradient kernels (``grad``: ``X^T dY`` added into the tiles
+  with atomics) and the training steps are not modelled.
 
 Configurations with a persistent (``-p``) or warp-specialised (``-pw``) schedule are priced with that
 schedule (``predict(..., schedule=...)``: one program per SM; warp specialisation where Triton compiled
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from ..records import load_records
 
-__all__ = ["TMA_FOLDERS", "TMA_KINDS", "tma_rows", "tma_skipped"]
+__all__ = ["TMA_FOLDERS", "TMA_KINDS", "dx_rows", "tma_rows", "tma_skipped"]
 
 TMA_KINDS = ("gpu-fast-tma", "gpu-fast-tma-headline")
 #: The record folders of those kinds (the rows' ``record``).
@@ -89,7 +92,8 @@ def _pairs(variants, autotuned: bool) -> list:
 
 
 def tma_rows(directory: str | Path = "measurements/gpu") -> list:
-    """Every modelled ratio of the TMA records as :class:`~cachesim.measure.compare.time_model.TimeRow`."""
+    """Every modelled ratio of the TMA records as :class:`~cachesim.measure.compare.time_model.TimeRow`:
+    the forward kernels, then the input-gradient kernels (:func:`dx_rows`)."""
     from .time_predict import TimeRow, _predict
 
     groups, _ = _groups(directory)
@@ -101,6 +105,42 @@ def tma_rows(directory: str | Path = "measurements/gpu") -> list:
             pd = _predict(*_args(den, shape, memory, t[den][1]))
             rows.append(TimeRow(folder, shape, memory, config, num, den, t[num][0] / t[den][0],
                                 pn[0] / pd[0], pn[1]))
+    return rows + dx_rows(directory)
+
+
+def _dx_groups(directory) -> dict:
+    """``{(folder, shape, memory, config): {variant: ms}}`` of the bf16 ``dx`` cases (``dX = dY W^T``)."""
+    groups: dict = {}
+    for rec in load_records(directory):
+        if rec.kind not in TMA_KINDS:
+            continue
+        folder = Path(rec.path).parent.name if getattr(rec, "path", None) else rec.kind
+        for c in rec.cases:
+            cfg = c.get("config")
+            if (c.get("type") == "dx" and c.get("dtype", "bf16") == "bf16" and isinstance(cfg, str)
+                    and c.get("passed", True) and isinstance(c.get("ms"), float)
+                    and (_PLAIN.match(cfg) or _SCHEDULED.match(cfg)) and _TMA.match(c.get("variant", ""))):
+                key = (folder, f"{c['M']}x{c['K']}x{c['N']}", c.get("memory"), cfg)
+                groups.setdefault(key, {})[c["variant"]] = c["ms"]
+    return groups
+
+
+def dx_rows(directory: str | Path = "measurements/gpu") -> list:
+    """TMA ROAST ``dX`` over TMA dense ``dX`` at the same configuration (``shape`` is the layer's
+    ``MxKxN``; the model prices the ``M x N x K`` GEMM, ``predict(..., transpose=True)``). Numerator and
+    denominator carry `` (dX)``."""
+    from .time_predict import TimeRow, _predict
+
+    rows = []
+    groups = _dx_groups(directory)
+    for (folder, shape, memory, config), t in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        for num in sorted(v for v in t if v.startswith("tma-roast-")):
+            if "tma-dense" not in t:
+                continue
+            pn = _predict(*_args(num, shape, memory, config + "-dx"))
+            pd = _predict(*_args("tma-dense", shape, memory, config + "-dx"))
+            rows.append(TimeRow(folder, shape, memory, config, f"{num} (dX)", "tma-dense (dX)",
+                                t[num] / t["tma-dense"], pn[0] / pd[0], pn[1]))
     return rows
 
 
@@ -108,7 +148,7 @@ def _args(variant, shape, memory, config):
     """The prediction key of one timed case; a TMA kernel keeps its schedule suffix (``-p``, ``-pw``),
     which :func:`~cachesim.measure.compare.time_predict._compute` prices; the pointer kernels have none."""
     kernel, index, align, tile, load_path = describe_variant(variant)
-    m = _SCHEDULED.match(config)
+    m = _SCHEDULED.match(config.removesuffix("-dx"))
     if m and load_path != "tma":
         config = m.group(1)
     return kernel, index, align, tile, shape, memory, config, load_path
