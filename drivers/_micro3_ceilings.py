@@ -150,8 +150,15 @@ def tma_l2_group(ctx, rows, memory_bytes=(24 << 20,), per_sm_list=(1, 2, 4), sta
                 ctx["save"]()
 
 
+def tma_table_kernel_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), elements_per_sm=1 << 23,
+                           stages=3, tile=(64, 128), bm=128, columns=24) -> None:
+    """``tma-table`` rows with ``layout: kernel``: :func:`tma_table_group` with the kernels' table layout
+    (entry ``(k, column)`` at ``k x columns + column``, program ``pid`` reads column ``pid mod columns``)."""
+    tma_table_group(ctx, rows, log2_sizes, per_sm_list, elements_per_sm, stages, tile, bm, columns=columns)
+
+
 def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements_per_sm=1 << 23, stages=3,
-                    tile=(64, 128), bm=128) -> None:
+                    tile=(64, 128), bm=128, columns=0) -> None:
     """``tma-table`` rows: B elements/s of the TMA ROAST box path whose row comes from an int32 start table
     read in the k-loop (as the TMA table kernels read theirs) vs the same rows computed by the in-loop hash,
     fed to ``tl.dot`` with a fixed A tile; 1 and 2 programs of 4 warps per SM. Both read the same rows;
@@ -172,27 +179,30 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
         for per_sm in per_sm_list:
             programs = sms * per_sm
             K = max(4, elements_per_sm // (bk * bn * per_sm))
-            ids = (np.arange(programs * K, dtype=np.int64) * smul) & (memory - 1)
+            n_entries = K * columns if columns else programs * K
+            ids = (np.arange(n_entries, dtype=np.int64) * smul) & (memory - 1)
             table = torch.tensor((ids // bn).astype(np.int32), device=dev)
             out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
             for use_table in (True, False):
                 def fn(out=out, table=table, programs=programs, K=K, use_table=use_table, a=a, desc=desc,
                        hmask=memory - 1):
                     kern[(programs,)](a, desc, table, out, K, smul, hmask, 1, ROAST=True, TABLE=use_table,
-                                      BM=bm, BK=bk, BN=bn, num_warps=4, num_stages=stages)
+                                      BM=bm, BK=bk, BN=bn, TCOLS=columns, num_warps=4, num_stages=stages)
                 fn()
                 ok = True
                 if use_table and per_sm == per_sm_list[0]:
                     am = a.float().cpu().numpy()
                     mm = m.float().cpu().numpy()
-                    rws = table.cpu().numpy().reshape(programs, K)
                     p = programs - 1
-                    want = sum(am @ mm[r * bn:(r + bk) * bn].reshape(bk, bn) for r in rws[p])
+                    tab = table.cpu().numpy()
+                    rws = tab.reshape(K, columns)[:, p % columns] if columns else tab.reshape(programs, K)[p]
+                    want = sum(am @ mm[r * bn:(r + bk) * bn].reshape(bk, bn) for r in rws)
                     got = out.cpu().numpy().reshape(programs, bm, bn)[p]
                     ok = bool(np.allclose(got, want, rtol=2e-2, atol=5e-1))
                 secs = ctx["timer"](fn)
                 rows.append({"type": "tma-table", "name": "tma-table" if use_table else "tma-hash",
                              "path": "table" if use_table else "hash", "tile": [bk, bn], "align": bn,
+                             "layout": "kernel" if columns else "program", "columns": columns,
                              "memory": memory, "memory_bytes": 2 * memory, "num_warps": 4,
                              "num_stages": stages,
                              "programs_per_sm": per_sm, "K": K, "programs": programs, "seconds": secs,

@@ -47,6 +47,11 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   tile (no tensor-core work): the L2 ceiling of the TMA load path.
 * ``tma_table`` (:mod:`_micro3_ceilings`): the TMA ROAST box path with each row read from an int32 start
   table inside the k-loop vs the same rows computed by the in-loop hash: what the table read costs.
+* ``tma_table_kernel`` (:mod:`_micro3_ceilings`): the ``tma_table`` group with the table laid out as the
+  TMA kernels lay theirs out: entry ``(k-step, tile column)`` at ``k x columns + column``, each program
+  reading column ``pid mod columns``, so consecutive k-steps of a program read different 32-byte sectors
+  (the ``tma_table`` layout, ``pid x K + k``, puts 8 consecutive steps in one sector); 1, 2 and 3 programs
+  per SM.
 * ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
   tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
   scalar chain overlaps the tensor-core work.
@@ -138,7 +143,8 @@ def _kernels():
 
     @triton.jit
     def tma_tile(a_ptr, b_desc, rows_ptr, out_ptr, K, smul, HMASK, NCB, ROAST: tl.constexpr,
-                 TABLE: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr):
+                 TABLE: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
+                 TCOLS: tl.constexpr = 0):
         pid = tl.program_id(0)
         rm = tl.arange(0, BM)
         rk = tl.arange(0, BK)
@@ -147,7 +153,9 @@ def _kernels():
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         col = (pid % NCB) * BN
         for k in range(0, K):
-            if TABLE:  # the row read from an int32 start table in the k-loop (tma_table group)
+            if TABLE and TCOLS > 0:  # the kernels' layout: entry (k-step, column), column pid mod TCOLS
+                row = tl.load(rows_ptr + k * TCOLS + pid % TCOLS)
+            elif TABLE:  # the row read from an int32 start table in the k-loop (tma_table group)
                 row = tl.load(rows_ptr + pid * K + k)
             elif ROAST:
                 row = (((pid * K + k) * smul) & HMASK) // BN
@@ -548,6 +556,8 @@ def plan(smoke: bool) -> dict:
                     launch=dict(programs=(1, 2)), dense_ceiling=dict(size=128, configs=_smoke_configs()),
                     tma_l2=dict(memory_bytes=(1 << 18,), per_sm_list=(1,), stages_list=(2,), k_steps=4),
                     tma_table=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128),
+                    tma_table_kernel=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
+                                          columns=3),
                     hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1),), K=2))
     return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
@@ -559,6 +569,7 @@ def plan(smoke: bool) -> dict:
                               elements_per_sm=1 << 23, stages=3),
                 launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None),
                 tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)), tma_table=dict(),
+                tma_table_kernel=dict(per_sm_list=(1, 2, 3), columns=24),
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256))
 
@@ -588,11 +599,13 @@ CHECKS = {
     "dense_ceiling": lambda ctx: [],   # each configuration is checked against torch.matmul
     "tma_l2": lambda ctx: [],          # the first case of each size is checked against numpy
     "tma_table": lambda ctx: [],       # the table path's first case of each size is checked against numpy
+    "tma_table_kernel": lambda ctx: [],  # likewise
     "hash_overlap": hash_micro.checks,
 }
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
+          "tma_table_kernel": ceilings.tma_table_kernel_group,
           "hash_overlap": hash_micro.hash_overlap_group}
 
 
