@@ -20,13 +20,14 @@ _TMA_L2 = ("the TMA kernels are priced L2-bound at the ceiling both load paths r
 #: prefix, cause)``; the first matching rule names a missed row's cause.
 TIME_MISSES = (
     ("tma-start-table", "tma-roast-table", "", "the TMA ROAST kernels with the tile-start table pay the "
-     "start table's wait (each k-step waits on the start's cp.async, DEPBAR.LE SB0, 0x0) as the call23 "
-     "microbenchmark prices it at the kernel's resident programs per SM: exposed at one (1.37-1.86x the hash "
+     "start table's wait (each k-step waits on the start's cp.async, DEPBAR.LE SB0, 0x0) as the call25 "
+     "microbenchmark prices it at the kernel's resident programs per SM: exposed at one (1.43-1.86x the hash "
      "path; persistent launches and 256x128 blocks), hidden at two; not at all where Triton split a "
      "warp-specialised loop (4-warp 64x128x64: the producer reads the start). 75 % of their rows are now "
      "within 25 %; the missed ones run 1.25-2.1x (median 1.34) the predicted ratio, mostly the persistent "
      "128x128x64 kernels and num_stages 4: at one program per SM the kernels pay about 370 cycles per "
-     "k-step where the microbenchmark pays 240, and the table loop's listing is the same at 3 and 4 stages "
+     "k-step where the microbenchmark pays 240 (not the table's layout: call25 measured the kernels' layout "
+     "within 3 % of the per-program one), and the table loop's listing is the same at 3 and 4 stages "
      "(the start read keeps Triton from deepening its pipeline) while the dense loop's is not. The "
      "input-gradient kernels (dX) with the start table run 1.38x (median) the predicted ratio over the "
      "dense dX kernel, 1.45-1.75x in their persistent schedules and at num_stages 4: the same wait, paid "

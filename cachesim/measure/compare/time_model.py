@@ -244,7 +244,7 @@ _MODEL_TEXT = ('Model: `cachesim.kernels.predict(..., cost_model="issue", analyt
                "the dense loop's sustained rate per configuration; occupancy and waves; cuBLAS at its "
                'measured ceilings. Constants from the CUDA C++ Programming Guide (cc 9.0), the '
                'ceilings of call7_time and the microbenchmarks of call12_micro, call14_micro2, '
-               'call21_micro3, call22_micro3b and call23_micro3c (SM-bound rates converted from their '
+               'call21_micro3, call22_micro3b and call25_micro3e (SM-bound rates converted from their '
                '1980 MHz to the '
                'loaded 1605 MHz); nothing fitted to a timing. ')
 
