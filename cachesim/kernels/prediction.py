@@ -136,7 +136,10 @@ def _tail(p: KernelPrediction, *, with_terms: bool) -> dict:
 
 
 def _issue_tail(p: KernelPrediction) -> dict:
-    return {"index": p.description.index, "align": p.description.align, "loads": p.description.loads,
+    tma = {}
+    if p.description.tma:  # the schedule asked for and the one compiled (issue.schedule), and dX or not
+        tma = {"schedule": p.options.get("schedule", "plain"), "transpose": bool(p.options.get("transpose"))}
+    return {"index": p.description.index, "align": p.description.align, "loads": p.description.loads, **tma,
             "cost_model": "issue",
             "model": p.model, "predicted_time_s": p.predicted_time_s, "dominant": p.dominant,
             "terms": p.terms, "issue": {k: v for k, v in p.issue.to_dict().items() if k != "description"}}

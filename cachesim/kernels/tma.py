@@ -15,7 +15,7 @@ SM); ``warp-specialized`` asks Triton to split the persistent loop into a produc
 copies and, for ROAST, the start-table read) and consumer partitions (the MMA). Whether the compiler
 actually split it is read from the offline listings of every timed persistent pair
 (``drivers/gpu_sass_tma_offline.py``, ``measurements/gpu/sass_offline/gpu_sass_tma_offline.json``):
-Triton 3.6.0 split only the 4-warp ``64x128x64`` kernels (12 warps launched, ``USETMAXREG``, the start
+Triton 3.6.0 split only the 4-warp kernels with 64-row blocks (12 warps launched, ``USETMAXREG``, the start
 read by one ``LDG`` in the producer); every 8-warp ``-pw`` listing is byte-identical to its ``-p`` listing.
 """
 
@@ -58,8 +58,9 @@ def compiled_schedule(variant: str, config: str, schedule: str, record: str | Pa
     the listing of ``(variant, config)`` is split into partitions, else it is ``persistent``.
 
     ``variant``: ``tma-dense``, ``tma-roast-table-a128`` ...; ``config``: ``BMxBNxBK-gG-wW-sS`` (``-dx``
-    appended for the input-gradient kernel). Pairs the record lacks follow what every recorded forward
-    pair showed: split at 4 warps, not at 8.
+    appended for the input-gradient kernel). Pairs the record lacks follow what every recorded pair showed
+    (forward and dX): split at 4 warps with 64-row blocks, not at 8 warps (no 4-warp block of 128 or more
+    rows was timed with warp specialisation, so those are assumed unsplit too).
 
     Examples
     --------
@@ -67,6 +68,8 @@ def compiled_schedule(variant: str, config: str, schedule: str, record: str | Pa
     'persistent'
     >>> compiled_schedule("tma-roast-table-a128", "64x128x64-g8-w4-s3", "warp-specialized")
     'warp-specialized'
+    >>> compiled_schedule("tma-dense", "32x128x64-g8-w4-s3", "warp-specialized", record="absent.json")
+    'persistent'
     """
     if schedule not in SCHEDULES:
         raise CacheSimError(f"schedule={schedule!r} must be one of {', '.join(SCHEDULES)}")
@@ -74,7 +77,7 @@ def compiled_schedule(variant: str, config: str, schedule: str, record: str | Pa
         return schedule
     split = _split_pairs(str(record or SCHEDULE_RECORD)).get((variant, config))
     if split is None:
-        split = re.search(r"-w4-", config) is not None
+        split = re.search(r"-w4-", config) is not None and config.startswith("64x")
     return "warp-specialized" if split else "persistent"
 
 
