@@ -34,7 +34,7 @@ __all__ = ["SCHEDULES", "SCHEDULE_RECORD", "compiled_schedule", "tma_traffic"]
 #: Launch schedules of the TMA kernels (``cachesim.measure.triton_tma.TmaConfig``: ``persistent``,
 #: ``persistent`` + ``warp_specialize``).
 SCHEDULES = ("plain", "persistent", "warp-specialized")
-#: The offline listings of the persistent TMA pairs, relative to the repository this package lives in.
+#: The offline listings of the timed TMA pairs, relative to the repository this package lives in.
 SCHEDULE_RECORD = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
                    / "gpu_sass_tma_offline.json")
 
@@ -42,11 +42,14 @@ SCHEDULE_RECORD = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" 
 @functools.lru_cache(maxsize=4)
 def _split_pairs(path: str) -> dict:
     """``{(variant without its tile, config without the schedule): warp_specialized}`` of the ``-pw`` pairs
-    of the offline record (empty where the record is absent)."""
-    try:
-        cases = json.loads(Path(path).read_text())["cases"]
-    except (OSError, ValueError, KeyError):
+    of the offline record (empty where the record is absent; an unreadable one is an error)."""
+    p = Path(path)
+    if not p.is_file():
         return {}
+    try:
+        cases = json.loads(p.read_text())["cases"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CacheSimError(f"offline TMA listing record {p}: not a readable record ({exc!r})") from exc
     return {(re.sub(r"-t\d+x\d+$", "", c["variant"]), re.sub(r"-pw(-dx)?$", r"\1", c["config"])):
             bool(c["warp_specialized"])
             for c in cases if c.get("type") == "sass" and re.search(r"-pw(-dx)?$", str(c.get("config", "")))

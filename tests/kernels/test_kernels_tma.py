@@ -243,3 +243,19 @@ def test_start_table_loops_ignore_num_stages():
     for x, y in pairs:
         table = "table" in x["variant"] and not x["warp_specialized"]
         assert (x["sha256"] == y["sha256"]) == table, (x["variant"], x["config"])
+
+
+def test_schedule_record_absent_or_unreadable(tmp_path):
+    from cachesim.kernels.tma import compiled_schedule
+
+    # absent: the listings' rule (split only at 4 warps with 64-row blocks)
+    assert compiled_schedule("tma-dense", "64x128x64-g8-w4-s3", "warp-specialized",
+                             record=tmp_path / "absent.json") == "warp-specialized"
+    assert compiled_schedule("tma-dense", "64x128x64-g8-w8-s3", "warp-specialized",
+                             record=tmp_path / "absent.json") == "persistent"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(CacheSimError, match="not a readable record"):
+        compiled_schedule("tma-dense", "64x128x64-g8-w4-s3", "warp-specialized", record=bad)
+    with pytest.raises(CacheSimError, match="schedule='sometimes' must be one of"):
+        compiled_schedule("tma-dense", "64x128x64-g8-w4-s3", "sometimes")
