@@ -160,13 +160,18 @@ class OfflineCompiler:
 
     def compile(self, packed) -> tuple[str, int, int]:
         """``(sass, registers, shared_bytes)`` of one specialisation."""
+        sass, regs, c = self.compiled(packed)
+        return sass, regs, int(c.metadata.shared)
+
+    def compiled(self, packed):
+        """``(full listing, registers, Triton's compiled kernel)`` of one specialisation."""
         options, signature, constexprs, attrs = packed
         c = self.triton.compile(self.ASTSource(self.fn, signature, constexprs, attrs), target=self.target,
                                 options=options.__dict__)
         sass = self.sass(c.asm["cubin"])
         if not sass.startswith(c.asm["sass"].rstrip("\n")):
             raise RuntimeError("the full listing does not extend Triton's own asm['sass']")
-        return sass, self.registers(c.asm["cubin"]), int(c.metadata.shared)
+        return sass, self.registers(c.asm["cubin"]), c
 
     @staticmethod
     def sass(cubin: bytes) -> str:
@@ -266,12 +271,14 @@ def _other(comp, group, header, sass) -> dict:
             **({} if other == sass else counts(other, header))}
 
 
-def write_listings(out: Path, texts: list) -> Path:
-    """Write the listings atomically; gzip (fixed mtime) above :data:`GZIP_ABOVE` bytes."""
+def write_listings(out: Path, texts: list, name: str = "sass_offline.txt",
+                   gzip_above: int = GZIP_ABOVE) -> Path:
+    """Write the listings to ``out/name`` atomically; gzip (fixed mtime, ``name.gz``) above ``gzip_above``
+    bytes."""
     data = "\n".join(texts).encode()
-    path = out / "sass_offline.txt"
-    stale = out / "sass_offline.txt.gz"
-    if len(data) > GZIP_ABOVE:
+    path = out / name
+    stale = out / (name + ".gz")
+    if len(data) > gzip_above:
         path, stale = stale, path
         data = gzip.compress(data, mtime=0)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -34,7 +34,6 @@ Compiled output, not a device measurement. :func:`cachesim.kernels.tma.tma_sched
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import os
 import re
@@ -44,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from gpu_sass_offline import OfflineCompiler, counts  # noqa: E402
+from gpu_sass_offline import OfflineCompiler, counts, write_listings  # noqa: E402
 
 from cachesim.measure import triton_fast as tf  # noqa: E402
 from cachesim.measure.records import write_record  # noqa: E402
@@ -143,11 +142,8 @@ class TmaCompiler(OfflineCompiler):
 
     def compile_full(self, packed):
         """``(sass, registers, shared_bytes, launched warps)``."""
-        options, signature, constexprs, attrs = packed
-        c = self.triton.compile(self.ASTSource(self.fn, signature, constexprs, attrs), target=self.target,
-                                options=options.__dict__)
-        return (self.sass(c.asm["cubin"]), self.registers(c.asm["cubin"]), int(c.metadata.shared),
-                int(c.metadata.num_warps))
+        sass, regs, c = self.compiled(packed)
+        return sass, regs, int(c.metadata.shared), int(c.metadata.num_warps)
 
 
 def facts(sass: str) -> dict:
@@ -188,10 +184,7 @@ def run(records: Path, out: Path, limit: int | None = None) -> dict:
         if base.endswith("-pw") and "sha256" in c:
             c["same_as_persistent"] = sha.get((c["variant"], base[:-1] + dx)) == c["sha256"]
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "sass_tma_offline.txt.gz"
-    tmp = path.with_suffix(".gz.tmp")
-    tmp.write_bytes(gzip.compress("\n".join(texts).encode(), mtime=0))
-    os.replace(tmp, path)
+    path = write_listings(out, texts, "sass_tma_offline.txt", gzip_above=0)  # always gzipped
     notes = (f"COMPILED OUTPUT, not a device measurement: Triton {cases[0]['triton']} compiled every timed "
              f"TMA (variant, config) for {cases[0]['target']} on a CPU host with the launch's own "
              f"specialisation; listings in {path.name}.")
