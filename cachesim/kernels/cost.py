@@ -207,8 +207,7 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
         level = warps
-        if (desc.kernel == "roast" and desc.index == "table" and "tma_table_per_s" in cal
-                and getattr(issue, "schedule", "plain") != "warp-specialized"):
+        if _table_read_in_loop(cal, desc, issue):
             table, level = cal["tma_table_per_s"]["table"], issue.programs_per_sm  # keyed by programs
         return 0.0, 0.0, (elements / (clock * tile_rate(table, level, issue.memory_bytes)) if table else 0.0)
     if desc.kernel == "roast" and "tile_align_per_s" in cal:
@@ -272,13 +271,19 @@ def _tma_table_excess(cal: dict, t, desc, issue) -> float:
 
     The pair is keyed by programs per SM: each program waits on its own start read every k-step
     (``DEPBAR.LE SB0, 0x0``), which only another resident program can hide, whatever its warp count."""
-    pair = cal.get("tma_table_per_s")
-    if desc.kernel != "roast" or desc.index != "table" or not pair:
+    if not _table_read_in_loop(cal, desc, issue):
         return 0.0
-    if getattr(issue, "schedule", "plain") == "warp-specialized":
-        return 0.0
+    pair = cal["tma_table_per_s"]
     table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes) for k in ("table", "hash"))
     return max(0.0, issue.elements / _micro_clock(t) * (1.0 / table - 1.0 / hashed))
+
+
+def _table_read_in_loop(cal: dict, desc, issue) -> bool:
+    """True for a TMA ROAST start-table kernel whose MMA loop itself waits on the start read (every
+    schedule but a split warp-specialised one, whose producer partition reads it) on a target with the
+    start-table microbenchmark."""
+    return (desc.kernel == "roast" and desc.index == "table" and "tma_table_per_s" in cal
+            and getattr(issue, "schedule", "plain") != "warp-specialized")
 
 
 def _tile_table(cal: dict, desc, issue) -> dict:

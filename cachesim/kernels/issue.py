@@ -136,8 +136,6 @@ TMA_LOOP_MIXES = {
     ("tma-roast-hash32-a256-t64x256", "128x256x64-g8-w8-s3-p"): (124, 348, 0, 0, 166, 213016),
 }
 TMA_LOOP_LOADS = {k: (0, 5 if "table" in k[0] else 0, 0) for k in TMA_LOOP_MIXES}
-#: Config label suffix of each TMA schedule (``cachesim.measure.triton_tma.TmaConfig.label``).
-_SCHEDULE_SUFFIX = {"plain": "", "persistent": "-p", "warp-specialized": "-pw"}
 #: Recorded listings used for variants whose own listing is unusable (see the module notes).
 _MIX_ALIAS = {"hashednet-hash": "hashednet-arith-only"}
 
@@ -431,14 +429,14 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     produced (:func:`cachesim.kernels.tma.compiled_schedule`). ``transpose``: the TMA input-gradient
     kernel ``dX = dY W^T`` (``shape`` is then its own ``M x N x K`` GEMM; its listings carry ``-dx``).
     """
-    from .tma import compiled_schedule
+    from .tma import SCHEDULE_SUFFIX, compiled_schedule
 
     config = _config_label(block, group_m, num_warps, num_stages)
     if (schedule != "plain" or transpose) and not desc.tma:
         raise CacheSimError(f"schedule={schedule!r}, transpose={transpose!r}: needs loads='tma' (the pointer "
                             "kernels launch one program per block and have no dX kernel)")
     dx = "-dx" if transpose else ""
-    listed = config + _SCHEDULE_SUFFIX[schedule] + dx  # the timed label, as the listings name it
+    listed = config + SCHEDULE_SUFFIX[schedule] + dx  # the timed label, as the listings name it
     schedule = compiled_schedule(desc.variant, config + dx, schedule)
     n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, listed, num_warps)
     if rec_cfg != listed:

@@ -29,11 +29,13 @@ from pathlib import Path
 
 from ..errors import CacheSimError
 
-__all__ = ["SCHEDULES", "SCHEDULE_RECORD", "compiled_schedule", "tma_traffic"]
+__all__ = ["SCHEDULES", "SCHEDULE_RECORD", "SCHEDULE_SUFFIX", "compiled_schedule", "tma_traffic"]
 
 #: Launch schedules of the TMA kernels (``cachesim.measure.triton_tma.TmaConfig``: ``persistent``,
-#: ``persistent`` + ``warp_specialize``).
-SCHEDULES = ("plain", "persistent", "warp-specialized")
+#: ``persistent`` + ``warp_specialize``) and the suffix each adds to a configuration label
+#: (``TmaConfig.label``; the offline listings and the records name configurations so).
+SCHEDULE_SUFFIX = {"plain": "", "persistent": "-p", "warp-specialized": "-pw"}
+SCHEDULES = tuple(SCHEDULE_SUFFIX)
 #: The offline listings of the timed TMA pairs, relative to the repository this package lives in.
 SCHEDULE_RECORD = (Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
                    / "gpu_sass_tma_offline.json")

@@ -7,6 +7,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from ...kernels.tma import SCHEDULE_SUFFIX
 from ..records import load_records
 from .time_misses import TIME_MISSES
 
@@ -78,8 +79,8 @@ def _predict(kernel, index, align, tile, shape, memory, config, load_path="auto"
     return _STORED[key]
 
 
-#: Config label suffix -> ``predict(schedule=...)`` (``cachesim.measure.triton_tma.TmaConfig.label``).
-_SCHEDULES = {None: "plain", "-p": "persistent", "-pw": "warp-specialized"}
+#: Config label suffix -> ``predict(schedule=...)`` (the inverse of ``cachesim.kernels.tma.SCHEDULE_SUFFIX``).
+_SCHEDULES = {suffix or None: name for name, suffix in SCHEDULE_SUFFIX.items()}
 
 
 @functools.lru_cache(maxsize=8192)
