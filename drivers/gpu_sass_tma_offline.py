@@ -81,14 +81,12 @@ def timed_pairs(records: Path) -> dict:
     """``{(variant, config): (M, K, N, memory)}``: the timed TMA pairs (``dX`` kernels: config + ``-dx``),
     one timed shape each."""
     from cachesim.measure.compare.tma_time import _cases
-    from cachesim.measure.records import load_records
+    from cachesim.measure.records import read_once
 
     out: dict = {}
-    cases = [c for _, c in _cases(records)]
-    for rec in load_records(records):
-        if rec.kind in ("gpu-fast-tma", "gpu-fast-tma-headline"):
-            cases += [dict(c, config=f"{c['config']}-dx") for c in rec.cases
-                      if c.get("type") == "dx" and c.get("dtype", "bf16") == "bf16" and c.get("config")]
+    with read_once():
+        cases = [c for _, c in _cases(records)]
+        cases += [dict(c, config=f"{c['config']}-dx") for _, c in _cases(records, ("dx",)) if c.get("config")]
     for c in cases:
         if c["variant"].startswith("tma-") and _CONFIG.match(c.get("config") or ""):
             out.setdefault((c["variant"], c["config"]), (c["M"], c["K"], c["N"], c.get("memory")))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..records import load_records
+from ..records import load_records, read_once
 
 __all__ = ["TMA_FOLDERS", "TMA_KINDS", "dx_rows", "tma_rows", "tma_skipped"]
 
@@ -51,15 +51,16 @@ def describe_variant(variant: str):
     return None if d is None else (*d, "auto")
 
 
-def _cases(directory):
-    """``[(folder, case)]`` of the bf16 forward ``time`` / ``best`` cases of every TMA record."""
+def _cases(directory, types=("time", "best")):
+    """``[(folder, case)]`` of the bf16 cases of the given ``types`` (forward ``time`` / ``best``; ``dx``:
+    the input-gradient kernels) of every TMA record, for a modelled variant."""
     out = []
     for rec in load_records(directory):
         if rec.kind not in TMA_KINDS:
             continue
         folder = Path(rec.path).parent.name if getattr(rec, "path", None) else rec.kind
         out += [(folder, c) for c in rec.cases
-                if c.get("type") in ("time", "best") and c.get("dtype", "bf16") == "bf16" and "M" in c
+                if c.get("type") in types and c.get("dtype", "bf16") == "bf16" and "M" in c
                 and describe_variant(c.get("variant", "")) is not None]
     return out
 
@@ -96,7 +97,9 @@ def tma_rows(directory: str | Path = "measurements/gpu") -> list:
     the forward kernels, then the input-gradient kernels (:func:`dx_rows`)."""
     from .time_predict import TimeRow, _predict
 
-    groups, _ = _groups(directory)
+    with read_once():  # the forward and the dX rows read the same records
+        groups, _ = _groups(directory)
+        dx = dx_rows(directory)
     rows = []
     for key, t in sorted(groups.items(), key=lambda kv: str(kv[0])):
         folder, shape, memory, config = key
@@ -105,23 +108,18 @@ def tma_rows(directory: str | Path = "measurements/gpu") -> list:
             pd = _predict(*_args(den, shape, memory, t[den][1]))
             rows.append(TimeRow(folder, shape, memory, config, num, den, t[num][0] / t[den][0],
                                 pn[0] / pd[0], pn[1]))
-    return rows + dx_rows(directory)
+    return rows + dx
 
 
 def _dx_groups(directory) -> dict:
     """``{(folder, shape, memory, config): {variant: ms}}`` of the bf16 ``dx`` cases (``dX = dY W^T``)."""
     groups: dict = {}
-    for rec in load_records(directory):
-        if rec.kind not in TMA_KINDS:
-            continue
-        folder = Path(rec.path).parent.name if getattr(rec, "path", None) else rec.kind
-        for c in rec.cases:
-            cfg = c.get("config")
-            if (c.get("type") == "dx" and c.get("dtype", "bf16") == "bf16" and isinstance(cfg, str)
-                    and c.get("passed", True) and isinstance(c.get("ms"), float)
-                    and (_PLAIN.match(cfg) or _SCHEDULED.match(cfg)) and _TMA.match(c.get("variant", ""))):
-                key = (folder, f"{c['M']}x{c['K']}x{c['N']}", c.get("memory"), cfg)
-                groups.setdefault(key, {})[c["variant"]] = c["ms"]
+    for folder, c in _cases(directory, ("dx",)):
+        cfg = c.get("config")
+        if (isinstance(cfg, str) and c.get("passed", True) and isinstance(c.get("ms"), float)
+                and (_PLAIN.match(cfg) or _SCHEDULED.match(cfg)) and _TMA.match(c["variant"])):
+            key = (folder, f"{c['M']}x{c['K']}x{c['N']}", c.get("memory"), cfg)
+            groups.setdefault(key, {})[c["variant"]] = c["ms"]
     return groups
 
 
