@@ -157,8 +157,38 @@ def tma_table_kernel_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3)
     tma_table_group(ctx, rows, log2_sizes, per_sm_list, elements_per_sm, stages, tile, bm, columns=columns)
 
 
+def tma_table_abox_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), elements_per_sm=1 << 23,
+                         stages=3, tile=(64, 128), bm=128, columns=24, abox=64) -> None:
+    """``tma-table`` rows with ``layout: kernel`` and ``abox``: :func:`tma_table_kernel_group` with A's box
+    copied by TMA at every k-step (column block ``k mod abox`` of an ``8 bm x abox bk`` A, row block ``pid mod
+    8``), as the TMA kernels' loop copies it."""
+    tma_table_group(ctx, rows, log2_sizes, per_sm_list, elements_per_sm, stages, tile, bm, columns=columns,
+                    abox=abox)
+
+
+def _a_operand(ctx, g, bm, bk, abox):
+    """``(A tensor, the kernel's A argument)``: a fixed ``bm x bk`` tile, or (``abox``) an ``8 bm x abox bk``
+    matrix and its TMA descriptor of ``bm x bk`` boxes."""
+    from triton.tools.tensor_descriptor import TensorDescriptor
+
+    torch, dev = ctx["torch"], ctx["device"]
+    if not abox:
+        a = torch.randn(bm, bk, device=dev, generator=g).to(ctx["tile_dtype"])
+        return a, a
+    a = torch.randn(8 * bm, abox * bk, device=dev, generator=g).to(ctx["tile_dtype"])
+    return a, TensorDescriptor.from_tensor(a, [bm, bk])
+
+
+def _a_tile(am, p, k, bm, bk, abox):
+    """The A tile program ``p`` multiplies at step ``k`` (numpy, as the kernel addresses it)."""
+    if not abox:
+        return am
+    r, c = (p % 8) * bm, (k % abox) * bk
+    return am[r:r + bm, c:c + bk]
+
+
 def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements_per_sm=1 << 23, stages=3,
-                    tile=(64, 128), bm=128, columns=0) -> None:
+                    tile=(64, 128), bm=128, columns=0, abox=0) -> None:
     """``tma-table`` rows: B elements/s of the TMA ROAST box path whose row comes from an int32 start table
     read in the k-loop (as the TMA table kernels read theirs) vs the same rows computed by the in-loop hash,
     fed to ``tl.dot`` with a fixed A tile; 1 and 2 programs of 4 warps per SM. Both read the same rows;
@@ -173,7 +203,7 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
     for lg in log2_sizes:
         memory = 1 << lg
         g = torch.Generator(device=dev).manual_seed(5)
-        a = torch.randn(bm, bk, device=dev, generator=g).to(ctx["tile_dtype"])
+        a, a_arg = _a_operand(ctx, g, bm, bk, abox)
         m = torch.randn(memory + bk * bn, device=dev, generator=g).to(ctx["tile_dtype"])
         desc = TensorDescriptor.from_tensor(m.view(memory // bn + bk, bn), [bk, bn])
         for per_sm in per_sm_list:
@@ -184,10 +214,11 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
             table = torch.tensor((ids // bn).astype(np.int32), device=dev)
             out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
             for use_table in (True, False):
-                def fn(out=out, table=table, programs=programs, K=K, use_table=use_table, a=a, desc=desc,
+                def fn(out=out, table=table, programs=programs, K=K, use_table=use_table, a=a_arg, desc=desc,
                        hmask=memory - 1):
                     kern[(programs,)](a, desc, table, out, K, smul, hmask, 1, ROAST=True, TABLE=use_table,
-                                      BM=bm, BK=bk, BN=bn, TCOLS=columns, num_warps=4, num_stages=stages)
+                                      BM=bm, BK=bk, BN=bn, TCOLS=columns, ABOX=abox, num_warps=4,
+                                      num_stages=stages)
                 fn()
                 ok = True
                 if use_table and per_sm == per_sm_list[0]:
@@ -196,13 +227,15 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
                     p = programs - 1
                     tab = table.cpu().numpy()
                     rws = tab.reshape(K, columns)[:, p % columns] if columns else tab.reshape(programs, K)[p]
-                    want = sum(am @ mm[r * bn:(r + bk) * bn].reshape(bk, bn) for r in rws)
+                    want = sum(_a_tile(am, p, k, bm, bk, abox) @ mm[r * bn:(r + bk) * bn].reshape(bk, bn)
+                               for k, r in enumerate(rws))
                     got = out.cpu().numpy().reshape(programs, bm, bn)[p]
                     ok = bool(np.allclose(got, want, rtol=2e-2, atol=5e-1))
                 secs = ctx["timer"](fn)
                 rows.append({"type": "tma-table", "name": "tma-table" if use_table else "tma-hash",
                              "path": "table" if use_table else "hash", "tile": [bk, bn], "align": bn,
                              "layout": "kernel" if columns else "program", "columns": columns,
+                             "a_box": bool(abox),
                              "memory": memory, "memory_bytes": 2 * memory, "num_warps": 4,
                              "num_stages": stages,
                              "programs_per_sm": per_sm, "K": K, "programs": programs, "seconds": secs,

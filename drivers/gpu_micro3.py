@@ -52,6 +52,13 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   reading column ``pid mod columns``, so consecutive k-steps of a program read different 32-byte sectors
   (the ``tma_table`` layout, ``pid x K + k``, puts 8 consecutive steps in one sector); 1, 2 and 3 programs
   per SM.
+* ``tma_table_abox`` (:mod:`_micro3_ceilings`): the ``tma_table_kernel`` group with A's 128x64 box copied
+  by TMA at every k-step as well (from an 8 MiB ``1024 x 4096`` A, program ``pid`` reading row block
+  ``pid mod 8`` and column block ``k mod 64``), as the TMA kernels' loop does: the start's wait then holds
+  both boxes of the step, not only B's; 1, 2 and 3 programs per SM.
+* ``tile_align_bm64``: the ``tile_align`` group with a 64-row A tile (``tl.dot`` of 64 x BN x BK): the
+  line-aligned rows of ``tile_align`` run at the dot's rate of a 128-row A tile, so they cannot say what
+  the B-tile path costs a 64-row program.
 * ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
   tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
   scalar chain overlaps the tensor-core work.
@@ -144,15 +151,18 @@ def _kernels():
     @triton.jit
     def tma_tile(a_ptr, b_desc, rows_ptr, out_ptr, K, smul, HMASK, NCB, ROAST: tl.constexpr,
                  TABLE: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
-                 TCOLS: tl.constexpr = 0):
+                 TCOLS: tl.constexpr = 0, ABOX: tl.constexpr = 0):
         pid = tl.program_id(0)
         rm = tl.arange(0, BM)
         rk = tl.arange(0, BK)
         rn = tl.arange(0, BN)
-        a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        if ABOX == 0:
+            a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         col = (pid % NCB) * BN
         for k in range(0, K):
+            if ABOX > 0:  # the kernels' loop: A's box of this k-step by TMA too (a_ptr is a descriptor)
+                a = a_ptr.load([(pid % 8) * BM, (k % ABOX) * BK])
             if TABLE and TCOLS > 0:  # the kernels' layout: entry (k-step, column), column pid mod TCOLS
                 row = tl.load(rows_ptr + k * TCOLS + pid % TCOLS)
             elif TABLE:  # the row read from an int32 start table in the k-loop (tma_table group)
@@ -297,10 +307,10 @@ def tile_operands(ctx, bm, bk, bn, memory):
     return a, m
 
 
-def tile_align_check(ctx, align, tile, stages) -> dict:
+def tile_align_check(ctx, align, tile, stages, bm=128) -> dict:
     """Same constexprs, warps and stages as the timed cases (no extra compile)."""
     torch, dev = ctx["torch"], ctx["device"]
-    (bk, bn), bm, lg, programs, K = tile, 128, 12, 2, 16
+    (bk, bn), lg, programs, K = tile, 12, 2, 16
     a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
     out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
     ctx["kern"]["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm, BK=bk,
@@ -308,7 +318,8 @@ def tile_align_check(ctx, align, tile, stages) -> dict:
     want = tile_reference(a.float().cpu().numpy(), m.float().cpu().numpy(), programs, K, align, (1 << lg) - 1,
                           bk, bn)
     ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
-    return {"type": "check", "name": f"tile-a{align}-{bk}x{bn}", "equal_numpy": ok}
+    return {"type": "check", "name": f"tile-a{align}-{bk}x{bn}" + ("" if bm == 128 else f"-bm{bm}"),
+            "equal_numpy": ok}
 
 
 def tile_case(ctx, a, m, per_sm, K, align, lg, tile, stages) -> tuple[float, dict]:
@@ -324,8 +335,7 @@ def tile_case(ctx, a, m, per_sm, K, align, lg, tile, stages) -> tuple[float, dic
     return ctx["timer"](launch), info
 
 
-def tile_align_group(ctx, rows, log2_sizes, tiles, aligns, per_sm_list, elements_per_sm) -> None:
-    bm = 128
+def tile_align_group(ctx, rows, log2_sizes, tiles, aligns, per_sm_list, elements_per_sm, bm=128) -> None:
     for lg in log2_sizes:
         for bk, bn, stages in tiles:
             a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
@@ -550,6 +560,8 @@ def plan(smoke: bool) -> dict:
                             bytes_per_launch=1 << 16),
                     tile_align=dict(log2_sizes=[12], tiles=[(32, 64, 4), (64, 128, 3)], aligns=[1, 8, 64],
                                     per_sm_list=[1], elements_per_sm=2 * 64 * 128),
+                    tile_align_bm64=dict(log2_sizes=[12], tiles=[(64, 128, 3)], aligns=[8, 64],
+                                         per_sm_list=[1], elements_per_sm=2 * 64 * 128, bm=64),
                     overlap=dict(x_list=[0, 4], occupancy=[(4, 1)], K=2),
                     tma_tile=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
                                   elements_per_sm=2 * 64 * 128, stages=3),
@@ -558,18 +570,24 @@ def plan(smoke: bool) -> dict:
                     tma_table=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128),
                     tma_table_kernel=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
                                           columns=3),
+                    tma_table_abox=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
+                                        columns=3, abox=2),
                     hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1),), K=2))
     return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
                         bytes_per_launch=1 << 30),
                 tile_align=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)], aligns=[1, 8, 64],
                                 per_sm_list=[1, 2, 4], elements_per_sm=1 << 23),
+                tile_align_bm64=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)],
+                                     aligns=[1, 8, 64], per_sm_list=[1, 2, 4], elements_per_sm=1 << 23,
+                                     bm=64),
                 overlap=dict(x_list=[0, 4, 16, 64], occupancy=[(4, 1), (4, 2), (8, 1), (8, 2)], K=256),
                 tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
                               elements_per_sm=1 << 23, stages=3),
                 launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None),
                 tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)), tma_table=dict(),
                 tma_table_kernel=dict(per_sm_list=(1, 2, 3), columns=24),
+                tma_table_abox=dict(per_sm_list=(1, 2, 3), columns=24, abox=64),
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256))
 
@@ -600,12 +618,17 @@ CHECKS = {
     "tma_l2": lambda ctx: [],          # the first case of each size is checked against numpy
     "tma_table": lambda ctx: [],       # the table path's first case of each size is checked against numpy
     "tma_table_kernel": lambda ctx: [],  # likewise
+    "tma_table_abox": lambda ctx: [],  # likewise
+    "tile_align_bm64": lambda ctx: [tile_align_check(ctx, al, (bk, bn), st, bm=64)
+                                    for bk, bn, st in ctx["plan"]["tile_align_bm64"]["tiles"]
+                                    for al in ctx["plan"]["tile_align_bm64"]["aligns"]],
     "hash_overlap": hash_micro.checks,
 }
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
           "tma_table_kernel": ceilings.tma_table_kernel_group,
+          "tma_table_abox": ceilings.tma_table_abox_group, "tile_align_bm64": tile_align_group,
           "hash_overlap": hash_micro.hash_overlap_group}
 
 
