@@ -158,12 +158,12 @@ def tma_table_kernel_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3)
 
 
 def tma_table_abox_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), elements_per_sm=1 << 23,
-                         stages=3, tile=(64, 128), bm=128, columns=24, abox=64) -> None:
+                         stages=3, tile=(64, 128), bm=128, columns=24, abox=64, num_warps=4) -> None:
     """``tma-table`` rows with ``layout: kernel`` and ``abox``: :func:`tma_table_kernel_group` with A's box
     copied by TMA at every k-step (column block ``k mod abox`` of an ``8 bm x abox bk`` A, row block ``pid mod
     8``), as the TMA kernels' loop copies it."""
     tma_table_group(ctx, rows, log2_sizes, per_sm_list, elements_per_sm, stages, tile, bm, columns=columns,
-                    abox=abox)
+                    abox=abox, num_warps=num_warps)
 
 
 def _a_operand(ctx, g, bm, bk, abox):
@@ -188,7 +188,7 @@ def _a_tile(am, p, k, bm, bk, abox):
 
 
 def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements_per_sm=1 << 23, stages=3,
-                    tile=(64, 128), bm=128, columns=0, abox=0) -> None:
+                    tile=(64, 128), bm=128, columns=0, abox=0, num_warps=4) -> None:
     """``tma-table`` rows: B elements/s of the TMA ROAST box path whose row comes from an int32 start table
     read in the k-loop (as the TMA table kernels read theirs) vs the same rows computed by the in-loop hash,
     fed to ``tl.dot`` with a fixed A tile; 1 and 2 programs of 4 warps per SM. Both read the same rows;
@@ -217,7 +217,7 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
                 def fn(out=out, table=table, programs=programs, K=K, use_table=use_table, a=a_arg, desc=desc,
                        hmask=memory - 1):
                     kern[(programs,)](a, desc, table, out, K, smul, hmask, 1, ROAST=True, TABLE=use_table,
-                                      BM=bm, BK=bk, BN=bn, TCOLS=columns, ABOX=abox, num_warps=4,
+                                      BM=bm, BK=bk, BN=bn, TCOLS=columns, ABOX=abox, num_warps=num_warps,
                                       num_stages=stages)
                 fn()
                 ok = True
@@ -236,7 +236,7 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
                              "path": "table" if use_table else "hash", "tile": [bk, bn], "align": bn,
                              "layout": "kernel" if columns else "program", "columns": columns,
                              "a_box": bool(abox),
-                             "memory": memory, "memory_bytes": 2 * memory, "num_warps": 4,
+                             "memory": memory, "memory_bytes": 2 * memory, "num_warps": num_warps,
                              "num_stages": stages,
                              "programs_per_sm": per_sm, "K": K, "programs": programs, "seconds": secs,
                              "elements_per_second": programs * K * bk * bn / secs, "equal_numpy": ok})

@@ -56,6 +56,10 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   by TMA at every k-step as well (from an 8 MiB ``1024 x 4096`` A, program ``pid`` reading row block
   ``pid mod 8`` and column block ``k mod 64``), as the TMA kernels' loop does: the start's wait then holds
   both boxes of the step, not only B's; 1, 2 and 3 programs per SM.
+* ``tma_table_abox256``: the ``tma_table_abox`` pair with 64x256 B boxes and 8 warps (the 128x256x64 TMA
+  kernels' step: one start per 16384 B elements), one program per SM, 12 tile columns.
+* ``tma_table_abox_w8``: the ``tma_table_abox`` pair at 8 warps per program (is the start's wait set by
+  programs per SM, whatever their warps?), 1 and 2 programs per SM.
 * ``tile_align_bm64``: the ``tile_align`` group with a 64-row A tile (``tl.dot`` of 64 x BN x BK): the
   line-aligned rows of ``tile_align`` run at the dot's rate of a 128-row A tile, so they cannot say what
   the B-tile path costs a 64-row program.
@@ -572,6 +576,10 @@ def plan(smoke: bool) -> dict:
                                           columns=3),
                     tma_table_abox=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
                                         columns=3, abox=2),
+                    tma_table_abox256=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 256,
+                                           columns=3, abox=2, tile=(64, 256), num_warps=8),
+                    tma_table_abox_w8=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
+                                           columns=3, abox=2, num_warps=8),
                     hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1),), K=2))
     return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
@@ -588,6 +596,8 @@ def plan(smoke: bool) -> dict:
                 tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)), tma_table=dict(),
                 tma_table_kernel=dict(per_sm_list=(1, 2, 3), columns=24),
                 tma_table_abox=dict(per_sm_list=(1, 2, 3), columns=24, abox=64),
+                tma_table_abox256=dict(per_sm_list=(1,), columns=12, abox=64, tile=(64, 256), num_warps=8),
+                tma_table_abox_w8=dict(per_sm_list=(1, 2), columns=24, abox=64, num_warps=8),
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256))
 
@@ -619,6 +629,8 @@ CHECKS = {
     "tma_table": lambda ctx: [],       # the table path's first case of each size is checked against numpy
     "tma_table_kernel": lambda ctx: [],  # likewise
     "tma_table_abox": lambda ctx: [],  # likewise
+    "tma_table_abox256": lambda ctx: [],  # likewise
+    "tma_table_abox_w8": lambda ctx: [],  # likewise
     "tile_align_bm64": lambda ctx: [tile_align_check(ctx, al, (bk, bn), st, bm=64)
                                     for bk, bn, st in ctx["plan"]["tile_align_bm64"]["tiles"]
                                     for al in ctx["plan"]["tile_align_bm64"]["aligns"]],
@@ -628,7 +640,9 @@ GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_gro
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
           "tma_table_kernel": ceilings.tma_table_kernel_group,
-          "tma_table_abox": ceilings.tma_table_abox_group, "tile_align_bm64": tile_align_group,
+          "tma_table_abox": ceilings.tma_table_abox_group, "tma_table_abox256": ceilings.tma_table_abox_group,
+          "tma_table_abox_w8": ceilings.tma_table_abox_group,
+          "tile_align_bm64": tile_align_group,
           "hash_overlap": hash_micro.hash_overlap_group}
 
 
