@@ -94,15 +94,19 @@ def _kernels():
 
     @triton.jit
     def tile(a_ptr, m_ptr, out_ptr, K, smul, HMASK, ALIGN: tl.constexpr, DOT: tl.constexpr,
-             BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr):
+             BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr, ASTREAM: tl.constexpr = 0):
         pid = tl.program_id(0)
         rm = tl.arange(0, BM)
         rk = tl.arange(0, BK)
         rn = tl.arange(0, BN)
-        a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        if ASTREAM == 0:
+            a = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         accb = tl.zeros((BK, BN), dtype=tl.float32)
         for k in range(0, K):
+            if ASTREAM > 0:  # A's tile of this k-step too, as the fused kernels load it (gpu_micro3)
+                a = tl.load(a_ptr + ((pid % 8) * BM + rm)[:, None] * (ASTREAM * BK)
+                            + ((k % ASTREAM) * BK + rk)[None, :])
             start = ((pid * K + k) * smul) & HMASK
             start = (start // ALIGN) * ALIGN
             if ALIGN > 1:

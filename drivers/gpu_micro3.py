@@ -63,6 +63,10 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
 * ``tile_align_bm64``: the ``tile_align`` group with a 64-row A tile (``tl.dot`` of 64 x BN x BK): the
   line-aligned rows of ``tile_align`` run at the dot's rate of a 128-row A tile, so they cannot say what
   the B-tile path costs a 64-row program.
+* ``tile_align_astream`` / ``tile_align_astream_bm64``: the ``tile_align`` / ``tile_align_bm64`` groups with
+  A's tile loaded every k-step as well (pointer loads of an ``8 BM x 64 BK`` A, row block ``pid mod 8``,
+  column block ``k mod 64``: 8 MiB at 128 rows), as the fused pointer kernels load it: the B copies then
+  share the load path with A's, which the fixed-A groups leave idle.
 * ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
   tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
   scalar chain overlaps the tensor-core work.
@@ -292,66 +296,73 @@ def l2_group(ctx, rows, sizes, configs, bytes_per_launch) -> None:
 
 # ------------------------------------------------------------------------------------------ tile_align
 
-def tile_reference(a, m, programs, K, align, hmask, bk, bn) -> np.ndarray:
-    """fp64 ``acc[p] = sum_k A @ B_k`` with ``B_k`` the ``bk x bn`` tile at the start
-    ``((p K + k) SMUL mod 2^32) & hmask`` rounded down to a multiple of ``align`` (``gpu_micro2.tile``)."""
+def tile_reference(a, m, programs, K, align, hmask, bk, bn, astream=0) -> np.ndarray:
+    """fp64 ``acc[p] = sum_k A_k @ B_k`` with ``B_k`` the ``bk x bn`` tile at the start
+    ``((p K + k) SMUL mod 2^32) & hmask`` rounded down to a multiple of ``align`` (``gpu_micro2.tile``) and
+    ``A_k`` the fixed A tile, or (``astream``) the tile at row block ``p mod 8``, column block ``k mod
+    astream`` of an ``8 BM x astream bk`` A."""
     a = a.astype(np.float64)
-    out = np.zeros((programs, a.shape[0], bn))
+    bm = a.shape[0] // 8 if astream else a.shape[0]
+    out = np.zeros((programs, bm, bn))
     for p in range(programs):
         for k in range(K):
             st = ((((p * K + k) * SMUL) & 0xFFFFFFFF) & hmask) // align * align
-            out[p] += a @ m[st:st + bk * bn].astype(np.float64).reshape(bk, bn)
+            ak = a[(p % 8) * bm:(p % 8 + 1) * bm, (k % astream) * bk:(k % astream + 1) * bk] if astream else a
+            out[p] += ak @ m[st:st + bk * bn].astype(np.float64).reshape(bk, bn)
     return out
 
 
-def tile_operands(ctx, bm, bk, bn, memory):
+def tile_operands(ctx, bm, bk, bn, memory, astream=0):
     torch, dev, dt = ctx["torch"], ctx["device"], ctx["tile_dtype"]
-    a = torch.randn(bm, bk, device=dev).to(dt)
+    shape = (8 * bm, astream * bk) if astream else (bm, bk)
+    a = torch.randn(*shape, device=dev).to(dt)
     m = torch.randn(memory + bk * bn, device=dev).to(dt)
     return a, m
 
 
-def tile_align_check(ctx, align, tile, stages, bm=128) -> dict:
+def tile_align_check(ctx, align, tile, stages, bm=128, astream=0) -> dict:
     """Same constexprs, warps and stages as the timed cases (no extra compile)."""
     torch, dev = ctx["torch"], ctx["device"]
     (bk, bn), lg, programs, K = tile, 12, 2, 16
-    a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
+    a, m = tile_operands(ctx, bm, bk, bn, 1 << lg, astream)
     out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
     ctx["kern"]["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm, BK=bk,
-                                     BN=bn, num_warps=4, num_stages=stages)
+                                     BN=bn, ASTREAM=astream, num_warps=4, num_stages=stages)
     want = tile_reference(a.float().cpu().numpy(), m.float().cpu().numpy(), programs, K, align, (1 << lg) - 1,
-                          bk, bn)
+                          bk, bn, astream)
     ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
-    return {"type": "check", "name": f"tile-a{align}-{bk}x{bn}" + ("" if bm == 128 else f"-bm{bm}"),
-            "equal_numpy": ok}
+    name = f"tile-a{align}-{bk}x{bn}" + ("" if bm == 128 else f"-bm{bm}") + ("-astream" if astream else "")
+    return {"type": "check", "name": name, "equal_numpy": ok}
 
 
-def tile_case(ctx, a, m, per_sm, K, align, lg, tile, stages) -> tuple[float, dict]:
+def tile_case(ctx, a, m, per_sm, K, align, lg, tile, stages, bm=128, astream=0) -> tuple[float, dict]:
     torch, kern, dev = ctx["torch"], ctx["kern"], ctx["device"]
-    (bk, bn), bm, programs = tile, a.shape[0], ctx["sms"] * per_sm
+    (bk, bn), programs = tile, ctx["sms"] * per_sm
     ctx["timer"].check()
     out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
 
     def launch():
         return kern["tile"][(programs,)](a, m, out, K, SMUL, (1 << lg) - 1, ALIGN=align, DOT=True, BM=bm,
-                                         BK=bk, BN=bn, num_warps=4, num_stages=stages)
+                                         BK=bk, BN=bn, ASTREAM=astream, num_warps=4, num_stages=stages)
     info = compiled_info(launch(), 4, per_sm)
     return ctx["timer"](launch), info
 
 
-def tile_align_group(ctx, rows, log2_sizes, tiles, aligns, per_sm_list, elements_per_sm, bm=128) -> None:
+def tile_align_group(ctx, rows, log2_sizes, tiles, aligns, per_sm_list, elements_per_sm, bm=128,
+                     astream=0) -> None:
     for lg in log2_sizes:
         for bk, bn, stages in tiles:
-            a, m = tile_operands(ctx, bm, bk, bn, 1 << lg)
+            a, m = tile_operands(ctx, bm, bk, bn, 1 << lg, astream)
             for align in aligns:
                 for per_sm in per_sm_list:
                     K = max(4, elements_per_sm // (bk * bn * per_sm))
-                    secs, info = tile_case(ctx, a, m, per_sm, K, align, lg, (bk, bn), stages)
+                    secs, info = tile_case(ctx, a, m, per_sm, K, align, lg, (bk, bn), stages, bm, astream)
                     programs = ctx["sms"] * per_sm
                     rows.append({"type": "tile-align", "name": f"tile-a{align}-dot", "align": align,
                                  "tile": [bk, bn], "dtype": str(ctx["tile_dtype"]), "memory": 1 << lg,
                                  "memory_bytes": 2 << lg, "block": f"{bm}x{bn}x{bk}", "num_warps": 4,
                                  "num_stages": stages, "programs_per_sm": per_sm, "K": K,
+                                 "a_stream": bool(astream),
                                  "programs": programs, "seconds": secs,
                                  "elements_per_second": programs * K * bk * bn / secs,
                                  "ns_per_iteration": secs / K * 1e9, **info})
@@ -566,6 +577,11 @@ def plan(smoke: bool) -> dict:
                                     per_sm_list=[1], elements_per_sm=2 * 64 * 128),
                     tile_align_bm64=dict(log2_sizes=[12], tiles=[(64, 128, 3)], aligns=[8, 64],
                                          per_sm_list=[1], elements_per_sm=2 * 64 * 128, bm=64),
+                    tile_align_astream=dict(log2_sizes=[12], tiles=[(64, 128, 3)], aligns=[8, 64],
+                                            per_sm_list=[1], elements_per_sm=2 * 64 * 128, astream=2),
+                    tile_align_astream_bm64=dict(log2_sizes=[12], tiles=[(32, 64, 4)], aligns=[1, 8],
+                                                 per_sm_list=[1], elements_per_sm=2 * 64 * 128, bm=64,
+                                                 astream=2),
                     overlap=dict(x_list=[0, 4], occupancy=[(4, 1)], K=2),
                     tma_tile=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
                                   elements_per_sm=2 * 64 * 128, stages=3),
@@ -589,6 +605,12 @@ def plan(smoke: bool) -> dict:
                 tile_align_bm64=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)],
                                      aligns=[1, 8, 64], per_sm_list=[1, 2, 4], elements_per_sm=1 << 23,
                                      bm=64),
+                tile_align_astream=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)],
+                                        aligns=[1, 8, 64], per_sm_list=[1, 2, 4], elements_per_sm=1 << 23,
+                                        astream=64),
+                tile_align_astream_bm64=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)],
+                                             aligns=[1, 8, 64], per_sm_list=[1, 2, 4],
+                                             elements_per_sm=1 << 23, bm=64, astream=64),
                 overlap=dict(x_list=[0, 4, 16, 64], occupancy=[(4, 1), (4, 2), (8, 1), (8, 2)], K=256),
                 tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
                               elements_per_sm=1 << 23, stages=3),
@@ -606,6 +628,12 @@ def _smoke_configs():
     from cachesim.measure.triton_fast import FastConfig
 
     return (FastConfig(64, 64, 32, 8, 4, 2),)
+
+
+def _tile_checks(ctx, group) -> list[dict]:
+    p = ctx["plan"][group]
+    return [tile_align_check(ctx, al, (bk, bn), st, bm=p.get("bm", 128), astream=p.get("astream", 0))
+            for bk, bn, st in p["tiles"] for al in p["aligns"]]
 
 
 def _tile_align_checks(ctx) -> list[dict]:
@@ -631,9 +659,9 @@ CHECKS = {
     "tma_table_abox": lambda ctx: [],  # likewise
     "tma_table_abox256": lambda ctx: [],  # likewise
     "tma_table_abox_w8": lambda ctx: [],  # likewise
-    "tile_align_bm64": lambda ctx: [tile_align_check(ctx, al, (bk, bn), st, bm=64)
-                                    for bk, bn, st in ctx["plan"]["tile_align_bm64"]["tiles"]
-                                    for al in ctx["plan"]["tile_align_bm64"]["aligns"]],
+    "tile_align_bm64": lambda ctx: _tile_checks(ctx, "tile_align_bm64"),
+    "tile_align_astream": lambda ctx: _tile_checks(ctx, "tile_align_astream"),
+    "tile_align_astream_bm64": lambda ctx: _tile_checks(ctx, "tile_align_astream_bm64"),
     "hash_overlap": hash_micro.checks,
 }
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
@@ -642,7 +670,8 @@ GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_gro
           "tma_table_kernel": ceilings.tma_table_kernel_group,
           "tma_table_abox": ceilings.tma_table_abox_group, "tma_table_abox256": ceilings.tma_table_abox_group,
           "tma_table_abox_w8": ceilings.tma_table_abox_group,
-          "tile_align_bm64": tile_align_group,
+          "tile_align_bm64": tile_align_group, "tile_align_astream": tile_align_group,
+          "tile_align_astream_bm64": tile_align_group,
           "hash_overlap": hash_micro.hash_overlap_group}
 
 

@@ -207,8 +207,8 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     if getattr(desc, "tma", False):
         table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
         level = warps
-        if _table_read_in_loop(cal, desc, issue):
-            table, level = cal["tma_table_per_s"]["table"], issue.programs_per_sm  # keyed by programs
+        if _table_read_in_loop(cal, desc, issue):  # per k-step of the start-table microbenchmark
+            return 0.0, 0.0, elements / _step_elements(issue) * _tma_table_step(cal, issue, "table") / clock
         return 0.0, 0.0, (elements / (clock * tile_rate(table, level, issue.memory_bytes)) if table else 0.0)
     if desc.kernel == "roast" and "tile_align_per_s" in cal:
         return 0.0, 0.0, elements / _tile_path_rate(t, desc, issue)
@@ -263,19 +263,51 @@ def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
 
 
 def _tma_table_excess(cal: dict, t, desc, issue) -> float:
-    """TMA ROAST with the start table: ``elements x (1 / r_table - 1 / r_hash)`` of the same-run pair of the
-    TMA box-path microbenchmark (rows from an int32 table read in the k-loop vs from the in-loop hash) at
-    the kernel's resident programs per SM (a persistent launch: one) and array size, at the loaded clock;
-    0 for the other TMA kernels and for a warp-specialised listing (its producer partition reads the start
-    with a plain load, the consumers wait only on the stages' barriers: no per-step wait in the MMA loop).
+    """TMA ROAST with the start table: ``k-steps x (S / r_table - S / r_hash)`` of the same-run pair of the
+    start-table microbenchmark (rows from an int32 table read in the k-loop vs from the in-loop hash; ``S``
+    its B elements per step) at the kernel's resident programs per SM (a persistent launch: one), array
+    size and box bytes per k-step (:func:`_tma_table_step`), at the loaded clock; 0 for the other TMA
+    kernels and for a warp-specialised listing (its producer partition reads the start with a plain load,
+    the consumers wait only on the stages' barriers: no per-step wait in the MMA loop).
 
     The pair is keyed by programs per SM: each program waits on its own start read every k-step
-    (``DEPBAR.LE SB0, 0x0``), which only another resident program can hide, whatever its warp count."""
+    (``DEPBAR.LE SB0, 0x0``), which only another resident program can hide, whatever its warp count; and
+    by the bytes the step's boxes copy, which the wait holds back: call25 / call26 / call27 measured 268 /
+    376 / 530 cycles per k-step at one program per SM for 16 / 32 / 48 KiB (2 MiB array; at 64 MiB, where
+    the hash path itself waits on DRAM, 643 / 583 / 179)."""
     if not _table_read_in_loop(cal, desc, issue):
         return 0.0
-    pair = cal["tma_table_per_s"]
-    table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes) for k in ("table", "hash"))
-    return max(0.0, issue.elements / _micro_clock(t) * (1.0 / table - 1.0 / hashed))
+    steps = issue.elements / _step_elements(issue)
+    return max(0.0, steps * _tma_table_step(cal, issue, "excess") / _micro_clock(t))
+
+
+def _step_elements(issue) -> float:
+    """B elements one program copies per k-step: ``BN x BK`` of the configuration (forward ``BK x BN``
+    boxes, dX one or two ``64 x 128`` boxes)."""
+    bm, bn, bk = _block(issue)
+    return float(bn * bk)
+
+
+def _tma_table_step(cal: dict, issue, what: str) -> float:
+    """Seconds per program k-step (GPU-wide, at the microbenchmark's clock) of the start-table path
+    (``what="table"``: ``S / r_table``) or of its excess over the hash path (``"excess"``: ``S / r_table - S
+    / r_hash``), at the kernel's programs per SM and array size, interpolated linearly in the bytes the
+    kernel's step copies (``2 BK (BM + BN)``: A's box and B's) between the measured box sizes, clamped at
+    the smallest and largest."""
+    bm, bn, bk = _block(issue)
+    nbytes = 2.0 * bk * (bm + bn)
+    pts = []
+    for size, pair in sorted(cal["tma_table_per_s"].items()):
+        table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes)
+                         for k in ("table", "hash"))
+        s = pair["step"]
+        pts.append((size, s / table if what == "table" else s / table - s / hashed))
+    if nbytes <= pts[0][0]:
+        return pts[0][1]
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        if nbytes <= x1:
+            return y0 + (y1 - y0) * (nbytes - x0) / (x1 - x0)
+    return pts[-1][1]
 
 
 def _table_read_in_loop(cal: dict, desc, issue) -> bool:
@@ -288,13 +320,31 @@ def _table_read_in_loop(cal: dict, desc, issue) -> bool:
 
 def _tile_table(cal: dict, desc, issue) -> dict:
     """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
-    vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), and the measured
-    tile width nearest the kernel's ROAST tile width (``BN``: 64 or 128)."""
+    vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), the measured
+    tile width nearest the kernel's ROAST tile width (``BN``: 64 or 128), and the A-tile rows of the
+    microbenchmark's dot nearest the kernel's block rows (``tile_align_bm64_per_s`` for 64-row blocks, where
+    the calibration has it; ``tile_align_per_s``, 128 rows, otherwise): the line-aligned rows run at the
+    dot's own rate, which halves with the A tile's rows."""
     table = cal["tile_align_per_s"]
+    if _block_m(issue) <= 64 and "tile_align_bm64_per_s" in cal:
+        table = cal["tile_align_bm64_per_s"]
     klass = 1 if desc.align == 1 else (8 if desc.align < 64 else 64)
     bn = desc.tile[1] if desc.tile is not None else 64
     widths = sorted({w for a, w in table if a == klass}, key=lambda w: (abs(math.log2(w / bn)), -w))
     return table[(klass, widths[0])]
+
+
+def _block(issue) -> tuple:
+    """``(BM, BN, BK)`` of the kernel's configuration (``BMxBNxBK-...``; 128x128x64 where it has none)."""
+    head = (getattr(issue, "config", "") or "").split("-", 1)[0].split("x")
+    if len(head) == 3 and all(x.isdigit() for x in head):
+        return tuple(int(x) for x in head)
+    return (128, 128, 64)
+
+
+def _block_m(issue) -> int:
+    """The block rows of the kernel's configuration (128 where it has none)."""
+    return _block(issue)[0]
 
 
 def overlap(a: float, b: float, fraction: float) -> float:

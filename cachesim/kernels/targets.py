@@ -215,21 +215,57 @@ CALIBRATIONS = {
                             (8, 2097152): 2.896e12, (4, 67108864): 2.119e12, (8, 67108864): 2.54e12},
                  (64, 128): {(4, 131072): 3.324e12, (8, 131072): 3.311e12, (4, 2097152): 3.31e12,
                              (8, 2097152): 3.298e12, (4, 67108864): 2.426e12, (8, 67108864): 2.861e12}},
+             # measurements/gpu/call26_micro3f (tile_align_bm64 group): the same tile path fed to a 64-row
+             # A tile (tl.dot 64 x BN x BK), for the 64-row pointer kernels: call21's line-aligned rows run
+             # at the dot's rate of a 128-row A tile (849 TFLOP/s-equivalent for 64x128 tiles), which is
+             # not what the B path costs a 64-row program (1.4-1.9x faster here at 128 KiB / 2 MiB); rows
+             # where every launched program was resident (align 1, 64x128 at 4 per SM kept 3: left out)
+             "tile_align_bm64_per_s": {
+                 (1, 64): {(4, 131072): 7.371e11, (8, 131072): 1.185e12, (16, 131072): 1.706e12,
+                           (4, 2097152): 7.194e11, (8, 2097152): 1.28e12, (16, 2097152): 1.676e12,
+                           (4, 67108864): 4.096e11, (8, 67108864): 7.577e11, (16, 67108864): 1.332e12},
+                 (8, 64): {(4, 131072): 1.937e12, (8, 131072): 1.969e12, (16, 131072): 1.957e12,
+                           (4, 2097152): 2.408e12, (8, 2097152): 2.871e12, (16, 2097152): 2.886e12,
+                           (4, 67108864): 1.389e12, (8, 67108864): 2.108e12, (16, 67108864): 2.541e12},
+                 (64, 64): {(4, 131072): 3.101e12, (8, 131072): 4.025e12, (16, 131072): 4.711e12,
+                            (4, 2097152): 3.013e12, (8, 2097152): 4.194e12, (16, 2097152): 4.623e12,
+                            (4, 67108864): 1.436e12, (8, 67108864): 2.339e12, (16, 67108864): 3.088e12},
+                 (1, 128): {(4, 131072): 8.597e11, (8, 131072): 1.525e12, (4, 2097152): 7.383e11,
+                            (8, 2097152): 1.326e12, (4, 67108864): 4.072e11, (8, 67108864): 8.151e11},
+                 (8, 128): {(4, 131072): 2.581e12, (8, 131072): 2.651e12, (16, 131072): 2.628e12,
+                            (4, 2097152): 2.825e12, (8, 2097152): 2.901e12, (16, 2097152): 2.902e12,
+                            (4, 67108864): 2.203e12, (8, 67108864): 2.62e12, (16, 67108864): 2.632e12},
+                 (64, 128): {(4, 131072): 5.432e12, (8, 131072): 5.995e12, (16, 131072): 5.797e12,
+                             (4, 2097152): 4.416e12, (8, 2097152): 5.201e12, (16, 2097152): 5.137e12,
+                             (4, 67108864): 2.527e12, (8, 67108864): 3.303e12, (16, 67108864): 3.684e12}},
              "tma_tile_per_s": {
                  "roast": {(4, 2097152): 3.418e12, (8, 2097152): 3.4e12, (4, 67108864): 2.432e12,
                            (8, 67108864): 2.935e12},
                  "dense": {(4, 2097152): 3.419e12, (8, 2097152): 3.402e12, (4, 67108864): 3.03e12,
                            (8, 67108864): 3.389e12}},
-             # measurements/gpu/call25_micro3e (tma_table_kernel group): the TMA ROAST box path with each
-             # row read from an int32 start table in the k-loop, laid out as the TMA kernels lay theirs out
-             # (entry (k-step, column)), vs the same rows from the in-loop hash, same run; keyed by
-             # (programs per SM, array bytes) (4 warps each). call23_micro3c measured the same path with a
-             # per-program table layout: within 3 % at one program per SM, 1.00-1.14 at two.
+             # the TMA ROAST box path with each row read from an int32 start table in the k-loop, laid out
+             # as the TMA kernels lay theirs out (entry (k-step, column)), vs the same rows from the in-loop
+             # hash, same run; keyed by the bytes the step's boxes copy (the copies the start's wait
+             # holds), then (programs per SM, array bytes) of elements/s. 16384: call25_micro3e
+             # (tma_table_kernel: 64x128 B boxes, A loaded once before the loop); 32768: call26_micro3f
+             # (tma_table_abox: 64x128 B boxes and A's 128x64 box by TMA every step, as the kernels; 4
+             # warps; call27_micro3g reran it within 3 % and at 8 warps within 3 %: the wait is set by
+             # programs per SM, not warps); 49152: call27_micro3g (tma_table_abox256: 64x256 B boxes and
+             # A's box, 8 warps, one program per SM as the 128x256x64 kernels). "step": B elements/step.
              "tma_table_per_s": {
-                 "table": {(1, 2097152): 2.388e12, (2, 2097152): 3.366e12, (3, 2097152): 3.349e12,
-                           (1, 67108864): 1.538e12, (2, 67108864): 2.898e12, (3, 67108864): 3.279e12},
-                 "hash": {(1, 2097152): 3.407e12, (2, 2097152): 3.382e12, (3, 2097152): 3.383e12,
-                          (1, 67108864): 2.857e12, (2, 67108864): 2.890e12, (3, 67108864): 2.999e12}},
+                 16384: {"step": 8192,
+                         "table": {(1, 2097152): 2.388e12, (2, 2097152): 3.366e12, (3, 2097152): 3.349e12,
+                                   (1, 67108864): 1.538e12, (2, 67108864): 2.898e12, (3, 67108864): 3.279e12},
+                         "hash": {(1, 2097152): 3.407e12, (2, 2097152): 3.382e12, (3, 2097152): 3.383e12,
+                                  (1, 67108864): 2.857e12, (2, 67108864): 2.890e12, (3, 67108864): 2.999e12}},
+                 32768: {"step": 8192,
+                         "table": {(1, 2097152): 1.633e12, (2, 2097152): 2.363e12, (3, 2097152): 2.717e12,
+                                   (1, 67108864): 1.357e12, (2, 67108864): 2.503e12, (3, 67108864): 2.637e12},
+                         "hash": {(1, 2097152): 2.290e12, (2, 2097152): 2.361e12, (3, 2097152): 2.157e12,
+                                  (1, 67108864): 2.151e12, (2, 67108864): 2.240e12, (3, 67108864): 1.987e12}},
+                 49152: {"step": 16384,
+                         "table": {(1, 2097152): 2.329e12, (1, 67108864): 2.336e12},
+                         "hash": {(1, 2097152): 3.273e12, (1, 67108864): 2.589e12}}},
              "micro3_source": "measurements/gpu/call21_micro3/gpu_micro3.json (H200, 2026-11-29, "
                               "drivers/gpu_micro3.py): L2 read ceiling 8.82 TB/s, DRAM stream 4.56 TB/s; "
                               "tile path by alignment and width; TMA box path; tensor-core / issue overlap "
