@@ -235,31 +235,35 @@ def _micro_clock(t) -> float:
     return sm_clock_ghz(t) / (t.calibration or {}).get("micro_clock_ghz", sm_clock_ghz(t))
 
 
-def _tile_path_rate(t, desc, issue) -> float:
-    """B elements/s of the ROAST pointer kernel's tile path (:func:`_tile_table`) at its resident warps and
-    shared-array size, at the loaded clock."""
+def _tile_path_rate(t, desc, issue, stream: bool = False) -> float:
+    """B elements/s of the ROAST pointer kernel's tile path (:func:`_tile_table`; ``stream``: the rows with
+    A's tile loaded every k-step) at its resident warps and shared-array size, at the loaded clock."""
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
-    return _micro_clock(t) * tile_rate(_tile_table(t.calibration, desc, issue), warps, issue.memory_bytes)
+    table = _tile_table(t.calibration, desc, issue, stream)
+    return _micro_clock(t) * tile_rate(table, warps, issue.memory_bytes)
 
 
 def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
     """Seconds the B-tile path of a ROAST pointer kernel adds on top of its tensor-core work: ``elements x
-    (1 / r_tile(align) - 1 / r_tile(64))`` at the kernel's resident warps, tile width and array size
-    (0 for line-aligned starts, TMA and the other kernels).
+    (1 / r_tile(align) - 1 / r_tile(64))`` at the kernel's resident warps, tile width, block rows and array
+    size (0 for line-aligned starts, TMA and the other kernels).
 
-    The tile-path microbenchmark feeds every tile to ``tl.dot``; with line-aligned starts it runs at the
-    dot's own rate (3.3e12 B elements/s for 64x128 tiles, the 128x128x64 MMA's), so the slower rate of
-    scalar (align 1) or line-straddling (align 8) loads is time the load path adds that the MMA does not
-    hide, in the microbenchmark itself. :func:`issue_pace` adds it to the kernel's tensor-core / issue
-    pace. ``lsu``: the kernel's own tile-path seconds where the caller has them (``_micro_terms``)."""
+    The tile-path microbenchmark feeds every tile to ``tl.dot``; with line-aligned starts its B path keeps
+    up with the dot, so the slower rate of scalar (align 1) or line-straddling (align 8) loads is time the
+    load path adds that the MMA does not hide. Where the calibration has the rows measured with A's tile
+    loaded every k-step as well (``tile_align_astream_per_s``, call28: the kernels' loop, whose B copies
+    share the load path with A's), both rates come from them; otherwise from the fixed-A rows, of which
+    ``lsu`` is the kernel's own tile-path seconds where the caller has them (``_micro_terms``).
+    :func:`issue_pace` adds the excess to the kernel's tensor-core / issue pace."""
     cal = t.calibration or {}
     if getattr(desc, "tma", False):
         return _tma_table_excess(cal, t, desc, issue)
     if desc.kernel != "roast" or desc.align >= 64 or "tile_align_per_s" not in cal:
         return 0.0
-    if lsu is None:
-        lsu = issue.elements / _tile_path_rate(t, desc, issue)
-    return max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue))
+    stream = "tile_align_astream_per_s" in cal
+    if lsu is None or stream:
+        lsu = issue.elements / _tile_path_rate(t, desc, issue, stream)
+    return max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue, stream))
 
 
 def _tma_table_excess(cal: dict, t, desc, issue) -> float:
@@ -318,16 +322,17 @@ def _table_read_in_loop(cal: dict, desc, issue) -> bool:
             and getattr(issue, "schedule", "plain") != "warp-specialized")
 
 
-def _tile_table(cal: dict, desc, issue) -> dict:
+def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
     vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), the measured
     tile width nearest the kernel's ROAST tile width (``BN``: 64 or 128), and the A-tile rows of the
     microbenchmark's dot nearest the kernel's block rows (``tile_align_bm64_per_s`` for 64-row blocks, where
     the calibration has it; ``tile_align_per_s``, 128 rows, otherwise): the line-aligned rows run at the
     dot's own rate, which halves with the A tile's rows."""
-    table = cal["tile_align_per_s"]
-    if _block_m(issue) <= 64 and "tile_align_bm64_per_s" in cal:
-        table = cal["tile_align_bm64_per_s"]
+    prefix = "tile_align_astream" if stream else "tile_align"
+    table = cal[f"{prefix}_per_s"]
+    if _block_m(issue) <= 64 and f"{prefix}_bm64_per_s" in cal:
+        table = cal[f"{prefix}_bm64_per_s"]
     klass = 1 if desc.align == 1 else (8 if desc.align < 64 else 64)
     bn = desc.tile[1] if desc.tile is not None else 64
     widths = sorted({w for a, w in table if a == klass}, key=lambda w: (abs(math.log2(w / bn)), -w))

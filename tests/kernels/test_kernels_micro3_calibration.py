@@ -115,7 +115,8 @@ def test_tma_table_wait_grows_with_the_box_bytes_and_is_set_by_programs():
     def wait_cycles(rows, per_sm=1, mem=2097152):
         r = {c["path"]: c for c in rows if c["programs_per_sm"] == per_sm and c["memory_bytes"] == mem}
         s = r["table"]["tile"][0] * r["table"]["tile"][1]
-        return 132 * s * (1 / r["table"]["elements_per_second"] - 1 / r["hash"]["elements_per_second"]) * 1.98e9
+        t, h = r["table"]["elements_per_second"], r["hash"]["elements_per_second"]
+        return 132 * s * (1 / t - 1 / h) * 1.98e9
 
     waits = [wait_cycles(_table_rows(MICRO3E, layout="kernel")),
              wait_cycles(_table_rows(MICRO3F, a_box=True)),
@@ -218,3 +219,57 @@ def test_64_row_kernels_take_the_64_row_tile_table():
         warps = p.issue.warps_per_scheduler * 4
         want = p.issue.elements / (clock * tile_rate(cal[key][(64, 128)], warps, p.issue.memory_bytes))
         assert p.terms["lsu"] == pytest.approx(want, rel=1e-6), block
+
+
+MICRO3H = GPU / "call28_micro3h" / "gpu_micro3.json"
+
+
+@pytest.mark.skipif(not MICRO3H.exists(), reason="GPU record not present")
+def test_a_streamed_tile_tables_are_the_record():
+    """``tile_align_astream_per_s`` / ``_bm64_per_s`` are call28's A-streamed rows (every program resident);
+    with A's tile in the loop the straddled path's excess over the line-aligned one grows (128 rows)."""
+    cases = json.loads(MICRO3H.read_text())["cases"]
+    assert all(c["equal_numpy"] for c in cases if c["type"] == "check")
+    assert sum(c["type"] == "check" for c in cases) == 24
+    cal = get_target("h200").calibration
+    rows = [c for c in cases if c["type"] == "tile-align"]
+    n = 0
+    rate = {}
+    for c in rows:
+        bm = int(c["block"].split("x")[0])
+        rate[(bm, c["a_stream"], c["align"], c["tile"][1], c["memory_bytes"], c["programs_per_sm"])] = \
+            c["elements_per_second"]
+        if not c["a_stream"] or c.get("resident_per_sm") != c["programs_per_sm"]:
+            continue
+        key = "tile_align_astream_per_s" if bm == 128 else "tile_align_astream_bm64_per_s"
+        got = cal[key][(c["align"], c["tile"][1])][(4 * c["programs_per_sm"], c["memory_bytes"])]
+        assert got == pytest.approx(c["elements_per_second"], rel=1e-3)
+        n += 1
+    assert n == 108 - 15  # 64x128 tiles at four programs per SM: 2-3 resident (9 at 128 rows, 6 at 64)
+    for w in (64, 128):
+        for mem in (131072, 2097152, 67108864):
+            excess = {s: 1 / rate[(128, s, 8, w, mem, 1)] - 1 / rate[(128, s, 64, w, mem, 1)]
+                      for s in (False, True)}
+            assert excess[True] > 1.5 * excess[False] > 0
+
+
+def test_tile_excess_takes_the_a_streamed_rows():
+    """An align-8 pointer kernel's lsu_excess is the A-streamed pair difference; its lsu stays the fixed-A
+    tile path."""
+    from dataclasses import replace
+
+    from cachesim.kernels import predict
+    from cachesim.kernels.micro_rates import tile_rate
+
+    cal = get_target("h200").calibration
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    p = predict("roast", "4096x768x3072", "h200", dtype="bf16", block="128x128x64", num_warps=4, num_stages=4,
+                memory=1 << 20, analytic=True, tile=(64, 128), align=8, index="table")
+    warps, mem, el = p.issue.warps_per_scheduler * 4, p.issue.memory_bytes, p.issue.elements
+    stream = cal["tile_align_astream_per_s"]
+    r8, r64 = (tile_rate(stream[(a, 128)], warps, mem) for a in (8, 64))
+    want = el / clock * (1 / r8 - 1 / r64)
+    assert p.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
+    fixed = el / (clock * tile_rate(cal["tile_align_per_s"][(8, 128)], warps, mem))
+    assert p.terms["lsu"] == pytest.approx(fixed, rel=1e-6)
+    assert replace(p.issue.description, align=64).align == 64

@@ -5,13 +5,14 @@ from __future__ import annotations
 __all__ = ["TIME_MISSES"]
 
 _STRADDLE = ("align 8: the 16-byte copies straddle 128-byte lines; the model adds the tile path's excess "
-             'over the line-aligned one (call21: align 8 runs 0.65-0.87x the align-64 rate, whose tile '
-             'path is as fast as the dot) to the tensor-core / issue pace, yet the kernels run 1.25-2.5x '
-             '(median 1.37) the predicted ratios over dense and align 64: inside the kernel the straddled '
-             "copies share the LSU and L2 with the A operand's copies, which the isolated microbenchmark "
-             'does not (Nsight Compute, call8_focus: 1.3x the L2 read sectors and 1.7x the long-scoreboard'
-             ' stalls of align 64); the extra sectors are not in the traffic model, whose plan ignores the'
-             ' start alignment')
+             "over the line-aligned one, measured with A's tile loaded every k-step as the kernels load it"
+             " (call28: the straddled copies share the load path and L2 with A's, 1.8-4.6x the excess of "
+             "the fixed-A call21 rows at 128 rows), to the tensor-core / issue pace: 88 % of the align-8 "
+             "rows are within 25 % (73 % with the fixed-A excess). The missed ones run 1.25-2.05x (median "
+             "1.35) the predicted ratio, mostly over dense at 128x128x64 and 128x64x64, or 0.62-0.75x "
+             "(over align 64 at 64x256x64 and 128x256x64); Nsight Compute (call8_focus) shows the align-8 "
+             "kernels reading about as many L2 sectors as L1 sectors (1.3-1.7x align 64's L2 reads), which"
+             " the traffic model, whose plan ignores the start alignment, does not count")
 _TMA_L2 = ("the TMA kernels are priced L2-bound at the ceiling both load paths reach (8.8-9.0 TB/s, call21/"
            "call22); the TMA dense kernels draw 10.0-10.3 TB/s by the model's sector count at 4096^3 and "
            "8192x4096^2, so the count or the ceiling is about 15 % off for them")
@@ -20,18 +21,17 @@ _TMA_L2 = ("the TMA kernels are priced L2-bound at the ceiling both load paths r
 #: prefix, cause)``; the first matching rule names a missed row's cause.
 TIME_MISSES = (
     ("tma-start-table", "tma-roast-table", "", "the TMA ROAST kernels with the tile-start table pay the "
-     "start table's wait (each k-step waits on the start's cp.async, DEPBAR.LE SB0, 0x0) as the call25 "
-     "microbenchmark prices it at the kernel's resident programs per SM: exposed at one (1.43-1.86x the hash "
-     "path; persistent launches and 256x128 blocks), hidden at two; not at all where Triton split a "
-     "warp-specialised loop (4-warp 64x128x64: the producer reads the start). 75 % of their rows are now "
-     "within 25 %; the missed ones run 1.25-2.1x (median 1.34) the predicted ratio, mostly the persistent "
-     "128x128x64 kernels and num_stages 4: at one program per SM the kernels pay about 370 cycles per "
-     "k-step where the microbenchmark pays 240 (not the table's layout: call25 measured the kernels' layout "
-     "within 3 % of the per-program one), and the table loop's listing is the same at 3 and 4 stages "
-     "(the start read keeps Triton from deepening its pipeline) while the dense loop's is not. The "
-     "input-gradient kernels (dX) with the start table run 1.38x (median) the predicted ratio over the "
-     "dense dX kernel, 1.45-1.75x in their persistent schedules and at num_stages 4: the same wait, paid "
-     "once or twice per k-step (a dX block one or two tiles wide), against the forward microbenchmark"),
+     "start's wait (each k-step waits on the start's cp.async, DEPBAR.LE SB0, 0x0, before its boxes are "
+     "issued) as the start-table microbenchmarks price it at the kernel's resident programs per SM and the "
+     "bytes its step's boxes copy (268 / 376 / 530 cycles per k-step at one program per SM for 16 / 32 / 48 "
+     "KiB: call25, call26, call27; hidden at two); not at all where Triton split a warp-specialised loop "
+     "(4-warp 64x128x64: the producer reads the start). 83 % of their forward rows and 76 % of their dX rows "
+     "are within 25 %. The missed forward rows: the 64x128x64 persistent launches at num_stages 3 run "
+     "0.58-0.75x the predicted ratio (interpolated between the 16 and 32 KiB pairs; no 24 KiB "
+     "microbenchmark), the autotuned and 128x128x64 persistent ones 1.25-2.0x; the missed dX rows run "
+     "1.26-1.61x (median 1.34), mostly the blocks two tiles wide (two starts and two boxes per step, priced "
+     "as the one 64x256 box of call27) and the 128x128x128 blocks (64 KiB per step, clamped at the largest "
+     "measured 48 KiB)"),
     ("tma-l2-ceiling", "tma-roast-hash32", "", "the int32-hash TMA kernels miss in 7 % of their forward "
      "rows (0.62-2.5x, both signs, mostly the autotuned cases and the 64x128x64 blocks) and 17 % of their "
      "dX rows (1.25-1.75x, the 64x128x128 blocks at num_stages 4 and the 8-warp 128x128x128 blocks): the "
@@ -54,10 +54,13 @@ TIME_MISSES = (
      "hash arithmetic of the other, which the serial rule does not allow"),
     ("scalar-load-latency", "roast-table-a1", "", "align 1 (2-byte scalar loads): the model charges the "
      "two dependent loads of each iteration (tile start, then B) and adds the scalar tile path's excess over "
-     "the line-aligned one (call21, at the kernel's resident warps) to the tensor-core / issue pace; most "
-     "rows are now within 25 %, the missed ones over-predicted 0.59-0.75x (mostly against align 64 at "
-     "8192x4096x4096 and 512x10240x10240: there the scalar loads hide behind the other programs' MMA better "
-     "than in the one-tile microbenchmark) or under-predicted 1.25-1.56x against dense"),
+     "the line-aligned one, measured with A's tile loaded every k-step (call28, at the kernel's resident "
+     "warps) to the tensor-core / issue pace; 72 % of the align-1 rows are within 25 % (87 % with call21's "
+     "fixed-A excess, which is 1.4-3.3x smaller at 128 rows). The missed ones are over-predicted "
+     "0.40-0.75x (median 0.65), mostly against align 64 and dense at 128x128x64 and 128x256x64: the "
+     "kernels' scalar B path runs faster beside A's copies than the microbenchmark's does (the "
+     "microbenchmark's own listing has not been compared with the kernels'), or under-predicted 1.26-1.55x "
+     "against dense"),
     ("scalar-load-latency", "roast-table-pf-a1", "", "as roast-table-a1 (the prefetched table loop has the "
      "same scalar B loads)"),
     ("straddled-vector-loads", "roast-table-a8", "", _STRADDLE),
