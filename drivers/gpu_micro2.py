@@ -123,17 +123,21 @@ def _kernels():
 
     @triton.jit
     def tile_gather(a_ptr, m_ptr, out_ptr, K, a, b, SHIFT: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr,
-                    BN: tl.constexpr):
+                    BN: tl.constexpr, ASTREAM: tl.constexpr = 0):
         pid = tl.program_id(0)
         rm = tl.arange(0, BM)
         rk = tl.arange(0, BK)
         rn = tl.arange(0, BN)
         au = a.to(tl.uint32)
         bu = b.to(tl.uint32)
-        at = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
+        if ASTREAM == 0:
+            at = tl.load(a_ptr + rm[:, None] * BK + rk[None, :])
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         col = (pid * BN + rn).to(tl.uint32)
         for k in range(0, K):
+            if ASTREAM > 0:  # A's tile of this k-step too, as the fused kernels load it (gpu_micro3)
+                at = tl.load(a_ptr + ((pid % 8) * BM + rm)[:, None] * (ASTREAM * BK)
+                             + ((k % ASTREAM) * BK + rk)[None, :])
             row = (k * BK + rk).to(tl.uint32)
             idx = (row[:, None] * au + col[None, :] * bu) >> SHIFT
             acc = tl.dot(at, tl.load(m_ptr + idx), acc)

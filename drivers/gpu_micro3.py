@@ -67,6 +67,11 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   A's tile loaded every k-step as well (pointer loads of an ``8 BM x 64 BK`` A, row block ``pid mod 8``,
   column block ``k mod 64``: 8 MiB at 128 rows), as the fused pointer kernels load it: the B copies then
   share the load path with A's, which the fixed-A groups leave idle.
+* ``tile_gather``: ``gpu_micro2``'s HashedNet-like tile gather (64x128 B tile gathered element by element
+  with a multiply-shift index, fed to a 128-row ``tl.dot``) with A held and with A's tile loaded every
+  k-step, 64 KiB to 64 MiB arrays, 1-2 programs of 4 warps and one of 8 per SM: the gather in the
+  kernels' loop, where its loads share the L1 / shared-memory pipeline with A's copies, the tile's shared
+  stores and the MMA's operand reads.
 * ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
   tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
   scalar chain overlaps the tensor-core work.
@@ -184,7 +189,8 @@ def _kernels():
         tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
 
     kern = micro2._kernels()[1]
-    return triton, dict(stream=stream, tile=kern["tile"], overlap=overlap, tma_tile=tma_tile)
+    return triton, dict(stream=stream, tile=kern["tile"], overlap=overlap, tma_tile=tma_tile,
+                        tile_gather=kern["tile_gather"])
 
 
 SM90 = dict(regs=65536, shared=228 * 1024, warps=64)   # per-SM limits of sm_90 (H100 / H200)
@@ -368,6 +374,84 @@ def tile_align_group(ctx, rows, log2_sizes, tiles, aligns, per_sm_list, elements
                                  "ns_per_iteration": secs / K * 1e9, **info})
                     ctx["save"]()
             del a, m
+
+
+# --------------------------------------------------------------------------------------- tile_gather
+
+def gather_reference(a, m, programs, K, lg, astream, bm, bk, bn) -> np.ndarray:
+    """fp64 ``acc[p] = sum_k A_k @ M[idx_k]`` of ``gpu_micro2``'s ``tile_gather``: ``idx = (row a + col b)
+    mod 2^32 >> (32 - lg)`` for the step's rows and the program's columns; ``A_k`` as in
+    :func:`tile_reference`."""
+    a = a.astype(np.float64)
+    out = np.zeros((programs, bm, bn))
+    for p in range(programs):
+        col = (p * bn + np.arange(bn)).astype(np.uint64)
+        for k in range(K):
+            row = (k * bk + np.arange(bk)).astype(np.uint64)
+            idx = ((row[:, None] * micro2.MUL[0] + col[None, :] * micro2.MUL[1]) & 0xFFFFFFFF) >> (32 - lg)
+            ak = a[(p % 8) * bm:(p % 8 + 1) * bm, (k % astream) * bk:(k % astream + 1) * bk] if astream else a
+            out[p] += ak @ m[idx.astype(np.int64)].astype(np.float64)
+    return out
+
+
+def tile_gather_case(ctx, a, m, lg, programs, K, nw, astream, stages, check=False):
+    torch, kern, dev = ctx["torch"], ctx["kern"], ctx["device"]
+    bm, bk, bn = TILE_G["BM"], TILE_G["BK"], TILE_G["BN"]
+    out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
+
+    def launch():
+        return kern["tile_gather"][(programs,)](a, m, out, K, micro2.MUL[0], micro2.MUL[1], SHIFT=32 - lg,
+                                                ASTREAM=astream, num_warps=nw, num_stages=stages, **TILE_G)
+    handle = launch()
+    if check:
+        want = gather_reference(a.float().cpu().numpy(), m.float().cpu().numpy(), programs, K, lg, astream,
+                                bm, bk, bn)
+        return bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
+    return handle, launch
+
+
+TILE_G = dict(BM=128, BK=64, BN=128)
+
+
+def tile_gather_checks(ctx) -> list[dict]:
+    torch, dev = ctx["torch"], ctx["device"]
+    rows = []
+    for astream in (0, 2):
+        shape = (8 * TILE_G["BM"], astream * TILE_G["BK"]) if astream else (TILE_G["BM"], TILE_G["BK"])
+        a = torch.randn(*shape, device=dev).to(ctx["tile_dtype"])
+        m = torch.randn(1 << 12, device=dev).to(ctx["tile_dtype"])
+        ok = tile_gather_case(ctx, a, m, 12, 2, 4, 4, astream, 3, check=True)
+        name = "tile-gather" + ("-astream" if astream else "")
+        rows.append({"type": "check", "name": name, "equal_numpy": ok})
+    return rows
+
+
+def tile_gather_group(ctx, rows, log2_sizes, occupancy, astreams, elements_per_sm, stages=4) -> None:
+    """``tile-gather`` rows: B elements/s of a HashedNet-like 64x128 B tile gathered element by element
+    (``gpu_micro2``'s ``tile_gather``: multiply-shift index, scattered 2-byte loads) and fed to a 128-row
+    ``tl.dot``, with A held (``astream`` 0) or A's tile loaded every k-step (64), by warps and programs per
+    SM and array size."""
+    torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
+    bm, bk, bn = TILE_G["BM"], TILE_G["BK"], TILE_G["BN"]
+    for astream in astreams:
+        shape = (8 * bm, astream * bk) if astream else (bm, bk)
+        a = torch.randn(*shape, device=dev).to(ctx["tile_dtype"])
+        for lg in log2_sizes:
+            m = torch.randn(1 << lg, device=dev).to(ctx["tile_dtype"])
+            for nw, per_sm in occupancy:
+                ctx["timer"].check()
+                programs = sms * per_sm
+                K = max(4, elements_per_sm // (bk * bn * per_sm))
+                handle, launch = tile_gather_case(ctx, a, m, lg, programs, K, nw, astream, stages)
+                info = compiled_info(handle, nw, per_sm)
+                secs = ctx["timer"](launch)
+                rows.append({"type": "tile-gather", "name": "tile-gather-dot", "a_stream": bool(astream),
+                             "memory": 1 << lg, "memory_bytes": 2 << lg, "block": f"{bm}x{bn}x{bk}",
+                             "num_warps": nw, "num_stages": stages, "programs_per_sm": per_sm,
+                             "warps_per_sm": nw * per_sm, "K": K, "programs": programs, "seconds": secs,
+                             "elements_per_second": programs * K * bk * bn / secs, **info})
+                ctx["save"]()
+            del m
 
 
 # -------------------------------------------------------------------------------------------- overlap
@@ -577,6 +661,8 @@ def plan(smoke: bool) -> dict:
                                     per_sm_list=[1], elements_per_sm=2 * 64 * 128),
                     tile_align_bm64=dict(log2_sizes=[12], tiles=[(64, 128, 3)], aligns=[8, 64],
                                          per_sm_list=[1], elements_per_sm=2 * 64 * 128, bm=64),
+                    tile_gather=dict(log2_sizes=[12], occupancy=[(4, 1)], astreams=(0, 2),
+                                     elements_per_sm=4 * 64 * 128),
                     tile_align_astream=dict(log2_sizes=[12], tiles=[(64, 128, 3)], aligns=[8, 64],
                                             per_sm_list=[1], elements_per_sm=2 * 64 * 128, astream=2),
                     tile_align_astream_bm64=dict(log2_sizes=[12], tiles=[(32, 64, 4)], aligns=[1, 8],
@@ -605,6 +691,8 @@ def plan(smoke: bool) -> dict:
                 tile_align_bm64=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)],
                                      aligns=[1, 8, 64], per_sm_list=[1, 2, 4], elements_per_sm=1 << 23,
                                      bm=64),
+                tile_gather=dict(log2_sizes=[15, 18, 20, 25], occupancy=[(4, 1), (4, 2), (8, 1)],
+                                 astreams=(0, 64), elements_per_sm=1 << 22),
                 tile_align_astream=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)],
                                         aligns=[1, 8, 64], per_sm_list=[1, 2, 4], elements_per_sm=1 << 23,
                                         astream=64),
@@ -660,6 +748,7 @@ CHECKS = {
     "tma_table_abox256": lambda ctx: [],  # likewise
     "tma_table_abox_w8": lambda ctx: [],  # likewise
     "tile_align_bm64": lambda ctx: _tile_checks(ctx, "tile_align_bm64"),
+    "tile_gather": tile_gather_checks,
     "tile_align_astream": lambda ctx: _tile_checks(ctx, "tile_align_astream"),
     "tile_align_astream_bm64": lambda ctx: _tile_checks(ctx, "tile_align_astream_bm64"),
     "hash_overlap": hash_micro.checks,
@@ -671,6 +760,7 @@ GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_gro
           "tma_table_abox": ceilings.tma_table_abox_group, "tma_table_abox256": ceilings.tma_table_abox_group,
           "tma_table_abox_w8": ceilings.tma_table_abox_group,
           "tile_align_bm64": tile_align_group, "tile_align_astream": tile_align_group,
+          "tile_gather": tile_gather_group,
           "tile_align_astream_bm64": tile_align_group,
           "hash_overlap": hash_micro.hash_overlap_group}
 
