@@ -186,6 +186,42 @@ def _reread_hit_share(plan: GemmPlan, op: int, n_sms: int, capacity: float, wave
     return hits / rereads if rereads else 1.0
 
 
+def _array_hit_share(plan: GemmPlan, n_sms: int, S: int, arr_sectors: int, capacity: float,
+                     strided_wave_fp: float) -> float:
+    """L2 hit share of the re-reads of the forward shared array (characteristic-time approximation of LRU,
+    Che et al., IEEE JSAC 2002).
+
+    Per k-step of a wave (its programs in lock step) the wave streams ``r = F_strided / steps`` new sectors
+    of the strided operands and draws the array: its distinct tile columns (programs of one column read the
+    same hashed B) each touch a given array sector with probability ``q`` per draw, ``d`` draws per step,
+    so a sector is re-referenced at rate ``lambda = columns d q`` per step. The cache's characteristic time
+    ``T`` (steps a sector survives unreferenced) fills it: ``A (1 - exp(-lambda T)) + r T = C`` (``C`` the
+    L2 sectors, ``A`` the array's; streamed sectors are not re-referenced within ``T``), and a re-read hits
+    with probability ``1 - exp(-lambda T)``. The programs of a wave that share a tile column read the
+    same sectors in the same steps: all but the first of them hit (the rule of :func:`_reread_hit_share`
+    for re-reads within a wave), so the share is ``f + (1 - f) (1 - exp(-lambda T))`` with ``f = 1 -
+    columns / programs`` of a wave.
+    """
+    q, draws_per_col = _array_draws(plan, S, arr_sectors)
+    _, pcol = grouped_order(plan.n_rows, plan.n_cols, plan.group_m)
+    wave = np.arange(plan.n_programs) // max(1, n_sms)
+    cols = np.unique(wave * plan.n_cols + pcol).size / (int(wave[-1]) + 1)
+    steps = max(1, plan.n_steps)
+    rate = strided_wave_fp / steps
+    if rate <= 0:
+        return 1.0 if arr_sectors <= capacity else capacity / arr_sectors
+    lam = cols * draws_per_col / steps * min(q, 1.0)
+    lo, hi = 0.0, capacity / rate  # the stream alone fills the cache by hi
+    for _ in range(100):  # bisection on the monotone occupancy A (1 - exp(-lambda T)) + r T
+        mid = 0.5 * (lo + hi)
+        if -arr_sectors * math.expm1(-lam * mid) + rate * mid < capacity:
+            lo = mid
+        else:
+            hi = mid
+    follow = 1.0 - cols / max(1.0, min(n_sms, plan.n_programs))
+    return follow - (1.0 - follow) * math.expm1(-lam * lo)
+
+
 def _l2_misses(requests, distinct, hit_share: float) -> float:
     """L2 misses: first touches miss; re-reads miss with probability ``1 - hit_share``."""
     return distinct + (requests - distinct) * (1.0 - hit_share)
@@ -232,8 +268,11 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     resident line when the array is much larger than L1, all of them when it fits). L2 misses: the
     compulsory footprint of every operand; re-reads of strided operands by the wave rule of
     :func:`_reread_hit_share` (``F_wave`` from :func:`_wave_footprint` plus one wave's share of the
-    shared-array reads and atomics), re-reads of the shared array by the independent-reference term
-    when the whole footprint exceeds L2. DRAM bytes: 32 x (L2 misses + written sectors).
+    shared-array reads and atomics), re-reads of the forward shared array by the characteristic-time rule
+    of :func:`_array_hit_share` (the array drawn throughout every wave beside the streamed operands; the
+    backward atomics by the independent-reference term when the whole footprint exceeds L2). The L1 is
+    the target's pool less the carve-out the kernels are launched with (:meth:`GpuTarget.l1_bytes_for`).
+    DRAM bytes: 32 x (L2 misses + written sectors).
     """
     if plan is None:
         plan = plan_gemm(**{"tables": False, **kwargs})
@@ -257,12 +296,15 @@ def analytic_gemm(plan: GemmPlan | None = None, *, target="h200", num_sms: int |
     w_instr, w_req, written, w_read = _epilogue(plan, S, arr_sectors)
     # shared-array reads and atomics: one wave's share of the programs touches its share of them
     shared_fp = (footprint - sum(strided.values()) + w_read) * min(1.0, n_sms / plan.n_programs)
-    wave_fp = _wave_footprint(plan, n_sms, strided) + shared_fp
+    strided_fp = _wave_footprint(plan, n_sms, strided)
+    wave_fp = strided_fp + shared_fp
     results = []
     for op, n_instr, req, miss, exact, fp in ops:
         if op in strided:
             hit = _reread_hit_share(plan, op, n_sms, l2_cap, wave_fp)
-        else:  # the shared array: whole-problem independent reference model
+        elif shared:  # the forward shared array, drawn throughout every wave
+            hit = _array_hit_share(plan, n_sms, S, arr_sectors, l2_cap, strided_fp)
+        else:
             hit = min(1.0, l2_cap / footprint) if footprint > 0 else 1.0
         l2_miss = float(_l2_misses(miss, min(fp, miss), hit))
         results.append(OperandExpectation(plan.op_names[op], int(n_instr), req, miss, l2_miss, exact))
@@ -324,6 +366,17 @@ def _shared_array_operand(plan: GemmPlan, t, n_sms: int, l1: int, arr_sectors: i
     distinct_sm = np.minimum(distinct_sm, req_sm)
     miss = float(np.sum(_irm_misses(req_sm, distinct_sm, cap, arr_sectors)))
     return [1, n_instr, n_instr * per_instr, miss, plan.kernel == "roast", touched_total]
+
+
+def _array_draws(plan: GemmPlan, S: int, arr_sectors: int) -> tuple:
+    """``(q, draws per tile column)`` of the forward shared array: ROAST draws one tile per k-step (``q``
+    its distinct sectors over the array's), HashedNet one element per B element (``q = 1 / sectors``)."""
+    e = plan.elem_bytes
+    if plan.kernel == "roast":
+        vec = plan.loads[1].vec
+        q = expected_window_sectors(plan.block.bk * plan.block.bn * e, vec * e, S) / arr_sectors
+        return q, float(plan.n_steps)
+    return 1.0 / arr_sectors, float(plan.n_steps * plan.block.bk * plan.block.bn)
 
 
 def _epilogue(plan: GemmPlan, S: int, arr_sectors) -> tuple:

@@ -55,6 +55,8 @@ class GpuTarget:
     max_blocks_per_sm: int = 32
     l1_wavefronts_per_clk: float = 1.0
     calibration: dict | None = None
+    #: shared-memory carve-out the kernels are launched with (bytes; 0: the smallest that holds them)
+    launch_carveout_bytes: int = 0
 
     def l1_bytes_for(self, shared_bytes: int) -> int:
         """L1 data capacity left after the smallest carve-out that holds ``shared_bytes`` of shared memory.
@@ -62,7 +64,8 @@ class GpuTarget:
         Notes
         -----
         ``L1 = pool - carveout``, carveout = the smallest supported size >= the kernel's shared memory
-        (``num_stages * (BM*BK + BK*BN) * bytes``). If nothing fits, the largest carve-out is used.
+        (``num_stages * (BM*BK + BK*BN) * bytes``), or the carve-out the target's kernels are launched with
+        (``launch_carveout_bytes``) where that is larger. If nothing fits, the largest carve-out is used.
         """
         need = max(0, int(shared_bytes))
         carve = HOPPER_CARVEOUTS_KIB[-1] * KiB
@@ -70,6 +73,7 @@ class GpuTarget:
             if c * KiB >= need:
                 carve = c * KiB
                 break
+        carve = max(carve, int(self.launch_carveout_bytes))
         return max(self.l1_pool_bytes - carve, self.line_bytes * self.l1_ways)
 
     def peak_flops(self, dtype: str, tf32: bool = True) -> float:
@@ -107,6 +111,13 @@ _GPU_EXTRA = {
                     "(a large bf16 matmul reaches about 790 TFLOP/s on an H200 in practice)"),
     "l1_pool_bytes": (256 * KiB, "256 KiB combined L1/shared per SM (NVIDIA H100 architecture whitepaper); "
                                  "L1 = pool - shared-memory carve-out of the kernel"),
+}
+#: The carve-out each target's kernels are launched with, where it was measured (bytes, source).
+_LAUNCH_CARVEOUT = {
+    "h200": (228 * KiB, "measurements/gpu/call29_ncu_carveout (Nsight Compute "
+                        "launch__shared_mem_config_size): 233472 B = 228 KiB, the largest carve-out, for "
+                        "every Triton kernel profiled (18 fused kernels with 48-144 KiB of shared memory per "
+                        "program, two array sizes); L1 = 256 - 228 = 28 KiB"),
 }
 _CPU_EXTRA = {
     "dram_bandwidth_gbs": (30.0, "ASSUMED ~30 GB/s that one core can stream (the preset's value is the "
@@ -351,6 +362,8 @@ def get_target(name) -> GpuTarget | CpuTarget:
         sources.update({k: v[1] for k, v in _GPU_EXTRA.items()})
         sources["index"] = "this model uses modulo set indexing at both levels (the preset's L2 uses XOR)"
         sources.update({k: v[1] for k, v in ISSUE_MODEL.items()})
+        carveout, sources["launch_carveout_bytes"] = _LAUNCH_CARVEOUT.get(
+            name, (0, "not measured: the smallest carve-out that holds the kernel's shared memory"))
         return GpuTarget(
             name=name, num_sms=h.num_sms, frequency_ghz=f, l1_pool_bytes=_GPU_EXTRA["l1_pool_bytes"][0],
             l1_ways=l1.ways, l2_bytes=l2.size, l2_ways=l2.ways, line_bytes=l1.line, sector_bytes=l1.sector,
@@ -359,7 +372,7 @@ def get_target(name) -> GpuTarget | CpuTarget:
             dram_bandwidth_gbs=h.dram_bandwidth_gbs, l1_latency_ns=l1.latency_cycles / f,
             l2_latency_ns=l2.latency_cycles / f, dram_latency_ns=_GPU_EXTRA["dram_latency_ns"][0],
             launch_overhead_ns=_GPU_EXTRA["launch_overhead_ns"][0], peak_tflops=_GPU_EXTRA["peak_tflops"][0],
-            sources=sources, calibration=CALIBRATIONS.get(name),
+            sources=sources, calibration=CALIBRATIONS.get(name), launch_carveout_bytes=carveout,
             **{k: v[0] for k, v in ISSUE_MODEL.items() if k != "arithmetic_throughput"},
         )
     f = h.frequency_ghz or 3.0

@@ -273,3 +273,31 @@ def test_tile_excess_takes_the_a_streamed_rows():
     fixed = el / (clock * tile_rate(cal["tile_align_per_s"][(8, 128)], warps, mem))
     assert p.terms["lsu"] == pytest.approx(fixed, rel=1e-6)
     assert replace(p.issue.description, align=64).align == 64
+
+
+CARVEOUT = GPU / "call29_ncu_carveout"
+
+
+@pytest.mark.skipif(not CARVEOUT.exists(), reason="GPU record not present")
+def test_launch_carveout_is_the_record():
+    """Every Triton kernel Nsight Compute profiled (two array sizes) was launched with the 228 KiB
+    carve-out, whatever its shared memory; the h200 target's L1 is what that leaves: 28 KiB."""
+    import csv
+
+    from cachesim.kernels.targets import gpu_target
+
+    sizes = []
+    for name in ("ncu_carveout_bert-ffn1_0.csv", "ncu_carveout_bert-ffn1_1.csv"):
+        lines = (CARVEOUT / name).read_text().splitlines()
+        rows = list(csv.DictReader([ln for ln in lines if ln.startswith('"')]))
+        launches = [ln for ln in lines if ln.startswith("LAUNCH ") and not ln.startswith("LAUNCH cublas")]
+        config = [r for r in rows if r["Metric Name"] == "launch__shared_mem_config_size"]
+        dynamic = {float(r["Metric Value"].replace(",", "")) for r in rows
+                   if r["Metric Name"] == "launch__shared_mem_per_block_dynamic"}
+        assert len(config) == len(launches) == 18
+        sizes += [float(r["Metric Value"].replace(",", "")) for r in config]
+        assert min(dynamic) < 64 * 1024 < 128 * 1024 < max(dynamic)  # from small to large kernels
+    assert set(sizes) == {233472.0}
+    t = gpu_target("h200")
+    assert t.launch_carveout_bytes == 228 * 1024
+    assert {t.l1_bytes_for(s) for s in (0, 48 * 1024, 100 * 1024, 200 * 1024)} == {28 * 1024}

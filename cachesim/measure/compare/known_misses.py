@@ -39,10 +39,11 @@ KNOWN_MISSES = (
         "l2-reads-l1-reuse",
         (("quantity", "lts__t_sectors_srcunit_tex_op_read.sum"),),
         0.5, 3.0,
-        "L2 read sectors depend on L1 hits between programs resident on one SM and on the L1/shared "
-        "carve-out the driver picks; the model assumes no L1 reuse of strided operands and an independent-"
-        "reference L1 for the shared array (HashedNet: measured > predicted when the shared array is small, "
-        "< when it exceeds L1; dense: measured < predicted, strided tiles do hit in L1).",
+        "L2 read sectors depend on L1 hits between programs resident on one SM; the L1 is the 28 KiB the "
+        "228 KiB carve-out of Triton's launches leaves (Nsight Compute, call29_ncu_carveout); the model "
+        "assumes no L1 reuse of strided operands and an independent-reference L1 for the shared array "
+        "(HashedNet: measured < predicted, its gathers hit L1 more than uniform draws would; dense: "
+        "measured < predicted, strided tiles do hit in L1).",
     ),
     KnownMiss(
         "hashednet-roast-ratio-issue-bound",

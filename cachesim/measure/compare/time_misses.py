@@ -45,13 +45,17 @@ TIME_MISSES = (
      "(see hashed-over-dense)"),
     ("spill-reload-latency", "hashednet-arith-only", "", "the arith-only kernel spills (255 registers, "
      "292 LDL per iteration at 128x128x64); Nsight Compute shows about 120 exposed cycles per reload, "
-     "between the L1 (40) and L2 (285) chase latencies, but the model's deterministic rule (hit L1 while the "
-     "footprint fits the L1 left after the shared-memory carve-out) charges L1 hits: under-predicted "
-     "1.25-2.35x (median 1.64) where the loop's issue dominates"),
+     "between the L1 (40) and L2 (285) chase latencies, and 27 % L1 hits (call29: the 28 KiB L1 of "
+     "Triton's launches). The model's deterministic rule (a reload hits L1 with the L1's share of the spill "
+     "footprint) sends most reloads to L2 and charges each one's latency in turn, so it over-predicts the "
+     "loop 0.52-0.72x at 128x128x64 (the reloads of one iteration overlap each other); under-predicted "
+     "1.63-1.86x at 128x64x32 (4096x3072x768)"),
     ("hashednet-hash-over-arith-only", "hashednet-hash", "hashednet-arith-only", "the hash kernel (its own "
-     "complete loop now: 6863 instructions, 170 spill reloads) is priced by the serial index + gather; it "
-     "runs 0.55-0.8x that prediction relative to arith-only: the gather of one resident program overlaps the "
-     "hash arithmetic of the other, which the serial rule does not allow"),
+     "complete loop: 6863 instructions, 170 spill reloads) is priced by the serial index + gather or its "
+     "loop's issue; relative to arith-only it runs 1.26-2.03x that prediction at 128x128x64 (where the "
+     "arith-only kernel is over-predicted, see spill-reload-latency) and 0.49-0.67x elsewhere: the gather "
+     "of one resident program overlaps the hash arithmetic of the other, which the serial rule does not "
+     "allow"),
     ("scalar-load-latency", "roast-table-a1", "", "align 1 (2-byte scalar loads): the model charges the "
      "two dependent loads of each iteration (tile start, then B) and adds the scalar tile path's excess over "
      "the line-aligned one, measured with A's tile loaded every k-step (call28, at the kernel's resident "
@@ -87,13 +91,19 @@ TIME_MISSES = (
      "its own configuration (call21, 415-788 TFLOP/s) and the L2 ceiling (8.8 TB/s) and lands at median 0.95 "
      "of its measured time (the traffic model's L2 reads of its strided operands are 1.1-1.8x Nsight "
      "Compute's: the known l2-reads-l1-reuse traffic miss); the hashed kernels in the missed rows run "
-     "1.25-3.6x (median 1.45) the predicted ratio: the model takes the max of issue, tile path, L1, L2 and "
-     "gather where only tensor core vs issue and the tile path's excess have a measured composition; the "
-     "HashedNet mulshift/table kernels at 128x128x64 gather at about 1.06e11 elements/s, below the L2 "
-     "gather microbenchmark (1.28e11 at the loaded clock), even where the shared array would fit L1 (cause "
-     "not established)"),
+     "1.25-2.8x (median 1.38) the predicted ratio: the model takes the max of issue, tile path, L1, L2 and "
+     "gather where only tensor core vs issue and the tile path's excess have a measured composition. The "
+     "HashedNet mulshift/table kernels at 128x128x64 gather at 1.0-1.1e11 elements/s whether the array is "
+     "64 KiB or 512 KiB: Triton launches every kernel with the 228 KiB shared-memory carve-out (call29), so "
+     "the L1 holds 28 KiB and the gather hits it in 3.5-7.9 % of its sectors; the model now prices that, "
+     "and the gather microbenchmark's L2 rate (1.28e11 at the loaded clock) is still 1.2-1.4x the kernels'. "
+     "The gather fed to tl.dot (call30) runs 0.7-0.8x slower with A's tile streamed at 512 KiB-2 MiB, "
+     "but its 64 KiB rows are irregular (7.3e10 to 6.5e11 by warps and A) and are not used"),
     ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
-    ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table at the "
-     "autotuned configurations (4096x3072x768, 4096x768x3072): the serial index + gather of the hash kernel "
-     "against the gather of the others; measured 0.45-2.4x the predicted ratio (cause not established)"),
+    ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table: the "
+     "serial index + gather of the hash kernel against the gather of the others: over-predicted 0.36-0.74x "
+     "(the hash of one resident program overlaps the other's gather; see hashednet-hash-over-arith-only); "
+     "under-predicted 1.94-1.97x against mulshift with a 64 KiB array at 128x64x32, where the mulshift "
+     "kernel runs 3x faster than the table kernel with the same gather (its multiply-shift index has a "
+     "locality the uniform-gather model does not price)"),
 )
