@@ -55,8 +55,10 @@ class GpuTarget:
     max_blocks_per_sm: int = 32
     l1_wavefronts_per_clk: float = 1.0
     calibration: dict | None = None
-    #: shared-memory carve-out the kernels are launched with (bytes; 0: the smallest that holds them)
+    #: shared-memory carve-out kernels with more than ``launch_carveout_above`` bytes of shared memory are
+    #: launched with (bytes; 0: the smallest that holds them)
     launch_carveout_bytes: int = 0
+    launch_carveout_above: int = 48 * 1024
 
     def l1_bytes_for(self, shared_bytes: int) -> int:
         """L1 data capacity left after the smallest carve-out that holds ``shared_bytes`` of shared memory.
@@ -64,7 +66,8 @@ class GpuTarget:
         Notes
         -----
         ``L1 = pool - carveout``, carveout = the smallest supported size >= the kernel's shared memory
-        (``num_stages * (BM*BK + BK*BN) * bytes``), or the carve-out the target's kernels are launched with
+        (``num_stages * (BM*BK + BK*BN) * bytes``), or, for a kernel with more than
+        ``launch_carveout_above`` bytes of shared memory, the carve-out such kernels are launched with
         (``launch_carveout_bytes``) where that is larger. If nothing fits, the largest carve-out is used.
         """
         need = max(0, int(shared_bytes))
@@ -73,7 +76,8 @@ class GpuTarget:
             if c * KiB >= need:
                 carve = c * KiB
                 break
-        carve = max(carve, int(self.launch_carveout_bytes))
+        if need > self.launch_carveout_above:
+            carve = max(carve, int(self.launch_carveout_bytes))
         return max(self.l1_pool_bytes - carve, self.line_bytes * self.l1_ways)
 
     def peak_flops(self, dtype: str, tf32: bool = True) -> float:
@@ -114,10 +118,13 @@ _GPU_EXTRA = {
 }
 #: The carve-out each target's kernels are launched with, where it was measured (bytes, source).
 _LAUNCH_CARVEOUT = {
-    "h200": (228 * KiB, "measurements/gpu/call29_ncu_carveout (Nsight Compute "
-                        "launch__shared_mem_config_size): 233472 B = 228 KiB, the largest carve-out, for "
-                        "every Triton kernel profiled (18 fused kernels with 48-144 KiB of shared memory per "
-                        "program, two array sizes); L1 = 256 - 228 = 28 KiB"),
+    "h200": (228 * KiB, "kernels with more than 48 KiB of shared memory: Triton 3.6's launcher calls "
+                        "cuFuncSetCacheConfig(CU_FUNC_CACHE_PREFER_SHARED) for them "
+                        "(triton/backends/nvidia/driver.c), and Nsight Compute records 233472 B = 228 KiB, "
+                        "the largest carve-out, for every one profiled "
+                        "(measurements/gpu/call29_ncu_carveout: 18 fused kernels with 48-144 KiB per "
+                        "program, two array sizes): L1 = 256 - 228 = 28 KiB; smaller kernels keep the "
+                        "smallest carve-out that holds them (not measured)"),
 }
 _CPU_EXTRA = {
     "dram_bandwidth_gbs": (30.0, "ASSUMED ~30 GB/s that one core can stream (the preset's value is the "

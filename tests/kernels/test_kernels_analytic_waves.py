@@ -49,8 +49,8 @@ def test_hashed_dram_bytes_near_the_simulation(small_l2, kernel, backward):
 @pytest.mark.parametrize("kernel", ["roast", "hashednet"])
 def test_shared_array_l2_reuse_near_the_simulation(small_l2, kernel):
     """A 512 KiB shared array beside 2 MiB of streamed X on a 2 MiB L2: the characteristic-time rule keeps
-    the array's re-reads in L2 as LRU does (the whole-footprint independent reference model sent 5.8x the
-    simulated DRAM bytes for HashedNet)."""
+    the array's re-reads in L2 as LRU does, within 5 % of the simulated DRAM bytes (the whole-footprint
+    independent reference model sent 5.8x them for HashedNet, 1.13x for ROAST)."""
     kw = dict(kernel=kernel, shape="512x2048x2048", dtype="bf16", memory=1 << 18, target=small_l2)
     sim = simulate_gemm_gpu(**kw)
-    assert analytic_gemm(**kw).dram_bytes == pytest.approx(sim.dram_bytes, rel=0.03)
+    assert analytic_gemm(**kw).dram_bytes == pytest.approx(sim.dram_bytes, rel=0.05)

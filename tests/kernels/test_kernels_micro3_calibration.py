@@ -280,8 +280,8 @@ CARVEOUT = GPU / "call29_ncu_carveout"
 
 @pytest.mark.skipif(not CARVEOUT.exists(), reason="GPU record not present")
 def test_launch_carveout_is_the_record():
-    """Every Triton kernel Nsight Compute profiled (two array sizes) was launched with the 228 KiB
-    carve-out, whatever its shared memory; the h200 target's L1 is what that leaves: 28 KiB."""
+    """Every Triton kernel Nsight Compute profiled (two array sizes, 48-144 KiB of shared memory) was
+    launched with the 228 KiB carve-out; the h200 target's L1 for such kernels is what that leaves: 28 KiB."""
     import csv
 
     from cachesim.kernels.targets import gpu_target
@@ -300,4 +300,6 @@ def test_launch_carveout_is_the_record():
     assert set(sizes) == {233472.0}
     t = gpu_target("h200")
     assert t.launch_carveout_bytes == 228 * 1024
-    assert {t.l1_bytes_for(s) for s in (0, 48 * 1024, 100 * 1024, 200 * 1024)} == {28 * 1024}
+    assert {t.l1_bytes_for(s) for s in (49172, 100 * 1024, 200 * 1024)} == {28 * 1024}
+    # Triton's launcher asks for the shared-preferring cache configuration only above 48 KiB
+    assert t.l1_bytes_for(24 * 1024) == (256 - 32) * 1024 and t.l1_bytes_for(48 * 1024) == (256 - 64) * 1024
