@@ -227,7 +227,7 @@ def counts(sass: str, header: str) -> dict:
         out["by_class"], out["calls"] = mix.by_class, mix.calls
     if prof is not None:
         out["load_profile"] = {"chain": prof.load_chain, "lsu": prof.lsu_instructions,
-                               "spill": prof.spill_bytes}
+                               "spill": prof.spill_bytes, "spill_waits": prof.spill_waits}
     return out
 
 
@@ -332,7 +332,9 @@ def recount(out: Path) -> dict:
             c = new
         cases.append(c)
     prov = getattr(rec, "provenance", None) or {}
-    compiled = prov.get("compiled") or f"{prov.get('command', '?')} on {prov.get('date', '?')}"
+    earlier = re.search(r"compiled by (.*?)\]", rec.notes or "")  # a recount keeps the compile's provenance
+    compiled = prov.get("compiled") or (earlier.group(1) if earlier else
+                                        f"{prov.get('command', '?')} on {prov.get('date', '?')}")
     notes = (rec.notes.split(" [recounted")[0] + f" [recounted from the listings by --recount; compiled by "
              f"{compiled}]")
     write_record(out / "gpu_sass_offline.json", "gpu-sass-offline", cases, notes=notes)

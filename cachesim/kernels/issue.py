@@ -453,6 +453,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
         lat, lat_async = ldl * t.l1_latency_ns * t.frequency_ghz, 0.0
     else:
         lat_info = load_latency(traffic, t, load_chain=chain, local_loads=ldl, spill_bytes=spill_bytes,
+                                spill_waits=offline_loops().spill_waits.get((rec_var, rec_cfg)),
                                 warp_iterations=float(programs * num_warps * iters),
                                 threads_per_sm=r * num_warps * 32,
                                 shared_per_sm=r * (shared + t.shared_reserved_per_block))

@@ -18,10 +18,13 @@ chain, in SM cycles, from three deterministic rules (no constant fitted to a ker
 * **pipelined loads** (``async_cycles``): operands staged by ``cp.async`` ``num_stages - 1`` iterations
   ahead expose ``max(0, lat - (num_stages - 1) T)``; :func:`cachesim.kernels.issue.estimate_issue` solves
   for the iteration time ``T``. Their latency is L2's plus the DRAM share of the kernel's L2 sectors.
-* **spill reloads** (``spill_cycles``): each ``LDL`` of the loop waits for its line; the spill footprint
-  (bytes per thread x threads per SM) competes for the L1 left after the shared-memory carve-out, and a
-  reload hits L1 with probability ``h = min(1, L1_left / footprint)`` (random replacement of a footprint
-  larger than the cache), L2 otherwise: ``local_loads x (h lat_L1 + (1 - h) lat_L2)``.
+* **spill reloads** (``spill_cycles``): each wait of the loop on outstanding ``LDL`` s exposes one reload
+  latency (the reloads issued before the wait are in flight together, as a warp's loads are above; the
+  waits are counted from the listing's control codes, :func:`cachesim.kernels.sass.spill_waits`; every
+  ``LDL`` where a listing has no count); the spill footprint (bytes per thread x threads per SM) competes
+  for the L1 left after the shared-memory carve-out, and a reload hits L1 with probability ``h = min(1,
+  L1_left / footprint)`` (random replacement of a footprint larger than the cache), L2 otherwise:
+  ``waits x (h lat_L1 + (1 - h) lat_L2)``.
 
 Latencies: the dependent-load (pointer-chase) microbenchmark of the target's calibration where there is
 one (``chase_cycles``), else the target preset's L1/L2 latencies and DRAM latency.
@@ -75,7 +78,7 @@ def _operand_latency(op, lat: dict, warp_iterations: float) -> float:
 
 
 def load_latency(traffic, t, *, load_chain: int, local_loads: float, spill_bytes: int, warp_iterations: float,
-                 threads_per_sm: int, shared_per_sm: int) -> LoadLatency:
+                 threads_per_sm: int, shared_per_sm: int, spill_waits: float | None = None) -> LoadLatency:
     """Exposed latencies of one iteration of one warp (module notes).
 
     Parameters
@@ -87,6 +90,9 @@ def load_latency(traffic, t, *, load_chain: int, local_loads: float, spill_bytes
         Depth of the synchronous load chain of the loop (SASS).
     local_loads : float
         Spill reloads (``LDL``) per warp and iteration; ``spill_bytes`` per thread.
+    spill_waits : float, optional
+        Waits on outstanding reloads per iteration (each exposes one reload latency); ``local_loads``
+        where not given.
     warp_iterations : float
         ``programs x warps x k-iterations`` of the launch (to turn operand sectors into sectors per warp and
         iteration).
@@ -106,5 +112,6 @@ def load_latency(traffic, t, *, load_chain: int, local_loads: float, spill_bytes
         footprint = float(spill_bytes) * threads_per_sm
         left = float(t.l1_bytes_for(shared_per_sm))
         h = 1.0 if footprint <= left else max(0.0, left / footprint)
-        spill = local_loads * (h * lat["L1"] + (1.0 - h) * lat["L2"])
+        exposed = local_loads if spill_waits is None else min(float(spill_waits), local_loads)
+        spill = exposed * (h * lat["L1"] + (1.0 - h) * lat["L2"])
     return LoadLatency(sync, async_lat, spill, int(load_chain), h, src)

@@ -55,12 +55,16 @@ class LoopTable:
         ``(variant, config): reason`` for pairs without counts (compile error, or no closed loop).
     source : str
         The file read ("" when none was found).
+    spill_waits : dict
+        ``(variant, config): waits on spill reloads per iteration``
+        (:func:`cachesim.kernels.sass.spill_waits`) where the record counts them.
     """
 
     mixes: dict = field(default_factory=dict)
     loads: dict = field(default_factory=dict)
     failed: dict = field(default_factory=dict)
     source: str = ""
+    spill_waits: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"source": self.source,
@@ -79,7 +83,7 @@ def offline_loops() -> LoopTable:
 def _merged(path: str, tma_path: str) -> LoopTable:
     a, b = _read(path), _read(tma_path, TMA_KIND)
     return LoopTable({**a.mixes, **b.mixes}, {**a.loads, **b.loads}, {**a.failed, **b.failed},
-                     "; ".join(x.source for x in (a, b) if x.source))
+                     "; ".join(x.source for x in (a, b) if x.source), {**a.spill_waits, **b.spill_waits})
 
 
 @functools.cache
@@ -93,7 +97,7 @@ def _read(path: str, kind: str = KIND) -> LoopTable:
         raise CacheSimError(f"offline SASS record {p}: not readable JSON ({exc})") from exc
     if data.get("kind") != kind:
         raise CacheSimError(f"offline SASS record {p}: kind={data.get('kind')!r}, expected {kind!r}")
-    mixes, loads, failed = {}, {}, {}
+    mixes, loads, failed, waits = {}, {}, {}, {}
     for c in data.get("cases", []):
         if c.get("type") != "sass":
             continue
@@ -104,4 +108,6 @@ def _read(path: str, kind: str = KIND) -> LoopTable:
         mixes[key] = tuple(int(c["loop_mix"][k]) for k in _MIX_KEYS)
         if c.get("load_profile"):
             loads[key] = tuple(int(c["load_profile"][k]) for k in _LOAD_KEYS)
-    return LoopTable(mixes, loads, failed, str(p))
+            if "spill_waits" in c["load_profile"]:
+                waits[key] = int(c["load_profile"]["spill_waits"])
+    return LoopTable(mixes, loads, failed, str(p), waits)

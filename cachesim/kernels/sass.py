@@ -123,15 +123,20 @@ class LoadProfile:
     spill_bytes : int
         Bytes of local memory per thread the kernel addresses (distinct ``[R1+off]`` slots of its
         ``STL``/``LDL`` times their width): the register-spill footprint.
+    spill_waits : int
+        Instructions of the loop that wait on the scoreboard of an outstanding ``LDL`` (the control code's
+        wait mask names a barrier an ``LDL`` set since it was last waited on): the reloads a warp waits
+        for, each wait covering every reload issued before it (:func:`spill_waits`).
     """
 
     load_chain: int
     lsu_instructions: int
     spill_bytes: int
+    spill_waits: int = 0
 
     def to_dict(self) -> dict:
         return {"load_chain": self.load_chain, "lsu_instructions": self.lsu_instructions,
-                "spill_bytes": self.spill_bytes}
+                "spill_bytes": self.spill_bytes, "spill_waits": self.spill_waits}
 
 
 _REG = re.compile(r"\b(U?R\d+)(?:\.64|\.128)?\b")
@@ -214,7 +219,41 @@ def load_profile(text: str, remainder: str = "both") -> LoadProfile | None:
     body = _expand(instrs, _executed(instrs, labels, span, remainder))[0]
     lsu = sum(_klass(op) in ("global", "shared", "local") and not op.startswith("LDGDEPBAR")
               for op, _, _ in body)
-    return LoadProfile(_chain_depth(body), lsu, _spill_bytes(instrs))
+    return LoadProfile(_chain_depth(body), lsu, _spill_bytes(instrs), spill_waits(text, remainder))
+
+
+def spill_waits(text: str, remainder: str = "both") -> int:
+    r"""Waits on outstanding spill reloads in one iteration of the k-loop (the executed side of each guarded
+    remainder, as :func:`loop_mix`): walking the loop in order, an ``LDL`` marks the scoreboard barrier its
+    control code writes as pending; an instruction whose wait mask names a pending barrier is one wait
+    (every reload issued before it is then in flight together: one exposed latency, as MWP-CWP counts a
+    warp's loads) and clears the barriers it names. 0 without a loop.
+
+    >>> toy = "\n".join(["L_x_0:", "--:-:1:-:1\tLDL R2, [R1+0x10] ;", "--:-:2:-:1\tLDL R3, [R1+0x14] ;",
+    ...                   "06:-:-:-:4\tFADD R4, R2, R3 ;", "--:-:1:-:1\tLDL R5, [R1+0x18] ;",
+    ...                   "02:-:-:-:4\tHMMA.16816.F32 R8, R4, R5, R8 ;", "--:-:-:-:5\tBRA L_x_0 ;"])
+    >>> spill_waits(toy)
+    2
+    """
+    instrs, labels = _instructions(text)
+    span = _loop_span(instrs, labels)
+    if span is None:
+        return 0
+    ctrl = _controls(text)
+    keep = {id(ins) for ins in _executed(instrs, labels, span, remainder)}
+    pending, waits = set(), 0
+    for i in range(span[0], span[1] + 1):
+        if id(instrs[i]) not in keep:
+            continue
+        wait, write = ctrl[i]
+        mask = 0 if "-" in wait else int(wait, 16)
+        named = {b for b in pending if mask >> b & 1}
+        if named:
+            waits += 1
+            pending -= named
+        if instrs[i][0].startswith("LDL") and write != "-":
+            pending.add(int(write))
+    return waits
 
 
 def _expand(instrs, body):
@@ -234,10 +273,26 @@ def _expand(instrs, body):
 def _instructions(text: str):
     """``(instrs, labels)``: ``instrs`` = list of (opcode, body, stall), ``labels`` = {name: index}."""
     instrs, labels = [], {}
+    for item in _parsed(text):
+        if isinstance(item, str):
+            labels[item] = len(instrs)
+        else:
+            instrs.append(item[:3])
+    return instrs, labels
+
+
+def _controls(text: str) -> list:
+    """``(wait mask, write barrier)`` fields of the control code of each instruction of
+    :func:`_instructions`, in the same order."""
+    return [item[3:] for item in _parsed(text) if not isinstance(item, str)]
+
+
+def _parsed(text: str):
+    """Labels (their names) and instructions ``(opcode, body, stall, wait, write)`` in listing order."""
     for ln in text.splitlines():
         lab = _LABEL.match(ln)
         if lab:
-            labels[lab.group(1)] = len(instrs)
+            yield lab.group(1)
             continue
         m = _CTRL.match(ln)
         if not m:
@@ -245,8 +300,7 @@ def _instructions(text: str):
         body = m.group(6).strip().rstrip(";").strip()
         op = re.sub(r"^@!?U?P\w+\s+", "", body).split(" ")[0]
         if op:
-            instrs.append((op, body, int(m.group(5), 16)))
-    return instrs, labels
+            yield op, body, int(m.group(5), 16), m.group(1), m.group(3)
 
 
 def _loop_span(instrs, labels):

@@ -112,11 +112,10 @@ def test_index_paths_order_the_hashednet_kernels():
     hash_mix = offline_loops().mixes.get(("hashednet-hash", "128x128x64-g8-w4-s4"))
     if hash_mix is not None:
         assert p["hash"].issue.instructions_per_iteration == hash_mix[0] and hash_mix[4:] == (255, 81920)
-        # serial index + gather, or the loop's issue now that the 28 KiB L1 of Triton's launches (call29)
-        # sends most of its 170 spill reloads to L2: the two are within 10 % of each other
-        t_h = p["hash"].terms
-        assert p["hash"].dominant in ("index+gather", "issue")
-        assert t_h["issue"] == pytest.approx(t_h["index"] + t_h["gather"], rel=0.1)
+        # the serial index + gather dominates the loop's issue, whose 99 waits on spill reloads (170 LDL)
+        # mostly go to L2 with the 28 KiB L1 of Triton's launches (call29)
+        assert p["hash"].dominant == "index+gather"
+        assert p["hash"].issue.latency.spill_cycles > 0.5 * p["hash"].issue.stall_cycles_per_iteration
     assert p["table"].dominant in ("L1", "gather")
     assert p["hash"].terms["issue"] > 10 * p["mulshift"].terms["issue"]
     # arith-only reads B coalesced: far fewer L1 wavefronts than the scattered gather

@@ -76,6 +76,11 @@ def test_load_latency_by_hand():
     # spill footprint 100 B x 1024 threads = 102400 B vs 51200 B of L1: half the reloads hit L1
     assert lat.spill_l1_hit == pytest.approx(0.5)
     assert lat.spill_cycles == pytest.approx(10 * (0.5 * 30 + 0.5 * 300))
+    # the listing waits 4 times on its 10 reloads: 4 exposed latencies (never more waits than reloads)
+    for waits, exposed in ((4, 4), (25, 10)):
+        lat = load_latency(tr, _Target(51200), load_chain=2, local_loads=10, spill_bytes=100,
+                           spill_waits=waits, warp_iterations=500, threads_per_sm=1024, shared_per_sm=0)
+        assert lat.spill_cycles == pytest.approx(exposed * (0.5 * 30 + 0.5 * 300))
     # every sector misses L2 (DRAM share 1): the async latency is DRAM's; chain 0 exposes nothing
     tr = _traffic(1000, 1000, 1000, 1000, 32000.0)
     lat = load_latency(tr, _Target(10 ** 6), load_chain=0, local_loads=0, spill_bytes=0,

@@ -95,7 +95,12 @@ def test_offline_record_counts_are_recounted_from_its_listings():
         assert c["specialisations"] == 1 and not c.get("error"), key
         assert (mix.instructions, mix.stall_cycles, mix.local_loads, mix.by_class["global"], mix.registers,
                 mix.shared_bytes) == tuple(c["loop_mix"].values()), key
-        assert (prof.load_chain, prof.lsu_instructions, prof.spill_bytes) == tuple(c["load_profile"].values())
+        assert (prof.load_chain, prof.lsu_instructions, prof.spill_bytes, prof.spill_waits) == tuple(
+            c["load_profile"].values())
+    # the spilling loops: fewer waits than reloads (a wait covers every reload issued before it)
+    waits = loop_table.offline_loops().spill_waits
+    assert waits[("hashednet-arith-only", "128x128x64-g8-w4-s4")] == 149 < 292
+    assert waits[("hashednet-hash", "128x128x64-g8-w4-s4")] == 99 < 170
 
 
 @needs_files

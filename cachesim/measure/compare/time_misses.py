@@ -44,18 +44,18 @@ TIME_MISSES = (
      "records at 4096x3072x768: the table-a64 kernel runs 1.4-2.1x the predicted ratio over dense there "
      "(see hashed-over-dense)"),
     ("spill-reload-latency", "hashednet-arith-only", "", "the arith-only kernel spills (255 registers, "
-     "292 LDL per iteration at 128x128x64); Nsight Compute shows about 120 exposed cycles per reload, "
-     "between the L1 (40) and L2 (285) chase latencies, and 27 % L1 hits (call29: the 28 KiB L1 of "
-     "Triton's launches). The model's deterministic rule (a reload hits L1 with the L1's share of the spill "
-     "footprint) sends most reloads to L2 and charges each one's latency in turn, so it over-predicts the "
-     "loop 0.52-0.72x at 128x128x64 (the reloads of one iteration overlap each other); under-predicted "
-     "1.63-1.86x at 128x64x32 (4096x3072x768)"),
+     "292 LDL per iteration at 128x128x64, waited on 149 times); Nsight Compute shows about 120 exposed "
+     "cycles per reload, between the L1 (40) and L2 (285) chase latencies, and 27 % L1 hits (call29: the "
+     "28 KiB L1 of Triton's launches). The model charges one reload latency per wait on outstanding "
+     "reloads (the listing's control codes) at the L1's share of the spill footprint; the 128x128x64 rows "
+     "are now within 25 %; under-predicted 1.38-2.15x (median 1.63) at 128x64x32 and the autotuned "
+     "configurations of 4096x3072x768 and 512x10240x10240 (little or no spill there: the index arithmetic "
+     "itself runs slower than the hash microbenchmark's rate at those occupancies)"),
     ("hashednet-hash-over-arith-only", "hashednet-hash", "hashednet-arith-only", "the hash kernel (its own "
-     "complete loop: 6863 instructions, 170 spill reloads) is priced by the serial index + gather or its "
-     "loop's issue; relative to arith-only it runs 1.26-2.03x that prediction at 128x128x64 (where the "
-     "arith-only kernel is over-predicted, see spill-reload-latency) and 0.49-0.67x elsewhere: the gather "
-     "of one resident program overlaps the hash arithmetic of the other, which the serial rule does not "
-     "allow"),
+     "complete loop: 6863 instructions, 170 spill reloads waited on 99 times) is priced by the serial "
+     "index + gather; relative to arith-only it runs 1.27-1.73x (median 1.29) that prediction, mostly at "
+     "128x128x64, and 0.6-0.71x at the autotuned configurations: the gather of one resident program "
+     "overlaps the hash arithmetic of the other, which the serial rule does not allow"),
     ("scalar-load-latency", "roast-table-a1", "", "align 1 (2-byte scalar loads): the model charges the "
      "two dependent loads of each iteration (tile start, then B) and adds the scalar tile path's excess over "
      "the line-aligned one, measured with A's tile loaded every k-step (call28, at the kernel's resident "
@@ -102,7 +102,7 @@ TIME_MISSES = (
      "but its 64 KiB rows are irregular (7.3e10 to 6.5e11 by warps and A) and are not used"),
     ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
     ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table: the "
-     "serial index + gather of the hash kernel against the gather of the others: over-predicted 0.47-0.74x "
+     "serial index + gather of the hash kernel against the gather of the others: over-predicted 0.47-0.71x "
      "(the hash of one resident program overlaps the other's gather; see hashednet-hash-over-arith-only); "
      "under-predicted 2.33-2.37x against mulshift with a 64 KiB array at 128x64x32, where the mulshift "
      "kernel (36 KiB of shared memory: Triton leaves the default carve-out, so the array fits its L1) runs "
