@@ -408,6 +408,23 @@ def _scaled_mix(desc: KernelDescription, block: Block, config: str, num_warps: i
     return n * scale, stall * scale, ldl * scale, regs, shared, rec_cfg, (rec_var, scale)
 
 
+def _variable_latency(t, desc: KernelDescription, block: Block, rec_var: str, rec_cfg: str) -> float:
+    """Cycles per iteration the variable-latency instructions (MUFU, conversions) of a ROAST in-loop
+    tile-start hash expose beyond the compiler's stall counts: their count in the listing times the
+    calibration's ``variable_latency_cycles`` (each is on the one dependent chain of the tile's start; the
+    hash_overlap microbenchmark's residual per such instruction, call24 against its own listing). A
+    configuration without its own listing takes the recorded one's count scaled by the tiles per iteration.
+    0 for the other kernels (HashedNet's per-element hashes are independent chains that hide each other, and
+    its hash is priced by the ``index`` term)."""
+    cycles = (t.calibration or {}).get("variable_latency_cycles")
+    if not cycles or desc.kernel != "roast" or desc.index not in ("hash", "hash32"):
+        return 0.0
+    count = offline_loops().variable_latency.get((rec_var, rec_cfg), 0)
+    rec_block = Block.parse(rec_cfg.split("-")[0])
+    rec_tile = tuple(int(x) for x in rec_var.rsplit("-t", 1)[1].split("x")) if "-t" in rec_var else None
+    return cycles * count * _tiles_per_iteration(block, desc.tile) / _tiles_per_iteration(rec_block, rec_tile)
+
+
 def _recorded_tile(desc: KernelDescription, rec_cfg: str):
     for v, c in LOOP_MIXES:
         if c == rec_cfg and v.startswith(desc.variant + "-t"):
@@ -439,6 +456,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     listed = config + SCHEDULE_SUFFIX[schedule] + dx  # the timed label, as the listings name it
     schedule = compiled_schedule(desc.variant, config + dx, schedule)
     n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, listed, num_warps)
+    stall += _variable_latency(t, desc, block, rec_var, rec_cfg)
     if rec_cfg != listed:
         shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
     r = 1 if schedule != "plain" else _occupancy(t, regs, shared, num_warps)

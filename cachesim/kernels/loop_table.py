@@ -58,6 +58,9 @@ class LoopTable:
     spill_waits : dict
         ``(variant, config): waits on spill reloads per iteration``
         (:func:`cachesim.kernels.sass.spill_waits`) where the record counts them.
+    variable_latency : dict
+        ``(variant, config): MUFU and conversion instructions per iteration`` (the variable-latency ALU
+        instructions of a remainder by a runtime divisor; classes ``mufu`` and ``convert``).
     """
 
     mixes: dict = field(default_factory=dict)
@@ -65,6 +68,7 @@ class LoopTable:
     failed: dict = field(default_factory=dict)
     source: str = ""
     spill_waits: dict = field(default_factory=dict)
+    variable_latency: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"source": self.source,
@@ -83,7 +87,8 @@ def offline_loops() -> LoopTable:
 def _merged(path: str, tma_path: str) -> LoopTable:
     a, b = _read(path), _read(tma_path, TMA_KIND)
     return LoopTable({**a.mixes, **b.mixes}, {**a.loads, **b.loads}, {**a.failed, **b.failed},
-                     "; ".join(x.source for x in (a, b) if x.source), {**a.spill_waits, **b.spill_waits})
+                     "; ".join(x.source for x in (a, b) if x.source), {**a.spill_waits, **b.spill_waits},
+                     {**a.variable_latency, **b.variable_latency})
 
 
 @functools.cache
@@ -97,7 +102,7 @@ def _read(path: str, kind: str = KIND) -> LoopTable:
         raise CacheSimError(f"offline SASS record {p}: not readable JSON ({exc})") from exc
     if data.get("kind") != kind:
         raise CacheSimError(f"offline SASS record {p}: kind={data.get('kind')!r}, expected {kind!r}")
-    mixes, loads, failed, waits = {}, {}, {}, {}
+    mixes, loads, failed, waits, xu = {}, {}, {}, {}, {}
     for c in data.get("cases", []):
         if c.get("type") != "sass":
             continue
@@ -106,8 +111,10 @@ def _read(path: str, kind: str = KIND) -> LoopTable:
             failed[key] = c.get("error") or "no closed k-loop in the listing"
             continue
         mixes[key] = tuple(int(c["loop_mix"][k]) for k in _MIX_KEYS)
+        if c.get("by_class"):
+            xu[key] = int(c["by_class"].get("mufu", 0)) + int(c["by_class"].get("convert", 0))
         if c.get("load_profile"):
             loads[key] = tuple(int(c["load_profile"][k]) for k in _LOAD_KEYS)
             if "spill_waits" in c["load_profile"]:
                 waits[key] = int(c["load_profile"]["spill_waits"])
-    return LoopTable(mixes, loads, failed, str(p), waits)
+    return LoopTable(mixes, loads, failed, str(p), waits, xu)

@@ -211,6 +211,13 @@ CALIBRATIONS = {
              "micro_clock_ghz": 1.98,
              "launch_s": 3.649e-6, "launch_per_wave_s": (4.860e-6 - 3.649e-6) / 15,
              "overlap_fraction": 0.528,
+             # cycles each variable-latency instruction (MUFU, I2F/F2I) of the ROAST in-loop tile-start hash
+             # exposes beyond the compiler's stall counts: the hash_overlap loops of call24 (64-bit hash, one
+             # and two starts per k-step, 4 warps, one program per SM: one warp per scheduler, the chain
+             # exposed), measured cycles per k-step at 1980 MHz less their own listing's stall cycles
+             # (measurements/gpu/sass_offline/gpu_sass_hash_micro.json) less the plain loop's same residual
+             # (88.6), over their MUFU + conversion count: 446.5 / 9 = 49.6 and 811.0 / 18 = 45.1, pooled
+             "variable_latency_cycles": 46.6,
              "dense_tflops_by_config": {
                  "128x64x32-g8-w4-s4": 415.5, "128x64x64-g8-w4-s4": 432.3, "128x64x64-g8-w4-s5": 452.4,
                  "256x64x64-g8-w8-s4": 504.2, "128x128x64-g8-w4-s4": 724.1, "128x128x64-g8-w8-s4": 690.4,

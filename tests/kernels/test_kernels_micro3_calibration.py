@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cachesim.kernels import get_target
+from cachesim.kernels import get_target, loop_table
 
 GPU = Path(__file__).resolve().parents[2] / "measurements" / "gpu"
 MICRO3 = GPU / "call21_micro3" / "gpu_micro3.json"
@@ -303,3 +303,51 @@ def test_launch_carveout_is_the_record():
     assert {t.l1_bytes_for(s) for s in (49172, 100 * 1024, 200 * 1024)} == {28 * 1024}
     # Triton's launcher asks for the shared-preferring cache configuration only above 48 KiB
     assert t.l1_bytes_for(24 * 1024) == (256 - 32) * 1024 and t.l1_bytes_for(48 * 1024) == (256 - 64) * 1024
+
+
+MICRO_SASS = GPU / "sass_offline" / "gpu_sass_hash_micro.json"
+
+
+@pytest.mark.skipif(not (MICRO3D.exists() and MICRO_SASS.exists()), reason="records not present")
+def test_variable_latency_cycles_are_recounted_from_call24_and_its_listings():
+    """``variable_latency_cycles``: the call24 64-bit hash loops (no dot, 4 warps, one program per SM) take
+    longer than their own listing's stall counts by more than the plain loop does; the excess over their
+    MUFU + conversion instructions, pooled over one and two starts per k-step, each point near the pool."""
+    timed = {(c["mode"], c["starts_per_step"], c["dot"], c["num_warps"], c["programs_per_sm"]):
+             c["seconds_per_iteration_per_sm"] for c in json.loads(MICRO3D.read_text())["cases"]
+             if c["type"] == "hash-overlap"}
+    listed = {(c["mode"], c["starts_per_step"], c["dot"], c["num_warps"]): c
+              for c in json.loads(MICRO_SASS.read_text())["cases"] if c["type"] == "sass"}
+    assert len(listed) == 20 and all(c["loop_closed"] for c in listed.values())
+    clock = 1.98e9  # the microbenchmark's clock (smi_after.txt of call24)
+
+    def residual(mode, g):
+        return timed[(mode, g, False, 4, 1)] * clock - listed[(mode, g, False, 4)]["stall_cycles"]
+
+    excess, count = [], []
+    for g in (1, 2):
+        c = listed[(2, g, False, 4)]["by_class"]
+        excess.append(residual(2, g) - residual(0, 1))
+        count.append(c["mufu"] + c["convert"])
+    assert count == [9, 18]  # three remainders by a runtime divisor per start: I2F, MUFU.RCP, F2I each
+    per = [e / n for e, n in zip(excess, count)]
+    pooled = sum(excess) / sum(count)
+    assert get_target("h200").calibration["variable_latency_cycles"] == pytest.approx(pooled, abs=0.05)
+    assert all(abs(p / pooled - 1) < 0.1 for p in per)
+
+
+def test_variable_latency_is_charged_to_the_roast_hash_loops_only():
+    from cachesim.kernels import predict
+
+    cal = get_target("h200").calibration
+    kw = dict(dtype="bf16", block="128x128x64", num_warps=4, num_stages=4, memory=1 << 20, analytic=True)
+    hashed = predict("roast", "4096x768x3072", "h200", index="hash", align=64, tile=(64, 128), **kw)
+    table = predict("roast", "4096x768x3072", "h200", index="table", align=64, tile=(64, 128), **kw)
+    mix = loop_table.offline_loops().mixes[("roast-hash-a64-t64x128", "128x128x64-g8-w4-s4")]
+    want = mix[1] + 9 * cal["variable_latency_cycles"]  # one start per k-step: nine MUFU / conversions
+    assert hashed.issue.stall_cycles_per_iteration == pytest.approx(want)
+    tmix = loop_table.offline_loops().mixes[("roast-table-a64-t64x128", "128x128x64-g8-w4-s4")]
+    assert table.issue.stall_cycles_per_iteration == tmix[1]
+    hn = predict("hashednet", "4096x768x3072", "h200", index="hash", **kw)
+    assert hn.issue.stall_cycles_per_iteration == loop_table.offline_loops().mixes[
+        ("hashednet-hash", "128x128x64-g8-w4-s4")][1]
