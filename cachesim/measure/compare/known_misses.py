@@ -39,11 +39,14 @@ KNOWN_MISSES = (
         "l2-reads-l1-reuse",
         (("quantity", "lts__t_sectors_srcunit_tex_op_read.sum"),),
         0.5, 3.0,
-        "L2 read sectors depend on L1 hits between programs resident on one SM; the L1 is the 28 KiB the "
-        "228 KiB carve-out of Triton's launches leaves (Nsight Compute, call29_ncu_carveout); the model "
-        "assumes no L1 reuse of strided operands and an independent-reference L1 for the shared array "
-        "(HashedNet: measured < predicted, its gathers hit L1 more than uniform draws would; dense: "
-        "measured < predicted, strided tiles do hit in L1).",
+        "this counter (reads the L2 slices receive from a texture source) is not all the L2 -> L1 "
+        "traffic: for the 16-byte cp.async.cg streams of the fused kernels the L1 receives from the "
+        "crossbar exactly the sectors it requested, the model's L2 requests "
+        "(l1tex__m_xbar2l1tex_read_sectors / requests = 0.995-1.000, call31_ncu_l2path), while this "
+        "counter sees 0.58-0.84 of them (the rest plausibly through the L2 fabric between the partitions, "
+        "not measured); for the shared array the L1 is the 28 KiB the 228 KiB carve-out of Triton's "
+        "launches leaves (call29) and the model takes an independent-reference L1 (HashedNet: its gathers "
+        "hit L1 more than uniform draws would).",
     ),
     KnownMiss(
         "hashednet-roast-ratio-issue-bound",

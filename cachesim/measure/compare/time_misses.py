@@ -10,9 +10,10 @@ _STRADDLE = ("align 8: the 16-byte copies straddle 128-byte lines; the model add
              "the fixed-A call21 rows at 128 rows), to the tensor-core / issue pace: 88 % of the align-8 "
              "rows are within 25 % (73 % with the fixed-A excess). The missed ones run 1.25-2.05x (median "
              "1.35) the predicted ratio, mostly over dense at 128x128x64 and 128x64x64, or 0.62-0.75x "
-             "(over align 64 at 64x256x64 and 128x256x64); Nsight Compute (call8_focus) shows the align-8 "
-             "kernels reading about as many L2 sectors as L1 sectors (1.3-1.7x align 64's L2 reads), which"
-             " the traffic model, whose plan ignores the start alignment, does not count")
+             "(over align 64 at 64x256x64 and 128x256x64); Nsight Compute shows the align-8 kernels' L1 "
+             "receiving 1.12-1.17x the sectors it requested over the crossbar (call31; align 64: 1.000), "
+             "extra L2 -> L1 traffic the traffic model, whose plan ignores the start alignment, does not "
+             "count")
 _TMA_L2 = ("the TMA kernels are priced L2-bound at the ceiling both load paths reach (8.8-9.0 TB/s, call21/"
            "call22); the TMA dense kernels draw 10.0-10.3 TB/s by the model's sector count at 4096^3 and "
            "8192x4096^2, so the count or the ceiling is about 15 % off for them")
