@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from .._deprecate import deprecated_alias, renamed_kwargs
 from .._validate import pick_named
 from ..errors import CacheSimError
+from ._common import Block
 from .micro_rates import gather_seconds_per_element, interp_loglog, operand_levels, tile_rate
 from .targets import CpuTarget, GpuTarget, get_target
 
@@ -288,8 +289,8 @@ def _tma_table_excess(cal: dict, t, desc, issue) -> float:
 def _step_elements(issue) -> float:
     """B elements one program copies per k-step: ``BN x BK`` of the configuration (forward ``BK x BN``
     boxes, dX one or two ``64 x 128`` boxes)."""
-    bm, bn, bk = _block(issue)
-    return float(bn * bk)
+    b = _block(issue)
+    return float(b.bn * b.bk)
 
 
 def _tma_table_step(cal: dict, issue, what: str) -> float:
@@ -298,8 +299,8 @@ def _tma_table_step(cal: dict, issue, what: str) -> float:
     / r_hash``), at the kernel's programs per SM and array size, interpolated linearly in the bytes the
     kernel's step copies (``2 BK (BM + BN)``: A's box and B's) between the measured box sizes, clamped at
     the smallest and largest."""
-    bm, bn, bk = _block(issue)
-    nbytes = 2.0 * bk * (bm + bn)
+    b = _block(issue)
+    nbytes = 2.0 * b.bk * (b.bm + b.bn)
     pts = []
     for size, pair in sorted(cal["tma_table_per_s"].items()):
         table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes)
@@ -331,7 +332,7 @@ def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     dot's own rate, which halves with the A tile's rows."""
     prefix = "tile_align_astream" if stream else "tile_align"
     table = cal[f"{prefix}_per_s"]
-    if _block_m(issue) <= 64 and f"{prefix}_bm64_per_s" in cal:
+    if _block(issue).bm <= 64 and f"{prefix}_bm64_per_s" in cal:
         table = cal[f"{prefix}_bm64_per_s"]
     klass = 1 if desc.align == 1 else (8 if desc.align < 64 else 64)
     bn = desc.tile[1] if desc.tile is not None else 64
@@ -339,17 +340,11 @@ def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     return table[(klass, widths[0])]
 
 
-def _block(issue) -> tuple:
-    """``(BM, BN, BK)`` of the kernel's configuration (``BMxBNxBK-...``; 128x128x64 where it has none)."""
-    head = (getattr(issue, "config", "") or "").split("-", 1)[0].split("x")
-    if len(head) == 3 and all(x.isdigit() for x in head):
-        return tuple(int(x) for x in head)
-    return (128, 128, 64)
-
-
-def _block_m(issue) -> int:
-    """The block rows of the kernel's configuration (128 where it has none)."""
-    return _block(issue)[0]
+def _block(issue) -> Block:
+    """The :class:`~cachesim.kernels._common.Block` of the kernel's configuration (``BMxBNxBK-...``;
+    128x128x64 where the estimate has none)."""
+    config = getattr(issue, "config", "") or ""
+    return Block.parse(config.split("-", 1)[0]) if config else Block(128, 128, 64)
 
 
 def overlap(a: float, b: float, fraction: float) -> float:

@@ -421,15 +421,22 @@ def _variable_latency(t, desc: KernelDescription, block: Block, rec_var: str, re
         return 0.0
     count = offline_loops().variable_latency.get((rec_var, rec_cfg), 0)
     rec_block = Block.parse(rec_cfg.split("-")[0])
-    rec_tile = tuple(int(x) for x in rec_var.rsplit("-t", 1)[1].split("x")) if "-t" in rec_var else None
-    return cycles * count * _tiles_per_iteration(block, desc.tile) / _tiles_per_iteration(rec_block, rec_tile)
+    return cycles * count * _tiles_per_iteration(block, desc.tile) / _tiles_per_iteration(
+        rec_block, _variant_tile(rec_var))
+
+
+def _variant_tile(variant: str):
+    """``(TK, TN)`` of a listed variant name ending in ``-tTKxTN``; None without one."""
+    if "-t" not in variant:
+        return None
+    tk, tn = variant.rsplit("-t", 1)[1].split("x")
+    return int(tk), int(tn)
 
 
 def _recorded_tile(desc: KernelDescription, rec_cfg: str):
     for v, c in LOOP_MIXES:
         if c == rec_cfg and v.startswith(desc.variant + "-t"):
-            tk, tn = v.rsplit("-t", 1)[1].split("x")
-            return int(tk), int(tn)
+            return _variant_tile(v)
     return None
 
 

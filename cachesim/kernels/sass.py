@@ -212,14 +212,15 @@ def _spill_bytes(instrs) -> int:
 def load_profile(text: str, remainder: str = "both") -> LoadProfile | None:
     """The :class:`LoadProfile` of one listing's k-loop (``None`` without a loop, as :func:`loop_mix`;
     ``remainder`` as there)."""
-    instrs, labels = _instructions(text)
+    instrs, labels, ctrl = _parse(text)
     span = _loop_span(instrs, labels)
     if span is None:
         return None
-    body = _expand(instrs, _executed(instrs, labels, span, remainder))[0]
+    run = _executed_indices(instrs, labels, span, remainder)
+    body = _expand(instrs, [instrs[j] for j in run])[0]
     lsu = sum(_klass(op) in ("global", "shared", "local") and not op.startswith("LDGDEPBAR")
               for op, _, _ in body)
-    return LoadProfile(_chain_depth(body), lsu, _spill_bytes(instrs), spill_waits(text, remainder))
+    return LoadProfile(_chain_depth(body), lsu, _spill_bytes(instrs), _spill_waits(instrs, ctrl, run))
 
 
 def spill_waits(text: str, remainder: str = "both") -> int:
@@ -235,16 +236,17 @@ def spill_waits(text: str, remainder: str = "both") -> int:
     >>> spill_waits(toy)
     2
     """
-    instrs, labels = _instructions(text)
+    instrs, labels, ctrl = _parse(text)
     span = _loop_span(instrs, labels)
     if span is None:
         return 0
-    ctrl = _controls(text)
-    keep = {id(ins) for ins in _executed(instrs, labels, span, remainder)}
+    return _spill_waits(instrs, ctrl, _executed_indices(instrs, labels, span, remainder))
+
+
+def _spill_waits(instrs, ctrl, run) -> int:
+    """:func:`spill_waits` over the instruction indices ``run`` (in order), ``ctrl`` as :func:`_parse`."""
     pending, waits = set(), 0
-    for i in range(span[0], span[1] + 1):
-        if id(instrs[i]) not in keep:
-            continue
+    for i in run:
         wait, write = ctrl[i]
         mask = 0 if "-" in wait else int(wait, 16)
         named = {b for b in pending if mask >> b & 1}
@@ -272,27 +274,17 @@ def _expand(instrs, body):
 
 def _instructions(text: str):
     """``(instrs, labels)``: ``instrs`` = list of (opcode, body, stall), ``labels`` = {name: index}."""
-    instrs, labels = [], {}
-    for item in _parsed(text):
-        if isinstance(item, str):
-            labels[item] = len(instrs)
-        else:
-            instrs.append(item[:3])
-    return instrs, labels
+    return _parse(text)[:2]
 
 
-def _controls(text: str) -> list:
-    """``(wait mask, write barrier)`` fields of the control code of each instruction of
-    :func:`_instructions`, in the same order."""
-    return [item[3:] for item in _parsed(text) if not isinstance(item, str)]
-
-
-def _parsed(text: str):
-    """Labels (their names) and instructions ``(opcode, body, stall, wait, write)`` in listing order."""
+def _parse(text: str):
+    """``(instrs, labels, ctrl)`` of :func:`_instructions`, with ``ctrl`` the ``(wait mask, write barrier)``
+    fields of each instruction's control code, in the same order."""
+    instrs, labels, ctrl = [], {}, []
     for ln in text.splitlines():
         lab = _LABEL.match(ln)
         if lab:
-            yield lab.group(1)
+            labels[lab.group(1)] = len(instrs)
             continue
         m = _CTRL.match(ln)
         if not m:
@@ -300,7 +292,9 @@ def _parsed(text: str):
         body = m.group(6).strip().rstrip(";").strip()
         op = re.sub(r"^@!?U?P\w+\s+", "", body).split(" ")[0]
         if op:
-            yield op, body, int(m.group(5), 16), m.group(1), m.group(3)
+            instrs.append((op, body, int(m.group(5), 16)))
+            ctrl.append((m.group(1), m.group(3)))
+    return instrs, labels, ctrl
 
 
 def _loop_span(instrs, labels):
@@ -360,9 +354,14 @@ def _executed(instrs, labels, span, remainder: str) -> list:
     ``BRA Lb``, and ``[La, Lb)`` holding a ``CALL``; ``narrow`` drops ``[La, Lb)``, ``wide`` drops the inline
     side, ``both`` keeps everything (each side counted, as if a warp ran both).
     """
+    return [instrs[j] for j in _executed_indices(instrs, labels, span, remainder)]
+
+
+def _executed_indices(instrs, labels, span, remainder: str) -> list:
+    """The indices of :func:`_executed`'s instructions, in order."""
     first, last = span
     if remainder == "both":
-        return list(instrs[first:last + 1])
+        return list(range(first, last + 1))
     if remainder not in ("narrow", "wide"):
         raise CacheSimError(f"remainder={remainder!r} must be one of narrow, wide, both")
     drop = set()
@@ -379,7 +378,7 @@ def _executed(instrs, labels, span, remainder: str) -> list:
         if b is None or not (a < b <= last + 1) or not any(o.startswith("CALL") for o, _, _ in instrs[a:b]):
             continue
         drop.update(range(a, b) if remainder == "narrow" else range(i + 1, a))
-    return [ins for j, ins in enumerate(instrs[first:last + 1], first) if j not in drop]
+    return [j for j in range(first, last + 1) if j not in drop]
 
 
 def loop_mix(text: str, kernel: str = "", remainder: str = "both") -> LoopMix | None:
