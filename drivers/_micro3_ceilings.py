@@ -150,41 +150,30 @@ def tma_l2_group(ctx, rows, memory_bytes=(24 << 20,), per_sm_list=(1, 2, 4), sta
                 ctx["save"]()
 
 
-def tma_table_kernel_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), elements_per_sm=1 << 23,
-                           stages=3, tile=(64, 128), bm=128, columns=24) -> None:
-    """``tma-table`` rows with ``layout: kernel``: :func:`tma_table_group` with the kernels' table layout
-    (entry ``(k, column)`` at ``k x columns + column``, program ``pid`` reads column ``pid mod columns``)."""
-    tma_table_group(ctx, rows, log2_sizes, per_sm_list, elements_per_sm, stages, tile, bm, columns=columns)
+def a_matrix(ctx, bm, bk, astream=0, generator=None):
+    """A of the microbenchmarks: a fixed ``bm x bk`` tile, or (``astream``) an ``8 bm x astream bk`` matrix
+    whose tile :func:`a_tile` a program multiplies at each step."""
+    torch = ctx["torch"]
+    shape = (8 * bm, astream * bk) if astream else (bm, bk)
+    return torch.randn(*shape, device=ctx["device"], generator=generator).to(ctx["tile_dtype"])
 
 
-def tma_table_abox_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), elements_per_sm=1 << 23,
-                         stages=3, tile=(64, 128), bm=128, columns=24, abox=64, num_warps=4) -> None:
-    """``tma-table`` rows with ``layout: kernel`` and ``abox``: :func:`tma_table_kernel_group` with A's box
-    copied by TMA at every k-step (column block ``k mod abox`` of an ``8 bm x abox bk`` A, row block ``pid mod
-    8``), as the TMA kernels' loop copies it."""
-    tma_table_group(ctx, rows, log2_sizes, per_sm_list, elements_per_sm, stages, tile, bm, columns=columns,
-                    abox=abox, num_warps=num_warps)
+def a_tile(am, p, k, bm, bk, astream):
+    """The A tile program ``p`` multiplies at step ``k`` (numpy, as the kernels address it: row block ``p mod
+    8``, column block ``k mod astream``; the whole ``am`` without ``astream``)."""
+    if not astream:
+        return am
+    r, c = (p % 8) * bm, (k % astream) * bk
+    return am[r:r + bm, c:c + bk]
 
 
 def _a_operand(ctx, g, bm, bk, abox):
-    """``(A tensor, the kernel's A argument)``: a fixed ``bm x bk`` tile, or (``abox``) an ``8 bm x abox bk``
-    matrix and its TMA descriptor of ``bm x bk`` boxes."""
+    """``(A tensor, the kernel's A argument)``: :func:`a_matrix`, with its TMA descriptor of ``bm x bk``
+    boxes for ``abox``."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
-    torch, dev = ctx["torch"], ctx["device"]
-    if not abox:
-        a = torch.randn(bm, bk, device=dev, generator=g).to(ctx["tile_dtype"])
-        return a, a
-    a = torch.randn(8 * bm, abox * bk, device=dev, generator=g).to(ctx["tile_dtype"])
-    return a, TensorDescriptor.from_tensor(a, [bm, bk])
-
-
-def _a_tile(am, p, k, bm, bk, abox):
-    """The A tile program ``p`` multiplies at step ``k`` (numpy, as the kernel addresses it)."""
-    if not abox:
-        return am
-    r, c = (p % 8) * bm, (k % abox) * bk
-    return am[r:r + bm, c:c + bk]
+    a = a_matrix(ctx, bm, bk, abox, g)
+    return a, (TensorDescriptor.from_tensor(a, [bm, bk]) if abox else a)
 
 
 def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements_per_sm=1 << 23, stages=3,
@@ -192,7 +181,13 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
     """``tma-table`` rows: B elements/s of the TMA ROAST box path whose row comes from an int32 start table
     read in the k-loop (as the TMA table kernels read theirs) vs the same rows computed by the in-loop hash,
     fed to ``tl.dot`` with a fixed A tile; 1 and 2 programs of 4 warps per SM. Both read the same rows;
-    the table one is checked against numpy."""
+    the table one is checked against numpy.
+
+    ``columns`` (the ``tma_table_kernel`` group): the kernels' table layout, entry ``(k, column)`` at ``k x
+    columns + column``, program ``pid`` reading column ``pid mod columns`` (0: entry ``pid x K + k``).
+    ``abox`` (the ``tma_table_abox*`` groups): A's box copied by TMA at every k-step, column block ``k mod
+    abox`` of an ``8 bm x abox bk`` A, row block ``pid mod 8``, as the TMA kernels' loop copies it.
+    ``num_warps`` per program."""
     import numpy as np
     from triton.tools.tensor_descriptor import TensorDescriptor
 
@@ -227,7 +222,7 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
                     p = programs - 1
                     tab = table.cpu().numpy()
                     rws = tab.reshape(K, columns)[:, p % columns] if columns else tab.reshape(programs, K)[p]
-                    want = sum(_a_tile(am, p, k, bm, bk, abox) @ mm[r * bn:(r + bk) * bn].reshape(bk, bn)
+                    want = sum(a_tile(am, p, k, bm, bk, abox) @ mm[r * bn:(r + bk) * bn].reshape(bk, bn)
                                for k, r in enumerate(rws))
                     got = out.cpu().numpy().reshape(programs, bm, bn)[p]
                     ok = bool(np.allclose(got, want, rtol=2e-2, atol=5e-1))

@@ -313,15 +313,14 @@ def tile_reference(a, m, programs, K, align, hmask, bk, bn, astream=0) -> np.nda
     for p in range(programs):
         for k in range(K):
             st = ((((p * K + k) * SMUL) & 0xFFFFFFFF) & hmask) // align * align
-            ak = a[(p % 8) * bm:(p % 8 + 1) * bm, (k % astream) * bk:(k % astream + 1) * bk] if astream else a
+            ak = ceilings.a_tile(a, p, k, bm, bk, astream)
             out[p] += ak @ m[st:st + bk * bn].astype(np.float64).reshape(bk, bn)
     return out
 
 
 def tile_operands(ctx, bm, bk, bn, memory, astream=0):
     torch, dev, dt = ctx["torch"], ctx["device"], ctx["tile_dtype"]
-    shape = (8 * bm, astream * bk) if astream else (bm, bk)
-    a = torch.randn(*shape, device=dev).to(dt)
+    a = ceilings.a_matrix(ctx, bm, bk, astream)
     m = torch.randn(memory + bk * bn, device=dev).to(dt)
     return a, m
 
@@ -389,8 +388,7 @@ def gather_reference(a, m, programs, K, lg, astream, bm, bk, bn) -> np.ndarray:
         for k in range(K):
             row = (k * bk + np.arange(bk)).astype(np.uint64)
             idx = ((row[:, None] * micro2.MUL[0] + col[None, :] * micro2.MUL[1]) & 0xFFFFFFFF) >> (32 - lg)
-            ak = a[(p % 8) * bm:(p % 8 + 1) * bm, (k % astream) * bk:(k % astream + 1) * bk] if astream else a
-            out[p] += ak @ m[idx.astype(np.int64)].astype(np.float64)
+            out[p] += ceilings.a_tile(a, p, k, bm, bk, astream) @ m[idx.astype(np.int64)].astype(np.float64)
     return out
 
 
@@ -417,8 +415,7 @@ def tile_gather_checks(ctx) -> list[dict]:
     torch, dev = ctx["torch"], ctx["device"]
     rows = []
     for astream in (0, 2):
-        shape = (8 * TILE_G["BM"], astream * TILE_G["BK"]) if astream else (TILE_G["BM"], TILE_G["BK"])
-        a = torch.randn(*shape, device=dev).to(ctx["tile_dtype"])
+        a = ceilings.a_matrix(ctx, TILE_G["BM"], TILE_G["BK"], astream)
         m = torch.randn(1 << 12, device=dev).to(ctx["tile_dtype"])
         ok = tile_gather_case(ctx, a, m, 12, 2, 4, 4, astream, 3, check=True)
         name = "tile-gather" + ("-astream" if astream else "")
@@ -434,8 +431,7 @@ def tile_gather_group(ctx, rows, log2_sizes, occupancy, astreams, elements_per_s
     torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
     bm, bk, bn = TILE_G["BM"], TILE_G["BK"], TILE_G["BN"]
     for astream in astreams:
-        shape = (8 * bm, astream * bk) if astream else (bm, bk)
-        a = torch.randn(*shape, device=dev).to(ctx["tile_dtype"])
+        a = ceilings.a_matrix(ctx, bm, bk, astream)
         for lg in log2_sizes:
             m = torch.randn(1 << lg, device=dev).to(ctx["tile_dtype"])
             for nw, per_sm in occupancy:
@@ -724,11 +720,6 @@ def _tile_checks(ctx, group) -> list[dict]:
             for bk, bn, st in p["tiles"] for al in p["aligns"]]
 
 
-def _tile_align_checks(ctx) -> list[dict]:
-    p = ctx["plan"]["tile_align"]
-    return [tile_align_check(ctx, al, (bk, bn), st) for bk, bn, st in p["tiles"] for al in p["aligns"]]
-
-
 def _tma_checks(ctx) -> list[dict]:
     p = ctx["plan"]["tma_tile"]
     return [tma_check(ctx, roast, p["tile"], p["stages"]) for roast in (True, False)]
@@ -736,7 +727,7 @@ def _tma_checks(ctx) -> list[dict]:
 
 CHECKS = {
     "l2": lambda ctx: [stream_check(ctx)],
-    "tile_align": _tile_align_checks,
+    "tile_align": lambda ctx: _tile_checks(ctx, "tile_align"),
     "overlap": lambda ctx: [overlap_check(ctx, x, d) for x in (0, 4) for d in (True, False)],
     "tma_tile": _tma_checks,
     "launch": lambda ctx: [],          # each launch row checks its own output
@@ -756,9 +747,8 @@ CHECKS = {
 GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
-          "tma_table_kernel": ceilings.tma_table_kernel_group,
-          "tma_table_abox": ceilings.tma_table_abox_group, "tma_table_abox256": ceilings.tma_table_abox_group,
-          "tma_table_abox_w8": ceilings.tma_table_abox_group,
+          "tma_table_kernel": ceilings.tma_table_group, "tma_table_abox": ceilings.tma_table_group,
+          "tma_table_abox256": ceilings.tma_table_group, "tma_table_abox_w8": ceilings.tma_table_group,
           "tile_align_bm64": tile_align_group, "tile_align_astream": tile_align_group,
           "tile_gather": tile_gather_group,
           "tile_align_astream_bm64": tile_align_group,

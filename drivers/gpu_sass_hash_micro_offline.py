@@ -37,22 +37,18 @@ CASES = [(mode, g, dot, nw) for mode in (0, 2, 8) for g in ((1,) if mode == 0 el
          for dot in (False, True) for nw in (4, 8)]
 
 
-def specialise(comp: OfflineCompiler, binder, mode: int, g: int, dot: bool, nw: int):
+def specialise(comp: OfflineCompiler, mode: int, g: int, dot: bool, nw: int):
     """The packed launch of ``hash_overlap`` as ``_micro3_hash._launch`` makes it."""
-    torch, fn = comp.torch, comp.fn
+    torch = comp.torch
     args = (comp.Mock(torch.bfloat16), comp.Mock(torch.bfloat16), comp.Mock(torch.float32), K, hm.NT,
             *hm.hash_args(mode, K, g))
-    kwargs = dict(MODE=mode, G=g, DOT=dot, NBMASK=hm.NB - 1, **hm.BLK, num_warps=nw)
-    kwargs["debug"] = fn.debug or comp.knobs.runtime.debug  # as JITFunction.run
-    kwargs["instrumentation_mode"] = comp.knobs.compilation.instrumentation_mode
-    bound, spec, opts = binder(*args, **kwargs)
-    return fn._pack_args(comp.backend, kwargs, bound, spec, opts)
+    return comp.pack(args, dict(MODE=mode, G=g, DOT=dot, NBMASK=hm.NB - 1, **hm.BLK, num_warps=nw))
 
 
-def case(comp: OfflineCompiler, binder, mode: int, g: int, dot: bool, nw: int) -> tuple[dict, str]:
+def case(comp: OfflineCompiler, mode: int, g: int, dot: bool, nw: int) -> tuple[dict, str]:
     """``(record case, listing section)`` of one timed kernel."""
     name = f"hash-overlap-m{mode}-g{g}-{'dot' if dot else 'alu'}"
-    sass, regs, c = comp.compiled(specialise(comp, binder, mode, g, dot, nw))
+    sass, regs, c = comp.compiled(specialise(comp, mode, g, dot, nw))
     header = f"{name} w{nw} regs={regs} shared={int(c.metadata.shared)}"
     side = remainder_path(f"roast-{hm.MODES[mode]}-a64") if mode else "both"
     mix = loop_mix(sass, kernel=header, remainder=side)
@@ -66,14 +62,10 @@ def case(comp: OfflineCompiler, binder, mode: int, g: int, dot: bool, nw: int) -
 
 
 def run(out: Path) -> dict:
-    from triton.runtime.jit import create_function_from_signature
-
-    comp = OfflineCompiler()
-    comp.fn = hm._kernel()
-    binder = create_function_from_signature(comp.fn.signature, comp.fn.params, comp.backend)
+    comp = OfflineCompiler(hm._kernel())
     cases, texts = [comp.env()], []
     for mode, g, dot, nw in CASES:
-        row, text = case(comp, binder, mode, g, dot, nw)
+        row, text = case(comp, mode, g, dot, nw)
         cases.append(row)
         texts.append(text)
         print(row["name"], nw, row.get("instructions"), row.get("stall_cycles"), flush=True)

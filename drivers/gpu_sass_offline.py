@@ -122,7 +122,7 @@ def timed_pairs(records: Path) -> dict:
 class OfflineCompiler:
     """Triton's launch-time specialisation and compile for ``cuda:90``, without a GPU."""
 
-    def __init__(self):
+    def __init__(self, fn=None):
         import torch
         import triton
         from triton import knobs
@@ -132,7 +132,7 @@ class OfflineCompiler:
 
         self.torch, self.triton, self.knobs = torch, triton, knobs
         self.ASTSource, self.Mock = ASTSource, MockTensor
-        self.fn = tf._jit().fwd_kernel
+        self.fn = tf._jit().fwd_kernel if fn is None else fn
         self.target = GPUTarget("cuda", 90, 32)
         self.backend = make_backend(self.target)
         self.binder = create_function_from_signature(self.fn.signature, self.fn.params, self.backend)
@@ -147,16 +147,21 @@ class OfflineCompiler:
         kwargs = dict(B_MODE=w.mode, TBK=w.tile[0], TBN=w.tile[1], ALIGN=w.align, BLOCK_M=cfg.block_m,
                       BLOCK_N=cfg.block_n, BLOCK_K=cfg.block_k, GROUP_M=cfg.group_m, IEEE=False, ASM=True,
                       PF=w.prefetch, num_warps=cfg.num_warps, num_stages=cfg.num_stages)
-        kwargs["debug"] = self.fn.debug or self.knobs.runtime.debug  # as JITFunction.run
-        kwargs["instrumentation_mode"] = self.knobs.compilation.instrumentation_mode
         args = (self.Mock(dt), self.Mock(dt), self.Mock(dt), aux, m, n, k, prep.n_tile_cols, 1.0, 0.0,
                 *prep.args)
-        bound, spec, opts = self.binder(*args, **kwargs)
-        packed = self.fn._pack_args(self.backend, kwargs, bound, spec, opts)
+        packed = self.pack(args, kwargs)
         options, signature, constexprs, attrs = packed
         key = repr((sorted(signature.items()), sorted(constexprs.items(), key=str),
                     sorted(attrs.items(), key=str), sorted(options.__dict__.items(), key=str)))
         return key, packed
+
+    def pack(self, args: tuple, kwargs: dict):
+        """``(options, signature, constexprs, attrs)`` Triton's binder gives a launch of ``self.fn`` with
+        ``args`` and ``kwargs`` (constexprs, ``num_warps``, ...)."""
+        kwargs = {**kwargs, "debug": self.fn.debug or self.knobs.runtime.debug,  # as JITFunction.run
+                  "instrumentation_mode": self.knobs.compilation.instrumentation_mode}
+        bound, spec, opts = self.binder(*args, **kwargs)
+        return self.fn._pack_args(self.backend, kwargs, bound, spec, opts)
 
     def compile(self, packed) -> tuple[str, int, int]:
         """``(sass, registers, shared_bytes)`` of one specialisation."""
