@@ -409,6 +409,14 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     same shared-array size; a memory-divergent load holds the L1's miss-handling resources until all its
     lines return, Wang et al., MICRO 2018, so the microbenchmark's rate already includes that queueing).
 
+    Resident programs: the terms priced per SM (``compute``, ``L1``, ``index``, ``gather``, ``lsu``,
+    ``lsu_excess``: rates measured, or defined, with every SM busy) are multiplied by
+    :func:`busiest_sm_share` (``ceil(P / SMs) SMs / P``: the last wave's tail; the dense loop's rate is
+    divided by its own share at 8192^3); ``L2`` and ``DRAM`` are shared by all SMs and are not. The
+    scattered B operand's L1 passes are priced at the gather microbenchmark's L1-level ceiling
+    (:func:`_scattered_l1_seconds`), not at one wavefront per clock; the traffic's L1 is what the carve-out
+    of the resident programs leaves (``IssueEstimate.l1_bytes``, :meth:`GpuTarget.l1_bytes_for`).
+
     Overlap rule (:func:`issue_pace`): ``t = latency + max(overlap(compute, issue) + lsu_excess, L1, L2,
     index + gather, DRAM, lsu)``: tensor-core work and issue overlap by the measured ``overlap_fraction``;
     the other pipelined units overlap; the index and the gather it feeds are serial (each load's address is
@@ -436,6 +444,50 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     return CostPrediction(kernel, t.name, lat.seconds + pace, dominant, tuple(terms) + (lat,))
 
 
+def _scattered_l1_seconds(traffic, t, desc) -> float:
+    """Seconds the L1 pipe spends on the scattered B operand's sectors, hits and misses alike: sectors /
+    the gather microbenchmark's L1-level ceiling (its best rate over warps per SM, at the model's clock).
+    That microbenchmark drives the same L1 with the same random 2-byte loads; where a target lacks it, one
+    wavefront per sector at ``l1_wavefronts_per_clk``."""
+    from .issue import scattered_sectors, sm_clock_ghz
+
+    n = scattered_sectors(traffic, desc)
+    rates = (t.calibration or {}).get("gather_mwp_per_s", {}).get("L1")
+    if not n:
+        return 0.0
+    if not rates:
+        return n / (t.num_sms * t.l1_wavefronts_per_clk * sm_clock_ghz(t) * 1e9)
+    return n / (max(r for _, r in rates) * _micro_clock(t))
+
+
+def busiest_sm_share(programs: int, num_sms: int) -> float:
+    """``ceil(P / SMs) / (P / SMs)``: how much longer than an even spread the busiest SM works when ``P``
+    equal programs are dealt to ``SMs`` SMs (the tail of the last wave; 1 when ``P`` is a multiple of
+    ``SMs``). MWP-CWP multiplies per-SM time by ``#Rep`` = blocks / (blocks per SM x SMs); the busiest SM
+    runs the ceiling of that.
+
+    >>> busiest_sm_share(96, 132), busiest_sm_share(264, 132), round(busiest_sm_share(384, 132), 4)
+    (1.375, 1.0, 1.0312)
+    """
+    if programs <= 0:
+        return 1.0
+    return math.ceil(programs / num_sms) * num_sms / programs
+
+
+def _sm_share(t, issue) -> float:
+    """:func:`busiest_sm_share` of the launch, for the terms priced per SM (tensor cores, L1, index
+    evaluations, gathers, tile paths: rates measured with every SM busy)."""
+    return busiest_sm_share(getattr(issue, "programs", 0), t.num_sms)
+
+
+def _calibration_share(t, config: str) -> float:
+    """:func:`busiest_sm_share` of the dense-loop calibration launch (``dense_tflops_shape``, 8192^3) at
+    ``config``: its measured TFLOP/s already carry that tail."""
+    side = (t.calibration or {}).get("dense_tflops_shape", 8192)
+    b = Block.parse(config.split("-", 1)[0])
+    return busiest_sm_share(math.ceil(side / b.bm) * math.ceil(side / b.bn), t.num_sms)
+
+
 def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list:
     """The throughput terms of :func:`predict_gpu_issue` (its Notes), each with its source."""
     from .issue import l1_wavefronts, sm_clock_ghz
@@ -444,27 +496,32 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
     sustained = cal["sustained_bf16_tflops"]
     if not getattr(desc, "tma", False):  # the pointer kernels: the dense loop's rate at this configuration
         sustained = cal.get("dense_tflops_by_config", {}).get(issue.config, sustained)
+        if issue.config in cal.get("dense_tflops_by_config", {}):  # its own tail divided out
+            sustained *= _calibration_share(t, issue.config)
     frac = sustained / t.peak_tflops["bf16"]
     f = sm_clock_ghz(t) * 1e9
     writes = getattr(traffic, "write_sector_requests", 0)
-    wf = l1_wavefronts(traffic, desc) + extra_l2_sectors / 4.0
+    wf = l1_wavefronts(traffic, desc, scattered=False) + extra_l2_sectors / 4.0
+    l1_s = wf / (t.num_sms * t.l1_wavefronts_per_clk * f) + _scattered_l1_seconds(traffic, t, desc)
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
     l2_gbs = cal.get("l2_read_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs))
     index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
     dram_gbs = cal.get("dram_stream_gbs", cal["copy_gbps"])
     micro3 = cal.get("micro3_source", "")
+    q = _sm_share(t, issue)
+    index_s, gather_s, lsu_s, l1_s = index_s * q, gather_s * q, lsu_s * q, l1_s * q
     return [
-        CostTerm("compute", traffic.flops / (t.peak_flops(dtype, tf32) * frac), micro3 or cal["source"]),
+        CostTerm("compute", q * traffic.flops / (t.peak_flops(dtype, tf32) * frac), micro3 or cal["source"]),
         CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt, "
                  "measurements/gpu/sass_offline); " + src.get("issue_per_scheduler_per_clk", "")),
-        CostTerm("L1", wf / (t.num_sms * t.l1_wavefronts_per_clk * f), src.get("l1_wavefronts_per_clk", "")),
+        CostTerm("L1", l1_s, src.get("l1_wavefronts_per_clk", "")),
         CostTerm("L2", t.sector_bytes * l2_sectors / (l2_gbs * 1e9),
                  micro3 or cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
         CostTerm("index", index_s, cal.get("micro_source", "")),
         CostTerm("gather", gather_s, cal.get("micro_source", "")),
         CostTerm("DRAM", traffic.dram_bytes / (dram_gbs * 1e9), micro3 or cal["source"]),
         CostTerm("lsu", lsu_s, micro3 or cal.get("micro2_source", "")),
-        CostTerm("lsu_excess", tile_excess(traffic, t, desc, issue, lsu_s), micro3),
+        CostTerm("lsu_excess", q * tile_excess(traffic, t, desc, issue, lsu_s / q), micro3),
     ]
 
 

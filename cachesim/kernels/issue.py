@@ -328,6 +328,10 @@ class IssueEstimate:
     load_chain: int = 0
     config: str = ""
     schedule: str = "plain"
+    #: L1 data bytes the resident programs' shared-memory carve-out leaves (:meth:`GpuTarget.l1_bytes_for`)
+    l1_bytes: int = 0
+    #: programs of the launch (``ceil(M / BM) x ceil(N / BN)``)
+    programs: int = 0
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("description", "latency")}
@@ -468,6 +472,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
         shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
     r = 1 if schedule != "plain" else _occupancy(t, regs, shared, num_warps)
     w = r * num_warps / t.schedulers_per_sm
+    l1_bytes = t.l1_bytes_for(shared, programs=r)
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
     iters = max(1, math.ceil(shape.k / block.bk))
     chain, lsu, spill_bytes = _loop_loads(rec_var, rec_cfg)
@@ -481,7 +486,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
                                 spill_waits=offline_loops().spill_waits.get((rec_var, rec_cfg)),
                                 warp_iterations=float(programs * num_warps * iters),
                                 threads_per_sm=r * num_warps * 32,
-                                shared_per_sm=r * (shared + t.shared_reserved_per_block))
+                                l1_bytes=l1_bytes)
         lat, lat_async = lat_info.sync_cycles + lat_info.spill_cycles, lat_info.async_cycles
     cyc = max(w * n / t.issue_per_scheduler_per_clk, stall + lat,
               (stall + lat + lat_async) / max(1, num_stages))
@@ -491,7 +496,8 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     lsu_scale = _elements_per_thread(block, num_warps) / _elements_per_thread(
         Block.parse(rec_cfg.split("-")[0]), int(rec_cfg.split("-w")[1].split("-")[0]))
     return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
-                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain, config, schedule)
+                         2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain, config, schedule, l1_bytes,
+                         programs)
 
 
 def sm_clock_ghz(t) -> float:
@@ -499,11 +505,11 @@ def sm_clock_ghz(t) -> float:
     return (t.calibration or {}).get("sm_clock_ghz", t.frequency_ghz)
 
 
-def l1_wavefronts(traffic, desc: KernelDescription) -> float:
+def l1_wavefronts(traffic, desc: KernelDescription, *, scattered: bool = True) -> float:
     """L1 wavefronts of the kernel's global loads (one per distinct 128-byte line per warp request).
 
     Coalesced operands: ``max(requests, sectors / 4)``; the scattered HashedNet B operand: one per sector
-    (every element lies in its own line).
+    (every element lies in its own line), left out with ``scattered=False`` (:func:`scattered_sectors`).
     """
     total = 0.0
     if desc.tma:  # box copies: no warp load instructions, no L1 lookups
@@ -512,7 +518,12 @@ def l1_wavefronts(traffic, desc: KernelDescription) -> float:
         op = traffic.operand(name)
         sectors = float(op.l1_sector_requests)
         if name == "B" and desc.scattered:
-            total += sectors
+            total += sectors if scattered else 0.0
         else:
             total += max(float(op.instructions), sectors / 4.0)
     return total
+
+
+def scattered_sectors(traffic, desc: KernelDescription) -> float:
+    """L1 sector requests of the scattered HashedNet B operand (0 for the other kernels)."""
+    return float(traffic.operand("B").l1_sector_requests) if desc.scattered and not desc.tma else 0.0

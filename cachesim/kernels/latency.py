@@ -78,7 +78,7 @@ def _operand_latency(op, lat: dict, warp_iterations: float) -> float:
 
 
 def load_latency(traffic, t, *, load_chain: int, local_loads: float, spill_bytes: int, warp_iterations: float,
-                 threads_per_sm: int, shared_per_sm: int, spill_waits: float | None = None) -> LoadLatency:
+                 threads_per_sm: int, l1_bytes: int, spill_waits: float | None = None) -> LoadLatency:
     """Exposed latencies of one iteration of one warp (module notes).
 
     Parameters
@@ -96,8 +96,10 @@ def load_latency(traffic, t, *, load_chain: int, local_loads: float, spill_bytes
     warp_iterations : float
         ``programs x warps x k-iterations`` of the launch (to turn operand sectors into sectors per warp and
         iteration).
-    threads_per_sm, shared_per_sm : int
-        Resident threads and shared-memory bytes per SM (occupancy).
+    threads_per_sm : int
+        Resident threads per SM (occupancy).
+    l1_bytes : int
+        L1 data capacity the resident programs' carve-out leaves (:meth:`GpuTarget.l1_bytes_for`).
     """
     lat, src = level_latencies(t)
     sync = 0.0
@@ -110,7 +112,7 @@ def load_latency(traffic, t, *, load_chain: int, local_loads: float, spill_bytes
     spill = 0.0
     if local_loads > 0:
         footprint = float(spill_bytes) * threads_per_sm
-        left = float(t.l1_bytes_for(shared_per_sm))
+        left = float(l1_bytes)
         h = 1.0 if footprint <= left else max(0.0, left / footprint)
         exposed = local_loads if spill_waits is None else min(float(spill_waits), local_loads)
         spill = exposed * (h * lat["L1"] + (1.0 - h) * lat["L2"])

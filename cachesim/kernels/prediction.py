@@ -295,8 +295,9 @@ def _make(kernel, c, t, *, backward, model, traffic, cost, parts=()) -> KernelPr
                             traffic, cost, tuple(parts), opts)
 
 
-def _gemm_traffic(kernel, c, t, *, analytic, backward=False, memory=None):
-    """The plan of the fused GEMM and its traffic (expected when ``analytic``, else simulated)."""
+def _gemm_traffic(kernel, c, t, *, analytic, backward=False, memory=None, l1_bytes=None):
+    """The plan of the fused GEMM and its traffic (expected when ``analytic``, else simulated; ``l1_bytes``:
+    the L1 capacity, by default what one program's carve-out leaves)."""
     from .analytic import analytic_gemm
     from .gemm_gpu import plan_gemm
     from .gpu_sim import simulate_gemm_gpu
@@ -305,7 +306,8 @@ def _gemm_traffic(kernel, c, t, *, analytic, backward=False, memory=None):
                      num_warps=c["num_warps"], num_stages=c["num_stages"], dtype=c["dtype"],
                      memory=memory, seed=c["seed"], family=c["family"], load_path=c["load_path"],
                      tables=not analytic)  # the closed form reads no slot / tile-start table
-    return plan, (analytic_gemm(plan, target=t) if analytic else simulate_gemm_gpu(plan, target=t))
+    model = analytic_gemm if analytic else simulate_gemm_gpu
+    return plan, model(plan, target=t, l1_bytes=l1_bytes)
 
 
 def _gemm_gpu(kernel, backward, c, t, *, analytic) -> KernelPrediction:
@@ -361,7 +363,11 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
                             "(measured ceilings exist for: h200)")
     traffic_kernel = "dense" if desc.index == "arith-only" else kernel
-    _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic,
+    kw = dict(group_m=c["group_m"], num_warps=c["num_warps"], num_stages=c["num_stages"], memory=c["memory"],
+              schedule=c["schedule"] if tma else "plain", transpose=bool(c.get("transpose")))
+    # the L1 the resident programs leave (occupancy from the compiled listing) sizes the simulated L1
+    resident = estimate_issue(desc, c["shape"], c["block"], t, **kw).l1_bytes
+    _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic, l1_bytes=resident,
                                memory=None if traffic_kernel == "dense" else c["memory"])
     if tma:
         from .tma import tma_traffic
@@ -369,9 +375,7 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         s, b = c["shape"], c["block"]
         whole_rows = s.k * s.n * -(-s.m // b.bm) * dtype_bytes(c["dtype"]) / t.sector_bytes
         traffic = tma_traffic(traffic, b_sectors=whole_rows if desc.kernel == "roast" else None)
-    issue = estimate_issue(desc, c["shape"], c["block"], t, group_m=c["group_m"], num_warps=c["num_warps"],
-                           num_stages=c["num_stages"], memory=c["memory"], traffic=traffic,
-                           schedule=c["schedule"] if tma else "plain", transpose=bool(c.get("transpose")))
+    issue = estimate_issue(desc, c["shape"], c["block"], t, traffic=traffic, **kw)
     extra = 0.0
     if desc.kernel == "hashednet" and desc.index == "table":
         s, b = c["shape"], c["block"]

@@ -60,23 +60,28 @@ class GpuTarget:
     launch_carveout_bytes: int = 0
     launch_carveout_above: int = 48 * 1024
 
-    def l1_bytes_for(self, shared_bytes: int) -> int:
-        """L1 data capacity left after the smallest carve-out that holds ``shared_bytes`` of shared memory.
+    def l1_bytes_for(self, shared_bytes: int, programs: int | None = None) -> int:
+        """L1 data capacity left after the smallest carve-out that holds the kernel's shared memory.
 
         Notes
         -----
-        ``L1 = pool - carveout``, carveout = the smallest supported size >= the kernel's shared memory
-        (``num_stages * (BM*BK + BK*BN) * bytes``), or, for a kernel with more than
-        ``launch_carveout_above`` bytes of shared memory, the carve-out such kernels are launched with
-        (``launch_carveout_bytes``) where that is larger. If nothing fits, the largest carve-out is used.
+        ``L1 = pool - carveout``, carveout = the smallest supported size >= the shared memory needed:
+        ``shared_bytes`` (one program: ``num_stages * (BM*BK + BK*BN) * bytes``), or, given ``programs``
+        resident per SM, ``programs x (shared_bytes + shared_reserved_per_block)`` (the driver sizes the
+        carve-out so that shared memory does not limit occupancy: CUDA C++ Programming Guide, cc 8.x/9.0
+        shared memory). A kernel with more than ``launch_carveout_above`` bytes of shared memory per
+        program gets the carve-out such kernels are launched with (``launch_carveout_bytes``) where that is
+        larger. If nothing fits, the largest carve-out is used.
         """
-        need = max(0, int(shared_bytes))
+        per_program = max(0, int(shared_bytes))
+        reserved = self.shared_reserved_per_block
+        need = per_program if programs is None else int(programs) * (per_program + reserved)
         carve = HOPPER_CARVEOUTS_KIB[-1] * KiB
         for c in HOPPER_CARVEOUTS_KIB:
             if c * KiB >= need:
                 carve = c * KiB
                 break
-        if need > self.launch_carveout_above:
+        if per_program > self.launch_carveout_above:
             carve = max(carve, int(self.launch_carveout_bytes))
         return max(self.l1_pool_bytes - carve, self.line_bytes * self.l1_ways)
 
@@ -218,6 +223,7 @@ CALIBRATIONS = {
              # (measurements/gpu/sass_offline/gpu_sass_hash_micro.json) less the plain loop's same residual
              # (88.6), over their MUFU + conversion count: 446.5 / 9 = 49.6 and 811.0 / 18 = 45.1, pooled
              "variable_latency_cycles": 46.6,
+             "dense_tflops_shape": 8192,  # M = N = K of the dense-loop rates below
              "dense_tflops_by_config": {
                  "128x64x32-g8-w4-s4": 415.5, "128x64x64-g8-w4-s4": 432.3, "128x64x64-g8-w4-s5": 452.4,
                  "256x64x64-g8-w8-s4": 504.2, "128x128x64-g8-w4-s4": 724.1, "128x128x64-g8-w8-s4": 690.4,
