@@ -22,6 +22,10 @@ disturbed by other tenants of a shared machine, see :mod:`cachesim.kernels.cpu_c
   index that walks a 4 KiB array sequentially (``idx = i mod 1024``): the per-element cost of the
   backend's loop (index load, bounds check, address arithmetic, the idx and W streams) without any miss
   of the shared array.
+* ``backend-gather`` each backend's gather (the same calls as ``backend-base``) on a 2048 x 2048 int64
+  index drawn uniformly over a float32 array of ``memory_bytes``, at every size of the chase: the
+  memory-level parallelism of the backend's own loop (its extra time over ``backend-base`` against the
+  chase latencies of the lines it misses), read at the L2, L3 and DRAM anchors only.
 * ``dense-copy`` each backend's plain copy of a 2048 x 2048 float32 array (``torch.Tensor.copy_`` /
   ``numpy.copyto``): the dense reference of the hashed/dense-copy ratio.
 * ``matmul`` (``--matmul``) single-thread ``torch.matmul`` float32 ``X @ W``, ``X`` of ``batch x 2048``,
@@ -159,6 +163,28 @@ def backend_cases(repeats: int, rng) -> list:
             for (typ, b), fn in runs.items()]
 
 
+def backend_gather_cases(sizes: list, repeats: int, rng) -> list:
+    """``backend-gather`` cases: each backend's gather with a uniform random index over each size."""
+    import torch
+
+    torch.set_num_threads(1)
+    n = SHAPE[0] * SHAPE[1]
+    out = np.empty(n, dtype=np.float32)
+    o_t = torch.from_numpy(out)
+    cases = []
+    for mb in sizes:
+        m = rng.standard_normal(mb // 4, dtype=np.float32)
+        idx = rng.integers(0, m.size, n, dtype=np.int64)
+        m_t, i_t = torch.from_numpy(m), torch.from_numpy(idx)
+        runs = {"torch": lambda m_t=m_t, i_t=i_t: torch.index_select(m_t, 0, i_t, out=o_t),
+                "numpy": lambda m=m, idx=idx: np.take(m, idx, out=out)}
+        for b, fn in runs.items():
+            cases.append({"type": "backend-gather", "backend": b, "memory_bytes": mb, "elements": n,
+                          **_fields("ns_per_element", _time_stats(fn, repeats), 1e9 / n)})
+        print(cases[-2], cases[-1], file=sys.stderr, flush=True)
+    return cases
+
+
 def matmul_cases(repeats: int, rng) -> list:
     """``matmul`` cases: single-thread ``X @ W`` at each of :data:`MATMUL_BATCHES` (see the module notes)."""
     import torch
@@ -232,6 +258,7 @@ def main(argv=None) -> int:
         print(cases[-2], cases[-1], file=sys.stderr, flush=True)
     cases.append(stream_case(copy, repeats, rng))
     cases += backend_cases(repeats, rng)
+    cases += backend_gather_cases(sizes, repeats, rng)
     if args.matmul:
         cases += matmul_cases(repeats, rng) + gather_matmul_cases(repeats)
     load_after = os.getloadavg()

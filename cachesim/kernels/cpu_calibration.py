@@ -20,6 +20,12 @@ constant                     how it is read from the record
 ``mlp[L2]``, ``mlp[L3]``     the same overlap for hits of L2 (at the L2 latency anchor) and of L3 (at the L3
                              anchor, after removing its L2 part): predicted latency of the served lines
                              divided by the measured extra time of the independent loads
+``backend_mlp[backend]``     the same three overlaps of the backend's own gather loop (``backend-gather``:
+                             ``torch.index_select`` / ``numpy.take`` on a uniform random index) at the same
+                             anchors, its extra time taken over ``base_ns[backend]``; reported, not priced
+                             with (cpu_micro_5: it makes the L2-range torch ratios 1.4-1.6x too high, the
+                             2 x L1 anchor being where the LRU hit estimate is weakest); empty for records
+                             without those cases
 ``capacity_bytes[L3]``       effective last-level capacity: the one for which the analytic hit fractions of
                              :func:`cachesim.kernels.cpu_levels.lru_hit_fraction` reproduce the independent-
                              load time at the knee (another VM's share of a shared L3 makes it smaller than
@@ -86,6 +92,9 @@ class CpuCalibration:
     source: str = ""
     stat: str = "median"           # statistic of the repeats the constants were read from
     matmul_gflops: dict = field(default_factory=dict)   # batch -> GFLOP/s of the dense matmul
+    #: backend -> (L2, L3, DRAM) overlap of its own gather loop (``backend-gather``); a diagnostic the
+    #: comparison reports beside ``mlp``, not a price (see the module table)
+    backend_mlp: dict = field(default_factory=dict)
 
     def dram_latency_ns(self, memory_bytes: float) -> float:
         """DRAM load-to-use latency of a random line of an array of ``memory_bytes`` (page walks included).
@@ -223,4 +232,26 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
     mlp_3 = _clip_mlp(parts[1] / max(extra[a3] - parts[0] / mlp_2, 1e-9), cap)
     partial = replace(partial, mlp=(mlp_2, mlp_3, mlp_d))
     l3_eff = effective_capacity(partial, knee, extra[knee], low=c2, high=c3)
-    return CpuCalibration(**{**asdict(partial), "capacity_bytes": (c1, c2, l3_eff)})
+    partial = replace(partial, capacity_bytes=(c1, c2, l3_eff))
+    backend_mlp = {b: _backend_mlp(partial, cases, b, stat, (a2, a3, float(cs[-1])), cl[-1] - l1)
+                   for b in BACKENDS if any(c.get("type") == "backend-gather" and c.get("backend") == b
+                                            for c in cases)}
+    return replace(partial, backend_mlp=backend_mlp)
+
+
+def _backend_mlp(cal: CpuCalibration, cases, backend: str, stat: str, anchors, dram_ns: float) -> tuple:
+    """``(L2, L3, DRAM)`` overlap of ``backend``'s gather loop: as for the compiled independent loads, with
+    its extra time over the backend's sequential-index base at the L2, L3 and largest anchors."""
+    got = {float(c["memory_bytes"]): _value(c, "ns_per_element", stat) - cal.base_ns[backend]
+           for c in cases if c.get("type") == "backend-gather" and c.get("backend") == backend}
+    missing = [int(b) for b in anchors if b not in got]
+    if missing:
+        raise CacheSimError(f"the cpu_micro record's backend-gather cases for {backend!r} lack the anchor "
+                            f"size(s) {missing} bytes")
+    a2, a3, top = anchors
+    cap = cal.mlp_cap
+    m2 = _clip_mlp(_parts(cal, a2)[0] / max(got[a2], 1e-9), cap)
+    parts = _parts(replace(cal, mlp=(m2,) + tuple(cal.mlp[1:])), a3)
+    m3 = _clip_mlp(parts[1] / max(got[a3] - parts[0] / m2, 1e-9), cap)
+    md = _clip_mlp(dram_ns / max(got[top], 1e-9), cap)
+    return (m2, m3, md)

@@ -265,3 +265,30 @@ def test_gather_then_matmul_waterfall_starts_from_the_dense_matmul():
     assert "X of 16 rows" in text and "(9.000)" in text and "dense matmul" in text
     with pytest.raises(CacheSimError, match="batch=8"):
         cpu_waterfall(4096, cal, matmul=8)
+
+
+def _with_backend_gather(cases, slow=2.0, backends=("torch",)):
+    """Add ``backend-gather`` cases whose extra time over the base is ``slow`` x the independent loads'."""
+    ind = {c["memory_bytes"]: c["ns_per_load"] for c in cases if c["type"] == "independent"}
+    return cases + [{"type": "backend-gather", "backend": b, "memory_bytes": m,
+                     "ns_per_element": 0.5 + slow * (t - 1.0)} for b in backends for m, t in ind.items()]
+
+
+def test_backend_gather_gives_that_backends_own_overlap_as_a_diagnostic():
+    plain = cpu_calibration(_micro_cases(), _hier())
+    cal = cpu_calibration(_with_backend_gather(_micro_cases()), _hier())
+    assert cal.mlp == plain.mlp and set(cal.backend_mlp) == {"torch"} and plain.backend_mlp == {}
+    # twice the extra time at every anchor: half the overlap at each level (DRAM: 20 -> 10)
+    assert cal.backend_mlp["torch"] == pytest.approx(tuple(max(1.0, m / 2) for m in cal.mlp))
+    assert cal.backend_mlp["torch"][2] == pytest.approx(10.0)
+    # reported, not priced: the prediction is the compiled loop's
+    for b in ("torch", "numpy"):
+        assert predict_cpu_gather("hashednet", 1 << 36, b, cal).total_ns == pytest.approx(
+            predict_cpu_gather("hashednet", 1 << 36, b, plain).total_ns)
+
+
+def test_backend_gather_needs_every_anchor():
+    cases = [c for c in _with_backend_gather(_micro_cases())
+             if not (c["type"] == "backend-gather" and c["memory_bytes"] == 2 * MiB)]
+    with pytest.raises(CacheSimError, match="anchor size"):
+        cpu_calibration(cases, _hier())
