@@ -253,15 +253,19 @@ def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
     up with the dot, so the slower rate of scalar (align 1) or line-straddling (align 8) loads is time the
     load path adds that the MMA does not hide. Where the calibration has the rows measured with A's tile
     loaded every k-step as well (``tile_align_astream_per_s``, call28: the kernels' loop, whose B copies
-    share the load path with A's), both rates come from them; otherwise from the fixed-A rows, of which
-    ``lsu`` is the kernel's own tile-path seconds where the caller has them (``_micro_terms``).
+    share the load path with A's) and their compiled B path is the fixed-A rows' (``tile_astream_same_b_path``
+    by alignment class: align 8; not align 1, whose A-streamed listing interleaves its scalar B loads with
+    their stores where the kernels issue them all first), both rates come from them; otherwise from the
+    fixed-A rows, of which ``lsu`` is the kernel's own tile-path seconds where the caller has them
+    (``_micro_terms``).
     :func:`issue_pace` adds the excess to the kernel's tensor-core / issue pace."""
     cal = t.calibration or {}
     if getattr(desc, "tma", False):
         return _tma_table_excess(cal, t, desc, issue)
     if desc.kernel != "roast" or desc.align >= 64 or "tile_align_per_s" not in cal:
         return 0.0
-    stream = "tile_align_astream_per_s" in cal
+    klass = 1 if desc.align == 1 else 8
+    stream = "tile_align_astream_per_s" in cal and cal.get("tile_astream_same_b_path", {}).get(klass, True)
     if lsu is None or stream:
         lsu = issue.elements / _tile_path_rate(t, desc, issue, stream)
     return max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue, stream))

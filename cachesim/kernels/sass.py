@@ -39,7 +39,7 @@ from pathlib import Path
 
 from ..errors import CacheSimError
 
-__all__ = ["CLASSES", "REMAINDER_PATHS", "LoadProfile", "LoopMix", "load_profile", "loop_mix",
+__all__ = ["CLASSES", "REMAINDER_PATHS", "LoadProfile", "LoopMix", "load_batch", "load_profile", "loop_mix",
            "parse_load_profiles", "parse_sass_listings", "read_listings", "remainder_path"]
 
 #: Opcode classes, in report order.
@@ -241,6 +241,32 @@ def spill_waits(text: str, remainder: str = "both") -> int:
     if span is None:
         return 0
     return _spill_waits(instrs, ctrl, _executed_indices(instrs, labels, span, remainder))
+
+
+def load_batch(text: str, remainder: str = "both") -> int | None:
+    r"""Global loads to registers (``LDG``) the k-loop issues before its first shared-memory store (``STS``):
+    how many of a scalar tile path's loads are in flight before the first of them must have returned
+    (the executed side of each guarded remainder, as :func:`loop_mix`). ``None`` without a loop or without
+    an ``STS`` in it (tiles copied by ``LDGSTS`` or TMA).
+
+    >>> toy = "\n".join(["L_x_0:", "--:-:1:-:1\tLDG.E.U16 R2, desc[UR4][R4.64] ;",
+    ...                   "--:-:2:-:1\tLDG.E.U16 R3, desc[UR4][R6.64] ;", "01:-:-:-:1\tSTS.U16 [R8], R2 ;",
+    ...                   "--:-:1:-:1\tLDG.E.U16 R5, desc[UR4][R10.64] ;", "--:-:-:-:5\tBRA L_x_0 ;"])
+    >>> load_batch(toy)
+    2
+    """
+    instrs, labels, _ = _parse(text)
+    span = _loop_span(instrs, labels)
+    if span is None:
+        return None
+    batch = 0
+    for i in _executed_indices(instrs, labels, span, remainder):
+        op = instrs[i][0]
+        if op.startswith("STS"):
+            return batch
+        if op.startswith("LDG") and not op.startswith(("LDGSTS", "LDGDEPBAR")):
+            batch += 1
+    return None
 
 
 def _spill_waits(instrs, ctrl, run) -> int:

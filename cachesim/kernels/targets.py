@@ -223,6 +223,13 @@ CALIBRATIONS = {
              # (measurements/gpu/sass_offline/gpu_sass_hash_micro.json) less the plain loop's same residual
              # (88.6), over their MUFU + conversion count: 446.5 / 9 = 49.6 and 811.0 / 18 = 45.1, pooled
              "variable_latency_cycles": 46.6,
+             # whether the A-streamed tile rows (call28) keep the fixed-A rows' B path, by alignment class:
+             # the offline listings of every timed tile launch (measurements/gpu/sass_offline/
+             # gpu_sass_tile_micro.json, registers and shared bytes equal to the device's) issue the same
+             # B loads for align 8 / 64 (LDGSTS copies), but the A-streamed align-1 loop issues only 8-20
+             # of its 16 / 64 scalar B loads before its first shared store (the fixed-A loop and every fused
+             # align-1 kernel: all of them), so its excess is not the kernels' and the fixed-A rows price it
+             "tile_astream_same_b_path": {1: False, 8: True, 64: True},
              "dense_tflops_shape": 8192,  # M = N = K of the dense-loop rates below
              "dense_tflops_by_config": {
                  "128x64x32-g8-w4-s4": 415.5, "128x64x64-g8-w4-s4": 432.3, "128x64x64-g8-w4-s5": 452.4,

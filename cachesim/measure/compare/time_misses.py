@@ -65,16 +65,15 @@ TIME_MISSES = (
      "overlaps the hash arithmetic of the other, which the serial rule does not allow"),
     ("scalar-load-latency", "roast-table-a1", "", "align 1 (2-byte scalar loads): the model charges the "
      "two dependent loads of each iteration (tile start, then B) and adds the scalar tile path's excess over "
-     "the line-aligned one, measured with A's tile loaded every k-step (call28, at the kernel's resident "
-     "warps) to the tensor-core / issue pace; 60 % of the 720 rows of this class are within 25 % (with "
-     "call21's fixed-A excess, 1.4-3.3x smaller at 128 rows, 84 % of all align-1 rows would be, and one row "
-     "of them beyond 2x instead of seven; not adopted: choosing the microbenchmark by the judged rows). The "
-     "missed ones are over-predicted 0.39-0.80x (median 0.66; 268 rows), mostly against align 64 and dense "
-     "at 128x128x64 and 128x256x64, or under-predicted 1.26-1.57x (23 rows) against dense. The kernels' "
-     "scalar B path runs faster beside A's copies than the microbenchmark's: compiled offline (sm_90, "
-     "Triton 3.6.0), the microbenchmark's 64x128 align-1 loop moves B through shared memory twice per "
-     "step (64 STS.U16, then 32 LDS.128 and 32 STS.128 per thread to the MMA layout), the fused kernel's "
-     "half as much after the scalar stores (16 LDSM.16.M88.4 and 16 STS.128)"),
+     "the line-aligned one, from the fixed-A microbenchmark rows (call21, call26) at the kernel's resident "
+     "warps, to the tensor-core / issue pace. The A-streamed rows (call28) are not the kernels' B path: "
+     "compiled offline with the device's registers and shared bytes (sass_offline/gpu_sass_tile_micro.json), "
+     "the A-streamed align-1 loop issues 8-20 of its 16 or 64 scalar B loads before its first shared store, "
+     "where the fixed-A loop and every fused align-1 kernel issue (nearly) all of them, so it exposes "
+     "several load latencies per step that the kernels do not. 81 % of the 720 rows of this class are "
+     "within 25 %; the missed ones run 0.58-0.80x (median 0.74; 103 rows: over dense at the autotuned "
+     "configurations and over align 64 at 128x64x64 and 128x128x64) or 1.25-1.57x (34 rows, over dense at "
+     "256x64x64 and 256x128x64) the predicted ratio"),
     ("scalar-load-latency", "roast-table-pf-a1", "", "as roast-table-a1 (the prefetched table loop has the "
      "same scalar B loads)"),
     ("straddled-vector-loads", "roast-table-a8", "", _STRADDLE),
@@ -86,11 +85,11 @@ TIME_MISSES = (
      "and each of the remainder's variable-latency instructions (I2F, MUFU.RCP, F2I: nine per start of the "
      "64-bit hash, three of the int32 hash's runtime modulus) adds the 46.6 cycles the call24 hash loops "
      "take beyond their own listings' stall counts (measured at one warp per scheduler, one and two starts "
-     "per k-step: 49.6 and 45.1) to the dependent chain of the loop; 84 % of the 64-bit and 83 % of the "
-     "int32 hash rows are within 25 %. The missed ones are mostly over-predicted 0.48-0.80x (median 0.73) "
-     "against the table loop at 256x128x64 and 128x256x64 and at 8 warps, where other warps hide part of "
-     "the chain (the microbenchmark's 8-warp rows are irregular: see its README), and against dense at the "
-     "autotuned align-1 configurations; under-predicted 1.25-1.82x in 34 rows"),
+     "per k-step: 49.6 and 45.1) to the dependent chain of the loop; 86 % of the 64-bit and 83 % of the "
+     "int32 hash rows are within 25 %. The missed ones are mostly over-predicted 0.60-0.80x (median 0.75) "
+     "against the table loop at 256x128x64, 128x128x64 and 128x256x64 and at 8 warps, where other warps "
+     "hide part of the chain (the microbenchmark's 8-warp rows are irregular: see its README), and "
+     "against dense at the autotuned configurations; under-predicted 1.25-1.69x in 34 rows"),
     ("prefetched-table", "roast-table-pf", "roast-table", "the prefetched table loop runs 0.63-0.80x the "
      "plain table loop's predicted ratio, mostly at 256x128x64 where both are predicted compute-bound: the "
      "plain table loop is slower there than the model says (its exposed start load, see scalar-load-latency "
