@@ -16,6 +16,9 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   ``reps`` times per launch (launch cost amortised); arrays of about 8 and 24 MiB (L2-resident after the
   untimed warm-up launches) and 2 GiB (DRAM). Bytes/s, best and median of the timed launches; every case
   checks its sum against ``torch.sum`` (exact integers).
+* ``l2_shared`` the ``l2`` stream with ``SHARE`` consecutive programs (different SMs) streaming the same
+  slice at the same time (1 to 66), 8 and 24 MiB of unique data: what the L2 delivers when the programs of a
+  GEMM wave read the same tile at the same k-step. Bytes/s counts every program's reads.
 * ``tile_align`` the ROAST B-tile path by alignment: a ``BK x BN`` bf16 tile loaded from a runtime random
   start that is a multiple of ``align`` elements (1, 8, 64) and fed to ``tl.dot`` with a fixed A tile
   (``gpu_micro2``'s ``tile`` kernel), tiles 32x64 and 64x128, 1/2/4 programs of four warps per SM, arrays
@@ -89,6 +92,7 @@ against numpy (``check`` rows), so an optimised-away kernel is caught. Rows of c
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -188,9 +192,22 @@ def _kernels():
             acc = tl.dot(a, b, acc)
         tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
 
+    @triton.jit(do_not_specialize=["REPS", "SHARE"])
+    def stream_shared(x_ptr, out_ptr, SLICE, REPS, SHARE, UNROLL: tl.constexpr, VEC: tl.constexpr,
+                      NTHREADS: tl.constexpr):
+        pid = tl.program_id(0)
+        STEP: tl.constexpr = UNROLL * VEC * NTHREADS
+        base = (pid // SHARE).to(tl.int64) * SLICE   # SHARE consecutive programs stream the same slice
+        offs = tl.arange(0, STEP)
+        acc = tl.zeros((STEP,), dtype=tl.int32)
+        for _ in range(0, REPS):
+            for i in range(0, SLICE, STEP):
+                acc += tl.load(x_ptr + base + i + offs, cache_modifier=".cg")
+        tl.store(out_ptr + pid, tl.sum(acc.to(tl.int64)))
+
     kern = micro2._kernels()[1]
     return triton, dict(stream=stream, tile=kern["tile"], overlap=overlap, tma_tile=tma_tile,
-                        tile_gather=kern["tile_gather"])
+                        tile_gather=kern["tile_gather"], stream_shared=stream_shared)
 
 
 SM90 = dict(regs=65536, shared=228 * 1024, warps=64)   # per-SM limits of sm_90 (H100 / H200)
@@ -276,6 +293,59 @@ def stream_check(ctx) -> dict:
     want = x.cpu().numpy().astype(np.int64).reshape(programs, slice_).sum(axis=1) * reps
     ok = bool(np.array_equal(out.cpu().numpy(), want))
     return {"type": "check", "name": "l2-stream", "equal_numpy": ok}
+
+
+def shared_stream_launch(ctx, x, out, programs, slice_, reps, share, unroll, nw):
+    return ctx["kern"]["stream_shared"][(programs,)](x, out, slice_, reps, share, UNROLL=unroll, VEC=4,
+                                                     NTHREADS=32 * nw, num_warps=nw)
+
+
+def shared_stream_check(ctx) -> dict:
+    """Programs 0-1 and 2-3 sum the same slice (SHARE = 2), 4 its own: checked against numpy."""
+    torch, dev = ctx["torch"], ctx["device"]
+    programs, share, unroll, nw, reps = 5, 2, 2, 1, 2
+    slice_ = 2 * unroll * 4 * 32 * nw
+    x = torch.randint(0, 16, (3 * slice_,), dtype=torch.int32, device=dev)
+    out = torch.zeros(programs, dtype=torch.int64, device=dev)
+    shared_stream_launch(ctx, x, out, programs, slice_, reps, share, unroll, nw)
+    per = x.cpu().numpy().astype(np.int64).reshape(3, slice_).sum(axis=1) * reps
+    ok = bool(np.array_equal(out.cpu().numpy(), per[np.arange(programs) // share]))
+    return {"type": "check", "name": "l2-shared-stream", "equal_numpy": ok}
+
+
+def l2_shared_group(ctx, rows, unique_bytes, configs, shares, bytes_per_launch) -> None:
+    """``l2-shared`` rows: the ``l2`` stream with ``SHARE`` consecutive programs (on different SMs: the
+    block scheduler deals consecutive programs to different SMs) streaming the same slice at the same
+    time, as the programs of a GEMM wave that share an A or B tile read it at the same k-step. Bytes/s
+    counts every program's reads (what the SMs receive over the crossbar); the array holds
+    ``unique_bytes`` (L2-resident after the warm-up launches) whatever ``SHARE`` is."""
+    torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
+    for target in unique_bytes:
+        x = torch.randint(0, 16, (target // 4 + (1 << 16),), dtype=torch.int32, device=dev)
+        for nw, per_sm, unroll in configs:
+            programs = sms * per_sm
+            step = unroll * 4 * 32 * nw
+            for share in shares:
+                groups = -(-programs // share)
+                slice_ = max(step, int(round(target / 4 / groups / step)) * step)
+                if groups * slice_ > x.numel():
+                    continue
+                reps = max(2, int(round(bytes_per_launch / (4 * slice_ * programs))))
+                out = torch.zeros(programs, dtype=torch.int64, device=dev)
+                ctx["timer"].check()
+                fn = functools.partial(shared_stream_launch, ctx, x, out, programs, slice_, reps, share,
+                                       unroll, nw)
+                info = compiled_info(fn(), nw, per_sm)
+                t_min, t_med = ctx["timer"].best(fn)
+                nbytes = 4 * slice_ * programs * reps
+                rows.append({"type": "l2-shared", "name": "stream-shared-int32-cg", "share": share,
+                             "unique_bytes": 4 * slice_ * groups, "slice_bytes": 4 * slice_, "reps": reps,
+                             "num_warps": nw, "programs_per_sm": per_sm, "programs": programs,
+                             "loads_per_thread": unroll, "load_bytes": 16, "seconds_best": t_min,
+                             "seconds_median": t_med, "bytes_per_second": nbytes / t_min,
+                             "bytes_per_second_median": nbytes / t_med, **info})
+                ctx["save"]()
+        del x
 
 
 def l2_group(ctx, rows, sizes, configs, bytes_per_launch) -> None:
@@ -653,6 +723,8 @@ def plan(smoke: bool) -> dict:
     if smoke:
         return dict(l2=dict(sizes=[1 << 14, 1 << 15], configs=[(1, 1, 2), (2, 1, 1)],
                             bytes_per_launch=1 << 16),
+                    l2_shared=dict(unique_bytes=[1 << 14], configs=[(1, 1, 2)], shares=[1, 2],
+                                   bytes_per_launch=1 << 16),
                     tile_align=dict(log2_sizes=[12], tiles=[(32, 64, 4), (64, 128, 3)], aligns=[1, 8, 64],
                                     per_sm_list=[1], elements_per_sm=2 * 64 * 128),
                     tile_align_bm64=dict(log2_sizes=[12], tiles=[(64, 128, 3)], aligns=[8, 64],
@@ -679,7 +751,9 @@ def plan(smoke: bool) -> dict:
                     tma_table_abox_w8=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
                                            columns=3, abox=2, num_warps=8),
                     hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1),), K=2))
-    return dict(l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
+    return dict(l2_shared=dict(unique_bytes=[8 << 20, 24 << 20], configs=[(4, 4, 8), (8, 2, 8)],
+                               shares=[1, 2, 4, 8, 16, 32, 66], bytes_per_launch=1 << 30),
+                l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
                         configs=[(4, 4, 8), (8, 2, 8), (8, 4, 4), (8, 4, 8), (4, 8, 4)],
                         bytes_per_launch=1 << 30),
                 tile_align=dict(log2_sizes=[16, 20, 25], tiles=[(32, 64, 4), (64, 128, 3)], aligns=[1, 8, 64],
@@ -727,6 +801,7 @@ def _tma_checks(ctx) -> list[dict]:
 
 CHECKS = {
     "l2": lambda ctx: [stream_check(ctx)],
+    "l2_shared": lambda ctx: [shared_stream_check(ctx)],
     "tile_align": lambda ctx: _tile_checks(ctx, "tile_align"),
     "overlap": lambda ctx: [overlap_check(ctx, x, d) for x in (0, 4) for d in (True, False)],
     "tma_tile": _tma_checks,
@@ -744,7 +819,8 @@ CHECKS = {
     "tile_align_astream_bm64": lambda ctx: _tile_checks(ctx, "tile_align_astream_bm64"),
     "hash_overlap": hash_micro.checks,
 }
-GROUPS = {"l2": l2_group, "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
+GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
+          "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
           "tma_table_kernel": ceilings.tma_table_group, "tma_table_abox": ceilings.tma_table_group,
