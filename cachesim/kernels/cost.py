@@ -492,6 +492,59 @@ def _calibration_share(t, config: str) -> float:
     return busiest_sm_share(math.ceil(side / b.bm) * math.ceil(side / b.bn), t.num_sms)
 
 
+def wave_shared_share(n_rows: int, n_cols: int, group_m: int, wave: int) -> tuple[float, float]:
+    """``(s_A, s_B)``: the share of the first wave's programs (``wave`` of them, in Triton's grouped launch
+    order) whose A row tile, resp. B column tile, another program of that wave reads too: at the same
+    k-step, at about the same time.
+
+    >>> wave_shared_share(64, 6, 8, 132)    # 8-row groups of 6 columns: every row and column shared
+    (1.0, 1.0)
+    >>> wave_shared_share(1, 100, 8, 100)   # one row: A shared by all, no B column read twice
+    (1.0, 0.0)
+    """
+    import numpy as np
+
+    from .gemm_gpu import grouped_order
+
+    rows, cols = grouped_order(n_rows, n_cols, group_m)
+    w = max(1, min(int(wave), rows.size))
+    shares = []
+    for ids in (rows[:w], cols[:w]):
+        _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+        shares.append(float(np.mean(counts[inverse] >= 2)))
+    return shares[0], shares[1]
+
+
+def _shared_stream_sectors(traffic, t, desc, issue) -> float:
+    """L2 sectors of the 16-byte ``cp.async`` streams (A of every pointer kernel; B of dense and of ROAST
+    with starts aligned to 8 or more) that another program of the same wave reads at the same k-step
+    (:func:`wave_shared_share`); 0 for TMA kernels and without a launch grid."""
+    n_rows, n_cols = getattr(issue, "grid", (0, 0)) or (0, 0)
+    if getattr(desc, "tma", False) or not n_rows:
+        return 0.0
+    config = getattr(issue, "config", "") or ""
+    group_m = int(config.split("-g")[1].split("-")[0]) if "-g" in config else 8
+    wave = t.num_sms * max(1, issue.programs_per_sm)
+    s_a, s_b = wave_shared_share(n_rows, n_cols, group_m, wave)
+    shared = s_a * float(traffic.operand("A").l1_sector_misses)
+    if desc.kernel == "dense" or (desc.kernel == "roast" and (desc.align or 1) >= 8):
+        shared += s_b * float(traffic.operand("B").l1_sector_misses)
+    return shared
+
+
+def _l2_seconds(traffic, t, desc, issue, sectors: float) -> float:
+    """``32 B x (sectors - shared) / B_L2 + 32 B x shared / B_L2,shared``: the clean L2 read ceiling for
+    sectors one program reads alone, the shared-stream ceiling (call32: 13.4-15.0 TB/s once two or more SMs
+    stream the same slice at once, against 7.8 alone) for the wave-shared stream sectors
+    (:func:`_shared_stream_sectors`) where the calibration has it."""
+    cal = t.calibration
+    clean = cal.get("l2_read_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs)) * 1e9
+    shared = _shared_stream_sectors(traffic, t, desc, issue) if "l2_shared_read_gbs" in cal else 0.0
+    shared = min(shared, sectors)
+    rest = t.sector_bytes * (sectors - shared) / clean
+    return rest + (t.sector_bytes * shared / (cal["l2_shared_read_gbs"] * 1e9) if shared else 0.0)
+
+
 def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list:
     """The throughput terms of :func:`predict_gpu_issue` (its Notes), each with its source."""
     from .issue import l1_wavefronts, sm_clock_ghz
@@ -508,7 +561,6 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
     wf = l1_wavefronts(traffic, desc, scattered=False) + extra_l2_sectors / 4.0
     l1_s = wf / (t.num_sms * t.l1_wavefronts_per_clk * f) + _scattered_l1_seconds(traffic, t, desc)
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
-    l2_gbs = cal.get("l2_read_gbs", cal.get("l2_stream_gbs", t.l2_bandwidth_gbs))
     index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
     dram_gbs = cal.get("dram_stream_gbs", cal["copy_gbps"])
     micro3 = cal.get("micro3_source", "")
@@ -519,7 +571,7 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
         CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt, "
                  "measurements/gpu/sass_offline); " + src.get("issue_per_scheduler_per_clk", "")),
         CostTerm("L1", l1_s, src.get("l1_wavefronts_per_clk", "")),
-        CostTerm("L2", t.sector_bytes * l2_sectors / (l2_gbs * 1e9),
+        CostTerm("L2", _l2_seconds(traffic, t, desc, issue, l2_sectors),
                  micro3 or cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
         CostTerm("index", index_s, cal.get("micro_source", "")),
         CostTerm("gather", gather_s, cal.get("micro_source", "")),

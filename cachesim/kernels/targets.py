@@ -210,6 +210,10 @@ CALIBRATIONS = {
              # of the dense Triton loop of every configuration on an 8192^3 product (a shape no timing
              # record holds); tile rows only where every launched program was resident (true concurrency)
              "l2_read_gbs": 8820.0, "dram_stream_gbs": 4558.0,
+             # call32_micro3j (drivers/gpu_micro3.py l2_shared): the l2 stream with SHARE consecutive
+             # programs (different SMs) reading the same slice at once; best of the SHARE >= 2 rows (13.4 -
+             # 15.0 TB/s at 2 to 66, 8 and 24 MiB unique; SHARE 1 in the same run: 7.8 TB/s)
+             "l2_shared_read_gbs": 15020.0,
              # the SM clock the microbenchmark records show at their start (smi_before.txt of call12,
              # call14, call21: 1980 MHz, no throttle reason); SM-bound rates are converted to the loaded
              # clock (sm_clock_ghz) by the cost model

@@ -72,3 +72,54 @@ def test_compute_term_carries_the_tail_of_the_launch():
     cal = get_target("h200").calibration
     rate = cal["dense_tflops_by_config"]["256x128x64-g8-w8-s3"] * 1.03125 * 1e12
     assert p.terms["compute"] == pytest.approx(2 * 4096 * 3072 * 768 / rate * 132 / 96, rel=1e-9)
+
+
+def test_wave_shared_share_by_hand():
+    from cachesim.kernels.cost import wave_shared_share
+
+    # 2 row tiles x 3 column tiles, group 8 (one group): order (0,0) (1,0) (0,1) (1,1) (0,2) (1,2)
+    assert wave_shared_share(2, 3, 8, 6) == (1.0, 1.0)
+    # a wave of 3: rows 0, 1, 0 (row 1 alone), columns 0, 0, 1 (column 1 alone)
+    assert wave_shared_share(2, 3, 8, 3) == pytest.approx((2 / 3, 2 / 3))
+    # group 1: row-major, a wave of 2 programs of row 0: A shared, B not
+    assert wave_shared_share(4, 4, 1, 2) == (1.0, 0.0)
+
+
+def test_l2_ceiling_of_wave_shared_streams():
+    """Dense 4096 x 768 output in 128x256 blocks: 96 programs in one wave, every row tile read by 3 of
+    them and every column tile by 8: all A and B sectors at the shared-stream ceiling (call32: 15.02 TB/s),
+    the written sectors at the clean one (8.82 TB/s)."""
+    p = predict("dense", "4096x3072x768", "h200", dtype="bf16", block="128x256x64", num_warps=8, num_stages=3,
+                analytic=True, cost_model="issue")
+    tr = p.traffic
+    reads = tr.operand("A").l1_sector_misses + tr.operand("B").l1_sector_misses
+    assert reads == pytest.approx(tr.l2_sector_requests)
+    want = 32 * tr.write_sector_requests / 8.82e12 + 32 * reads / 15.02e12
+    assert p.terms["L2"] == pytest.approx(want, rel=1e-9)
+
+
+def test_scattered_and_scalar_b_stay_at_the_clean_ceiling():
+    """HashedNet's gathered B (and ROAST align 1's scalar B) go through the L1, not the 16-byte cp.async
+    streams the shared-stream microbenchmark measured: only A is priced at the shared ceiling."""
+    from cachesim.kernels.cost import wave_shared_share
+
+    p = predict("hashednet", "4096x3072x768", "h200", memory=262144, **_KW)
+    tr = p.traffic
+    s_a, _ = wave_shared_share(32, 12, 8, 132 * p.issue.programs_per_sm)
+    a = tr.operand("A").l1_sector_misses
+    rest = tr.l2_sector_requests - s_a * a + tr.write_sector_requests  # mulshift: no index matrix
+    assert 0.0 < s_a <= 1.0 and p.issue.programs_per_sm == 4
+    # L2 is shared by all SMs: no busiest-SM share
+    assert p.terms["L2"] == pytest.approx(32 * rest / 8.82e12 + 32 * s_a * a / 15.02e12, rel=1e-9)
+
+
+def test_shared_ceiling_is_recounted_from_call32():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "measurements/gpu/call32_micro3j/gpu_micro3.json"
+    rows = [c for c in json.loads(path.read_text())["cases"] if c.get("type") == "l2-shared"]
+    shared = [float(c["bytes_per_second"]) for c in rows if c["share"] >= 2]
+    alone = [float(c["bytes_per_second"]) for c in rows if c["share"] == 1]
+    assert get_target("h200").calibration["l2_shared_read_gbs"] == pytest.approx(max(shared) / 1e9, abs=5)
+    assert min(shared) > 1.7 * max(alone)  # two SMs on one slice already draw 1.7x one alone
