@@ -19,6 +19,7 @@ import math
 import re
 from pathlib import Path
 
+from ..fast_records import HELD_OUT_FOLDERS
 from ..records import load_records, read_once
 from .time_misses import TIME_MISSES
 from .time_predict import (  # noqa: F401 - the row type, cache and constants of the time model
@@ -263,6 +264,24 @@ def _verdict(s: dict) -> str:
     return "Targets NOT met."
 
 
+#: Records timed only after the model's predictions for them were written (``predicted_before_timing.json``
+#: beside the record): shapes no earlier record and no constant has seen.
+HELD_OUT_RECORDS = HELD_OUT_FOLDERS
+
+
+def _held_out_lines(rows) -> list:
+    """The summary of the rows of :data:`HELD_OUT_RECORDS` (none: no line)."""
+    held = [r for r in rows if r.record in HELD_OUT_RECORDS]
+    if not held:
+        return []
+    h = time_summary(held)
+    shapes = sorted({r.shape for r in held})
+    return [f"Held-out shapes ({', '.join(HELD_OUT_RECORDS)}: {', '.join(shapes)}, timed after the model's "
+            f"predictions for them were written and committed): {h['rows']} ratios, "
+            f"{h['within_25pct']:.1%} within 25%, {h['beyond_2x']} off by more than 2x, mean absolute "
+            f"error {h['mean_abs_error']:.1%}.", ""]
+
+
 def time_markdown(directory: str | Path = "measurements/gpu") -> list:
     """Lines of the COMPARISON.md section on the issue-aware time model (from the stored predictions)."""
     rows = time_rows(directory)
@@ -285,6 +304,7 @@ def time_markdown(directory: str | Path = "measurements/gpu") -> list:
              "Divergence Model (Wang et al., MICRO 2018) 13.9% average error on memory-divergent kernels, "
              "14x below GPUMech. Ours is judged on ratios, not absolute times.",
              ""]
+    lines += _held_out_lines(rows)
     lines += _group_lines(rows)
     lines += ["", "### Causes of the misses", ""]
     seen = set()
