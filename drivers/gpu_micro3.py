@@ -42,6 +42,9 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   matrix (``dense``); and the pointer-load tile kernel at the same starts (``ptr``, ``align == BN``);
   1 and 2 programs per SM, arrays of 2 MiB and 64 MiB. B elements per second.
 
+* ``tma_tile_bm64`` the ``tma_tile`` group with a 64-row A tile (the dot of a 64-row block): with 128 rows
+  the box path runs at the dot's own rate (ROAST and dense alike), which halves with the A tile's rows.
+
 * ``launch`` and ``dense_ceiling`` (:mod:`_micro3_ceilings`): ``do_bench`` of an empty kernel at 1 to 16
   waves of programs (the launch cost inside the fast records' timer), and the fused dense kernel of
   ``triton_fast`` at every configuration of ``CONFIGS`` on an 8192^3 bf16 product (a shape no timing record
@@ -625,13 +628,13 @@ TMA_TILE = dict(BM=128, BK=64, BN=128)
 DENSE_COL_BLOCKS = 8                # the dense matrix is (memory / (8 BN)) x (8 BN)
 
 
-def tma_operands(ctx, memory, roast, tile):
+def tma_operands(ctx, memory, roast, tile, bm=TMA_TILE["BM"]):
     """``(a, m, desc, hmask)``: A tile, backing tensor, host TMA descriptor over the ROAST view
     ``(memory / BN + BK) x BN`` or the dense ``(memory / (8 BN)) x (8 BN)`` matrix, and the row mask."""
     from triton.tools.tensor_descriptor import TensorDescriptor
 
     bk, bn = tile
-    a, m = tile_operands(ctx, TMA_TILE["BM"], bk, bn, memory)
+    a, m = tile_operands(ctx, bm, bk, bn, memory)
     if roast:
         desc = TensorDescriptor.from_tensor(m.view(memory // bn + bk, bn), [bk, bn])
         return a, m, desc, memory - 1
@@ -658,60 +661,60 @@ def tma_reference(a, m, programs, K, roast, hmask, tile, memory) -> np.ndarray:
     return out
 
 
-def tma_launch(ctx, ops, out, programs, K, roast, tile, nw, stages=None):
+def tma_launch(ctx, ops, out, programs, K, roast, tile, nw, stages=None, bm=TMA_TILE["BM"]):
     a, m, desc, hmask = ops
     bk, bn = tile
     kw = {} if stages is None else dict(num_stages=stages)
     ncb = 1 if roast else DENSE_COL_BLOCKS          # ROAST boxes always start at column 0
     return ctx["kern"]["tma_tile"][(programs,)](a, desc, out, out, K, SMUL, hmask, ncb, ROAST=roast,
-                                                TABLE=False, BM=TMA_TILE["BM"], BK=bk, BN=bn, num_warps=nw,
+                                                TABLE=False, BM=bm, BK=bk, BN=bn, num_warps=nw,
                                                 **kw)
 
 
-def tma_check(ctx, roast, tile, stages) -> dict:
+def tma_check(ctx, roast, tile, stages, bm=TMA_TILE["BM"]) -> dict:
     torch, dev = ctx["torch"], ctx["device"]
     memory, programs, K = 1 << 17, 3, 16
-    ops = tma_operands(ctx, memory, roast, tile)
-    out = torch.empty(programs * TMA_TILE["BM"] * tile[1], dtype=torch.float32, device=dev)
-    tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages)
+    ops = tma_operands(ctx, memory, roast, tile, bm)
+    out = torch.empty(programs * bm * tile[1], dtype=torch.float32, device=dev)
+    tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages, bm)
     want = tma_reference(ops[0].float().cpu().numpy(), ops[1].float().cpu().numpy(), programs, K, roast,
                          ops[3], tile, memory)
     ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
-    return {"type": "check", "name": f"tma-{'roast' if roast else 'dense'}-{tile[0]}x{tile[1]}",
-            "equal_numpy": ok}
+    return {"type": "check", "name": f"tma-{'roast' if roast else 'dense'}-{tile[0]}x{tile[1]}"
+            + ("" if bm == TMA_TILE["BM"] else f"-bm{bm}"), "equal_numpy": ok}
 
 
-def tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info) -> dict:
+def tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info, bm=TMA_TILE["BM"]) -> dict:
     bk, bn = tile
     programs = ctx["sms"] * per_sm
     return {"type": "tma-tile", "name": f"tile-{path}", "path": path, "tile": [bk, bn],
             "align": bn if path != "tma-dense" else None, "dtype": str(ctx["tile_dtype"]),
-            "memory": 1 << lg, "memory_bytes": 2 << lg, "block": f"{TMA_TILE['BM']}x{bn}x{bk}",
+            "memory": 1 << lg, "memory_bytes": 2 << lg, "block": f"{bm}x{bn}x{bk}",
             "num_warps": 4, "num_stages": stages, "programs_per_sm": per_sm, "K": K, "programs": programs,
             "seconds": secs, "elements_per_second": programs * K * bk * bn / secs,
             "ns_per_iteration": secs / K * 1e9, **info}
 
 
-def tma_group(ctx, rows, log2_sizes, tile, per_sm_list, elements_per_sm, stages) -> None:
+def tma_group(ctx, rows, log2_sizes, tile, per_sm_list, elements_per_sm, stages, bm=TMA_TILE["BM"]) -> None:
     torch, dev = ctx["torch"], ctx["device"]
     bk, bn = tile
     for lg in log2_sizes:
         for path in ("tma-roast", "tma-dense", "ptr-roast"):
-            ops = tma_operands(ctx, 1 << lg, path != "tma-dense", tile)
+            ops = tma_operands(ctx, 1 << lg, path != "tma-dense", tile, bm)
             for per_sm in per_sm_list:
                 K = max(4, elements_per_sm // (bk * bn * per_sm))
                 programs = ctx["sms"] * per_sm
-                out = torch.empty(programs * TMA_TILE["BM"] * bn, dtype=torch.float32, device=dev)
+                out = torch.empty(programs * bm * bn, dtype=torch.float32, device=dev)
                 if path == "ptr-roast":
-                    secs, info = tile_case(ctx, ops[0], ops[1], per_sm, K, bn, lg, tile, stages)
+                    secs, info = tile_case(ctx, ops[0], ops[1], per_sm, K, bn, lg, tile, stages, bm)
                 else:
                     ctx["timer"].check()
 
                     def launch(ops=ops, out=out, programs=programs, K=K, roast=path == "tma-roast"):
-                        return tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages)
+                        return tma_launch(ctx, ops, out, programs, K, roast, tile, 4, stages, bm)
                     info = compiled_info(launch(), 4, per_sm)
                     secs = ctx["timer"](launch)
-                rows.append(tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info))
+                rows.append(tma_row(ctx, path, lg, tile, per_sm, K, stages, secs, info, bm))
                 ctx["save"]()
             del ops
 
@@ -739,6 +742,8 @@ def plan(smoke: bool) -> dict:
                     overlap=dict(x_list=[0, 4], occupancy=[(4, 1)], K=2),
                     tma_tile=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
                                   elements_per_sm=2 * 64 * 128, stages=3),
+                    tma_tile_bm64=dict(log2_sizes=[16], tile=(64, 128), per_sm_list=[1],
+                                       elements_per_sm=2 * 64 * 128, stages=3, bm=64),
                     launch=dict(programs=(1, 2)), dense_ceiling=dict(size=128, configs=_smoke_configs()),
                     tma_l2=dict(memory_bytes=(1 << 18,), per_sm_list=(1,), stages_list=(2,), k_steps=4),
                     tma_table=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128),
@@ -772,6 +777,8 @@ def plan(smoke: bool) -> dict:
                 overlap=dict(x_list=[0, 4, 16, 64], occupancy=[(4, 1), (4, 2), (8, 1), (8, 2)], K=256),
                 tma_tile=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2],
                               elements_per_sm=1 << 23, stages=3),
+                tma_tile_bm64=dict(log2_sizes=[20, 25], tile=(64, 128), per_sm_list=[1, 2, 3],
+                                   elements_per_sm=1 << 23, stages=3, bm=64),
                 launch=dict(programs=(1, 132, 528, 2112)), dense_ceiling=dict(size=8192, configs=None),
                 tma_l2=dict(memory_bytes=(8 << 20, 24 << 20)), tma_table=dict(),
                 tma_table_kernel=dict(per_sm_list=(1, 2, 3), columns=24),
@@ -794,9 +801,10 @@ def _tile_checks(ctx, group) -> list[dict]:
             for bk, bn, st in p["tiles"] for al in p["aligns"]]
 
 
-def _tma_checks(ctx) -> list[dict]:
-    p = ctx["plan"]["tma_tile"]
-    return [tma_check(ctx, roast, p["tile"], p["stages"]) for roast in (True, False)]
+def _tma_checks(ctx, group="tma_tile") -> list[dict]:
+    p = ctx["plan"][group]
+    bm = p.get("bm", TMA_TILE["BM"])
+    return [tma_check(ctx, roast, p["tile"], p["stages"], bm) for roast in (True, False)]
 
 
 CHECKS = {
@@ -805,6 +813,7 @@ CHECKS = {
     "tile_align": lambda ctx: _tile_checks(ctx, "tile_align"),
     "overlap": lambda ctx: [overlap_check(ctx, x, d) for x in (0, 4) for d in (True, False)],
     "tma_tile": _tma_checks,
+    "tma_tile_bm64": lambda ctx: _tma_checks(ctx, "tma_tile_bm64"),
     "launch": lambda ctx: [],          # each launch row checks its own output
     "dense_ceiling": lambda ctx: [],   # each configuration is checked against torch.matmul
     "tma_l2": lambda ctx: [],          # the first case of each size is checked against numpy
@@ -821,6 +830,7 @@ CHECKS = {
 }
 GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
+          "tma_tile_bm64": tma_group,
           "launch": ceilings.launch_group, "dense_ceiling": ceilings.dense_ceiling_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
           "tma_table_kernel": ceilings.tma_table_group, "tma_table_abox": ceilings.tma_table_group,
