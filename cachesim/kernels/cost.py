@@ -205,8 +205,10 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     elements = issue.elements
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
     clock = _micro_clock(t)
-    if getattr(desc, "tma", False):
-        table = cal.get("tma_tile_per_s", {}).get("roast" if desc.kernel == "roast" else "dense")
+    if getattr(desc, "tma", False):  # 64-row blocks: the 64-row A tile's rows (the dot's rate halves with BM)
+        bm64 = _block(issue).bm <= 64 and "tma_tile_bm64_per_s" in cal
+        key = "tma_tile_bm64_per_s" if bm64 else "tma_tile_per_s"
+        table = cal.get(key, {}).get("roast" if desc.kernel == "roast" else "dense")
         level = warps
         if _table_read_in_loop(cal, desc, issue):  # per k-step of the start-table microbenchmark
             return 0.0, 0.0, elements / _step_elements(issue) * _tma_table_step(cal, issue, "table") / clock

@@ -325,6 +325,15 @@ CALIBRATIONS = {
                            (8, 67108864): 2.935e12},
                  "dense": {(4, 2097152): 3.419e12, (8, 2097152): 3.402e12, (4, 67108864): 3.03e12,
                            (8, 67108864): 3.389e12}},
+             # call34_micro3k (gpu_micro3 tma_tile_bm64): the same TMA box path with a 64-row A tile, 1 to 3
+             # programs of 4 warps per SM (4 / 8 / 12 warps); with 128 rows the box path runs at the dot's
+             # own rate (3.4e12 for ROAST and dense alike at 2 MiB; the same call reran those rows within
+             # 1 %), with 64 rows 1.3-1.9x faster
+             "tma_tile_bm64_per_s": {
+                 "roast": {(4, 2097152): 4.355e12, (8, 2097152): 5.286e12, (12, 2097152): 4.836e12,
+                           (4, 67108864): 2.569e12, (8, 67108864): 3.278e12, (12, 67108864): 3.78e12},
+                 "dense": {(4, 2097152): 4.876e12, (8, 2097152): 5.18e12, (12, 2097152): 6.391e12,
+                           (4, 67108864): 3.331e12, (8, 67108864): 6.078e12, (12, 67108864): 6.324e12}},
              # the TMA ROAST box path with each row read from an int32 start table in the k-loop, laid out
              # as the TMA kernels lay theirs out (entry (k-step, column)), vs the same rows from the in-loop
              # hash, same run; keyed by the bytes the step's boxes copy (the copies the start's wait

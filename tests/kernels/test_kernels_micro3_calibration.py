@@ -386,3 +386,34 @@ def test_bypass_streams_deliver_every_requested_sector_to_l1():
             assert 1.1 < delivered / asked < 1.2, label
         elif "-a1-" in variant:
             assert delivered < 0.9 * asked, label
+
+
+def test_64_row_tma_kernels_take_the_64_row_box_rows():
+    """A 64-row TMA kernel's box path is priced by call34's 64-row rows, a 128-row one by call21/call22's;
+    the constants are the record's (3 significant digits or more)."""
+    import json
+    from pathlib import Path
+
+    from cachesim.kernels import predict
+    from cachesim.kernels.micro_rates import tile_rate
+
+    cal = get_target("h200").calibration
+    rec = Path(__file__).resolve().parents[2] / "measurements/gpu/call34_micro3k/gpu_micro3.json"
+    rows = [c for c in json.loads(rec.read_text())["cases"] if c.get("type") == "tma-tile"
+            and c["block"].startswith("64x")]
+    for c in rows:
+        if c["path"] == "ptr-roast":
+            continue
+        key = (4 * c["programs_per_sm"], c["memory_bytes"])
+        got = cal["tma_tile_bm64_per_s"]["roast" if c["path"] == "tma-roast" else "dense"][key]
+        assert got == pytest.approx(float(c["elements_per_second"]), rel=2e-3)
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    kw = dict(dtype="bf16", num_warps=4, num_stages=3, memory=1 << 20, analytic=True, tile=(64, 128),
+              align=128, index="hash32", load_path="tma")
+    for block, key in (("64x128x64", "tma_tile_bm64_per_s"), ("128x128x64", "tma_tile_per_s")):
+        p = predict("roast", "4096x768x3072", "h200", block=block, **kw)
+        warps = p.issue.warps_per_scheduler * 4
+        want = p.issue.elements / (clock * tile_rate(cal[key]["roast"], warps, p.issue.memory_bytes))
+        programs = (4096 // int(block.split("x")[0])) * (3072 // 128)
+        want *= -(-programs // 132) * 132 / programs  # the busiest SM's share
+        assert p.terms["lsu"] == pytest.approx(want, rel=1e-6), block
