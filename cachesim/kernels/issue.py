@@ -446,6 +446,37 @@ def _recorded_tile(desc: KernelDescription, rec_cfg: str):
     return None
 
 
+def _residency(desc: KernelDescription, block: Block, t, *, group_m, num_warps, num_stages, schedule,
+               transpose) -> tuple:
+    """``(config, compiled schedule, listed mix, shared bytes, programs per SM)`` of a launch: the listing
+    :func:`_scaled_mix` takes for it (its registers and shared memory; a configuration no listing has: the
+    stages' tiles), and the occupancy they allow (one program per SM for a persistent schedule)."""
+    from .tma import SCHEDULE_SUFFIX, compiled_schedule
+
+    config = _config_label(block, group_m, num_warps, num_stages)
+    if (schedule != "plain" or transpose) and not desc.tma:
+        raise CacheSimError(f"schedule={schedule!r}, transpose={transpose!r}: needs loads='tma' (the pointer "
+                            "kernels launch one program per block and have no dX kernel)")
+    dx = "-dx" if transpose else ""
+    listed = config + SCHEDULE_SUFFIX[schedule] + dx  # the timed label, as the listings name it
+    schedule = compiled_schedule(desc.variant, config + dx, schedule)
+    mix = _scaled_mix(desc, block, listed, num_warps)
+    regs, shared, rec_cfg = mix[3], mix[4], mix[5]
+    if rec_cfg != listed:
+        shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
+    r = 1 if schedule != "plain" else _occupancy(t, regs, shared, num_warps)
+    return config, schedule, mix, shared, r
+
+
+def resident_l1_bytes(desc: KernelDescription, block: Block, t, *, group_m=8, num_warps=4, num_stages=3,
+                      schedule="plain", transpose=False) -> int:
+    """L1 data bytes the carve-out of the launch's resident programs leaves (:meth:`GpuTarget.l1_bytes_for`
+    with the compiled shared memory and occupancy of :func:`estimate_issue`; its ``l1_bytes``)."""
+    *_, shared, r = _residency(desc, block, t, group_m=group_m, num_warps=num_warps, num_stages=num_stages,
+                               schedule=schedule, transpose=transpose)
+    return t.l1_bytes_for(shared, programs=r)
+
+
 def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8, num_warps=4,
                    num_stages=3, memory=None, traffic=None, schedule="plain",
                    transpose=False) -> IssueEstimate:
@@ -459,20 +490,11 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     produced (:func:`cachesim.kernels.tma.compiled_schedule`). ``transpose``: the TMA input-gradient
     kernel ``dX = dY W^T`` (``shape`` is then its own ``M x N x K`` GEMM; its listings carry ``-dx``).
     """
-    from .tma import SCHEDULE_SUFFIX, compiled_schedule
-
-    config = _config_label(block, group_m, num_warps, num_stages)
-    if (schedule != "plain" or transpose) and not desc.tma:
-        raise CacheSimError(f"schedule={schedule!r}, transpose={transpose!r}: needs loads='tma' (the pointer "
-                            "kernels launch one program per block and have no dX kernel)")
-    dx = "-dx" if transpose else ""
-    listed = config + SCHEDULE_SUFFIX[schedule] + dx  # the timed label, as the listings name it
-    schedule = compiled_schedule(desc.variant, config + dx, schedule)
-    n, stall, ldl, regs, shared, rec_cfg, (rec_var, _) = _scaled_mix(desc, block, listed, num_warps)
+    config, schedule, mix, shared, r = _residency(desc, block, t, group_m=group_m, num_warps=num_warps,
+                                                  num_stages=num_stages, schedule=schedule,
+                                                  transpose=transpose)
+    n, stall, ldl, _, _, rec_cfg, (rec_var, _) = mix
     stall += _variable_latency(t, desc, block, rec_var, rec_cfg)
-    if rec_cfg != listed:
-        shared = num_stages * (block.bm * block.bk + block.bk * block.bn) * 2
-    r = 1 if schedule != "plain" else _occupancy(t, regs, shared, num_warps)
     w = r * num_warps / t.schedulers_per_sm
     l1_bytes = t.l1_bytes_for(shared, programs=r)
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)

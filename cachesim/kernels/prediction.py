@@ -346,7 +346,7 @@ def _cost_model(cost_model, index, align, tile=None, load_path="auto") -> str:
 def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPrediction:
     """The fused GEMM priced by the issue-aware model (:func:`cachesim.kernels.cost.predict_gpu_issue`)."""
     from .cost import predict_gpu_issue
-    from .issue import describe, estimate_issue
+    from .issue import describe, estimate_issue, resident_l1_bytes
 
     if not isinstance(t, GpuTarget):
         raise CacheSimError(f"target={t.name!r}: the issue-aware cost model prices GPU kernels (h200)")
@@ -363,11 +363,11 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         raise CacheSimError(f"target={t.name!r} has no calibration for the issue-aware cost model "
                             "(measured ceilings exist for: h200)")
     traffic_kernel = "dense" if desc.index == "arith-only" else kernel
-    kw = dict(group_m=c["group_m"], num_warps=c["num_warps"], num_stages=c["num_stages"], memory=c["memory"],
+    kw = dict(group_m=c["group_m"], num_warps=c["num_warps"], num_stages=c["num_stages"],
               schedule=c["schedule"] if tma else "plain", transpose=bool(c.get("transpose")))
     # the L1 the resident programs leave (occupancy from the compiled listing) sizes the simulated L1
-    resident = estimate_issue(desc, c["shape"], c["block"], t, **kw).l1_bytes
-    _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic, l1_bytes=resident,
+    _, traffic = _gemm_traffic(traffic_kernel, c, t, analytic=analytic,
+                               l1_bytes=resident_l1_bytes(desc, c["block"], t, **kw),
                                memory=None if traffic_kernel == "dense" else c["memory"])
     if tma:
         from .tma import tma_traffic
@@ -375,7 +375,7 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         s, b = c["shape"], c["block"]
         whole_rows = s.k * s.n * -(-s.m // b.bm) * dtype_bytes(c["dtype"]) / t.sector_bytes
         traffic = tma_traffic(traffic, b_sectors=whole_rows if desc.kernel == "roast" else None)
-    issue = estimate_issue(desc, c["shape"], c["block"], t, traffic=traffic, **kw)
+    issue = estimate_issue(desc, c["shape"], c["block"], t, traffic=traffic, memory=c["memory"], **kw)
     extra = 0.0
     if desc.kernel == "hashednet" and desc.index == "table":
         s, b = c["shape"], c["block"]
