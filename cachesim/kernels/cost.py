@@ -266,8 +266,8 @@ def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
         return _tma_table_excess(cal, t, desc, issue)
     if desc.kernel != "roast" or desc.align >= 64 or "tile_align_per_s" not in cal:
         return 0.0
-    klass = 1 if desc.align == 1 else 8
-    stream = "tile_align_astream_per_s" in cal and cal.get("tile_astream_same_b_path", {}).get(klass, True)
+    same_b_path = cal.get("tile_astream_same_b_path", {}).get(_align_class(desc.align), True)
+    stream = "tile_align_astream_per_s" in cal and same_b_path
     if lsu is None or stream:
         lsu = issue.elements / _tile_path_rate(t, desc, issue, stream)
     return max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue, stream))
@@ -329,6 +329,12 @@ def _table_read_in_loop(cal: dict, desc, issue) -> bool:
             and getattr(issue, "schedule", "plain") != "warp-specialized")
 
 
+def _align_class(align) -> int:
+    """The tile microbenchmark's alignment class of ``align``: 1 (2-byte scalar loads), 8 (16-byte vectors
+    that straddle 128-byte lines) or 64 (vectors starting a line; also 128 and 256)."""
+    return 1 if align == 1 else (8 if align < 64 else 64)
+
+
 def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
     vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), the measured
@@ -340,7 +346,7 @@ def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     table = cal[f"{prefix}_per_s"]
     if _block(issue).bm <= 64 and f"{prefix}_bm64_per_s" in cal:
         table = cal[f"{prefix}_bm64_per_s"]
-    klass = 1 if desc.align == 1 else (8 if desc.align < 64 else 64)
+    klass = _align_class(desc.align)
     bn = desc.tile[1] if desc.tile is not None else 64
     widths = sorted({w for a, w in table if a == klass}, key=lambda w: (abs(math.log2(w / bn)), -w))
     return table[(klass, widths[0])]
@@ -553,10 +559,10 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
 
     cal, src = t.calibration, t.sources
     sustained = cal["sustained_bf16_tflops"]
-    if not getattr(desc, "tma", False):  # the pointer kernels: the dense loop's rate at this configuration
-        sustained = cal.get("dense_tflops_by_config", {}).get(issue.config, sustained)
-        if issue.config in cal.get("dense_tflops_by_config", {}):  # its own tail divided out
-            sustained *= _calibration_share(t, issue.config)
+    by_config = cal.get("dense_tflops_by_config", {})
+    if not getattr(desc, "tma", False) and issue.config in by_config:
+        # the pointer kernels: the dense loop's rate at this configuration, its own tail divided out
+        sustained = by_config[issue.config] * _calibration_share(t, issue.config)
     frac = sustained / t.peak_tflops["bf16"]
     f = sm_clock_ghz(t) * 1e9
     writes = getattr(traffic, "write_sector_requests", 0)
@@ -564,22 +570,22 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
     l1_s = wf / (t.num_sms * t.l1_wavefronts_per_clk * f) + _scattered_l1_seconds(traffic, t, desc)
     l2_sectors = traffic.l2_sector_requests + writes + extra_l2_sectors
     index_s, gather_s, lsu_s = _micro_terms(traffic, t, desc, issue)
+    excess_s = tile_excess(traffic, t, desc, issue, lsu_s)
     dram_gbs = cal.get("dram_stream_gbs", cal["copy_gbps"])
     micro3 = cal.get("micro3_source", "")
-    q = _sm_share(t, issue)
-    index_s, gather_s, lsu_s, l1_s = index_s * q, gather_s * q, lsu_s * q, l1_s * q
+    q = _sm_share(t, issue)  # the per-SM terms at the busiest SM's share; L2 and DRAM are shared
     return [
         CostTerm("compute", q * traffic.flops / (t.peak_flops(dtype, tf32) * frac), micro3 or cal["source"]),
         CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt, "
                  "measurements/gpu/sass_offline); " + src.get("issue_per_scheduler_per_clk", "")),
-        CostTerm("L1", l1_s, src.get("l1_wavefronts_per_clk", "")),
+        CostTerm("L1", q * l1_s, src.get("l1_wavefronts_per_clk", "")),
         CostTerm("L2", _l2_seconds(traffic, t, desc, issue, l2_sectors),
                  micro3 or cal.get("micro_source", src.get("l2_bandwidth_gbs", ""))),
-        CostTerm("index", index_s, cal.get("micro_source", "")),
-        CostTerm("gather", gather_s, cal.get("micro_source", "")),
+        CostTerm("index", q * index_s, cal.get("micro_source", "")),
+        CostTerm("gather", q * gather_s, cal.get("micro_source", "")),
         CostTerm("DRAM", traffic.dram_bytes / (dram_gbs * 1e9), micro3 or cal["source"]),
-        CostTerm("lsu", lsu_s, micro3 or cal.get("micro2_source", "")),
-        CostTerm("lsu_excess", q * tile_excess(traffic, t, desc, issue, lsu_s / q), micro3),
+        CostTerm("lsu", q * lsu_s, micro3 or cal.get("micro2_source", "")),
+        CostTerm("lsu_excess", q * excess_s, micro3),
     ]
 
 
