@@ -39,8 +39,9 @@ from pathlib import Path
 
 from ..errors import CacheSimError
 
-__all__ = ["CLASSES", "REMAINDER_PATHS", "LoadProfile", "LoopMix", "load_batch", "load_profile", "loop_mix",
-           "parse_load_profiles", "parse_sass_listings", "read_listings", "remainder_path"]
+__all__ = ["CLASSES", "REMAINDER_PATHS", "LoadProfile", "LoopMix", "listing_sections", "load_batch",
+           "load_profile", "loop_mix", "parse_load_profiles", "parse_sass_listings", "read_listings",
+           "remainder_path"]
 
 #: Opcode classes, in report order.
 CLASSES = ("alu", "uniform", "mufu", "convert", "global", "shared", "local", "mma", "barrier", "control")
@@ -212,11 +213,10 @@ def _spill_bytes(instrs) -> int:
 def load_profile(text: str, remainder: str = "both") -> LoadProfile | None:
     """The :class:`LoadProfile` of one listing's k-loop (``None`` without a loop, as :func:`loop_mix`;
     ``remainder`` as there)."""
-    instrs, labels, ctrl = _parse(text)
-    span = _loop_span(instrs, labels)
-    if span is None:
+    loop = _loop_run(text, remainder)
+    if loop is None:
         return None
-    run = _executed_indices(instrs, labels, span, remainder)
+    instrs, ctrl, run = loop
     body = _expand(instrs, [instrs[j] for j in run])[0]
     lsu = sum(_klass(op) in ("global", "shared", "local") and not op.startswith("LDGDEPBAR")
               for op, _, _ in body)
@@ -236,11 +236,8 @@ def spill_waits(text: str, remainder: str = "both") -> int:
     >>> spill_waits(toy)
     2
     """
-    instrs, labels, ctrl = _parse(text)
-    span = _loop_span(instrs, labels)
-    if span is None:
-        return 0
-    return _spill_waits(instrs, ctrl, _executed_indices(instrs, labels, span, remainder))
+    loop = _loop_run(text, remainder)
+    return 0 if loop is None else _spill_waits(*loop)
 
 
 def load_batch(text: str, remainder: str = "both") -> int | None:
@@ -255,12 +252,12 @@ def load_batch(text: str, remainder: str = "both") -> int | None:
     >>> load_batch(toy)
     2
     """
-    instrs, labels, _ = _parse(text)
-    span = _loop_span(instrs, labels)
-    if span is None:
+    loop = _loop_run(text, remainder)
+    if loop is None:
         return None
+    instrs, _, run = loop
     batch = 0
-    for i in _executed_indices(instrs, labels, span, remainder):
+    for i in run:
         op = instrs[i][0]
         if op.startswith("STS"):
             return batch
@@ -298,9 +295,14 @@ def _expand(instrs, body):
     return expanded, calls
 
 
-def _instructions(text: str):
-    """``(instrs, labels)``: ``instrs`` = list of (opcode, body, stall), ``labels`` = {name: index}."""
-    return _parse(text)[:2]
+def _loop_run(text: str, remainder: str):
+    """``(instrs, ctrl, run)`` of a listing's k-loop (:func:`_parse`; ``run``: the executed indices,
+    :func:`_executed_indices`), ``None`` without a loop."""
+    instrs, labels, ctrl = _parse(text)
+    span = _loop_span(instrs, labels)
+    if span is None:
+        return None
+    return instrs, ctrl, _executed_indices(instrs, labels, span, remainder)
 
 
 def _parse(text: str):
@@ -373,18 +375,14 @@ def remainder_path(variant: str) -> str:
     return "both"
 
 
-def _executed(instrs, labels, span, remainder: str) -> list:
-    """The loop body ``instrs[first:last+1]`` without the side of each guarded remainder that does not run.
+def _executed_indices(instrs, labels, span, remainder: str) -> list:
+    """Indices, in order, of the loop body ``instrs[first:last+1]`` without the side of each guarded
+    remainder that does not run.
 
     A diamond is ``@P BRA La`` (forward), the fall-through (inline) side ending in an unconditional
     ``BRA Lb``, and ``[La, Lb)`` holding a ``CALL``; ``narrow`` drops ``[La, Lb)``, ``wide`` drops the inline
     side, ``both`` keeps everything (each side counted, as if a warp ran both).
     """
-    return [instrs[j] for j in _executed_indices(instrs, labels, span, remainder)]
-
-
-def _executed_indices(instrs, labels, span, remainder: str) -> list:
-    """The indices of :func:`_executed`'s instructions, in order."""
     first, last = span
     if remainder == "both":
         return list(range(first, last + 1))
@@ -413,11 +411,11 @@ def loop_mix(text: str, kernel: str = "", remainder: str = "both") -> LoopMix | 
     A listing cut before its loop's backward branch (as the recorded HashedNet ``hash`` kernel is) has no
     loop: ``None``.
     """
-    instrs, labels = _instructions(text)
-    span = _loop_span(instrs, labels)
-    if span is None:
+    loop = _loop_run(text, remainder)
+    if loop is None:
         return None
-    expanded, calls = _expand(instrs, _executed(instrs, labels, span, remainder))
+    instrs, _, run = loop
+    expanded, calls = _expand(instrs, [instrs[j] for j in run])
     by_class = dict.fromkeys(CLASSES, 0)
     for op, _, _ in expanded:
         by_class[_klass(op)] += 1
@@ -431,21 +429,23 @@ def loop_mix(text: str, kernel: str = "", remainder: str = "both") -> LoopMix | 
                    shared_bytes=int(shared.group(1)) if shared else 0)
 
 
+def listing_sections(text: str) -> dict:
+    """``{header: section}`` of a file of ``##### <variant> <config> regs=.. shared=..`` sections (the
+    header without ``#####``; the section from the header on)."""
+    return {sec.splitlines()[0].strip(): sec for sec in re.split(r"^##### ", text, flags=re.M)[1:]}
+
+
 def parse_load_profiles(text: str) -> dict:
     """``{header: LoadProfile or None}`` for a file of listings (as :func:`parse_sass_listings`)."""
-    secs = re.split(r"^##### ", text, flags=re.M)[1:]
-    return {sec.splitlines()[0].strip(): load_profile(sec, remainder_path(sec.split(None, 1)[0]))
-            for sec in secs}
+    return {head: load_profile(sec, remainder_path(head.split(None, 1)[0]))
+            for head, sec in listing_sections(text).items()}
 
 
 def parse_sass_listings(text: str) -> dict:
     """``{header: LoopMix or None}`` for a file of ``##### <variant> <config> regs=.. shared=..`` sections
     (each counted with the remainder side its variant runs, :func:`remainder_path`)."""
-    out = {}
-    for sec in re.split(r"^##### ", text, flags=re.M)[1:]:
-        head = sec.splitlines()[0].strip()
-        out[head] = loop_mix(sec, kernel=head, remainder=remainder_path(head.split(None, 1)[0]))
-    return out
+    return {head: loop_mix(sec, kernel=head, remainder=remainder_path(head.split(None, 1)[0]))
+            for head, sec in listing_sections(text).items()}
 
 
 def read_listings(path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cachesim.kernels import get_target, predict
-from cachesim.kernels.sass import load_batch, read_listings, remainder_path
+from cachesim.kernels.sass import listing_sections, load_batch, read_listings, remainder_path
 
 ROOT = Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
 
@@ -19,7 +19,7 @@ def _cases():
 
 def _sections(path):
     """``{(name, second header word): section}`` of a listings file (the config, or the micro's warps)."""
-    return {tuple(s.splitlines()[0].split()[:2]): s for s in read_listings(path).split("##### ")[1:]}
+    return {tuple(head.split()[:2]): sec for head, sec in listing_sections(read_listings(path)).items()}
 
 
 def test_offline_compiles_are_the_devices():
