@@ -264,19 +264,16 @@ def _verdict(s: dict) -> str:
     return "Targets NOT met."
 
 
-#: Records timed only after the model's predictions for them were written (``predicted_before_timing.json``
-#: beside the record): shapes no earlier record and no constant has seen.
-HELD_OUT_RECORDS = HELD_OUT_FOLDERS
-
-
 def _held_out_lines(rows) -> list:
-    """The summary of the rows of :data:`HELD_OUT_RECORDS` (none: no line)."""
-    held = [r for r in rows if r.record in HELD_OUT_RECORDS]
+    """The summary of the rows of the held-out records (``HELD_OUT_FOLDERS`` of
+    :mod:`cachesim.measure.fast_records`: timed only after the model's predictions for them were written,
+    ``predicted_before_timing.json``); none: no line."""
+    held = [r for r in rows if r.record in HELD_OUT_FOLDERS]
     if not held:
         return []
     h = time_summary(held)
     shapes = sorted({r.shape for r in held})
-    return [f"Held-out shapes ({', '.join(HELD_OUT_RECORDS)}: {', '.join(shapes)}, timed after the model's "
+    return [f"Held-out shapes ({', '.join(HELD_OUT_FOLDERS)}: {', '.join(shapes)}, timed after the model's "
             f"predictions for them were written and committed): {h['rows']} ratios, "
             f"{h['within_25pct']:.1%} within 25%, {h['beyond_2x']} off by more than 2x, mean absolute "
             f"error {h['mean_abs_error']:.1%}.", ""]
