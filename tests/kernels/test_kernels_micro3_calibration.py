@@ -255,26 +255,43 @@ def test_a_streamed_tile_tables_are_the_record():
             assert excess[True] > 1.5 * excess[False] > 0
 
 
-def test_tile_excess_takes_the_a_streamed_rows():
-    """An align-8 pointer kernel's lsu_excess is the A-streamed pair difference; its lsu stays the fixed-A
-    tile path."""
-    from dataclasses import replace
-
+def _roast_128x128(align):
+    """The 128x128x64 ROAST table kernel at ``align`` (4096x768x3072, 2 MiB array) and ``rate(table, a)``:
+    its B elements over the tile rate of ``table`` at alignment class ``a``, width 128, its warps and array
+    size, at the loaded clock, times the busiest SM's share (768 programs: the busiest of 132 SMs runs 6,
+    x 132 / 768 = 1.03125)."""
     from cachesim.kernels import predict
     from cachesim.kernels.micro_rates import tile_rate
 
     cal = get_target("h200").calibration
     clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
     p = predict("roast", "4096x768x3072", "h200", dtype="bf16", block="128x128x64", num_warps=4, num_stages=4,
-                memory=1 << 20, analytic=True, tile=(64, 128), align=8, index="table")
+                memory=1 << 20, analytic=True, tile=(64, 128), align=align, index="table")
     warps, mem, el = p.issue.warps_per_scheduler * 4, p.issue.memory_bytes, p.issue.elements
-    stream = cal["tile_align_astream_per_s"]
-    r8, r64 = (tile_rate(stream[(a, 128)], warps, mem) for a in (8, 64))
-    want = el / clock * (1 / r8 - 1 / r64) * 1.03125  # 768 programs: the busiest SM runs 6 (x 132 / 768)
+
+    def seconds(table, a):
+        return el / (clock * tile_rate(cal[table][(a, 128)], warps, mem)) * 1.03125
+    return p, seconds
+
+
+def test_tile_excess_takes_the_a_streamed_rows():
+    """An align-8 pointer kernel's lsu_excess is the A-streamed pair difference; its lsu stays the fixed-A
+    tile path."""
+    from dataclasses import replace
+
+    p, seconds = _roast_128x128(8)
+    want = seconds("tile_align_astream_per_s", 8) - seconds("tile_align_astream_per_s", 64)
     assert p.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
-    fixed = el / (clock * tile_rate(cal["tile_align_per_s"][(8, 128)], warps, mem)) * 1.03125
-    assert p.terms["lsu"] == pytest.approx(fixed, rel=1e-6)
+    assert p.terms["lsu"] == pytest.approx(seconds("tile_align_per_s", 8), rel=1e-6)
     assert replace(p.issue.description, align=64).align == 64
+
+
+def test_align1_excess_takes_the_fixed_a_rows():
+    """Align 1 at 128x128x64: lsu_excess = elements x (1 / r_fixed(1) - 1 / r_fixed(64)), the fixed-A rows
+    (the A-streamed align-1 microbenchmark compiles to another B path: test_kernels_tile_micro_listings)."""
+    p, seconds = _roast_128x128(1)
+    want = seconds("tile_align_per_s", 1) - seconds("tile_align_per_s", 64)
+    assert p.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
 
 
 CARVEOUT = GPU / "call29_ncu_carveout"

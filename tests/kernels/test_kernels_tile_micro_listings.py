@@ -4,9 +4,7 @@ Triton): which A-streamed rows price the tile path's excess (``tile_astream_same
 import json
 from pathlib import Path
 
-import pytest
-
-from cachesim.kernels import get_target, predict
+from cachesim.kernels import get_target
 from cachesim.kernels.sass import listing_sections, load_batch, read_listings, remainder_path
 
 ROOT = Path(__file__).resolve().parents[2] / "measurements" / "gpu" / "sass_offline"
@@ -76,19 +74,3 @@ def test_fused_align1_kernels_issue_a_whole_tile_first():
         assert load_batch(sec, remainder_path(name)) >= 15 / 16 * (tk * tn // (32 * warps)), (name, cfg)
         n += 1
     assert n == 30
-
-
-def test_align1_excess_takes_the_fixed_a_rows():
-    """Align 1 at 128x128x64: lsu_excess = elements x (1 / r_fixed(1) - 1 / r_fixed(64)), the fixed-A rows;
-    align 8 takes the A-streamed pair (test_kernels_micro3_calibration)."""
-    from cachesim.kernels.micro_rates import tile_rate
-
-    cal = get_target("h200").calibration
-    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
-    p = predict("roast", "4096x768x3072", "h200", dtype="bf16", block="128x128x64", num_warps=4, num_stages=4,
-                memory=1 << 20, analytic=True, tile=(64, 128), align=1, index="table")
-    warps, mem, el = p.issue.warps_per_scheduler * 4, p.issue.memory_bytes, p.issue.elements
-    fixed = cal["tile_align_per_s"]
-    r1, r64 = (tile_rate(fixed[(a, 128)], warps, mem) for a in (1, 64))
-    # 768 programs on 132 SMs: the busiest runs 6 (x 132 / 768)
-    assert p.terms["lsu_excess"] == pytest.approx(el / clock * (1 / r1 - 1 / r64) * 1.03125, rel=1e-6)
