@@ -27,10 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import _micro3_hash as hm  # noqa: E402
-from gpu_sass_offline import OfflineCompiler, write_listings  # noqa: E402
+from gpu_sass_offline import OfflineCompiler, compile_micro_record  # noqa: E402
 
 from cachesim.kernels.sass import loop_mix, remainder_path  # noqa: E402
-from cachesim.measure.records import write_record  # noqa: E402
 
 K = 256  # the k-steps of every call24 launch
 CASES = [(mode, g, dot, nw) for mode in (0, 2, 8) for g in ((1,) if mode == 0 else (1, 2))
@@ -62,19 +61,12 @@ def case(comp: OfflineCompiler, mode: int, g: int, dot: bool, nw: int) -> tuple[
 
 
 def run(out: Path) -> dict:
-    comp = OfflineCompiler(hm._kernel())
-    cases, texts = [comp.env()], []
-    for mode, g, dot, nw in CASES:
-        row, text = case(comp, mode, g, dot, nw)
-        cases.append(row)
-        texts.append(text)
-        print(row["name"], nw, row.get("instructions"), row.get("stall_cycles"), flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_listings(out, texts, "sass_hash_micro.txt")
-    write_record(out / "gpu_sass_hash_micro.json", "gpu-sass-offline-micro", cases,
-                 notes="COMPILED OUTPUT, not a device measurement: sm_90 listings of the call24 hash_overlap "
-                       "kernels compiled offline (drivers/gpu_sass_hash_micro_offline.py) with the timed "
-                       "launches' specialisation; listings in sass_hash_micro.txt.")
+    cases = compile_micro_record(
+        OfflineCompiler(hm._kernel()), CASES, lambda comp, c: case(comp, *c), out, "hash_micro",
+        notes="COMPILED OUTPUT, not a device measurement: sm_90 listings of the call24 hash_overlap "
+              "kernels compiled offline (drivers/gpu_sass_hash_micro_offline.py) with the timed "
+              "launches' specialisation; listings in sass_hash_micro.txt.",
+        show=lambda row: (row["name"], row["num_warps"], row.get("instructions"), row.get("stall_cycles")))
     return {"cases": len(cases) - 1}
 
 

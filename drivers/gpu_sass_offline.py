@@ -294,6 +294,23 @@ def write_listings(out: Path, texts: list, name: str = "sass_offline.txt",
     return path
 
 
+def compile_micro_record(comp: OfflineCompiler, items, case, out: Path, stem: str, notes: str,
+                         show=lambda row: row.get("name")) -> list:
+    """Compile each of ``items`` (``case(comp, item) -> (record case, listing section)``), print ``show(row)``
+    for each, and write ``out/sass_<stem>.txt`` (:func:`write_listings`) and ``out/gpu_sass_<stem>.json``
+    (kind ``gpu-sass-offline-micro``, the compiler's ``env`` case first). Returns the record's cases."""
+    cases, texts = [comp.env()], []
+    for item in items:
+        row, text = case(comp, item)
+        cases.append(row)
+        texts.append(text)
+        print(show(row), flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_listings(out, texts, f"sass_{stem}.txt")
+    write_record(out / f"gpu_sass_{stem}.json", "gpu-sass-offline-micro", cases, notes=notes)
+    return cases
+
+
 def run(records: Path, out: Path, limit: int | None = None, check_shapes: int = 0) -> dict:
     """Compile every pair, write the record and the listings; return counts for the summary."""
     comp = OfflineCompiler()

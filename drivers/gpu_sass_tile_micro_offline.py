@@ -29,10 +29,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import gpu_micro2 as micro2  # noqa: E402
-from gpu_sass_offline import OfflineCompiler, write_listings  # noqa: E402
+from gpu_sass_offline import OfflineCompiler, compile_micro_record  # noqa: E402
 
 from cachesim.kernels.sass import load_batch, loop_mix  # noqa: E402
-from cachesim.measure.records import write_record  # noqa: E402
 
 RECORDS = ("call21_micro3", "call26_micro3f", "call28_micro3h")
 K = 1024
@@ -79,19 +78,13 @@ def case(comp: OfflineCompiler, key: tuple, device: tuple) -> tuple[dict, str]:
 
 def run(root: Path, out: Path) -> dict:
     triton, kern = micro2._kernels()
-    comp = OfflineCompiler(kern["tile"])
-    cases, texts = [comp.env()], []
-    for key, device in sorted(timed_launches(root).items()):
-        row, text = case(comp, key, device)
-        cases.append(row)
-        texts.append(text)
-        print(row["name"], row["registers"], row["device_registers"], row["load_batch"], flush=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_listings(out, texts, "sass_tile_micro.txt")
-    write_record(out / "gpu_sass_tile_micro.json", "gpu-sass-offline-micro", cases,
-                 notes="COMPILED OUTPUT, not a device measurement: sm_90 listings of gpu_micro2's tile "
-                       "kernel at every launch the tile_align groups of call21/call26/call28 timed, compiled "
-                       "offline (drivers/gpu_sass_tile_micro_offline.py); listings in sass_tile_micro.txt.")
+    cases = compile_micro_record(
+        OfflineCompiler(kern["tile"]), sorted(timed_launches(root).items()), lambda comp, kd: case(comp, *kd),
+        out, "tile_micro",
+        notes="COMPILED OUTPUT, not a device measurement: sm_90 listings of gpu_micro2's tile kernel at "
+              "every launch the tile_align groups of call21/call26/call28 timed, compiled offline "
+              "(drivers/gpu_sass_tile_micro_offline.py); listings in sass_tile_micro.txt.",
+        show=lambda row: (row["name"], row["registers"], row["device_registers"], row["load_batch"]))
     same = sum(c["registers"] == c["device_registers"] and c["shared_bytes"] == c["device_shared_bytes"]
                for c in cases[1:])
     return {"cases": len(cases) - 1, "same_registers_and_shared_as_device": same}
