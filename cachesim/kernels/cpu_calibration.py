@@ -226,11 +226,7 @@ def cpu_calibration(cases, hierarchy, *, core: str = HOST_CORE, source: str = ""
     for b in (a2, a3, knee):
         if b not in extra:
             raise CacheSimError(f"the cpu_micro record has no 'independent' case at {int(b)} bytes")
-    parts = _parts(partial, a2)
-    mlp_2 = _clip_mlp(parts[0] / max(extra[a2], 1e-9), cap)
-    parts = _parts(replace(partial, mlp=(mlp_2, mlp_d, mlp_d)), a3)
-    mlp_3 = _clip_mlp(parts[1] / max(extra[a3] - parts[0] / mlp_2, 1e-9), cap)
-    partial = replace(partial, mlp=(mlp_2, mlp_3, mlp_d))
+    partial = replace(partial, mlp=(*_l2_l3_overlaps(partial, extra, a2, a3), mlp_d))
     l3_eff = effective_capacity(partial, knee, extra[knee], low=c2, high=c3)
     partial = replace(partial, capacity_bytes=(c1, c2, l3_eff))
     backend_mlp = {b: _backend_mlp(partial, cases, b, stat, (a2, a3, float(cs[-1])), cl[-1] - l1)
@@ -249,9 +245,14 @@ def _backend_mlp(cal: CpuCalibration, cases, backend: str, stat: str, anchors, d
         raise CacheSimError(f"the cpu_micro record's backend-gather cases for {backend!r} lack the anchor "
                             f"size(s) {missing} bytes")
     a2, a3, top = anchors
-    cap = cal.mlp_cap
-    m2 = _clip_mlp(_parts(cal, a2)[0] / max(got[a2], 1e-9), cap)
-    parts = _parts(replace(cal, mlp=(m2,) + tuple(cal.mlp[1:])), a3)
-    m3 = _clip_mlp(parts[1] / max(got[a3] - parts[0] / m2, 1e-9), cap)
-    md = _clip_mlp(dram_ns / max(got[top], 1e-9), cap)
-    return (m2, m3, md)
+    return (*_l2_l3_overlaps(cal, got, a2, a3), _clip_mlp(dram_ns / max(got[top], 1e-9), cal.mlp_cap))
+
+
+def _l2_l3_overlaps(cal: CpuCalibration, extra: dict, a2: float, a3: float) -> tuple:
+    """``(MLP_L2, MLP_L3)`` from a loop's extra time per load over its in-L1 time (``extra``, by array
+    bytes): at the L2 anchor ``a2`` the predicted L2-hit latency over the extra time; at the L3 anchor
+    ``a3`` the L3-hit latency over the extra time left after its L2 part; both clipped to [1, cap]."""
+    parts = _parts(cal, a2)
+    m2 = _clip_mlp(parts[0] / max(extra[a2], 1e-9), cal.mlp_cap)
+    parts = _parts(cal, a3)
+    return m2, _clip_mlp(parts[1] / max(extra[a3] - parts[0] / m2, 1e-9), cal.mlp_cap)
