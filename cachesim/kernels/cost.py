@@ -205,10 +205,8 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     elements = issue.elements
     warps = issue.warps_per_scheduler * t.schedulers_per_sm
     clock = _micro_clock(t)
-    if getattr(desc, "tma", False):  # 64-row blocks: the 64-row A tile's rows (the dot's rate halves with BM)
-        bm64 = _block(issue).bm <= 64 and "tma_tile_bm64_per_s" in cal
-        key = "tma_tile_bm64_per_s" if bm64 else "tma_tile_per_s"
-        table = cal.get(key, {}).get("roast" if desc.kernel == "roast" else "dense")
+    if getattr(desc, "tma", False):
+        table = _rows_table(cal, "tma_tile", issue, {}).get("roast" if desc.kernel == "roast" else "dense")
         level = warps
         if _table_read_in_loop(cal, desc, issue):  # per k-step of the start-table microbenchmark
             return 0.0, 0.0, elements / _step_elements(issue) * _tma_table_step(cal, issue, "table") / clock
@@ -335,6 +333,15 @@ def _align_class(align) -> int:
     return 1 if align == 1 else (8 if align < 64 else 64)
 
 
+def _rows_table(cal: dict, prefix: str, issue, default=None):
+    """``cal[prefix + "_bm64_per_s"]`` for a block of 64 rows or fewer where the calibration has it (the
+    microbenchmark's dot with a 64-row A tile: a 128-row dot runs half as fast per B element), else
+    ``cal[prefix + "_per_s"]`` (``default`` where that is missing too)."""
+    if _block(issue).bm <= 64 and f"{prefix}_bm64_per_s" in cal:
+        return cal[f"{prefix}_bm64_per_s"]
+    return cal[f"{prefix}_per_s"] if default is None else cal.get(f"{prefix}_per_s", default)
+
+
 def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     """The B-tile microbenchmark table for ``desc``: alignment class 1 (2-byte scalar loads), 8 (16-byte
     vectors that straddle 128-byte lines) or 64 (vectors starting a line; also 128/256), the measured
@@ -342,10 +349,7 @@ def _tile_table(cal: dict, desc, issue, stream: bool = False) -> dict:
     microbenchmark's dot nearest the kernel's block rows (``tile_align_bm64_per_s`` for 64-row blocks, where
     the calibration has it; ``tile_align_per_s``, 128 rows, otherwise): the line-aligned rows run at the
     dot's own rate, which halves with the A tile's rows."""
-    prefix = "tile_align_astream" if stream else "tile_align"
-    table = cal[f"{prefix}_per_s"]
-    if _block(issue).bm <= 64 and f"{prefix}_bm64_per_s" in cal:
-        table = cal[f"{prefix}_bm64_per_s"]
+    table = _rows_table(cal, "tile_align_astream" if stream else "tile_align", issue)
     klass = _align_class(desc.align)
     bn = desc.tile[1] if desc.tile is not None else 64
     widths = sorted({w for a, w in table if a == klass}, key=lambda w: (abs(math.log2(w / bn)), -w))
