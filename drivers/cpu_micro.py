@@ -142,6 +142,16 @@ def stream_case(kern, repeats: int, rng) -> dict:
             **_fields("ns_per_byte", t, 1e9 / (8 * src.size))}
 
 
+def _gathers(m: np.ndarray, idx: np.ndarray, out: np.ndarray) -> dict:
+    """``{backend: call}``: ``out = m[idx]`` by ``torch.index_select`` and by ``numpy.take`` (the torch
+    tensors share the arrays' memory)."""
+    import torch
+
+    m_t, i_t, o_t = (torch.from_numpy(x) for x in (m, idx, out))
+    return {"torch": lambda: torch.index_select(m_t, 0, i_t, out=o_t),
+            "numpy": lambda: np.take(m, idx, out=out)}
+
+
 def backend_cases(repeats: int, rng) -> list:
     import torch
 
@@ -151,13 +161,10 @@ def backend_cases(repeats: int, rng) -> list:
     idx = np.arange(n, dtype=np.int64) % m.size
     out = np.empty(n, dtype=np.float32)
     src = rng.standard_normal(n, dtype=np.float32)
-    m_t, i_t, o_t, s_t = (torch.from_numpy(x) for x in (m, idx, out, src))
-    runs = {
-        ("backend-base", "torch"): lambda: torch.index_select(m_t, 0, i_t, out=o_t),
-        ("backend-base", "numpy"): lambda: np.take(m, idx, out=out),
-        ("dense-copy", "torch"): lambda: o_t.copy_(s_t),
-        ("dense-copy", "numpy"): lambda: np.copyto(out, src),
-    }
+    o_t, s_t = torch.from_numpy(out), torch.from_numpy(src)
+    runs = {**{("backend-base", b): fn for b, fn in _gathers(m, idx, out).items()},
+            ("dense-copy", "torch"): lambda: o_t.copy_(s_t),
+            ("dense-copy", "numpy"): lambda: np.copyto(out, src)}
     return [{"type": typ, "backend": b, "elements": n, **_fields("ns_per_element", _time_stats(fn, repeats),
                                                                  1e9 / n)}
             for (typ, b), fn in runs.items()]
@@ -170,15 +177,11 @@ def backend_gather_cases(sizes: list, repeats: int, rng) -> list:
     torch.set_num_threads(1)
     n = SHAPE[0] * SHAPE[1]
     out = np.empty(n, dtype=np.float32)
-    o_t = torch.from_numpy(out)
     cases = []
     for mb in sizes:
         m = rng.standard_normal(mb // 4, dtype=np.float32)
         idx = rng.integers(0, m.size, n, dtype=np.int64)
-        m_t, i_t = torch.from_numpy(m), torch.from_numpy(idx)
-        runs = {"torch": lambda m_t=m_t, i_t=i_t: torch.index_select(m_t, 0, i_t, out=o_t),
-                "numpy": lambda m=m, idx=idx: np.take(m, idx, out=out)}
-        for b, fn in runs.items():
+        for b, fn in _gathers(m, idx, out).items():
             cases.append({"type": "backend-gather", "backend": b, "memory_bytes": mb, "elements": n,
                           **_fields("ns_per_element", _time_stats(fn, repeats), 1e9 / n)})
         print(cases[-2], cases[-1], file=sys.stderr, flush=True)
