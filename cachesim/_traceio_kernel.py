@@ -10,15 +10,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._parse_status import BAD_LABEL, MALFORMED, OK, OUT_OF_RANGE, TOO_LARGE, ZERO_SIZE  # noqa: F401
 from .trace import MAX_ACCESS_SIZE as _MAX_SIZE
 from .trace import MAX_ADDRESS as _MAX_ADDRESS
-
-OK = 0
-MALFORMED = 1
-OUT_OF_RANGE = 2
-BAD_LABEL = 3
-ZERO_SIZE = 4
-TOO_LARGE = 5
 
 _NL = 10
 _SP = 32

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _traceio_kernel as _k
+from . import _parse_status as _status
 from ._atomic import atomic_output, check_output_folder
 from ._validate import check_positive_int
 from .errors import CacheSimError
@@ -113,11 +113,11 @@ _TEXT_BLOCK = 1 << 23  # bytes of text parsed per kernel call
 MAX_READ_CHUNK = 1 << 26
 
 _ERR_TEXT = {
-    _k.MALFORMED: "malformed line",
-    _k.OUT_OF_RANGE: f"address or size out of range [0, {MAX_ADDRESS}]",
-    _k.BAD_LABEL: "unknown access label",
-    _k.ZERO_SIZE: "access size 0 (must be >= 1)",
-    _k.TOO_LARGE: f"access size larger than the limit of {MAX_ACCESS_SIZE} bytes (1 MiB)",
+    _status.MALFORMED: "malformed line",
+    _status.OUT_OF_RANGE: f"address or size out of range [0, {MAX_ADDRESS}]",
+    _status.BAD_LABEL: "unknown access label",
+    _status.ZERO_SIZE: "access size 0 (must be >= 1)",
+    _status.TOO_LARGE: f"access size larger than the limit of {MAX_ACCESS_SIZE} bytes (1 MiB)",
 }
 _EXPECT = {
     "din": "expected '<label> <hexaddr> [<hexsize>]' (label 0|r read, 1|w write, 2 ifetch)",
@@ -264,6 +264,8 @@ class TraceFile:
     # -- text ----------------------------------------------------------------------------------
 
     def _iter_text(self):
+        from . import _traceio_kernel as _k  # numba: loaded when a text trace is first read
+
         parse = _k.parse_din if self.format == "din" else _k.parse_lackey
         cap = self.chunk_size
         addr = np.empty(0, np.int64)
@@ -298,7 +300,7 @@ class TraceFile:
                     size = np.empty(need, np.int64)
                     write = np.empty(need, np.bool_)
                 n, status, bad = parse(buf, self.include_instructions, addr, size, write)
-                if status != _k.OK:
+                if status != _status.OK:
                     lineno = line_no + block.count(b"\n", 0, bad) + 1
                     end = block.find(b"\n", bad)
                     text = block[bad:end].decode("utf-8", "replace").rstrip("\r")

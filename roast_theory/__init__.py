@@ -1,79 +1,12 @@
 """Theory of ROAST hashing: hash mappings, closed-form moments, symbolic derivations, Monte Carlo.
 
-:mod:`roast_theory.symbolic` (sympy) is imported on first use of ``roast_theory.symbolic``.
+Every name is imported from its submodule on first use (:mod:`roast_theory._lazy`), so ``import
+roast_theory`` costs little: numba and scipy load with the moments or Monte Carlo that need them, sympy with
+:mod:`roast_theory.symbolic`, torch with the layers of :mod:`roast_theory.torch_layers`.
 """
 
-from . import torch_layers  # noqa: F401 - layers are created lazily (torch is imported on first use)
+from ._lazy import lazy_exports
 from .errors import RoastTheoryError
-from .experiments import (
-    AccuracySummary,
-    FamilyGap,
-    TrainRun,
-    TrainSharingResult,
-    hash_family_gap,
-    layer_mapping,
-    train_sharing_experiment,
-)
-from .hashes import (
-    HashedNetTritonHash,
-    IdealHash,
-    RobeZHash,
-    RzStableHash,
-    RzV1Hash,
-    SignHash,
-    make_family,
-)
-from .layer_moments import LayerError, OutputCovariance, layer_output_mse, output_covariance
-from .layout import ModelLayout, auto_scales, local_slots
-from .mappings import ChunkMapping, ElementMapping, TileMapping
-from .moments import (
-    block_tile_moments,
-    block_tile_moments_by_align,
-    element_hashing_moments,
-    layout_moments,
-    tile_hashing_moments,
-    weight_mse,
-)
-from .montecarlo import (
-    ConfidenceInterval,
-    KernelIdealGap,
-    MonteCarloEstimate,
-    kernel_vs_ideal_gap,
-    mc_inner_product,
-    mc_kernel,
-    mc_module_output,
-    mc_placement_load,
-    mc_total_inner_product,
-    mc_unused_fraction,
-    mc_weight_mse,
-)
-from .placement import kernel_slot_load, unused_fraction
-from .results import (
-    Allocation,
-    InnerProductMoments,
-    KernelVariance,
-    ModuleOutputVariance,
-    SharingVariance,
-    SlotLoad,
-    TileSharingVariance,
-    UnusedFraction,
-    WeightError,
-)
-from .sharing import (
-    kernel_variance,
-    module_output_variance,
-    optimal_allocation,
-    optimal_scales,
-    sharing_variance,
-)
-from .sharing_theorem import (
-    PairEnergy,
-    expected_random_difference,
-    limit_global_win_probability,
-    pair_energy,
-)
-from .tile_sharing import tile_module_output_variance, tile_sharing_variance
-from .verify import VerificationReport, VerificationRow, verify
 
 __all__ = [
     "RoastTheoryError",
@@ -100,10 +33,30 @@ __all__ = [
     "layer_mapping", "hash_family_gap", "FamilyGap",
 ]
 
-
-def __getattr__(name: str):
-    if name == "symbolic":  # sympy is slow to import: load the module on first use
-        import importlib
-
-        return importlib.import_module(".symbolic", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "roast_theory.experiments": ("AccuracySummary", "FamilyGap", "TrainRun", "TrainSharingResult",
+                                 "hash_family_gap", "layer_mapping", "train_sharing_experiment"),
+    "roast_theory.hashes": ("HashedNetTritonHash", "IdealHash", "RobeZHash", "RzStableHash", "RzV1Hash",
+                            "SignHash", "make_family"),
+    "roast_theory.layer_moments": ("LayerError", "OutputCovariance", "layer_output_mse",
+                                   "output_covariance"),
+    "roast_theory.layout": ("ModelLayout", "auto_scales", "local_slots"),
+    "roast_theory.mappings": ("ChunkMapping", "ElementMapping", "TileMapping"),
+    "roast_theory.moments": ("block_tile_moments", "block_tile_moments_by_align",
+                             "element_hashing_moments", "layout_moments", "tile_hashing_moments",
+                             "weight_mse"),
+    "roast_theory.montecarlo": ("ConfidenceInterval", "KernelIdealGap", "MonteCarloEstimate",
+                                "kernel_vs_ideal_gap", "mc_inner_product", "mc_kernel", "mc_module_output",
+                                "mc_placement_load", "mc_total_inner_product", "mc_unused_fraction",
+                                "mc_weight_mse"),
+    "roast_theory.placement": ("kernel_slot_load", "unused_fraction"),
+    "roast_theory.results": ("Allocation", "InnerProductMoments", "KernelVariance", "ModuleOutputVariance",
+                             "SharingVariance", "SlotLoad", "TileSharingVariance", "UnusedFraction",
+                             "WeightError"),
+    "roast_theory.sharing": ("kernel_variance", "module_output_variance", "optimal_allocation",
+                             "optimal_scales", "sharing_variance"),
+    "roast_theory.sharing_theorem": ("PairEnergy", "expected_random_difference",
+                                     "limit_global_win_probability", "pair_energy"),
+    "roast_theory.tile_sharing": ("tile_module_output_variance", "tile_sharing_variance"),
+    "roast_theory.verify": ("VerificationReport", "VerificationRow", "verify"),
+})

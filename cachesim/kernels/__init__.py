@@ -7,36 +7,7 @@ on the CPU, :func:`predict_cpu_gather` and :func:`cpu_waterfall` (the gather ``W
 latency / memory-level parallelism, constants from :func:`cpu_calibration` of a ``cpu_micro`` record).
 """
 
-from ._common import Block, GemmShape
-from .analytic import (
-    AnalyticTraffic,
-    OperandExpectation,
-    analytic_gemm,
-    expected_distinct,
-    expected_window_sectors,
-)
-from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
-from .cpu_calibration import CpuCalibration, cpu_calibration
-from .cpu_cost import CpuGatherTime, predict_cpu_gather
-from .cpu_waterfall import CpuWaterfall, cpu_waterfall
-from .embedding import embedding_trace, simulate_embedding
-from .explanation import KernelExplanation, explain
-from .gather import GatherTraffic, gather_cpu, gather_cpu_trace, gather_gpu, gather_indices
-from .gemm_cpu import CpuTraffic, gemm_cpu_trace, simulate_gemm_cpu
-from .gemm_gpu import (
-    GemmPlan,
-    GpuTraffic,
-    OperandTraffic,
-    SectorRows,
-    gemm_sector_trace,
-    grouped_order,
-    plan_gemm,
-)
-from .gpu_sim import replay_sectors, simulate_gemm_gpu
-from .issue import IssueEstimate, KernelDescription, describe
-from .prediction import KERNELS, KernelPrediction, predict
-from .targets import CpuTarget, GpuTarget, get_target
-from .waterfall import Waterfall, WaterfallStep, waterfall
+from roast_theory._lazy import lazy_exports
 
 __all__ = [
     "Block", "GemmShape", "KERNELS", "KernelExplanation", "KernelPrediction", "explain", "predict",
@@ -50,3 +21,27 @@ __all__ = [
     "waterfall", "CpuCalibration", "CpuGatherTime", "CpuWaterfall", "cpu_calibration", "cpu_waterfall",
     "predict_cpu_gather",
 ]
+
+# every name imported from its module on first use (roast_theory._lazy): the analytic cost model does not load
+# the numba simulators
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "cachesim.kernels._common": ("Block", "GemmShape"),
+    "cachesim.kernels.analytic": ("AnalyticTraffic", "OperandExpectation", "analytic_gemm",
+                                  "expected_distinct", "expected_window_sectors"),
+    "cachesim.kernels.cost": ("CostPrediction", "CostTerm", "n_waves", "predict_cpu", "predict_gpu"),
+    "cachesim.kernels.cpu_calibration": ("CpuCalibration", "cpu_calibration"),
+    "cachesim.kernels.cpu_cost": ("CpuGatherTime", "predict_cpu_gather"),
+    "cachesim.kernels.cpu_waterfall": ("CpuWaterfall", "cpu_waterfall"),
+    "cachesim.kernels.embedding": ("embedding_trace", "simulate_embedding"),
+    "cachesim.kernels.explanation": ("KernelExplanation", "explain"),
+    "cachesim.kernels.gather": ("GatherTraffic", "gather_cpu", "gather_cpu_trace", "gather_gpu",
+                                "gather_indices"),
+    "cachesim.kernels.gemm_cpu": ("CpuTraffic", "gemm_cpu_trace", "simulate_gemm_cpu"),
+    "cachesim.kernels.gemm_gpu": ("GemmPlan", "GpuTraffic", "OperandTraffic", "SectorRows",
+                                  "gemm_sector_trace", "grouped_order", "plan_gemm"),
+    "cachesim.kernels.gpu_sim": ("replay_sectors", "simulate_gemm_gpu"),
+    "cachesim.kernels.issue": ("IssueEstimate", "KernelDescription", "describe"),
+    "cachesim.kernels.prediction": ("KERNELS", "KernelPrediction", "predict"),
+    "cachesim.kernels.targets": ("CpuTarget", "GpuTarget", "get_target"),
+    "cachesim.kernels.waterfall": ("Waterfall", "WaterfallStep", "waterfall"),
+})

@@ -27,9 +27,7 @@ from collections import OrderedDict
 import numba
 import numpy as np
 
-WRITE = 1
-BYPASS0 = 2
-FULL = 4
+from ._sector_flags import BYPASS0, FULL, WRITE  # noqa: F401 - the flags the kernels test
 
 
 @numba.njit(cache=True, nogil=True)

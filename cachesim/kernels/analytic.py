@@ -30,7 +30,7 @@ from .._deprecate import deprecated_alias
 from .._validate import pick_named
 from ..errors import CacheSimError
 from .gemm_gpu import GemmPlan, TileLoad, grouped_order, plan_gemm
-from .gpu_sim import gpu_target
+from .targets import gpu_target
 
 
 def expected_window_sectors(width_bytes: int, align_bytes: int, sector_bytes: int = 32) -> float:

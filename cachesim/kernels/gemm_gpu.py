@@ -56,7 +56,7 @@ import numpy as np
 from .._deprecate import deprecated_alias, renamed_kwargs
 from .._validate import check_allocation, is_pow2, pick_named
 from ..errors import CacheSimError
-from . import _replay_kernel as rk
+from . import _sector_flags as sector_flags
 from ._common import (
     GEMM_KERNELS,
     Block,
@@ -262,13 +262,13 @@ class GemmPlan:
     def load_flags(self, op: int) -> int:
         """Replay flags of a load of operand ``op`` under this plan's load path."""
         vec_bytes = self.loads[op].vec * self.elem_bytes
-        return rk.BYPASS0 if (self.load_path == "ldgsts" and vec_bytes == 16) else 0
+        return sector_flags.BYPASS0 if (self.load_path == "ldgsts" and vec_bytes == 16) else 0
 
     @property
     def write_flags(self) -> int:
         if self.kernel == "dense" or not self.backward:
-            return rk.WRITE | rk.BYPASS0 | rk.FULL
-        return rk.WRITE | rk.BYPASS0
+            return sector_flags.WRITE | sector_flags.BYPASS0 | sector_flags.FULL
+        return sector_flags.WRITE | sector_flags.BYPASS0
 
     @property
     def write_is_atomic(self) -> bool:

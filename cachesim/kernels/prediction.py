@@ -300,14 +300,16 @@ def _gemm_traffic(kernel, c, t, *, analytic, backward=False, memory=None, l1_byt
     the L1 capacity, by default what one program's carve-out leaves)."""
     from .analytic import analytic_gemm
     from .gemm_gpu import plan_gemm
-    from .gpu_sim import simulate_gemm_gpu
 
     plan = plan_gemm(kernel, c["shape"], block=c["block"], backward=backward, group_m=c["group_m"],
                      num_warps=c["num_warps"], num_stages=c["num_stages"], dtype=c["dtype"],
                      memory=memory, seed=c["seed"], family=c["family"], load_path=c["load_path"],
                      tables=not analytic)  # the closed form reads no slot / tile-start table
-    model = analytic_gemm if analytic else simulate_gemm_gpu
-    return plan, model(plan, target=t, l1_bytes=l1_bytes)
+    if analytic:
+        return plan, analytic_gemm(plan, target=t, l1_bytes=l1_bytes)
+    from .gpu_sim import simulate_gemm_gpu  # numba: loaded only when the traffic is simulated
+
+    return plan, simulate_gemm_gpu(plan, target=t, l1_bytes=l1_bytes)
 
 
 def _gemm_gpu(kernel, backward, c, t, *, analytic) -> KernelPrediction:

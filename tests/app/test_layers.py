@@ -76,7 +76,8 @@ def imports_of(module: str) -> set[str]:
             target = _resolve(module, path, node)
             found.add(target)
             found.update(f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in MODULES)
-    if "importlib" in found_names(path):  # modules named as strings and imported with importlib
+    if "importlib" in found_names(path) or "lazy_exports" in path.read_text():  # modules named as strings
+        # and imported with importlib (directly, or by roast_theory._lazy.lazy_exports)
         found.update(n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
                      and isinstance(n.value, str) and n.value in MODULES)
     return {m for m in found if layer(m) is not None and m in MODULES}
