@@ -226,7 +226,35 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
         gather = elements * (on_chip + gather_seconds_per_element(rates, (0.0, 0.0, hd), warps))
     elif desc.scattered:
         gather = elements / gather_rate(cal, issue.memory_bytes)
+    if desc.index == "table":
+        gather *= table_gather_factor(cal, warps, issue.memory_bytes, _index_matrix_bytes(issue))
     return index, gather, 0.0
+
+
+def _index_matrix_bytes(issue) -> float:
+    """Bytes of HashedNet's ``K x N`` int32 index matrix: ``4 K N``, from the B elements the launch loads
+    (``K N`` per row of programs) and its rows of programs."""
+    rows = (getattr(issue, "grid", (0, 0)) or (0, 0))[0]
+    return 4.0 * issue.elements / rows if rows else 0.0
+
+
+def table_gather_factor(cal: dict, warps_per_sm: float, memory_bytes: float, table_bytes: float) -> float:
+    """How much longer the HashedNet gather takes when its indices are read from the index matrix than when
+    they are computed in registers: the ``gather_table`` microbenchmark (call35) at the same resident warps
+    per SM and shared-array bytes (:func:`~cachesim.kernels.micro_rates.tile_rate`), log-log between its two
+    index-matrix sizes and clamped at them; 1 where the calibration lacks it.
+
+    Examples
+    --------
+    >>> cal = {"gather_table_factor": {1000: {(4, 10): 1.1}, 100000: {(4, 10): 1.5}}}
+    >>> round(table_gather_factor(cal, 4, 10, 10000), 4), table_gather_factor({}, 4, 10, 10)
+    (1.2845, 1.0)
+    """
+    tables = cal.get("gather_table_factor")
+    if not tables or table_bytes <= 0:
+        return 1.0
+    per_size = [(size, tile_rate(points, warps_per_sm, memory_bytes)) for size, points in tables.items()]
+    return interp_loglog(per_size, table_bytes)
 
 
 def _micro_clock(t) -> float:

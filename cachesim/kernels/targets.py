@@ -187,6 +187,18 @@ CALIBRATIONS = {
                         (32, 1.617e11)),
                  "DRAM": ((1, 3.635e10), (2, 5.354e10), (4, 4.828e10), (8, 4.754e10), (16, 4.759e10),
                           (32, 4.930e10))},
+             # call35_micro3l (drivers/gpu_micro3.py gather_table, drivers/_micro3_gather.py): the HashedNet
+             # tile gather in the fused loop (A streamed, fed to tl.dot) with its index read from an int32
+             # index matrix over computed in registers, the same addresses: time ratio at equal resident
+             # warps per SM (pairs of launches whose two kernels keep the same programs resident: 4 warps
+             # x 1 and 2 programs, 8 warps x 1; geometric mean of the two 8-warp pairs), by index-matrix
+             # bytes (BERT FFN 768 x 3072: 9.4 MB, L2-resident; 10240^2: 420 MB) and shared-array bytes
+             "gather_table_factor": {
+                 9437184: {(4, 65536): 1.014, (4, 524288): 1.098, (4, 2097152): 1.106, (4, 67108864): 0.979,
+                           (8, 65536): 1.024, (8, 524288): 1.094, (8, 2097152): 1.095, (8, 67108864): 1.144},
+                 419430400: {(4, 65536): 1.055, (4, 524288): 1.155, (4, 2097152): 1.145,
+                             (4, 67108864): 1.561, (8, 65536): 1.051, (8, 524288): 1.115,
+                             (8, 2097152): 1.115, (8, 67108864): 1.262}},
              # tile_load_per_s: call14's two-class tile path (align 1 / 8, width 64), superseded in the
              # model by call21's tile_align_per_s; kept as that record's numbers (a test recounts them)
              "tile_load_per_s": {

@@ -434,3 +434,51 @@ def test_64_row_tma_kernels_take_the_64_row_box_rows():
         programs = (4096 // int(block.split("x")[0])) * (3072 // 128)
         want *= -(-programs // 132) * 132 / programs  # the busiest SM's share
         assert p.terms["lsu"] == pytest.approx(want, rel=1e-6), block
+
+
+def test_table_gather_factor_is_recounted_from_call35():
+    """The index-matrix factor of the HashedNet table gather: the time ratio table / computed index of
+    call35's pairs whose two kernels keep the same programs resident, geometric mean per (resident warps,
+    array bytes), by index-matrix bytes; every kernel checked against numpy."""
+    import math
+
+    rec = GPU / "call35_micro3l" / "gpu_micro3.json"
+    cases = json.loads(rec.read_text())["cases"]
+    checks = [c for c in cases if c["type"] == "check"]
+    assert len(checks) == 2 and all(c["equal_numpy"] for c in checks)
+    rows = {(c["geometry"], c["memory_bytes"], c["num_warps"], c["programs_per_sm"], c["name"]): c
+            for c in cases if c["type"] == "gather-table"}
+    pairs: dict = {}
+    for (g, mem, nw, p, name), c in rows.items():
+        other = rows[(g, mem, nw, p, "computed")]
+        if name == "table" and other["resident_per_sm"] == c["resident_per_sm"]:
+            key = (c["table_bytes"], nw * c["resident_per_sm"], mem)
+            pairs.setdefault(key, []).append(c["seconds"] / other["seconds"])
+    want: dict = {}
+    for (table, w, mem), ratios in pairs.items():
+        want.setdefault(table, {})[(w, mem)] = math.exp(statistics.fmean(map(math.log, ratios)))
+    got = get_target("h200").calibration["gather_table_factor"]
+    assert set(got) == set(want) == {9437184, 419430400}
+    for table, points in want.items():
+        assert set(got[table]) == set(points)
+        for key, value in points.items():
+            assert got[table][key] == pytest.approx(value, abs=6e-4), (table, key)
+
+
+def test_only_the_table_kernels_gather_pays_the_table_gather_factor():
+    from dataclasses import replace
+
+    from cachesim.kernels import cost, predict
+
+    t = get_target("h200")
+    kw = dict(dtype="bf16", block="128x128x64", num_warps=4, num_stages=4, memory=1 << 18, analytic=True)
+    p = predict("hashednet", "4096x768x3072", "h200", index="table", **kw)
+    warps = p.issue.warps_per_scheduler * t.schedulers_per_sm
+    f = cost.table_gather_factor(t.calibration, warps, p.issue.memory_bytes, 4 * 768 * 3072)
+    assert 1.05 < f < 1.15   # BERT's L2-resident index matrix, a 512 KiB array: call35's 1.09-1.10
+    _, table, _ = cost._micro_terms(p.traffic, t, p.description, p.issue)
+    _, computed, _ = cost._micro_terms(p.traffic, t, replace(p.description, index="mulshift"), p.issue)
+    assert table == pytest.approx(f * computed, rel=1e-12) and computed > 0
+    # a DRAM-resident matrix with a DRAM-sized array costs more; no calibration, no factor
+    assert cost.table_gather_factor(t.calibration, warps, 1 << 26, 4 * 10240 * 10240) > f
+    assert cost.table_gather_factor({}, warps, 1 << 26, 4 * 10240 * 10240) == 1.0

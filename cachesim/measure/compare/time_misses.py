@@ -45,10 +45,10 @@ TIME_MISSES = (
      + _TMA_L2),
     ("hashednet-over-tma-roast", "hashednet", "tma-roast", "HashedNet (pointer kernels) over TMA ROAST "
      "compares two model families whose absolute errors do not cancel: in the call18 autotuned cases the "
-     "HashedNet kernels run 0.77-1.63x their predicted time (mostly 1.1-1.3x: hashed-over-dense, "
-     "spill-reload-latency) and the TMA ROAST kernels 0.63-1.01x theirs (their box path runs faster than "
-     "the TMA box-path microbenchmark prices it; the TMA dense kernels likewise, so the TMA ratios cancel "
-     "it), so these ratios run 1.26-1.96x (median 1.47) the predicted ones"),
+     "HashedNet kernels run 0.74-1.59x their predicted time (median 1.14: hashed-over-dense, "
+     "spill-reload-latency) and the TMA ROAST kernels 0.63-1.01x theirs (median 0.80: their box path runs "
+     "faster than the TMA box-path microbenchmark prices it; the TMA dense kernels likewise, so the TMA "
+     "ratios cancel it), so these ratios run 1.26-1.91x (median 1.45) the predicted ones"),
     ("fast-roast-over-fast-dense", "fast-roast", "fast-dense", "the autotuned pointer kernels of the TMA "
      "records at 4096x3072x768: the table-a64 kernel runs 1.30-1.69x the predicted ratio over dense there "
      "(see hashed-over-dense)"),
@@ -110,14 +110,24 @@ TIME_MISSES = (
      "228 KiB carve-out (call29), so the L1 holds 28 KiB and the gather hits it in 3.5-7.9 % of its "
      "sectors; the model now prices that, "
      "and the gather microbenchmark's L2 rate (1.28e11 at the loaded clock) is still 1.2-1.4x the kernels'. "
+     "The table kernel's gather also waits on its index matrix: call35 times the gather of the fused loop "
+     "with its index read from a layer-shaped int32 matrix against the same addresses computed in "
+     "registers, 1.01-1.16x at equal resident warps with the array on chip (1.26-1.56x with a 64 MiB array "
+     "and the 420 MB matrix), and the model multiplies the table kernel's gather by that factor (table / "
+     "dense rows: 47 % within 25 % before it, 81 % with it). "
      "The gather fed to tl.dot (call30) runs 0.7-0.8x slower with A's tile streamed at 512 KiB-2 MiB, "
      "but its 64 KiB rows are irregular (7.3e10 to 6.5e11 by warps and A) and are not used"),
     ("hashednet-over-roast", "hashednet", "roast", "follows the HashedNet and ROAST misses above"),
     ("hashednet-index-ablation", "hashednet", "hashednet", "the HashedNet hash vs mulshift/table: the "
-     "serial index + gather of the hash kernel against the gather of the others: over-predicted 0.61-0.80x "
-     "(the hash of one resident program overlaps the other's gather; see hashednet-hash-over-arith-only). "
+     "serial index + gather of the hash kernel against the gather of the others: over-predicted 0.64-0.80x "
+     "(32 rows, median 0.75: the hash of one resident program overlaps the other's gather; see "
+     "hashednet-hash-over-arith-only). "
      "The 128x64x32 mulshift kernel with a 64 KiB array, 2.3x under-predicted until the L1 was sized by "
      "the resident programs' carve-out, is now within 25 %: four programs of 36 KiB leave 92 KiB of L1 "
-     "(the array fits), four of the table kernel's 48 KiB leave 60 KiB (it does not); under-predicted "
-     "1.33-1.38x in 4 rows of the held-out shapes"),
+     "(the array fits), four of the table kernel's 48 KiB leave 60 KiB (it does not). Under-predicted "
+     "1.36-1.68x in 10 rows: hash over table at 512x10240x10240, 128x128x64, 2 and 16 MiB arrays (6 rows: "
+     "the table kernel's gather is priced with call35's index-matrix factor, whose 420 MB-matrix rows rise "
+     "from 1.12-1.16x with a 2 MiB array to 1.26-1.56x with a 64 MiB one, DRAM shared by the matrix stream "
+     "and the gather's misses; interpolated to these arrays it over-prices the table kernel) and hash over "
+     "mulshift / table at 1024x11008x4096, 128x64x32 (4 rows of the held-out shape)"),
 )
