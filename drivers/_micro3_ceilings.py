@@ -230,7 +230,7 @@ def tma_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2), elements
                 rows.append({"type": "tma-table", "name": "tma-table" if use_table else "tma-hash",
                              "path": "table" if use_table else "hash", "tile": [bk, bn], "align": bn,
                              "layout": "kernel" if columns else "program", "columns": columns,
-                             "a_box": bool(abox),
+                             "a_box": bool(abox), "a_rows": bm,
                              "memory": memory, "memory_bytes": 2 * memory, "num_warps": num_warps,
                              "num_stages": stages,
                              "programs_per_sm": per_sm, "K": K, "programs": programs, "seconds": secs,

@@ -38,7 +38,10 @@ SHAPES = {"bert-ffn1": (4096, 768, 3072), "bert-ffn2": (4096, 3072, 768), "sq409
           "sq8192": (8192, 4096, 4096), "authors": (512, 10240, 10240),
           # held out of every model constant and of every earlier record (call33): a GPT-2-medium MLP
           # up-projection, a LLaMA-7B down-projection at 1024 tokens, a wide-K / narrow-N layer
-          "gpt2-fc": (2048, 1024, 4096), "llama-down": (1024, 11008, 4096), "wide-k": (8192, 2048, 1024)}
+          "gpt2-fc": (2048, 1024, 4096), "llama-down": (1024, 11008, 4096), "wide-k": (8192, 2048, 1024),
+          # held out likewise (call36): an OPT-1.3B MLP up-projection, a BERT-large down-projection, and a
+          # short-M layer whose launches fill at most half a wave at 128-row blocks
+          "opt-fc": (2048, 2048, 8192), "bert-large-down": (4096, 4096, 1024), "short-m": (256, 4096, 4096)}
 COMPRESSIONS = (8, 64)
 TILES = ((32, 64), (64, 128), (64, 256))
 ALIGNS = (1, 8, 64)

@@ -64,6 +64,8 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   both boxes of the step, not only B's; 1, 2 and 3 programs per SM.
 * ``tma_table_abox256``: the ``tma_table_abox`` pair with 64x256 B boxes and 8 warps (the 128x256x64 TMA
   kernels' step: one start per 16384 B elements), one program per SM, 12 tile columns.
+* ``tma_table_abox_bm64``: the ``tma_table_abox`` pair with a 64-row A box (64x64 A + 64x128 B: 24 KiB per
+  k-step, the step of the 64x128x64 TMA kernels, between the 16 and 32 KiB steps measured before).
 * ``tma_table_abox_w8``: the ``tma_table_abox`` pair at 8 warps per program (is the start's wait set by
   programs per SM, whatever their warps?), 1 and 2 programs per SM.
 * ``tile_align_bm64``: the ``tile_align`` group with a 64-row A tile (``tl.dot`` of 64 x BN x BK): the
@@ -758,6 +760,8 @@ def plan(smoke: bool) -> dict:
                                         columns=3, abox=2),
                     tma_table_abox256=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 256,
                                            columns=3, abox=2, tile=(64, 256), num_warps=8),
+                    tma_table_abox_bm64=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
+                                             columns=3, abox=2, bm=64),
                     tma_table_abox_w8=dict(log2_sizes=(16,), per_sm_list=(1,), elements_per_sm=2 * 64 * 128,
                                            columns=3, abox=2, num_warps=8),
                     hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1),), K=2),
@@ -792,6 +796,7 @@ def plan(smoke: bool) -> dict:
                 tma_table_abox=dict(per_sm_list=(1, 2, 3), columns=24, abox=64),
                 tma_table_abox256=dict(per_sm_list=(1,), columns=12, abox=64, tile=(64, 256), num_warps=8),
                 tma_table_abox_w8=dict(per_sm_list=(1, 2), columns=24, abox=64, num_warps=8),
+                tma_table_abox_bm64=dict(per_sm_list=(1, 2, 3), columns=24, abox=64, bm=64),
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256),
                 gather_table=dict())
@@ -830,6 +835,7 @@ CHECKS = {
     "tma_table_abox": lambda ctx: [],  # likewise
     "tma_table_abox256": lambda ctx: [],  # likewise
     "tma_table_abox_w8": lambda ctx: [],  # likewise
+    "tma_table_abox_bm64": lambda ctx: [],  # likewise
     "tile_align_bm64": lambda ctx: _tile_checks(ctx, "tile_align_bm64"),
     "tile_gather": tile_gather_checks,
     "tile_align_astream": lambda ctx: _tile_checks(ctx, "tile_align_astream"),
@@ -844,6 +850,7 @@ GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "tma_l2": ceilings.tma_l2_group, "tma_table": ceilings.tma_table_group,
           "tma_table_kernel": ceilings.tma_table_group, "tma_table_abox": ceilings.tma_table_group,
           "tma_table_abox256": ceilings.tma_table_group, "tma_table_abox_w8": ceilings.tma_table_group,
+          "tma_table_abox_bm64": ceilings.tma_table_group,
           "tile_align_bm64": tile_align_group, "tile_align_astream": tile_align_group,
           "tile_gather": tile_gather_group,
           "tile_align_astream_bm64": tile_align_group,
