@@ -354,13 +354,20 @@ CALIBRATIONS = {
              # (tma_table_abox: 64x128 B boxes and A's 128x64 box by TMA every step, as the kernels; 4
              # warps; call27_micro3g reran it within 3 % and at 8 warps within 3 %: the wait is set by
              # programs per SM, not warps); 49152: call27_micro3g (tma_table_abox256: 64x256 B boxes and
-             # A's box, 8 warps, one program per SM as the 128x256x64 kernels). "step": B elements/step.
+             # A's box, 8 warps, one program per SM as the 128x256x64 kernels); 24576: call37_micro3m
+             # (tma_table_abox_bm64: A's 64x64 box and the 64x128 B box every step, as the 64x128x64
+             # kernels, 4 warps, 1-3 programs per SM). "step": B elements/step.
              "tma_table_per_s": {
                  16384: {"step": 8192,
                          "table": {(1, 2097152): 2.388e12, (2, 2097152): 3.366e12, (3, 2097152): 3.349e12,
                                    (1, 67108864): 1.538e12, (2, 67108864): 2.898e12, (3, 67108864): 3.279e12},
                          "hash": {(1, 2097152): 3.407e12, (2, 2097152): 3.382e12, (3, 2097152): 3.383e12,
                                   (1, 67108864): 2.857e12, (2, 67108864): 2.890e12, (3, 67108864): 2.999e12}},
+                 24576: {"step": 8192,
+                         "table": {(1, 2097152): 2.222e12, (2, 2097152): 2.995e12, (3, 2097152): 3.443e12,
+                                   (1, 67108864): 1.479e12, (2, 67108864): 2.842e12, (3, 67108864): 3.273e12},
+                         "hash": {(1, 2097152): 3.009e12, (2, 2097152): 3.330e12, (3, 2097152): 3.220e12,
+                                  (1, 67108864): 2.651e12, (2, 67108864): 2.833e12, (3, 67108864): 3.001e12}},
                  32768: {"step": 8192,
                          "table": {(1, 2097152): 1.633e12, (2, 2097152): 2.363e12, (3, 2097152): 2.717e12,
                                    (1, 67108864): 1.357e12, (2, 67108864): 2.503e12, (3, 67108864): 2.637e12},

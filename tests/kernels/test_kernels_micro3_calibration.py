@@ -76,7 +76,8 @@ MICRO3C = GPU / "call23_micro3c" / "gpu_micro3.json"
 MICRO3E = GPU / "call25_micro3e" / "gpu_micro3.json"
 MICRO3F = GPU / "call26_micro3f" / "gpu_micro3.json"
 MICRO3G = GPU / "call27_micro3g" / "gpu_micro3.json"
-TABLE_RECORDS = (MICRO3E, MICRO3F, MICRO3G)
+MICRO3M = GPU / "call37_micro3m" / "gpu_micro3.json"
+TABLE_RECORDS = (MICRO3E, MICRO3F, MICRO3G, MICRO3M)
 
 
 def _table_rows(path, **match) -> list:
@@ -87,19 +88,20 @@ def _table_rows(path, **match) -> list:
 
 @pytest.mark.skipif(not all(p.exists() for p in TABLE_RECORDS), reason="GPU record not present")
 def test_tma_table_pairs_are_the_records():
-    """Each box size's pair is its record's kernel-layout rows: 16 KiB call25 (A loaded once), 32 KiB call26
-    (A's 128x64 box every step), 48 KiB call27 (64x256 B boxes and A's box); keyed by (programs per SM,
-    array bytes), with the B elements of one step."""
+    """Each box size's pair is its record's kernel-layout rows: 16 KiB call25 (A loaded once), 24 KiB call37
+    (A's 64x64 box every step), 32 KiB call26 (A's 128x64 box every step), 48 KiB call27 (64x256 B boxes
+    and A's box); keyed by (programs per SM, array bytes), with the B elements of one step."""
     cal = get_target("h200").calibration["tma_table_per_s"]
-    assert sorted(cal) == [16384, 32768, 49152]
+    assert sorted(cal) == [16384, 24576, 32768, 49152]
     sources = {16384: _table_rows(MICRO3E, layout="kernel"),
+               24576: _table_rows(MICRO3M, layout="kernel", a_box=True, a_rows=64),
                32768: _table_rows(MICRO3F, layout="kernel", a_box=True),
                49152: _table_rows(MICRO3G, layout="kernel", a_box=True, tile=[64, 256])}
     for size, rows in sources.items():
-        assert len(rows) == {16384: 12, 32768: 12, 49152: 4}[size]
+        assert len(rows) == {16384: 12, 24576: 12, 32768: 12, 49152: 4}[size]
         for c in rows:
             bk, bn = c["tile"]
-            a_bytes = 2 * 128 * bk if c.get("a_box") else 0
+            a_bytes = 2 * c.get("a_rows", 128) * bk if c.get("a_box") else 0
             assert size == 2 * bk * bn + a_bytes  # the bytes a step's boxes copy
             assert cal[size]["step"] == bk * bn
             got = cal[size][c["path"]][(c["programs_per_sm"], c["memory_bytes"])]
@@ -140,9 +142,10 @@ def test_tma_table_wait_grows_with_the_box_bytes_and_is_set_by_programs():
             assert c["elements_per_second"] == pytest.approx(prog[(c["path"], c["memory_bytes"])], rel=0.03)
 
 
-def test_tma_table_excess_is_the_interpolated_pair_difference():
-    """A 64x128x64 persistent kernel copies 24 KiB per step (A 64x64, B 64x128): halfway between the 16 and
-    32 KiB pairs at one program per SM; 2 MiB array."""
+def test_tma_table_excess_is_the_pair_difference_at_the_steps_bytes():
+    """A 64x128x64 persistent kernel copies 24 KiB per step (A 64x64, B 64x128): call37's pair at one
+    program per SM; 2 MiB array. A 40 KiB step lies halfway between the 32 and 48 KiB pairs (linear in the
+    step's bytes)."""
     from cachesim.kernels import predict
 
     cal = get_target("h200").calibration
@@ -153,12 +156,18 @@ def test_tma_table_excess_is_the_interpolated_pair_difference():
     assert hashed.terms["lsu_excess"] == 0.0 and table.issue.programs_per_sm == 1
     clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
     steps = 768 * 3072 * (4096 // 64) / (128 * 64)
-    e16 = 8192 * (1 / 2.388e12 - 1 / 3.407e12)
+    e24 = 8192 * (1 / 2.222e12 - 1 / 3.009e12)
     e32 = 8192 * (1 / 1.633e12 - 1 / 2.290e12)
     # x 1.03125: 1536 programs on 132 SMs, the busiest runs 12 (12 x 132 / 1536)
-    assert table.terms["lsu_excess"] == pytest.approx(steps * (e16 + e32) / 2 / clock * 1.03125, rel=1e-3)
-    assert table.terms["lsu"] == pytest.approx(steps * 8192 * (1 / 2.388e12 + 1 / 1.633e12) / 2 / clock
-                                               * 1.03125, rel=1e-3)
+    assert table.terms["lsu_excess"] == pytest.approx(steps * e24 / clock * 1.03125, rel=1e-3)
+    assert table.terms["lsu"] == pytest.approx(steps * 8192 / 2.222e12 / clock * 1.03125, rel=1e-3)
+    from cachesim.kernels.cost import _tma_table_step
+
+    # 2 x 64 x (64 + 256) = 40960 bytes per step: halfway between the 32 and 48 KiB pairs
+    half = type("I", (), {"programs_per_sm": 1, "memory_bytes": 2097152, "config": "64x256x64-g8-w4-s3"})()
+    e48 = 16384 * (1 / 2.329e12 - 1 / 3.273e12)
+    assert _tma_table_step(cal, half, "excess") == pytest.approx((e32 + e48) / 2,
+                                                                                           rel=1e-9)
 
 
 @pytest.mark.skipif(not MICRO3F.exists(), reason="GPU record not present")

@@ -133,9 +133,8 @@ def test_persistent_launch_keeps_one_program_per_sm_and_pays_the_table_wait():
     assert pers.issue.schedule == "persistent"
     clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
     elements = 768 * 3072 * (4096 // 64)
-    # one program per SM, 2 MiB, 24 KiB of boxes per step (A 64x64, B 64x128): halfway between call25's
-    # 16 KiB pair and call26's 32 KiB pair
-    want = elements / clock * ((1 / 2.388e12 - 1 / 3.407e12) + (1 / 1.633e12 - 1 / 2.290e12)) / 2
+    # one program per SM, 2 MiB, 24 KiB of boxes per step (A 64x64, B 64x128): call37's 24 KiB pair
+    want = elements / clock * (1 / 2.222e12 - 1 / 3.009e12)
     want *= 1.03125  # 1536 programs on 132 SMs: the busiest runs 12 (12 x 132 / 1536)
     assert pers.terms["lsu_excess"] == pytest.approx(want, rel=1e-3)
     assert pers.predicted_time_s > plain.predicted_time_s

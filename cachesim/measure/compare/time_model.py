@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..fast_records import HELD_OUT_FOLDERS
 from ..records import load_records, read_once
-from .time_misses import TIME_MISSES
+from .time_misses import SHAPE_MISSES, TIME_MISSES
 from .time_predict import (  # noqa: F401 - the row type, cache and constants of the time model
     _FAST_KINDS,
     _STORED,
@@ -295,24 +295,28 @@ def _verdict(s: dict) -> str:
 
 
 def _held_out_lines(rows, directory) -> list:
-    """The summary of the rows of the held-out records (``HELD_OUT_FOLDERS`` of
+    """The summary of the rows of each held-out record (``HELD_OUT_FOLDERS`` of
     :mod:`cachesim.measure.fast_records`: timed only after the model's predictions for them were written,
     :data:`REGISTERED_FILE`), by those registered predictions (blind) and by the current model; none: no
     line."""
-    held = [r for r in rows if r.record in HELD_OUT_FOLDERS]
-    if not held:
-        return []
-    h, b = time_summary(held), time_summary(registered_rows(directory))
-    shapes = sorted({r.shape for r in held})
+    blind_rows = registered_rows(directory)
 
     def text(x):
         return (f"{x['rows']} ratios, {x['within_25pct']:.1%} within 25%, {x['beyond_2x']} off by more than "
                 f"2x, mean absolute error {x['mean_abs_error']:.1%}")
-    blind = (f"by the predictions registered before the timing ({REGISTERED_FILE}), the blind test: "
-             f"{text(b)}; " if b["rows"] else "")
-    return [f"Held-out shapes ({', '.join(HELD_OUT_FOLDERS)}: {', '.join(shapes)}, timed after the model's "
-            f"predictions for them were written and committed): {blind}by the current model (changed "
-            f"since, from microbenchmarks only): {text(h)}.", ""]
+    lines = []
+    for folder in HELD_OUT_FOLDERS:
+        held = [r for r in rows if r.record == folder]
+        if not held:
+            continue
+        h, b = time_summary(held), time_summary([r for r in blind_rows if r.record == folder])
+        shapes = sorted({r.shape for r in held})
+        blind = (f"by the predictions registered before the timing ({REGISTERED_FILE}), the blind test: "
+                 f"{text(b)} ({_verdict(b).rstrip('.')}); " if b["rows"] else "")
+        lines += [f"Held-out shapes ({folder}: {', '.join(shapes)}, timed after the model's predictions for "
+                  f"them were written and committed): {blind}by the current model (changed since, from "
+                  f"microbenchmarks only): {text(h)}.", ""]
+    return lines
 
 
 def time_markdown(directory: str | Path = "measurements/gpu") -> list:
@@ -345,6 +349,8 @@ def time_markdown(directory: str | Path = "measurements/gpu") -> list:
         if name not in seen:
             seen.add(name)
             lines.append(f"* **{name}** (numerator `{num or '*'}`, denominator `{den or '*'}`): {cause}")
+    for shape, (name, cause) in SHAPE_MISSES.items():
+        lines.append(f"* **{name}** (every ratio at shape `{shape}`): {cause}")
     lines += ["", "### Every ratio", "",
               "| record | shape | memory | config | ratio | measured | predicted | meas/pred | within | "
               "miss |",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...kernels.tma import SCHEDULE_SUFFIX
 from ..records import load_records
-from .time_misses import TIME_MISSES
+from .time_misses import SHAPE_MISSES, TIME_MISSES
 
 __all__ = ["PREDICTIONS_FILE", "PREDICTIONS_KIND", "TIME_TOLERANCE", "TimeRow"]
 
@@ -46,9 +46,12 @@ class TimeRow:
 
     @property
     def miss(self) -> str:
-        """Name of the :data:`TIME_MISSES` rule that explains a missed row ('' when within target)."""
+        """Name of the :data:`SHAPE_MISSES` or :data:`TIME_MISSES` rule that explains a missed row ('' when
+        within target)."""
         if self.within:
             return ""
+        if self.shape in SHAPE_MISSES:
+            return SHAPE_MISSES[self.shape][0]
         for name, num, den, _ in TIME_MISSES:
             if self.numerator.startswith(num) and self.denominator.startswith(den):
                 return name
