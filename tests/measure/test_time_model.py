@@ -92,3 +92,29 @@ def test_the_second_blind_test_is_judged_by_its_registered_predictions(rows):
     line = next(x for x in text.splitlines() if x.startswith("Held-out shapes (call36_heldout2"))
     assert f"{s['within_25pct']:.1%} within 25%, {s['beyond_2x']} off by more than 2x" in line
     assert ("Targets NOT met" in line) == (s["within_25pct"] < 0.8 and s["beyond_2x"] > 0)
+
+
+def test_the_m_sweep_maps_the_short_m_regime_and_reproduces_call36s_first_timings(rows):
+    """call38_msweep: registered before the run; at 256 rows its timings equal call36's first ones (the
+    same kernels, inputs and model; median ratio within 2 %); the model's error falls as M grows (the
+    share within 25 % rises with the programs per SM); every miss at 256 and 512 rows has its shape's cause."""
+    import json
+    import statistics
+
+    folder = GPU / "call38_msweep"
+    pre = json.loads((folder / tm.REGISTERED_FILE).read_text())["cases"]
+    timed = [c for c in json.loads((folder / "gpu_fast_focus.json").read_text())["cases"]
+             if c.get("type") == "time" and c.get("impl") == "triton"]
+    assert len(pre) == len(timed) == 774
+    first = {(c["variant"], c["config"], c["memory"]): c["ms"]
+             for c in json.loads((GPU / "call36_heldout2" / "gpu_fast_focus.json").read_text())["cases"]
+             if c.get("type") == "time" and c.get("impl") == "triton" and c["M"] == 256}
+    again = [c["ms"] / first[(c["variant"], c["config"], c["memory"])] for c in timed if c["M"] == 256]
+    assert len(again) == 258 and abs(statistics.median(again) - 1) < 0.02
+    blind = [r for r in tm.registered_rows(GPU) if r.record == "call38_msweep"]
+    within = {m: tm.time_summary([r for r in blind if r.shape == f"{m}x4096x4096"])["within_25pct"]
+              for m in (256, 512, 1024)}
+    assert within[256] < within[512] < within[1024]
+    for r in rows:
+        if r.shape in ("256x4096x4096", "512x4096x4096") and not r.within:
+            assert r.miss in ("one-program-per-sm", "few-programs-per-sm")
