@@ -290,13 +290,35 @@ def tile_excess(traffic, t, desc, issue, lsu: float | None = None) -> float:
     cal = t.calibration or {}
     if getattr(desc, "tma", False):
         return _tma_table_excess(cal, t, desc, issue)
+    start_wait = _ptr_table_excess(cal, t, desc, issue)
     if desc.kernel != "roast" or desc.align >= 64 or "tile_align_per_s" not in cal:
-        return 0.0
+        return start_wait
     same_b_path = cal.get("tile_astream_same_b_path", {}).get(_align_class(desc.align), True)
     stream = "tile_align_astream_per_s" in cal and same_b_path
     if lsu is None or stream:
         lsu = issue.elements / _tile_path_rate(t, desc, issue, stream)
-    return max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue, stream))
+    return start_wait + max(0.0, lsu - issue.elements / _tile_path_rate(t, replace(desc, align=64), issue,
+                                                                        stream))
+
+
+def _ptr_table_excess(cal: dict, t, desc, issue) -> float:
+    """The pointer ROAST ``table`` kernels' start-table wait: ``k-steps x max(0, S / r_table - S / r_hash)``
+    with the pair of the pointer start-table microbenchmark (call39: the line-aligned loop with A streamed,
+    each step's start read from the kernels' table layout vs computed; ``S`` its B elements per step) at
+    the kernel's programs per SM and array size, for the entries' reuse nearest the launch's row blocks (2 or
+    32 programs reading each entry), at the loaded clock; 0 for the other kernels.
+
+    At one program per SM the table loop takes 1.5-2.1x the computed one (the start's load and, in Triton's
+    compile of that loop, two pipeline buffers where the computed loop keeps four); at three the two run
+    alike: other resident programs hide the wait."""
+    pairs = cal.get("ptr_table_per_s")
+    if not pairs or desc.kernel != "roast" or desc.index != "table" or getattr(desc, "tma", False):
+        return 0.0
+    rows = max(1, (getattr(issue, "grid", (1, 1)) or (1, 1))[0])
+    pair = pairs[min(pairs, key=lambda reuse: abs(math.log(reuse / rows)))]
+    table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes) for k in ("table", "hash"))
+    steps = issue.elements / _step_elements(issue)
+    return steps * max(0.0, pair["step"] / table - pair["step"] / hashed) / _micro_clock(t)
 
 
 def _tma_table_excess(cal: dict, t, desc, issue) -> float:

@@ -468,6 +468,17 @@ def _residency(desc: KernelDescription, block: Block, t, *, group_m, num_warps, 
     return config, schedule, mix, shared, r
 
 
+def launched_per_sm(occupancy: int, programs: int, num_sms: int) -> int:
+    """Programs the busiest SM holds at once: the occupancy, or ``ceil(programs / SMs)`` when the launch has
+    fewer programs than the SMs can hold (the block scheduler deals programs to idle SMs first; MWP-CWP's
+    active blocks per SM are likewise the smaller of the two).
+
+    >>> launched_per_sm(4, 128, 132), launched_per_sm(4, 384, 132), launched_per_sm(2, 2000, 132)
+    (1, 3, 2)
+    """
+    return max(1, min(int(occupancy), math.ceil(programs / num_sms))) if programs > 0 else int(occupancy)
+
+
 def resident_l1_bytes(desc: KernelDescription, block: Block, t, *, group_m=8, num_warps=4, num_stages=3,
                       schedule="plain", transpose=False) -> int:
     """L1 data bytes the carve-out of the launch's resident programs leaves (:meth:`GpuTarget.l1_bytes_for`
@@ -490,14 +501,17 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
     produced (:func:`cachesim.kernels.tma.compiled_schedule`). ``transpose``: the TMA input-gradient
     kernel ``dX = dY W^T`` (``shape`` is then its own ``M x N x K`` GEMM; its listings carry ``-dx``).
     """
-    config, schedule, mix, shared, r = _residency(desc, block, t, group_m=group_m, num_warps=num_warps,
-                                                  num_stages=num_stages, schedule=schedule,
-                                                  transpose=transpose)
+    config, schedule, mix, shared, occupancy = _residency(desc, block, t, group_m=group_m,
+                                                          num_warps=num_warps, num_stages=num_stages,
+                                                          schedule=schedule, transpose=transpose)
     n, stall, ldl, _, _, rec_cfg, (rec_var, _) = mix
     stall += _variable_latency(t, desc, block, rec_var, rec_cfg)
-    w = r * num_warps / t.schedulers_per_sm
-    l1_bytes = t.l1_bytes_for(shared, programs=r)
     programs = math.ceil(shape.m / block.bm) * math.ceil(shape.n / block.bn)
+    # the carve-out follows the kernel's occupancy (set at launch whatever the grid); the warps that share an
+    # SM's schedulers are those of the programs the busiest SM actually holds
+    r = launched_per_sm(occupancy, programs, t.num_sms)
+    w = r * num_warps / t.schedulers_per_sm
+    l1_bytes = t.l1_bytes_for(shared, programs=occupancy)
     iters = max(1, math.ceil(shape.k / block.bk))
     chain, lsu, spill_bytes = _loop_loads(rec_var, rec_cfg)
     if desc.scattered:  # 2-byte gathers cannot be staged by cp.async: synchronous loads

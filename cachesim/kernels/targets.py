@@ -187,6 +187,23 @@ CALIBRATIONS = {
                         (32, 1.617e11)),
                  "DRAM": ((1, 3.635e10), (2, 5.354e10), (4, 4.828e10), (8, 4.754e10), (16, 4.759e10),
                           (32, 4.930e10))},
+             # call39_micro3n (drivers/gpu_micro3.py ptr_table, drivers/_micro3_ptrtable.py): the pointer
+             # ROAST loop (128-row A tile streamed, line-aligned 64x128 B tile, tl.dot, 4 warps, 4 stages
+             # requested) with each step's start read from the kernels' start-table layout vs computed;
+             # keyed by how many programs read each entry (2, 32), then (programs per SM launched, array
+             # bytes) of B elements/s; the table loop compiles with two buffers (64 KiB), the computed one
+             # with four (128 KiB, one program resident whatever the launch)
+             "ptr_table_per_s": {
+                 2: {"step": 8192,
+                     "table": {(1, 2097152): 1.590e12, (2, 2097152): 2.221e12, (3, 2097152): 2.544e12,
+                               (1, 67108864): 1.099e12, (2, 67108864): 1.681e12, (3, 67108864): 2.277e12},
+                     "hash": {(1, 2097152): 2.363e12, (2, 2097152): 2.495e12, (3, 2097152): 2.351e12,
+                              (1, 67108864): 2.306e12, (2, 67108864): 2.156e12, (3, 67108864): 2.060e12}},
+                 32: {"step": 8192,
+                      "table": {(1, 2097152): 1.951e12, (2, 2097152): 2.503e12, (3, 2097152): 2.524e12,
+                                (1, 67108864): 1.217e12, (2, 67108864): 2.471e12, (3, 67108864): 2.452e12},
+                      "hash": {(1, 2097152): 3.133e12, (2, 2097152): 3.081e12, (3, 2097152): 2.550e12,
+                               (1, 67108864): 2.612e12, (2, 67108864): 3.093e12, (3, 67108864): 2.433e12}}},
              # call35_micro3l (drivers/gpu_micro3.py gather_table, drivers/_micro3_gather.py): the HashedNet
              # tile gather in the fused loop (A streamed, fed to tl.dot) with its index read from an int32
              # index matrix over computed in registers, the same addresses: time ratio at equal resident

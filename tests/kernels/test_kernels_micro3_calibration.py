@@ -275,7 +275,7 @@ def _roast_128x128(align):
     cal = get_target("h200").calibration
     clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
     p = predict("roast", "4096x768x3072", "h200", dtype="bf16", block="128x128x64", num_warps=4, num_stages=4,
-                memory=1 << 20, analytic=True, tile=(64, 128), align=align, index="table")
+                memory=1 << 20, analytic=True, tile=(64, 128), align=align, index="hash")
     warps, mem, el = p.issue.warps_per_scheduler * 4, p.issue.memory_bytes, p.issue.elements
 
     def seconds(table, a):
@@ -285,7 +285,7 @@ def _roast_128x128(align):
 
 def test_tile_excess_takes_the_a_streamed_rows():
     """An align-8 pointer kernel's lsu_excess is the A-streamed pair difference; its lsu stays the fixed-A
-    tile path."""
+    tile path (the in-loop hash kernel: no start-table wait on top)."""
     from dataclasses import replace
 
     p, seconds = _roast_128x128(8)
@@ -491,3 +491,43 @@ def test_only_the_table_kernels_gather_pays_the_table_gather_factor():
     # a DRAM-resident matrix with a DRAM-sized array costs more; no calibration, no factor
     assert cost.table_gather_factor(t.calibration, warps, 1 << 26, 4 * 10240 * 10240) > f
     assert cost.table_gather_factor({}, warps, 1 << 26, 4 * 10240 * 10240) == 1.0
+
+
+def test_ptr_table_pairs_are_call39s_rows():
+    """The pointer start-table pair: call39's rows by reuse (programs reading each entry), programs per SM
+    launched and array bytes; every kernel checked against numpy; the table loop compiled with two buffers
+    (64 KiB + the start), the computed one with four."""
+    rec = GPU / "call39_micro3n" / "gpu_micro3.json"
+    cases = json.loads(rec.read_text())["cases"]
+    assert [c["equal_numpy"] for c in cases if c["type"] == "check"] == [True, True]
+    rows = [c for c in cases if c["type"] == "ptr-table"]
+    got = get_target("h200").calibration["ptr_table_per_s"]
+    assert len(rows) == 24 and set(got) == {2, 32}
+    for c in rows:
+        pair = got[c["reuse"]]
+        assert pair["step"] == 64 * 128
+        value = pair["table" if c["name"] == "table" else "hash"][(c["programs_per_sm"], c["memory_bytes"])]
+        assert value == pytest.approx(c["elements_per_second"], rel=1e-3)
+        assert c["shared_bytes"] == (65540 if c["name"] == "table" else 131072)
+
+
+def test_one_program_per_sm_exposes_the_start_table_wait():
+    """256 rows of 128-row blocks: 128 programs, one per SM whatever the occupancy, two row blocks reading
+    each start: the table kernel pays call39's one-program pair (2-reader rows, 2 MiB: the array of 512 KiB
+    clamps there); at 4096 rows the busiest SM holds its occupancy and the wait is (nearly) hidden."""
+    from cachesim.kernels import predict
+
+    cal = get_target("h200").calibration
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    kw = dict(dtype="bf16", block="128x64x64", num_warps=4, num_stages=4, memory=262144, analytic=True,
+              tile=(32, 64), align=64)
+    short = predict("roast", "256x4096x4096", "h200", index="table", **kw)
+    hashed = predict("roast", "256x4096x4096", "h200", index="hash32", **kw)
+    long = predict("roast", "4096x4096x4096", "h200", index="table", **kw)
+    assert short.issue.programs == 128 and short.issue.programs_per_sm == 1
+    assert long.issue.programs_per_sm > 1 and hashed.terms["lsu_excess"] == 0.0
+    steps = 4096 * 4096 * 2 / (64 * 64)
+    want = steps * (8192 / 1.590e12 - 8192 / 2.363e12) / clock * 132 / 128  # busiest SM's share
+    assert short.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
+    per_step_long = long.terms["lsu_excess"] / (4096 * 4096 * 32 / (64 * 64))
+    assert per_step_long < 0.2 * want / steps
