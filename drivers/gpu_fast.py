@@ -44,7 +44,9 @@ SHAPES = {"bert-ffn1": (4096, 768, 3072), "bert-ffn2": (4096, 3072, 768), "sq409
           "opt-fc": (2048, 2048, 8192), "bert-large-down": (4096, 4096, 1024), "short-m": (256, 4096, 4096),
           # the short-M regime mapped (call38): 512 and 1024 rows at the same K and N, where the small blocks'
           # launches hold 2 to 4 programs per SM (short-m again in the same run: does it reproduce?)
-          "m512": (512, 4096, 4096), "m1024": (1024, 4096, 4096)}
+          "m512": (512, 4096, 4096), "m1024": (1024, 4096, 4096),
+          # held out of the short-M changes (call40): 1-2 programs per SM at other K and N
+          "short-k8": (256, 8192, 2048), "m512-n8": (512, 2048, 8192), "m768": (768, 4096, 4096)}
 COMPRESSIONS = (8, 64)
 TILES = ((32, 64), (64, 128), (64, 256))
 ALIGNS = (1, 8, 64)
