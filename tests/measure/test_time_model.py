@@ -118,3 +118,37 @@ def test_the_m_sweep_maps_the_short_m_regime_and_reproduces_call36s_first_timing
     for r in rows:
         if r.shape in ("256x4096x4096", "512x4096x4096") and not r.within:
             assert r.miss in ("one-program-per-sm", "few-programs-per-sm")
+
+
+def test_class_sentences_count_the_rows_of_each_class(rows):
+    """class_stats: the rows of every class add up to all rows; a sentence's numbers recount from the rows;
+    the shape rules' sentences in COMPARISON.md are their shapes'."""
+    import re as _re
+
+    stats = tm.class_stats(rows)
+    counts = {k: int(_re.search(r"(\d+) rows", v).group(1)) for k, v in stats.items()}
+    assert sum(counts.values()) == len(rows)
+    name = "roast-hash-in-loop"
+    mine = [r for r in rows if r.klass == name]
+    within = sum(r.within for r in mine) / len(mine)
+    assert f"{len(mine)} rows, {within:.1%} within 25 %" in stats[name]
+    beyond = sum(max(r.ratio, 1 / r.ratio) > 2 for r in mine)
+    assert stats[name].endswith(f"{beyond} beyond 2x.")
+    text = (GPU / "COMPARISON.md").read_text()
+    short = [r for r in rows if r.shape == "256x8192x2048"]
+    line = next(x for x in text.splitlines() if "(every ratio at shape `256x8192x2048`)" in x)
+    assert f"In the records: {len(short)} rows" in line
+
+
+def test_the_third_blind_test_was_registered_before_its_run():
+    import json
+
+    folder = GPU / "call40_heldout3"
+    pre = json.loads((folder / tm.REGISTERED_FILE).read_text())
+    timed = {(c["variant"], c["config"], c["M"], c["K"], c["N"], c["memory"])
+             for c in json.loads((folder / "gpu_fast_focus.json").read_text())["cases"]
+             if c.get("type") == "time" and c.get("impl") == "triton"}
+    assert len(timed) == 774
+    assert timed == {(c["variant"], c["config"], c["M"], c["K"], c["N"], c["memory"]) for c in pre["cases"]}
+    blind = [r for r in tm.registered_rows(GPU) if r.record == "call40_heldout3"]
+    assert len(blind) == 1560

@@ -37,8 +37,8 @@ from .time_predict import (  # noqa: F401 - the row type, cache and constants of
 )
 from .tma_time import TMA_FOLDERS, tma_rows
 
-__all__ = ["REGISTERED_FILE", "TIME_MISSES", "TIME_TOLERANCE", "TimeRow", "leave_one_shape_out",
-           "registered_rows", "time_rows", "time_summary", "write_time_predictions"]
+__all__ = ["REGISTERED_FILE", "TIME_MISSES", "TIME_TOLERANCE", "TimeRow", "class_stats",
+           "leave_one_shape_out", "registered_rows", "time_rows", "time_summary", "write_time_predictions"]
 
 #: A held-out folder's predictions, written and committed before its cases were timed.
 REGISTERED_FILE = "predicted_before_timing.json"
@@ -185,6 +185,30 @@ def registered_rows(directory: str | Path = "measurements/gpu") -> list[TimeRow]
                     rows.append(TimeRow(folder, shape, memory, config, _label(num), _label(den),
                                         t[num][0] / t[den][0], pn[0] / pd[0], pn[1]))
     return rows
+
+
+def class_stats(rows, key=None) -> dict:
+    """``{class: sentence}``: how many rows fall in each class (``key(row)``; default
+    :attr:`TimeRow.klass`), the share within 25 %, the under- and over-predicted ones (measured /
+    predicted below 0.75 and above 1.25: count, range, median) and the rows beyond 2x."""
+    import statistics
+
+    by: dict = {}
+    for r in rows:
+        by.setdefault(key(r) if key else r.klass, []).append(r.ratio)
+    out = {}
+    for name, ratios in by.items():
+        within = sum(abs(x - 1.0) <= TIME_TOLERANCE for x in ratios) / len(ratios)
+        parts = [f"{len(ratios)} rows, {within:.1%} within 25 %"]
+        for label, sel in (("below", [x for x in ratios if x < 1.0 - TIME_TOLERANCE]),
+                           ("above", [x for x in ratios if x > 1.0 + TIME_TOLERANCE])):
+            if sel:
+                parts.append(f"{len(sel)} {label} ({min(sel):.2f}-{max(sel):.2f}, median "
+                             f"{statistics.median(sel):.2f})")
+        beyond = sum(max(x, 1.0 / x) > 2.0 for x in ratios)
+        parts.append(f"{beyond} beyond 2x")
+        out[name] = "In the records: " + "; ".join(parts) + "."
+    return out
 
 
 def time_summary(rows) -> dict:
@@ -343,14 +367,21 @@ def time_markdown(directory: str | Path = "measurements/gpu") -> list:
              ""]
     lines += _held_out_lines(rows, directory)
     lines += _group_lines(rows)
-    lines += ["", "### Causes of the misses", ""]
+    lines += ["", "### Causes of the misses", "",
+              "Each cause is followed by its class's rows in the records above, counted when this file was "
+              "written (every row falls in the class of the first rule that matches it: its shape's, then "
+              "its ratio's).", ""]
+    stats = class_stats(rows)
     seen = set()
     for name, num, den, cause in TIME_MISSES:
         if name not in seen:
             seen.add(name)
-            lines.append(f"* **{name}** (numerator `{num or '*'}`, denominator `{den or '*'}`): {cause}")
+            lines.append(f"* **{name}** (numerator `{num or '*'}`, denominator `{den or '*'}`): {cause}. "
+                         f"*{stats.get(name, 'No row of the records falls in this class.')}*")
+    by_shape = class_stats(rows, key=lambda r: r.shape)
     for shape, (name, cause) in SHAPE_MISSES.items():
-        lines.append(f"* **{name}** (every ratio at shape `{shape}`): {cause}")
+        lines.append(f"* **{name}** (every ratio at shape `{shape}`): {cause}. "
+                     f"*{by_shape.get(shape, 'No row of the records has this shape.')}*")
     lines += ["", "### Every ratio", "",
               "| record | shape | memory | config | ratio | measured | predicted | meas/pred | within | "
               "miss |",

@@ -45,17 +45,20 @@ class TimeRow:
         return abs(self.ratio - 1.0) <= TIME_TOLERANCE
 
     @property
-    def miss(self) -> str:
-        """Name of the :data:`SHAPE_MISSES` or :data:`TIME_MISSES` rule that explains a missed row ('' when
-        within target)."""
-        if self.within:
-            return ""
+    def klass(self) -> str:
+        """Name of the :data:`SHAPE_MISSES` or :data:`TIME_MISSES` rule whose class the row falls in (the
+        shape's first, then the first matching ratio rule; "unexplained" where none matches)."""
         if self.shape in SHAPE_MISSES:
             return SHAPE_MISSES[self.shape][0]
         for name, num, den, _ in TIME_MISSES:
             if self.numerator.startswith(num) and self.denominator.startswith(den):
                 return name
         return "unexplained"
+
+    @property
+    def miss(self) -> str:
+        """The class (:attr:`klass`) of a missed row, the rule that explains it ('' when within target)."""
+        return "" if self.within else self.klass
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__} | {"ratio": self.ratio}
