@@ -86,7 +86,8 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   costs its gather.
 * ``ptr_table`` (:mod:`_micro3_ptrtable`): the pointer ROAST loop (line-aligned 64x128 B tiles, A streamed)
   with each step's start read from the kernels' start-table layout vs computed, at 1-3 programs per SM and 2
-  or 32 programs reading each entry: the start table's wait for the cp.async kernels.
+  or 32 programs reading each entry: the start table's wait for the cp.async kernels (``ptr_table_s5``: the
+  same at ``num_stages`` 5, where Triton gives the table loop three pipeline buffers instead of two).
 * ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
   tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
   scalar chain overlaps the tensor-core work.
@@ -772,7 +773,9 @@ def plan(smoke: bool) -> dict:
                     gather_table=dict(geometries=("bert",), log2_sizes=(12,), occupancy=((4, 1),),
                                       elements_per_sm=2 * 64 * 128),
                     ptr_table=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
-                                   elements_per_sm=4 * 64 * 128))
+                                   elements_per_sm=4 * 64 * 128),
+                    ptr_table_s5=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
+                                      elements_per_sm=4 * 64 * 128, stages=5))
     return dict(l2_shared=dict(unique_bytes=[8 << 20, 24 << 20], configs=[(4, 4, 8), (8, 2, 8)],
                                shares=[1, 2, 4, 8, 16, 32, 66], bytes_per_launch=1 << 30),
                 l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
@@ -805,7 +808,7 @@ def plan(smoke: bool) -> dict:
                 tma_table_abox_bm64=dict(per_sm_list=(1, 2, 3), columns=24, abox=64, bm=64),
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256),
-                gather_table=dict(), ptr_table=dict())
+                gather_table=dict(), ptr_table=dict(), ptr_table_s5=dict(stages=5))
 
 
 def _smoke_configs():
@@ -849,6 +852,7 @@ CHECKS = {
     "hash_overlap": hash_micro.checks,
     "gather_table": gather_micro.checks,
     "ptr_table": ptrtable_micro.checks,
+    "ptr_table_s5": lambda ctx: [],  # the same kernels as ptr_table's checks, at 5 stages
 }
 GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
@@ -863,7 +867,8 @@ GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "tile_align_astream_bm64": tile_align_group,
           "hash_overlap": hash_micro.hash_overlap_group,
           "gather_table": gather_micro.gather_table_group,
-          "ptr_table": ptrtable_micro.ptr_table_group}
+          "ptr_table": ptrtable_micro.ptr_table_group,
+          "ptr_table_s5": ptrtable_micro.ptr_table_group}
 
 
 def run_groups(ctx, names, cases, budget_s, save) -> None:
