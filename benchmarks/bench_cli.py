@@ -39,8 +39,8 @@ def _command(args) -> list:
 
 def _imported(args) -> list:
     """Which heavy libraries the call imports (``python -X importtime`` of the same call)."""
-    code = ("import sys; from roast_toolkit.cli import cachesim_main; sys.argv = ['cachesim'] + sys.argv[1:]; "
-            "cachesim_main()")
+    code = ("import sys; from roast_toolkit.cli import cachesim_main; "
+            "sys.argv = ['cachesim'] + sys.argv[1:]; cachesim_main()")
     out = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], capture_output=True,
                          text=True, check=False)
     names = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
@@ -60,8 +60,9 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             subprocess.run(cmd, capture_output=True, check=True)
             times.append(time.perf_counter() - t0)
-        print(f"{name:48s} median {statistics.median(times):.3f} s  min {min(times):.3f}  max {max(times):.3f}"
-              f"  (n={args.repeat}; heavy imports: {', '.join(_imported(cli)) or 'none'})")
+        heavy = ", ".join(_imported(cli)) or "none"
+        print(f"{name:48s} median {statistics.median(times):.3f} s  min {min(times):.3f}  "
+              f"max {max(times):.3f}  (n={args.repeat}; heavy imports: {heavy})")
     print(f"load average after: {os.getloadavg()}")
     return 0
 

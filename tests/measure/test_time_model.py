@@ -97,7 +97,8 @@ def test_the_second_blind_test_is_judged_by_its_registered_predictions(rows):
 def test_the_m_sweep_maps_the_short_m_regime_and_reproduces_call36s_first_timings(rows):
     """call38_msweep: registered before the run; at 256 rows its timings equal call36's first ones (the
     same kernels, inputs and model; median ratio within 2 %); the model's error falls as M grows (the
-    share within 25 % rises with the programs per SM); every miss at 256 and 512 rows has its shape's cause."""
+    share within 25 % rises with the programs per SM); every miss at 256 and 512 rows has its shape's
+    cause."""
     import json
     import statistics
 
