@@ -41,8 +41,10 @@ Let ``n`` be the warp instructions of one iteration, ``S`` the sum of the compil
 cycles one warp alone needs for its fixed-latency dependencies), ``L`` the exposed memory latency of one
 warp (:mod:`cachesim.kernels.latency`: its chain of synchronous loads, one latency per level, and its
 spill reloads at the level they hit), ``lat_async`` the latency of the operands ``cp.async`` stages
-``num_stages - 1`` iterations ahead, and ``W`` the warps resident per sub-partition (occupancy from
-registers, shared memory and warp slots). Then, as in the MWP-CWP model (Hong & Kim, ISCA 2009)::
+``num_stages - 1`` iterations ahead, and ``W`` the warps resident per sub-partition: those of the programs
+the busiest SM holds, the occupancy (from registers, shared memory and warp slots) or ``ceil(programs /
+SMs)`` when the launch has fewer programs (:func:`launched_per_sm`; the L1 carve-out follows the occupancy,
+which the launch sets whatever the grid). Then, as in the MWP-CWP model (Hong & Kim, ISCA 2009)::
 
     T = cycles per iteration = max(W * n / issue_rate, S + L, (S + L + lat_async) / num_stages)
 
