@@ -227,13 +227,14 @@ def _micro_terms(traffic, t, desc, issue) -> tuple[float, float, float]:
     elif desc.scattered:
         gather = elements / gather_rate(cal, issue.memory_bytes)
     if desc.index == "table":
-        gather *= table_gather_factor(cal, warps, issue.memory_bytes, _index_matrix_bytes(issue))
+        gather *= table_gather_factor(cal, warps, issue.memory_bytes, index_matrix_bytes(issue))
     return index, gather, 0.0
 
 
-def _index_matrix_bytes(issue) -> float:
+def index_matrix_bytes(issue) -> float:
     """Bytes of HashedNet's ``K x N`` int32 index matrix: ``4 K N``, from the B elements the launch loads
-    (``K N`` per row of programs) and its rows of programs."""
+    (``K N`` per row of programs) and its rows of programs (the table kernel reads it once per row: its extra
+    L2 sectors, :func:`cachesim.kernels.prediction`'s ``extra_l2_sectors``)."""
     rows = (getattr(issue, "grid", (0, 0)) or (0, 0))[0]
     return 4.0 * issue.elements / rows if rows else 0.0
 
@@ -316,9 +317,8 @@ def _ptr_table_excess(cal: dict, t, desc, issue) -> float:
         return 0.0
     rows = max(1, (getattr(issue, "grid", (1, 1)) or (1, 1))[0])
     pair = pairs[min(pairs, key=lambda reuse: abs(math.log(reuse / rows)))]
-    table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes) for k in ("table", "hash"))
     steps = issue.elements / _step_elements(issue)
-    return steps * max(0.0, pair["step"] / table - pair["step"] / hashed) / _micro_clock(t)
+    return steps * max(0.0, _pair_step_seconds(pair, issue, "excess")) / _micro_clock(t)
 
 
 def _tma_table_excess(cal: dict, t, desc, issue) -> float:
@@ -355,18 +355,22 @@ def _tma_table_step(cal: dict, issue, what: str) -> float:
     the smallest and largest."""
     b = _block(issue)
     nbytes = 2.0 * b.bk * (b.bm + b.bn)
-    pts = []
-    for size, pair in sorted(cal["tma_table_per_s"].items()):
-        table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes)
-                         for k in ("table", "hash"))
-        s = pair["step"]
-        pts.append((size, s / table if what == "table" else s / table - s / hashed))
+    pts = [(size, _pair_step_seconds(pair, issue, what))
+           for size, pair in sorted(cal["tma_table_per_s"].items())]
     if nbytes <= pts[0][0]:
         return pts[0][1]
     for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
         if nbytes <= x1:
             return y0 + (y1 - y0) * (nbytes - x0) / (x1 - x0)
     return pts[-1][1]
+
+
+def _pair_step_seconds(pair: dict, issue, what: str) -> float:
+    """A start-table pair's seconds per program k-step (GPU-wide, at the microbenchmark's clock) at the
+    kernel's programs per SM and array size: ``S / r_table`` (``what="table"``) or ``S / r_table - S /
+    r_hash`` (``"excess"``), ``S`` the pair's B elements per step."""
+    table, hashed = (tile_rate(pair[k], issue.programs_per_sm, issue.memory_bytes) for k in ("table", "hash"))
+    return pair["step"] / table if what == "table" else pair["step"] / table - pair["step"] / hashed
 
 
 def _table_read_in_loop(cal: dict, desc, issue) -> bool:

@@ -29,7 +29,7 @@ from ._common import (
     check_int,
     dtype_bytes,
 )
-from .cost import CostPrediction, CostTerm, n_waves, predict_cpu, predict_gpu
+from .cost import CostPrediction, CostTerm, index_matrix_bytes, n_waves, predict_cpu, predict_gpu
 from .targets import GPU_TARGETS, TARGETS, GpuTarget, get_target
 
 __all__ = ["KERNELS", "KernelPrediction", "predict"]
@@ -379,9 +379,8 @@ def _gemm_gpu_issue(kernel, backward, c, t, *, analytic, desc) -> KernelPredicti
         traffic = tma_traffic(traffic, b_sectors=whole_rows if desc.kernel == "roast" else None)
     issue = estimate_issue(desc, c["shape"], c["block"], t, traffic=traffic, memory=c["memory"], **kw)
     extra = 0.0
-    if desc.kernel == "hashednet" and desc.index == "table":
-        s, b = c["shape"], c["block"]
-        extra = s.k * s.n * 4 / t.sector_bytes * -(-s.m // b.bm)
+    if desc.kernel == "hashednet" and desc.index == "table":  # its index matrix, once per row of programs
+        extra = index_matrix_bytes(issue) * issue.grid[0] / t.sector_bytes
     cost = predict_gpu_issue(traffic, t, desc, issue, dtype=c["dtype"], tf32=c["tf32"],
                              n_waves=issue.waves, extra_l2_sectors=extra)
     p = _make(kernel, c, t, backward=False, model="analytic" if analytic else "simulation", traffic=traffic,
