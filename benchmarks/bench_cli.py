@@ -1,23 +1,27 @@
 """Wall time of one ``cachesim kernel --analytic`` call and of ``cachesim explain --waterfall``, start-up
-included (each a fresh process, as a user runs them), and what the call imported.
+included (each a fresh process, as a user runs them), what the call imported, and the ratio to a peer
+checkout timed in the same run.
 
 Issue 11's target: ``cachesim kernel --analytic`` under 1 s per case. Each case runs ``--repeat`` times
-after one untimed warm-up (the first call of a fresh checkout also writes ``__pycache__``); the load average
-is printed before and after, since a loaded machine slows start-up.
+after one untimed warm-up (the first call of a fresh checkout also writes ``__pycache__``); with ``--peer
+DIR`` (another checkout of this repository, e.g. ``git worktree add DIR <commit>``) every repeat times the
+peer and then this checkout, one after the other, so both see the same machine state. The load average is
+printed before and after, since a loaded machine slows start-up.
 
-    python benchmarks/bench_cli.py [--repeat 5]
+    python benchmarks/bench_cli.py [--repeat 5] [--peer DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 CASES = {
     "kernel --analytic (HashedNet hash, BERT FFN)": [
         "kernel", "--kernel", "hashednet", "--index", "hash", "--analytic", "--json", "--shape",
@@ -29,40 +33,57 @@ CASES = {
         "explain", "--waterfall", "--shape", "4096x768x3072", "--memory", "1048576", "--dtype", "bf16"],
 }
 _HEAVY = ("numba", "scipy", "sympy", "torch")
+#: The ``cachesim`` command as its entry point runs it, imported from the working directory's checkout.
+_CODE = ("import sys; from roast_toolkit.cli import cachesim_main; sys.argv = ['cachesim'] + sys.argv[1:]; "
+         "raise SystemExit(cachesim_main())")
 
 
-def _command(args) -> list:
-    exe = shutil.which("cachesim")
-    return [exe, *args] if exe else [sys.executable, "-c", "from roast_toolkit.cli import cachesim_main; "
-                                                           "raise SystemExit(cachesim_main())", *args]
+def _run(args, cwd: Path, importtime: bool = False) -> subprocess.CompletedProcess:
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run([sys.executable, *flags, "-c", _CODE, *args], cwd=cwd, capture_output=True,
+                          text=True, check=not importtime)
 
 
-def _imported(args) -> list:
+def _seconds(args, cwd: Path) -> float:
+    t0 = time.perf_counter()
+    _run(args, cwd)
+    return time.perf_counter() - t0
+
+
+def _imported(args, cwd: Path) -> list:
     """Which heavy libraries the call imports (``python -X importtime`` of the same call)."""
-    code = ("import sys; from roast_toolkit.cli import cachesim_main; "
-            "sys.argv = ['cachesim'] + sys.argv[1:]; cachesim_main()")
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], capture_output=True,
-                         text=True, check=False)
-    names = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    err = _run(args, cwd, importtime=True).stderr
+    names = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if "|" in line}
     return [m for m in _HEAVY if m in names]
+
+
+def _line(label: str, times: list) -> str:
+    return (f"  {label:6s} median {statistics.median(times):.3f} s  min {min(times):.3f}  "
+            f"max {max(times):.3f}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--peer", type=Path, default=None, help="another checkout, timed in the same run")
     args = ap.parse_args(argv)
+    sides = [("peer", args.peer)] if args.peer else []
+    sides.append(("this", ROOT))
     print(f"load average before: {os.getloadavg()}")
     for name, cli in CASES.items():
-        cmd = _command(cli)
-        subprocess.run(cmd, capture_output=True, check=True)          # warm-up (bytecode caches)
-        times = []
+        for _, cwd in sides:
+            _run(cli, cwd)                                   # warm-up (bytecode caches)
+        times: dict = {label: [] for label, _ in sides}
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            subprocess.run(cmd, capture_output=True, check=True)
-            times.append(time.perf_counter() - t0)
-        heavy = ", ".join(_imported(cli)) or "none"
-        print(f"{name:48s} median {statistics.median(times):.3f} s  min {min(times):.3f}  "
-              f"max {max(times):.3f}  (n={args.repeat}; heavy imports: {heavy})")
+            for label, cwd in sides:
+                times[label].append(_seconds(cli, cwd))
+        print(f"{name} (n={args.repeat})")
+        for label, cwd in sides:
+            heavy = ", ".join(_imported(cli, cwd)) or "none"
+            print(_line(label, times[label]) + f"  heavy imports: {heavy}")
+        if args.peer:
+            ratio = statistics.median(times["peer"]) / statistics.median(times["this"])
+            print(f"  peer / this (medians): {ratio:.2f}x")
     print(f"load average after: {os.getloadavg()}")
     return 0
 
