@@ -9,8 +9,9 @@ Run from the repository root (no GPU needed)::
 For every shape of ``gpu_fast.SHAPES`` named, each shared-array size of ``gpu_fast.memories`` and every
 ``(variant, config)`` pair the focus mode times (``gpu_fast.variants(memory, "focus")`` x
 ``gpu_fast.candidates``): ``cachesim.measure.compare.time_predict._predict`` (analytic traffic, seed 0).
-The file names the model's commit; it is written once, before the timing run, and never rewritten
-(an existing ``--out`` is an error).
+The file names the model's commit and the command, date and versions that wrote it (``provenance``; the
+files of call33-call40 predate that key and name the command in their READMEs); it is written once,
+atomically, before the timing run, and never rewritten (an existing ``--out`` is an error).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_fast as gf  # noqa: E402
 
 from cachesim.measure.compare.time_predict import _describe, _predict  # noqa: E402
+from cachesim.measure.records import provenance, write_text_atomic  # noqa: E402
 
 
 def predictions(shapes) -> list:
@@ -57,11 +59,14 @@ def main(argv=None) -> int:
         ap.error(f"{args.out} exists: the predictions are registered once, before the timing run")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
     rows = predictions(args.shapes.split(","))
-    with open(args.out, "w") as f:
-        json.dump({"written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                   "model_commit": commit.strip(), "note": "issue-aware model predictions written BEFORE "
-                   "the held-out shapes were timed (call33); analytic traffic, seed 0", "cases": rows},
-                  f, indent=1)
+    folder = os.path.basename(os.path.dirname(os.path.abspath(args.out)))
+    doc = {"written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "model_commit": commit.strip(),
+           "note": f"issue-aware model predictions written BEFORE the held-out shapes were timed ({folder}); "
+                   "analytic traffic, seed 0",
+           "provenance": provenance([sys.executable, *sys.argv]), "cases": rows}
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    write_text_atomic(args.out, json.dumps(doc, indent=1) + "\n")
     print(len(rows), "predictions written to", args.out)
     return 0
 
