@@ -59,6 +59,7 @@ from ..errors import CacheSimError
 from . import _sector_flags as sector_flags
 from ._common import (
     GEMM_KERNELS,
+    MAX_DIM,
     Block,
     GemmShape,
     check_choice,
@@ -331,7 +332,7 @@ def plan_gemm(kernel="dense", shape="64x64x64", *, block="128x64x32", backward=F
     shape = GemmShape.parse(shape)
     block = Block.parse(block)
     elem = dtype_bytes(dtype)
-    group_m = check_int("group_m", group_m, low=1)
+    group_m = check_int("group_m", group_m, low=1, high=MAX_DIM)  # the grouped order multiplies it by columns
     num_warps = check_int("num_warps", num_warps, low=1, high=32)
     if not is_pow2(num_warps):  # Triton launches 1, 2, 4, 8, 16 or 32 warps per program
         raise CacheSimError(f"num_warps={num_warps} must be a power of two in [1, 32]")

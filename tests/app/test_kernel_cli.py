@@ -74,6 +74,7 @@ def test_cpu_terms_by_hand():
     (dict(shape="64x64x64", block="24x32x32"), "BLOCK_M"),
     (dict(shape="100x64x64", block="32x32x32"), "M=100"),
     (dict(shape="64x64x64", block="32x32x32", group_m=0), "group_m"),
+    (dict(shape="64x64x64", block="32x32x32", group_m=2**61), "group_m"),  # overflowed the grouped order
     (dict(shape="64x64x64", block="32x32x32", load_path="tma"), "load_path"),
 ])
 def test_bad_inputs_name_the_argument(kwargs, name):
@@ -117,6 +118,8 @@ def test_cli_kernel_other_paths(capsys, kernel, target):
     (["--kernel", "dense", "--shape", "64x64x64", "--target", "a100"], "target"),
     (["--kernel", "roast", "--shape", "64x64x64", "--block", "32x32x32", "--memory", "64"], "memory"),
     (["--kernel", "roast", "--shape", "64x64x64", "--memory", "lots"], "memory"),
+    (["--kernel", "roast", "--shape", "256x256x256", "--block", "64x64x32", "--memory", "10000", "--analytic",
+      "--group-m", "2305843009213693952"], "group_m"),  # the fuzz test's falsifying example
 ])
 def test_cli_errors_exit_2(capsys, argv, name):
     rc = main(["kernel", *argv, "--json"])
