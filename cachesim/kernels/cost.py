@@ -311,10 +311,18 @@ def _ptr_table_excess(cal: dict, t, desc, issue) -> float:
 
     At one program per SM the table loop takes 1.5-2.1x the computed one (the start's load and, in Triton's
     compile of that loop, two pipeline buffers where the computed loop keeps four); at three the two run
-    alike: other resident programs hide the wait."""
+    alike: other resident programs hide the wait. A kernel whose listing keeps three B buffers
+    (:func:`~cachesim.kernels.issue.pipeline_buffers`: the cp.async table loops at 5 stages) takes call41's
+    pair instead (``ptr_table_three_buffers_per_s``: the same loop at 5 stages, 0.98-1.33x at one program
+    per SM): the deeper pipeline hides most of the start's load. Align 1 (B staged through registers) and
+    configurations without a listing keep call39's pair."""
     pairs = cal.get("ptr_table_per_s")
     if not pairs or desc.kernel != "roast" or desc.index != "table" or getattr(desc, "tma", False):
         return 0.0
+    from .issue import pipeline_buffers
+
+    if (pipeline_buffers(desc, getattr(issue, "config", "") or "128x128x64-g8-w4-s4") or 2) >= 3:
+        pairs = cal.get("ptr_table_three_buffers_per_s", pairs)
     rows = max(1, (getattr(issue, "grid", (1, 1)) or (1, 1))[0])
     pair = pairs[min(pairs, key=lambda reuse: abs(math.log(reuse / rows)))]
     steps = issue.elements / _step_elements(issue)

@@ -373,6 +373,24 @@ def _exact_mix(desc: KernelDescription, block: Block, config: str):
     return None if counts is None else (counts, key[0])
 
 
+def pipeline_buffers(desc: KernelDescription, config: str) -> int | None:
+    """B-tile pipeline buffers the compiled pointer ROAST loop at ``config`` keeps (``BMxBNxBK-gG-wW-sS``):
+    its listing's shared bytes over one stage's A and B tiles (``2 BK (BM + BN)``), for the kernels whose B
+    tile is copied with ``cp.async`` (align 8 and up); None for the others (align 1 stages B through
+    registers into one shared buffer beside A's stages, so its shared bytes count no B stages), for TMA and
+    where no listing of exactly this kernel and configuration exists.
+
+    Triton compiles the start-table loop with fewer buffers than ``num_stages`` asks for: two at 3 and 4
+    stages, three at 5 (the listings), where the computed-start loop keeps ``num_stages``."""
+    if desc.kernel != "roast" or getattr(desc, "tma", False) or (desc.align or 1) < 8:
+        return None
+    block = Block.parse(config.split("-", 1)[0])
+    exact = _exact_mix(desc, block, config)
+    if exact is None:
+        return None
+    return exact[0][5] // (2 * block.bk * (block.bm + block.bn))
+
+
 def _loop_loads(variant: str, config: str) -> tuple:
     """``(load_chain, lsu, spill_bytes)`` of a listed loop (device first, then offline; zeros if neither)."""
     key = (variant, config)

@@ -204,6 +204,21 @@ CALIBRATIONS = {
                                 (1, 67108864): 1.217e12, (2, 67108864): 2.471e12, (3, 67108864): 2.452e12},
                       "hash": {(1, 2097152): 3.133e12, (2, 2097152): 3.081e12, (3, 2097152): 2.550e12,
                                (1, 67108864): 2.612e12, (2, 67108864): 3.093e12, (3, 67108864): 2.433e12}}},
+             # call41_micro3o (drivers/gpu_micro3.py ptr_table_s5): call39's pair at 5 stages requested, where
+             # the table loop compiles with three buffers (96 KiB + the start) and the computed one with five
+             # (160 KiB): the pair of the table kernels whose listing keeps three B buffers
+             # (issue.pipeline_buffers); same keys as ptr_table_per_s
+             "ptr_table_three_buffers_per_s": {
+                 2: {"step": 8192,
+                     "table": {(1, 2097152): 2.322e12, (2, 2097152): 2.341e12, (3, 2097152): 2.061e12,
+                               (1, 67108864): 2.032e12, (2, 67108864): 2.477e12, (3, 67108864): 1.819e12},
+                     "hash": {(1, 2097152): 2.280e12, (2, 2097152): 2.324e12, (3, 2097152): 2.290e12,
+                              (1, 67108864): 2.202e12, (2, 67108864): 2.154e12, (3, 67108864): 2.101e12}},
+                 32: {"step": 8192,
+                      "table": {(1, 2097152): 2.659e12, (2, 2097152): 3.071e12, (3, 2097152): 2.273e12,
+                                (1, 67108864): 2.348e12, (2, 67108864): 3.053e12, (3, 67108864): 2.242e12},
+                      "hash": {(1, 2097152): 3.131e12, (2, 2097152): 2.833e12, (3, 2097152): 2.559e12,
+                               (1, 67108864): 3.112e12, (2, 67108864): 2.801e12, (3, 67108864): 2.486e12}}},
              # call35_micro3l (drivers/gpu_micro3.py gather_table, drivers/_micro3_gather.py): the HashedNet
              # tile gather in the fused loop (A streamed, fed to tl.dot) with its index read from an int32
              # index matrix over computed in registers, the same addresses: time ratio at equal resident

@@ -531,3 +531,58 @@ def test_one_program_per_sm_exposes_the_start_table_wait():
     assert short.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
     per_step_long = long.terms["lsu_excess"] / (4096 * 4096 * 32 / (64 * 64))
     assert per_step_long < 0.2 * want / steps
+
+
+def test_three_buffer_pair_is_call41s_five_stage_rows():
+    """call41's ``ptr_table_s5`` rows (5 stages requested: the table loop compiled with three buffers, the
+    computed one with five) are the three-buffer pair, same keys as call39's."""
+    rec = GPU / "call41_micro3o" / "gpu_micro3.json"
+    rows = [c for c in json.loads(rec.read_text())["cases"] if c["type"] == "ptr-table" and c["num_stages"] == 5]
+    got = get_target("h200").calibration["ptr_table_three_buffers_per_s"]
+    assert len(rows) == 24 and set(got) == {2, 32}
+    for c in rows:
+        assert c["shared_bytes"] == (98312 if c["name"] == "table" else 163840)
+        value = got[c["reuse"]]["table" if c["name"] == "table" else "hash"][(c["programs_per_sm"],
+                                                                             c["memory_bytes"])]
+        assert value == pytest.approx(c["elements_per_second"], rel=1e-3)
+
+
+def test_pipeline_buffers_come_from_the_listing_shared_bytes():
+    """B buffers of the cp.async table loops: the offline listing's shared bytes over a stage's A and B
+    tiles (two at 3 and 4 stages, three at 5); None for align 1 (B staged through registers), for a
+    configuration without a listing and for the other kernels."""
+    import gzip
+    import re
+
+    from cachesim.kernels.issue import KernelDescription
+    from cachesim.kernels.issue import pipeline_buffers
+
+    text = gzip.open(GPU / "sass_offline" / "sass_offline.txt.gz", "rt").read()
+
+    def shared(variant, config):
+        m = re.search(rf"##### {re.escape(variant)} {re.escape(config)} regs=\d+ shared=(\d+)", text)
+        return int(m.group(1))
+
+    for align, cfg, want in ((64, "128x128x64-g8-w4-s5", 3), (64, "128x128x64-g8-w4-s4", 2),
+                             (8, "128x128x64-g8-w4-s3", 2), (8, "128x128x64-g8-w4-s5", 3)):
+        desc = KernelDescription("roast", "table", align, (64, 128))
+        assert pipeline_buffers(desc, cfg) == want
+        assert shared(f"roast-table-a{align}-t64x128", cfg) // (2 * 64 * (128 + 128)) == want
+    assert pipeline_buffers(KernelDescription("roast", "table", 1, (64, 128)), "128x128x64-g8-w4-s5") is None
+    assert pipeline_buffers(KernelDescription("roast", "table", 64, (64, 128)), "128x128x64-g8-w4-s6") is None
+    assert pipeline_buffers(KernelDescription("dense", None, None), "128x128x64-g8-w4-s5") is None
+
+
+def test_three_buffer_table_loop_prices_call41s_pair():
+    """256 rows, 128x128x64 at 5 stages: one program per SM, the table loop compiled with three buffers:
+    call41's pair, whose table loop keeps up with the computed one at one program (no excess); at 4 stages
+    (two buffers) call39's pair's excess."""
+    from cachesim.kernels import predict
+
+    kw = dict(dtype="bf16", block="128x128x64", num_warps=4, memory=262144, analytic=True, tile=(64, 128),
+              align=64, index="table")
+    s5 = predict("roast", "256x4096x4096", "h200", num_stages=5, **kw)
+    s4 = predict("roast", "256x4096x4096", "h200", num_stages=4, **kw)
+    assert s5.issue.programs_per_sm == 1 == s4.issue.programs_per_sm
+    assert s5.terms["lsu_excess"] == 0.0  # call41: 2.322e12 table >= 2.280e12 computed (1 program, 2 MiB)
+    assert s4.terms["lsu_excess"] > 0.0
