@@ -88,6 +88,9 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   with each step's start read from the kernels' start-table layout vs computed, at 1-3 programs per SM and 2
   or 32 programs reading each entry: the start table's wait for the cp.async kernels (``ptr_table_s5``: the
   same at ``num_stages`` 5, where Triton gives the table loop three pipeline buffers instead of two).
+* ``dense_resident`` and ``launch_floor`` (:mod:`_micro3_resident`): the dense loop's rate per configuration
+  when the launch deals 1-3 programs to each SM, and whether a ``do_bench`` median holds host time (idle and
+  loaded host; CUDA-graph replays beside).
 * ``hash_overlap`` (:mod:`_micro3_hash`): the ``overlap`` loop with B's block chosen by the ROAST in-loop
   tile-start hash (64-bit ``hash`` and int32 ``hash32``, one or two starts per k-step): how far that
   scalar chain overlaps the tensor-core work.
@@ -120,6 +123,7 @@ import _micro3_ceilings as ceilings  # noqa: E402
 import _micro3_gather as gather_micro  # noqa: E402
 import _micro3_hash as hash_micro  # noqa: E402
 import _micro3_ptrtable as ptrtable_micro  # noqa: E402
+import _micro3_resident as resident_micro  # noqa: E402
 import gpu_micro2 as micro2  # noqa: E402
 
 from cachesim.measure.records import write_record  # noqa: E402
@@ -775,7 +779,9 @@ def plan(smoke: bool) -> dict:
                     ptr_table=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
                                    elements_per_sm=4 * 64 * 128),
                     ptr_table_s5=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
-                                      elements_per_sm=4 * 64 * 128, stages=5))
+                                      elements_per_sm=4 * 64 * 128, stages=5),
+                    dense_resident=dict(per_sm_list=(1,), K=64, configs=_smoke_configs()),
+                    launch_floor=dict(shape=(64, 64, 64), configs=("64x64x32-g8-w4-s2",), load_procs=1))
     return dict(l2_shared=dict(unique_bytes=[8 << 20, 24 << 20], configs=[(4, 4, 8), (8, 2, 8)],
                                shares=[1, 2, 4, 8, 16, 32, 66], bytes_per_launch=1 << 30),
                 l2=dict(sizes=[8 << 20, 24 << 20, 2 << 30],
@@ -808,7 +814,8 @@ def plan(smoke: bool) -> dict:
                 tma_table_abox_bm64=dict(per_sm_list=(1, 2, 3), columns=24, abox=64, bm=64),
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256),
-                gather_table=dict(), ptr_table=dict(), ptr_table_s5=dict(stages=5))
+                gather_table=dict(), ptr_table=dict(), ptr_table_s5=dict(stages=5),
+                dense_resident=dict(), launch_floor=dict())
 
 
 def _smoke_configs():
@@ -853,6 +860,8 @@ CHECKS = {
     "gather_table": gather_micro.checks,
     "ptr_table": ptrtable_micro.checks,
     "ptr_table_s5": lambda ctx: [],  # the same kernels as ptr_table's checks, at 5 stages
+    "dense_resident": lambda ctx: [],  # each configuration is checked against torch.matmul
+    "launch_floor": lambda ctx: [],  # likewise
 }
 GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "tile_align": tile_align_group, "overlap": overlap_group, "tma_tile": tma_group,
@@ -868,7 +877,9 @@ GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "hash_overlap": hash_micro.hash_overlap_group,
           "gather_table": gather_micro.gather_table_group,
           "ptr_table": ptrtable_micro.ptr_table_group,
-          "ptr_table_s5": ptrtable_micro.ptr_table_group}
+          "ptr_table_s5": ptrtable_micro.ptr_table_group,
+          "dense_resident": resident_micro.dense_resident_group,
+          "launch_floor": resident_micro.launch_floor_group}
 
 
 def run_groups(ctx, names, cases, budget_s, save) -> None:
