@@ -436,11 +436,14 @@ def overlap(a: float, b: float, fraction: float) -> float:
 
 
 def issue_pace(terms: dict, overlap_fraction: float = 1.0) -> float:
-    """The overlapped part of the issue-aware time: ``max(overlap(compute, issue) + lsu_excess, L1, L2,
-    index + gather, DRAM, lsu)`` of the ``{term name: seconds}`` of :func:`predict_gpu_issue` (which adds
-    ``latency``); tensor-core work and instruction issue overlap by ``overlap_fraction`` (:func:`overlap`),
-    and the B-tile path's excess over the line-aligned path (:func:`tile_excess`) adds to them."""
-    core = overlap(terms["compute"], terms["issue"], overlap_fraction) + terms.get("lsu_excess", 0.0)
+    """The overlapped part of the issue-aware time: ``max(max(overlap(compute, issue), resident) +
+    lsu_excess, L1, L2, index + gather, DRAM, lsu)`` of the ``{term name: seconds}`` of
+    :func:`predict_gpu_issue` (which adds ``latency``); tensor-core work and instruction issue overlap by
+    ``overlap_fraction`` (:func:`overlap`), no faster than the dense loop of the same configuration at the
+    launch's programs per SM (``resident``, 0 where that is the occupancy), and the B-tile path's excess
+    over the line-aligned path (:func:`tile_excess`) adds to them."""
+    core = max(overlap(terms["compute"], terms["issue"], overlap_fraction), terms.get("resident", 0.0)) \
+        + terms.get("lsu_excess", 0.0)
     return max(core, terms["L1"], terms["L2"], terms["index"] + terms["gather"], terms["DRAM"],
                terms.get("lsu", 0.0))
 
@@ -476,7 +479,10 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     -----
     Terms (seconds): ``compute = flops / sustained`` (pointer kernels: the dense loop's measured rate at the
     same configuration, ``dense_tflops_by_config``; otherwise the cuBLAS ceiling; other dtypes scaled by
-    the sustained/datasheet fraction); ``issue`` (:func:`~cachesim.kernels.issue.estimate_issue`);
+    the sustained/datasheet fraction); ``resident`` (pointer kernels whose launch deals the busiest SM
+    fewer programs than their occupancy: the dense loop's time at that many programs per SM, call42's
+    ``dense_resident`` microbenchmark, :func:`_resident_tflops`; else 0); ``issue``
+    (:func:`~cachesim.kernels.issue.estimate_issue`);
     ``L1 = wavefronts / (SMs x wavefronts/clk x f)``; ``L2 = 32 B x (L2 sectors + writes) / B_L2`` (the
     clean L2 read ceiling); ``DRAM = bytes / measured stream bandwidth``; ``lsu`` and ``lsu_excess`` (the
     ROAST B-tile path and its excess over the line-aligned path, :func:`tile_excess`); ``latency = launch +
@@ -495,8 +501,10 @@ def predict_gpu_issue(traffic, target, desc, issue, *, dtype: str = "bf16", tf32
     (:func:`_scattered_l1_seconds`), not at one wavefront per clock; the traffic's L1 is what the carve-out
     of the resident programs leaves (``IssueEstimate.l1_bytes``, :meth:`GpuTarget.l1_bytes_for`).
 
-    Overlap rule (:func:`issue_pace`): ``t = latency + max(overlap(compute, issue) + lsu_excess, L1, L2,
-    index + gather, DRAM, lsu)``: tensor-core work and issue overlap by the measured ``overlap_fraction``;
+    Overlap rule (:func:`issue_pace`): ``t = latency + max(max(overlap(compute, issue), resident) +
+    lsu_excess, L1, L2, index + gather, DRAM, lsu)``: tensor-core work and issue overlap by the measured
+    ``overlap_fraction``, and no kernel's loop runs faster than the dense loop at the same configuration and
+    programs per SM (one program of four warps per SM leaves each k-step's load and MMA latencies exposed);
     the other pipelined units overlap; the index and the gather it feeds are serial (each load's address is
     the hash's result, and the kernel keeps too few warps resident to hide one behind the other).
     ``dominant`` names the largest term (``index+gather`` when their sum sets the pace, ``lsu_excess`` when
@@ -556,6 +564,29 @@ def _sm_share(t, issue) -> float:
     """:func:`busiest_sm_share` of the launch, for the terms priced per SM (tensor cores, L1, index
     evaluations, gathers, tile paths: rates measured with every SM busy)."""
     return busiest_sm_share(getattr(issue, "programs", 0), t.num_sms)
+
+
+def _resident_tflops(t, issue) -> float | None:
+    """TFLOP/s of the dense loop at ``issue.config`` when the launch deals the busiest SM ``r`` programs,
+    fewer than the configuration's occupancy (``0 < r < occupancy``): the ``dense_resident``
+    microbenchmark's launch of exactly ``132 r`` programs (call42), net of the model's latency term for one
+    wave (launch + one DRAM latency, which :func:`predict_gpu_issue` adds back); None elsewhere. The
+    ``resident`` term prices the loop at this rate as a floor under the tensor-core / issue pace: the
+    measured time already holds the dense loop's own issue and exposed latency.
+
+    One program of four warps per SM runs a configuration's k-steps with their load and MMA latencies
+    exposed: 128x64x32 reaches 226 TFLOP/s there, 415 with its four programs resident."""
+    table = (t.calibration or {}).get("dense_resident")
+    r, occupancy = getattr(issue, "programs_per_sm", 0), getattr(issue, "occupancy", 0)
+    if not table or issue.config not in table["seconds"] or not 0 < r < occupancy:
+        return None
+    seconds = table["seconds"][issue.config]
+    if r not in seconds:
+        return None
+    b = _block(issue)
+    flops = 2.0 * table["row_blocks"] * b.bm * table["K"] * table["columns_per_program_per_sm"] * r * b.bn
+    net = seconds[r] - _latency_term(t, 1).seconds
+    return flops / net / 1e12
 
 
 def _calibration_share(t, config: str) -> float:
@@ -627,8 +658,10 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
     sustained = cal["sustained_bf16_tflops"]
     by_config = cal.get("dense_tflops_by_config", {})
     if not getattr(desc, "tma", False) and issue.config in by_config:
-        # the pointer kernels: the dense loop's rate at this configuration, its own tail divided out
+        # the pointer kernels: the dense loop's rate at this configuration, its own tail divided out; where
+        # the launch deals each SM fewer programs than it holds, the rate measured at that many
         sustained = by_config[issue.config] * _calibration_share(t, issue.config)
+    resident = _resident_tflops(t, issue) if not getattr(desc, "tma", False) else None
     frac = sustained / t.peak_tflops["bf16"]
     f = sm_clock_ghz(t) * 1e9
     writes = getattr(traffic, "write_sector_requests", 0)
@@ -642,6 +675,8 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
     q = _sm_share(t, issue)  # the per-SM terms at the busiest SM's share; L2 and DRAM are shared
     return [
         CostTerm("compute", q * traffic.flops / (t.peak_flops(dtype, tf32) * frac), micro3 or cal["source"]),
+        CostTerm("resident", q * traffic.flops / (resident * 1e12) if resident else 0.0,
+                 "measurements/gpu/call42_micro3p (dense_resident)"),
         CostTerm("issue", issue.issue_seconds, "SASS loop mix (measurements/gpu/call7_time/sass_fast.txt, "
                  "measurements/gpu/sass_offline); " + src.get("issue_per_scheduler_per_clk", "")),
         CostTerm("L1", q * l1_s, src.get("l1_wavefronts_per_clk", "")),

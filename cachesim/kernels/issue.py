@@ -336,6 +336,8 @@ class IssueEstimate:
     programs: int = 0
     #: ``(ceil(M / BM), ceil(N / BN))``: row and column tiles of the launch
     grid: tuple = (0, 0)
+    #: programs one SM can hold at once (registers, shared memory, warp slots; 1 for a persistent schedule)
+    occupancy: int = 0
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in ("description", "latency")}
@@ -555,7 +557,7 @@ def estimate_issue(desc: KernelDescription, shape, block: Block, t, *, group_m=8
         Block.parse(rec_cfg.split("-")[0]), int(rec_cfg.split("-w")[1].split("-")[0]))
     return IssueEstimate(desc, rec_cfg, n, stall, lat, r, w, waves, iters, cyc, secs, elements,
                          2.0 * (memory or 0), lat_info, lsu * lsu_scale, chain, config, schedule, l1_bytes,
-                         programs, (math.ceil(shape.m / block.bm), math.ceil(shape.n / block.bn)))
+                         programs, (math.ceil(shape.m / block.bm), math.ceil(shape.n / block.bn)), occupancy)
 
 
 def sm_clock_ghz(t) -> float:

@@ -204,6 +204,28 @@ CALIBRATIONS = {
                                 (1, 67108864): 1.217e12, (2, 67108864): 2.471e12, (3, 67108864): 2.452e12},
                       "hash": {(1, 2097152): 3.133e12, (2, 2097152): 3.081e12, (3, 2097152): 2.550e12,
                                (1, 67108864): 2.612e12, (2, 67108864): 3.093e12, (3, 67108864): 2.433e12}}},
+             # call42_micro3p (drivers/gpu_micro3.py dense_resident, drivers/_micro3_resident.py): the fused
+             # dense kernel at each configuration on a launch of exactly 132 r programs (r programs dealt to
+             # each SM): M = 4 BM, N = 33 r BN, K = 8192, do_bench medians (seconds, launch included); the
+             # rate where a launch deals an SM fewer programs than the configuration's occupancy holds
+             "dense_resident": {
+                 "K": 8192, "row_blocks": 4, "columns_per_program_per_sm": 33,
+                 "seconds": {
+                     "128x64x32-g8-w4-s4": {1: 7.8475e-05, 2: 8.3847e-05, 3: 1.3268e-04},
+                     "128x64x64-g8-w4-s4": {1: 4.8273e-05, 2: 6.2524e-05, 3: 1.1877e-04},
+                     "128x64x64-g8-w4-s5": {1: 4.0551e-05, 2: 7.7164e-05, 3: 1.1337e-04},
+                     "256x64x64-g8-w8-s4": {1: 6.1243e-05, 2: 1.2164e-04, 3: 1.8085e-04},
+                     "128x128x64-g8-w4-s4": {1: 5.4666e-05, 2: 1.0380e-04, 3: 1.5544e-04},
+                     "128x128x64-g8-w8-s4": {1: 5.4489e-05, 2: 1.0500e-04, 3: 1.5642e-04},
+                     "128x128x64-g8-w4-s5": {1: 5.0326e-05, 2: 9.7732e-05, 3: 1.4887e-04},
+                     "256x128x64-g8-w8-s3": {1: 9.9451e-05, 2: 1.9391e-04, 3: 2.9034e-04},
+                     "128x256x64-g8-w8-s3": {1: 9.2523e-05, 2: 1.8479e-04, 3: 2.7787e-04},
+                     "128x256x64-g8-w8-s4": {1: 9.1227e-05, 2: 1.8518e-04, 3: 2.7867e-04},
+                     "64x128x64-g8-w4-s4": {1: 5.0144e-05, 2: 6.3669e-05, 3: 1.1819e-04},
+                     "64x256x64-g8-w4-s4": {1: 6.1678e-05, 2: 1.1721e-04, 3: 1.7215e-04},
+                     "128x128x64-g8-w4-s3": {1: 7.1130e-05, 2: 9.4184e-05, 3: 1.8135e-04},
+                     "64x128x64-g8-w4-s3": {1: 6.6906e-05, 2: 7.4623e-05, 3: 8.8923e-05},
+                     "64x256x64-g8-w4-s3": {1: 7.9086e-05, 2: 1.4815e-04, 3: 2.1911e-04}}},
              # call41_micro3o (drivers/gpu_micro3.py ptr_table_s5): call39's pair at 5 stages requested, where
              # the table loop compiles with three buffers (96 KiB + the start) and the computed one with five
              # (160 KiB): the pair of the table kernels whose listing keeps three B buffers

@@ -122,7 +122,8 @@ def test_index_paths_order_the_hashednet_kernels():
     assert p["arith-only"].terms["L1"] < p["table"].terms["L1"] / 10
     d = p["table"].to_dict()
     assert d["index"] == "table" and d["cost_model"] == "issue" and set(d["terms"]) == {
-        "compute", "issue", "L1", "L2", "index", "gather", "DRAM", "lsu", "lsu_excess", "latency"}
+        "compute", "resident", "issue", "L1", "L2", "index", "gather", "DRAM", "lsu", "lsu_excess",
+        "latency"}
     t = d["terms"]
     # the hash at one warp per scheduler (255 registers: one program of 4 warps per SM) issues one
     # instruction per S/n cycles of the compiled hash loop instead of one per cycle at the

@@ -537,7 +537,8 @@ def test_three_buffer_pair_is_call41s_five_stage_rows():
     """call41's ``ptr_table_s5`` rows (5 stages requested: the table loop compiled with three buffers, the
     computed one with five) are the three-buffer pair, same keys as call39's."""
     rec = GPU / "call41_micro3o" / "gpu_micro3.json"
-    rows = [c for c in json.loads(rec.read_text())["cases"] if c["type"] == "ptr-table" and c["num_stages"] == 5]
+    rows = [c for c in json.loads(rec.read_text())["cases"]
+            if c["type"] == "ptr-table" and c["num_stages"] == 5]
     got = get_target("h200").calibration["ptr_table_three_buffers_per_s"]
     assert len(rows) == 24 and set(got) == {2, 32}
     for c in rows:
@@ -554,8 +555,7 @@ def test_pipeline_buffers_come_from_the_listing_shared_bytes():
     import gzip
     import re
 
-    from cachesim.kernels.issue import KernelDescription
-    from cachesim.kernels.issue import pipeline_buffers
+    from cachesim.kernels.issue import KernelDescription, pipeline_buffers
 
     text = gzip.open(GPU / "sass_offline" / "sass_offline.txt.gz", "rt").read()
 
@@ -586,3 +586,45 @@ def test_three_buffer_table_loop_prices_call41s_pair():
     assert s5.issue.programs_per_sm == 1 == s4.issue.programs_per_sm
     assert s5.terms["lsu_excess"] == 0.0  # call41: 2.322e12 table >= 2.280e12 computed (1 program, 2 MiB)
     assert s4.terms["lsu_excess"] > 0.0
+
+
+def test_dense_resident_seconds_are_call42s_rows():
+    """call42's dense_resident rows: every configuration at 1, 2 and 3 programs per SM (132 r programs,
+    M = 4 BM, N = 33 r BN, K = 8192), each checked against torch.matmul."""
+    rec = GPU / "call42_micro3p" / "gpu_micro3.json"
+    rows = [c for c in json.loads(rec.read_text())["cases"] if c["type"] == "dense-resident"]
+    table = get_target("h200").calibration["dense_resident"]
+    assert len(rows) == 45 and all(c["equal_numpy"] for c in rows)
+    for c in rows:
+        bm, bn = (int(v) for v in c["config"].split("-")[0].split("x")[:2])
+        r = c["programs_per_sm"]
+        assert (c["M"], c["K"], c["N"], c["programs"]) == (table["row_blocks"] * bm, table["K"],
+                                                            table["columns_per_program_per_sm"] * r * bn,
+                                                            132 * r)
+        assert table["seconds"][c["config"]][r] == pytest.approx(c["seconds"], rel=1e-3)
+
+
+def test_one_program_per_sm_floors_the_pace_at_the_resident_dense_loop():
+    """256 rows of 128x64x32 blocks, 2048 columns: 64 programs, one per SM, where the compiled occupancy
+    holds four: the dense loop runs at call42's one-program rate (78.5 us for 2 x 512 x 8192 x 2112 flops,
+    less the model's one-wave latency), which floors the pace; at 8192 rows the launch fills the occupancy
+    and the term is 0."""
+    from cachesim.kernels import predict
+
+    kw = dict(dtype="bf16", block="128x64x32", num_warps=4, num_stages=4, analytic=True, cost_model="issue")
+    short = predict("dense", "256x8192x2048", "h200", **kw)
+    long = predict("dense", "8192x8192x2048", "h200", **kw)
+    assert short.issue.programs == 64 and short.issue.programs_per_sm == 1 and short.issue.occupancy == 4
+    cal = get_target("h200").calibration
+    latency = cal["launch_s"] + cal["chase_cycles"]["DRAM"] / (cal["sm_clock_ghz"] * 1e9)
+    rate = 2.0 * 512 * 8192 * 2112 / (7.8475e-05 - latency)
+    want = 2.0 * 256 * 8192 * 2048 / rate * 132 / 64  # the busiest SM's share of 64 programs
+    assert short.terms["resident"] == pytest.approx(want, rel=1e-6)
+    assert short.dominant == "resident" and short.predicted_time_s == pytest.approx(
+        want + short.terms["latency"], rel=1e-6)
+    assert long.terms["resident"] == 0.0
+    # a ROAST kernel of the same configuration and launch is floored by the same loop
+    roast = predict("roast", "256x8192x2048", "h200", index="hash32", align=64, tile=(32, 64), memory=262144,
+                    **kw)
+    assert roast.terms["resident"] == pytest.approx(want, rel=1e-6)
+    assert roast.predicted_time_s >= short.predicted_time_s

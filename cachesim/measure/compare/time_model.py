@@ -28,6 +28,7 @@ from .time_predict import (  # noqa: F401 - the row type, cache and constants of
     _STORED,
     PREDICTIONS_FILE,
     PREDICTIONS_KIND,
+    REPLICATE_TOLERANCE,
     TIME_TOLERANCE,
     TimeRow,
     _compute,
@@ -135,12 +136,35 @@ def _label(name: str) -> str:
     return name[:-2] if name.endswith("-t") else name
 
 
-def _row(key, num, den, t, names) -> TimeRow:
+def _row(key, num, den, t, names, spread: float = 1.0) -> TimeRow:
     folder, shape, memory, config = key
     pn = _predict(*names[num], shape, memory, t[num][1])
     pd = _predict(*names[den], shape, memory, t[den][1])
     return TimeRow(folder, shape, memory, config, _label(num), _label(den),
-                   t[num][0] / t[den][0], pn[0] / pd[0], pn[1])
+                   t[num][0] / t[den][0], pn[0] / pd[0], pn[1], spread)
+
+
+def _replicates(fast: dict) -> dict:
+    """``{(shape, memory, config, variant): {record: ms}}`` of the cases more than one record timed."""
+    by: dict = {}
+    for (folder, shape, memory, config), t in fast.items():
+        for v, (ms, _) in t.items():
+            by.setdefault((shape, memory, config, v), {})[folder] = ms
+    return {k: d for k, d in by.items() if len(d) > 1}
+
+
+def _spread(replicates: dict, key, variants) -> float:
+    """The largest factor between the timings of ``variants`` in record ``key[0]`` and another record's
+    timing of the same case (1.0 where none other timed it)."""
+    folder, shape, memory, config = key
+    out = 1.0
+    for v in variants:
+        times = replicates.get((shape, memory, config, v), {})
+        mine = times.get(folder)
+        for other, ms in times.items():
+            if other != folder and mine:
+                out = max(out, mine / ms, ms / mine)
+    return out
 
 
 def time_rows(directory: str | Path = "measurements/gpu", *, stored: bool = True) -> list[TimeRow]:
@@ -155,10 +179,11 @@ def time_rows(directory: str | Path = "measurements/gpu", *, stored: bool = True
         rows = _old_rows(directory)
         fast = _fast_times(directory)
         tma = tma_rows(directory)
+    replicates = _replicates(fast)
     for key, t in sorted(fast.items(), key=lambda kv: str(kv[0])):
         names = {v: _describe(v) for v in t}
         for num, den in _pairs(sorted(t)):
-            rows.append(_row(key, num, den, t, names))
+            rows.append(_row(key, num, den, t, names, _spread(replicates, key, (num, den))))
     return rows + tma
 
 
@@ -168,6 +193,7 @@ def registered_rows(directory: str | Path = "measurements/gpu") -> list[TimeRow]
     changes cannot move. A ratio whose numerator or denominator was not registered is left out."""
     directory = Path(directory)
     fast = _fast_times(directory)
+    replicates = _replicates(fast)
     rows = []
     for folder in HELD_OUT_FOLDERS:
         path = directory / folder / REGISTERED_FILE
@@ -183,7 +209,8 @@ def registered_rows(directory: str | Path = "measurements/gpu") -> list[TimeRow]
                 pn, pd = (reg.get((v, t[v][1], shape, memory)) for v in (num, den))
                 if pn and pd:
                     rows.append(TimeRow(folder, shape, memory, config, _label(num), _label(den),
-                                        t[num][0] / t[den][0], pn[0] / pd[0], pn[1]))
+                                        t[num][0] / t[den][0], pn[0] / pd[0], pn[1],
+                                        _spread(replicates, key, (num, den))))
     return rows
 
 
@@ -212,8 +239,19 @@ def class_stats(rows, key=None) -> dict:
 
 
 def time_summary(rows) -> dict:
-    """Fraction within 25 %, the worst case and the mean absolute error (``|pred / meas - 1|``)."""
+    """Fraction within 25 %, the worst case and the mean absolute error (``|pred / meas - 1|``); under
+    ``reproducible`` the same over the rows no other record's timing contradicts
+    (:attr:`TimeRow.reproducible`), and ``contradicted``: how many it leaves out."""
     rows = list(rows)
+    out = _summary(rows)
+    if rows:
+        kept = [r for r in rows if r.reproducible]
+        out["contradicted"] = len(rows) - len(kept)
+        out["reproducible"] = _summary(kept)
+    return out
+
+
+def _summary(rows) -> dict:
     if not rows:
         return {"rows": 0}
     errs = [abs(1.0 / r.ratio - 1.0) for r in rows]

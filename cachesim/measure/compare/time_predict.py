@@ -11,12 +11,19 @@ from ...kernels.tma import SCHEDULE_SUFFIX
 from ..records import load_records
 from .time_misses import SHAPE_MISSES, TIME_MISSES
 
-__all__ = ["PREDICTIONS_FILE", "PREDICTIONS_KIND", "TIME_TOLERANCE", "TimeRow"]
+__all__ = ["IRREPRODUCIBLE", "PREDICTIONS_FILE", "PREDICTIONS_KIND", "REPLICATE_TOLERANCE", "TIME_TOLERANCE",
+           "TimeRow"]
 
 PREDICTIONS_FILE = "time_model_predictions.json"
 PREDICTIONS_KIND = "model-time-prediction"
 
 TIME_TOLERANCE = 0.25
+#: A timing is contradicted when another record timed the same case (variant, configuration, shape, array
+#: size) more than this factor apart (the replicated fast records otherwise agree within 10 %: call7/8/9's
+#: 1330 shared cases all within 20 %).
+REPLICATE_TOLERANCE = 1.2
+#: The class of a ratio whose numerator or denominator timing another record contradicts.
+IRREPRODUCIBLE = "timing-irreproducible"
 _FAST_KINDS = ("gpu-fast-time", "gpu-fast-focus")
 _VARIANT = re.compile(r"^(dense|roast-(table-pf|table|hash32|hash)-a(\d+)-t(\d+x\d+)|"
                       r"hashednet-(hash|mulshift|table|arith-only))$")
@@ -35,6 +42,9 @@ class TimeRow:
     measured: float
     predicted: float
     dominant: str
+    #: the largest factor between the numerator's or the denominator's timing and another record's timing
+    #: of the same case (1.0 where no other record timed it)
+    replicate_spread: float = 1.0
 
     @property
     def ratio(self) -> float:
@@ -45,9 +55,19 @@ class TimeRow:
         return abs(self.ratio - 1.0) <= TIME_TOLERANCE
 
     @property
+    def reproducible(self) -> bool:
+        """False where another record timed the numerator's or denominator's case more than
+        :data:`REPLICATE_TOLERANCE` apart."""
+        return self.replicate_spread <= REPLICATE_TOLERANCE
+
+    @property
     def klass(self) -> str:
         """Name of the :data:`SHAPE_MISSES` or :data:`TIME_MISSES` rule whose class the row falls in (the
-        shape's first, then the first matching ratio rule; "unexplained" where none matches)."""
+        shape's first, then the first matching ratio rule; "unexplained" where none matches), or
+        :data:`IRREPRODUCIBLE` first where another record contradicts one of its timings
+        (:attr:`reproducible`)."""
+        if not self.reproducible:
+            return IRREPRODUCIBLE
         if self.shape in SHAPE_MISSES:
             return SHAPE_MISSES[self.shape][0]
         for name, num, den, _ in TIME_MISSES:
