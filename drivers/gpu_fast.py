@@ -46,7 +46,11 @@ SHAPES = {"bert-ffn1": (4096, 768, 3072), "bert-ffn2": (4096, 3072, 768), "sq409
           # launches hold 2 to 4 programs per SM (short-m again in the same run: does it reproduce?)
           "m512": (512, 4096, 4096), "m1024": (1024, 4096, 4096),
           # held out of the short-M changes (call40): 1-2 programs per SM at other K and N
-          "short-k8": (256, 8192, 2048), "m512-n8": (512, 2048, 8192), "m768": (768, 4096, 4096)}
+          "short-k8": (256, 8192, 2048), "m512-n8": (512, 2048, 8192), "m768": (768, 4096, 4096),
+          # held out of the resident-loop floor and the three-buffer start-table pair (call43): a LLaMA-3-8B
+          # up-projection at 256 tokens (1-2 programs per SM at 128-row blocks), a LLaMA-7B up-projection at
+          # 512 tokens (2-3), a BERT-large up-projection at 3072 tokens (several programs per SM)
+          "m256-up": (256, 4096, 14336), "m512-up7": (512, 4096, 11008), "bert-large-up": (3072, 1024, 4096)}
 COMPRESSIONS = (8, 64)
 TILES = ((32, 64), (64, 128), (64, 256))
 ALIGNS = (1, 8, 64)
