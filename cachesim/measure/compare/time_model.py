@@ -22,10 +22,11 @@ from pathlib import Path
 
 from ..fast_records import HELD_OUT_FOLDERS
 from ..records import load_records, read_once
-from .time_misses import SHAPE_MISSES, TIME_MISSES
+from .time_misses import IRREPRODUCIBLE_CAUSE, SHAPE_MISSES, TIME_MISSES
 from .time_predict import (  # noqa: F401 - the row type, cache and constants of the time model
     _FAST_KINDS,
     _STORED,
+    IRREPRODUCIBLE,
     PREDICTIONS_FILE,
     PREDICTIONS_KIND,
     REPLICATE_TOLERANCE,
@@ -356,6 +357,18 @@ def _verdict(s: dict) -> str:
     return "Targets NOT met."
 
 
+def _reproducible_line(s: dict) -> str:
+    """The summary over the rows no other record's timing contradicts (:func:`time_summary`)."""
+    r = s.get("reproducible", {"rows": 0})
+    if not r["rows"] or not s.get("contradicted"):
+        return "No other record's timing contradicts any of these ratios' timings."
+    return (f"Over the {r['rows']} ratios whose timings no other record contradicts (leaving out the "
+            f"{s['contradicted']} of class `{IRREPRODUCIBLE}`, below): {r['within_25pct']:.1%} within 25%, "
+            f"{r['beyond_2x']} off by more than 2x, mean absolute error {r['mean_abs_error']:.1%}; worst "
+            f"{r['worst']['case']}: measured/predicted {r['worst']['measured_over_predicted']:.2f}. "
+            + _verdict(r))
+
+
 def _held_out_lines(rows, directory) -> list:
     """The summary of the rows of each held-out record (``HELD_OUT_FOLDERS`` of
     :mod:`cachesim.measure.fast_records`: timed only after the model's predictions for them were written,
@@ -376,7 +389,7 @@ def _held_out_lines(rows, directory) -> list:
         blind = (f"by the predictions registered before the timing ({REGISTERED_FILE}), the blind test: "
                  f"{text(b)} ({_verdict(b).rstrip('.')}); " if b["rows"] else "")
         lines += [f"Held-out shapes ({folder}: {', '.join(shapes)}, timed after the model's predictions for "
-                  f"them were written and committed): {blind}by the current model (changed since, from "
+                  f"them were written and committed): {blind}by the current model (its constants from "
                   f"microbenchmarks only): {text(h)}.", ""]
     return lines
 
@@ -396,6 +409,8 @@ def time_markdown(directory: str | Path = "measurements/gpu") -> list:
              f"off by more than 2x (target 0); mean absolute error {s['mean_abs_error']:.1%}; worst "
              f"{s['worst']['case']}: measured/predicted {s['worst']['measured_over_predicted']:.2f}.** "
              + _verdict(s) + " Every missed row carries the cause of its class below.",
+             "",
+             _reproducible_line(s),
              "",
              f"Leave-one-shape-out: fitted constants {loso['fitted_constants'] or 'none'}; held-out mean "
              f"absolute error {loso['mean_held_out_mae']:.1%} ("
@@ -418,6 +433,10 @@ def time_markdown(directory: str | Path = "measurements/gpu") -> list:
             seen.add(name)
             lines.append(f"* **{name}** (numerator `{num or '*'}`, denominator `{den or '*'}`): {cause}. "
                          f"*{stats.get(name, 'No row of the records falls in this class.')}*")
+    lines.append(f"* **{IRREPRODUCIBLE}** (any ratio whose numerator or denominator timing another record "
+                 f"contradicts by more than {REPLICATE_TOLERANCE}x; this class is taken first): "
+                 f"{IRREPRODUCIBLE_CAUSE}. "
+                 f"*{stats.get(IRREPRODUCIBLE, 'No row of the records falls in this class.')}*")
     by_shape = class_stats(rows, key=lambda r: r.shape)
     for shape, (name, cause) in SHAPE_MISSES.items():
         lines.append(f"* **{name}** (every ratio at shape `{shape}`): {cause}. "
