@@ -157,12 +157,13 @@ SHAPE_MISSES = {
                       "wait of call39's pair (two pipeline buffers) or, where its listing keeps three "
                       "(5 stages), call41's (each measured after these misses were seen, then checked blind "
                       "at other short shapes in call40_heldout3 and call43_heldout4). The rows still off: "
-                      "the align-1 kernels over dense and over the line-aligned loop (the scalar tile "
-                      "path's excess, measured at full occupancy, is partly hidden at one program per SM: "
-                      "0.65-0.73x their predicted time), the prefetched table loop (its listing waits on "
-                      "the start's load in the same k-step, so the prefetch buys nothing at one program per "
-                      "SM: 1.2-1.6x its predicted time); every row beyond 2x here divides by a timing the "
-                      "other record contradicts (class timing-irreproducible)"),
+                      "the align-1 and int32-hash align-8 kernels over dense and over the line-aligned "
+                      "loop (the scalar or line-straddling tile path's excess, measured at full occupancy, "
+                      "is partly hidden at one program per SM: a median 0.72x and 0.71x their predicted "
+                      "time at 256 rows), the prefetched table loop (its listing waits on the start's load "
+                      "in the same k-step, so the prefetch buys nothing at one program per SM: up to 1.87x "
+                      "its predicted time); every row beyond 2x here divides by a timing the other record "
+                      "contradicts (class timing-irreproducible)"),
     "512x4096x4096": ("few-programs-per-sm",
                       "the 512-row shape of call38_msweep (judged blind: 69.0 % within 25 %, 6 beyond 2x by "
                       "the registered predictions): the small blocks' launches hold 1-2 programs per SM, "
