@@ -12,7 +12,8 @@ group by group, re-applying the overlap rule after each swap:
    the index) and for ROAST its ``lsu`` term (tile-load microbenchmark: scalar loads stored to shared
    memory where the tile start is not 16-byte aligned);
 4. ``+ extra L2 traffic``: its L2 sectors;
-5. ``+ DRAM``: its DRAM bytes and latency, which gives the hashed kernel's prediction.
+5. ``+ DRAM``: its DRAM bytes and latency (and its own ``compute`` and ``resident`` terms, which differ from
+   dense's only through the compiled occupancy), which gives the hashed kernel's prediction.
 
 Each step's ``delta_s`` is what that cost adds. Where the caller passes measured times of the ablation
 kernels (same shape, memory and configuration), :attr:`Waterfall.ablations` sets each measured delta
@@ -33,7 +34,7 @@ __all__ = ["STEPS", "Waterfall", "WaterfallStep", "waterfall"]
 #: Step labels and the terms each one swaps in.
 STEPS = (("dense", ()), ("+ index arithmetic", ("issue", "index")),
          ("+ load issue", ("L1", "gather", "lsu", "lsu_excess")),
-         ("+ extra L2 traffic", ("L2",)), ("+ DRAM", ("DRAM", "latency", "compute")))
+         ("+ extra L2 traffic", ("L2",)), ("+ DRAM", ("DRAM", "latency", "compute", "resident")))
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,23 @@ def test_waterfall_ends_at_the_prediction():
         assert w.total_s == pytest.approx(p.predicted_time_s)
 
 
+def test_waterfall_swaps_every_term_of_the_overlap_rule():
+    """Every term the overlap rule reads is swapped in by some step, so the last step is the hashed
+    kernel's own time even where only one term differs (here ``resident``: the hashed kernel's occupancy
+    holds more programs than its launch deals an SM, dense's does not)."""
+    from cachesim.kernels.cost import issue_pace
+    from cachesim.kernels.waterfall import _steps
+
+    names = ("compute", "resident", "issue", "L1", "L2", "index", "gather", "DRAM", "lsu", "lsu_excess",
+             "latency")
+    assert {n for _, group in STEPS for n in group} == set(names)
+    dense = dict.fromkeys(names, 1e-6) | {"resident": 0.0}
+    hashed = dict(dense) | {"resident": 5e-5}
+    steps = _steps(dense, hashed, 0.53)
+    assert steps[-1].predicted_s == pytest.approx(hashed["latency"] + issue_pace(hashed, 0.53))
+    assert steps[-1].predicted_s > steps[0].predicted_s
+
+
 def test_cli_kernel_index_json_and_speed(capsys):
     t0 = time.perf_counter()
     assert main(["kernel", "--kernel", "roast", "--shape", "4096x768x3072", "--memory", "262144", "--dtype",
