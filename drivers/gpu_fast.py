@@ -50,7 +50,11 @@ SHAPES = {"bert-ffn1": (4096, 768, 3072), "bert-ffn2": (4096, 3072, 768), "sq409
           # held out of the resident-loop floor and the three-buffer start-table pair (call43): a LLaMA-3-8B
           # up-projection at 256 tokens (1-2 programs per SM at 128-row blocks), a LLaMA-7B up-projection at
           # 512 tokens (2-3), a BERT-large up-projection at 3072 tokens (several programs per SM)
-          "m256-up": (256, 4096, 14336), "m512-up7": (512, 4096, 11008), "bert-large-up": (3072, 1024, 4096)}
+          "m256-up": (256, 4096, 14336), "m512-up7": (512, 4096, 11008), "bert-large-up": (3072, 1024, 4096),
+          # held out likewise (call44), the same model: a short-M layer with few k-steps (256 x 2048 x 8192),
+          # 1536 rows at 4096 x 4096 (about three programs per SM at 128x128 blocks), a LLaMA-7B
+          # up-projection at 2048 tokens
+          "m256-k2": (256, 2048, 8192), "m1536": (1536, 4096, 4096), "m2048-up7": (2048, 4096, 11008)}
 COMPRESSIONS = (8, 64)
 TILES = ((32, 64), (64, 128), (64, 256))
 ALIGNS = (1, 8, 64)
