@@ -205,12 +205,13 @@ def test_summary_over_reproducible_rows_and_its_line(rows):
     assert f"the {s['contradicted']} of class `timing-irreproducible`" in line
 
 
-def test_the_fifth_blind_test_was_registered_before_its_run():
-    """call43_heldout4: registered (with its model's commit and the command) before the run, every timed case
-    priced; COMPARISON.md states its blind verdict."""
+@pytest.mark.parametrize("folder", ["call43_heldout4", "call44_heldout5"])
+def test_the_fifth_and_sixth_blind_tests_were_registered_before_their_runs(folder):
+    """call43_heldout4, call44_heldout5: registered (with the model's commit and the command) before the run,
+    every timed case priced; COMPARISON.md states each blind verdict."""
     import json
 
-    folder = GPU / "call43_heldout4"
+    name, folder = folder, GPU / folder
     pre = json.loads((folder / tm.REGISTERED_FILE).read_text())
     assert pre["model_commit"] and "predict_heldout.py" in pre["provenance"]["command"]
     timed = {(c["variant"], c["config"], c["M"], c["K"], c["N"], c["memory"])
@@ -219,9 +220,9 @@ def test_the_fifth_blind_test_was_registered_before_its_run():
     assert len(timed) == 774
     assert timed == {(c["variant"], c["config"], c["M"], c["K"], c["N"], c["memory"]) for c in pre["cases"]}
     assert pre["written"] < json.loads((folder / "gpu_fast_focus.json").read_text())["provenance"]["date"]
-    blind = [r for r in tm.registered_rows(GPU) if r.record == "call43_heldout4"]
+    blind = [r for r in tm.registered_rows(GPU) if r.record == name]
     assert len(blind) == 1560
     s = tm.time_summary(blind)
     line = next(x for x in (GPU / "COMPARISON.md").read_text().splitlines()
-                if x.startswith("Held-out shapes (call43_heldout4"))
+                if x.startswith(f"Held-out shapes ({name}"))
     assert f"{s['within_25pct']:.1%} within 25%, {s['beyond_2x']} off by more than 2x" in line
