@@ -14,7 +14,10 @@ line-aligned start, fed to ``tl.dot``) with the start of step ``k`` of program `
 columns``) or read from an int32 table holding exactly those values (``TABLE`` 1). ``columns = programs /
 reuse``, so each entry is read by ``reuse`` programs. Rows (``ptr-table``): B elements/s of both at 1, 2 and
 3 programs of 4 warps per SM, reuse 2 and 32, arrays of 2 MiB and 64 MiB; ``ptr_table_over_computed`` rows
-give the time ratio. A small case of each is checked against numpy.
+give the time ratio. ``TABLE`` 2 (group ``ptr_prefetch``) is the fused ``table-pf`` kernels' source: the
+start of step ``k + 1`` read during step ``k`` with a plain ``ld.global.nc`` (inline assembly, which Triton's
+pipeliner leaves in place), rows ``prefetch`` and ``ptr_prefetch_over_computed``. A small case of each
+source is checked against numpy.
 """
 
 from __future__ import annotations
@@ -35,17 +38,26 @@ def _kernel():
     @triton.jit
     def ptr_table(a_ptr, m_ptr, t_ptr, out_ptr, K, smul, HMASK, COLS, TABLE: tl.constexpr,
                   ALIGN: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr, BN: tl.constexpr,
-                  ASTREAM: tl.constexpr):
+                  ASTREAM: tl.constexpr, ASM: tl.constexpr = True):
         pid = tl.program_id(0)
         rm = tl.arange(0, BM)
         rk = tl.arange(0, BK)
         rn = tl.arange(0, BN)
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         col = pid % COLS
+        nxt = tl.load(t_ptr + col)
         for k in range(0, K):
             a = tl.load(a_ptr + ((pid % 8) * BM + rm)[:, None] * (ASTREAM * BK)
                         + ((k % ASTREAM) * BK + rk)[None, :])
-            if TABLE:
+            if TABLE == 2:  # the fused kernels' table-pf: read a k-step ahead with a plain ld.global.nc
+                start = nxt
+                ptr = t_ptr + tl.minimum(k + 1, K - 1) * COLS + col
+                if ASM:  # as cachesim.measure._triton_jit_common._ld_i32: left in place by the pipeliner
+                    nxt = tl.inline_asm_elementwise("ld.global.nc.b32 $0, [$1];", "=r,l", [ptr],
+                                                    dtype=tl.int32, is_pure=True, pack=1)
+                else:
+                    nxt = tl.load(ptr)
+            elif TABLE == 1:
                 start = tl.load(t_ptr + k * COLS + col)
             else:
                 start = ((((k * COLS + col) * smul) & HMASK) // ALIGN) * ALIGN
@@ -92,7 +104,8 @@ def _operands(ctx, memory, K, cols):
 def _launch(ctx, kern, ops, out, programs, K, cols, memory, table_mode, stages):
     a, m, t = ops
     return kern[(programs,)](a, m, t, out, K, _smul(), memory - 1, cols, TABLE=table_mode, ALIGN=ALIGN,
-                             ASTREAM=ASTREAM, num_warps=4, num_stages=stages, **TILE)
+                             ASTREAM=ASTREAM, ASM=ctx["device"] == "cuda", num_warps=4, num_stages=stages,
+                             **TILE)
 
 
 def checks(ctx) -> list[dict]:
@@ -104,18 +117,23 @@ def checks(ctx) -> list[dict]:
     want = reference(ops[0].float().cpu().numpy(), ops[1].float().cpu().numpy(), ops[2].cpu().numpy(),
                      programs, K, cols)
     rows = []
-    for table_mode in (0, 1):
+    for table_mode in (0, 1, 2):
         out = torch.empty(programs * TILE["BM"] * TILE["BN"], dtype=torch.float32, device=dev)
         _launch(ctx, kern, ops, out, programs, K, cols, memory, table_mode, 3)
         ok = bool(np.allclose(out.cpu().numpy().reshape(want.shape), want, rtol=2e-2, atol=5e-2))
-        rows.append({"type": "check", "name": f"ptr-{'table' if table_mode else 'computed'}",
-                     "equal_numpy": ok})
+        rows.append({"type": "check", "name": f"ptr-{_MODES[table_mode]}", "equal_numpy": ok})
     return rows
 
 
+#: Start source of each ``TABLE`` mode: computed, read in the step (``table``), read a step ahead.
+_MODES = {0: "computed", 1: "table", 2: "prefetch"}
+
+
 def ptr_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), reuses=(2, 32),
-                    elements_per_sm=1 << 23, stages=4) -> None:
-    """``ptr-table`` rows (module notes), then a ``ptr_table_over_computed`` row per point."""
+                    elements_per_sm=1 << 23, stages=4, mode=1) -> None:
+    """``ptr-table`` rows (module notes), then a ``ptr_<mode>_over_computed`` row per point (``mode`` 1:
+    the start read in its k-step, ``ptr_table_over_computed``; 2: read a k-step ahead,
+    ``ptr_prefetch_over_computed``)."""
     from gpu_micro3 import compiled_info
 
     torch, dev, sms = ctx["torch"], ctx["device"], ctx["sms"]
@@ -131,21 +149,21 @@ def ptr_table_group(ctx, rows, log2_sizes=(20, 25), per_sm_list=(1, 2, 3), reuse
                 ops = _operands(ctx, memory, K, cols)
                 out = torch.empty(programs * TILE["BM"] * bn, dtype=torch.float32, device=dev)
                 secs = {}
-                for table_mode in (0, 1):
+                for table_mode in (0, mode):
                     ctx["timer"].check()
                     launch = functools.partial(_launch, ctx, kern, ops, out, programs, K, cols, memory,
                                                table_mode, stages)
                     info = compiled_info(launch(), 4, per_sm)
                     secs[table_mode] = ctx["timer"](launch)
-                    rows.append({"type": "ptr-table", "name": "table" if table_mode else "computed",
+                    rows.append({"type": "ptr-table", "name": _MODES[table_mode],
                                  "reuse": reuse, "columns": cols, "memory": memory,
                                  "memory_bytes": 2 * memory, "block": f"{TILE['BM']}x{bn}x{bk}",
                                  "align": ALIGN, "num_warps": 4, "num_stages": stages,
                                  "programs_per_sm": per_sm, "K": K, "programs": programs,
                                  "seconds": secs[table_mode],
                                  "elements_per_second": programs * K * bk * bn / secs[table_mode], **info})
-                rows.append({"type": "ptr-table-summary", "name": "ptr_table_over_computed", "reuse": reuse,
-                             "memory_bytes": 2 * memory, "programs_per_sm": per_sm,
-                             "ratio": secs[1] / secs[0]})
+                rows.append({"type": "ptr-table-summary", "name": f"ptr_{_MODES[mode]}_over_computed",
+                             "reuse": reuse, "memory_bytes": 2 * memory, "programs_per_sm": per_sm,
+                             "num_stages": stages, "ratio": secs[mode] / secs[0]})
                 ctx["save"]()
                 del ops
