@@ -45,24 +45,27 @@ def _kernel():
         rn = tl.arange(0, BN)
         acc = tl.zeros((BM, BN), dtype=tl.float32)
         col = pid % COLS
-        nxt = tl.load(t_ptr + col)
+        tp = t_ptr + col
+        nxt = tl.load(tp)
         for k in range(0, K):
             a = tl.load(a_ptr + ((pid % 8) * BM + rm)[:, None] * (ASTREAM * BK)
                         + ((k % ASTREAM) * BK + rk)[None, :])
             if TABLE == 2:  # the fused kernels' table-pf: read a k-step ahead with a plain ld.global.nc
-                start = nxt
-                ptr = t_ptr + tl.minimum(k + 1, K - 1) * COLS + col
+                rows = tl.multiple_of(rk * BN + nxt, ALIGN)  # as the fused kernel's _rows_from_starts
+                ptr = tp + tl.minimum(k + 1, K - 1) * COLS
                 if ASM:  # as cachesim.measure._triton_jit_common._ld_i32: left in place by the pipeliner
                     nxt = tl.inline_asm_elementwise("ld.global.nc.b32 $0, [$1];", "=r,l", [ptr],
                                                     dtype=tl.int32, is_pure=True, pack=1)
                 else:
                     nxt = tl.load(ptr)
-            elif TABLE == 1:
-                start = tl.load(t_ptr + k * COLS + col)
+                b = tl.load(m_ptr + rows[:, None] + rn[None, :])
             else:
-                start = ((((k * COLS + col) * smul) & HMASK) // ALIGN) * ALIGN
-            start = tl.multiple_of(start, ALIGN)
-            b = tl.load(m_ptr + start + rk[:, None] * BN + rn[None, :])
+                if TABLE:
+                    start = tl.load(t_ptr + k * COLS + col)
+                else:
+                    start = ((((k * COLS + col) * smul) & HMASK) // ALIGN) * ALIGN
+                start = tl.multiple_of(start, ALIGN)
+                b = tl.load(m_ptr + start + rk[:, None] * BN + rn[None, :])
             acc = tl.dot(a, b, acc)
         tl.store(out_ptr + pid * BM * BN + rm[:, None] * BN + rn[None, :], acc)
 
