@@ -54,7 +54,10 @@ SHAPES = {"bert-ffn1": (4096, 768, 3072), "bert-ffn2": (4096, 3072, 768), "sq409
           # held out likewise (call44), the same model: a short-M layer with few k-steps (256 x 2048 x 8192),
           # 1536 rows at 4096 x 4096 (about three programs per SM at 128x128 blocks), a LLaMA-7B
           # up-projection at 2048 tokens
-          "m256-k2": (256, 2048, 8192), "m1536": (1536, 4096, 4096), "m2048-up7": (2048, 4096, 11008)}
+          "m256-k2": (256, 2048, 8192), "m1536": (1536, 4096, 4096), "m2048-up7": (2048, 4096, 11008),
+          # held out of the prefetched-start pair (call47): 768 rows at K = 8192 (one program per SM at
+          # 128x128 blocks), 256 x 4096 x 16384, and a Qwen2-7B up-projection at 1024 tokens
+          "m768-k8": (768, 8192, 2048), "m256-n16": (256, 4096, 16384), "qwen-up": (1024, 3584, 18944)}
 COMPRESSIONS = (8, 64)
 TILES = ((32, 64), (64, 128), (64, 256))
 ALIGNS = (1, 8, 64)

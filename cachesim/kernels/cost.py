@@ -315,13 +315,21 @@ def _ptr_table_excess(cal: dict, t, desc, issue) -> float:
     (:func:`~cachesim.kernels.issue.pipeline_buffers`: the cp.async table loops at 5 stages) takes call41's
     pair instead (``ptr_table_three_buffers_per_s``: the same loop at 5 stages, 0.98-1.33x at one program
     per SM): the deeper pipeline hides most of the start's load. Align 1 (B staged through registers) and
-    configurations without a listing keep call39's pair."""
-    pairs = cal.get("ptr_table_per_s")
-    if not pairs or desc.kernel != "roast" or desc.index != "table" or getattr(desc, "tma", False):
+    configurations without a listing keep call39's pair. The ``table-pf`` kernels (the start read a k-step
+    ahead by a plain load) take call46's pair (``ptr_prefetch_per_s``: that loop against the computed one,
+    1.07-1.55x): their listing waits on the start's load within the k-step that issues the B copies, so
+    the prefetch hides little of it where no other program shares the SM. That loop keeps one program
+    resident (its 2 and 3 "per SM" rows are waves), so the pair prices the launches that deal one program
+    to the busiest SM only; with more resident the term is 0, as before the measurement."""
+    if desc.kernel != "roast" or desc.index not in ("table", "table-pf") or getattr(desc, "tma", False):
+        return 0.0
+    pairs = cal.get("ptr_table_per_s" if desc.index == "table" else "ptr_prefetch_per_s")
+    if not pairs or (desc.index == "table-pf" and getattr(issue, "programs_per_sm", 1) != 1):
         return 0.0
     from .issue import pipeline_buffers
 
-    if (pipeline_buffers(desc, getattr(issue, "config", "") or "128x128x64-g8-w4-s4") or 2) >= 3:
+    if desc.index == "table" and (pipeline_buffers(desc, getattr(issue, "config", "")
+                                                   or "128x128x64-g8-w4-s4") or 2) >= 3:
         pairs = cal.get("ptr_table_three_buffers_per_s", pairs)
     rows = max(1, (getattr(issue, "grid", (1, 1)) or (1, 1))[0])
     pair = pairs[min(pairs, key=lambda reuse: abs(math.log(reuse / rows)))]

@@ -204,6 +204,21 @@ CALIBRATIONS = {
                                 (1, 67108864): 1.217e12, (2, 67108864): 2.471e12, (3, 67108864): 2.452e12},
                       "hash": {(1, 2097152): 3.133e12, (2, 2097152): 3.081e12, (3, 2097152): 2.550e12,
                                (1, 67108864): 2.612e12, (2, 67108864): 3.093e12, (3, 67108864): 2.433e12}}},
+             # call46_micro3r (drivers/gpu_micro3.py ptr_prefetch): call39's loop with the start of step k + 1
+             # read during step k by a plain ld.global.nc, as the fused table-pf kernels read it (four B
+             # buffers, 128 KiB, one program resident: the 2 and 3 "per SM" rows are two and three waves),
+             # against the computed start; same keys as ptr_table_per_s
+             "ptr_prefetch_per_s": {
+                 2: {"step": 8192,
+                     "table": {(1, 2097152): 2.192e12, (2, 2097152): 2.197e12, (3, 2097152): 2.185e12,
+                               (1, 67108864): 1.709e12, (2, 67108864): 1.588e12, (3, 67108864): 1.557e12},
+                     "hash": {(1, 2097152): 2.378e12, (2, 2097152): 2.446e12, (3, 2097152): 2.340e12,
+                              (1, 67108864): 2.310e12, (2, 67108864): 2.175e12, (3, 67108864): 2.052e12}},
+                 32: {"step": 8192,
+                      "table": {(1, 2097152): 2.650e12, (2, 2097152): 2.268e12, (3, 2097152): 2.189e12,
+                                (1, 67108864): 2.428e12, (2, 67108864): 1.994e12, (3, 67108864): 1.960e12},
+                      "hash": {(1, 2097152): 3.133e12, (2, 2097152): 3.069e12, (3, 2097152): 2.586e12,
+                               (1, 67108864): 3.119e12, (2, 67108864): 3.084e12, (3, 67108864): 2.400e12}}},
              # call42_micro3p (drivers/gpu_micro3.py dense_resident, drivers/_micro3_resident.py): the fused
              # dense kernel at each configuration on a launch of exactly 132 r programs (r programs dealt to
              # each SM): M = 4 BM, N = 33 r BN, K = 8192, do_bench medians (seconds, launch included); the

@@ -103,7 +103,7 @@ class TrainStep:
 #: Folders of validation runs at shapes no constant has seen (timed after the model's predictions for
 #: them were committed): they time other shapes than the headline's, so they are never the headline record.
 HELD_OUT_FOLDERS = ("call33_heldout", "call36_heldout2", "call38_msweep", "call40_heldout3",
-                    "call43_heldout4", "call44_heldout5")
+                    "call43_heldout4", "call44_heldout5", "call47_heldout6")
 
 
 def _records(folder, kind: str, *, headline: bool = False):

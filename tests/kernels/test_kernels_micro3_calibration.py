@@ -628,3 +628,34 @@ def test_one_program_per_sm_floors_the_pace_at_the_resident_dense_loop():
                     **kw)
     assert roast.terms["resident"] == pytest.approx(want, rel=1e-6)
     assert roast.predicted_time_s >= short.predicted_time_s
+
+
+def test_prefetch_pair_is_call46s_rows_and_prices_one_program_per_sm():
+    """call46's ptr_prefetch rows (the loop compiled like the fused table-pf kernels: four B buffers, 128 KiB,
+    one program resident) are the prefetch pair; the table-pf kernels pay it where the launch deals the
+    busiest SM one program, and nothing with more resident."""
+    from cachesim.kernels import predict
+
+    rec = GPU / "call46_micro3r" / "gpu_micro3.json"
+    cases = json.loads(rec.read_text())["cases"]
+    assert all(c["equal_numpy"] for c in cases if c["type"] == "check")
+    rows = [c for c in cases if c["type"] == "ptr-table"]
+    got = get_target("h200").calibration["ptr_prefetch_per_s"]
+    assert len(rows) == 24
+    for c in rows:
+        assert c["shared_bytes"] == 131072 and c["resident_per_sm"] == 1
+        value = got[c["reuse"]]["table" if c["name"] == "prefetch" else "hash"][(c["programs_per_sm"],
+                                                                                c["memory_bytes"])]
+        assert value == pytest.approx(c["elements_per_second"], rel=1e-3)
+    cal = get_target("h200").calibration
+    clock = cal["sm_clock_ghz"] / cal["micro_clock_ghz"]
+    kw = dict(dtype="bf16", block="128x128x64", num_warps=4, num_stages=4, memory=262144, analytic=True,
+              tile=(64, 128), align=64, index="table-pf")
+    short = predict("roast", "256x4096x4096", "h200", **kw)  # 64 programs: one per SM
+    # 128x64x64 blocks of 32x64 tiles: 96 KiB, two programs resident at 4096 rows
+    long = predict("roast", "4096x4096x4096", "h200", **(kw | dict(block="128x64x64", tile=(32, 64))))
+    assert short.issue.programs_per_sm == 1 and long.issue.programs_per_sm == 2
+    steps = 4096 * 4096 * 2 / (64 * 128)
+    want = steps * (8192 / 2.192e12 - 8192 / 2.378e12) / clock * 132 / 64  # busiest SM's share
+    assert short.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
+    assert long.terms["lsu_excess"] == 0.0
