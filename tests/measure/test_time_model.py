@@ -205,7 +205,7 @@ def test_summary_over_reproducible_rows_and_its_line(rows):
     assert f"the {s['contradicted']} of class `timing-irreproducible`" in line
 
 
-@pytest.mark.parametrize("folder", ["call43_heldout4", "call44_heldout5"])
+@pytest.mark.parametrize("folder", ["call43_heldout4", "call44_heldout5", "call47_heldout6"])
 def test_the_fifth_and_sixth_blind_tests_were_registered_before_their_runs(folder):
     """call43_heldout4, call44_heldout5: registered (with the model's commit and the command) before the run,
     every timed case priced; COMPARISON.md states each blind verdict."""

@@ -99,10 +99,14 @@ TIME_MISSES = (
     ("prefetched-table", "roast-table-pf", "roast-table",
      "the plain table loop pays the start-table wait of call39's pointer pair (the line-aligned loop with "
      "each step's start read from the kernels' table layout vs computed: 1.5-2.1x at one program per SM, "
-     "hidden at three) at its launch's programs per SM; the prefetched loop, which reads each start one to "
-     "three k-steps ahead, is priced without it. The prefetched loop's missed rows run above the plain "
-     "loop's predicted ratio mostly at 128x128x64, where the plain loop's wait is smaller than the pair "
-     "says, and below it at 128x64x32 and 128x64x64"),
+     "hidden at three; call41's three-buffer pair where its listing keeps three B buffers) at its launch's "
+     "programs per SM; the prefetched loop, whose listing still waits on the start's load within the "
+     "k-step that issues the B copies, pays call46's prefetched-start pair (1.07-1.55x) where one program "
+     "is resident per SM, the only residency that microbenchmark holds, and nothing with more resident. "
+     "The missed rows are spread over shapes and blocks: above the predicted ratio at 128x128x64 (where "
+     "the plain loop waits less than its pair says), at 128x64x32 of the 512 x 10240 x 10240 layer and at "
+     "the autotuned configurations of 4096 x 3072 x 768; below it at 128x64x32 of 4096 x 3072 x 768 and "
+     "at 128x64x64 and the autotuned configurations of the 512-row layers"),
     ("hashed-over-dense", "", "dense",
      "hashed / dense: the dense kernel is priced by the sustained rate of its own configuration (call21, "
      "415-788 TFLOP/s, at the busiest SM's share of the launch) and the L2 ceiling (8.8 TB/s for sectors "
@@ -160,10 +164,10 @@ SHAPE_MISSES = {
                       "the align-1 and int32-hash align-8 kernels over dense and over the line-aligned "
                       "loop (the scalar or line-straddling tile path's excess, measured at full occupancy, "
                       "is partly hidden at one program per SM: a median 0.72x and 0.71x their predicted "
-                      "time at 256 rows), the prefetched table loop (its listing waits on the start's load "
-                      "in the same k-step, so the prefetch buys nothing at one program per SM: up to 1.87x "
-                      "its predicted time); every row beyond 2x here divides by a timing the other record "
-                      "contradicts (class timing-irreproducible)"),
+                      "time at 256 rows), the prefetched table loop where a second program shares the SM "
+                      "(its listing waits on the start's load in the same k-step; call46's pair prices that "
+                      "wait at one program per SM only); every row beyond 2x here divides by a timing the "
+                      "other record contradicts (class timing-irreproducible)"),
     "512x4096x4096": ("few-programs-per-sm",
                       "the 512-row shape of call38_msweep (judged blind: 69.0 % within 25 %, 6 beyond 2x by "
                       "the registered predictions): the small blocks' launches hold 1-2 programs per SM, "
