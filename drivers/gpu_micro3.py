@@ -88,7 +88,8 @@ Groups (each rewrites ``gpu_micro3.json`` when it ends, so a run cut off still r
   with each step's start read from the kernels' start-table layout vs computed, at 1-3 programs per SM and 2
   or 32 programs reading each entry: the start table's wait for the cp.async kernels (``ptr_table_s5``: the
   same at ``num_stages`` 5, where Triton gives the table loop three pipeline buffers instead of two;
-  ``ptr_prefetch``: the start read a k-step ahead, as the fused ``table-pf`` kernels read it).
+  ``ptr_prefetch``: the start read a k-step ahead, as the fused ``table-pf`` kernels read it; ``_s3`` and
+  ``_s2``: at 3 and 2 stages, where two and three programs of that loop are resident per SM).
 * ``dense_resident`` and ``launch_floor`` (:mod:`_micro3_resident`): the dense loop's rate per configuration
   when the launch deals 1-3 programs to each SM, and whether a ``do_bench`` median holds host time (idle and
   loaded host; CUDA-graph replays beside).
@@ -783,6 +784,10 @@ def plan(smoke: bool) -> dict:
                                       elements_per_sm=4 * 64 * 128, stages=5),
                     ptr_prefetch=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
                                       elements_per_sm=4 * 64 * 128, mode=2),
+                    ptr_prefetch_s3=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
+                                         elements_per_sm=4 * 64 * 128, mode=2, stages=3),
+                    ptr_prefetch_s2=dict(log2_sizes=(14,), per_sm_list=(1,), reuses=(1,),
+                                         elements_per_sm=4 * 64 * 128, mode=2, stages=2),
                     dense_resident=dict(per_sm_list=(1,), K=64, configs=_smoke_configs()),
                     launch_floor=dict(shape=(64, 64, 64), configs=("64x64x32-g8-w4-s2",), load_procs=1))
     return dict(l2_shared=dict(unique_bytes=[8 << 20, 24 << 20], configs=[(4, 4, 8), (8, 2, 8)],
@@ -818,7 +823,8 @@ def plan(smoke: bool) -> dict:
                 hash_overlap=dict(modes=(0, 2, 8), groups=(1, 2), occupancy=((4, 1), (4, 2), (8, 1), (8, 2)),
                                   K=256),
                 gather_table=dict(), ptr_table=dict(), ptr_table_s5=dict(stages=5),
-                dense_resident=dict(), launch_floor=dict(), ptr_prefetch=dict(mode=2))
+                dense_resident=dict(), launch_floor=dict(), ptr_prefetch=dict(mode=2),
+                ptr_prefetch_s3=dict(mode=2, stages=3), ptr_prefetch_s2=dict(mode=2, stages=2))
 
 
 def _smoke_configs():
@@ -864,6 +870,8 @@ CHECKS = {
     "ptr_table": ptrtable_micro.checks,
     "ptr_table_s5": lambda ctx: [],  # the same kernels as ptr_table's checks, at 5 stages
     "ptr_prefetch": ptrtable_micro.checks,
+    "ptr_prefetch_s3": lambda ctx: [],  # ptr_prefetch's checks: the same kernels at fewer stages
+    "ptr_prefetch_s2": lambda ctx: [],  # likewise
     "dense_resident": lambda ctx: [],  # each configuration is checked against torch.matmul
     "launch_floor": lambda ctx: [],  # likewise
 }
@@ -883,6 +891,8 @@ GROUPS = {"l2": l2_group, "l2_shared": l2_shared_group,
           "ptr_table": ptrtable_micro.ptr_table_group,
           "ptr_table_s5": ptrtable_micro.ptr_table_group,
           "ptr_prefetch": ptrtable_micro.ptr_table_group,
+          "ptr_prefetch_s3": ptrtable_micro.ptr_table_group,
+          "ptr_prefetch_s2": ptrtable_micro.ptr_table_group,
           "dense_resident": resident_micro.dense_resident_group,
           "launch_floor": resident_micro.launch_floor_group}
 
