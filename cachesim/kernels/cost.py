@@ -320,7 +320,8 @@ def _ptr_table_excess(cal: dict, t, desc, issue) -> float:
     1.07-1.55x): their listing waits on the start's load within the k-step that issues the B copies, so
     the prefetch hides little of it where no other program shares the SM. That loop keeps one program
     resident (its 2 and 3 "per SM" rows are waves), so the pair prices the launches that deal one program
-    to the busiest SM only; with more resident the term is 0, as before the measurement."""
+    to the busiest SM only; with more resident the term is 0 (call48: with two and three of that loop
+    resident it runs 0.97-1.10x the computed one)."""
     if desc.kernel != "roast" or desc.index not in ("table", "table-pf") or getattr(desc, "tma", False):
         return 0.0
     pairs = cal.get("ptr_table_per_s" if desc.index == "table" else "ptr_prefetch_per_s")

@@ -659,3 +659,21 @@ def test_prefetch_pair_is_call46s_rows_and_prices_one_program_per_sm():
     want = steps * (8192 / 2.192e12 - 8192 / 2.378e12) / clock * 132 / 64  # busiest SM's share
     assert short.terms["lsu_excess"] == pytest.approx(want, rel=1e-6)
     assert long.terms["lsu_excess"] == 0.0
+
+
+def test_a_second_resident_program_hides_the_prefetched_start_wait():
+    """call48: the prefetched and computed loops at 3 and 2 stages hold two and three programs per SM; where
+    that many are launched per SM the prefetched loop runs within 10 % of the computed one (the basis of the
+    model's one-program rule), while with one resident (4 stages) it pays 1.07-1.55x."""
+    rec = GPU / "call48_micro3s" / "gpu_micro3.json"
+    cases = json.loads(rec.read_text())["cases"]
+    assert all(c["equal_numpy"] for c in cases if c["type"] == "check")
+    resident = {(c["num_stages"], c["programs_per_sm"]): c["resident_per_sm"] for c in cases
+                if c["type"] == "ptr-table"}
+    ratios = {}
+    for c in cases:
+        if c["type"] == "ptr-table-summary":
+            ratios.setdefault((c["num_stages"], c["programs_per_sm"]), []).append(c["ratio"])
+    assert resident[(3, 2)] == 2 and resident[(2, 3)] == 3 and resident[(4, 1)] == 1
+    assert all(r < 1.1 for r in ratios[(3, 2)] + ratios[(2, 3)])
+    assert min(ratios[(4, 1)]) > 1.05
