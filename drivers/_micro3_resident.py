@@ -37,6 +37,7 @@ def _dense_problem(ctx, m, k, n, seed=7):
 def dense_resident_group(ctx, rows, per_sm_list=(1, 2, 3), K=8192, row_blocks=4, configs=None) -> None:
     """``dense-resident`` rows: TFLOP/s of the fused dense kernel at ``132 r`` programs (module notes)."""
     import triton
+    from gpu_micro3 import compiled_info
 
     from cachesim.measure import triton_fast as tf
 
@@ -59,7 +60,7 @@ def dense_resident_group(ctx, rows, per_sm_list=(1, 2, 3), K=8192, row_blocks=4,
                 err = float((out.float() - ref).norm() / ref.norm())
                 ms = triton.testing.do_bench(functools.partial(tf.fast_matmul, x, b, prep, cfg, out=out),
                                              warmup=5, rep=50) if dev == "cuda" else float("nan")
-                meta = _compiled(kernel)
+                meta = compiled_info(kernel, cfg.num_warps, r)
                 rows.append({"type": "dense-resident", "name": "dense-resident", "config": cfg.label(),
                              "programs_per_sm": r, "programs": row_blocks * cols, "M": m, "K": K, "N": n,
                              "seconds": ms * 1e-3, "tflops": 2.0 * m * K * n / (ms * 1e-3) / 1e12,
@@ -69,30 +70,6 @@ def dense_resident_group(ctx, rows, per_sm_list=(1, 2, 3), K=8192, row_blocks=4,
                 rows.append({"type": "error", "name": "dense-resident", "config": cfg.label(),
                              "programs_per_sm": r, "error": f"{type(exc).__name__}: {exc}"[:500]})
             ctx["save"]()
-
-
-def _config(label: str):
-    """``triton_fast.FastConfig`` of a label ``BMxBNxBK-gG-wW-sS``."""
-    import re
-
-    from cachesim.measure import triton_fast as tf
-
-    m = re.fullmatch(r"(\d+)x(\d+)x(\d+)-g(\d+)-w(\d+)-s(\d+)", label)
-    if m is None:
-        raise ValueError(f"config={label!r} must read BMxBNxBK-gG-wW-sS")
-    return tf.FastConfig(*(int(v) for v in m.groups()))
-
-
-def _compiled(kernel) -> dict:
-    """Registers, spills and shared bytes of a compiled Triton kernel (empty where it has none)."""
-    out = {}
-    for key, attr in (("n_regs", "n_regs"), ("n_spills", "n_spills")):
-        if hasattr(kernel, attr):
-            out[key] = int(getattr(kernel, attr))
-    shared = getattr(getattr(kernel, "metadata", None), "shared", None)
-    if shared is not None:
-        out["shared_bytes"] = int(shared)
-    return out
 
 
 def _spin(stop):  # a host core kept busy until ``stop`` is set (a separate process)
@@ -175,9 +152,10 @@ def launch_floor_group(ctx, rows, shape=(256, 4096, 4096), configs=("128x128x64-
                                                                      "128x64x64-g8-w4-s4"),
                        load_procs=None) -> None:
     """``launch-floor`` rows (module notes): idle, then every host core busy."""
+    import contextlib
     import os
 
-    import triton
+    from gpu_sass_offline import config_of
 
     from cachesim.measure import triton_fast as tf
 
@@ -186,43 +164,43 @@ def launch_floor_group(ctx, rows, shape=(256, 4096, 4096), configs=("128x128x64-
     x, b, out = _dense_problem(ctx, m, k, n)
     prep = tf.FastWeight("dense", "dense").prepare(k, n, dev)
     ref = torch.matmul(x.float(), b.float())
-    cfgs = [_config(label) for label in configs]
     nproc = load_procs or os.cpu_count() or 1
     for host in ("idle", "loaded"):
-        load = _HostLoad(nproc) if host == "loaded" else None
-        if load:
-            load.__enter__()
-        try:
-            for cfg in cfgs:
+        with _HostLoad(nproc) if host == "loaded" else contextlib.nullcontext():
+            for cfg in (config_of(label) for label in configs):
                 if time.monotonic() > ctx["timer"].deadline:
                     rows.append({"type": "skipped", "name": "launch-floor", "config": cfg.label(),
                                  "host": host, "reason": "budget"})
                     continue
-                fn = lambda cfg=cfg: tf.fast_matmul(x, b, prep, cfg, out=out)  # noqa: E731
+                fn = functools.partial(tf.fast_matmul, x, b, prep, cfg, out=out)
                 out.fill_(float("nan"))
                 fn()
                 err = float((out.float() - ref).norm() / ref.norm())
                 row = {"type": "launch-floor", "name": "launch-floor", "config": cfg.label(), "host": host,
-                       "load_processes": nproc if load else 0, "M": m, "K": k, "N": n, "rel_err": err,
-                       "equal_numpy": bool(err < 1e-2)}
+                       "load_processes": nproc if host == "loaded" else 0, "M": m, "K": k, "N": n,
+                       "rel_err": err, "equal_numpy": bool(err < 1e-2)}
                 if dev == "cuda":
-                    row["do_bench_s"] = [triton.testing.do_bench(fn, warmup=5, rep=50) * 1e-3
-                                         for _ in range(3)]
-                    row["host_s_per_call"] = [_host_seconds_per_call(fn, torch) for _ in range(3)]
-                    try:
-                        row["graph_s"] = [_graph_seconds(fn, torch) for _ in range(3)]
-                    except Exception as exc:  # noqa: BLE001 - keep the do_bench and host numbers
-                        row["graph_error"] = f"{type(exc).__name__}: {exc}"[:500]
-                    flush = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    cache = triton.runtime.driver.active.get_empty_cache_for_benchmark()
-                    flush[0].record()
-                    for _ in range(20):
-                        cache.zero_()
-                    flush[1].record()
-                    torch.cuda.synchronize()
-                    row["flush_s"] = flush[0].elapsed_time(flush[1]) * 1e-3 / 20
+                    row.update(_floor_times(fn, torch))
                 rows.append(row)
                 ctx["save"]()
-        finally:
-            if load:
-                load.__exit__(None, None, None)
+
+
+def _floor_times(fn, torch) -> dict:
+    """``do_bench`` medians, host seconds per call, CUDA-graph seconds (three of each) and the L2 flush."""
+    import triton
+
+    out = {"do_bench_s": [triton.testing.do_bench(fn, warmup=5, rep=50) * 1e-3 for _ in range(3)],
+           "host_s_per_call": [_host_seconds_per_call(fn, torch) for _ in range(3)]}
+    try:
+        out["graph_s"] = [_graph_seconds(fn, torch) for _ in range(3)]
+    except Exception as exc:  # noqa: BLE001 - keep the do_bench and host numbers
+        out["graph_error"] = f"{type(exc).__name__}: {exc}"[:500]
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    cache = triton.runtime.driver.active.get_empty_cache_for_benchmark()
+    start.record()
+    for _ in range(20):
+        cache.zero_()
+    end.record()
+    torch.cuda.synchronize()
+    out["flush_s"] = start.elapsed_time(end) * 1e-3 / 20
+    return out
