@@ -329,8 +329,8 @@ def _ptr_table_excess(cal: dict, t, desc, issue) -> float:
         return 0.0
     from .issue import pipeline_buffers
 
-    if desc.index == "table" and (pipeline_buffers(desc, getattr(issue, "config", "")
-                                                   or "128x128x64-g8-w4-s4") or 2) >= 3:
+    config = getattr(issue, "config", "")
+    if desc.index == "table" and config and (pipeline_buffers(desc, config) or 2) >= 3:
         pairs = cal.get("ptr_table_three_buffers_per_s", pairs)
     rows = max(1, (getattr(issue, "grid", (1, 1)) or (1, 1))[0])
     pair = pairs[min(pairs, key=lambda reuse: abs(math.log(reuse / rows)))]
@@ -667,8 +667,7 @@ def _issue_terms(traffic, t, desc, issue, dtype, tf32, extra_l2_sectors) -> list
     sustained = cal["sustained_bf16_tflops"]
     by_config = cal.get("dense_tflops_by_config", {})
     if not getattr(desc, "tma", False) and issue.config in by_config:
-        # the pointer kernels: the dense loop's rate at this configuration, its own tail divided out; where
-        # the launch deals each SM fewer programs than it holds, the rate measured at that many
+        # the pointer kernels: the dense loop's rate at this configuration, its own tail divided out
         sustained = by_config[issue.config] * _calibration_share(t, issue.config)
     resident = _resident_tflops(t, issue) if not getattr(desc, "tma", False) else None
     frac = sustained / t.peak_tflops["bf16"]

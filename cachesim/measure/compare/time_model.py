@@ -162,9 +162,8 @@ def _spread(replicates: dict, key, variants) -> float:
     for v in variants:
         times = replicates.get((shape, memory, config, v), {})
         mine = times.get(folder)
-        for other, ms in times.items():
-            if other != folder and mine:
-                out = max(out, mine / ms, ms / mine)
+        if mine:
+            out = max([out] + [max(mine / ms, ms / mine) for ms in times.values()])
     return out
 
 

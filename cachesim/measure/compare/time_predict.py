@@ -19,8 +19,7 @@ PREDICTIONS_KIND = "model-time-prediction"
 
 TIME_TOLERANCE = 0.25
 #: A timing is contradicted when another record timed the same case (variant, configuration, shape, array
-#: size) more than this factor apart (the replicated fast records otherwise agree within 10 %: call7/8/9's
-#: 1330 shared cases all within 20 %).
+#: size) more than this factor apart (call7/8/9's 1330 shared cases all agree within it).
 REPLICATE_TOLERANCE = 1.2
 #: The class of a ratio whose numerator or denominator timing another record contradicts.
 IRREPRODUCIBLE = "timing-irreproducible"
